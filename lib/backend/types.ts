@@ -1,0 +1,148 @@
+// The Backend interface: a flat set of kernels over contiguous row-major typed arrays.
+// Both backends (native, js) implement every kernel for Float32Array and Float64Array.
+// All arrays passed to one call share one dtype, except index arrays (Int32Array).
+// Kernels write into caller-allocated outputs; sizes are explicit so the native side
+// can check every length before touching memory.
+
+export type DType = 'float32' | 'float64';
+export type FloatArray = Float32Array | Float64Array;
+
+/** Elementwise unary ops. Numeric codes so the native side can switch without string work. */
+export const UnaryOp = {
+  relu: 0,
+  leakyRelu: 1, // alpha = negative slope
+  sigmoid: 2,
+  tanh: 3,
+  gelu: 4, // exact (erf) form
+  exp: 5,
+  log: 6,
+  sqrt: 7,
+  abs: 8,
+  neg: 9,
+  sign: 10, // forward only; backward is zero
+} as const;
+export type UnaryOp = (typeof UnaryOp)[keyof typeof UnaryOp];
+
+/** Elementwise binary ops with NumPy broadcasting. */
+export const BinaryOp = {
+  add: 0,
+  sub: 1,
+  mul: 2,
+  div: 3,
+  pow: 4,
+  maximum: 5,
+  minimum: 6,
+  gt: 7, // 1 where a > b else 0
+  lt: 8,
+  ge: 9,
+  le: 10,
+  eq: 11,
+} as const;
+export type BinaryOp = (typeof BinaryOp)[keyof typeof BinaryOp];
+
+/** Reductions over one axis of a tensor viewed as [outer, n, inner]. */
+export const ReduceOp = {
+  sum: 0,
+  mean: 1,
+  max: 2,
+  min: 3,
+} as const;
+export type ReduceOp = (typeof ReduceOp)[keyof typeof ReduceOp];
+
+export type SimdLevel = 'avx512' | 'avx2' | 'sse4' | 'neon' | 'scalar';
+
+export interface BackendInfo {
+  name: 'native' | 'js';
+  /** 'openblas <version>' or 'builtin' (js reports 'js'). */
+  blas: string;
+  simd: SimdLevel;
+  threads: number;
+}
+
+export interface Backend {
+  readonly name: 'native' | 'js';
+  info(): BackendInfo;
+  /** Threads used by GEMM and large kernels (OpenBLAS or the built-in pool). */
+  setNumThreads(n: number): void;
+
+  /**
+   * C[i] = alpha * op(A[i]) @ op(B[i]) + beta * C[i] for i < batch, row-major.
+   * op(A) is m×k (A stored k×m when transA), op(B) is k×n (B stored n×k when transB).
+   * Element offsets of batch i: aOffset + i*strideA etc.; a stride of 0 broadcasts.
+   * beta = 0 ignores the previous contents of C (NaN in C does not leak).
+   */
+  gemm(
+    transA: boolean, transB: boolean, m: number, n: number, k: number,
+    alpha: number, a: FloatArray, b: FloatArray, beta: number, c: FloatArray,
+    batch?: number, strideA?: number, strideB?: number, strideC?: number,
+    aOffset?: number, bOffset?: number, cOffset?: number,
+  ): void;
+
+  /** y = f(x); alpha is the slope of leakyRelu (ignored by the others). y may be x. */
+  unary(op: UnaryOp, x: FloatArray, y: FloatArray, alpha: number): void;
+  /**
+   * gx = gy * f'(x), given x and y = f(x) (each kernel reads whichever it needs; both must be
+   * passed with the full length). gx may alias gy.
+   */
+  unaryBackward(op: UnaryOp, x: FloatArray, y: FloatArray, gy: FloatArray, gx: FloatArray, alpha: number): void;
+
+  /**
+   * out = a (op) b with NumPy broadcasting; out has the broadcast shape of aShape and bShape
+   * (at most 8 dims). Comparison ops write 1 or 0.
+   */
+  binary(op: BinaryOp, a: FloatArray, aShape: readonly number[], b: FloatArray, bShape: readonly number[], out: FloatArray): void;
+  /** out = a (op) scalar, or scalar (op) a when scalarFirst. */
+  binaryScalar(op: BinaryOp, a: FloatArray, scalar: number, out: FloatArray, scalarFirst: boolean): void;
+
+  /** out[o, i] = reduce over j of x[o, j, i]; x has outer*n*inner elements, out outer*inner. */
+  reduce(op: ReduceOp, x: FloatArray, outer: number, n: number, inner: number, out: FloatArray): void;
+  /** Like reduce(max) but also writes the index j of the (first) maximum. */
+  maxAxis(x: FloatArray, outer: number, n: number, inner: number, out: FloatArray, indices: Int32Array): void;
+  /** Index of the (first) maximum over the axis. */
+  argmax(x: FloatArray, outer: number, n: number, inner: number, indices: Int32Array): void;
+
+  /** Row-wise over the last axis of a rows×cols matrix; numerically stable. */
+  softmax(x: FloatArray, rows: number, cols: number, y: FloatArray): void;
+  logSoftmax(x: FloatArray, rows: number, cols: number, y: FloatArray): void;
+  /** gx = y * (gy - sum(gy*y)) per row, y = softmax(x). */
+  softmaxBackward(y: FloatArray, gy: FloatArray, rows: number, cols: number, gx: FloatArray): void;
+  /** gx = gy - exp(y) * sum(gy) per row, y = logSoftmax(x). */
+  logSoftmaxBackward(y: FloatArray, gy: FloatArray, rows: number, cols: number, gx: FloatArray): void;
+  /**
+   * Fused softmax cross-entropy with class-index targets, one pass per row:
+   * losses[r] = logsumexp(x[r]) - x[r, t[r]]; when grad is given,
+   * grad[r, c] = scale * (softmax(x[r])[c] - [c == t[r]]).
+   * A target outside [0, cols) throws a RangeError.
+   */
+  softmaxCrossEntropy(logits: FloatArray, rows: number, cols: number, targets: Int32Array, losses: FloatArray, grad: FloatArray | null, scale: number): void;
+
+  /** out[r, c] = x[r, c] + bias[c]. out may be x. */
+  biasAdd(x: FloatArray, rows: number, cols: number, bias: FloatArray, out: FloatArray): void;
+  /** gb[c] = sum over r of gy[r, c] (overwrites gb). */
+  biasGrad(gy: FloatArray, rows: number, cols: number, gb: FloatArray): void;
+
+  /**
+   * out = x permuted: out has shape shape[perm[0]], shape[perm[1]], ...; a general strided copy
+   * behind transpose/permute (at most 8 dims).
+   */
+  permute(x: FloatArray, shape: readonly number[], perm: readonly number[], out: FloatArray): void;
+  /** out[o, j, i] = x[o, indices[j], i]; x is outer×n×inner, out outer×indices.length×inner. */
+  gather(x: FloatArray, outer: number, n: number, inner: number, indices: Int32Array, out: FloatArray): void;
+  /** gx[o, indices[j], i] += g[o, j, i] (accumulates; repeated indices add up). */
+  scatterAdd(g: FloatArray, outer: number, n: number, inner: number, indices: Int32Array, gx: FloatArray): void;
+
+  /**
+   * Fused SGD step over one parameter, torch.optim.SGD's rule:
+   * g = grad + weightDecay*param; if momentum != 0: buf = firstStep ? g : momentum*buf + (1-dampening)*g,
+   * g = nesterov ? g + momentum*buf : buf; param -= lr*g. buf may be null when momentum is 0.
+   */
+  sgdStep(param: FloatArray, grad: FloatArray, buf: FloatArray | null, lr: number, momentum: number,
+    dampening: number, weightDecay: number, nesterov: boolean, firstStep: boolean): void;
+  /**
+   * Fused Adam/AdamW step, torch.optim.Adam's rule (step counts from 1). decoupled = AdamW
+   * (param *= 1 - lr*weightDecay) instead of L2 added to the gradient. maxExpAvgSq only with amsgrad.
+   */
+  adamStep(param: FloatArray, grad: FloatArray, expAvg: FloatArray, expAvgSq: FloatArray,
+    maxExpAvgSq: FloatArray | null, step: number, lr: number, beta1: number, beta2: number,
+    eps: number, weightDecay: number, decoupled: boolean): void;
+}
