@@ -1,0 +1,277 @@
+#!/usr/bin/env node
+// The `backprop` command: train and evaluate models on MNIST-style data, show the backend.
+//   backprop train [--data DIR] [--model mlp|lenet] [--epochs N] [--batch-size N]
+//                  [--optimizer sgd|adam] [--lr X] [--out FILE] [--backend native|js] [--seed N]
+//   backprop eval --model-file FILE [--data DIR]
+//   backprop info
+import { readFileSync } from 'node:fs';
+import { Command, InvalidArgumentError, Option } from 'commander';
+import { backend } from './backend/index.js';
+import { manualSeed } from './random.js';
+import * as nn from './nn/index.js';
+import * as optim from './optim/index.js';
+import { DataLoader, TensorDataset, loadMnist, sampleDir, type MnistSplit } from './data/index.js';
+import { load, save } from './io/index.js';
+import { createProgress, evaluate, fit } from './train/index.js';
+
+const version = (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+
+// ---- models: one function per architecture, keyed by --model ------------------------------
+
+interface ModelSpec {
+  /** [channels, height, width] of one input image. */
+  inputShape: [number, number, number];
+  numClasses: number;
+}
+
+type ModelBuilder = (spec: ModelSpec) => nn.Module;
+
+/** Layers that later issues add to nn; looked up by name so this file builds before they exist. */
+function layer(name: string): new (...args: never[]) => nn.Module {
+  const ctor = (nn as unknown as Record<string, unknown>)[name];
+  if (typeof ctor !== 'function') {
+    throw new Error(`this model needs nn.${name}, which this build of backprop does not have yet; use --model mlp`);
+  }
+  return ctor as new (...args: never[]) => nn.Module;
+}
+
+const models: Record<string, ModelBuilder> = {
+  /** 784-256-128-10 multilayer perceptron. */
+  mlp: ({ inputShape: [c, h, w], numClasses }) =>
+    new nn.Sequential(
+      new nn.Flatten(),
+      new nn.Linear(c * h * w, 256),
+      new nn.ReLU(),
+      new nn.Linear(256, 128),
+      new nn.ReLU(),
+      new nn.Linear(128, numClasses),
+    ),
+  /** LeNet-5 (ReLU, max pooling) for 28×28 inputs. */
+  lenet: ({ inputShape: [c, h, w], numClasses }) => {
+    const Conv2d = layer('Conv2d') as unknown as new (i: number, o: number, k: number, opts?: { padding?: number }) => nn.Module;
+    const MaxPool2d = layer('MaxPool2d') as unknown as new (k: number) => nn.Module;
+    const flat = 16 * Math.floor((Math.floor(h / 2) - 4) / 2) * Math.floor((Math.floor(w / 2) - 4) / 2);
+    return new nn.Sequential(
+      new Conv2d(c, 6, 5, { padding: 2 }), new nn.ReLU(), new MaxPool2d(2),
+      new Conv2d(6, 16, 5), new nn.ReLU(), new MaxPool2d(2),
+      new nn.Flatten(),
+      new nn.Linear(flat, 120), new nn.ReLU(),
+      new nn.Linear(120, 84), new nn.ReLU(),
+      new nn.Linear(84, numClasses),
+    );
+  },
+};
+
+// ---- argument parsing -----------------------------------------------------------------------
+
+function positiveInt(value: string): number {
+  const n = Number(value);
+  if (!/^\d+$/.test(value.trim()) || !Number.isSafeInteger(n) || n < 1) throw new InvalidArgumentError('expected a positive integer');
+  return n;
+}
+
+function integer(value: string): number {
+  const n = Number(value);
+  if (!/^-?\d+$/.test(value.trim()) || !Number.isSafeInteger(n)) throw new InvalidArgumentError('expected an integer');
+  return n;
+}
+
+function positiveNumber(value: string): number {
+  const n = Number(value);
+  if (value.trim() === '' || !Number.isFinite(n) || n <= 0) throw new InvalidArgumentError('expected a positive number');
+  return n;
+}
+
+function useBackend(name: string | undefined): void {
+  if (name === 'native' || name === 'js') backend.use(name);
+}
+
+function loadSplit(dir: string, split: 'train' | 'test'): MnistSplit {
+  return loadMnist(dir, { split });
+}
+
+function describeData(dir: string): string {
+  return dir === sampleDir() ? 'the bundled Fashion-MNIST sample' : dir;
+}
+
+// ---- commands -------------------------------------------------------------------------------
+
+interface TrainOptions {
+  data: string;
+  model: string;
+  epochs: number;
+  batchSize: number;
+  optimizer: 'sgd' | 'adam';
+  lr?: number;
+  out: string;
+  backend?: 'native' | 'js';
+  seed?: number;
+}
+
+async function train(opts: TrainOptions): Promise<void> {
+  useBackend(opts.backend);
+  if (opts.seed !== undefined) manualSeed(opts.seed);
+  const build = models[opts.model];
+  const trainSet = loadSplit(opts.data, 'train');
+  const testSet = loadSplit(opts.data, 'test');
+  const [, c, h, w] = trainSet.images.shape;
+  const spec: ModelSpec = { inputShape: [c, h, w], numClasses: trainSet.numClasses };
+  const model = build(spec);
+  const lr = opts.lr ?? (opts.optimizer === 'adam' ? 1e-3 : 0.05);
+  const optimizer = opts.optimizer === 'adam'
+    ? new optim.Adam(model.parameters(), { lr })
+    : new optim.SGD(model.parameters(), { lr, momentum: 0.9 });
+  // Cosine decay over the run: a large step early, a fine one at the end.
+  const scheduler = new optim.lrScheduler.CosineAnnealingLR(optimizer, { tMax: opts.epochs });
+  const loader = new DataLoader(new TensorDataset(trainSet.images, trainSet.labels), { batchSize: opts.batchSize, shuffle: true });
+  const testLoader = new DataLoader(new TensorDataset(testSet.images, testSet.labels), { batchSize: 1000 });
+
+  const info = backend.info();
+  process.stdout.write(
+    `training ${opts.model} on ${describeData(opts.data)} (${trainSet.images.shape[0]} images), ` +
+      `${opts.epochs} epochs, batch ${opts.batchSize}, ${opts.optimizer} lr ${lr}, backend ${info.name} (${info.blas}, ${info.simd})\n`,
+  );
+  const controller = new AbortController();
+  const onSigint = (): void => {
+    if (controller.signal.aborted) process.exit(130);
+    process.stderr.write('\ninterrupted: stopping after this batch (Ctrl-C again to quit now)\n');
+    controller.abort();
+  };
+  process.on('SIGINT', onSigint);
+  const progress = createProgress({ epochs: opts.epochs });
+  const started = performance.now();
+  let history;
+  try {
+    history = await fit(model, {
+      train: loader,
+      epochs: opts.epochs,
+      optimizer,
+      scheduler,
+      loss: new nn.CrossEntropyLoss(),
+      metrics: ['accuracy'],
+      signal: controller.signal,
+      onBatchEnd: (l) => progress.onBatchEnd(l),
+      onEpochEnd: (l) => progress.onEpochEnd(l),
+    });
+  } finally {
+    progress.stop();
+    process.off('SIGINT', onSigint);
+  }
+  const seconds = history.epochs.reduce((s, e) => s + e.seconds, 0);
+  const samples = history.epochs.reduce((s, e) => s + e.samples, 0);
+  const test = await evaluate(model, testLoader, { metrics: ['accuracy'] });
+  save(opts.out, model.stateDict(), {
+    format: 'pt',
+    'backprop.model': opts.model,
+    'backprop.input_shape': JSON.stringify(spec.inputShape),
+    'backprop.num_classes': String(spec.numClasses),
+    'backprop.epochs': String(history.epochs.length),
+    'backprop.test_accuracy': test.accuracy.toFixed(4),
+  });
+  if (history.aborted) process.stdout.write(`stopped early after ${history.epochs.length} complete epochs\n`);
+  process.stdout.write(
+    `trained in ${((performance.now() - started) / 1000).toFixed(1)}s (${seconds > 0 ? Math.round(samples / seconds) : 0} samples/s)\n` +
+      `test accuracy: ${(test.accuracy * 100).toFixed(2)}% (${test.samples} images)\n` +
+      `wrote ${opts.out}\n`,
+  );
+}
+
+interface EvalOptions {
+  modelFile: string;
+  data: string;
+  batchSize: number;
+  backend?: 'native' | 'js';
+}
+
+async function evalCommand(opts: EvalOptions): Promise<void> {
+  useBackend(opts.backend);
+  const { tensors, metadata } = load(opts.modelFile);
+  const name = metadata['backprop.model'];
+  if (!name || !(name in models)) {
+    throw new Error(`${opts.modelFile} does not say which model it holds (metadata 'backprop.model' is ${name === undefined ? 'missing' : `'${name}'`}); it must be written by \`backprop train\``);
+  }
+  let inputShape: [number, number, number];
+  try {
+    inputShape = JSON.parse(metadata['backprop.input_shape'] ?? '');
+  } catch {
+    throw new Error(`${opts.modelFile} has no valid 'backprop.input_shape' metadata`);
+  }
+  const numClasses = Number(metadata['backprop.num_classes'] ?? 10);
+  const model = models[name]({ inputShape, numClasses });
+  model.loadStateDict(tensors);
+  const testSet = loadSplit(opts.data, 'test');
+  const loader = new DataLoader(new TensorDataset(testSet.images, testSet.labels), { batchSize: opts.batchSize });
+  const result = await evaluate(model, loader, { loss: new nn.CrossEntropyLoss(), metrics: ['accuracy'] });
+  process.stdout.write(
+    `model ${name} from ${opts.modelFile} on ${describeData(opts.data)}\n` +
+      `test loss: ${result.loss.toFixed(4)}\n` +
+      `test accuracy: ${(result.accuracy * 100).toFixed(2)}% (${result.samples} images)\n`,
+  );
+}
+
+function infoCommand(opts: { backend?: 'native' | 'js'; json?: boolean }): void {
+  useBackend(opts.backend);
+  const info = backend.info();
+  const nativeError = backend.nativeError();
+  if (opts.json) {
+    process.stdout.write(`${JSON.stringify({ version, node: process.version, ...info, available: backend.available(), nativeError })}\n`);
+    return;
+  }
+  const lines = [
+    `backprop ${version} (node ${process.version}, ${process.platform}-${process.arch})`,
+    `backend:   ${info.name}`,
+    `blas:      ${info.blas}`,
+    `simd:      ${info.simd}`,
+    `threads:   ${info.threads}`,
+    `available: ${backend.available().join(', ')}`,
+  ];
+  if (nativeError) lines.push(`native addon not loaded: ${nativeError}`);
+  lines.push(`sample:    ${sampleDir()}`);
+  process.stdout.write(`${lines.join('\n')}\n`);
+}
+
+// ---- program --------------------------------------------------------------------------------
+
+const backendOption = (): Option => new Option('--backend <name>', 'kernel backend').choices(['native', 'js']);
+
+export function program(): Command {
+  const cmd = new Command('backprop')
+    .description('Train neural networks in Node.js: tensors, autodiff, layers and optimizers, hot loops in C++')
+    .version(version);
+
+  cmd.command('train')
+    .description('train a model on MNIST-style IDX data (default: the bundled Fashion-MNIST sample)')
+    .option('--data <dir>', 'folder of MNIST-style IDX files (train-images-idx3-ubyte[.gz], ...)', sampleDir())
+    .addOption(new Option('--model <name>', 'architecture').choices(Object.keys(models)).default('mlp'))
+    .option('--epochs <n>', 'epochs', positiveInt, 5)
+    .option('--batch-size <n>', 'samples per batch', positiveInt, 64)
+    .addOption(new Option('--optimizer <name>', 'optimizer').choices(['sgd', 'adam']).default('adam'))
+    .option('--lr <x>', 'learning rate (default: 0.001 for adam, 0.05 for sgd)', positiveNumber)
+    .option('--out <file>', 'where to write the trained weights (safetensors)', 'model.safetensors')
+    .addOption(backendOption())
+    .option('--seed <n>', 'random seed (initialisation and shuffling)', integer)
+    .action((opts: TrainOptions) => train(opts));
+
+  cmd.command('eval')
+    .description('evaluate a model written by `backprop train` on the test split')
+    .requiredOption('--model-file <file>', 'weights written by backprop train')
+    .option('--data <dir>', 'folder of MNIST-style IDX files', sampleDir())
+    .option('--batch-size <n>', 'samples per batch', positiveInt, 1000)
+    .addOption(backendOption())
+    .action((opts: EvalOptions) => evalCommand(opts));
+
+  cmd.command('info')
+    .description('show the version and the kernel backend in use')
+    .addOption(backendOption())
+    .option('--json', 'print JSON')
+    .action((opts: { backend?: 'native' | 'js'; json?: boolean }) => infoCommand(opts));
+
+  return cmd;
+}
+
+try {
+  await program().parseAsync(process.argv);
+} catch (e) {
+  process.stderr.write(`backprop: error: ${e instanceof Error ? e.message : String(e)}\n`);
+  process.exitCode = 1;
+}

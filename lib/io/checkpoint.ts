@@ -1,0 +1,117 @@
+// Training checkpoints: model, optimizer and scheduler state, the epoch and the random
+// generator's state in one safetensors file, so that a run restored from it continues exactly
+// as if it had never stopped (same shuffles, same dropout masks, same updates).
+//
+// State dicts are nested objects mixing tensors and plain values (step counts, hyperparameters).
+// Tensors (and float typed arrays) go into the file's tensors under their path in the object;
+// the rest is JSON in the metadata, with {"$tensor": name} where a tensor was.
+import { Tensor, tensor } from '../tensor.js';
+import { getRngState, setRngState } from '../random.js';
+import { readSafetensors, writeSafetensors, type RawTensor } from './safetensors.js';
+
+/** Anything with torch's stateDict/loadStateDict pair: modules, optimizers, schedulers. */
+export interface Stateful {
+  stateDict(): unknown;
+  loadStateDict(state: never): unknown;
+}
+
+export interface CheckpointParts {
+  model: Stateful;
+  optimizer?: Stateful;
+  scheduler?: Stateful;
+}
+
+export interface CheckpointInfo {
+  /** Epochs completed when the checkpoint was written. */
+  epoch: number;
+  /** Extra string metadata given to saveCheckpoint. */
+  extra: Record<string, string>;
+}
+
+const KEY = 'backprop.checkpoint';
+
+type Json = null | boolean | number | string | Json[] | { [k: string]: Json };
+
+function pack(value: unknown, path: string, tensors: Record<string, RawTensor>): Json {
+  if (value instanceof Tensor) {
+    tensors[path] = value;
+    return { $tensor: path };
+  }
+  if (value instanceof Float32Array || value instanceof Float64Array) {
+    tensors[path] = { dtype: value instanceof Float32Array ? 'float32' : 'float64', shape: [value.length], data: value };
+    return { $array: path };
+  }
+  if (value instanceof Int32Array) return { $int32: Array.from(value) };
+  if (typeof value === 'number') {
+    if (Number.isFinite(value) && !Object.is(value, -0)) return value;
+    return { $number: Object.is(value, -0) ? '-0' : String(value) };
+  }
+  if (value === null || typeof value === 'boolean' || typeof value === 'string') return value;
+  if (Array.isArray(value)) return value.map((v, i) => pack(v, `${path}.${i}`, tensors));
+  if (typeof value === 'object') {
+    const out: { [k: string]: Json } = {};
+    for (const [k, v] of Object.entries(value as Record<string, unknown>)) {
+      if (v !== undefined) out[k] = pack(v, `${path}.${k}`, tensors);
+    }
+    return out;
+  }
+  throw new TypeError(`saveCheckpoint: cannot store ${typeof value} at ${path}`);
+}
+
+function unpack(value: Json, tensors: Record<string, { dtype: 'float32' | 'float64'; shape: number[]; data: Float32Array | Float64Array }>, file: string): unknown {
+  if (Array.isArray(value)) return value.map((v) => unpack(v, tensors, file));
+  if (value === null || typeof value !== 'object') return value;
+  if (typeof value.$tensor === 'string' || typeof value.$array === 'string') {
+    const name = (value.$tensor ?? value.$array) as string;
+    const t = tensors[name];
+    if (!t) throw new Error(`loadCheckpoint: ${file} lacks tensor '${name}' named in its metadata`);
+    return typeof value.$tensor === 'string' ? tensor(t.data, { dtype: t.dtype, shape: t.shape }) : t.data;
+  }
+  if (Array.isArray(value.$int32)) return Int32Array.from(value.$int32 as number[]);
+  if (typeof value.$number === 'string') return value.$number === '-0' ? -0 : Number(value.$number);
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(value)) out[k] = unpack(v, tensors, file);
+  return out;
+}
+
+/** Saves model, optimizer and scheduler state, the epoch count and the RNG state, atomically. */
+export function saveCheckpoint(path: string, parts: CheckpointParts & { epoch: number; extra?: Record<string, string> }): void {
+  if (!Number.isInteger(parts.epoch) || parts.epoch < 0) throw new RangeError(`saveCheckpoint: epoch must be a non-negative integer, got ${parts.epoch}`);
+  const tensors: Record<string, RawTensor> = {};
+  const record = {
+    version: 1,
+    epoch: parts.epoch,
+    rng: getRngState(),
+    model: pack(parts.model.stateDict(), 'model', tensors),
+    optimizer: parts.optimizer ? pack(parts.optimizer.stateDict(), 'optimizer', tensors) : null,
+    scheduler: parts.scheduler ? pack(parts.scheduler.stateDict(), 'scheduler', tensors) : null,
+  };
+  writeSafetensors(path, tensors, { ...parts.extra, [KEY]: JSON.stringify(record) });
+}
+
+/**
+ * Restores a checkpoint into the given (freshly built) objects and the random generator;
+ * returns the epoch count and extra metadata. Call it after building the objects, since building
+ * them draws from the generator.
+ */
+export function loadCheckpoint(path: string, parts: CheckpointParts): CheckpointInfo {
+  const { tensors, metadata } = readSafetensors(path);
+  const text = metadata[KEY];
+  if (text === undefined) throw new Error(`loadCheckpoint: ${path} is a safetensors file but not a backprop checkpoint (no '${KEY}' metadata)`);
+  let record: { version: number; epoch: number; rng: number[]; model: Json; optimizer: Json; scheduler: Json };
+  try {
+    record = JSON.parse(text);
+  } catch (e) {
+    throw new Error(`loadCheckpoint: ${path} has corrupt checkpoint metadata (${(e as Error).message})`);
+  }
+  if (record.version !== 1) throw new Error(`loadCheckpoint: ${path} has unknown checkpoint version ${String(record.version)}`);
+  if (parts.optimizer && record.optimizer === null) throw new Error(`loadCheckpoint: ${path} holds no optimizer state`);
+  if (parts.scheduler && record.scheduler === null) throw new Error(`loadCheckpoint: ${path} holds no scheduler state`);
+  parts.model.loadStateDict(unpack(record.model, tensors, path) as never);
+  if (parts.optimizer) parts.optimizer.loadStateDict(unpack(record.optimizer, tensors, path) as never);
+  if (parts.scheduler) parts.scheduler.loadStateDict(unpack(record.scheduler, tensors, path) as never);
+  setRngState(record.rng);
+  const extra = { ...metadata };
+  delete extra[KEY];
+  return { epoch: record.epoch, extra };
+}

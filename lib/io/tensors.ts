@@ -1,0 +1,29 @@
+// io.save / io.load: named Tensors in a safetensors file, loadable by PyTorch's safetensors.
+import { Tensor, tensor } from '../tensor.js';
+import { readSafetensors, writeSafetensors } from './safetensors.js';
+
+export interface Loaded {
+  tensors: Record<string, Tensor>;
+  /** The file's string metadata (`__metadata__`), {} when absent. */
+  metadata: Record<string, string>;
+}
+
+/**
+ * Writes tensors (e.g. `model.stateDict()`) and optional string metadata to `path` in the
+ * safetensors format, atomically: a temporary file in the same folder, fsync, rename.
+ */
+export function save(path: string, tensors: Record<string, Tensor>, metadata?: Record<string, string>): void {
+  if (typeof tensors !== 'object' || tensors === null) throw new TypeError(`io.save(${path}): tensors must be a Record<string, Tensor>`);
+  for (const [name, t] of Object.entries(tensors)) {
+    if (!(t instanceof Tensor)) throw new TypeError(`io.save(${path}): '${name}' is not a Tensor`);
+  }
+  writeSafetensors(path, tensors, metadata);
+}
+
+/** Reads a safetensors file (F32, F64; F16 and BF16 become float32). */
+export function load(path: string): Loaded {
+  const { tensors, metadata } = readSafetensors(path);
+  const out: Record<string, Tensor> = {};
+  for (const [name, t] of Object.entries(tensors)) out[name] = tensor(t.data, { dtype: t.dtype, shape: t.shape });
+  return { tensors: out, metadata };
+}

@@ -1,0 +1,79 @@
+// Training progress for the CLI (or any fit() caller): a live bar with ETA, samples/s and the
+// running loss on a terminal; one plain line per epoch otherwise (logs, CI, pipes).
+import cliProgress from 'cli-progress';
+import type { BatchLogs, EpochLogs } from './fit.js';
+
+export interface ProgressOptions {
+  epochs: number;
+  /** Where to write (default process.stderr). */
+  stream?: NodeJS.WriteStream | NodeJS.WritableStream;
+  /** Force the bar on or off (default: on when the stream is a TTY). */
+  bar?: boolean;
+}
+
+export interface Progress {
+  onBatchEnd(logs: BatchLogs): void;
+  onEpochEnd(logs: EpochLogs): void;
+  stop(): void;
+}
+
+function describeEpoch(logs: EpochLogs, epochs: number): string {
+  const parts = [`epoch ${logs.epoch}/${epochs}`, `loss ${logs.loss.toFixed(4)}`];
+  for (const [key, value] of Object.entries(logs)) {
+    if (['epoch', 'loss', 'samples', 'seconds', 'lr'].includes(key) || value === undefined) continue;
+    parts.push(`${key} ${value.toFixed(4)}`);
+  }
+  parts.push(`${Math.round(logs.samples / logs.seconds)} samples/s`, `${logs.seconds.toFixed(1)}s`);
+  return parts.join('  ');
+}
+
+export function createProgress(options: ProgressOptions): Progress {
+  const stream = options.stream ?? process.stderr;
+  const useBar = options.bar ?? Boolean((stream as NodeJS.WriteStream).isTTY);
+  if (!useBar) {
+    return {
+      onBatchEnd() {},
+      onEpochEnd(logs) {
+        stream.write(`${describeEpoch(logs, options.epochs)}\n`);
+      },
+      stop() {},
+    };
+  }
+  const bar = new cliProgress.SingleBar(
+    {
+      stream,
+      format: 'epoch {epoch}/{epochs} [{bar}] {percentage}% | ETA {eta_formatted} | {rate} samples/s | loss {loss}',
+      hideCursor: true,
+      etaBuffer: 50,
+    },
+    cliProgress.Presets.shades_classic,
+  );
+  let started = false;
+  let epochStart = 0;
+  return {
+    onBatchEnd(logs) {
+      if (!started || logs.batch === 1) {
+        if (started) bar.stop();
+        bar.start(logs.batches ?? 0, 0, { epoch: logs.epoch, epochs: options.epochs, rate: 0, loss: '-' });
+        started = true;
+        epochStart = performance.now();
+      }
+      const seconds = (performance.now() - epochStart) / 1000;
+      bar.update(logs.batch, {
+        epoch: logs.epoch,
+        epochs: options.epochs,
+        rate: seconds > 0 ? Math.round(logs.samples / seconds) : 0,
+        loss: logs.runningLoss.toFixed(4),
+      });
+    },
+    onEpochEnd(logs) {
+      if (started) bar.stop();
+      started = false;
+      stream.write(`${describeEpoch(logs, options.epochs)}\n`);
+    },
+    stop() {
+      if (started) bar.stop();
+      started = false;
+    },
+  };
+}
