@@ -1,0 +1,72 @@
+// Shared by the gemm and activations benchmarks: loading the compiled backends, timing, tables.
+import { existsSync } from 'node:fs';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { dirname, join } from 'node:path';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+
+/** The js backend, the native backend (or null) with its test hooks, and why it did not load. */
+export async function loadBackends() {
+  const dist = join(root, 'dist', 'backend');
+  if (!existsSync(join(dist, 'js.js'))) {
+    throw new Error('dist/ is missing: run `npm run build` before `npm run bench`');
+  }
+  const { jsBackend } = await import(pathToFileURL(join(dist, 'js.js')).href);
+  let native = null;
+  let hooks = null;
+  let nativeError = '';
+  try {
+    const mod = await import(pathToFileURL(join(dist, 'native.js')).href);
+    native = mod.loadNative();
+    hooks = findHooks(mod, native);
+  } catch (e) {
+    nativeError = e instanceof Error ? e.message : String(e);
+    native = null;
+  }
+  return { js: jsBackend, native, hooks, nativeError };
+}
+
+function findHooks(mod, backend) {
+  const candidates = [backend, backend.addon, mod.addon];
+  if (typeof mod.loadAddon === 'function') candidates.push(mod.loadAddon());
+  for (const c of candidates) {
+    if (c && typeof c._setSimd === 'function' && typeof c._setBlas === 'function' && typeof c._simdLevels === 'function') return c;
+  }
+  throw new Error('the addon exposes no _setSimd/_setBlas/_simdLevels hooks');
+}
+
+/** Best wall time in seconds of fn() over repetitions filling about minSeconds (at least minReps), after one warm-up. */
+export function bestTime(fn, { minSeconds = 0.4, minReps = 2 } = {}) {
+  fn();
+  let best = Infinity;
+  let total = 0;
+  for (let rep = 0; rep < minReps || total < minSeconds; rep++) {
+    const t0 = process.hrtime.bigint();
+    fn();
+    const dt = Number(process.hrtime.bigint() - t0) / 1e9;
+    total += dt;
+    best = Math.min(best, dt);
+  }
+  return best;
+}
+
+/** A seeded uniform [-1, 1) Float32Array (mulberry32), so every run multiplies the same data. */
+export function randomFloat32(n, seed = 1) {
+  const out = new Float32Array(n);
+  let s = seed >>> 0;
+  for (let i = 0; i < n; i++) {
+    s = (s + 0x6d2b79f5) >>> 0;
+    let t = Math.imul(s ^ (s >>> 15), s | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    out[i] = (((t ^ (t >>> 14)) >>> 0) / 4294967296) * 2 - 1;
+  }
+  return out;
+}
+
+/** A markdown table from a header row and data rows. */
+export function table(header, rows) {
+  const line = (cells) => `| ${cells.join(' | ')} |`;
+  return [line(header), line(header.map(() => '---')), ...rows.map(line)].join('\n');
+}
+
+export const fmt = (x, digits = 1) => (x === null || x === undefined || Number.isNaN(x) ? '—' : x.toFixed(digits));

@@ -1,0 +1,87 @@
+// `npm run bench -- gemm [n...]`: SGEMM GFLOP/s for n = 64 ... 2048 through the addon with
+// OpenBLAS, through the addon with its built-in GEMM, through the js backend (n <= 512 only: it
+// is slow), and through OpenBLAS called directly from C (bench/c/sgemm.c, compiled here), with
+// 1 and 2 threads; then the activation kernels (see activations.js). Needs `npm run build` first.
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { bestTime, fmt, loadBackends, randomFloat32, table } from './_common.js';
+import { runActivations } from './activations.js';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const DEFAULT_SIZES = [64, 128, 256, 512, 1024, 2048];
+const JS_MAX_N = 512;
+const THREADS = [1, 2];
+
+/** Compiles bench/c/sgemm.c against OpenBLAS and runs it; returns Map n -> GFLOP/s, or an Error. */
+function directOpenBlas(sizes, threads) {
+  const dir = mkdtempSync(join(tmpdir(), 'backprop-sgemm-'));
+  try {
+    const exe = join(dir, 'sgemm');
+    execFileSync('cc', ['-O2', join(here, 'c', 'sgemm.c'), '-o', exe, '-lopenblas'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const out = execFileSync(exe, [String(threads), ...sizes.map(String)], { encoding: 'utf8' });
+    return new Map(out.trim().split('\n').map((l) => l.split(' ').map(Number)));
+  } catch (e) {
+    return new Error(`direct OpenBLAS benchmark failed: ${e.stderr ? String(e.stderr).trim() : e.message}`);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+function gflops(backend, n) {
+  const a = randomFloat32(n * n, 1);
+  const b = randomFloat32(n * n, 2);
+  const c = new Float32Array(n * n);
+  const seconds = bestTime(() => backend.gemm(false, false, n, n, n, 1, a, b, 0, c), { minSeconds: backend.name === 'js' ? 0.2 : 0.4 });
+  return (2 * n ** 3) / seconds / 1e9;
+}
+
+export async function main(args = []) {
+  const sizes = args.filter((a) => /^\d+$/.test(a)).map(Number);
+  const ns = sizes.length ? sizes : DEFAULT_SIZES;
+  const { js, native, hooks, nativeError } = await loadBackends();
+  if (!native) console.log(`(the native addon did not load: ${nativeError}; addon columns are empty)\n`);
+  const info = native?.info();
+  console.log(`# SGEMM, C = A·B, square n×n float32, GFLOP/s = 2n³ / best time\n`);
+  if (info) console.log(`addon: simd ${info.simd}, blas ${info.blas}`);
+  console.log(`js backend measured for n <= ${JS_MAX_N} only (it is a plain i-k-j loop, single-threaded).\n`);
+
+  const jsResults = new Map(ns.filter((n) => n <= JS_MAX_N).map((n) => [n, gflops(js, n)]));
+  const verdicts = [];
+  for (const threads of THREADS) {
+    const direct = directOpenBlas(ns, threads);
+    if (direct instanceof Error) console.log(`(${direct.message})`);
+    const rows = [];
+    for (const n of ns) {
+      let viaBlas = null;
+      let builtin = null;
+      if (native && hooks) {
+        native.setNumThreads(threads);
+        hooks._setBlas('openblas');
+        viaBlas = gflops(native, n);
+        hooks._setBlas('builtin');
+        builtin = gflops(native, n);
+        hooks._setBlas('openblas');
+      }
+      const d = direct instanceof Error ? null : direct.get(n);
+      const ratio = (x) => (x === null || !d ? null : x / d);
+      rows.push([n, fmt(d), fmt(viaBlas), fmt(ratio(viaBlas), 3), fmt(builtin), fmt(ratio(builtin), 3),
+        jsResults.has(n) ? fmt(jsResults.get(n), 2) : 'skipped']);
+      if (threads === 1 || threads === 2) {
+        if (n >= 256 && ratio(viaBlas) !== null) verdicts.push({ threads, n, what: 'addon/direct', value: ratio(viaBlas), target: 0.95 });
+        if (n === 1024 && ratio(builtin) !== null) verdicts.push({ threads, n, what: 'builtin/direct', value: ratio(builtin), target: 0.5 });
+      }
+    }
+    console.log(`## ${threads} thread${threads > 1 ? 's' : ''}\n`);
+    console.log(table(['n', 'OpenBLAS direct (C)', 'addon + OpenBLAS', 'addon/direct', 'addon built-in', 'built-in/direct', 'js backend'], rows));
+    console.log('');
+  }
+  console.log('Targets: addon + OpenBLAS within 5% of direct OpenBLAS at n >= 256; built-in >= 50% of OpenBLAS at n = 1024.');
+  for (const v of verdicts) {
+    console.log(`  ${v.value >= v.target ? 'MET ' : 'MISS'} ${v.what} = ${v.value.toFixed(3)} at n=${v.n}, ${v.threads} thread(s) (target >= ${v.target})`);
+  }
+  console.log('');
+  if (!args.includes('--no-activations')) await runActivations({ js, native, hooks });
+}
