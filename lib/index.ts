@@ -1,0 +1,12 @@
+// The public entry point of backprop: a plain list of re-exports.
+
+export {
+  Tensor, tensor, zeros, ones, full, rand, randn, arange, eye, cat, stack, zerosLike, onesLike,
+  type DType, type FloatArray, type NestedArray, type TensorOptions, type TensorFromOptions, type BackwardOptions,
+} from './tensor.js';
+export { manualSeed, initialSeed, getRngState, setRngState } from './random.js';
+export {
+  noGrad, enableGrad, isGradEnabled, grad, hvp, gradcheck, gradgradcheck, detectAnomaly,
+  type GradOptions, type HvpResult, type GradcheckOptions,
+} from './autograd/index.js';
+export { backend } from './backend/index.js';

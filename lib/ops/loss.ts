@@ -1,0 +1,240 @@
+// Losses in functional form (nn's F and the loss modules use these), each with
+// { reduction: 'mean' | 'sum' | 'none' } as in torch.
+
+import { kernels } from '../backend/index.js';
+import { BinaryOp, ReduceOp } from '../backend/types.js';
+import { Tensor } from '../tensor.js';
+import { isGradEnabled, noGrad } from '../autograd/mode.js';
+import type { Grads, Node } from '../autograd/node.js';
+import {
+  allocLike, checkSameDtype, checkTensor, describe, record, sameShape, shapeStr, toIndexArray,
+  type Indices,
+} from './util.js';
+import { softmax } from './activation.js';
+
+export type Reduction = 'mean' | 'sum' | 'none';
+
+export interface LossOptions {
+  reduction?: Reduction;
+}
+
+function reductionOf(op: string, opts: LossOptions | undefined): Reduction {
+  const r = opts?.reduction ?? 'mean';
+  if (r !== 'mean' && r !== 'sum' && r !== 'none') {
+    throw new TypeError(`${op}: reduction must be 'mean', 'sum' or 'none', got ${describe(r)}`);
+  }
+  return r;
+}
+
+function reduce(losses: Tensor, r: Reduction): Tensor {
+  return r === 'mean' ? losses.mean() : r === 'sum' ? losses.sum() : losses;
+}
+
+function checkPair(op: string, input: Tensor, target: Tensor): void {
+  checkTensor(op, 'input', input);
+  checkTensor(op, 'target', target);
+  checkSameDtype(op, input, target);
+  if (!sameShape(input.shape, target.shape)) {
+    throw new Error(`${op}: input shape ${shapeStr(input.shape)} and target shape ${shapeStr(target.shape)} differ`);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// mseLoss: its own op so that a training step costs two kernels forward and one backward.
+
+interface MseSaved {
+  /** input - target */
+  diff: Tensor;
+  reduction: Reduction;
+}
+
+export function mseLoss(input: Tensor, target: Tensor, opts?: LossOptions): Tensor {
+  checkPair('mseLoss', input, target);
+  const r = reductionOf('mseLoss', opts);
+  const K = kernels();
+  const n = input.data.length;
+  const diff = allocLike(input.data, n);
+  K.binary(BinaryOp.sub, input.data, input.shape, target.data, target.shape, diff);
+  const sq = allocLike(input.data, n);
+  K.binary(BinaryOp.mul, diff, input.shape, diff, input.shape, sq);
+  let out: Tensor;
+  if (r === 'none') {
+    out = new Tensor(sq, input.shape);
+  } else {
+    const s = allocLike(input.data, 1);
+    K.reduce(r === 'mean' ? ReduceOp.mean : ReduceOp.sum, sq, 1, n, 1, s);
+    out = new Tensor(s, []);
+  }
+  return record<MseSaved>(out, 'mseLoss', mseBackward, [input, target], { diff: new Tensor(diff, input.shape), reduction: r });
+}
+
+function mseBackward(g: Tensor, node: Node<MseSaved>): Grads {
+  const [input, target] = node.inputs;
+  const { diff, reduction } = node.saved;
+  const n = diff.data.length;
+  const scale = reduction === 'mean' ? 2 / n : 2;
+  let gi: Tensor;
+  if (!isGradEnabled() && reduction !== 'none') {
+    gi = new Tensor(allocLike(diff.data, n), diff.shape);
+    kernels().binaryScalar(BinaryOp.mul, diff.data, scale * g.data[0], gi.data, false);
+  } else if (!isGradEnabled()) {
+    gi = diff.mul(g).mul(2);
+  } else {
+    // Recompute the difference inside the graph so the rule can be differentiated again.
+    gi = input.sub(target).mul(g).mul(scale);
+  }
+  return [input.requiresGrad ? gi : null, target.requiresGrad ? gi.neg() : null];
+}
+
+// ---------------------------------------------------------------------------------------------
+// l1Loss, huberLoss: compositions of differentiable ops.
+
+export function l1Loss(input: Tensor, target: Tensor, opts?: LossOptions): Tensor {
+  checkPair('l1Loss', input, target);
+  return reduce(input.sub(target).abs(), reductionOf('l1Loss', opts));
+}
+
+export interface HuberOptions extends LossOptions {
+  delta?: number;
+}
+
+/** 0.5 d^2 where |d| < delta, else delta (|d| - 0.5 delta); d = input - target. */
+export function huberLoss(input: Tensor, target: Tensor, opts?: HuberOptions): Tensor {
+  checkPair('huberLoss', input, target);
+  const delta = opts?.delta ?? 1;
+  if (!(delta > 0)) throw new RangeError(`huberLoss: delta must be positive, got ${delta}`);
+  const ad = input.sub(target).abs();
+  const q = ad.minimum(delta);
+  return reduce(q.mul(q).mul(0.5).add(ad.sub(q).mul(delta)), reductionOf('huberLoss', opts));
+}
+
+// ---------------------------------------------------------------------------------------------
+// crossEntropy: the fused softmaxCrossEntropy kernel computes the losses and, when a gradient
+// will be needed, the gradient in the same pass.
+
+interface CeSaved {
+  targets: Int32Array;
+  reduction: Reduction;
+  /** softmax(x) - onehot, times 1/N for 'mean'; null when not computed. */
+  fusedGrad: Tensor | null;
+}
+
+function classTargets(op: string, target: Indices, rows: number, cols: number): Int32Array {
+  const t = toIndexArray(op, target, cols);
+  if (t.length !== rows) {
+    const shape = target instanceof Tensor ? shapeStr(target.shape) : `[${t.length}]`;
+    throw new Error(`${op}: target shape ${shape} does not match input batch size ${rows}`);
+  }
+  return t;
+}
+
+/** Softmax cross-entropy of logits [N, C] (or [C]) with class-index targets. */
+export function crossEntropy(input: Tensor, target: Indices, opts?: LossOptions): Tensor {
+  checkTensor('crossEntropy', 'input', input);
+  const r = reductionOf('crossEntropy', opts);
+  if (input.shape.length === 1) {
+    const out = crossEntropy(input.reshape([1, -1]), target, { reduction: r });
+    return r === 'none' ? out.reshape([]) : out;
+  }
+  if (input.shape.length !== 2) {
+    throw new Error(`crossEntropy: input must be [N, C] logits, got shape ${shapeStr(input.shape)}`);
+  }
+  const [rows, cols] = input.shape;
+  const targets = classTargets('crossEntropy', target, rows, cols);
+  const losses = allocLike(input.data, rows);
+  const wantGrad = isGradEnabled() && input.requiresGrad;
+  const grad = wantGrad ? allocLike(input.data, rows * cols) : null;
+  const scale = r === 'mean' ? 1 / rows : 1;
+  kernels().softmaxCrossEntropy(input.data, rows, cols, targets, losses, grad, scale);
+  let out: Tensor;
+  if (r === 'none') {
+    out = new Tensor(losses, [rows]);
+  } else {
+    let s = 0;
+    for (let i = 0; i < rows; i++) s += losses[i];
+    const d = allocLike(input.data, 1);
+    d[0] = s * scale;
+    out = new Tensor(d, []);
+  }
+  const fusedGrad = grad === null ? null : new Tensor(grad, input.shape);
+  return record<CeSaved>(out, 'crossEntropy', crossEntropyBackward, [input], { targets, reduction: r, fusedGrad });
+}
+
+function crossEntropyBackward(g: Tensor, node: Node<CeSaved>): Grads {
+  const { targets, reduction, fusedGrad } = node.saved;
+  if (!isGradEnabled() && fusedGrad !== null) {
+    if (reduction === 'none') return [fusedGrad.mul(g.reshape([-1, 1]))];
+    const gx = allocLike(fusedGrad.data, fusedGrad.data.length);
+    kernels().binaryScalar(BinaryOp.mul, fusedGrad.data, g.data[0], gx, false);
+    return [new Tensor(gx, fusedGrad.shape)];
+  }
+  return [crossEntropyRule(g, node.inputs[0], targets, reduction)];
+}
+
+/** The composed rule (softmax(x) - onehot(t)) * g, scaled by 1/N for 'mean'. */
+export function crossEntropyRule(g: Tensor, x: Tensor, targets: Int32Array, reduction: Reduction): Tensor {
+  const diff = softmax(x, -1).sub(oneHot(targets, x));
+  if (reduction === 'none') return diff.mul(g.reshape([-1, 1]));
+  return diff.mul(reduction === 'mean' ? g.div(x.shape[0]) : g);
+}
+
+function oneHot(targets: Int32Array, like: Tensor): Tensor {
+  const cols = like.shape[1];
+  const d = allocLike(like.data, targets.length * cols);
+  for (let r = 0; r < targets.length; r++) d[r * cols + targets[r]] = 1;
+  return new Tensor(d, [targets.length, cols]);
+}
+
+// ---------------------------------------------------------------------------------------------
+// nllLoss: -input[r, t[r]] for log-probabilities.
+
+interface NllSaved {
+  targets: Int32Array;
+  reduction: Reduction;
+}
+
+export function nllLoss(input: Tensor, target: Indices, opts?: LossOptions): Tensor {
+  checkTensor('nllLoss', 'input', input);
+  const r = reductionOf('nllLoss', opts);
+  if (input.shape.length === 1) {
+    const out = nllLoss(input.reshape([1, -1]), target, { reduction: r });
+    return r === 'none' ? out.reshape([]) : out;
+  }
+  if (input.shape.length !== 2) throw new Error(`nllLoss: input must be [N, C], got shape ${shapeStr(input.shape)}`);
+  const [rows, cols] = input.shape;
+  const targets = classTargets('nllLoss', target, rows, cols);
+  const losses = allocLike(input.data, rows);
+  for (let i = 0; i < rows; i++) losses[i] = -input.data[i * cols + targets[i]];
+  let out = new Tensor(losses, [rows]);
+  if (r !== 'none') {
+    let s = 0;
+    for (let i = 0; i < rows; i++) s += losses[i];
+    const d = allocLike(input.data, 1);
+    d[0] = r === 'mean' ? s / rows : s;
+    out = new Tensor(d, []);
+  }
+  return record<NllSaved>(out, 'nllLoss', nllBackward, [input], { targets, reduction: r });
+}
+
+function nllBackward(g: Tensor, node: Node<NllSaved>): Grads {
+  const x = node.inputs[0];
+  const { targets, reduction } = node.saved;
+  const hot = oneHot(targets, x);
+  if (reduction === 'none') return [hot.mul(g.reshape([-1, 1])).neg()];
+  return [hot.mul(reduction === 'mean' ? g.div(-x.shape[0]) : g.neg())];
+}
+
+// ---------------------------------------------------------------------------------------------
+// bceWithLogits: max(x, 0) - x y + log(1 + exp(-|x|)), stable for any x; gradient sigmoid(x) - y.
+
+export function bceWithLogits(input: Tensor, target: Tensor, opts?: LossOptions): Tensor {
+  checkPair('bceWithLogits', input, target);
+  const r = reductionOf('bceWithLogits', opts);
+  const losses = noGrad(() => input.relu().sub(input.mul(target)).add(input.abs().neg().exp().add(1).log()));
+  return reduce(record(losses, 'bceWithLogits', bceBackward, [input, target], null), r);
+}
+
+function bceBackward(g: Tensor, node: Node<null>): Grads {
+  const [x, y] = node.inputs;
+  return [x.requiresGrad ? x.sigmoid().sub(y).mul(g) : null, y.requiresGrad ? x.mul(g).neg() : null];
+}

@@ -1,0 +1,207 @@
+// Matrix products: torch.matmul (1-D, 2-D, batched N-D with broadcast batch dims) and linear.
+// Every product is a gemm with transpose flags; the backward rules are products with other flags,
+// so no transposed copy is ever made.
+
+import { kernels } from '../backend/index.js';
+import { Tensor } from '../tensor.js';
+import { isGradEnabled } from '../autograd/mode.js';
+import type { Grads, Node } from '../autograd/node.js';
+import {
+  allocLike, broadcastShapes, checkSameDtype, checkTensor, numel, record, shapeStr,
+} from './util.js';
+import { sumToShape } from './reduce.js';
+
+interface MmSaved {
+  ta: boolean;
+  tb: boolean;
+}
+
+/**
+ * op(a) @ op(b) for 2-D a and b, op = transpose when the flag is set. The building block of
+ * matmul and of every matmul gradient.
+ */
+export function mm(a: Tensor, b: Tensor, ta = false, tb = false): Tensor {
+  const m = ta ? a.shape[1] : a.shape[0];
+  const k = ta ? a.shape[0] : a.shape[1];
+  const k2 = tb ? b.shape[1] : b.shape[0];
+  const n = tb ? b.shape[0] : b.shape[1];
+  if (k !== k2) {
+    throw new Error(`matmul: shapes ${shapeStr(a.shape)}${ta ? 'ᵀ' : ''} and ${shapeStr(b.shape)}${tb ? 'ᵀ' : ''} cannot be multiplied (${k} vs ${k2})`);
+  }
+  const out = new Tensor(allocLike(a.data, m * n), [m, n]);
+  kernels().gemm(ta, tb, m, n, k, 1, a.data, b.data, 0, out.data);
+  return record<MmSaved>(out, 'matmul', mmBackward, [a, b], { ta, tb });
+}
+
+function mmBackward(g: Tensor, node: Node<MmSaved>): Grads {
+  const a = node.inputs[0];
+  const b = node.inputs[1];
+  const { ta, tb } = node.saved;
+  // C = op(A) op(B): dop(A) = G op(B)ᵀ, dop(B) = op(A)ᵀ G; a stored transposed takes the transpose.
+  const ga = a.requiresGrad ? (ta ? mm(b, g, tb, true) : mm(g, b, false, !tb)) : null;
+  const gb = b.requiresGrad ? (tb ? mm(g, a, true, ta) : mm(a, g, !ta, false)) : null;
+  return [ga, gb];
+}
+
+/** Batched op(a) @ op(b) over broadcast batch dims; a and b have at least 2 dims. */
+export function bmm(a: Tensor, b: Tensor, ta = false, tb = false): Tensor {
+  const ra = a.shape.length, rb = b.shape.length;
+  const m = ta ? a.shape[ra - 1] : a.shape[ra - 2];
+  const k = ta ? a.shape[ra - 2] : a.shape[ra - 1];
+  const k2 = tb ? b.shape[rb - 1] : b.shape[rb - 2];
+  const n = tb ? b.shape[rb - 2] : b.shape[rb - 1];
+  if (k !== k2) {
+    throw new Error(`matmul: shapes ${shapeStr(a.shape)} and ${shapeStr(b.shape)} cannot be multiplied (${k} vs ${k2})`);
+  }
+  const batchA = a.shape.slice(0, ra - 2);
+  const batchB = b.shape.slice(0, rb - 2);
+  const batch = broadcastShapes('matmul', batchA, batchB);
+  const nb = numel(batch);
+  const out = new Tensor(allocLike(a.data, nb * m * n), [...batch, m, n]);
+  const K = kernels();
+  const na = numel(batchA), nbB = numel(batchB);
+  const sa = m * k, sb = k * n, sc = m * n;
+  if ((na === nb || na === 1) && (nbB === nb || nbB === 1)) {
+    // Either operand is full-batch or a single matrix: one strided gemm (stride 0 broadcasts).
+    K.gemm(ta, tb, m, n, k, 1, a.data, b.data, 0, out.data, nb, na === 1 ? 0 : sa, nbB === 1 ? 0 : sb, sc);
+  } else {
+    // General broadcast of several batch dims: one gemm per output matrix.
+    const nd = batch.length;
+    const stridesA = broadcastStrides(batchA, nd);
+    const stridesB = broadcastStrides(batchB, nd);
+    const idx = new Array<number>(nd).fill(0);
+    for (let i = 0; i < nb; i++) {
+      let offA = 0, offB = 0;
+      for (let d = 0; d < nd; d++) {
+        offA += idx[d] * stridesA[d];
+        offB += idx[d] * stridesB[d];
+      }
+      K.gemm(ta, tb, m, n, k, 1, a.data, b.data, 0, out.data, 1, 0, 0, 0, offA * sa, offB * sb, i * sc);
+      for (let d = nd - 1; d >= 0; d--) {
+        if (++idx[d] < batch[d]) break;
+        idx[d] = 0;
+      }
+    }
+  }
+  return record<MmSaved>(out, 'matmul', bmmBackward, [a, b], { ta, tb });
+}
+
+/** Element strides (in matrices) of a batch shape right-aligned to nd dims; 0 where broadcast. */
+function broadcastStrides(shape: readonly number[], nd: number): number[] {
+  const strides = new Array<number>(nd).fill(0);
+  let s = 1;
+  for (let i = shape.length - 1; i >= 0; i--) {
+    const d = nd - shape.length + i;
+    strides[d] = shape[i] === 1 ? 0 : s;
+    s *= shape[i];
+  }
+  return strides;
+}
+
+function bmmBackward(g: Tensor, node: Node<MmSaved>): Grads {
+  const a = node.inputs[0];
+  const b = node.inputs[1];
+  const { ta, tb } = node.saved;
+  const ga = a.requiresGrad ? sumToShape(ta ? bmm(b, g, tb, true) : bmm(g, b, false, !tb), a.shape) : null;
+  const gb = b.requiresGrad ? sumToShape(tb ? bmm(g, a, true, ta) : bmm(a, g, !ta, false), b.shape) : null;
+  return [ga, gb];
+}
+
+/** torch.matmul. */
+export function matmul(a: Tensor, b: Tensor): Tensor {
+  checkTensor('matmul', 'a', a);
+  checkTensor('matmul', 'b', b);
+  checkSameDtype('matmul', a, b);
+  const ra = a.shape.length, rb = b.shape.length;
+  if (ra === 0 || rb === 0) {
+    throw new Error(`matmul: both arguments need at least 1 dimension, got shapes ${shapeStr(a.shape)} and ${shapeStr(b.shape)}`);
+  }
+  if (ra === 1 && rb === 1) {
+    if (a.shape[0] !== b.shape[0]) {
+      throw new Error(`matmul: shapes ${shapeStr(a.shape)} and ${shapeStr(b.shape)} cannot be multiplied`);
+    }
+    return mm(a.reshape([1, -1]), b.reshape([-1, 1])).reshape([]);
+  }
+  if (ra <= 2 && rb <= 2) {
+    const a2 = ra === 1 ? a.reshape([1, -1]) : a;
+    const b2 = rb === 1 ? b.reshape([-1, 1]) : b;
+    const c = mm(a2, b2);
+    if (ra === 1) return c.reshape([c.shape[1]]);
+    if (rb === 1) return c.reshape([c.shape[0]]);
+    return c;
+  }
+  if (rb <= 2) {
+    // Fold a's batch dims into rows: one gemm, and the weight gradient is one gemm too.
+    const k = a.shape[ra - 1];
+    const b2 = rb === 1 ? b.reshape([-1, 1]) : b;
+    if (b2.shape[0] !== k) {
+      throw new Error(`matmul: shapes ${shapeStr(a.shape)} and ${shapeStr(b.shape)} cannot be multiplied (${k} vs ${b2.shape[0]})`);
+    }
+    const c = mm(a.reshape([-1, k]), b2);
+    const shape = a.shape.slice(0, ra - 1);
+    if (rb === 2) shape.push(b.shape[1]);
+    return c.reshape(shape);
+  }
+  const a2 = ra === 1 ? a.reshape([1, -1]) : a;
+  const c = bmm(a2, b);
+  if (ra === 1) return c.squeeze(-2);
+  return c;
+}
+
+// ---------------------------------------------------------------------------------------------
+// linear
+
+/** x @ wᵀ + b (torch.nn.functional.linear): one gemm and one biasAdd. */
+export function linear(x: Tensor, weight: Tensor, bias?: Tensor | null): Tensor {
+  checkTensor('linear', 'input', x);
+  checkTensor('linear', 'weight', weight);
+  checkSameDtype('linear', x, weight);
+  if (weight.shape.length !== 2) throw new Error(`linear: weight must be 2-D [out, in], got shape ${shapeStr(weight.shape)}`);
+  const [outF, inF] = weight.shape;
+  const rx = x.shape.length;
+  if (rx === 0 || x.shape[rx - 1] !== inF) {
+    throw new Error(`linear: input shape ${shapeStr(x.shape)} does not match weight shape ${shapeStr(weight.shape)} (expected last dim ${inF})`);
+  }
+  if (bias != null) {
+    checkTensor('linear', 'bias', bias);
+    checkSameDtype('linear', x, bias);
+    if (bias.shape.length !== 1 || bias.shape[0] !== outF) {
+      throw new Error(`linear: bias shape ${shapeStr(bias.shape)} does not match weight shape ${shapeStr(weight.shape)} (expected [${outF}])`);
+    }
+  }
+  if (rx !== 2) {
+    const shape = x.shape.slice(0, rx - 1);
+    shape.push(outF);
+    return linear2d(x.reshape([-1, inF]), weight, bias ?? null).reshape(shape);
+  }
+  return linear2d(x, weight, bias ?? null);
+}
+
+function linear2d(x: Tensor, w: Tensor, b: Tensor | null): Tensor {
+  const rows = x.shape[0];
+  const [outF, inF] = w.shape;
+  const out = allocLike(x.data, rows * outF);
+  const K = kernels();
+  K.gemm(false, true, rows, outF, inF, 1, x.data, w.data, 0, out);
+  if (b !== null) K.biasAdd(out, rows, outF, b.data, out);
+  return record(new Tensor(out, [rows, outF]), 'linear', linearBackward, b === null ? [x, w] : [x, w, b], null);
+}
+
+function linearBackward(g: Tensor, node: Node<null>): Grads {
+  const x = node.inputs[0];
+  const w = node.inputs[1];
+  const b = node.inputs.length > 2 ? node.inputs[2] : null;
+  const gx = x.requiresGrad ? mm(g, w) : null;
+  const gw = w.requiresGrad ? mm(g, x, true, false) : null;
+  let gb: Tensor | null = null;
+  if (b !== null && b.requiresGrad) gb = isGradEnabled() ? g.sum(0) : biasGradFused(g);
+  return b === null ? [gx, gw] : [gx, gw, gb];
+}
+
+/** The bias gradient through the fused biasGrad kernel (column sums of g). */
+export function biasGradFused(g: Tensor): Tensor {
+  const [rows, cols] = g.shape;
+  const gb = allocLike(g.data, cols);
+  kernels().biasGrad(g.data, rows, cols, gb);
+  return new Tensor(gb, [cols]);
+}

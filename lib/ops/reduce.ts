@@ -1,0 +1,226 @@
+// Reductions (sum, mean, max, min, argmax) and the two broadcasting helpers that are each
+// other's gradient: expand (broadcast to a shape) and sumToShape (sum a broadcast gradient back).
+
+import { kernels } from '../backend/index.js';
+import { ReduceOp } from '../backend/types.js';
+import { Tensor } from '../tensor.js';
+import type { Grads, Node } from '../autograd/node.js';
+import {
+  allocLike, axisSplit, broadcastShapes, checkTensor, normDim, numel, record, sameShape, shapeStr,
+} from './util.js';
+
+const REDUCE_NAMES = ['sum', 'mean', 'max', 'min'];
+
+/** Normalised, de-duplicated dims in descending order; undefined means all dims. */
+function reduceDims(op: string, ndim: number, dim: number | readonly number[] | undefined): number[] {
+  if (dim === undefined) {
+    const all = [];
+    for (let i = ndim - 1; i >= 0; i--) all.push(i);
+    return all;
+  }
+  const list = typeof dim === 'number' ? [dim] : dim;
+  const out: number[] = [];
+  for (const d of list) {
+    const nd = normDim(op, d, ndim);
+    if (out.includes(nd)) throw new Error(`${op}: dim ${nd} appears more than once`);
+    out.push(nd);
+  }
+  return out.sort((p, q) => q - p);
+}
+
+/** Reduces over dims in turn (sum, mean, max and min all compose axis by axis). */
+function reduceOver(op: ReduceOp, x: Tensor, dims: readonly number[]): { data: Tensor['data']; keepShape: number[] } {
+  const k = kernels();
+  const keepShape = x.shape.slice();
+  if (dims.length === x.shape.length || x.shape.length === 0) {
+    // All dims at once: one pass over the flat array.
+    const out = allocLike(x.data, 1);
+    k.reduce(op, x.data, 1, x.data.length, 1, out);
+    for (let i = 0; i < keepShape.length; i++) keepShape[i] = 1;
+    return { data: out, keepShape };
+  }
+  let data = x.data;
+  for (const d of dims) {
+    const [outer, n, inner] = axisSplit(keepShape, d);
+    const out = allocLike(data, outer * inner);
+    k.reduce(op, data, outer, n, inner, out);
+    data = out;
+    keepShape[d] = 1;
+  }
+  return { data, keepShape };
+}
+
+function dropDims(keepShape: readonly number[], dims: readonly number[]): number[] {
+  const out: number[] = [];
+  for (let i = 0; i < keepShape.length; i++) if (!dims.includes(i)) out.push(keepShape[i]);
+  return out;
+}
+
+interface ReduceSaved {
+  keepShape: number[];
+  count: number;
+}
+
+export function sum(x: Tensor, dim?: number | readonly number[], keepdim = false): Tensor {
+  return reduction(ReduceOp.sum, x, dim, keepdim);
+}
+
+export function mean(x: Tensor, dim?: number | readonly number[], keepdim = false): Tensor {
+  return reduction(ReduceOp.mean, x, dim, keepdim);
+}
+
+function reduction(op: ReduceOp, x: Tensor, dim: number | readonly number[] | undefined, keepdim: boolean): Tensor {
+  const name = REDUCE_NAMES[op];
+  checkTensor(name, 'input', x);
+  const dims = reduceDims(name, x.shape.length, dim);
+  if (op === ReduceOp.mean && x.data.length === 0) throw new Error(`mean: input of shape ${shapeStr(x.shape)} is empty`);
+  const { data, keepShape } = reduceOver(op, x, dims);
+  const out = new Tensor(data, keepdim ? keepShape : dropDims(keepShape, dims));
+  const count = x.data.length / Math.max(data.length, 1);
+  return record<ReduceSaved>(out, name, op === ReduceOp.sum ? sumBackward : meanBackward, [x], { keepShape, count });
+}
+
+function sumBackward(g: Tensor, node: Node<ReduceSaved>): Grads {
+  return [expand(g.reshape(node.saved.keepShape), node.inputs[0].shape)];
+}
+
+function meanBackward(g: Tensor, node: Node<ReduceSaved>): Grads {
+  return [expand(g.reshape(node.saved.keepShape), node.inputs[0].shape).div(node.saved.count)];
+}
+
+interface MaxSaved {
+  indices: Int32Array;
+  dim: number; // -1: over all elements
+  keepShape: number[];
+}
+
+/**
+ * Maximum over one dim (or all elements); returns the values. The gradient goes to the first
+ * maximal element, as with torch.max(dim). Indices: argmax.
+ */
+export function max(x: Tensor, dim?: number, keepdim = false): Tensor {
+  checkTensor('max', 'input', x);
+  if (x.data.length === 0) throw new Error(`max: input of shape ${shapeStr(x.shape)} is empty`);
+  let outer = 1, n = x.data.length, inner = 1;
+  let d = -1;
+  const keepShape = x.shape.map(() => 1);
+  let shape: number[] = keepdim ? keepShape : [];
+  if (dim !== undefined) {
+    d = normDim('max', dim, x.shape.length);
+    [outer, n, inner] = axisSplit(x.shape, d);
+    for (let i = 0; i < x.shape.length; i++) keepShape[i] = i === d ? 1 : x.shape[i];
+    shape = keepdim ? keepShape : dropDims(keepShape, [d]);
+  }
+  const values = allocLike(x.data, outer * inner);
+  const indices = new Int32Array(outer * inner);
+  kernels().maxAxis(x.data, outer, n, inner, values, indices);
+  return record<MaxSaved>(new Tensor(values, shape), 'max', maxBackward, [x], { indices, dim: d, keepShape });
+}
+
+function maxBackward(g: Tensor, node: Node<MaxSaved>): Grads {
+  const x = node.inputs[0];
+  const { indices, dim, keepShape } = node.saved;
+  // A constant one-hot mask of where the maxima were, so the rule stays differentiable in g.
+  const mask = allocLike(x.data, x.data.length);
+  if (dim < 0) {
+    mask[indices[0]] = 1;
+  } else {
+    const [outer, n, inner] = axisSplit(x.shape, dim);
+    for (let o = 0; o < outer; o++) {
+      for (let i = 0; i < inner; i++) mask[(o * n + indices[o * inner + i]) * inner + i] = 1;
+    }
+  }
+  return [g.reshape(keepShape).mul(new Tensor(mask, x.shape))];
+}
+
+/** Minimum over one dim (or all elements): -max(-x). */
+export function min(x: Tensor, dim?: number, keepdim = false): Tensor {
+  return max(x.neg(), dim, keepdim).neg();
+}
+
+/** Index of the first maximum over dim (or of the flattened tensor), as a tensor of x's dtype. */
+export function argmax(x: Tensor, dim?: number, keepdim = false): Tensor {
+  checkTensor('argmax', 'input', x);
+  if (x.data.length === 0) throw new Error(`argmax: input of shape ${shapeStr(x.shape)} is empty`);
+  let outer = 1, n = x.data.length, inner = 1;
+  let shape: number[] = keepdim ? x.shape.map(() => 1) : [];
+  if (dim !== undefined) {
+    const d = normDim('argmax', dim, x.shape.length);
+    [outer, n, inner] = axisSplit(x.shape, d);
+    shape = x.shape.slice();
+    if (keepdim) shape[d] = 1;
+    else shape.splice(d, 1);
+  }
+  const indices = new Int32Array(outer * inner);
+  kernels().argmax(x.data, outer, n, inner, indices);
+  const out = allocLike(x.data, indices.length);
+  for (let i = 0; i < indices.length; i++) out[i] = indices[i];
+  return new Tensor(out, shape);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Broadcasting helpers
+
+/** Broadcasts x to `shape` (NumPy rules), copying. Gradient: sumToShape. */
+export function expand(x: Tensor, shape: readonly number[]): Tensor {
+  checkTensor('expand', 'input', x);
+  if (sameShape(x.shape, shape)) return x;
+  const target = broadcastShapes('expand', x.shape, shape);
+  if (!sameShape(target, shape)) {
+    throw new Error(`expand: shape ${shapeStr(x.shape)} cannot be expanded to ${shapeStr(shape)}`);
+  }
+  const lead = shape.length - x.shape.length;
+  const cur = shape.map((s, i) => (i < lead ? 1 : x.shape[i - lead]));
+  let data = x.data;
+  const k = kernels();
+  for (let d = 0; d < shape.length; d++) {
+    if (cur[d] === 1 && shape[d] !== 1) {
+      // Repeating a size-1 axis n times is a gather with n zero indices.
+      const [outer, , inner] = axisSplit(cur, d);
+      const out = allocLike(data, outer * shape[d] * inner);
+      k.gather(data, outer, 1, inner, new Int32Array(shape[d]), out);
+      data = out;
+      cur[d] = shape[d];
+    }
+  }
+  return record(new Tensor(data, shape.slice()), 'expand', expandBackward, [x], null);
+}
+
+function expandBackward(g: Tensor, node: Node<null>): Grads {
+  return [sumToShape(g, node.inputs[0].shape)];
+}
+
+/**
+ * Sums g (of a broadcast shape) down to `shape`: the gradient of broadcasting. Returns g itself
+ * when the shapes already agree, so the common case costs nothing.
+ */
+export function sumToShape(g: Tensor, shape: readonly number[]): Tensor {
+  if (sameShape(g.shape, shape)) return g;
+  const lead = g.shape.length - shape.length;
+  if (lead < 0) throw new Error(`sumToShape: cannot sum shape ${shapeStr(g.shape)} to ${shapeStr(shape)}`);
+  const k = kernels();
+  let data = g.data;
+  const cur = g.shape.slice(lead);
+  if (lead > 0) {
+    let n = 1;
+    for (let i = 0; i < lead; i++) n *= g.shape[i];
+    const inner = numel(cur);
+    const out = allocLike(data, inner);
+    k.reduce(ReduceOp.sum, data, 1, n, inner, out);
+    data = out;
+  }
+  for (let d = 0; d < shape.length; d++) {
+    if (shape[d] === cur[d]) continue;
+    if (shape[d] !== 1) throw new Error(`sumToShape: cannot sum shape ${shapeStr(g.shape)} to ${shapeStr(shape)}`);
+    const [outer, n, inner] = axisSplit(cur, d);
+    const out = allocLike(data, outer * inner);
+    k.reduce(ReduceOp.sum, data, outer, n, inner, out);
+    data = out;
+    cur[d] = 1;
+  }
+  return record(new Tensor(data, shape.slice()), 'sumToShape', sumToShapeBackward, [g], null);
+}
+
+function sumToShapeBackward(g: Tensor, node: Node<null>): Grads {
+  return [expand(g, node.inputs[0].shape)];
+}

@@ -1,0 +1,163 @@
+// Helpers shared by the ops: shape rules, argument checks with clear messages, recording a node.
+
+import type { DType, FloatArray } from '../backend/types.js';
+import { Tensor } from '../tensor.js';
+import { Node, type BackwardFn } from '../autograd/node.js';
+import { isAnomalyEnabled, isGradEnabled } from '../autograd/mode.js';
+
+export type Scalar = number;
+export type TensorLike = Tensor | number;
+/** Class indices: a Tensor of integral values, an Int32Array or a number[]. */
+export type Indices = Tensor | Int32Array | readonly number[];
+
+export function shapeStr(shape: readonly number[]): string {
+  return `[${shape.join(', ')}]`;
+}
+
+export function numel(shape: readonly number[]): number {
+  let n = 1;
+  for (let i = 0; i < shape.length; i++) n *= shape[i];
+  return n;
+}
+
+export function sameShape(a: readonly number[], b: readonly number[]): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
+export function alloc(dtype: DType, n: number): FloatArray {
+  return dtype === 'float64' ? new Float64Array(n) : new Float32Array(n);
+}
+
+/** A new array of the same dtype as `like`. */
+export function allocLike(like: FloatArray, n: number): FloatArray {
+  return like instanceof Float64Array ? new Float64Array(n) : new Float32Array(n);
+}
+
+export function checkTensor(op: string, name: string, t: unknown): asserts t is Tensor {
+  if (!(t instanceof Tensor)) {
+    throw new TypeError(`${op}: ${name} must be a Tensor, got ${describe(t)}`);
+  }
+}
+
+export function describe(v: unknown): string {
+  if (v === null) return 'null';
+  if (Array.isArray(v)) return 'an array';
+  if (typeof v === 'object') return `a ${(v as object).constructor?.name ?? 'object'}`;
+  return `${typeof v} ${String(v)}`;
+}
+
+export function checkSameDtype(op: string, a: Tensor, b: Tensor): void {
+  if (a.data.constructor !== b.data.constructor) {
+    throw new TypeError(`${op}: dtype mismatch, ${a.dtype} and ${b.dtype}; convert one with .to(dtype)`);
+  }
+}
+
+/** Normalises a possibly negative dim against ndim, with a clear error when out of range. */
+export function normDim(op: string, dim: number, ndim: number): number {
+  if (!Number.isInteger(dim)) throw new TypeError(`${op}: dim must be an integer, got ${String(dim)}`);
+  const lo = ndim === 0 ? -1 : -ndim;
+  const hi = ndim === 0 ? 0 : ndim - 1;
+  if (dim < lo || dim > hi) {
+    throw new RangeError(`${op}: dim ${dim} is out of range for a tensor with ${ndim} dimension${ndim === 1 ? '' : 's'} (expected ${lo}..${hi})`);
+  }
+  return dim < 0 ? dim + Math.max(ndim, 1) : dim;
+}
+
+/** The NumPy broadcast of two shapes; throws naming the op and both shapes. */
+export function broadcastShapes(op: string, a: readonly number[], b: readonly number[]): number[] {
+  const n = Math.max(a.length, b.length);
+  const out = new Array<number>(n);
+  for (let i = 0; i < n; i++) {
+    const da = i < n - a.length ? 1 : a[i - (n - a.length)];
+    const db = i < n - b.length ? 1 : b[i - (n - b.length)];
+    if (da === db || db === 1) out[i] = da;
+    else if (da === 1) out[i] = db;
+    else throw new Error(`${op}: shapes ${shapeStr(a)} and ${shapeStr(b)} cannot be broadcast together (dim ${i}: ${da} vs ${db})`);
+  }
+  return out;
+}
+
+/** [outer, n, inner] view of a shape around axis `dim`. */
+export function axisSplit(shape: readonly number[], dim: number): [number, number, number] {
+  let outer = 1;
+  let inner = 1;
+  for (let i = 0; i < dim; i++) outer *= shape[i];
+  for (let i = dim + 1; i < shape.length; i++) inner *= shape[i];
+  return [outer, shape[dim] ?? 1, inner];
+}
+
+/** Converts class indices to an Int32Array, checking integrality and (when given) the bound. */
+export function toIndexArray(op: string, indices: Indices, bound?: number): Int32Array {
+  let out: Int32Array;
+  if (indices instanceof Int32Array) {
+    out = indices;
+  } else if (indices instanceof Tensor) {
+    out = copyIndices(op, indices.data);
+  } else if (Array.isArray(indices)) {
+    out = copyIndices(op, indices);
+  } else {
+    throw new TypeError(`${op}: indices must be a Tensor of integral values, an Int32Array or a number[], got ${describe(indices)}`);
+  }
+  if (bound !== undefined) {
+    for (let i = 0; i < out.length; i++) {
+      const v = out[i];
+      if (v < 0 || v >= bound) throw new RangeError(`${op}: index ${v} at position ${i} is out of range [0, ${bound})`);
+    }
+  }
+  return out;
+}
+
+function copyIndices(op: string, src: ArrayLike<number>): Int32Array {
+  const out = new Int32Array(src.length);
+  for (let i = 0; i < src.length; i++) {
+    const v = src[i];
+    if (!Number.isInteger(v) || v < -2147483648 || v > 2147483647) {
+      throw new TypeError(`${op}: indices must be integers, got ${v} at position ${i}`);
+    }
+    out[i] = v;
+  }
+  return out;
+}
+
+/** Whether an op on these inputs must be recorded in the graph. */
+export function needsGrad(a: Tensor, b?: Tensor | null, c?: Tensor | null): boolean {
+  return isGradEnabled() && (a.requiresGrad || (b != null && b.requiresGrad) || (c != null && c.requiresGrad));
+}
+
+/**
+ * Finishes an op: records its node when grad mode is on and an input requires grad, and checks
+ * the output when anomaly detection is on.
+ */
+export function record<S>(out: Tensor, name: string, backward: BackwardFn<S>, inputs: Tensor[], saved: S): Tensor {
+  if (isAnomalyEnabled()) checkFinite(out, `forward of '${name}'`);
+  if (isGradEnabled()) {
+    for (let i = 0; i < inputs.length; i++) {
+      if (inputs[i].requiresGrad) {
+        out.requiresGrad = true;
+        out.gradFn = new Node<S>(name, backward, inputs, saved) as Node;
+        break;
+      }
+    }
+  }
+  return out;
+}
+
+/** Throws when t holds NaN or Inf (anomaly detection). */
+export function checkFinite(t: Tensor, where: string): void {
+  const d = t.data;
+  for (let i = 0; i < d.length; i++) {
+    const v = d[i];
+    if (v - v !== 0) {
+      throw new Error(`detectAnomaly: ${where} produced ${Number.isNaN(v) ? 'NaN' : v > 0 ? 'Inf' : '-Inf'} at element ${i} (output shape ${shapeStr(t.shape)})`);
+    }
+  }
+}
+
+/** A tensor from a scalar in the dtype of `like` (0-dim). */
+export function scalarLike(v: number, like: Tensor): Tensor {
+  const d = allocLike(like.data, 1);
+  d[0] = v;
+  return new Tensor(d, []);
+}

@@ -1,0 +1,383 @@
+// The Tensor: a contiguous row-major typed array with a shape, plus the autograd fields. Kept
+// lean on purpose (a plain class with six fields): a small training step creates dozens of
+// tensors, so each one must be cheap. The ops live in lib/ops/; the methods below delegate.
+
+import type { DType, FloatArray } from './backend/types.js';
+import { BinaryOp } from './backend/types.js';
+import type { Node } from './autograd/node.js';
+import { backward as runBackward } from './autograd/engine.js';
+import { fillNormal, fillUniform } from './random.js';
+import {
+  add, binary, div, exp, log, maximum, minimum, mul, neg, pow, sign, sqrt, sub, abs,
+} from './ops/elementwise.js';
+import { argmax, expand, max, mean, min, sum } from './ops/reduce.js';
+import {
+  cat as catOp, flatten, indexSelect, narrow, permute, reshape, squeeze, stack as stackOp,
+  transpose, unsqueeze,
+} from './ops/shape.js';
+import { matmul } from './ops/matmul.js';
+import { gelu, leakyRelu, logSoftmax, relu, sigmoid, softmax, tanh } from './ops/activation.js';
+import { clone, toDtype } from './ops/copy.js';
+import { formatTensor } from './tensor-format.js';
+import type { Indices, TensorLike } from './ops/util.js';
+
+export type { DType, FloatArray };
+
+/** Nested arrays of numbers, as accepted by tensor() and returned by toArray(). */
+export type NestedArray = number | NestedArray[];
+
+export interface BackwardOptions {
+  /** Keep the graph's saved values so that backward can run through it again. */
+  retainGraph?: boolean;
+  /** Record the backward pass itself, for higher-order derivatives. */
+  createGraph?: boolean;
+}
+
+function shapeArgs(args: readonly (number | readonly number[])[]): number[] {
+  if (args.length === 1 && Array.isArray(args[0])) return (args[0] as readonly number[]).slice();
+  return args as number[];
+}
+
+export class Tensor {
+  /** The storage: contiguous, row-major. Writes to it are visible to every view of the tensor. */
+  data: FloatArray;
+  readonly shape: readonly number[];
+  /** Whether gradients flow to this tensor (leaves: set by the user; results: by the ops). */
+  requiresGrad: boolean;
+  /** The accumulated gradient (leaves with requiresGrad), set by backward. */
+  grad: Tensor | null = null;
+  /** The op that produced this tensor; null for leaves. */
+  gradFn: Node | null = null;
+
+  constructor(data: FloatArray, shape: readonly number[], requiresGrad = false) {
+    this.data = data;
+    this.shape = shape;
+    this.requiresGrad = requiresGrad;
+  }
+
+  get dtype(): DType {
+    return this.data instanceof Float64Array ? 'float64' : 'float32';
+  }
+
+  get ndim(): number {
+    return this.shape.length;
+  }
+
+  /** Number of elements. */
+  get size(): number {
+    return this.data.length;
+  }
+
+  /** True for tensors not produced by a recorded op (user-created, or parameters). */
+  get isLeaf(): boolean {
+    return this.gradFn === null;
+  }
+
+  /** Sets requiresGrad (leaves only) and returns this, like torch's requires_grad_(). */
+  requiresGrad_(flag = true): this {
+    if (this.gradFn !== null && !flag) {
+      throw new Error('requiresGrad_: cannot turn off requiresGrad of a non-leaf tensor; use detach()');
+    }
+    this.requiresGrad = flag;
+    return this;
+  }
+
+  // --- elementwise ----------------------------------------------------------------------------
+  add(other: TensorLike): Tensor { return add(this, other); }
+  sub(other: TensorLike): Tensor { return sub(this, other); }
+  mul(other: TensorLike): Tensor { return mul(this, other); }
+  div(other: TensorLike): Tensor { return div(this, other); }
+  pow(exponent: TensorLike): Tensor { return pow(this, exponent); }
+  /** other - this */
+  rsub(other: TensorLike): Tensor { return sub(other, this); }
+  /** other / this */
+  rdiv(other: TensorLike): Tensor { return div(other, this); }
+  maximum(other: TensorLike): Tensor { return maximum(this, other); }
+  minimum(other: TensorLike): Tensor { return minimum(this, other); }
+  neg(): Tensor { return neg(this); }
+  exp(): Tensor { return exp(this); }
+  log(): Tensor { return log(this); }
+  sqrt(): Tensor { return sqrt(this); }
+  abs(): Tensor { return abs(this); }
+  /** -1, 0 or 1 (not differentiable). */
+  sign(): Tensor { return sign(this); }
+  tanh(): Tensor { return tanh(this); }
+  sigmoid(): Tensor { return sigmoid(this); }
+  relu(): Tensor { return relu(this); }
+  leakyRelu(negativeSlope = 0.01): Tensor { return leakyRelu(this, negativeSlope); }
+  gelu(): Tensor { return gelu(this); }
+  softmax(dim = -1): Tensor { return softmax(this, dim); }
+  logSoftmax(dim = -1): Tensor { return logSoftmax(this, dim); }
+
+  // Comparisons: 1 where true, else 0, in this tensor's dtype (not differentiable).
+  gt(other: TensorLike): Tensor { return binary(BinaryOp.gt, this, other); }
+  lt(other: TensorLike): Tensor { return binary(BinaryOp.lt, this, other); }
+  ge(other: TensorLike): Tensor { return binary(BinaryOp.ge, this, other); }
+  le(other: TensorLike): Tensor { return binary(BinaryOp.le, this, other); }
+  eq(other: TensorLike): Tensor { return binary(BinaryOp.eq, this, other); }
+
+  matmul(other: Tensor): Tensor { return matmul(this, other); }
+
+  // --- reductions -----------------------------------------------------------------------------
+  sum(dim?: number | readonly number[], keepdim = false): Tensor { return sum(this, dim, keepdim); }
+  mean(dim?: number | readonly number[], keepdim = false): Tensor { return mean(this, dim, keepdim); }
+  /** Maximum values over dim (or all elements); indices: argmax. */
+  max(dim?: number, keepdim = false): Tensor { return max(this, dim, keepdim); }
+  min(dim?: number, keepdim = false): Tensor { return min(this, dim, keepdim); }
+  argmax(dim?: number, keepdim = false): Tensor { return argmax(this, dim, keepdim); }
+
+  // --- shape ----------------------------------------------------------------------------------
+  /** A view with another shape (one dim may be -1); shares storage. */
+  reshape(...shape: number[] | [readonly number[]]): Tensor { return reshape(this, shapeArgs(shape)); }
+  view(...shape: number[] | [readonly number[]]): Tensor { return reshape(this, shapeArgs(shape)); }
+  transpose(dim0: number, dim1: number): Tensor { return transpose(this, dim0, dim1); }
+  /** Transpose of a 2-D tensor (a 0-D or 1-D tensor is returned as is). */
+  t(): Tensor {
+    if (this.shape.length > 2) throw new Error(`t: expects a tensor with <= 2 dims, got shape [${this.shape.join(', ')}]`);
+    return this.shape.length < 2 ? this : transpose(this, 0, 1);
+  }
+  permute(...dims: number[] | [readonly number[]]): Tensor { return permute(this, shapeArgs(dims)); }
+  flatten(startDim = 0, endDim = -1): Tensor { return flatten(this, startDim, endDim); }
+  squeeze(dim?: number): Tensor { return squeeze(this, dim); }
+  unsqueeze(dim: number): Tensor { return unsqueeze(this, dim); }
+  narrow(dim: number, start: number, length: number): Tensor { return narrow(this, dim, start, length); }
+  indexSelect(dim: number, indices: Indices): Tensor { return indexSelect(this, dim, indices); }
+  /** Broadcasts to shape (a copy, NumPy rules). */
+  expand(...shape: number[] | [readonly number[]]): Tensor { return expand(this, shapeArgs(shape)); }
+
+  // --- autograd -------------------------------------------------------------------------------
+  /**
+   * Accumulates d(this)/d(leaf) into every leaf's .grad. `gradient` is required unless this is
+   * a scalar (one element).
+   */
+  backward(gradient?: Tensor | null, opts?: BackwardOptions): void {
+    runBackward([this], [gradient ?? null], opts);
+  }
+
+  /** The same storage, cut from the graph. */
+  detach(): Tensor {
+    return new Tensor(this.data, this.shape);
+  }
+
+  /** A copy (differentiable). */
+  clone(): Tensor { return clone(this); }
+
+  /** This tensor in another dtype (this itself when it already has it); differentiable. */
+  to(dtype: DType): Tensor { return toDtype(this, dtype); }
+
+  // --- reading --------------------------------------------------------------------------------
+  /** The values as nested arrays (a number for a 0-D tensor). */
+  toArray(): NestedArray {
+    const d = this.data;
+    const shape = this.shape;
+    if (shape.length === 0) return d[0];
+    const build = (dim: number, offset: number, stride: number): NestedArray[] => {
+      const n = shape[dim];
+      const inner = stride / Math.max(n, 1);
+      const out: NestedArray[] = new Array(n);
+      if (dim === shape.length - 1) for (let i = 0; i < n; i++) out[i] = d[offset + i];
+      else for (let i = 0; i < n; i++) out[i] = build(dim + 1, offset + i * inner, inner);
+      return out;
+    };
+    let total = 1;
+    for (const s of shape) total *= s;
+    return build(0, 0, total);
+  }
+
+  /** The value of a one-element tensor. */
+  item(): number {
+    if (this.data.length !== 1) {
+      throw new Error(`item: only one-element tensors can be converted to a number, got shape [${this.shape.join(', ')}]`);
+    }
+    return this.data[0];
+  }
+
+  toString(): string {
+    return formatTensor(this);
+  }
+
+  [Symbol.for('nodejs.util.inspect.custom')](): string {
+    return formatTensor(this);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Creation
+
+export interface TensorOptions {
+  dtype?: DType;
+  requiresGrad?: boolean;
+}
+
+export interface TensorFromOptions extends TensorOptions {
+  /** The shape of a flat typed array or number[] (default: 1-D). */
+  shape?: readonly number[];
+}
+
+function checkDtype(op: string, dtype: unknown): DType {
+  if (dtype === undefined) return 'float32';
+  if (dtype !== 'float32' && dtype !== 'float64') {
+    throw new TypeError(`${op}: dtype must be 'float32' or 'float64', got ${String(dtype)}`);
+  }
+  return dtype;
+}
+
+function allocate(dtype: DType, n: number): FloatArray {
+  return dtype === 'float64' ? new Float64Array(n) : new Float32Array(n);
+}
+
+function checkShape(op: string, shape: number | readonly number[]): number[] {
+  const s = typeof shape === 'number' ? [shape] : shape;
+  if (!Array.isArray(s)) throw new TypeError(`${op}: shape must be a number or an array of numbers`);
+  for (const d of s) {
+    if (!Number.isInteger(d) || d < 0) throw new RangeError(`${op}: invalid size ${String(d)} in shape [${s.join(', ')}]`);
+  }
+  return s.slice();
+}
+
+function product(shape: readonly number[]): number {
+  let n = 1;
+  for (const s of shape) n *= s;
+  return n;
+}
+
+/**
+ * A tensor from a number, nested arrays, or a flat typed array / number[] with `shape`.
+ * A Float32Array/Float64Array of the requested dtype is used as the storage without copying.
+ */
+export function tensor(values: NestedArray | FloatArray | readonly number[], opts: TensorFromOptions = {}): Tensor {
+  const isTyped = values instanceof Float32Array || values instanceof Float64Array;
+  const dtype = opts.dtype !== undefined
+    ? checkDtype('tensor', opts.dtype)
+    : values instanceof Float64Array ? 'float64' : 'float32';
+  let data: FloatArray;
+  let shape: number[];
+  if (isTyped) {
+    data = (dtype === 'float64') === values instanceof Float64Array ? values : allocate(dtype, values.length);
+    if (data !== values) data.set(values);
+    shape = opts.shape ? checkShape('tensor', opts.shape) : [values.length];
+  } else if (typeof values === 'number') {
+    data = allocate(dtype, 1);
+    data[0] = values;
+    shape = opts.shape ? checkShape('tensor', opts.shape) : [];
+  } else if (Array.isArray(values)) {
+    shape = inferNestedShape(values as NestedArray[]);
+    data = allocate(dtype, product(shape));
+    fillNested(values as NestedArray[], shape, 0, data, 0);
+    if (opts.shape) {
+      if (shape.length !== 1) throw new Error('tensor: shape can only be given with flat values');
+      shape = checkShape('tensor', opts.shape);
+    }
+  } else {
+    throw new TypeError('tensor: values must be a number, nested arrays of numbers, or a Float32Array/Float64Array');
+  }
+  if (product(shape) !== data.length) {
+    throw new Error(`tensor: shape [${shape.join(', ')}] does not match ${data.length} values`);
+  }
+  return new Tensor(data, shape, opts.requiresGrad ?? false);
+}
+
+function inferNestedShape(values: NestedArray[]): number[] {
+  const shape: number[] = [];
+  let cur: NestedArray = values;
+  while (Array.isArray(cur)) {
+    shape.push(cur.length);
+    if (cur.length === 0) break;
+    cur = cur[0];
+  }
+  return shape;
+}
+
+function fillNested(v: NestedArray[], shape: readonly number[], dim: number, out: FloatArray, offset: number): number {
+  if (v.length !== shape[dim]) {
+    throw new Error(`tensor: ragged nested array: expected ${shape[dim]} entries at depth ${dim}, got ${v.length}`);
+  }
+  const last = dim === shape.length - 1;
+  for (let i = 0; i < v.length; i++) {
+    const e = v[i];
+    if (last) {
+      if (typeof e !== 'number') throw new TypeError(`tensor: expected a number at depth ${dim}, got ${Array.isArray(e) ? 'an array' : typeof e}`);
+      out[offset++] = e;
+    } else {
+      if (!Array.isArray(e)) throw new Error(`tensor: ragged nested array: expected an array at depth ${dim + 1}`);
+      offset = fillNested(e, shape, dim + 1, out, offset);
+    }
+  }
+  return offset;
+}
+
+export function zeros(shape: number | readonly number[], opts: TensorOptions = {}): Tensor {
+  const s = checkShape('zeros', shape);
+  return new Tensor(allocate(checkDtype('zeros', opts.dtype), product(s)), s, opts.requiresGrad ?? false);
+}
+
+export function ones(shape: number | readonly number[], opts: TensorOptions = {}): Tensor {
+  return full(shape, 1, opts);
+}
+
+export function full(shape: number | readonly number[], value: number, opts: TensorOptions = {}): Tensor {
+  const s = checkShape('full', shape);
+  if (typeof value !== 'number') throw new TypeError(`full: value must be a number, got ${typeof value}`);
+  return new Tensor(allocate(checkDtype('full', opts.dtype), product(s)).fill(value), s, opts.requiresGrad ?? false);
+}
+
+/** Uniform on [0, 1), from the seeded generator. */
+export function rand(shape: number | readonly number[], opts: TensorOptions = {}): Tensor {
+  const s = checkShape('rand', shape);
+  return new Tensor(fillUniform(allocate(checkDtype('rand', opts.dtype), product(s))), s, opts.requiresGrad ?? false);
+}
+
+/** Standard normal, from the seeded generator. */
+export function randn(shape: number | readonly number[], opts: TensorOptions = {}): Tensor {
+  const s = checkShape('randn', shape);
+  return new Tensor(fillNormal(allocate(checkDtype('randn', opts.dtype), product(s))), s, opts.requiresGrad ?? false);
+}
+
+export function zerosLike(t: Tensor, opts: TensorOptions = {}): Tensor {
+  return zeros(t.shape, { dtype: opts.dtype ?? t.dtype, requiresGrad: opts.requiresGrad });
+}
+
+export function onesLike(t: Tensor, opts: TensorOptions = {}): Tensor {
+  return ones(t.shape, { dtype: opts.dtype ?? t.dtype, requiresGrad: opts.requiresGrad });
+}
+
+/** [start, end) with step; arange(n) is [0, n). */
+export function arange(start: number, end?: number, step: number | TensorOptions = 1, opts: TensorOptions = {}): Tensor {
+  if (typeof step === 'object') {
+    opts = step;
+    step = 1;
+  }
+  if (end === undefined) {
+    end = start;
+    start = 0;
+  }
+  if (![start, end, step].every(Number.isFinite) || step === 0) {
+    throw new RangeError(`arange: need finite start, end and a non-zero step, got ${start}, ${end}, ${step}`);
+  }
+  const n = Math.max(0, Math.ceil((end - start) / step));
+  const data = allocate(checkDtype('arange', opts.dtype), n);
+  for (let i = 0; i < n; i++) data[i] = start + i * step;
+  return new Tensor(data, [n], opts.requiresGrad ?? false);
+}
+
+/** The n×m identity (m = n by default). */
+export function eye(n: number, m: number | TensorOptions = n, opts: TensorOptions = {}): Tensor {
+  if (typeof m === 'object') {
+    opts = m;
+    m = n;
+  }
+  const s = checkShape('eye', [n, m]);
+  const data = allocate(checkDtype('eye', opts.dtype), n * m);
+  for (let i = 0; i < Math.min(n, m); i++) data[i * m + i] = 1;
+  return new Tensor(data, s, opts.requiresGrad ?? false);
+}
+
+/** Concatenates along an existing dim. */
+export function cat(tensors: readonly Tensor[], dim = 0): Tensor {
+  return catOp(tensors, dim);
+}
+
+/** Stacks along a new dim. */
+export function stack(tensors: readonly Tensor[], dim = 0): Tensor {
+  return stackOp(tensors, dim);
+}
