@@ -1,0 +1,31 @@
+{
+  "targets": [
+    {
+      "target_name": "backprop",
+      "sources": [
+        "native/addon.cc",
+        "native/args.cc",
+        "native/blas.cc",
+        "native/gemm.cc",
+        "native/kernels_common.cc",
+        "native/thread_pool.cc",
+        "native/simd_scalar.cc",
+        "native/simd_avx2.cc",
+        "native/simd_avx512.cc"
+      ],
+      "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
+      "defines": ["NAPI_VERSION=8", "NAPI_CPP_EXCEPTIONS", "NODE_ADDON_API_DISABLE_DEPRECATED"],
+      "cflags!": ["-fno-exceptions", "-O2", "-O0"],
+      "cflags_cc!": ["-fno-exceptions", "-fno-rtti", "-std=gnu++1y", "-std=gnu++17", "-O2", "-O0"],
+      "cflags": ["-O3", "-fno-math-errno", "-fvisibility=hidden", "-Wall", "-Wextra", "-Wno-psabi"],
+      "cflags_cc": ["-std=c++17", "-O3", "-fno-math-errno", "-fexceptions", "-fvisibility=hidden", "-Wall", "-Wextra", "-Wno-psabi"],
+      "libraries": ["-ldl"],
+      "ldflags": ["-pthread"],
+      "xcode_settings": {
+        "GCC_ENABLE_CPP_EXCEPTIONS": "YES",
+        "CLANG_CXX_LANGUAGE_STANDARD": "c++17",
+        "OTHER_CPLUSPLUSFLAGS": ["-O3", "-fvisibility=hidden"]
+      }
+    }
+  ]
+}

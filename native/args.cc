@@ -1,0 +1,242 @@
+#include "args.h"
+
+#include <cmath>
+
+namespace bp {
+
+namespace {
+
+const char* typedArrayName(napi_typedarray_type t) {
+  switch (t) {
+    case napi_int8_array: return "Int8Array";
+    case napi_uint8_array: return "Uint8Array";
+    case napi_uint8_clamped_array: return "Uint8ClampedArray";
+    case napi_int16_array: return "Int16Array";
+    case napi_uint16_array: return "Uint16Array";
+    case napi_int32_array: return "Int32Array";
+    case napi_uint32_array: return "Uint32Array";
+    case napi_float32_array: return "Float32Array";
+    case napi_float64_array: return "Float64Array";
+    case napi_bigint64_array: return "BigInt64Array";
+    case napi_biguint64_array: return "BigUint64Array";
+    default: return "typed array";
+  }
+}
+
+std::string formatNumber(double v) {
+  if (std::isnan(v)) return "NaN";
+  if (std::isinf(v)) return v > 0 ? "Infinity" : "-Infinity";
+  char buf[64];
+  snprintf(buf, sizeof buf, "%.17g", v);
+  return buf;
+}
+
+}  // namespace
+
+Args::Args(const Napi::CallbackInfo& info, const char* fn, size_t minCount, size_t maxCount)
+    : info_(info), fn_(fn) {
+  const size_t n = info.Length();
+  if (n < minCount || n > maxCount) {
+    std::string expected = minCount == maxCount
+                               ? std::to_string(minCount)
+                               : std::to_string(minCount) + " to " + std::to_string(maxCount);
+    throw Napi::TypeError::New(info.Env(), std::string(fn) + ": expected " + expected +
+                                               " arguments, got " + std::to_string(n));
+  }
+}
+
+bool Args::present(size_t i) const {
+  if (i >= info_.Length()) return false;
+  napi_valuetype t;
+  napi_typeof(info_.Env(), info_[i], &t);
+  return t != napi_undefined;
+}
+
+std::string Args::prefix(size_t i, const char* name) const {
+  return std::string(fn_) + ": argument " + std::to_string(i + 1) + " (" + name + ") ";
+}
+
+std::string Args::describe(napi_value v) const {
+  napi_env env = info_.Env();
+  napi_valuetype t;
+  if (napi_typeof(env, v, &t) != napi_ok) return "an unknown value";
+  switch (t) {
+    case napi_undefined: return "undefined";
+    case napi_null: return "null";
+    case napi_boolean: return "a boolean";
+    case napi_number: {
+      double d = 0;
+      napi_get_value_double(env, v, &d);
+      return formatNumber(d);
+    }
+    case napi_string: return "a string";
+    case napi_symbol: return "a symbol";
+    case napi_function: return "a function";
+    case napi_bigint: return "a bigint";
+    case napi_external: return "an external";
+    case napi_object: {
+      bool isTyped = false;
+      napi_is_typedarray(env, v, &isTyped);
+      if (isTyped) {
+        napi_typedarray_type tt;
+        size_t len;
+        napi_get_typedarray_info(env, v, &tt, &len, nullptr, nullptr, nullptr);
+        return std::string("a ") + typedArrayName(tt);
+      }
+      bool isArray = false;
+      napi_is_array(env, v, &isArray);
+      return isArray ? "an array" : "an object";
+    }
+  }
+  return "an unknown value";
+}
+
+void Args::typeError(size_t i, const char* name, const std::string& what) const {
+  throw Napi::TypeError::New(info_.Env(), prefix(i, name) + what);
+}
+
+void Args::rangeError(size_t i, const char* name, const std::string& what) const {
+  throw Napi::RangeError::New(info_.Env(), prefix(i, name) + what);
+}
+
+void Args::rangeError(const std::string& what) const {
+  throw Napi::RangeError::New(info_.Env(), std::string(fn_) + ": " + what);
+}
+
+FloatArg Args::floats(size_t i, const char* name) {
+  napi_typedarray_type type;
+  FloatArg out;
+  napi_value v = info_[i];
+  if (napi_get_typedarray_info(info_.Env(), v, &type, &out.length, &out.data, nullptr, nullptr) !=
+      napi_ok) {
+    typeError(i, name, "must be a Float32Array or Float64Array, got " + describe(v));
+  }
+  const DType d = type == napi_float32_array   ? DType::kF32
+                  : type == napi_float64_array ? DType::kF64
+                                               : DType::kNone;
+  if (d == DType::kNone)
+    typeError(i, name, "must be a Float32Array or Float64Array, got " + describe(v));
+  if (dtype_ == DType::kNone) {
+    dtype_ = d;
+  } else if (d != dtype_) {
+    typeError(i, name,
+              std::string("must be a ") + (dtype_ == DType::kF32 ? "Float32Array" : "Float64Array") +
+                  " like the other arrays of this call, got " + describe(v));
+  }
+  out.isNull = false;
+  return out;
+}
+
+FloatArg Args::floatsOrNull(size_t i, const char* name) {
+  if (i < info_.Length()) {
+    napi_valuetype t;
+    napi_typeof(info_.Env(), info_[i], &t);
+    if (t != napi_null && t != napi_undefined) return floats(i, name);
+  }
+  return FloatArg{};
+}
+
+IndexArg Args::indices(size_t i, const char* name) {
+  napi_typedarray_type type;
+  IndexArg out;
+  void* data = nullptr;
+  napi_value v = info_[i];
+  if (napi_get_typedarray_info(info_.Env(), v, &type, &out.length, &data, nullptr, nullptr) !=
+          napi_ok ||
+      type != napi_int32_array) {
+    typeError(i, name, "must be an Int32Array, got " + describe(v));
+  }
+  out.data = static_cast<int32_t*>(data);
+  return out;
+}
+
+double Args::number(size_t i, const char* name) {
+  double v;
+  if (napi_get_value_double(info_.Env(), info_[i], &v) != napi_ok)
+    typeError(i, name, "must be a number, got " + describe(info_[i]));
+  return v;
+}
+
+size_t Args::size(size_t i, const char* name) {
+  const double v = number(i, name);
+  if (!(v >= 0) || v != std::floor(v) || v > static_cast<double>(kMaxSize))
+    rangeError(i, name,
+               "must be an integer in [0, " + std::to_string(kMaxSize) + "], got " +
+                   formatNumber(v));
+  return static_cast<size_t>(v);
+}
+
+int Args::code(size_t i, const char* name, int count) {
+  const double v = number(i, name);
+  if (!(v >= 0) || v != std::floor(v) || v >= count)
+    rangeError(i, name,
+               "must be an integer in [0, " + std::to_string(count) + "), got " + formatNumber(v));
+  return static_cast<int>(v);
+}
+
+bool Args::boolean(size_t i, const char* name) {
+  bool b;
+  if (napi_get_value_bool(info_.Env(), info_[i], &b) != napi_ok)
+    typeError(i, name, "must be a boolean, got " + describe(info_[i]));
+  return b;
+}
+
+size_t Args::shape(size_t i, const char* name, size_t* dims) {
+  napi_env env = info_.Env();
+  napi_value v = info_[i];
+  bool isArray = false;
+  napi_is_array(env, v, &isArray);
+  if (!isArray) typeError(i, name, "must be an array of sizes, got " + describe(v));
+  uint32_t len = 0;
+  napi_get_array_length(env, v, &len);
+  if (len > kMaxDims)
+    rangeError(i, name,
+               "must have at most " + std::to_string(kMaxDims) + " dims, got " +
+                   std::to_string(len));
+  for (uint32_t d = 0; d < len; ++d) {
+    napi_value e;
+    double x;
+    if (napi_get_element(env, v, d, &e) != napi_ok || napi_get_value_double(env, e, &x) != napi_ok)
+      typeError(i, name, "must hold numbers, element " + std::to_string(d) + " is not a number");
+    if (!(x >= 0) || x != std::floor(x) || x > static_cast<double>(kMaxSize))
+      rangeError(i, name,
+                 "element " + std::to_string(d) + " must be an integer in [0, " +
+                     std::to_string(kMaxSize) + "], got " + formatNumber(x));
+    dims[d] = static_cast<size_t>(x);
+  }
+  return len;
+}
+
+void Args::atLeast(const FloatArg& a, size_t need, size_t i, const char* name) const {
+  if (a.length < need)
+    rangeError(i, name,
+               "must have at least " + std::to_string(need) + " elements, got " +
+                   std::to_string(a.length));
+}
+
+void Args::atLeast(const IndexArg& a, size_t need, size_t i, const char* name) const {
+  if (a.length < need)
+    rangeError(i, name,
+               "must have at least " + std::to_string(need) + " elements, got " +
+                   std::to_string(a.length));
+}
+
+void Args::exactly(const FloatArg& a, size_t need, size_t i, const char* name) const {
+  if (a.length != need)
+    rangeError(i, name,
+               "must have " + std::to_string(need) + " elements, got " + std::to_string(a.length));
+}
+
+size_t Args::mul(size_t a, size_t b) const {
+  size_t r;
+  if (__builtin_mul_overflow(a, b, &r)) rangeError("sizes are too large (overflow)");
+  return r;
+}
+
+size_t Args::add(size_t a, size_t b) const {
+  size_t r;
+  if (__builtin_add_overflow(a, b, &r)) rangeError("sizes are too large (overflow)");
+  return r;
+}
+
+}  // namespace bp

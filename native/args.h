@@ -1,0 +1,79 @@
+// The one argument-checking helper used by every binding. It reads argument i as a typed array,
+// number, size, op code, boolean or shape, checks it, and throws a TypeError or RangeError that
+// names the function and the argument ("gemm: argument 7 (a) must have at least 12 elements,
+// got 5"). Float arrays of one call must share one dtype; the first one read sets it.
+#pragma once
+
+#include <napi.h>
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+
+namespace bp {
+
+enum class DType { kNone, kF32, kF64 };
+
+struct FloatArg {
+  void* data = nullptr;
+  size_t length = 0;
+  bool isNull = true;
+  template <typename T>
+  T* as() const { return static_cast<T*>(data); }
+};
+
+struct IndexArg {
+  int32_t* data = nullptr;
+  size_t length = 0;
+};
+
+// Largest accepted size or count: BLAS takes 32-bit ints, and products are checked for overflow.
+constexpr size_t kMaxSize = 2147483647;
+constexpr size_t kMaxDims = 8;
+
+class Args {
+ public:
+  Args(const Napi::CallbackInfo& info, const char* fn, size_t minCount, size_t maxCount);
+
+  Napi::Env env() const { return info_.Env(); }
+  DType dtype() const { return dtype_; }
+  // Argument i was passed and is not undefined.
+  bool present(size_t i) const;
+
+  FloatArg floats(size_t i, const char* name);        // Float32Array | Float64Array
+  FloatArg floatsOrNull(size_t i, const char* name);  // ... or null / undefined
+  IndexArg indices(size_t i, const char* name);       // Int32Array
+  double number(size_t i, const char* name);          // any number, NaN included
+  size_t size(size_t i, const char* name);            // integer in [0, kMaxSize]
+  size_t sizeOr(size_t i, const char* name, size_t fallback) {
+    return present(i) ? size(i, name) : fallback;
+  }
+  int code(size_t i, const char* name, int count);    // integer in [0, count)
+  bool boolean(size_t i, const char* name);
+  // A JS array of at most kMaxDims sizes; returns the number of dims.
+  size_t shape(size_t i, const char* name, size_t* dims);
+
+  // Checks that the array holds at least `need` elements.
+  void atLeast(const FloatArg& a, size_t need, size_t i, const char* name) const;
+  void atLeast(const IndexArg& a, size_t need, size_t i, const char* name) const;
+  // Checks that the array holds exactly `need` elements.
+  void exactly(const FloatArg& a, size_t need, size_t i, const char* name) const;
+
+  // Overflow-checked arithmetic on sizes.
+  size_t mul(size_t a, size_t b) const;
+  size_t add(size_t a, size_t b) const;
+
+  [[noreturn]] void typeError(size_t i, const char* name, const std::string& what) const;
+  [[noreturn]] void rangeError(size_t i, const char* name, const std::string& what) const;
+  [[noreturn]] void rangeError(const std::string& what) const;
+
+ private:
+  std::string prefix(size_t i, const char* name) const;
+  std::string describe(napi_value v) const;
+
+  const Napi::CallbackInfo& info_;
+  const char* fn_;
+  DType dtype_ = DType::kNone;
+};
+
+}  // namespace bp

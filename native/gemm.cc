@@ -1,0 +1,178 @@
+#include "gemm.h"
+
+#include <algorithm>
+#include <cstdint>
+#include <cstring>
+
+namespace bp {
+
+void* GemmWorkspace::buffer(size_t slot, size_t bytes) {
+  if (buffers_.size() <= slot) buffers_.resize(slot + 1);
+  auto& buf = buffers_[slot];
+  if (buf.size() < bytes + 64) buf.resize(bytes + 64);
+  const auto addr = reinterpret_cast<uintptr_t>(buf.data());
+  return buf.data() + ((64 - (addr & 63)) & 63);
+}
+
+template <typename T>
+void scaleMatrix(size_t m, size_t n, T beta, T* c, size_t ldc) {
+  for (size_t i = 0; i < m; ++i) {
+    T* row = c + i * ldc;
+    if (beta == T(0))
+      std::fill(row, row + n, T(0));
+    else if (beta != T(1))
+      for (size_t j = 0; j < n; ++j) row[j] *= beta;
+  }
+}
+
+namespace {
+
+template <typename T> struct Blocking;
+template <> struct Blocking<float> { static constexpr size_t kc = 256, mcRows = 16, nc = 2048; };
+template <> struct Blocking<double> { static constexpr size_t kc = 192, mcRows = 12, nc = 1536; };
+
+// Packs op(A)[i0:i0+mc, p0:p0+kc] as micro-panels of mr rows: panel s holds, for each p, the
+// mr values of column p (rows past mc are zero).
+template <typename T>
+void packA(bool transA, const T* a, size_t lda, size_t i0, size_t mc, size_t p0, size_t kc,
+           size_t mr, T* dst) {
+  for (size_t s = 0; s < mc; s += mr) {
+    const size_t rows = std::min(mr, mc - s);
+    if (transA) {
+      // A stored k x m: column p of op(A) is contiguous in row p of A.
+      for (size_t p = 0; p < kc; ++p) {
+        const T* src = a + (p0 + p) * lda + i0 + s;
+        size_t r = 0;
+        for (; r < rows; ++r) dst[p * mr + r] = src[r];
+        for (; r < mr; ++r) dst[p * mr + r] = T(0);
+      }
+    } else {
+      for (size_t r = 0; r < rows; ++r) {
+        const T* src = a + (i0 + s + r) * lda + p0;
+        for (size_t p = 0; p < kc; ++p) dst[p * mr + r] = src[p];
+      }
+      for (size_t r = rows; r < mr; ++r)
+        for (size_t p = 0; p < kc; ++p) dst[p * mr + r] = T(0);
+    }
+    dst += kc * mr;
+  }
+}
+
+// Packs op(B)[p0:p0+kc, j0:j0+nc] as micro-panels of nr columns.
+template <typename T>
+void packB(bool transB, const T* b, size_t ldb, size_t p0, size_t kc, size_t j0, size_t nc,
+           size_t nr, T* dst) {
+  for (size_t s = 0; s < nc; s += nr) {
+    const size_t cols = std::min(nr, nc - s);
+    if (!transB) {
+      for (size_t p = 0; p < kc; ++p) {
+        const T* src = b + (p0 + p) * ldb + j0 + s;
+        T* d = dst + p * nr;
+        std::memcpy(d, src, cols * sizeof(T));
+        for (size_t c = cols; c < nr; ++c) d[c] = T(0);
+      }
+    } else {
+      // B stored n x k: column j of op(B) is row j of B.
+      for (size_t c = 0; c < cols; ++c) {
+        const T* src = b + (j0 + s + c) * ldb + p0;
+        for (size_t p = 0; p < kc; ++p) dst[p * nr + c] = src[p];
+      }
+      for (size_t c = cols; c < nr; ++c)
+        for (size_t p = 0; p < kc; ++p) dst[p * nr + c] = T(0);
+    }
+    dst += kc * nr;
+  }
+}
+
+}  // namespace
+
+template <typename T>
+void gemmBuiltin(bool transA, bool transB, size_t m, size_t n, size_t k, T alpha, const T* a,
+                 size_t lda, const T* b, size_t ldb, T beta, T* c, size_t ldc,
+                 const Kernels<T>& kernels, ThreadPool& pool, GemmWorkspace& ws) {
+  if (m == 0 || n == 0) return;
+  if (k == 0 || alpha == T(0)) {
+    scaleMatrix(m, n, beta, c, ldc);
+    return;
+  }
+  const size_t mr = static_cast<size_t>(kernels.mr);
+  const size_t nr = static_cast<size_t>(kernels.nr);
+  const size_t kcMax = Blocking<T>::kc;
+  const size_t mcMax = mr * Blocking<T>::mcRows;
+  const size_t ncMax = (Blocking<T>::nc + nr - 1) / nr * nr;
+  const int threads = pool.size();
+  const bool parallel = threads > 1 && static_cast<double>(m) * n * k >= 64.0 * 64 * 64 * 4;
+
+  const size_t ncAlloc = std::min(ncMax, (n + nr - 1) / nr * nr);
+  T* bPack = static_cast<T*>(ws.buffer(0, kcMax * ncAlloc * sizeof(T)));
+  const size_t mcAlloc = std::min(mcMax, (m + mr - 1) / mr * mr);
+  std::vector<T*> aPack(static_cast<size_t>(threads));
+  for (int t = 0; t < threads; ++t)
+    aPack[static_cast<size_t>(t)] =
+        static_cast<T*>(ws.buffer(1 + static_cast<size_t>(t), kcMax * mcAlloc * sizeof(T)));
+
+  for (size_t j0 = 0; j0 < n; j0 += ncMax) {
+    const size_t nc = std::min(ncMax, n - j0);
+    const size_t slivers = (nc + nr - 1) / nr;
+    for (size_t p0 = 0; p0 < k; p0 += kcMax) {
+      const size_t kc = std::min(kcMax, k - p0);
+      const T betaEff = p0 == 0 ? beta : T(1);
+      packB(transB, b, ldb, p0, kc, j0, nc, nr, bPack);
+
+      const size_t mBlocks = (m + mcMax - 1) / mcMax;
+      // Few row blocks: also split the columns so that every thread gets work.
+      size_t chunks = 1;
+      if (parallel && mBlocks < static_cast<size_t>(threads) * 2)
+        chunks = std::min(slivers, static_cast<size_t>(threads) * 2);
+      const size_t perChunk = (slivers + chunks - 1) / chunks;
+
+      auto task = [&](size_t t, int thread) {
+        const size_t blk = t / chunks, chunk = t % chunks;
+        const size_t i0 = blk * mcMax;
+        const size_t mc = std::min(mcMax, m - i0);
+        const size_t sBegin = chunk * perChunk;
+        const size_t sEnd = std::min(slivers, sBegin + perChunk);
+        if (sBegin >= sEnd) return;
+        T* ap = aPack[static_cast<size_t>(thread)];
+        packA(transA, a, lda, i0, mc, p0, kc, mr, ap);
+        alignas(64) T tile[16 * 64];  // mr * nr <= 1024 for every kernel table
+        for (size_t s = sBegin; s < sEnd; ++s) {
+          const size_t jj = j0 + s * nr;
+          const size_t cols = std::min(nr, n - jj);
+          const T* bp = bPack + s * kc * nr;
+          for (size_t r = 0; r < mc; r += mr) {
+            const size_t rows = std::min(mr, mc - r);
+            const T* apr = ap + r * kc;
+            T* cp = c + (i0 + r) * ldc + jj;
+            if (rows == mr && cols == nr) {
+              kernels.gemmMicro(kc, apr, bp, cp, ldc, alpha, betaEff);
+            } else {
+              kernels.gemmMicro(kc, apr, bp, tile, nr, alpha, T(0));
+              for (size_t i = 0; i < rows; ++i)
+                for (size_t j = 0; j < cols; ++j) {
+                  T& dst = cp[i * ldc + j];
+                  dst = betaEff == T(0) ? tile[i * nr + j] : tile[i * nr + j] + betaEff * dst;
+                }
+            }
+          }
+        }
+      };
+      const size_t tasks = mBlocks * chunks;
+      if (parallel)
+        pool.run(tasks, task);
+      else
+        for (size_t t = 0; t < tasks; ++t) task(t, 0);
+    }
+  }
+}
+
+template void scaleMatrix<float>(size_t, size_t, float, float*, size_t);
+template void scaleMatrix<double>(size_t, size_t, double, double*, size_t);
+template void gemmBuiltin<float>(bool, bool, size_t, size_t, size_t, float, const float*, size_t,
+                                 const float*, size_t, float, float*, size_t,
+                                 const Kernels<float>&, ThreadPool&, GemmWorkspace&);
+template void gemmBuiltin<double>(bool, bool, size_t, size_t, size_t, double, const double*,
+                                  size_t, const double*, size_t, double, double*, size_t,
+                                  const Kernels<double>&, ThreadPool&, GemmWorkspace&);
+
+}  // namespace bp

@@ -1,0 +1,62 @@
+// The per-ISA kernel table. Each SIMD translation unit (simd_avx512.cc, simd_avx2.cc,
+// simd_scalar.cc) fills one table per dtype from the same implementation (simd_impl.h) compiled
+// for its instruction set; the addon picks a table at run time by CPUID.
+//
+// This header is included by the per-ISA units, so it must stay free of inline functions and
+// templates from the standard library: only plain declarations and fixed-width integer types.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+namespace bp {
+
+// Op codes mirror UnaryOp / BinaryOp / ReduceOp in lib/backend/types.ts.
+enum UnaryCode : int {
+  kRelu = 0, kLeakyRelu, kSigmoid, kTanh, kGelu, kExp, kLog, kSqrt, kAbs, kNeg, kSign, kUnaryCount
+};
+enum BinaryCode : int {
+  kAdd = 0, kSub, kMul, kDiv, kPow, kMaximum, kMinimum, kGt, kLt, kGe, kLe, kEq, kBinaryCount
+};
+enum ReduceCode : int { kSum = 0, kMean, kMax, kMin, kReduceCount };
+
+template <typename T>
+struct Kernels {
+  void (*unary)(int op, const T* x, T* y, size_t n, double alpha);
+  void (*unaryBackward)(int op, const T* x, const T* y, const T* gy, T* gx, size_t n, double alpha);
+  // out[i] = a[i] op b[i]
+  void (*binaryVV)(int op, const T* a, const T* b, T* out, size_t n);
+  // out[i] = a[i] op s, or s op a[i] when scalarFirst
+  void (*binaryVS)(int op, const T* a, T s, T* out, size_t n, bool scalarFirst);
+  void (*reduce)(int op, const T* x, size_t outer, size_t n, size_t inner, T* out);
+  void (*softmax)(const T* x, size_t rows, size_t cols, T* y, bool log);
+  void (*softmaxBackward)(const T* y, const T* gy, size_t rows, size_t cols, T* gx, bool log);
+  // targets were range-checked by the caller; grad may be null.
+  void (*softmaxCrossEntropy)(const T* logits, size_t rows, size_t cols, const int32_t* targets,
+                              T* losses, T* grad, double scale);
+  void (*sgdStep)(T* param, const T* grad, T* buf, size_t n, double lr, double momentum,
+                  double dampening, double weightDecay, bool nesterov, bool firstStep);
+  void (*adamStep)(T* param, const T* grad, T* expAvg, T* expAvgSq, T* maxExpAvgSq, size_t n,
+                   double step, double lr, double beta1, double beta2, double eps,
+                   double weightDecay, bool decoupled);
+  // GEMM micro-kernel: C[mr x nr] (row stride ldc) = alpha * Apanel * Bpanel + beta * C,
+  // Apanel packed as kc columns of mr values, Bpanel as kc rows of nr values.
+  // beta == 0 never reads C.
+  void (*gemmMicro)(size_t kc, const T* a, const T* b, T* c, size_t ldc, T alpha, T beta);
+  int mr;
+  int nr;
+};
+
+struct KernelTable {
+  const char* name;
+  Kernels<float> f32;
+  Kernels<double> f64;
+};
+
+namespace scalar { extern const KernelTable table; }
+#if defined(__x86_64__) || defined(_M_X64)
+namespace avx2 { extern const KernelTable table; }
+namespace avx512 { extern const KernelTable table; }
+#endif
+
+}  // namespace bp
