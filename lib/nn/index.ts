@@ -1,0 +1,16 @@
+// nn: modules, layers, losses, initialisers and the functional forms (nn.functional = F).
+
+export { Module, parameter, isParameter } from './module.js';
+export type { LoadStateDictOptions, LoadStateDictResult } from './module.js';
+export { Linear } from './layers/linear.js';
+export type { LinearOptions } from './layers/linear.js';
+export { Flatten } from './layers/shape.js';
+export { Dropout } from './layers/dropout.js';
+export { ReLU, LeakyReLU, Sigmoid, Tanh, GELU, Softmax, LogSoftmax } from './layers/activation.js';
+export { BatchNorm1d, LayerNorm } from './layers/normalization.js';
+export type { BatchNormOptions, LayerNormOptions } from './layers/normalization.js';
+export { Embedding } from './layers/embedding.js';
+export { Sequential } from './layers/container.js';
+export { MSELoss, L1Loss, HuberLoss, CrossEntropyLoss, NLLLoss, BCEWithLogitsLoss } from './layers/loss.js';
+export * as init from './init.js';
+export * as functional from './functional.js';

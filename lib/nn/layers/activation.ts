@@ -1,0 +1,83 @@
+// Activation modules: thin wrappers over F.
+
+import type { Tensor } from '../../tensor.js';
+import { Module } from '../module.js';
+import * as F from '../functional.js';
+
+export class ReLU extends Module {
+  forward(x: Tensor): Tensor {
+    return F.relu(x);
+  }
+}
+
+export class LeakyReLU extends Module {
+  readonly negativeSlope: number;
+
+  constructor(negativeSlope = 0.01) {
+    super();
+    this.negativeSlope = negativeSlope;
+  }
+
+  forward(x: Tensor): Tensor {
+    return F.leakyRelu(x, this.negativeSlope);
+  }
+
+  override extraRepr(): string {
+    return `negativeSlope=${this.negativeSlope}`;
+  }
+}
+
+export class Sigmoid extends Module {
+  forward(x: Tensor): Tensor {
+    return F.sigmoid(x);
+  }
+}
+
+export class Tanh extends Module {
+  forward(x: Tensor): Tensor {
+    return F.tanh(x);
+  }
+}
+
+/** The exact (erf) GELU. */
+export class GELU extends Module {
+  forward(x: Tensor): Tensor {
+    return F.gelu(x);
+  }
+}
+
+export class Softmax extends Module {
+  readonly dim: number;
+
+  constructor(dim: number) {
+    super();
+    if (!Number.isInteger(dim)) throw new TypeError(`Softmax: dim must be an integer, got ${String(dim)}`);
+    this.dim = dim;
+  }
+
+  forward(x: Tensor): Tensor {
+    return F.softmax(x, this.dim);
+  }
+
+  override extraRepr(): string {
+    return `dim=${this.dim}`;
+  }
+}
+
+export class LogSoftmax extends Module {
+  readonly dim: number;
+
+  constructor(dim: number) {
+    super();
+    if (!Number.isInteger(dim)) throw new TypeError(`LogSoftmax: dim must be an integer, got ${String(dim)}`);
+    this.dim = dim;
+  }
+
+  forward(x: Tensor): Tensor {
+    return F.logSoftmax(x, this.dim);
+  }
+
+  override extraRepr(): string {
+    return `dim=${this.dim}`;
+  }
+}

@@ -1,0 +1,42 @@
+// Sequential: children named '0', '1', ... (torch's state_dict names), applied in order.
+
+import type { Tensor } from '../../tensor.js';
+import { Module } from '../module.js';
+
+export class Sequential extends Module {
+  constructor(...modules: Module[]) {
+    super();
+    modules.forEach((m, i) => {
+      if (!(m instanceof Module)) throw new TypeError(`Sequential: argument ${i} is not a Module`);
+      this.registerModule(String(i), m);
+    });
+  }
+
+  get length(): number {
+    return this.children().length;
+  }
+
+  /** The i-th module (negative i counts from the end). */
+  at(i: number): Module {
+    const list = this.children();
+    const m = list[i < 0 ? list.length + i : i];
+    if (m === undefined) throw new RangeError(`Sequential: index ${i} is out of range for ${list.length} modules`);
+    return m;
+  }
+
+  append(module: Module): this {
+    if (!(module instanceof Module)) throw new TypeError('Sequential.append: argument is not a Module');
+    this.registerModule(String(this.length), module);
+    return this;
+  }
+
+  [Symbol.iterator](): Iterator<Module> {
+    return this.children()[Symbol.iterator]();
+  }
+
+  forward(x: Tensor): Tensor {
+    let y = x;
+    for (const m of this.children()) y = m.forward(y) as Tensor;
+    return y;
+  }
+}

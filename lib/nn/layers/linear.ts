@@ -1,0 +1,50 @@
+// Linear: y = x Wᵀ + b, torch's layout ([out, in] weight) and default initialisation.
+
+import { zeros, type Tensor } from '../../tensor.js';
+import type { DType } from '../../backend/types.js';
+import { Module } from '../module.js';
+import { linear } from '../functional.js';
+import { kaimingUniform, uniform } from '../init.js';
+
+export interface LinearOptions {
+  /** Learn an additive bias (default true). */
+  bias?: boolean;
+  dtype?: DType;
+}
+
+export class Linear extends Module {
+  readonly inFeatures: number;
+  readonly outFeatures: number;
+  weight: Tensor;
+  bias: Tensor | null;
+
+  constructor(inFeatures: number, outFeatures: number, options: LinearOptions = {}) {
+    super();
+    for (const [name, v] of [['inFeatures', inFeatures], ['outFeatures', outFeatures]] as const) {
+      if (!Number.isInteger(v) || v < 0) throw new RangeError(`Linear: ${name} must be a non-negative integer, got ${v}`);
+    }
+    this.inFeatures = inFeatures;
+    this.outFeatures = outFeatures;
+    const dtype = options.dtype ?? 'float32';
+    this.weight = this.registerParameter('weight', zeros([outFeatures, inFeatures], { dtype, requiresGrad: true })) as Tensor;
+    this.bias = this.registerParameter('bias', options.bias === false ? null : zeros([outFeatures], { dtype, requiresGrad: true }));
+    this.resetParameters();
+  }
+
+  /** torch's init: kaiming_uniform(a=√5) for W, i.e. U(±1/√in), and U(±1/√in) for b. */
+  resetParameters(): void {
+    kaimingUniform(this.weight, { a: Math.sqrt(5) });
+    if (this.bias !== null) {
+      const bound = this.inFeatures > 0 ? 1 / Math.sqrt(this.inFeatures) : 0;
+      uniform(this.bias, -bound, bound);
+    }
+  }
+
+  forward(x: Tensor): Tensor {
+    return linear(x, this.weight, this.bias);
+  }
+
+  override extraRepr(): string {
+    return `inFeatures=${this.inFeatures}, outFeatures=${this.outFeatures}, bias=${this.bias !== null}`;
+  }
+}

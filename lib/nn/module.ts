@@ -1,0 +1,282 @@
+// nn.Module: the container that owns parameters, buffers and submodules, and names them the
+// way PyTorch's state_dict does, so that weights move between the two unchanged.
+//
+// Discovery follows the attributes of the module, like torch's __setattr__ bookkeeping:
+//  - an own property holding a Module is a child, named by the property;
+//  - an own property holding a Tensor marked by `parameter()` is a parameter;
+//  - a property named through `registerBuffer()` is a buffer.
+// Own properties keep their assignment order (integer-like names such as Sequential's '0',
+// '1', ... come first, in numeric order), which gives the same order as torch.
+
+import { Tensor, tensor } from '../tensor.js';
+import type { DType } from '../backend/types.js';
+
+const parameterTensors = new WeakSet<Tensor>();
+
+/**
+ * Marks a tensor as a trainable parameter (torch.nn.Parameter). A tensor that is not a leaf
+ * requiring grad is replaced by a fresh leaf holding a copy of its values.
+ */
+export function parameter(t: Tensor, requiresGrad = true): Tensor {
+  let p = t;
+  if (!t.isLeaf || t.requiresGrad !== requiresGrad) {
+    p = tensor(t.data.slice(), { dtype: t.dtype, shape: [...t.shape], requiresGrad });
+  }
+  parameterTensors.add(p);
+  return p;
+}
+
+/** True when the tensor was created or registered as a parameter. */
+export function isParameter(value: unknown): value is Tensor {
+  return value instanceof Tensor && parameterTensors.has(value);
+}
+
+export interface LoadStateDictOptions {
+  /** When true (the default), missing and unexpected keys are errors. */
+  strict?: boolean;
+}
+
+export interface LoadStateDictResult {
+  missingKeys: string[];
+  unexpectedKeys: string[];
+}
+
+type Slots = Record<string, unknown>;
+
+export abstract class Module {
+  /** True in training mode (Dropout drops, BatchNorm uses batch statistics). */
+  training = true;
+  readonly #bufferNames = new Set<string>();
+
+  abstract forward(...args: unknown[]): unknown;
+
+  /** Runs forward; `model.call(x)` is the TypeScript spelling of torch's `model(x)`. */
+  call<M extends Module>(this: M, ...args: Parameters<M['forward']>): ReturnType<M['forward']> {
+    return this.forward(...args) as ReturnType<M['forward']>;
+  }
+
+  #slots(): Slots {
+    return this as unknown as Slots;
+  }
+
+  /** Sets `this[name]` to a parameter (null records an absent optional parameter, like bias=False). */
+  registerParameter(name: string, value: Tensor | null): Tensor | null {
+    const p = value === null ? null : parameter(value);
+    this.#slots()[name] = p;
+    return p;
+  }
+
+  /** Sets `this[name]` to a buffer: saved in the state dict, cast by to(), never trained. */
+  registerBuffer(name: string, value: Tensor | null): Tensor | null {
+    this.#bufferNames.add(name);
+    this.#slots()[name] = value;
+    return value;
+  }
+
+  /** Sets `this[name]` to a child module. */
+  registerModule(name: string, module: Module): Module {
+    this.#slots()[name] = module;
+    return module;
+  }
+
+  /** This module's own parameters, [name, tensor], in attribute order. */
+  #ownParameters(): [string, Tensor][] {
+    const out: [string, Tensor][] = [];
+    for (const [name, value] of Object.entries(this.#slots())) {
+      if (!this.#bufferNames.has(name) && isParameter(value)) out.push([name, value]);
+    }
+    return out;
+  }
+
+  #ownBuffers(): [string, Tensor][] {
+    const out: [string, Tensor][] = [];
+    for (const name of this.#bufferNames) {
+      const value = this.#slots()[name];
+      if (value instanceof Tensor) out.push([name, value]);
+    }
+    return out;
+  }
+
+  /** Direct submodules with their attribute names. */
+  namedChildren(): [string, Module][] {
+    const out: [string, Module][] = [];
+    for (const [name, value] of Object.entries(this.#slots())) {
+      if (value instanceof Module) out.push([name, value]);
+    }
+    return out;
+  }
+
+  children(): Module[] {
+    return this.namedChildren().map(([, m]) => m);
+  }
+
+  /** This module and all its descendants, depth first, with dotted names ('' for this one). */
+  namedModules(prefix = ''): [string, Module][] {
+    const out: [string, Module][] = [];
+    const seen = new Set<Module>();
+    const walk = (m: Module, name: string): void => {
+      if (seen.has(m)) return;
+      seen.add(m);
+      out.push([name, m]);
+      for (const [childName, child] of m.namedChildren()) walk(child, name ? `${name}.${childName}` : childName);
+    };
+    walk(this, prefix);
+    return out;
+  }
+
+  modules(): Module[] {
+    return this.namedModules().map(([, m]) => m);
+  }
+
+  /** Parameters of this module and its descendants with state_dict names; shared tensors once. */
+  namedParameters(prefix = '', recurse = true): [string, Tensor][] {
+    const out: [string, Tensor][] = [];
+    const seen = new Set<Tensor>();
+    const mods: [string, Module][] = recurse ? this.namedModules(prefix) : [[prefix, this]];
+    for (const [modName, m] of mods) {
+      for (const [name, p] of m.#ownParameters()) {
+        if (seen.has(p)) continue;
+        seen.add(p);
+        out.push([modName ? `${modName}.${name}` : name, p]);
+      }
+    }
+    return out;
+  }
+
+  parameters(recurse = true): Tensor[] {
+    return this.namedParameters('', recurse).map(([, p]) => p);
+  }
+
+  namedBuffers(prefix = '', recurse = true): [string, Tensor][] {
+    const out: [string, Tensor][] = [];
+    const seen = new Set<Tensor>();
+    const mods: [string, Module][] = recurse ? this.namedModules(prefix) : [[prefix, this]];
+    for (const [modName, m] of mods) {
+      for (const [name, b] of m.#ownBuffers()) {
+        if (seen.has(b)) continue;
+        seen.add(b);
+        out.push([modName ? `${modName}.${name}` : name, b]);
+      }
+    }
+    return out;
+  }
+
+  buffers(recurse = true): Tensor[] {
+    return this.namedBuffers('', recurse).map(([, b]) => b);
+  }
+
+  /** Calls fn on every descendant and then on this module (torch's Module.apply). */
+  apply(fn: (m: Module) => void): this {
+    for (const child of this.children()) child.apply(fn);
+    fn(this);
+    return this;
+  }
+
+  /** Sets training mode on this module and every descendant. */
+  train(mode = true): this {
+    for (const m of this.modules()) m.training = mode;
+    return this;
+  }
+
+  eval(): this {
+    return this.train(false);
+  }
+
+  /** Drops every parameter's gradient (torch's zero_grad(set_to_none=True)). */
+  zeroGrad(): void {
+    for (const p of this.parameters()) p.grad = null;
+  }
+
+  /**
+   * Casts parameters and buffers to dtype in place and returns the module. Parameters become
+   * new leaf tensors, so build optimizers after calling to() (as torch recommends).
+   */
+  to(dtype: DType): this {
+    for (const m of this.modules()) {
+      const slots = m.#slots();
+      for (const [name, p] of m.#ownParameters()) {
+        if (p.dtype === dtype) continue;
+        const cast = tensor(p.data, { dtype, shape: [...p.shape], requiresGrad: p.requiresGrad });
+        parameterTensors.add(cast);
+        slots[name] = cast;
+      }
+      for (const [name, b] of m.#ownBuffers()) {
+        if (b.dtype === dtype) continue;
+        slots[name] = tensor(b.data, { dtype, shape: [...b.shape] });
+      }
+    }
+    return this;
+  }
+
+  /**
+   * Parameters and buffers by their state_dict names, each module's parameters before its
+   * buffers, then its children (torch's order). The tensors are detached views of the live ones.
+   */
+  stateDict(prefix = ''): Record<string, Tensor> {
+    const out: Record<string, Tensor> = {};
+    for (const [name, t] of this.#stateEntries(prefix)) out[name] = t.detach();
+    return out;
+  }
+
+  /** Every parameter and buffer by state_dict name; a shared module appears under each name, as in torch. */
+  #stateEntries(prefix: string, out: [string, Tensor][] = []): [string, Tensor][] {
+    const at = (name: string): string => (prefix ? `${prefix}.${name}` : name);
+    for (const [name, p] of this.#ownParameters()) out.push([at(name), p]);
+    for (const [name, b] of this.#ownBuffers()) out.push([at(name), b]);
+    for (const [name, child] of this.namedChildren()) child.#stateEntries(at(name), out);
+    return out;
+  }
+
+  /**
+   * Copies values from a state dict into the live parameters and buffers, in place (so an
+   * optimizer built on them keeps working). A wrongly shaped tensor is always an error; with
+   * strict (the default) missing and unexpected keys are too. The Error lists every offending key.
+   */
+  loadStateDict(stateDict: Record<string, Tensor>, options: LoadStateDictOptions = {}): LoadStateDictResult {
+    const strict = options.strict ?? true;
+    const own = new Map<string, Tensor>(this.#stateEntries(''));
+    const missingKeys = [...own.keys()].filter((k) => !(k in stateDict));
+    const unexpectedKeys = Object.keys(stateDict).filter((k) => !own.has(k));
+    const wrongShapes: string[] = [];
+    for (const [key, target] of own) {
+      const source = stateDict[key];
+      if (source === undefined) continue;
+      if (!(source instanceof Tensor)) {
+        wrongShapes.push(`${key}: expected a Tensor, got ${typeof source}`);
+      } else if (!sameShape(source.shape, target.shape)) {
+        wrongShapes.push(`${key}: checkpoint has shape [${source.shape.join(', ')}], the model has [${target.shape.join(', ')}]`);
+      }
+    }
+    const problems: string[] = [];
+    if (strict && missingKeys.length > 0) problems.push(`missing keys: ${missingKeys.join(', ')}`);
+    if (strict && unexpectedKeys.length > 0) problems.push(`unexpected keys: ${unexpectedKeys.join(', ')}`);
+    if (wrongShapes.length > 0) problems.push(`wrong shapes: ${wrongShapes.join('; ')}`);
+    if (problems.length > 0) {
+      throw new Error(`Error loading state dict into ${this.constructor.name}: ${problems.join('; ')}`);
+    }
+    for (const [key, target] of own) {
+      const source = stateDict[key];
+      // typed-array set converts between float32 and float64
+      if (source !== undefined) target.data.set(source.data);
+    }
+    return { missingKeys, unexpectedKeys };
+  }
+
+  /** One line per module, like torch's repr. */
+  toString(): string {
+    const children = this.namedChildren();
+    const head = `${this.constructor.name}(${this.extraRepr()}`;
+    if (children.length === 0) return `${head})`;
+    const lines = children.map(([name, m]) => `  (${name}): ${m.toString().split('\n').join('\n  ')}`);
+    return `${head}\n${lines.join('\n')}\n)`;
+  }
+
+  /** Layer arguments shown by toString(). */
+  extraRepr(): string {
+    return '';
+  }
+}
+
+function sameShape(a: readonly number[], b: readonly number[]): boolean {
+  return a.length === b.length && a.every((d, i) => d === b[i]);
+}
