@@ -42,10 +42,12 @@ template <> struct ElemOf<vf> { typedef float E; };
 template <> struct ElemOf<vfd> { typedef double E; };
 template <> struct ElemOf<vd> { typedef double E; };
 
+// Broadcast. `s - 0` folds to a plain broadcast (x - 0 == x for every x, -0.0 included),
+// while `0 + s` would have to keep the addition.
 template <typename V, typename S>
 inline V splat(S s) {
   typedef typename ElemOf<V>::E E;
-  return V{} + static_cast<E>(s);
+  return static_cast<E>(s) - V{};
 }
 
 template <typename V, typename T>
@@ -674,11 +676,15 @@ void gemmMicroK(size_t kc, const T* __restrict a, const T* __restrict b, T* c, s
   }
   const V va = splat<V>(alpha);
   if (beta == T(0)) {
+#pragma GCC unroll 32
     for (int i = 0; i < MR; ++i)
+#pragma GCC unroll 8
       for (int j = 0; j < NV; ++j) store(c + i * ldc + j * L, va * acc[i][j]);
   } else {
     const V vb = splat<V>(beta);
+#pragma GCC unroll 32
     for (int i = 0; i < MR; ++i)
+#pragma GCC unroll 8
       for (int j = 0; j < NV; ++j) {
         T* p = c + i * ldc + j * L;
         store(p, va * acc[i][j] + vb * load<V>(p));
