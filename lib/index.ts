@@ -10,3 +10,6 @@ export {
   type GradOptions, type HvpResult, type GradcheckOptions,
 } from './autograd/index.js';
 export { backend } from './backend/index.js';
+export * as nn from './nn/index.js';
+export * as F from './nn/functional.js';
+export * as optim from './optim/index.js';

@@ -6,10 +6,11 @@
 import { Tensor } from '../tensor.js';
 import { toIndexArray, type Indices } from '../ops/util.js';
 
-export { linear } from '../ops/matmul.js';
-export { relu, leakyRelu, gelu, sigmoid, tanh, softmax, logSoftmax, dropout } from '../ops/activation.js';
-export { mseLoss, l1Loss, huberLoss, crossEntropy, nllLoss, bceWithLogits } from '../ops/loss.js';
-export type { Reduction, LossOptions, HuberOptions } from '../ops/loss.js';
+export {
+  linear, relu, leakyRelu, gelu, sigmoid, tanh, softmax, logSoftmax, dropout,
+  mseLoss, l1Loss, huberLoss, crossEntropy, nllLoss, bceWithLogits,
+} from '../ops/functional.js';
+export type { Reduction, LossOptions, HuberOptions } from '../ops/functional.js';
 export type { Indices } from '../ops/util.js';
 
 function shapeStr(shape: readonly number[]): string {
