@@ -1,0 +1,23 @@
+// Helpers for the tensor/autograd tests: seeded float64 inputs and the list of backends to run on.
+
+import { Tensor, backend } from '../../lib/index.js';
+import { Rng } from './random.js';
+
+export type BackendName = 'js' | 'native';
+
+/** Every backend that loads here (native first when the addon is built). */
+export function backendsHere(): BackendName[] {
+  return backend.available();
+}
+
+/** A float64 leaf with requiresGrad, values normal (or uniform in [lo, hi)), kept at least `away` from 0. */
+export function leaf(rng: Rng, shape: number[], opts: { lo?: number; hi?: number; away?: number; dtype?: 'float32' | 'float64'; requiresGrad?: boolean } = {}): Tensor {
+  const n = shape.reduce((a, b) => a * b, 1);
+  const data = opts.dtype === 'float32' ? new Float32Array(n) : new Float64Array(n);
+  for (let i = 0; i < n; i++) {
+    let v = opts.lo === undefined ? rng.normal() : rng.uniform(opts.lo, opts.hi ?? 1);
+    if (opts.away !== undefined && Math.abs(v) < opts.away) v = v < 0 ? v - opts.away : v + opts.away;
+    data[i] = v;
+  }
+  return new Tensor(data, shape, opts.requiresGrad ?? true);
+}
