@@ -526,6 +526,17 @@ describe('js optimizer steps against torch.optim (torch 1.13, float64)', () => {
   });
 });
 
+describe('js array lengths', () => {
+  it('accepts arrays longer than the sizes need (as native does) and touches only the prefix', () => {
+    const out = new F64([0, 0, 0, 99]);
+    js.biasAdd(new F64([1, 2, 3, 7]), 1, 3, new F64([1, 1, 1, 5]), out);
+    expect([...out]).toEqual([2, 3, 4, 99]);
+    const gb = new F64([9, 9, 9]);
+    js.biasGrad(new F64([1, 2, 3, 4]), 2, 1, gb);
+    expect([...gb]).toEqual([3, 9, 9]);
+  });
+});
+
 describe('js backend info', () => {
   it('reports itself', () => {
     expect(js.info()).toEqual({ name: 'js', blas: 'js', simd: 'scalar', threads: 1 });

@@ -68,6 +68,13 @@ function checkLength(op: string, name: string, arr: ArrayLike<number>, expected:
   }
 }
 
+/** Arrays sized by explicit sizes may be longer than needed (as on the native side); only the prefix is used. */
+function checkAtLeast(op: string, name: string, arr: ArrayLike<number>, needed: number): void {
+  if (arr.length < needed) {
+    throw new RangeError(`${op}: ${name} has length ${arr.length}, needs at least ${needed}`);
+  }
+}
+
 /** Product of sizes, refusing sizes whose element count could not be addressed. */
 function checkedProduct(op: string, what: string, sizes: readonly number[]): number {
   let p = 1;
@@ -197,8 +204,8 @@ function gemm(
   checkedProduct(op, 'A', [m, k]);
   checkedProduct(op, 'B', [k, n]);
   checkedProduct(op, 'C', [m, n]);
-  if (batch > 1 && m * n > 0 && strideC < m * n) {
-    throw new RangeError(`${op}: strideC ${strideC} is smaller than m*n = ${m * n}, so the ${batch} outputs would overlap`);
+  if (batch > 1 && m * n > 0 && strideC === 0) {
+    throw new RangeError(`${op}: strideC must not be 0 when batch > 1 (the ${batch} outputs would overwrite each other)`);
   }
   const needs = (name: string, arr: FloatArray, offset: number, stride: number, size: number): void => {
     if (batch === 0 || size === 0) return;
@@ -411,11 +418,11 @@ function binary(op: BinaryOp, a: FloatArray, aShape: readonly number[], b: Float
   checkSameDtype(name, { a, b, out });
   checkShape(name, 'aShape', aShape);
   checkShape(name, 'bShape', bShape);
-  checkLength(name, 'a', a, checkedProduct(name, 'aShape', aShape));
-  checkLength(name, 'b', b, checkedProduct(name, 'bShape', bShape));
+  checkAtLeast(name, 'a', a, checkedProduct(name, 'aShape', aShape));
+  checkAtLeast(name, 'b', b, checkedProduct(name, 'bShape', bShape));
   const outShape = broadcastShapes(name, aShape, bShape);
   const total = checkedProduct(name, 'the output', outShape);
-  checkLength(name, 'out', out, total);
+  checkAtLeast(name, 'out', out, total);
   if (total === 0) return;
   const f = binaryFunctions[op];
 
@@ -473,7 +480,7 @@ function checkAxisArgs(op: string, x: unknown, outer: unknown, n: unknown, inner
   checkSize(op, 'outer', outer);
   checkSize(op, 'n', n);
   checkSize(op, 'inner', inner);
-  checkLength(op, 'x', x, checkedProduct(op, 'x', [outer, n, inner]));
+  checkAtLeast(op, 'x', x, checkedProduct(op, 'x', [outer, n, inner]));
 }
 
 function reduce(op: ReduceOp, x: FloatArray, outer: number, n: number, inner: number, out: FloatArray): void {
@@ -481,7 +488,7 @@ function reduce(op: ReduceOp, x: FloatArray, outer: number, n: number, inner: nu
   checkOpCode(name, ReduceOp, op);
   checkAxisArgs(name, x, outer, n, inner);
   checkSameDtype(name, { x, out });
-  checkLength(name, 'out', out, outer * inner);
+  checkAtLeast(name, 'out', out, outer * inner);
   if ((op === ReduceOp.max || op === ReduceOp.min) && n === 0 && outer * inner > 0) {
     throw new RangeError(`${name}: ${op === ReduceOp.max ? 'max' : 'min'} over an empty axis (n = 0) has no identity`);
   }
@@ -532,8 +539,8 @@ function maxAxis(x: FloatArray, outer: number, n: number, inner: number, out: Fl
   checkAxisArgs(name, x, outer, n, inner);
   checkSameDtype(name, { x, out });
   checkInt32Array(name, 'indices', indices);
-  checkLength(name, 'out', out, outer * inner);
-  checkLength(name, 'indices', indices, outer * inner);
+  checkAtLeast(name, 'out', out, outer * inner);
+  checkAtLeast(name, 'indices', indices, outer * inner);
   if (n === 0 && outer * inner > 0) throw new RangeError(`${name}: max over an empty axis (n = 0)`);
   for (let o = 0; o < outer; o++) {
     for (let i = 0; i < inner; i++) {
@@ -549,7 +556,7 @@ function argmax(x: FloatArray, outer: number, n: number, inner: number, indices:
   const name = 'argmax';
   checkAxisArgs(name, x, outer, n, inner);
   checkInt32Array(name, 'indices', indices);
-  checkLength(name, 'indices', indices, outer * inner);
+  checkAtLeast(name, 'indices', indices, outer * inner);
   if (n === 0 && outer * inner > 0) throw new RangeError(`${name}: argmax over an empty axis (n = 0)`);
   for (let o = 0; o < outer; o++) {
     for (let i = 0; i < inner; i++) indices[o * inner + i] = firstMaxIndex(x, o * n * inner + i, n, inner);
@@ -575,8 +582,8 @@ function softmax(x: FloatArray, rows: number, cols: number, y: FloatArray): void
   const name = 'softmax';
   checkRowsCols(name, rows, cols);
   checkSameDtype(name, { x, y });
-  checkLength(name, 'x', x, rows * cols);
-  checkLength(name, 'y', y, rows * cols);
+  checkAtLeast(name, 'x', x, rows * cols);
+  checkAtLeast(name, 'y', y, rows * cols);
   const round = rounderFor(x);
   for (let r = 0; r < rows; r++) {
     const s = r * cols;
@@ -594,8 +601,8 @@ function logSoftmax(x: FloatArray, rows: number, cols: number, y: FloatArray): v
   const name = 'logSoftmax';
   checkRowsCols(name, rows, cols);
   checkSameDtype(name, { x, y });
-  checkLength(name, 'x', x, rows * cols);
-  checkLength(name, 'y', y, rows * cols);
+  checkAtLeast(name, 'x', x, rows * cols);
+  checkAtLeast(name, 'y', y, rows * cols);
   const round = rounderFor(x);
   for (let r = 0; r < rows; r++) {
     const s = r * cols;
@@ -611,9 +618,9 @@ function softmaxBackward(y: FloatArray, gy: FloatArray, rows: number, cols: numb
   const name = 'softmaxBackward';
   checkRowsCols(name, rows, cols);
   checkSameDtype(name, { y, gy, gx });
-  checkLength(name, 'y', y, rows * cols);
-  checkLength(name, 'gy', gy, rows * cols);
-  checkLength(name, 'gx', gx, rows * cols);
+  checkAtLeast(name, 'y', y, rows * cols);
+  checkAtLeast(name, 'gy', gy, rows * cols);
+  checkAtLeast(name, 'gx', gx, rows * cols);
   const round = rounderFor(y);
   for (let r = 0; r < rows; r++) {
     const s = r * cols;
@@ -627,9 +634,9 @@ function logSoftmaxBackward(y: FloatArray, gy: FloatArray, rows: number, cols: n
   const name = 'logSoftmaxBackward';
   checkRowsCols(name, rows, cols);
   checkSameDtype(name, { y, gy, gx });
-  checkLength(name, 'y', y, rows * cols);
-  checkLength(name, 'gy', gy, rows * cols);
-  checkLength(name, 'gx', gx, rows * cols);
+  checkAtLeast(name, 'y', y, rows * cols);
+  checkAtLeast(name, 'gy', gy, rows * cols);
+  checkAtLeast(name, 'gx', gx, rows * cols);
   const round = rounderFor(y);
   for (let r = 0; r < rows; r++) {
     const s = r * cols;
@@ -646,10 +653,10 @@ function softmaxCrossEntropy(logits: FloatArray, rows: number, cols: number, tar
   if (grad === null) checkSameDtype(name, { logits, losses });
   else checkSameDtype(name, { logits, losses, grad });
   checkInt32Array(name, 'targets', targets);
-  checkLength(name, 'logits', logits, rows * cols);
-  checkLength(name, 'targets', targets, rows);
-  checkLength(name, 'losses', losses, rows);
-  if (grad !== null) checkLength(name, 'grad', grad, rows * cols);
+  checkAtLeast(name, 'logits', logits, rows * cols);
+  checkAtLeast(name, 'targets', targets, rows);
+  checkAtLeast(name, 'losses', losses, rows);
+  if (grad !== null) checkAtLeast(name, 'grad', grad, rows * cols);
   checkNumber(name, 'scale', scale);
   // Every target is checked before anything is written.
   for (let r = 0; r < rows; r++) {
@@ -681,9 +688,9 @@ function biasAdd(x: FloatArray, rows: number, cols: number, bias: FloatArray, ou
   const name = 'biasAdd';
   checkRowsCols(name, rows, cols);
   checkSameDtype(name, { x, bias, out });
-  checkLength(name, 'x', x, rows * cols);
-  checkLength(name, 'bias', bias, cols);
-  checkLength(name, 'out', out, rows * cols);
+  checkAtLeast(name, 'x', x, rows * cols);
+  checkAtLeast(name, 'bias', bias, cols);
+  checkAtLeast(name, 'out', out, rows * cols);
   for (let r = 0; r < rows; r++) {
     const s = r * cols;
     for (let j = 0; j < cols; j++) out[s + j] = x[s + j] + bias[j];
@@ -694,9 +701,9 @@ function biasGrad(gy: FloatArray, rows: number, cols: number, gb: FloatArray): v
   const name = 'biasGrad';
   checkRowsCols(name, rows, cols);
   checkSameDtype(name, { gy, gb });
-  checkLength(name, 'gy', gy, rows * cols);
-  checkLength(name, 'gb', gb, cols);
-  gb.fill(0);
+  checkAtLeast(name, 'gy', gy, rows * cols);
+  checkAtLeast(name, 'gb', gb, cols);
+  gb.fill(0, 0, cols);
   for (let r = 0; r < rows; r++) {
     const s = r * cols;
     for (let j = 0; j < cols; j++) gb[j] += gy[s + j];
@@ -722,8 +729,8 @@ function permute(x: FloatArray, shape: readonly number[], perm: readonly number[
     seen[p] = true;
   });
   const total = checkedProduct(name, 'shape', shape);
-  checkLength(name, 'x', x, total);
-  checkLength(name, 'out', out, total);
+  checkAtLeast(name, 'x', x, total);
+  checkAtLeast(name, 'out', out, total);
   if (total === 0) return;
 
   const inStrides = new Array<number>(nd);
@@ -761,7 +768,7 @@ function gather(x: FloatArray, outer: number, n: number, inner: number, indices:
   checkSameDtype(name, { x, out });
   checkInt32Array(name, 'indices', indices);
   const len = indices.length;
-  checkLength(name, 'out', out, checkedProduct(name, 'out', [outer, len, inner]));
+  checkAtLeast(name, 'out', out, checkedProduct(name, 'out', [outer, len, inner]));
   checkIndices(name, indices, n);
   for (let o = 0; o < outer; o++) {
     for (let j = 0; j < len; j++) {
@@ -781,8 +788,8 @@ function scatterAdd(g: FloatArray, outer: number, n: number, inner: number, indi
   checkSameDtype(name, { g, gx });
   checkInt32Array(name, 'indices', indices);
   const len = indices.length;
-  checkLength(name, 'g', g, checkedProduct(name, 'g', [outer, len, inner]));
-  checkLength(name, 'gx', gx, checkedProduct(name, 'gx', [outer, n, inner]));
+  checkAtLeast(name, 'g', g, checkedProduct(name, 'g', [outer, len, inner]));
+  checkAtLeast(name, 'gx', gx, checkedProduct(name, 'gx', [outer, n, inner]));
   checkIndices(name, indices, n);
   for (let o = 0; o < outer; o++) {
     for (let j = 0; j < len; j++) {
@@ -807,12 +814,10 @@ function sgdStep(param: FloatArray, grad: FloatArray, buf: FloatArray | null, lr
   checkNumber(name, 'weightDecay', weightDecay);
   checkBoolean(name, 'nesterov', nesterov);
   checkBoolean(name, 'firstStep', firstStep);
-  if (momentum !== 0) {
-    if (buf === null) throw new TypeError(`${name}: buf is required when momentum is ${momentum}`);
+  if (momentum !== 0 && buf === null) throw new TypeError(`${name}: buf is required when momentum is ${momentum}`);
+  if (buf !== null) {
     checkSameDtype(name, { param, buf });
     checkLength(name, 'buf', buf, param.length);
-  } else if (buf !== null) {
-    checkSameDtype(name, { param, buf });
   }
   const round = rounderFor(param);
   for (let i = 0; i < param.length; i++) {
