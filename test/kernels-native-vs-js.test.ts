@@ -19,40 +19,23 @@
 //   sgdStep/adamStep: float32 rtol 1e-5, atol 1e-6; float64 rtol 1e-12, atol 1e-14.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { jsBackend as js } from '../lib/backend/js.js';
-import { BinaryOp, ReduceOp, UnaryOp, type Backend, type FloatArray } from '../lib/backend/types.js';
+import type { NativeBackend } from '../lib/backend/native.js';
+import { BinaryOp, ReduceOp, UnaryOp, type Backend, type FloatArray, type SimdLevel } from '../lib/backend/types.js';
 import { Rng } from './support/random.js';
 
 // ---------------------------------------------------------------------------------------------
 // Loading the addon and its test hooks
 
-interface NativeHooks {
-  _setSimd(level: string): void;
-  _simdLevels(): string[];
-  _setBlas(which: 'openblas' | 'builtin'): void;
-}
-
-let native: Backend | null = null;
-let hooks: NativeHooks | null = null;
+// The addon object is the Backend, with test hooks next to the kernels (_setSimd, _simdLevels, _setBlas).
+let native: NativeBackend | null = null;
 let loadError = '';
 try {
-  const mod = (await import('../lib/backend/native.js')) as Record<string, unknown>;
-  native = (mod.loadNative as () => Backend)();
-  hooks = findHooks(mod, native);
+  const { loadNative } = await import('../lib/backend/native.js');
+  native = loadNative();
 } catch (e) {
   loadError = e instanceof Error ? e.message : String(e);
 }
-
-function findHooks(mod: Record<string, unknown>, backend: Backend): NativeHooks {
-  const candidates: unknown[] = [backend, (backend as unknown as Record<string, unknown>).addon, mod.addon];
-  if (typeof mod.loadAddon === 'function') candidates.push((mod.loadAddon as () => unknown)());
-  for (const c of candidates) {
-    const h = c as Partial<NativeHooks> | undefined;
-    if (h && typeof h._setSimd === 'function' && typeof h._simdLevels === 'function' && typeof h._setBlas === 'function') {
-      return h as NativeHooks;
-    }
-  }
-  throw new Error('the addon loaded but exposes no _setSimd/_simdLevels/_setBlas test hooks');
-}
+const hooks = native;
 
 const skipReason = native ? '' : ` (SKIPPED: the native addon cannot load: ${loadError})`;
 if (!native) console.warn(`kernels-native-vs-js: native tests skipped, the addon cannot load: ${loadError}`);
@@ -97,14 +80,15 @@ function expectClose(what: string, actual: ArrayLike<number>, expected: ArrayLik
   }
 }
 
-const tol = {
+type Pair = [rtol: number, atol: number];
+const tol: Record<'unary' | 'exact' | 'pow' | 'optim', Record<Dtype, Pair>> & Record<'sum' | 'gemm', Record<Dtype, number>> = {
   unary: { float32: [2e-6, 1e-6], float64: [1e-12, 1e-14] },
   exact: { float32: [F32_ULP, 0], float64: [0, 0] },
   pow: { float32: [1e-5, 1e-30], float64: [1e-13, 1e-300] },
   sum: { float32: 1e-5, float64: 1e-12 },
   gemm: { float32: 1e-5, float64: 1e-13 },
   optim: { float32: [1e-5, 1e-6], float64: [1e-12, 1e-14] },
-} as const;
+};
 
 // Input domain per unary op: [lo, hi] uniform, or normal * spread when lo is undefined.
 const UNARY_CASES: [string, UnaryOp, number | undefined, number][] = [
@@ -132,12 +116,12 @@ function absSums(x: FloatArray, outer: number, n: number, inner: number): Float6
 // ---------------------------------------------------------------------------------------------
 // Kernels that depend on the SIMD path: run once per level this CPU has.
 
-const simdLevels = hooks ? hooks._simdLevels() : [];
-const defaultSimd = native ? native.info().simd : 'scalar';
+const simdLevels: SimdLevel[] = hooks ? hooks._simdLevels() : [];
+const defaultSimd: SimdLevel = native ? native.info().simd : 'scalar';
 
 describe.skipIf(!native)(`native vs js: SIMD kernels${skipReason}`, () => {
   const nb = native as Backend;
-  const h = hooks as NativeHooks;
+  const h = hooks as NativeBackend;
 
   it('this x86-64 CPU offers avx512, avx2 and scalar paths', () => {
     // The test machine has AVX-512; on other machines the loop below covers what they have.
@@ -536,7 +520,7 @@ function prepareGemm(c: GemmCase, dtype: Dtype, rng: Rng): GemmData {
 
 describe.skipIf(!native)(`native vs js: GEMM${skipReason}`, () => {
   const nb = native as Backend;
-  const h = hooks as NativeHooks;
+  const h = hooks as NativeBackend;
   const cases = gemmCases();
   const data: Record<Dtype, GemmData[]> = { float32: [], float64: [] };
 
@@ -556,7 +540,7 @@ describe.skipIf(!native)(`native vs js: GEMM${skipReason}`, () => {
     openblasError = e instanceof Error ? e.message : String(e);
   }
 
-  const paths: ['openblas' | 'builtin', string[]][] = [
+  const paths: ['openblas' | 'builtin', SimdLevel[]][] = [
     // OpenBLAS does not depend on our SIMD level; the built-in GEMM runs once per level.
     ['openblas', [defaultSimd]],
     ['builtin', simdLevels],
