@@ -13,26 +13,15 @@ export async function loadBackends() {
   }
   const { jsBackend } = await import(pathToFileURL(join(dist, 'js.js')).href);
   let native = null;
-  let hooks = null;
   let nativeError = '';
   try {
     const mod = await import(pathToFileURL(join(dist, 'native.js')).href);
     native = mod.loadNative();
-    hooks = findHooks(mod, native);
   } catch (e) {
     nativeError = e instanceof Error ? e.message : String(e);
-    native = null;
   }
-  return { js: jsBackend, native, hooks, nativeError };
-}
-
-function findHooks(mod, backend) {
-  const candidates = [backend, backend.addon, mod.addon];
-  if (typeof mod.loadAddon === 'function') candidates.push(mod.loadAddon());
-  for (const c of candidates) {
-    if (c && typeof c._setSimd === 'function' && typeof c._setBlas === 'function' && typeof c._simdLevels === 'function') return c;
-  }
-  throw new Error('the addon exposes no _setSimd/_setBlas/_simdLevels hooks');
+  // The addon object is the backend and carries the hooks (_setSimd, _simdLevels, _setBlas).
+  return { js: jsBackend, native, hooks: native, nativeError };
 }
 
 /** Best wall time in seconds of fn() over repetitions filling about minSeconds (at least minReps), after one warm-up. */
