@@ -1,0 +1,231 @@
+// Every export of the addon called with thousands of malformed argument lists: wrong counts,
+// wrong types, short arrays, mixed dtypes, negative/huge/NaN/fractional sizes, out-of-range
+// indices and targets. Each call must throw a TypeError or RangeError whose message names the
+// function; none may crash the process or write out of bounds (checked with guard arrays).
+import { describe, expect, it } from 'vitest';
+import { loadNative, type NativeBackend } from '../lib/backend/native.js';
+import { Rng } from './support/random.js';
+
+let native: NativeBackend | null = null;
+let loadError = '';
+try {
+  native = loadNative();
+} catch (e) {
+  loadError = e instanceof Error ? e.message : String(e);
+}
+
+type FloatCtor = Float32ArrayConstructor | Float64ArrayConstructor;
+
+// Argument kinds; each knows values that are invalid wherever that kind is expected.
+type Kind =
+  | { k: 'bool' } | { k: 'size' } | { k: 'num' } | { k: 'op'; count: number } | { k: 'step' }
+  | { k: 'f' } | { k: 'fNull' } | { k: 'i32'; bound?: number; shortOk?: boolean }
+  | { k: 'shape' } | { k: 'perm' } | { k: 'str' };
+
+interface Arg { name: string; kind: Kind; make: (F: FloatCtor) => unknown }
+interface Spec { fn: string; args: Arg[]; optionalFrom?: number }
+
+const f = (name: string, n: number): Arg => ({ name, kind: { k: 'f' }, make: (F) => new F(n).fill(0.5) });
+const fNull = (name: string, n: number | null): Arg =>
+  ({ name, kind: { k: 'fNull' }, make: (F) => (n === null ? null : new F(n).fill(0.5)) });
+const size = (name: string, v: number): Arg => ({ name, kind: { k: 'size' }, make: () => v });
+const num = (name: string, v: number): Arg => ({ name, kind: { k: 'num' }, make: () => v });
+const bool = (name: string, v: boolean): Arg => ({ name, kind: { k: 'bool' }, make: () => v });
+const op = (count: number, v: number): Arg => ({ name: 'op', kind: { k: 'op', count }, make: () => v });
+const i32 = (name: string, values: number[], bound?: number, shortOk = false): Arg =>
+  ({ name, kind: { k: 'i32', bound, shortOk }, make: () => Int32Array.from(values) });
+const shape = (name: string, v: number[]): Arg => ({ name, kind: { k: 'shape' }, make: () => v.slice() });
+
+// Valid calls (every array exactly as long as it must be, so one element less is invalid).
+const SPECS: Spec[] = [
+  { fn: 'gemm', optionalFrom: 10, args: [
+    bool('transA', false), bool('transB', true), size('m', 2), size('n', 3), size('k', 4), num('alpha', 1),
+    f('a', 16), f('b', 24), num('beta', 0), f('c', 12),
+    size('batch', 2), size('strideA', 8), size('strideB', 12), size('strideC', 6),
+    size('aOffset', 0), size('bOffset', 0), size('cOffset', 0)] },
+  { fn: 'unary', args: [op(11, 2), f('x', 5), f('y', 5), num('alpha', 0.1)] },
+  { fn: 'unaryBackward', args: [op(11, 4), f('x', 5), f('y', 5), f('gy', 5), f('gx', 5), num('alpha', 0.1)] },
+  { fn: 'binary', args: [op(12, 0), f('a', 6), shape('aShape', [2, 3]), f('b', 3), shape('bShape', [3]), f('out', 6)] },
+  { fn: 'binaryScalar', args: [op(12, 3), f('a', 5), num('scalar', 2), f('out', 5), bool('scalarFirst', true)] },
+  { fn: 'reduce', args: [op(4, 2), f('x', 24), size('outer', 2), size('n', 3), size('inner', 4), f('out', 8)] },
+  { fn: 'maxAxis', args: [f('x', 24), size('outer', 2), size('n', 3), size('inner', 4), f('out', 8), i32('indices', [0, 0, 0, 0, 0, 0, 0, 0])] },
+  { fn: 'argmax', args: [f('x', 24), size('outer', 2), size('n', 3), size('inner', 4), i32('indices', [0, 0, 0, 0, 0, 0, 0, 0])] },
+  { fn: 'softmax', args: [f('x', 6), size('rows', 2), size('cols', 3), f('y', 6)] },
+  { fn: 'logSoftmax', args: [f('x', 6), size('rows', 2), size('cols', 3), f('y', 6)] },
+  { fn: 'softmaxBackward', args: [f('y', 6), f('gy', 6), size('rows', 2), size('cols', 3), f('gx', 6)] },
+  { fn: 'logSoftmaxBackward', args: [f('y', 6), f('gy', 6), size('rows', 2), size('cols', 3), f('gx', 6)] },
+  { fn: 'softmaxCrossEntropy', args: [f('logits', 6), size('rows', 2), size('cols', 3), i32('targets', [0, 2], 3),
+    f('losses', 2), fNull('grad', 6), num('scale', 0.5)] },
+  { fn: 'biasAdd', args: [f('x', 6), size('rows', 2), size('cols', 3), f('bias', 3), f('out', 6)] },
+  { fn: 'biasGrad', args: [f('gy', 6), size('rows', 2), size('cols', 3), f('gb', 3)] },
+  { fn: 'permute', args: [f('x', 6), shape('shape', [2, 3]), { name: 'perm', kind: { k: 'perm' }, make: () => [1, 0] }, f('out', 6)] },
+  { fn: 'gather', args: [f('x', 24), size('outer', 2), size('n', 3), size('inner', 4), i32('indices', [0, 2], 3, true), f('out', 16)] },
+  { fn: 'scatterAdd', args: [f('g', 16), size('outer', 2), size('n', 3), size('inner', 4), i32('indices', [0, 2], 3, true), f('gx', 24)] },
+  { fn: 'sgdStep', args: [f('param', 5), f('grad', 5), fNull('buf', 5), num('lr', 0.1), num('momentum', 0.9),
+    num('dampening', 0), num('weightDecay', 0), bool('nesterov', false), bool('firstStep', true)] },
+  { fn: 'adamStep', args: [f('param', 5), f('grad', 5), f('expAvg', 5), f('expAvgSq', 5), fNull('maxExpAvgSq', 5),
+    { name: 'step', kind: { k: 'step' }, make: () => 1 }, num('lr', 1e-3), num('beta1', 0.9), num('beta2', 0.999),
+    num('eps', 1e-8), num('weightDecay', 0), bool('decoupled', false)] },
+  { fn: 'setNumThreads', args: [size('n', 2)] },
+  { fn: '_setSimd', args: [{ name: 'level', kind: { k: 'str' }, make: () => 'scalar' }] },
+  { fn: '_setBlas', args: [{ name: 'which', kind: { k: 'str' }, make: () => 'builtin' }] },
+  { fn: 'info', args: [] },
+  { fn: '_simdLevels', args: [] },
+];
+
+const JUNK: unknown[] = [undefined, null, 'x', '2', {}, [], () => 1, Symbol('s'), 1n, new ArrayBuffer(8), new DataView(new ArrayBuffer(8))];
+
+function floatArrayCount(spec: Spec): number {
+  return spec.args.filter((a) => a.kind.k === 'f' || (a.kind.k === 'fNull' && a.make(Float32Array) !== null)).length;
+}
+
+/** Values that are invalid where an argument of this kind (currently built from `valid`) is expected. */
+function invalidValues(kind: Kind, valid: unknown, F: FloatCtor, floatArrays: number): unknown[] {
+  const other = F === Float32Array ? Float64Array : Float32Array;
+  switch (kind.k) {
+    case 'bool': return [0, 1, 'true', null, undefined, {}, NaN, 1n];
+    case 'size': return [-1, -0.5, 1.5, NaN, Infinity, -Infinity, 2 ** 31, 2 ** 53, 1e300, 1000, 2 ** 31 - 1, '2', null, undefined, true, {}, 1n];
+    case 'num': return ['1', null, undefined, true, {}, [], 1n, Symbol('n')];
+    case 'op': return [-1, kind.count, 1.5, NaN, Infinity, 2 ** 31, '0', null, undefined, true];
+    case 'step': return [0, -1, 1.5, NaN, Infinity, '1', null, undefined];
+    case 'str': return ['avx9', '', 'sse4', 'OPENBLAS', 1, null, undefined, {}];
+    case 'shape': return ['x', {}, null, undefined, 6, [-1], [1.5], [NaN], [2 ** 31], ['2', '3'], new Array(9).fill(1), [7], [2, 3, 5], Int32Array.of(2, 3)];
+    case 'perm': return ['x', null, [0, 0], [1, 2], [0], [-1, 0], [0, 1, 2], [0.5, 1]];
+    case 'i32': {
+      const a = valid as Int32Array;
+      const out: unknown[] = [null, undefined, [0, 1], Float32Array.from(a), Float64Array.from(a), Uint32Array.from(a), new Int16Array(a.length)];
+      if (!kind.shortOk) out.push(a.slice(0, a.length - 1));
+      if (kind.bound !== undefined) {
+        for (const bad of [-1, kind.bound, 2 ** 31 - 1, -(2 ** 31)]) {
+          const b = a.slice();
+          b[b.length - 1] = bad;
+          out.push(b);
+        }
+      }
+      return out;
+    }
+    case 'f':
+    case 'fNull': {
+      const a = valid as Float32Array | Float64Array;
+      const out: unknown[] = [[0.5, 0.5], 'x', 1, {}, new Int32Array(a.length), new Uint8Array(a.length * 8),
+        a.slice(0, a.length - 1), new F(0), new ArrayBuffer(a.length * F.BYTES_PER_ELEMENT)];
+      if (floatArrays > 1) out.push(new other(a.length)); // mixed dtypes within one call
+      if (kind.k === 'f') out.push(null, undefined);
+      return out;
+    }
+  }
+}
+
+function expectArgError(b: Record<string, unknown>, fn: string, args: unknown[], what: string): void {
+  let threw: unknown = null;
+  try {
+    (b[fn] as (...a: unknown[]) => unknown)(...args);
+  } catch (e) {
+    threw = e;
+  }
+  if (!(threw instanceof TypeError || threw instanceof RangeError)) {
+    throw new Error(`${fn} with ${what}: expected a TypeError or RangeError, got ${threw === null ? 'no error' : String(threw)}`);
+  }
+  if (!threw.message.startsWith(`${fn}:`)) throw new Error(`${fn} with ${what}: message does not name the function: ${threw.message}`);
+}
+
+describe.skipIf(!native)(`native argument fuzzing${native ? '' : ` (SKIPPED: ${loadError})`}`, () => {
+  const b = native as unknown as Record<string, unknown>;
+
+  it('exports every kernel of the Backend interface', () => {
+    for (const s of SPECS) expect(typeof b[s.fn], s.fn).toBe('function');
+    expect(b.name).toBe('native');
+  });
+
+  for (const F of [Float32Array, Float64Array] as FloatCtor[]) {
+    it(`rejects every malformed argument of every function (${F.name})`, () => {
+      let calls = 0;
+      for (const spec of SPECS) {
+        const valid = () => spec.args.map((a) => a.make(F));
+        // The unmodified call is valid (so each failure below is caused by the mutation).
+        if (!spec.fn.startsWith('_') && spec.fn !== 'setNumThreads') {
+          (b[spec.fn] as (...a: unknown[]) => unknown)(...valid());
+        }
+        const min = spec.optionalFrom ?? spec.args.length;
+        // Wrong counts: fewer than required, more than accepted.
+        for (let n = 0; n < min; n++) {
+          expectArgError(b, spec.fn, valid().slice(0, n), `${n} arguments`); calls++;
+        }
+        expectArgError(b, spec.fn, [...valid(), 0], `${spec.args.length + 1} arguments`); calls++;
+        expectArgError(b, spec.fn, [...valid(), 0, 0, 0], `${spec.args.length + 3} arguments`); calls++;
+        // One bad argument at a time.
+        spec.args.forEach((arg, i) => {
+          const base = valid();
+          for (const bad of invalidValues(arg.kind, base[i], F, floatArrayCount(spec))) {
+            if (i >= min && bad === undefined) continue; // an omitted optional argument is fine
+            const args = valid();
+            args[i] = bad;
+            expectArgError(b, spec.fn, args, `argument ${i + 1} (${arg.name}) = ${show(bad)}`); calls++;
+          }
+        });
+      }
+      expect(calls).toBeGreaterThan(1500);
+    });
+  }
+
+  it('rejects random combinations of bad arguments and random junk lists', () => {
+    const rng = new Rng(12345);
+    let calls = 0;
+    for (let trial = 0; trial < 3000; trial++) {
+      const spec = SPECS[rng.int(0, SPECS.length)];
+      const F = rng.next() < 0.5 ? Float32Array : Float64Array;
+      if (spec.args.length === 0 || rng.next() < 0.25) {
+        // A list of junk values: no kind accepts junk as its first argument.
+        const n = spec.args.length === 0 ? rng.int(1, 5) : rng.int(1, spec.args.length + 3);
+        const args = Array.from({ length: n }, () => JUNK[rng.int(2, JUNK.length)]);
+        expectArgError(b, spec.fn, args, `junk ${args.map(show).join(', ')}`); calls++;
+        continue;
+      }
+      const args = spec.args.map((a) => a.make(F));
+      const mutations = rng.int(1, Math.min(4, spec.args.length + 1));
+      const what: string[] = [];
+      const min = spec.optionalFrom ?? spec.args.length;
+      for (let m = 0; m < mutations; m++) {
+        const i = rng.int(0, spec.args.length);
+        // floatArrays = 1: two arrays both switched to the other dtype would be a valid call.
+        const bads = invalidValues(spec.args[i].kind, spec.args[i].make(F), F, 1).filter((v) => !(i >= min && v === undefined));
+        args[i] = bads[rng.int(0, bads.length)];
+        what.push(`${spec.args[i].name} = ${show(args[i])}`);
+      }
+      expectArgError(b, spec.fn, args, what.join(', ')); calls++;
+    }
+    expect(calls).toBe(3000);
+  });
+
+  it('never writes outside the arrays it is given, and still computes correctly afterwards', () => {
+    // Outputs are views into a larger buffer with guard regions on both sides.
+    const guard = 64;
+    const buf = new Float64Array(guard + 6 + guard).fill(-7);
+    const out = buf.subarray(guard, guard + 6);
+    const a = Float64Array.of(1, 2, 3, 4, 5, 6);
+    const nb = native as NativeBackend;
+    // Too-large sizes are rejected before anything is written.
+    expect(() => nb.biasAdd(a, 3, 3, a, out)).toThrow(RangeError);
+    expect(() => nb.gemm(false, false, 2, 4, 1, 1, a, a, 0, out)).toThrow(RangeError);
+    expect(() => nb.gemm(false, false, 2, 3, 1, 1, a, a, 0, out, 2, 0, 0, 6)).toThrow(RangeError);
+    expect(() => nb.gemm(false, false, 1, 3, 1, 1, a, a, 0, out, 1, 0, 0, 0, 0, 0, 4)).toThrow(RangeError);
+    expect(() => nb.softmaxCrossEntropy(a, 2, 3, Int32Array.of(0, 3), new Float64Array(2), out, 1)).toThrow(RangeError);
+    expect(Array.from(out)).toEqual([-7, -7, -7, -7, -7, -7]);
+    // A valid call through the same views: [1 2 3; 4 5 6] @ [1 0; 0 1; 1 1] written at offset 1.
+    nb.gemm(false, false, 2, 2, 3, 1, a, Float64Array.of(1, 0, 0, 1, 1, 1), 0, out, 1, 0, 0, 0, 0, 0, 1);
+    expect(Array.from(out)).toEqual([-7, 4, 5, 10, 11, -7]);
+    for (let i = 0; i < guard; i++) {
+      expect(buf[i]).toBe(-7);
+      expect(buf[guard + 6 + i]).toBe(-7);
+    }
+  });
+});
+
+function show(v: unknown): string {
+  if (typeof v === 'symbol') return 'Symbol';
+  if (typeof v === 'bigint') return `${v}n`;
+  if (typeof v === 'string') return JSON.stringify(v);
+  if (ArrayBuffer.isView(v)) return `${v.constructor.name}(${(v as unknown as { length?: number }).length ?? v.byteLength})`;
+  if (Array.isArray(v)) return `[${v.map(show).join(',')}]`;
+  return String(v);
+}
