@@ -109,6 +109,23 @@ describe('Module: names, traversal, modes', () => {
     expect(net.call(tensor([[1, 2, 3], [3, 2, 1]], { dtype: 'float64' })).dtype).toBe('float64');
   });
 
+  it('to(dtype) keeps tied parameters tied', () => {
+    const shared = new nn.Linear(2, 2);
+    const m = new nn.Sequential(shared, new nn.Tanh(), shared).to('float64');
+    expect(m.parameters().length).toBe(2);
+    expect((m.at(0) as nn.Linear).weight).toBe((m.at(2) as nn.Linear).weight);
+  });
+
+  it('a registered parameter name stays a parameter when reassigned; requiresGrad_ freezes', () => {
+    const m = new nn.Linear(2, 1);
+    m.weight = tensor([[1, 2]], { requiresGrad: true });
+    expect(m.namedParameters().map(([n]) => n)).toEqual(['weight', 'bias']);
+    expect(m.parameters()[0]).toBe(m.weight);
+    m.requiresGrad_(false);
+    expect(m.parameters().every((p) => !p.requiresGrad)).toBe(true);
+    expect(Object.keys(m.stateDict())).toEqual(['weight', 'bias']);
+  });
+
   it('toString shows the tree', () => {
     expect(new nn.Sequential(new nn.Linear(2, 3), new nn.ReLU()).toString()).toBe(
       'Sequential(\n  (0): Linear(inFeatures=2, outFeatures=3, bias=true)\n  (1): ReLU()\n)');

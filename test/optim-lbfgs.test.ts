@@ -106,6 +106,22 @@ describe('LBFGS', () => {
     expect(counter.n).toBe(6);
   });
 
+  it('resumes from its state dict exactly', () => {
+    const make = (p: Tensor): LBFGS => new LBFGS([p], { lineSearchFn: 'strong_wolfe', maxIter: 2, historySize: 3 });
+    const p = tensor(X0, { dtype: 'float64', requiresGrad: true });
+    const opt = make(p);
+    opt.step(closureFor(p, { n: 0 }));
+    const saved = opt.stateDict();
+    const q = tensor(Array.from(p.data), { dtype: 'float64', requiresGrad: true });
+    const resumed = make(q);
+    resumed.loadStateDict(saved);
+    for (let i = 0; i < 2; i++) {
+      opt.step(closureFor(p, { n: 0 }));
+      resumed.step(closureFor(q, { n: 0 }));
+    }
+    expect(Array.from(q.data)).toEqual(Array.from(p.data));
+  });
+
   it('with strong-Wolfe line search reaches the minimum of the convex problem', () => {
     const p = tensor(X0, { dtype: 'float64', requiresGrad: true });
     const opt = new LBFGS([p], { lineSearchFn: 'strong_wolfe', maxIter: 50, toleranceGrad: 1e-12, toleranceChange: 1e-15 });

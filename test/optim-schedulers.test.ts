@@ -40,6 +40,12 @@ describe('lr schedulers', () => {
     expectSeq(sequence(s, 4), [1, 1, 0.1, 0.1, 0.01]);
   });
 
+  it('MultiStepLR: base * gamma^(milestones passed)', () => {
+    const s = new lrScheduler.MultiStepLR(optimizer(1), { milestones: [5, 2, 5], gamma: 0.5 });
+    const seq = sequence(s, 7);
+    expectSeq(seq, seq.map((_, e) => 0.5 ** [2, 5, 5].filter((m) => m <= e).length));
+  });
+
   it('ExponentialLR: base * gamma^epoch', () => {
     const s = new lrScheduler.ExponentialLR(optimizer(0.2), { gamma: 0.9 });
     const seq = sequence(s, 8);
@@ -113,10 +119,13 @@ describe('lr schedulers', () => {
     const s = new lrScheduler.ReduceLROnPlateau(opt, { patience: 1 });
     s.step(1);
     s.step(2);
+    s.step(tensor(3)); // a scalar Tensor metric is read with item()
+    expect(s.numBadEpochs).toBe(0); // the second bad epoch exceeded patience 1 and cut the lr
+    expect(s.getLastLr()).toEqual([0.1]);
     const s2 = new lrScheduler.ReduceLROnPlateau(optimizer(1));
     s2.loadStateDict(JSON.parse(JSON.stringify(s.stateDict())));
     expect(s2.best).toBe(1);
-    expect(s2.numBadEpochs).toBe(1);
+    expect(s2.numBadEpochs).toBe(0);
     expect(s2.patience).toBe(1);
   });
 });

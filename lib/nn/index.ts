@@ -1,6 +1,6 @@
 // nn: modules, layers, losses, initialisers and the functional forms (nn.functional = F).
 
-export { Module, parameter, isParameter } from './module.js';
+export { Module, Parameter, parameter, isParameter } from './module.js';
 export type { LoadStateDictOptions, LoadStateDictResult } from './module.js';
 export { Linear } from './layers/linear.js';
 export type { LinearOptions } from './layers/linear.js';

@@ -26,6 +26,9 @@ export function parameter(t: Tensor, requiresGrad = true): Tensor {
   return p;
 }
 
+/** torch's spelling: nn.Parameter(t). */
+export const Parameter = parameter;
+
 /** True when the tensor was created or registered as a parameter. */
 export function isParameter(value: unknown): value is Tensor {
   return value instanceof Tensor && parameterTensors.has(value);
@@ -47,6 +50,8 @@ export abstract class Module {
   /** True in training mode (Dropout drops, BatchNorm uses batch statistics). */
   training = true;
   readonly #bufferNames = new Set<string>();
+  /** Names given to registerParameter: they stay parameters when a new tensor is assigned. */
+  readonly #parameterNames = new Set<string>();
 
   abstract forward(...args: unknown[]): unknown;
 
@@ -62,6 +67,8 @@ export abstract class Module {
   /** Sets `this[name]` to a parameter (null records an absent optional parameter, like bias=False). */
   registerParameter(name: string, value: Tensor | null): Tensor | null {
     const p = value === null ? null : parameter(value);
+    this.#parameterNames.add(name);
+    this.#bufferNames.delete(name);
     this.#slots()[name] = p;
     return p;
   }
@@ -69,6 +76,7 @@ export abstract class Module {
   /** Sets `this[name]` to a buffer: saved in the state dict, cast by to(), never trained. */
   registerBuffer(name: string, value: Tensor | null): Tensor | null {
     this.#bufferNames.add(name);
+    this.#parameterNames.delete(name);
     this.#slots()[name] = value;
     return value;
   }
@@ -83,7 +91,9 @@ export abstract class Module {
   #ownParameters(): [string, Tensor][] {
     const out: [string, Tensor][] = [];
     for (const [name, value] of Object.entries(this.#slots())) {
-      if (!this.#bufferNames.has(name) && isParameter(value)) out.push([name, value]);
+      if (this.#bufferNames.has(name) || !(value instanceof Tensor)) continue;
+      if (this.#parameterNames.has(name)) parameterTensors.add(value);
+      if (isParameter(value)) out.push([name, value]);
     }
     return out;
   }
@@ -192,19 +202,28 @@ export abstract class Module {
    * new leaf tensors, so build optimizers after calling to() (as torch recommends).
    */
   to(dtype: DType): this {
+    // one cast per tensor, so that tied (shared) parameters stay tied
+    const casts = new Map<Tensor, Tensor>();
+    const cast = (t: Tensor, asParameter: boolean): Tensor => {
+      let c = casts.get(t);
+      if (c === undefined) {
+        c = tensor(t.data, { dtype, shape: [...t.shape], requiresGrad: asParameter && t.requiresGrad });
+        if (asParameter) parameterTensors.add(c);
+        casts.set(t, c);
+      }
+      return c;
+    };
     for (const m of this.modules()) {
       const slots = m.#slots();
-      for (const [name, p] of m.#ownParameters()) {
-        if (p.dtype === dtype) continue;
-        const cast = tensor(p.data, { dtype, shape: [...p.shape], requiresGrad: p.requiresGrad });
-        parameterTensors.add(cast);
-        slots[name] = cast;
-      }
-      for (const [name, b] of m.#ownBuffers()) {
-        if (b.dtype === dtype) continue;
-        slots[name] = tensor(b.data, { dtype, shape: [...b.shape] });
-      }
+      for (const [name, p] of m.#ownParameters()) if (p.dtype !== dtype) slots[name] = cast(p, true);
+      for (const [name, b] of m.#ownBuffers()) if (b.dtype !== dtype) slots[name] = cast(b, false);
     }
+    return this;
+  }
+
+  /** Sets requiresGrad of every parameter (torch's requires_grad_), e.g. to freeze a model. */
+  requiresGrad_(requiresGrad = true): this {
+    for (const p of this.parameters()) p.requiresGrad = requiresGrad;
     return this;
   }
 

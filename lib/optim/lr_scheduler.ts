@@ -1,6 +1,7 @@
 // Learning-rate schedulers, torch.optim.lr_scheduler's rules. Each step() computes the next lr
 // from the current one (torch's chainable form), so schedulers compose like torch's do.
 
+import { Tensor } from '../tensor.js';
 import type { BaseOptions, Optimizer } from './optimizer.js';
 
 type AnyOptimizer = Optimizer<BaseOptions>;
@@ -128,6 +129,39 @@ export class StepLR extends LRScheduler {
   protected loadHyperparameters(sd: SchedulerStateDict): void {
     this.stepSize = readNumber('StepLR', sd, 'step_size');
     this.gamma = readNumber('StepLR', sd, 'gamma');
+  }
+}
+
+/** Multiplies the lr by gamma at each epoch listed in milestones. */
+export class MultiStepLR extends LRScheduler {
+  milestones: number[];
+  gamma: number;
+
+  constructor(optimizer: AnyOptimizer, options: { milestones: readonly number[]; gamma?: number; lastEpoch?: number }) {
+    super(optimizer, options.lastEpoch ?? -1);
+    if (!Array.isArray(options.milestones) || !options.milestones.every((m) => Number.isInteger(m))) {
+      throw new TypeError('MultiStepLR: milestones must be a list of integers');
+    }
+    this.milestones = [...options.milestones].sort((a, b) => a - b);
+    this.gamma = options.gamma ?? 0.1;
+    this.initialStep();
+  }
+
+  protected computeLr(): number[] {
+    // a milestone listed twice decays twice, as torch's Counter does
+    const hits = this.milestones.filter((m) => m === this.lastEpoch).length;
+    return this.optimizer.paramGroups.map((g) => g.lr * this.gamma ** hits);
+  }
+
+  protected hyperparameters(): SchedulerStateDict {
+    return { milestones: [...this.milestones], gamma: this.gamma };
+  }
+
+  protected loadHyperparameters(sd: SchedulerStateDict): void {
+    const m = sd.milestones;
+    if (!Array.isArray(m)) throw new TypeError("MultiStepLR.loadStateDict: 'milestones' must be a list of numbers");
+    this.milestones = [...m];
+    this.gamma = readNumber('MultiStepLR', sd, 'gamma');
   }
 }
 
@@ -263,9 +297,10 @@ export class ReduceLROnPlateau {
     return a > best + this.threshold;
   }
 
-  /** Records one epoch's metric (e.g. the validation loss). */
-  step(metric: number): void {
-    if (typeof metric !== 'number') throw new TypeError('ReduceLROnPlateau.step: metric must be a number');
+  /** Records one epoch's metric (e.g. the validation loss; a scalar Tensor is read with item()). */
+  step(value: number | Tensor): void {
+    const metric = value instanceof Tensor ? value.item() : value;
+    if (typeof metric !== 'number') throw new TypeError('ReduceLROnPlateau.step: metric must be a number or a scalar Tensor');
     this.lastEpoch += 1;
     if (this.isBetter(metric, this.best)) {
       this.best = metric;
