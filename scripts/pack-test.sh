@@ -66,7 +66,11 @@ if echo "$listing" | grep -q '^package/prebuilds/linux-x64/.*\.node$'; then
 else
   fail "tarball lacks prebuilds/linux-x64/*.node"
 fi
-if echo "$listing" | grep -q '^package/build/'; then fail "tarball contains build/ (a local build would shadow the prebuild)"; fi
+if echo "$listing" | grep -q '^package/build/'; then
+  fail "tarball contains build/ (a local build would shadow the prebuild)"
+else
+  pass "tarball has no build/ directory, so the installed package can only load the prebuild"
+fi
 
 echo "== install into a fresh folder, install scripts blocked"
 app="$work/app"
