@@ -9,6 +9,7 @@ import {
   BinaryOp, ReduceOp, UnaryOp,
   type Backend, type BackendInfo, type FloatArray,
 } from './types.js';
+import { convKernels } from './js-conv.js';
 
 // ---------------------------------------------------------------------------------------------
 // Argument checks. The native side checks the same things and throws the same error classes:
@@ -912,4 +913,5 @@ export const jsBackend: Backend = {
   scatterAdd,
   sgdStep,
   adamStep,
+  ...convKernels,
 };

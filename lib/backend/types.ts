@@ -145,4 +145,54 @@ export interface Backend {
   adamStep(param: FloatArray, grad: FloatArray, expAvg: FloatArray, expAvgSq: FloatArray,
     maxExpAvgSq: FloatArray | null, step: number, lr: number, beta1: number, beta2: number,
     eps: number, weightDecay: number, decoupled: boolean): void;
+
+  // ---- convolution, pooling and batch-norm statistics (NCHW) ----------------------------------
+  // Geometry arguments, in this order, for every conv kernel: n, cIn, h, w (input), cOut, kH, kW
+  // (kernel), strideH, strideW, padH, padW, dilationH, dilationW. The output is n×cOut×oH×oW with
+  // oH = floor((h + 2*padH - dilationH*(kH-1) - 1) / strideH) + 1 (likewise oW); a geometry whose
+  // output would be empty (kernel larger than the padded input) throws a RangeError.
+  // Pooling kernels take: planes (= n*c), h, w, kH, kW, strideH, strideW, padH, padW.
+
+  /**
+   * y = conv2d(x, weight) + bias (cross-correlation, groups = 1): x is n×cIn×h×w, weight
+   * cOut×cIn×kH×kW, bias cOut or null, y n×cOut×oH×oW (overwritten).
+   */
+  conv2d(x: FloatArray, weight: FloatArray, bias: FloatArray | null, y: FloatArray,
+    n: number, cIn: number, h: number, w: number, cOut: number, kH: number, kW: number,
+    strideH: number, strideW: number, padH: number, padW: number, dilationH: number, dilationW: number): void;
+  /** gx = d<conv2d(x, weight), gy>/dx (a transposed convolution of gy); gx (n×cIn×h×w) is overwritten. */
+  conv2dBackwardInput(gy: FloatArray, weight: FloatArray, gx: FloatArray,
+    n: number, cIn: number, h: number, w: number, cOut: number, kH: number, kW: number,
+    strideH: number, strideW: number, padH: number, padW: number, dilationH: number, dilationW: number): void;
+  /**
+   * gw = d<conv2d(x, w), gy>/dw (cOut×cIn×kH×kW, overwritten) and, when gb is not null, the bias
+   * gradient gb[c] = sum of gy over n, oH, oW (overwritten).
+   */
+  conv2dBackwardWeight(x: FloatArray, gy: FloatArray, gw: FloatArray, gb: FloatArray | null,
+    n: number, cIn: number, h: number, w: number, cOut: number, kH: number, kW: number,
+    strideH: number, strideW: number, padH: number, padW: number, dilationH: number, dilationW: number): void;
+
+  /**
+   * Max pooling of each h×w plane (padding counts as -Infinity); y is planes×oH×oW and indices
+   * (same length) receives the flat index (row*w + col) within its plane of the first maximum.
+   */
+  maxPool2d(x: FloatArray, y: FloatArray, indices: Int32Array, planes: number, h: number, w: number,
+    kH: number, kW: number, strideH: number, strideW: number, padH: number, padW: number): void;
+  /** gx = 0, then gx[plane, indices[plane, j]] += gy[plane, j]; an index outside the plane throws. */
+  maxPool2dBackward(gy: FloatArray, indices: Int32Array, gx: FloatArray, planes: number, h: number, w: number,
+    kH: number, kW: number, strideH: number, strideW: number, padH: number, padW: number): void;
+  /** Average pooling, padding counted in the divisor (torch's count_include_pad = true): sum / (kH*kW). */
+  avgPool2d(x: FloatArray, y: FloatArray, planes: number, h: number, w: number,
+    kH: number, kW: number, strideH: number, strideW: number, padH: number, padW: number): void;
+  /** gx (overwritten) = the adjoint of avgPool2d applied to gy. */
+  avgPool2dBackward(gy: FloatArray, gx: FloatArray, planes: number, h: number, w: number,
+    kH: number, kW: number, strideH: number, strideW: number, padH: number, padW: number): void;
+
+  /**
+   * Per-channel statistics of x viewed as n×c×inner: mean[c] and the biased variance var[c]
+   * over n and inner (two-pass, so no cancellation).
+   */
+  batchNormStats(x: FloatArray, n: number, c: number, inner: number, mean: FloatArray, variance: FloatArray): void;
+  /** y[i, c, j] = x[i, c, j] * scale[c] + shift[c] over x viewed as n×c×inner; y may be x. */
+  channelAffine(x: FloatArray, n: number, c: number, inner: number, scale: FloatArray, shift: FloatArray, y: FloatArray): void;
 }
