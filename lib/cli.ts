@@ -36,15 +36,15 @@ function layer(name: string): new (...args: never[]) => nn.Module {
 }
 
 const models: Record<string, ModelBuilder> = {
-  /** 784-256-128-10 multilayer perceptron. */
+  /** 784-512-256-10 multilayer perceptron. */
   mlp: ({ inputShape: [c, h, w], numClasses }) =>
     new nn.Sequential(
       new nn.Flatten(),
-      new nn.Linear(c * h * w, 256),
+      new nn.Linear(c * h * w, 512),
       new nn.ReLU(),
-      new nn.Linear(256, 128),
+      new nn.Linear(512, 256),
       new nn.ReLU(),
-      new nn.Linear(128, numClasses),
+      new nn.Linear(256, numClasses),
     ),
   /** LeNet-5 (ReLU, max pooling) for 28×28 inputs. */
   lenet: ({ inputShape: [c, h, w], numClasses }) => {

@@ -13,3 +13,6 @@ export { backend } from './backend/index.js';
 export * as nn from './nn/index.js';
 export * as F from './nn/functional.js';
 export * as optim from './optim/index.js';
+export * as data from './data/index.js';
+export * as io from './io/index.js';
+export { fit, evaluate, type FitOptions, type History, type EpochLogs, type BatchLogs } from './train/index.js';

@@ -92,7 +92,8 @@ function asLossFn(loss: LossFunction): (output: Tensor, target: Tensor) => Tenso
 /** Batches one at a time, sync iterables preferred (no promise per batch). */
 async function* batchesOf(data: Batches): AsyncGenerator<[Tensor, Tensor]> {
   if (typeof (data as Iterable<[Tensor, Tensor]>)[Symbol.iterator] === 'function') {
-    yield* data as Iterable<[Tensor, Tensor]>;
+    // not `yield*`: in an async generator it would pick the async iterator when there is one
+    for (const batch of data as Iterable<[Tensor, Tensor]>) yield batch;
   } else if (typeof (data as AsyncIterable<[Tensor, Tensor]>)[Symbol.asyncIterator] === 'function') {
     yield* data as AsyncIterable<[Tensor, Tensor]>;
   } else {
