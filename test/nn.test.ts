@@ -70,6 +70,21 @@ describe('Module: names, traversal, modes', () => {
     expect(net.call(tensor([[1, 2, 3], [0, -1, 1]])).shape).toEqual([2, 2]);
   });
 
+  it('ModuleList children are named like torch\'s (layers.0.weight)', () => {
+    class Stack extends nn.Module {
+      layers = new nn.ModuleList([new nn.Linear(2, 2), new nn.Linear(2, 1)]);
+      forward(x: Tensor): Tensor {
+        let y = x;
+        for (const l of this.layers) y = l.forward(y) as Tensor;
+        return y;
+      }
+    }
+    const s = new Stack();
+    expect(Object.keys(s.stateDict())).toEqual(['layers.0.weight', 'layers.0.bias', 'layers.1.weight', 'layers.1.bias']);
+    expect(s.call(ones([3, 2])).shape).toEqual([3, 1]);
+    expect(() => s.layers.forward()).toThrow(/ModuleList has no forward/);
+  });
+
   it('a shared layer is listed once by parameters()', () => {
     const shared = new nn.Linear(2, 2);
     const m = new nn.Sequential(shared, new nn.ReLU(), shared);

@@ -174,6 +174,7 @@ describe('SGD', () => {
     expect(() => new SGD(params(), { lr: 0.1, nesterov: true })).toThrow(/nesterov/);
     expect(() => new SGD(params(), { lr: 0.1, momentum: -0.5 })).toThrow(/momentum/);
     expect(() => new SGD([], { lr: 0.1 })).toThrow(/empty/);
+    expect(() => new SGD({} as Tensor[], { lr: 0.1 })).toThrow(/model.parameters\(\)/);
     const [pa] = params();
     expect(() => new SGD([{ params: [pa] }, { params: [pa] }], { lr: 0.1 })).toThrow(/more than one/);
   });

@@ -10,7 +10,7 @@ export { ReLU, LeakyReLU, Sigmoid, Tanh, GELU, Softmax, LogSoftmax } from './lay
 export { BatchNorm1d, LayerNorm } from './layers/normalization.js';
 export type { BatchNormOptions, LayerNormOptions } from './layers/normalization.js';
 export { Embedding } from './layers/embedding.js';
-export { Sequential } from './layers/container.js';
+export { Sequential, ModuleList } from './layers/container.js';
 export { MSELoss, L1Loss, HuberLoss, CrossEntropyLoss, NLLLoss, BCEWithLogitsLoss } from './layers/loss.js';
 export * as init from './init.js';
 export * as functional from './functional.js';

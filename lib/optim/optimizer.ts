@@ -63,6 +63,9 @@ export abstract class Optimizer<O extends BaseOptions> {
 
   constructor(params: Params<O>, defaults: O) {
     this.defaults = defaults;
+    if (params === null || typeof params !== 'object' || typeof (params as Iterable<unknown>)[Symbol.iterator] !== 'function') {
+      throw new TypeError(`${this.constructor.name}: params must be an iterable of Tensors or parameter groups (e.g. model.parameters())`);
+    }
     const list = [...(params as Iterable<Tensor | ParamGroupInput<O>>)];
     if (list.length === 0) throw new Error(`${this.constructor.name}: got an empty parameter list`);
     const groups: ParamGroupInput<O>[] = list[0] instanceof Tensor
