@@ -5,6 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { Tensor, tensor, ones } from '../lib/tensor.js';
 import { manualSeed } from '../lib/random.js';
 import * as nn from '../lib/nn/index.js';
+import * as backprop from '../lib/index.js';
 
 const F = nn.functional;
 
@@ -32,6 +33,19 @@ class Net extends nn.Module {
     return this.head.call(this.encoder.call(x)).mul(this.scale);
   }
 }
+
+describe('public entry point', () => {
+  it('exports nn, F (= nn.functional) and optim', () => {
+    expect(backprop.F).toBe(backprop.nn.functional);
+    expect(typeof backprop.nn.Linear).toBe('function');
+    expect(typeof backprop.optim.lrScheduler.CosineAnnealingLR).toBe('function');
+    const f = backprop.F;
+    for (const name of ['linear', 'relu', 'leakyRelu', 'gelu', 'sigmoid', 'tanh', 'softmax', 'logSoftmax', 'dropout',
+      'batchNorm', 'layerNorm', 'embedding', 'crossEntropy', 'nllLoss', 'mseLoss', 'l1Loss', 'huberLoss', 'bceWithLogits'] as const) {
+      expect(typeof f[name]).toBe('function');
+    }
+  });
+});
 
 describe('Module: names, traversal, modes', () => {
   it('Sequential(Linear, ReLU, Linear) has torch state_dict names', () => {
