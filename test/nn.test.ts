@@ -155,6 +155,12 @@ describe('Module: names, traversal, modes', () => {
     expect(Object.keys(m.stateDict())).toEqual(['weight', 'bias']);
   });
 
+  it('register* reject names with a dot', () => {
+    const m = new nn.Linear(1, 1);
+    expect(() => m.registerBuffer('a.b', tensor([1]))).toThrow(/without '\.'/);
+    expect(() => m.registerModule('', new nn.ReLU())).toThrow(TypeError);
+  });
+
   it('toString shows the tree', () => {
     expect(new nn.Sequential(new nn.Linear(2, 3), new nn.ReLU()).toString()).toBe(
       'Sequential(\n  (0): Linear(inFeatures=2, outFeatures=3, bias=true)\n  (1): ReLU()\n)');

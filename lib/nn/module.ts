@@ -64,8 +64,15 @@ export abstract class Module {
     return this as unknown as Slots;
   }
 
+  #checkName(kind: string, name: string): void {
+    if (typeof name !== 'string' || name === '' || name.includes('.')) {
+      throw new TypeError(`${this.constructor.name}.register${kind}: name must be a non-empty string without '.', got ${JSON.stringify(name)}`);
+    }
+  }
+
   /** Sets `this[name]` to a parameter (null records an absent optional parameter, like bias=False). */
   registerParameter(name: string, value: Tensor | null): Tensor | null {
+    this.#checkName('Parameter', name);
     const p = value === null ? null : parameter(value);
     this.#parameterNames.add(name);
     this.#bufferNames.delete(name);
@@ -75,6 +82,7 @@ export abstract class Module {
 
   /** Sets `this[name]` to a buffer: saved in the state dict, cast by to(), never trained. */
   registerBuffer(name: string, value: Tensor | null): Tensor | null {
+    this.#checkName('Buffer', name);
     this.#bufferNames.add(name);
     this.#parameterNames.delete(name);
     this.#slots()[name] = value;
@@ -83,6 +91,8 @@ export abstract class Module {
 
   /** Sets `this[name]` to a child module. */
   registerModule(name: string, module: Module): Module {
+    this.#checkName('Module', name);
+    if (!(module instanceof Module)) throw new TypeError(`${this.constructor.name}.registerModule: '${name}' is not a Module`);
     this.#slots()[name] = module;
     return module;
   }
