@@ -1,0 +1,139 @@
+// 2-D convolution (torch.nn.functional.conv2d, groups = 1, NCHW). Three ops share one geometry:
+// conv2d itself and its two gradients, each of which is again an op with a backward rule, so
+// double backward works. <conv2d(x, w), g> is trilinear in (x, w, g); every rule below is a
+// partial derivative of that one form:
+//   d/dx = conv2dInputGrad(g, w)   d/dw = conv2dWeightGrad(x, g)   d/dg = conv2d(x, w).
+
+import { kernels } from '../backend/index.js';
+import { Tensor } from '../tensor.js';
+import { isGradEnabled } from '../autograd/mode.js';
+import type { Grads, Node } from '../autograd/node.js';
+import { allocLike, checkSameDtype, checkTensor, record, shapeStr } from './util.js';
+
+export interface Conv2dOptions {
+  /** Step of the window, one number or [h, w] (default 1). */
+  stride?: number | readonly [number, number];
+  /** Zeros added on each side, one number or [h, w] (default 0). */
+  padding?: number | readonly [number, number];
+  /** Spacing between kernel taps, one number or [h, w] (default 1). */
+  dilation?: number | readonly [number, number];
+}
+
+/** The full geometry of one convolution, in the order the kernels take it. */
+interface Geometry {
+  n: number; cIn: number; h: number; w: number; cOut: number; kH: number; kW: number;
+  sH: number; sW: number; pH: number; pW: number; dH: number; dW: number;
+  oH: number; oW: number;
+}
+
+function args(g: Geometry): [number, number, number, number, number, number, number, number, number, number, number, number, number] {
+  return [g.n, g.cIn, g.h, g.w, g.cOut, g.kH, g.kW, g.sH, g.sW, g.pH, g.pW, g.dH, g.dW];
+}
+
+/** A pair of window parameters from a number or [h, w], checked. */
+export function pair(op: string, name: string, v: number | readonly number[] | undefined, fallback: number, min: number): [number, number] {
+  const p = v === undefined ? [fallback, fallback] : typeof v === 'number' ? [v, v] : v;
+  if (!Array.isArray(p) && typeof v !== 'number') throw new TypeError(`${op}: ${name} must be a number or [h, w], got ${String(v)}`);
+  if (p.length !== 2 || !p.every((e) => Number.isInteger(e) && e >= min)) {
+    throw new RangeError(`${op}: ${name} must be an integer >= ${min} or a pair of them, got ${Array.isArray(v) ? shapeStr(v) : String(v)}`);
+  }
+  return [p[0], p[1]];
+}
+
+function geometry(op: string, x: Tensor, weight: Tensor, opts: Conv2dOptions): Geometry {
+  if (x.ndim !== 4) throw new Error(`${op}: expected a 4-D input [N, C, H, W], got shape ${shapeStr(x.shape)}`);
+  if (weight.ndim !== 4) throw new Error(`${op}: expected a 4-D weight [outC, inC, kH, kW], got shape ${shapeStr(weight.shape)}`);
+  const [n, cIn, h, w] = x.shape;
+  const [cOut, wcIn, kH, kW] = weight.shape;
+  if (wcIn !== cIn) {
+    throw new Error(`${op}: input shape ${shapeStr(x.shape)} has ${cIn} channels but weight shape ${shapeStr(weight.shape)} expects ${wcIn}`);
+  }
+  const [sH, sW] = pair(op, 'stride', opts.stride, 1, 1);
+  const [pH, pW] = pair(op, 'padding', opts.padding, 0, 0);
+  const [dH, dW] = pair(op, 'dilation', opts.dilation, 1, 1);
+  const spanH = dH * (kH - 1) + 1, spanW = dW * (kW - 1) + 1;
+  if (h + 2 * pH < spanH || w + 2 * pW < spanW || kH === 0 || kW === 0) {
+    throw new Error(`${op}: kernel ${kH}x${kW}${dH > 1 || dW > 1 ? ` (dilation ${dH}x${dW})` : ''} of weight shape ${shapeStr(weight.shape)} is larger than the padded input ${h + 2 * pH}x${w + 2 * pW} of input shape ${shapeStr(x.shape)} (padding ${pH}x${pW})`);
+  }
+  const oH = Math.floor((h + 2 * pH - spanH) / sH) + 1;
+  const oW = Math.floor((w + 2 * pW - spanW) / sW) + 1;
+  return { n, cIn, h, w, cOut, kH, kW, sH, sW, pH, pW, dH, dW, oH, oW };
+}
+
+/** torch.nn.functional.conv2d(x, weight, bias, stride, padding, dilation). */
+export function conv2d(x: Tensor, weight: Tensor, bias?: Tensor | null, opts: Conv2dOptions = {}): Tensor {
+  const op = 'conv2d';
+  checkTensor(op, 'input', x);
+  checkTensor(op, 'weight', weight);
+  checkSameDtype(op, x, weight);
+  const g = geometry(op, x, weight, opts);
+  const b = bias ?? null;
+  if (b !== null) {
+    checkTensor(op, 'bias', b);
+    checkSameDtype(op, x, b);
+    if (b.ndim !== 1 || b.shape[0] !== g.cOut) {
+      throw new Error(`${op}: bias shape ${shapeStr(b.shape)} does not match weight shape ${shapeStr(weight.shape)} (expected [${g.cOut}])`);
+    }
+  }
+  return conv2dRaw(x, weight, b, g);
+}
+
+function conv2dRaw(x: Tensor, weight: Tensor, bias: Tensor | null, g: Geometry): Tensor {
+  const y = allocLike(x.data, g.n * g.cOut * g.oH * g.oW);
+  kernels().conv2d(x.data, weight.data, bias === null ? null : bias.data, y, ...args(g));
+  const inputs = bias === null ? [x, weight] : [x, weight, bias];
+  return record(new Tensor(y, [g.n, g.cOut, g.oH, g.oW]), 'conv2d', conv2dBackward, inputs, g);
+}
+
+function conv2dBackward(gy: Tensor, node: Node<Geometry>): Grads {
+  const [x, w] = node.inputs;
+  const b = node.inputs.length > 2 ? node.inputs[2] : null;
+  const g = node.saved;
+  const gx = x.requiresGrad ? conv2dInputGrad(gy, w, g) : null;
+  let gw: Tensor | null = null;
+  let gb: Tensor | null = null;
+  if (!isGradEnabled() && w.requiresGrad) {
+    // Fast path: weight and bias gradients in one fused kernel call.
+    const gwData = allocLike(x.data, w.size);
+    const gbData = b !== null && b.requiresGrad ? allocLike(x.data, g.cOut) : null;
+    kernels().conv2dBackwardWeight(x.data, gy.data, gwData, gbData, ...args(g));
+    gw = new Tensor(gwData, w.shape);
+    if (gbData !== null) gb = new Tensor(gbData, [g.cOut]);
+  } else if (w.requiresGrad) {
+    gw = conv2dWeightGrad(x, gy, g);
+  }
+  if (b !== null && b.requiresGrad && gb === null) gb = gy.sum([0, 2, 3]);
+  return b === null ? [gx, gw] : [gx, gw, gb];
+}
+
+/** d<conv2d(x, w), gy>/dx: a transposed convolution of gy with w; linear in gy and in w. */
+function conv2dInputGrad(gy: Tensor, w: Tensor, g: Geometry): Tensor {
+  const gx = allocLike(gy.data, g.n * g.cIn * g.h * g.w);
+  kernels().conv2dBackwardInput(gy.data, w.data, gx, ...args(g));
+  return record(new Tensor(gx, [g.n, g.cIn, g.h, g.w]), 'conv2dInputGrad', inputGradBackward, [gy, w], g);
+}
+
+function inputGradBackward(h: Tensor, node: Node<Geometry>): Grads {
+  const [gy, w] = node.inputs;
+  const g = node.saved;
+  return [
+    gy.requiresGrad ? conv2dRaw(h, w, null, g) : null,
+    w.requiresGrad ? conv2dWeightGrad(h, gy, g) : null,
+  ];
+}
+
+/** d<conv2d(x, w), gy>/dw: the correlation of x with gy; linear in x and in gy. */
+function conv2dWeightGrad(x: Tensor, gy: Tensor, g: Geometry): Tensor {
+  const gw = allocLike(x.data, g.cOut * g.cIn * g.kH * g.kW);
+  kernels().conv2dBackwardWeight(x.data, gy.data, gw, null, ...args(g));
+  return record(new Tensor(gw, [g.cOut, g.cIn, g.kH, g.kW]), 'conv2dWeightGrad', weightGradBackward, [x, gy], g);
+}
+
+function weightGradBackward(h: Tensor, node: Node<Geometry>): Grads {
+  const [x, gy] = node.inputs;
+  const g = node.saved;
+  return [
+    x.requiresGrad ? conv2dInputGrad(gy, h, g) : null,
+    gy.requiresGrad ? conv2dRaw(x, h, null, g) : null,
+  ];
+}
