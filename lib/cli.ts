@@ -129,7 +129,7 @@ async function train(opts: TrainOptions): Promise<void> {
   const info = backend.info();
   process.stdout.write(
     `training ${opts.model} on ${describeData(opts.data)} (${trainSet.images.shape[0]} images), ` +
-      `${opts.epochs} epochs, batch ${opts.batchSize}, ${opts.optimizer} lr ${lr}, backend ${info.name} (${info.blas}, ${info.simd})\n`,
+      `${opts.epochs} epoch${opts.epochs === 1 ? '' : 's'}, batch ${opts.batchSize}, ${opts.optimizer} lr ${lr}, backend ${info.name} (${info.blas}, ${info.simd})\n`,
   );
   const controller = new AbortController();
   const onSigint = (): void => {
