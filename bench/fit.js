@@ -2,7 +2,7 @@
 // an HTTP server in the same process answers a client loop (also in this process). Reports the
 // event loop delay (perf_hooks.monitorEventLoopDelay) and the request latency.
 //
-//   npm run bench -- fit [epochs=10] [batchSize=64]        (needs `npm run build` first)
+//   npm run bench -- fit [epochs=10] [batchSize=64] [threads]        (needs `npm run build` first)
 import http from 'node:http';
 import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
 import { manualSeed, nn, optim, data, fit, backend } from '../dist/index.js';
@@ -16,6 +16,7 @@ const percentile = (sorted, p) => sorted[Math.min(sorted.length - 1, Math.floor(
 export async function main(args = []) {
   const epochs = Number(args[0] ?? 10);
   const batchSize = Number(args[1] ?? 64);
+  if (args[2] !== undefined) backend.setNumThreads(Number(args[2]));
   manualSeed(0);
   const train = data.loadMnist(undefined, { split: 'train' });
   const loader = new data.DataLoader(new data.TensorDataset(train.images, train.labels), { batchSize, shuffle: true });
