@@ -476,8 +476,11 @@ function binaryScalar(op: BinaryOp, a: FloatArray, scalar: number, out: FloatArr
 // ---------------------------------------------------------------------------------------------
 // Reductions over the middle axis of [outer, n, inner]
 
-function checkAxisArgs(op: string, x: unknown, outer: unknown, n: unknown, inner: unknown): asserts x is FloatArray {
+/** Checks x against outer×n×inner; the `sameDtype` arrays are checked for x's dtype first, as native does. */
+function checkAxisArgs(op: string, x: unknown, outer: unknown, n: unknown, inner: unknown,
+  sameDtype: Record<string, unknown> = {}): asserts x is FloatArray {
   checkFloatArray(op, 'x', x);
+  checkSameDtype(op, { x, ...sameDtype });
   checkSize(op, 'outer', outer);
   checkSize(op, 'n', n);
   checkSize(op, 'inner', inner);
@@ -487,8 +490,7 @@ function checkAxisArgs(op: string, x: unknown, outer: unknown, n: unknown, inner
 function reduce(op: ReduceOp, x: FloatArray, outer: number, n: number, inner: number, out: FloatArray): void {
   const name = 'reduce';
   checkOpCode(name, ReduceOp, op);
-  checkAxisArgs(name, x, outer, n, inner);
-  checkSameDtype(name, { x, out });
+  checkAxisArgs(name, x, outer, n, inner, { out });
   checkAtLeast(name, 'out', out, outer * inner);
   if ((op === ReduceOp.max || op === ReduceOp.min) && n === 0 && outer * inner > 0) {
     throw new RangeError(`${name}: ${op === ReduceOp.max ? 'max' : 'min'} over an empty axis (n = 0) has no identity`);
@@ -537,8 +539,7 @@ function firstMaxIndex(x: FloatArray, base: number, n: number, inner: number): n
 
 function maxAxis(x: FloatArray, outer: number, n: number, inner: number, out: FloatArray, indices: Int32Array): void {
   const name = 'maxAxis';
-  checkAxisArgs(name, x, outer, n, inner);
-  checkSameDtype(name, { x, out });
+  checkAxisArgs(name, x, outer, n, inner, { out });
   checkInt32Array(name, 'indices', indices);
   checkAtLeast(name, 'out', out, outer * inner);
   checkAtLeast(name, 'indices', indices, outer * inner);
@@ -650,6 +651,7 @@ function logSoftmaxBackward(y: FloatArray, gy: FloatArray, rows: number, cols: n
 function softmaxCrossEntropy(logits: FloatArray, rows: number, cols: number, targets: Int32Array,
   losses: FloatArray, grad: FloatArray | null, scale: number): void {
   const name = 'softmaxCrossEntropy';
+  grad ??= null; // undefined means "no gradient", as on the native side
   checkRowsCols(name, rows, cols);
   if (grad === null) checkSameDtype(name, { logits, losses });
   else checkSameDtype(name, { logits, losses, grad });
@@ -765,8 +767,7 @@ function checkIndices(op: string, indices: Int32Array, n: number): void {
 
 function gather(x: FloatArray, outer: number, n: number, inner: number, indices: Int32Array, out: FloatArray): void {
   const name = 'gather';
-  checkAxisArgs(name, x, outer, n, inner);
-  checkSameDtype(name, { x, out });
+  checkAxisArgs(name, x, outer, n, inner, { out });
   checkInt32Array(name, 'indices', indices);
   const len = indices.length;
   checkAtLeast(name, 'out', out, checkedProduct(name, 'out', [outer, len, inner]));
@@ -807,6 +808,7 @@ function scatterAdd(g: FloatArray, outer: number, n: number, inner: number, indi
 function sgdStep(param: FloatArray, grad: FloatArray, buf: FloatArray | null, lr: number, momentum: number,
   dampening: number, weightDecay: number, nesterov: boolean, firstStep: boolean): void {
   const name = 'sgdStep';
+  buf ??= null;
   checkSameDtype(name, { param, grad });
   checkLength(name, 'grad', grad, param.length);
   checkNumber(name, 'lr', lr);
@@ -837,6 +839,7 @@ function adamStep(param: FloatArray, grad: FloatArray, expAvg: FloatArray, expAv
   maxExpAvgSq: FloatArray | null, step: number, lr: number, beta1: number, beta2: number,
   eps: number, weightDecay: number, decoupled: boolean): void {
   const name = 'adamStep';
+  maxExpAvgSq ??= null;
   checkSameDtype(name, { param, grad, expAvg, expAvgSq });
   checkLength(name, 'grad', grad, param.length);
   checkLength(name, 'expAvg', expAvg, param.length);
