@@ -88,7 +88,9 @@ export interface Backend {
 
   /**
    * out = a (op) b with NumPy broadcasting; out has the broadcast shape of aShape and bShape
-   * (at most 8 dims). Comparison ops write 1 or 0.
+   * (at most 8 dims). Comparison ops write 1 or 0. out may be a itself when a already has the
+   * broadcast shape (each element is read before it is written): the autograd engine adds
+   * gradients in place this way.
    */
   binary(op: BinaryOp, a: FloatArray, aShape: readonly number[], b: FloatArray, bShape: readonly number[], out: FloatArray): void;
   /** out = a (op) scalar, or scalar (op) a when scalarFirst. */
