@@ -5,7 +5,7 @@
 import type { DType, FloatArray } from './backend/types.js';
 import { BinaryOp } from './backend/types.js';
 import type { Node } from './autograd/node.js';
-import { backward as runBackward } from './autograd/engine.js';
+import { backward as runBackward, type BackwardOptions } from './autograd/engine.js';
 import { fillNormal, fillUniform } from './random.js';
 import {
   add, binary, div, exp, log, maximum, minimum, mul, neg, pow, sign, sqrt, sub, abs,
@@ -26,12 +26,7 @@ export type { DType, FloatArray };
 /** Nested arrays of numbers, as accepted by tensor() and returned by toArray(). */
 export type NestedArray = number | NestedArray[];
 
-export interface BackwardOptions {
-  /** Keep the graph's saved values so that backward can run through it again. */
-  retainGraph?: boolean;
-  /** Record the backward pass itself, for higher-order derivatives. */
-  createGraph?: boolean;
-}
+export type { BackwardOptions };
 
 function shapeArgs(args: readonly (number | readonly number[])[]): number[] {
   if (args.length === 1 && Array.isArray(args[0])) return (args[0] as readonly number[]).slice();
@@ -65,6 +60,11 @@ export class Tensor {
 
   /** Number of elements. */
   get size(): number {
+    return this.data.length;
+  }
+
+  /** Number of elements (torch's numel()). */
+  numel(): number {
     return this.data.length;
   }
 

@@ -15,7 +15,9 @@ import { isAnomalyEnabled, setGradEnabled } from './mode.js';
 import { checkFinite, sameShape, shapeStr } from '../ops/util.js';
 
 export interface BackwardOptions {
+  /** Keep the graph's saved values so that backward can run through it again. */
   retainGraph?: boolean;
+  /** Record the backward pass itself, for higher-order derivatives. */
   createGraph?: boolean;
 }
 
@@ -233,7 +235,8 @@ function deliverToLeaf(
   const cur = leaf.grad;
   if (cur === null) {
     // The leaf keeps the buffer; copy it unless the engine owns it (it may be shared otherwise).
-    leaf.grad = createGraph || owned ? g : new Tensor(g.data.slice(), g.shape);
+    // A gradient with a graph (createGraph) is kept as is: it is only ever accumulated out of place.
+    leaf.grad = owned || (createGraph && g.requiresGrad) ? g : new Tensor(g.data.slice(), g.shape);
   } else if (!createGraph && cur.gradFn === null && !cur.requiresGrad && sameShape(cur.shape, g.shape) &&
     cur.data.constructor === g.data.constructor) {
     addInPlace(cur, g);
