@@ -220,30 +220,33 @@ function gemm(
   needs('c', c, cOffset, strideC, m * n);
 
   // One output row is accumulated in a scratch row of C's own dtype, then scaled into C.
-  const acc = c instanceof Float32Array ? new Float32Array(n) : new Float64Array(n);
+  const Row = c instanceof Float32Array ? Float32Array : Float64Array;
+  const acc = new Row(n);
+  // A transposed B is first copied into k×n order, so that the inner loop always walks a row of
+  // op(B) and the accumulator row contiguously (i-k-j order).
+  const bT = transB ? new Row(k * n) : null;
+  let bTFor = -1; // the B offset bT was copied from (a stride-0 B is copied once)
   for (let bi = 0; bi < batch; bi++) {
     const a0 = aOffset + bi * strideA;
-    const b0 = bOffset + bi * strideB;
     const c0 = cOffset + bi * strideC;
+    let opB: FloatArray = b;
+    let b0 = bOffset + bi * strideB;
+    if (bT !== null && alpha !== 0) {
+      if (bTFor !== b0) {
+        for (let p = 0; p < k; p++) for (let j = 0; j < n; j++) bT[p * n + j] = b[b0 + j * k + p];
+        bTFor = b0;
+      }
+      opB = bT;
+      b0 = 0;
+    }
     for (let i = 0; i < m; i++) {
       acc.fill(0);
       // BLAS convention: alpha = 0 (or k = 0) does not read A and B at all.
-      if (alpha !== 0 && k > 0) {
-        if (!transB) {
-          // i-k-j: the inner loop walks a row of B and the accumulator row contiguously.
-          for (let p = 0; p < k; p++) {
-            const aip = transA ? a[a0 + p * m + i] : a[a0 + i * k + p];
-            const bRow = b0 + p * n;
-            for (let j = 0; j < n; j++) acc[j] += aip * b[bRow + j];
-          }
-        } else {
-          // B is stored n×k, so op(B)[:, j] is a contiguous row of B: a dot product per j.
-          for (let j = 0; j < n; j++) {
-            const bRow = b0 + j * k;
-            for (let p = 0; p < k; p++) {
-              acc[j] += (transA ? a[a0 + p * m + i] : a[a0 + i * k + p]) * b[bRow + p];
-            }
-          }
+      if (alpha !== 0) {
+        for (let p = 0; p < k; p++) {
+          const aip = transA ? a[a0 + p * m + i] : a[a0 + i * k + p];
+          const bRow = b0 + p * n;
+          for (let j = 0; j < n; j++) acc[j] += aip * opB[bRow + j];
         }
       }
       const cRow = c0 + i * n;
