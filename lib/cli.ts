@@ -4,9 +4,10 @@
 //                  [--optimizer sgd|adam] [--lr X] [--out FILE] [--backend native|js] [--seed N]
 //   backprop eval --model-file FILE [--data DIR]
 //   backprop info
+//   backprop bench [--backend native|js] [--size N] [--batches N]
 import { readFileSync } from 'node:fs';
 import { Command, InvalidArgumentError, Option } from 'commander';
-import { backend } from './backend/index.js';
+import { backend, kernels } from './backend/index.js';
 import { manualSeed } from './random.js';
 import * as nn from './nn/index.js';
 import * as optim from './optim/index.js';
@@ -209,6 +210,65 @@ async function evalCommand(opts: EvalOptions): Promise<void> {
   );
 }
 
+interface BenchOptions {
+  backend?: 'native' | 'js';
+  size: number;
+  batches: number;
+}
+
+/** GEMM GFLOP/s and MLP training samples/s on each backend (a quick look; bench/ has the full benchmarks). */
+async function benchCommand(opts: BenchOptions): Promise<void> {
+  const names = opts.backend ? [opts.backend] : backend.available();
+  const sample = loadSplit(sampleDir(), 'train');
+  for (const name of names) {
+    backend.use(name);
+    const k = kernels();
+    const n = opts.size;
+    const a = new Float32Array(n * n).map((_, i) => Math.sin(i));
+    const b = new Float32Array(n * n).map((_, i) => Math.cos(i));
+    const c = new Float32Array(n * n);
+    k.gemm(false, false, n, n, n, 1, a, b, 0, c);
+    let reps = 0;
+    const t0 = performance.now();
+    do {
+      k.gemm(false, false, n, n, n, 1, a, b, 0, c);
+      reps++;
+    } while (performance.now() - t0 < 500);
+    const gflops = (2 * n * n * n * reps) / ((performance.now() - t0) / 1000) / 1e9;
+
+    manualSeed(0);
+    const model = models.mlp({ inputShape: [1, 28, 28], numClasses: 10 });
+    const loader = new DataLoader(new TensorDataset(sample.images, sample.labels), { batchSize: 64, shuffle: true });
+    const controller = new AbortController();
+    let batches = 0;
+    let samples = 0;
+    let started = 0;
+    let epochSamples = 0;
+    await fit(model, {
+      train: loader,
+      epochs: Math.ceil((opts.batches + 1) / loader.length),
+      optimizer: new optim.Adam(model.parameters(), { lr: 1e-3 }),
+      loss: new nn.CrossEntropyLoss(),
+      signal: controller.signal,
+      onBatchEnd: (l) => {
+        const size = l.batch === 1 ? l.samples : l.samples - epochSamples;
+        epochSamples = l.samples;
+        // the first batch is a warm-up: timing starts after it
+        if (++batches === 1) started = performance.now();
+        else samples += size;
+        if (batches > opts.batches) controller.abort();
+      },
+    });
+    const rate = samples / ((performance.now() - started) / 1000);
+    const info = backend.info();
+    process.stdout.write(
+      `${name.padEnd(6)} ${info.blas}, ${info.simd}, ${info.threads} threads: ` +
+        `sgemm ${n}x${n}x${n} ${gflops.toFixed(1)} GFLOP/s, ` +
+        `MLP 784-512-256-10 training ${Math.round(rate)} samples/s (batch 64)\n`,
+    );
+  }
+}
+
 function infoCommand(opts: { backend?: 'native' | 'js'; json?: boolean }): void {
   useBackend(opts.backend);
   const info = backend.info();
@@ -265,6 +325,13 @@ export function program(): Command {
     .addOption(backendOption())
     .option('--json', 'print JSON')
     .action((opts: { backend?: 'native' | 'js'; json?: boolean }) => infoCommand(opts));
+
+  cmd.command('bench')
+    .description('quick throughput check of each backend: GEMM and MLP training on the bundled sample')
+    .addOption(backendOption())
+    .option('--size <n>', 'GEMM size (n x n times n x n)', positiveInt, 512)
+    .option('--batches <n>', 'training batches to time', positiveInt, 30)
+    .action((opts: BenchOptions) => benchCommand(opts));
 
   return cmd;
 }

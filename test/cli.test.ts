@@ -48,6 +48,12 @@ describe('backprop CLI', () => {
     expect(e.stdout).toContain(`test accuracy: ${m![1]}% (1000 images)`);
   });
 
+  it('bench reports GEMM and training throughput of the chosen backend', () => {
+    const r = backprop(['bench', '--backend', 'js', '--size', '32', '--batches', '2']);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/^js .*sgemm 32x32x32 [\d.]+ GFLOP\/s, MLP 784-512-256-10 training \d+ samples\/s/);
+  });
+
   it('rejects bad arguments and bad data with a message and exit code 1', () => {
     const bad = backprop(['train', '--epochs', '0']);
     expect(bad.code).toBe(1);
