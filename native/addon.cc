@@ -15,6 +15,7 @@
 #include "gemm.h"
 #include "kernels.h"
 #include "kernels_common.h"
+#include "rnn.h"
 #include "thread_pool.h"
 
 namespace bp {
@@ -115,6 +116,9 @@ class Addon : public Napi::Addon<Addon> {
       InstanceMethod("scatterAdd", &Addon::ScatterAdd, napi_enumerable),
       InstanceMethod("sgdStep", &Addon::SgdStep, napi_enumerable),
       InstanceMethod("adamStep", &Addon::AdamStep, napi_enumerable),
+      // The rnn kernels read the current SIMD table through &simd_ (it follows _setSimd).
+      InstanceValue("rnnCellForward", Napi::Function::New(env, RnnCellForward, "rnnCellForward", &simd_), napi_enumerable),
+      InstanceValue("rnnCellBackward", Napi::Function::New(env, RnnCellBackward, "rnnCellBackward", &simd_), napi_enumerable),
     });
   }
 

@@ -12,9 +12,12 @@
 #error "define BP_VBYTES before including simd_impl.h"
 #endif
 
+// Vector helpers must inline: a 128-byte double vector returned from a real call goes through
+// memory and costs more than the math.
+#define BP_INLINE inline __attribute__((always_inline))
+
 typedef float vf __attribute__((vector_size(BP_VBYTES)));
-typedef double vfd __attribute__((vector_size(BP_VBYTES * 2)));       // float lanes, as double
-typedef long long vfdi __attribute__((vector_size(BP_VBYTES * 2)));
+typedef float vfh __attribute__((vector_size(BP_VBYTES / 2)));  // as many floats as vd has lanes
 #if BP_VBYTES >= 8
 typedef double vd __attribute__((vector_size(BP_VBYTES)));
 typedef long long vdi __attribute__((vector_size(BP_VBYTES)));
@@ -23,66 +26,70 @@ typedef long long vdi __attribute__((vector_size(BP_VBYTES)));
 #endif
 
 template <typename T> struct Vec;
+// V: the full-width storage vector. H: the storage vector with as many lanes as vd, so that
+// float data widens to exactly one double vector (transcendental functions run in double; a
+// vector twice the hardware width would make GCC scalarise the selects).
 template <> struct Vec<float> {
-  typedef vf V;       // storage vector
-  typedef vfd W;      // same lanes, computed in double (transcendental functions)
+  typedef vf V;
+  typedef vfh H;
   static constexpr int L = BP_VBYTES / 4;
 };
 template <> struct Vec<double> {
   typedef vd V;
-  typedef vd W;
+  typedef vd H;
   static constexpr int L = BP_VBYTES / 8;
 };
+constexpr int LW = BP_VBYTES / 8;  // lanes of vd
 template <typename W> struct IntOf;
-template <> struct IntOf<vfd> { typedef vfdi I; };
 template <> struct IntOf<vd> { typedef vdi I; };
 
 template <typename V> struct ElemOf;
 template <> struct ElemOf<vf> { typedef float E; };
-template <> struct ElemOf<vfd> { typedef double E; };
+template <> struct ElemOf<vfh> { typedef float E; };
 template <> struct ElemOf<vd> { typedef double E; };
 
 // Broadcast. `s - 0` folds to a plain broadcast (x - 0 == x for every x, -0.0 included),
 // while `0 + s` would have to keep the addition.
 template <typename V, typename S>
-inline V splat(S s) {
+BP_INLINE V splat(S s) {
   typedef typename ElemOf<V>::E E;
   return static_cast<E>(s) - V{};
 }
 
 template <typename V, typename T>
-inline V load(const T* p) {
+BP_INLINE V load(const T* p) {
   V v;
   __builtin_memcpy(&v, p, sizeof(V));
   return v;
 }
 template <typename V, typename T>
-inline void store(T* p, V v) {
+BP_INLINE void store(T* p, V v) {
   __builtin_memcpy(p, &v, sizeof(V));
 }
 template <typename V, typename T>
-inline V loadPartial(const T* p, size_t count) {
+BP_INLINE V loadPartial(const T* p, size_t count) {
   V v = {};
   if (count) __builtin_memcpy(&v, p, count * sizeof(T));
   return v;
 }
 template <typename V, typename T>
-inline void storePartial(T* p, V v, size_t count) {
+BP_INLINE void storePartial(T* p, V v, size_t count) {
   if (count) __builtin_memcpy(p, &v, count * sizeof(T));
 }
 
-// Widen a storage vector to its computation vector and back (identity for double).
-inline vfd widen(vf v) { return __builtin_convertvector(v, vfd); }
-inline vf narrow(vfd v) { return __builtin_convertvector(v, vf); }
-inline vd widen(vd v) { return v; }
-inline vd narrow(vd v) { return v; }
+// Widen a half storage vector to double and back (identity for double).
+BP_INLINE vd widen(vfh v) { return __builtin_convertvector(v, vd); }
+BP_INLINE vd widen(vd v) { return v; }
+template <typename H> BP_INLINE H narrow(vd v);
+template <> BP_INLINE vfh narrow<vfh>(vd v) { return __builtin_convertvector(v, vfh); }
+template <> BP_INLINE vd narrow<vd>(vd v) { return v; }
 
 template <typename V>
-inline V vabs(V x) { return x < splat<V>(0) ? -x : x; }
+BP_INLINE V vabs(V x) { return x < splat<V>(0) ? -x : x; }
 template <typename V>
-inline V vmin(V a, V b) { return b < a ? b : a; }  // keeps a when a is NaN
+BP_INLINE V vmin(V a, V b) { return b < a ? b : a; }  // keeps a when a is NaN
 template <typename V>
-inline V vmax(V a, V b) { return b > a ? b : a; }
+BP_INLINE V vmax(V a, V b) { return b > a ? b : a; }
 
 // ---------------------------------------------------------------------------------------------
 // Vector math in double precision. DEG picks the Taylor degree: 7 suffices for float results
@@ -96,7 +103,7 @@ constexpr double kInvFact[16] = {
 // exp(x): x = k ln2 + r with |r| <= ln2/2, exp(r) by Taylor, 2^k built from the exponent bits in
 // two halves so that results near the overflow/underflow limits stay right.
 template <int DEG, typename W>
-inline W vexp(W x) {
+BP_INLINE W vexp(W x) {
   typedef typename IntOf<W>::I I;
   x = x > splat<W>(710.0) ? splat<W>(710.0) : x;
   x = x < splat<W>(-746.0) ? splat<W>(-746.0) : x;
@@ -118,7 +125,7 @@ inline W vexp(W x) {
 
 // expm1(x) for x >= 0 (callers pass |x|): Taylor near 0 keeps the relative accuracy.
 template <int DEG, typename W>
-inline W vexpm1Pos(W x) {
+BP_INLINE W vexpm1Pos(W x) {
   W p = splat<W>(kInvFact[DEG + 2]);
 #pragma GCC unroll 16
   for (int i = DEG + 1; i >= 1; --i) p = p * x + splat<W>(kInvFact[i]);
@@ -128,7 +135,7 @@ inline W vexpm1Pos(W x) {
 }
 
 template <int DEG, typename W>
-inline W vtanh(W x) {
+BP_INLINE W vtanh(W x) {
   W a = vabs(x);
   a = a > splat<W>(20.0) ? splat<W>(20.0) : a;  // tanh(20) rounds to 1 in double
   W e = vexpm1Pos<DEG>(a + a);
@@ -137,7 +144,7 @@ inline W vtanh(W x) {
 }
 
 template <int DEG, typename W>
-inline W vsigmoid(W x) {
+BP_INLINE W vsigmoid(W x) {
   W e = vexp<DEG>(-vabs(x));
   W inv = splat<W>(1.0) / (splat<W>(1.0) + e);
   return x >= splat<W>(0) ? inv : e * inv;
@@ -164,7 +171,7 @@ constexpr double kErfcP22[23] = {
     -0.6267548660108487};
 
 template <int DEG, typename W>
-inline W verfcPos(W v) {
+BP_INLINE W verfcPos(W v) {
   v = v > splat<W>(27.5) ? splat<W>(27.5) : v;
   W t = splat<W>(2.0) / (splat<W>(2.0) + v);
   W u = (t - splat<W>(kErfcT0)) * splat<W>(2.0 / (1.0 - kErfcT0)) - splat<W>(1.0);
@@ -183,7 +190,7 @@ inline W verfcPos(W v) {
 
 // Phi(x) = erfc(-x / sqrt 2) / 2, accurate in the left tail too.
 template <int DEG, typename W>
-inline W vnormcdf(W x) {
+BP_INLINE W vnormcdf(W x) {
   W z = x * splat<W>(0.70710678118654752440);
   W e = verfcPos<DEG>(vabs(z));
   W c = z > splat<W>(0) ? splat<W>(2.0) - e : e;
@@ -191,10 +198,10 @@ inline W vnormcdf(W x) {
 }
 
 template <int DEG, typename W>
-inline W vgelu(W x) { return x * vnormcdf<DEG>(x); }
+BP_INLINE W vgelu(W x) { return x * vnormcdf<DEG>(x); }
 
 template <int DEG, typename W>
-inline W vgeluGrad(W x) {
+BP_INLINE W vgeluGrad(W x) {
   W pdf = vexp<DEG>(splat<W>(-0.5) * x * x) * splat<W>(0.39894228040143267794);
   return vnormcdf<DEG>(x) + x * pdf;
 }
@@ -203,7 +210,7 @@ inline W vgeluGrad(W x) {
 // Elementwise drivers: F maps vectors; the tail goes through a zero-padded vector.
 
 template <typename T, typename F>
-inline void map1(const T* x, T* y, size_t n, F f) {
+BP_INLINE void map1(const T* x, T* y, size_t n, F f) {
   typedef typename Vec<T>::V V;
   constexpr size_t L = Vec<T>::L;
   size_t i = 0;
@@ -212,7 +219,7 @@ inline void map1(const T* x, T* y, size_t n, F f) {
 }
 
 template <typename T, typename F>
-inline void map3(const T* a, const T* b, const T* c, T* out, size_t n, F f) {
+BP_INLINE void map3(const T* a, const T* b, const T* c, T* out, size_t n, F f) {
   typedef typename Vec<T>::V V;
   constexpr size_t L = Vec<T>::L;
   size_t i = 0;
@@ -221,6 +228,28 @@ inline void map3(const T* a, const T* b, const T* c, T* out, size_t n, F f) {
     storePartial(out + i,
                  f(loadPartial<V>(a + i, n - i), loadPartial<V>(b + i, n - i),
                    loadPartial<V>(c + i, n - i)),
+                 n - i);
+}
+
+// Same, with f working on double vectors (vd) whatever T is.
+template <typename T, typename F>
+BP_INLINE void mapW1(const T* x, T* y, size_t n, F f) {
+  typedef typename Vec<T>::H H;
+  size_t i = 0;
+  for (; i + LW <= n; i += LW) store(y + i, narrow<H>(f(widen(load<H>(x + i)))));
+  if (i < n) storePartial(y + i, narrow<H>(f(widen(loadPartial<H>(x + i, n - i)))), n - i);
+}
+
+template <typename T, typename F>
+BP_INLINE void mapW3(const T* a, const T* b, const T* c, T* out, size_t n, F f) {
+  typedef typename Vec<T>::H H;
+  size_t i = 0;
+  for (; i + LW <= n; i += LW)
+    store(out + i, narrow<H>(f(widen(load<H>(a + i)), widen(load<H>(b + i)), widen(load<H>(c + i)))));
+  if (i < n)
+    storePartial(out + i,
+                 narrow<H>(f(widen(loadPartial<H>(a + i, n - i)), widen(loadPartial<H>(b + i, n - i)),
+                             widen(loadPartial<H>(c + i, n - i)))),
                  n - i);
 }
 
@@ -241,16 +270,16 @@ void unaryK(int op, const T* x, T* y, size_t n, double alphaD) {
       map1(x, y, n, [alpha](V v) { return v > splat<V>(0) ? v : v * splat<V>(alpha); });
       break;
     case kSigmoid:
-      map1(x, y, n, [](V v) { return narrow(vsigmoid<D>(widen(v))); });
+      mapW1(x, y, n, [](vd v) { return vsigmoid<D>(v); });
       break;
     case kTanh:
-      map1(x, y, n, [](V v) { return narrow(vtanh<D>(widen(v))); });
+      mapW1(x, y, n, [](vd v) { return vtanh<D>(v); });
       break;
     case kGelu:
-      map1(x, y, n, [](V v) { return narrow(vgelu<D>(widen(v))); });
+      mapW1(x, y, n, [](vd v) { return vgelu<D>(v); });
       break;
     case kExp:
-      map1(x, y, n, [](V v) { return narrow(vexp<D>(widen(v))); });
+      mapW1(x, y, n, [](vd v) { return vexp<D>(v); });
       break;
     case kLog:
       for (size_t i = 0; i < n; ++i) y[i] = sizeof(T) == 4 ? __builtin_logf(x[i]) : __builtin_log(x[i]);
@@ -295,9 +324,7 @@ void unaryBackwardK(int op, const T* x, const T* y, const T* gy, T* gx, size_t n
       map3(x, y, gy, gx, n, [](V, V yv, V g) { return g * (splat<V>(1) - yv * yv); });
       break;
     case kGelu:
-      map3(x, y, gy, gx, n, [](V xv, V, V g) {
-        return narrow(widen(g) * vgeluGrad<D>(widen(xv)));
-      });
+      mapW3(x, y, gy, gx, n, [](vd xv, vd, vd g) { return g * vgeluGrad<D>(xv); });
       break;
     case kExp:
       map3(x, y, gy, gx, n, [](V, V yv, V g) { return g * yv; });
@@ -343,8 +370,8 @@ void unaryBackwardK(int op, const T* x, const T* y, const T* gy, T* gx, size_t n
   X(kLe, a <= b ? T(1) : T(0))                               \
   X(kEq, a == b ? T(1) : T(0))
 
-inline float powT(float a, float b) { return __builtin_powf(a, b); }
-inline double powT(double a, double b) { return __builtin_pow(a, b); }
+BP_INLINE float powT(float a, float b) { return __builtin_powf(a, b); }
+BP_INLINE double powT(double a, double b) { return __builtin_pow(a, b); }
 
 template <typename T>
 void binaryVVK(int op, const T* pa, const T* pb, T* out, size_t n) {
@@ -400,21 +427,20 @@ void binaryVSK(int op, const T* pa, T s, T* out, size_t n, bool scalarFirst) {
 // Reductions over [outer, n, inner]. Sums accumulate in double (float inputs too).
 
 template <typename T>
-inline double sumContig(const T* x, size_t n) {
-  typedef typename Vec<T>::V V;
-  typedef typename Vec<T>::W W;
-  constexpr size_t L = Vec<T>::L;
-  W acc0 = {}, acc1 = {};
+BP_INLINE double sumContig(const T* x, size_t n) {
+  typedef typename Vec<T>::H H;
+  constexpr size_t L = LW;
+  vd acc0 = {}, acc1 = {};
   size_t i = 0;
   for (; i + 2 * L <= n; i += 2 * L) {
-    acc0 += widen(load<V>(x + i));
-    acc1 += widen(load<V>(x + i + L));
+    acc0 += widen(load<H>(x + i));
+    acc1 += widen(load<H>(x + i + L));
   }
   if (i + L <= n) {
-    acc0 += widen(load<V>(x + i));
+    acc0 += widen(load<H>(x + i));
     i += L;
   }
-  acc0 += widen(loadPartial<V>(x + i, n - i));
+  acc0 += widen(loadPartial<H>(x + i, n - i));
   acc0 += acc1;
   double s = 0;
   for (size_t l = 0; l < L; ++l) s += acc0[l];
@@ -422,7 +448,7 @@ inline double sumContig(const T* x, size_t n) {
 }
 
 template <typename T>
-inline T maxContig(const T* x, size_t n) {
+BP_INLINE T maxContig(const T* x, size_t n) {
   T m = x[0];
   for (size_t i = 1; i < n; ++i) {
     const T v = x[i];
@@ -496,23 +522,21 @@ void reduceK(int op, const T* x, size_t outer, size_t n, size_t inner, T* out) {
 
 // y[i] = exp(x[i] - m); returns the sum in double.
 template <typename T>
-inline double expShiftSum(const T* x, T* y, size_t n, T m) {
-  typedef typename Vec<T>::V V;
-  typedef typename Vec<T>::W W;
+BP_INLINE double expShiftSum(const T* x, T* y, size_t n, T m) {
+  typedef typename Vec<T>::H H;
   constexpr int D = Deg<T>::v;
-  constexpr size_t L = Vec<T>::L;
-  const W mw = splat<W>(m);
-  W acc = {};
+  constexpr size_t L = LW;
+  const vd mw = splat<vd>(m);
+  vd acc = {};
   size_t i = 0;
   for (; i + L <= n; i += L) {
-    W e = vexp<D>(widen(load<V>(x + i)) - mw);
+    vd e = vexp<D>(widen(load<H>(x + i)) - mw);
     acc += e;
-    store(y + i, narrow(e));
+    store(y + i, narrow<H>(e));
   }
   if (i < n) {
-    W e = vexp<D>(widen(loadPartial<V>(x + i, n - i)) - mw);
-    V ev = narrow(e);
-    storePartial(y + i, ev, n - i);
+    vd e = vexp<D>(widen(loadPartial<H>(x + i, n - i)) - mw);
+    storePartial(y + i, narrow<H>(e), n - i);
     for (size_t l = 0; l < n - i; ++l) acc[l] += e[l];
   }
   double s = 0;
@@ -547,12 +571,9 @@ void softmaxBackwardK(const T* y, const T* gy, size_t rows, size_t cols, T* gx, 
     const T* gr = gy + r * cols;
     T* out = gx + r * cols;
     if (log) {
-      const T s = static_cast<T>(sumContig(gr, cols));
-      typedef typename Vec<T>::V V;
+      const vd sv = splat<vd>(sumContig(gr, cols));
       constexpr int D = Deg<T>::v;
-      const V sv = splat<V>(s);
-      map3(yr, gr, gr, out, cols,
-           [sv](V yv, V g, V) { return g - narrow(vexp<D>(widen(yv))) * sv; });
+      mapW3(yr, gr, gr, out, cols, [sv](vd yv, vd g, vd) { return g - vexp<D>(yv) * sv; });
     } else {
       double dot = 0;
       for (size_t i = 0; i < cols; ++i) dot += static_cast<double>(gr[i]) * yr[i];
@@ -577,16 +598,15 @@ void softmaxCrossEntropyK(const T* logits, size_t rows, size_t cols, const int32
       for (size_t i = 0; i < cols; ++i) gr[i] *= f;
       gr[t] -= static_cast<T>(scale);
     } else {
-      typedef typename Vec<T>::V V;
-      typedef typename Vec<T>::W W;
+      typedef typename Vec<T>::H H;
       constexpr int D = Deg<T>::v;
-      constexpr size_t L = Vec<T>::L;
-      const W mw = splat<W>(m);
-      W acc = {};
+      constexpr size_t L = LW;
+      const vd mw = splat<vd>(m);
+      vd acc = {};
       size_t i = 0;
-      for (; i + L <= cols; i += L) acc += vexp<D>(widen(load<V>(xr + i)) - mw);
+      for (; i + L <= cols; i += L) acc += vexp<D>(widen(load<H>(xr + i)) - mw);
       if (i < cols) {
-        W e = vexp<D>(widen(loadPartial<V>(xr + i, cols - i)) - mw);
+        vd e = vexp<D>(widen(loadPartial<H>(xr + i, cols - i)) - mw);
         for (size_t l = 0; l < cols - i; ++l) acc[l] += e[l];
       }
       s = 0;
