@@ -2,6 +2,7 @@
 // The `backprop` command: train and evaluate models on MNIST-style data, show the backend.
 //   backprop train [--data DIR] [--model mlp|lenet] [--epochs N] [--batch-size N]
 //                  [--optimizer sgd|adam] [--lr X] [--out FILE] [--backend native|js] [--seed N]
+//                  [--checkpoint FILE] [--resume FILE]
 //   backprop eval --model-file FILE [--data DIR]
 //   backprop info
 //   backprop bench [--backend native|js] [--size N] [--batches N]
@@ -12,7 +13,7 @@ import { manualSeed } from './random.js';
 import * as nn from './nn/index.js';
 import * as optim from './optim/index.js';
 import { DataLoader, TensorDataset, loadMnist, sampleDir, type MnistSplit } from './data/index.js';
-import { load, save } from './io/index.js';
+import { load, loadCheckpoint, save, saveCheckpoint } from './io/index.js';
 import { createProgress, evaluate, fit } from './train/index.js';
 
 const version = (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
@@ -107,6 +108,8 @@ interface TrainOptions {
   out: string;
   backend?: 'native' | 'js';
   seed?: number;
+  checkpoint?: string;
+  resume?: string;
 }
 
 async function train(opts: TrainOptions): Promise<void> {
@@ -132,6 +135,16 @@ async function train(opts: TrainOptions): Promise<void> {
     `training ${opts.model} on ${describeData(opts.data)} (${trainSet.images.shape[0]} images), ` +
       `${opts.epochs} epoch${opts.epochs === 1 ? '' : 's'}, batch ${opts.batchSize}, ${opts.optimizer} lr ${lr}, backend ${info.name} (${info.blas}, ${info.simd})\n`,
   );
+  let initialEpoch = 0;
+  if (opts.resume) {
+    // after building everything: restoring also restores the random generator's state
+    const restored = loadCheckpoint(opts.resume, { model, optimizer, scheduler });
+    if (restored.extra['backprop.model'] !== opts.model) {
+      throw new Error(`${opts.resume} is a checkpoint of model '${restored.extra['backprop.model']}', not '${opts.model}'`);
+    }
+    initialEpoch = restored.epoch;
+    process.stdout.write(`resuming from ${opts.resume} after epoch ${initialEpoch}\n`);
+  }
   const controller = new AbortController();
   const onSigint = (): void => {
     if (controller.signal.aborted) process.exit(130);
@@ -146,13 +159,20 @@ async function train(opts: TrainOptions): Promise<void> {
     history = await fit(model, {
       train: loader,
       epochs: opts.epochs,
+      initialEpoch,
       optimizer,
       scheduler,
       loss: new nn.CrossEntropyLoss(),
       metrics: ['accuracy'],
       signal: controller.signal,
       onBatchEnd: (l) => progress.onBatchEnd(l),
-      onEpochEnd: (l) => progress.onEpochEnd(l),
+      onEpochEnd: (l) => {
+        progress.onEpochEnd(l);
+        if (opts.checkpoint) {
+          const path = opts.checkpoint.replaceAll('{epoch}', String(l.epoch));
+          saveCheckpoint(path, { model, optimizer, scheduler, epoch: l.epoch, extra: { 'backprop.model': opts.model } });
+        }
+      },
     });
   } finally {
     progress.stop();
@@ -166,7 +186,7 @@ async function train(opts: TrainOptions): Promise<void> {
     'backprop.model': opts.model,
     'backprop.input_shape': JSON.stringify(spec.inputShape),
     'backprop.num_classes': String(spec.numClasses),
-    'backprop.epochs': String(history.epochs.length),
+    'backprop.epochs': String(history.epochs.at(-1)?.epoch ?? initialEpoch),
     'backprop.test_accuracy': test.accuracy.toFixed(4),
   });
   if (history.aborted) process.stdout.write(`stopped early after ${history.epochs.length} complete epochs\n`);
@@ -310,6 +330,8 @@ export function program(): Command {
     .option('--out <file>', 'where to write the trained weights (safetensors)', 'model.safetensors')
     .addOption(backendOption())
     .option('--seed <n>', 'random seed (initialisation and shuffling)', integer)
+    .option('--checkpoint <file>', 'save a checkpoint after every epoch ({epoch} in the name is replaced by its number)')
+    .option('--resume <file>', 'continue from a checkpoint written by --checkpoint (same options otherwise)')
     .action((opts: TrainOptions) => train(opts));
 
   cmd.command('eval')

@@ -48,6 +48,20 @@ describe('backprop CLI', () => {
     expect(e.stdout).toContain(`test accuracy: ${m![1]}% (1000 images)`);
   });
 
+  it('train --resume from the epoch-2 checkpoint ends with the same weights as the uninterrupted run', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'backprop-cli-'));
+    const args = ['train', '--epochs', '3', '--seed', '4', '--batch-size', '128'];
+    expect(backprop([...args, '--checkpoint', 'e{epoch}.safetensors', '--out', 'a.safetensors'], dir).code).toBe(0);
+    const resumed = backprop([...args, '--resume', 'e2.safetensors', '--out', 'b.safetensors'], dir);
+    expect(resumed.code).toBe(0);
+    expect(resumed.stdout).toContain('resuming from e2.safetensors after epoch 2');
+    expect(resumed.stderr).not.toMatch(/epoch [12]\/3/);
+    const a = readSafetensors(join(dir, 'a.safetensors')).tensors;
+    const b = readSafetensors(join(dir, 'b.safetensors')).tensors;
+    expect(Object.keys(b).sort()).toEqual(Object.keys(a).sort());
+    for (const k of Object.keys(a)) expect(Buffer.from(b[k].data.buffer).equals(Buffer.from(a[k].data.buffer)), k).toBe(true);
+  });
+
   it('bench reports GEMM and training throughput of the chosen backend', () => {
     const r = backprop(['bench', '--backend', 'js', '--size', '32', '--batches', '2']);
     expect(r.code).toBe(0);
