@@ -11,7 +11,9 @@
         "native/thread_pool.cc",
         "native/simd_scalar.cc",
         "native/simd_avx2.cc",
-        "native/simd_avx512.cc"
+        "native/simd_avx512.cc",
+        "native/conv.cc",
+        "native/rnn.cc"
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
       "defines": ["NAPI_VERSION=8", "NAPI_CPP_EXCEPTIONS", "NODE_ADDON_API_DISABLE_DEPRECATED"],

@@ -12,6 +12,7 @@
 
 #include "args.h"
 #include "blas.h"
+#include "conv.h"
 #include "gemm.h"
 #include "kernels.h"
 #include "kernels_common.h"
@@ -119,6 +120,16 @@ class Addon : public Napi::Addon<Addon> {
       // The rnn kernels read the current SIMD table through &simd_ (it follows _setSimd).
       InstanceValue("rnnCellForward", Napi::Function::New(env, RnnCellForward, "rnnCellForward", &simd_), napi_enumerable),
       InstanceValue("rnnCellBackward", Napi::Function::New(env, RnnCellBackward, "rnnCellBackward", &simd_), napi_enumerable),
+      // The conv kernels use the addon's GEMM, SIMD table, pool and their workspace through &conv_.
+      InstanceValue("conv2d", Napi::Function::New(env, Conv2d, "conv2d", &conv_), napi_enumerable),
+      InstanceValue("conv2dBackwardInput", Napi::Function::New(env, Conv2dBackwardInput, "conv2dBackwardInput", &conv_), napi_enumerable),
+      InstanceValue("conv2dBackwardWeight", Napi::Function::New(env, Conv2dBackwardWeight, "conv2dBackwardWeight", &conv_), napi_enumerable),
+      InstanceValue("maxPool2d", Napi::Function::New(env, MaxPool2d, "maxPool2d", &conv_), napi_enumerable),
+      InstanceValue("maxPool2dBackward", Napi::Function::New(env, MaxPool2dBackward, "maxPool2dBackward", &conv_), napi_enumerable),
+      InstanceValue("avgPool2d", Napi::Function::New(env, AvgPool2d, "avgPool2d", &conv_), napi_enumerable),
+      InstanceValue("avgPool2dBackward", Napi::Function::New(env, AvgPool2dBackward, "avgPool2dBackward", &conv_), napi_enumerable),
+      InstanceValue("batchNormStats", Napi::Function::New(env, BatchNormStats, "batchNormStats", &conv_), napi_enumerable),
+      InstanceValue("channelAffine", Napi::Function::New(env, ChannelAffine, "channelAffine", &conv_), napi_enumerable),
     });
   }
 
@@ -668,6 +679,7 @@ class Addon : public Napi::Addon<Addon> {
   bool useBlas_ = false;
   std::unique_ptr<ThreadPool> pool_;
   GemmWorkspace workspace_;
+  ConvContext conv_{&simd_, &useBlas_, &pool_, &workspace_, {}};
 };
 
 }  // namespace bp

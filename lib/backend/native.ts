@@ -27,6 +27,8 @@ const KERNELS = [
   'maxAxis', 'argmax', 'softmax', 'logSoftmax', 'softmaxBackward', 'logSoftmaxBackward',
   'softmaxCrossEntropy', 'biasAdd', 'biasGrad', 'permute', 'gather', 'scatterAdd', 'sgdStep',
   'adamStep', '_setSimd', '_simdLevels', '_setBlas',
+  'conv2d', 'conv2dBackwardInput', 'conv2dBackwardWeight', 'maxPool2d', 'maxPool2dBackward',
+  'avgPool2d', 'avgPool2dBackward', 'batchNormStats', 'channelAffine',
 ] as const;
 
 let loaded: NativeBackend | undefined;
