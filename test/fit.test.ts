@@ -5,7 +5,7 @@ import { isGradEnabled } from '../lib/autograd/mode.js';
 import * as nn from '../lib/nn/index.js';
 import * as optim from '../lib/optim/index.js';
 import { DataLoader, TensorDataset } from '../lib/data/index.js';
-import { fit, evaluate } from '../lib/train/index.js';
+import { fit, evaluate, createProgress } from '../lib/train/index.js';
 
 // Two classes split by the line x0 + x1 = 0: points on a fixed grid, so no randomness in the data.
 function separable(n: number): TensorDataset {
@@ -142,5 +142,17 @@ describe('fit', () => {
     })).rejects.toThrow(/loss is NaN at epoch 1, batch 3/);
     expect(model.parameters().map((p) => Array.from(p.data))).toEqual(stepsBefore);
     expect(stepsBefore).not.toEqual(before);
+  });
+});
+
+describe('progress', () => {
+  it('prints one plain line per epoch when the stream is not a terminal', () => {
+    const lines: string[] = [];
+    const stream = { write: (s: string) => lines.push(s), isTTY: false } as unknown as NodeJS.WritableStream;
+    const p = createProgress({ epochs: 2, stream });
+    p.onBatchEnd({ epoch: 1, batch: 1, batches: 2, loss: 1, runningLoss: 1, samples: 50 });
+    p.onEpochEnd({ epoch: 1, loss: 0.5, accuracy: 0.75, valLoss: 0.625, samples: 100, seconds: 0.5, lr: 0.1 });
+    p.stop();
+    expect(lines).toEqual(['epoch 1/2  loss 0.5000  accuracy 0.7500  valLoss 0.6250  200 samples/s  0.5s\n']);
   });
 });

@@ -39,12 +39,14 @@ export function createProgress(options: ProgressOptions): Progress {
       stop() {},
     };
   }
+  // One bar for the whole run (so the ETA is the run's), stopped and restarted around the
+  // per-epoch summary lines.
   const bar = new cliProgress.SingleBar(
     {
       stream,
       format: 'epoch {epoch}/{epochs} [{bar}] {percentage}% | ETA {eta_formatted} | {rate} samples/s | loss {loss}',
       hideCursor: true,
-      etaBuffer: 50,
+      etaBuffer: 100,
     },
     cliProgress.Presets.shades_classic,
   );
@@ -52,14 +54,15 @@ export function createProgress(options: ProgressOptions): Progress {
   let epochStart = 0;
   return {
     onBatchEnd(logs) {
-      if (!started || logs.batch === 1) {
-        if (started) bar.stop();
-        bar.start(logs.batches ?? 0, 0, { epoch: logs.epoch, epochs: options.epochs, rate: 0, loss: '-' });
+      const perEpoch = logs.batches ?? logs.batch;
+      const done = (logs.epoch - 1) * perEpoch + logs.batch;
+      if (logs.batch === 1) epochStart = performance.now();
+      if (!started) {
+        bar.start(perEpoch * options.epochs, done - 1, { epoch: logs.epoch, epochs: options.epochs, rate: 0, loss: '-' });
         started = true;
-        epochStart = performance.now();
       }
       const seconds = (performance.now() - epochStart) / 1000;
-      bar.update(logs.batch, {
+      bar.update(done, {
         epoch: logs.epoch,
         epochs: options.epochs,
         rate: seconds > 0 ? Math.round(logs.samples / seconds) : 0,
