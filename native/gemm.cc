@@ -101,7 +101,15 @@ void gemmBuiltin(bool transA, bool transB, size_t m, size_t n, size_t k, T alpha
   const size_t mcMax = mr * Blocking<T>::mcRows;
   const size_t ncMax = (Blocking<T>::nc + nr - 1) / nr * nr;
   const int threads = pool.size();
-  const bool parallel = threads > 1 && static_cast<double>(m) * n * k >= 64.0 * 64 * 64 * 4;
+  // Waking the pool costs some microseconds: only worth it from ~200^3 multiply-adds on.
+  const bool parallel = threads > 1 && static_cast<double>(m) * n * k >= 200.0 * 200 * 200;
+  // With fewer row blocks than threads, shrink the blocks so that each thread gets its own rows
+  // (rather than packing the same rows of A in every thread).
+  size_t mcUse = mcMax;
+  if (parallel && (m + mcMax - 1) / mcMax < static_cast<size_t>(threads)) {
+    const size_t per = (m + static_cast<size_t>(threads) - 1) / static_cast<size_t>(threads);
+    mcUse = std::max(mr, (per + mr - 1) / mr * mr);
+  }
 
   const size_t ncAlloc = std::min(ncMax, (n + nr - 1) / nr * nr);
   T* bPack = static_cast<T*>(ws.buffer(0, kcMax * ncAlloc * sizeof(T)));
@@ -119,17 +127,17 @@ void gemmBuiltin(bool transA, bool transB, size_t m, size_t n, size_t k, T alpha
       const T betaEff = p0 == 0 ? beta : T(1);
       packB(transB, b, ldb, p0, kc, j0, nc, nr, bPack);
 
-      const size_t mBlocks = (m + mcMax - 1) / mcMax;
-      // Few row blocks: also split the columns so that every thread gets work.
+      const size_t mBlocks = (m + mcUse - 1) / mcUse;
+      // Still fewer row blocks than threads (m < threads * mr): split the columns instead.
       size_t chunks = 1;
-      if (parallel && mBlocks < static_cast<size_t>(threads) * 2)
-        chunks = std::min(slivers, static_cast<size_t>(threads) * 2);
+      if (parallel && mBlocks < static_cast<size_t>(threads))
+        chunks = std::min(slivers, static_cast<size_t>(threads));
       const size_t perChunk = (slivers + chunks - 1) / chunks;
 
       auto task = [&](size_t t, int thread) {
         const size_t blk = t / chunks, chunk = t % chunks;
-        const size_t i0 = blk * mcMax;
-        const size_t mc = std::min(mcMax, m - i0);
+        const size_t i0 = blk * mcUse;
+        const size_t mc = std::min(mcUse, m - i0);
         const size_t sBegin = chunk * perChunk;
         const size_t sEnd = std::min(slivers, sBegin + perChunk);
         if (sBegin >= sEnd) return;
