@@ -10,6 +10,7 @@ import {
   type Backend, type BackendInfo, type FloatArray,
 } from './types.js';
 import { convKernels } from './js-conv.js';
+import { rnnKernels } from './js-rnn.js';
 
 // ---------------------------------------------------------------------------------------------
 // Argument checks. The native side checks the same things and throws the same error classes:
@@ -920,4 +921,5 @@ export const jsBackend: Backend = {
   sgdStep,
   adamStep,
   ...convKernels,
+  ...rnnKernels,
 };

@@ -49,6 +49,15 @@ export const ReduceOp = {
 } as const;
 export type ReduceOp = (typeof ReduceOp)[keyof typeof ReduceOp];
 
+/** Recurrent cells of rnnCellForward / rnnCellBackward (nn.RNN tanh / relu, nn.LSTM, nn.GRU). */
+export const RnnCell = {
+  rnnTanh: 0,
+  rnnRelu: 1,
+  lstm: 2,
+  gru: 3,
+} as const;
+export type RnnCell = (typeof RnnCell)[keyof typeof RnnCell];
+
 export type SimdLevel = 'avx512' | 'avx2' | 'sse4' | 'neon' | 'scalar';
 
 export interface BackendInfo {
@@ -197,4 +206,30 @@ export interface Backend {
   batchNormStats(x: FloatArray, n: number, c: number, inner: number, mean: FloatArray, variance: FloatArray): void;
   /** y[i, c, j] = x[i, c, j] * scale[c] + shift[c] over x viewed as n×c×inner; y may be x. */
   channelAffine(x: FloatArray, n: number, c: number, inner: number, scale: FloatArray, shift: FloatArray, y: FloatArray): void;
+  /**
+   * One time step of a recurrent cell (see RnnCell), fused into one pass over batch×hidden:
+   * adds the two projections and the hidden bias, applies the gate nonlinearities and the state
+   * update. G = gates per cell: 1 (RNN), 4 (LSTM, torch order i, f, g, o), 3 (GRU, r, z, n).
+   * xp [batch, G*hidden]: x W_ihᵀ + b_ih of this step; hh [batch, G*hidden]: hPrev W_hhᵀ (no bias);
+   * bHh [G*hidden] or null; hPrev [batch, hidden] (read by GRU; may be null otherwise);
+   * cPrev [batch, hidden] (LSTM; null otherwise). Writes h [batch, hidden], c [batch, hidden]
+   * (LSTM; null otherwise) and saved [batch, 4*hidden], what rnnCellBackward needs (LSTM: the
+   * activated i, f, g, o; GRU: r, z, n and W_hn hPrev + b_hn; RNN: unused, may be null).
+   */
+  rnnCellForward(cell: RnnCell, batch: number, hidden: number, xp: FloatArray, hh: FloatArray,
+    bHh: FloatArray | null, hPrev: FloatArray | null, cPrev: FloatArray | null, h: FloatArray,
+    c: FloatArray | null, saved: FloatArray | null): void;
+  /**
+   * The backward of one rnnCellForward step. The gradient reaching h is gh + ghNext (ghNext, from
+   * the next time step, may be null), the one reaching c is gcNext (LSTM; null = zero).
+   * Reads saved, hPrev (GRU), cPrev and c (LSTM), h (RNN). Writes gxp [batch, G*hidden] (gradient
+   * of xp); ghh [batch, G*hidden] (GRU: gradient of hh + bHh, which differs from gxp in the n
+   * gate; must be null for RNN/LSTM, where it equals gxp); ghPrev [batch, hidden]: the part of the
+   * gradient of hPrev that does not go through hh (GRU: z * gh; zero otherwise), to which the
+   * caller adds ghh W_hh; gcPrev [batch, hidden] (LSTM; null otherwise).
+   */
+  rnnCellBackward(cell: RnnCell, batch: number, hidden: number, saved: FloatArray | null,
+    hPrev: FloatArray | null, cPrev: FloatArray | null, c: FloatArray | null, h: FloatArray | null,
+    gh: FloatArray, ghNext: FloatArray | null, gcNext: FloatArray | null, gxp: FloatArray,
+    ghh: FloatArray | null, ghPrev: FloatArray, gcPrev: FloatArray | null): void;
 }
