@@ -10,7 +10,14 @@ export { ReLU, LeakyReLU, Sigmoid, Tanh, GELU, Softmax, LogSoftmax } from './lay
 export { BatchNorm1d, LayerNorm } from './layers/normalization.js';
 export type { BatchNormOptions, LayerNormOptions } from './layers/normalization.js';
 export { Embedding } from './layers/embedding.js';
+export { Conv2d } from './layers/conv.js';
+export type { Conv2dOptions } from './layers/conv.js';
+export { MaxPool2d, AvgPool2d } from './layers/pooling.js';
+export type { Pool2dOptions } from './layers/pooling.js';
+export { BatchNorm2d } from './layers/batchnorm2d.js';
 export { Sequential, ModuleList } from './layers/container.js';
+export { RNN, LSTM, GRU, RNNBase } from './layers/rnn.js';
+export type { RNNOptions, RNNBaseOptions } from './layers/rnn.js';
 export { MSELoss, L1Loss, HuberLoss, CrossEntropyLoss, NLLLoss, BCEWithLogitsLoss } from './layers/loss.js';
 export * as init from './init.js';
 export * as functional from './functional.js';

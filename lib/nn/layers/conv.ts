@@ -1,0 +1,71 @@
+// Conv2d: 2-D convolution over NCHW inputs, torch's layout ([outC, inC, kH, kW] weight), options
+// and default initialisation.
+
+import { zeros, type Tensor } from '../../tensor.js';
+import type { DType } from '../../backend/types.js';
+import { Module } from '../module.js';
+import { conv2d } from '../../ops/conv.js';
+import { pair } from '../../ops/conv.js';
+import { kaimingUniform, uniform } from '../init.js';
+
+export interface Conv2dOptions {
+  /** Step of the window, one number or [h, w] (default 1). */
+  stride?: number | readonly [number, number];
+  /** Zeros added on each side, one number or [h, w] (default 0). */
+  padding?: number | readonly [number, number];
+  /** Spacing between kernel taps, one number or [h, w] (default 1). */
+  dilation?: number | readonly [number, number];
+  /** Learn an additive per-channel bias (default true). */
+  bias?: boolean;
+  dtype?: DType;
+}
+
+export class Conv2d extends Module {
+  readonly inChannels: number;
+  readonly outChannels: number;
+  readonly kernelSize: [number, number];
+  readonly stride: [number, number];
+  readonly padding: [number, number];
+  readonly dilation: [number, number];
+  weight: Tensor;
+  bias: Tensor | null;
+
+  constructor(inChannels: number, outChannels: number, kernelSize: number | readonly [number, number], options: Conv2dOptions = {}) {
+    super();
+    for (const [name, v] of [['inChannels', inChannels], ['outChannels', outChannels]] as const) {
+      if (!Number.isInteger(v) || v < 1) throw new RangeError(`Conv2d: ${name} must be a positive integer, got ${v}`);
+    }
+    this.inChannels = inChannels;
+    this.outChannels = outChannels;
+    this.kernelSize = pair('Conv2d', 'kernelSize', kernelSize, 1, 1);
+    this.stride = pair('Conv2d', 'stride', options.stride, 1, 1);
+    this.padding = pair('Conv2d', 'padding', options.padding, 0, 0);
+    this.dilation = pair('Conv2d', 'dilation', options.dilation, 1, 1);
+    const dtype = options.dtype ?? 'float32';
+    const [kH, kW] = this.kernelSize;
+    this.weight = this.registerParameter('weight', zeros([outChannels, inChannels, kH, kW], { dtype, requiresGrad: true })) as Tensor;
+    this.bias = this.registerParameter('bias', options.bias === false ? null : zeros([outChannels], { dtype, requiresGrad: true }));
+    this.resetParameters();
+  }
+
+  /** torch's init: kaiming_uniform(a=√5) for W, i.e. U(±1/√fanIn), and U(±1/√fanIn) for b. */
+  resetParameters(): void {
+    kaimingUniform(this.weight, { a: Math.sqrt(5) });
+    if (this.bias !== null) {
+      const fanIn = this.inChannels * this.kernelSize[0] * this.kernelSize[1];
+      const bound = 1 / Math.sqrt(fanIn);
+      uniform(this.bias, -bound, bound);
+    }
+  }
+
+  forward(x: Tensor): Tensor {
+    return conv2d(x, this.weight, this.bias, { stride: this.stride, padding: this.padding, dilation: this.dilation });
+  }
+
+  override extraRepr(): string {
+    const k = (p: [number, number]): string => `[${p.join(', ')}]`;
+    return `${this.inChannels}, ${this.outChannels}, kernelSize=${k(this.kernelSize)}, stride=${k(this.stride)}` +
+      `${this.padding[0] || this.padding[1] ? `, padding=${k(this.padding)}` : ''}` +
+      `${this.dilation[0] > 1 || this.dilation[1] > 1 ? `, dilation=${k(this.dilation)}` : ''}, bias=${this.bias !== null}`;
+  }
+}
