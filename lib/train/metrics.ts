@@ -57,13 +57,14 @@ export class Accuracy implements Metric {
   }
 }
 
-export type MetricSpec = 'accuracy' | Metric;
+/** 'loss' is accepted for familiarity (Keras) but always reported anyway. */
+export type MetricSpec = 'loss' | 'accuracy' | Metric;
 
-/** Fresh metric objects for the given specs (one set for training, one for validation). */
+/** Metric objects for the given specs: a fresh Accuracy per 'accuracy', Metric objects as given. */
 export function createMetrics(specs: readonly MetricSpec[]): Metric[] {
-  return specs.map((s) => {
+  return specs.filter((s) => s !== 'loss').map((s) => {
     if (s === 'accuracy') return new Accuracy();
     if (typeof s === 'object' && s !== null && typeof s.update === 'function') return s;
-    throw new TypeError(`fit: unknown metric ${String(s)} (use 'accuracy' or an object implementing Metric)`);
+    throw new TypeError(`fit: unknown metric ${String(s)} (use 'loss', 'accuracy' or an object implementing Metric)`);
   });
 }
