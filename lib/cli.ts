@@ -28,15 +28,6 @@ interface ModelSpec {
 
 type ModelBuilder = (spec: ModelSpec) => nn.Module;
 
-/** Layers that later issues add to nn; looked up by name so this file builds before they exist. */
-function layer(name: string): new (...args: never[]) => nn.Module {
-  const ctor = (nn as unknown as Record<string, unknown>)[name];
-  if (typeof ctor !== 'function') {
-    throw new Error(`this model needs nn.${name}, which this build of backprop does not have yet; use --model mlp`);
-  }
-  return ctor as new (...args: never[]) => nn.Module;
-}
-
 const models: Record<string, ModelBuilder> = {
   /** 784-512-256-10 multilayer perceptron. */
   mlp: ({ inputShape: [c, h, w], numClasses }) =>
@@ -50,12 +41,10 @@ const models: Record<string, ModelBuilder> = {
     ),
   /** LeNet-5 (ReLU, max pooling) for 28×28 inputs. */
   lenet: ({ inputShape: [c, h, w], numClasses }) => {
-    const Conv2d = layer('Conv2d') as unknown as new (i: number, o: number, k: number, opts?: { padding?: number }) => nn.Module;
-    const MaxPool2d = layer('MaxPool2d') as unknown as new (k: number) => nn.Module;
     const flat = 16 * Math.floor((Math.floor(h / 2) - 4) / 2) * Math.floor((Math.floor(w / 2) - 4) / 2);
     return new nn.Sequential(
-      new Conv2d(c, 6, 5, { padding: 2 }), new nn.ReLU(), new MaxPool2d(2),
-      new Conv2d(6, 16, 5), new nn.ReLU(), new MaxPool2d(2),
+      new nn.Conv2d(c, 6, 5, { padding: 2 }), new nn.ReLU(), new nn.MaxPool2d(2),
+      new nn.Conv2d(6, 16, 5), new nn.ReLU(), new nn.MaxPool2d(2),
       new nn.Flatten(),
       new nn.Linear(flat, 120), new nn.ReLU(),
       new nn.Linear(120, 84), new nn.ReLU(),

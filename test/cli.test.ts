@@ -48,6 +48,17 @@ describe('backprop CLI', () => {
     expect(e.stdout).toContain(`test accuracy: ${m![1]}% (1000 images)`);
   });
 
+  it('train --model lenet learns above chance and its file evaluates to the same accuracy', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'backprop-cli-'));
+    const r = backprop(['train', '--model', 'lenet', '--epochs', '1', '--seed', '2', '--out', 'lenet.safetensors'], dir);
+    expect(r.code).toBe(0);
+    const m = /test accuracy: ([\d.]+)%/.exec(r.stdout);
+    expect(Number(m![1])).toBeGreaterThan(25);
+    expect(readSafetensors(join(dir, 'lenet.safetensors')).tensors['0.weight'].shape).toEqual([6, 1, 5, 5]);
+    const e = backprop(['eval', '--model-file', join(dir, 'lenet.safetensors')]);
+    expect(e.stdout).toContain(`test accuracy: ${m![1]}%`);
+  });
+
   it('train --resume from the epoch-2 checkpoint ends with the same weights as the uninterrupted run', () => {
     const dir = mkdtempSync(join(tmpdir(), 'backprop-cli-'));
     const args = ['train', '--epochs', '3', '--seed', '4', '--batch-size', '128'];
