@@ -17,17 +17,23 @@ function data(): TensorDataset {
   return new TensorDataset(tensor(x, { shape: [n, 4] }), tensor(y, { shape: [n] }));
 }
 
-function setup() {
+type Kind = 'adam+step' | 'sgd+plateau';
+
+function setup(kind: Kind = 'adam+step') {
   // Dropout makes the run depend on the generator beyond the shuffle.
   const model = new nn.Sequential(new nn.Linear(4, 8), new nn.ReLU(), new nn.Dropout(0.2), new nn.Linear(8, 3));
-  const optimizer = new optim.Adam(model.parameters(), { lr: 0.01 });
-  const scheduler = new optim.lrScheduler.StepLR(optimizer, { stepSize: 1, gamma: 0.7 });
-  return { model, optimizer, scheduler };
+  if (kind === 'adam+step') {
+    const optimizer = new optim.Adam(model.parameters(), { lr: 0.01 });
+    return { model, optimizer, scheduler: new optim.lrScheduler.StepLR(optimizer, { stepSize: 1, gamma: 0.7 }) };
+  }
+  const optimizer = new optim.SGD(model.parameters(), { lr: 0.05, momentum: 0.9, nesterov: true });
+  return { model, optimizer, scheduler: new optim.lrScheduler.ReduceLROnPlateau(optimizer, { patience: 0, factor: 0.5 }) };
 }
 
 const run = (parts: ReturnType<typeof setup>, epochs: number, initialEpoch = 0) =>
   fit(parts.model, {
     train: new DataLoader(data(), { batchSize: 10, shuffle: true }),
+    validation: new DataLoader(data(), { batchSize: 16 }),
     epochs,
     initialEpoch,
     optimizer: parts.optimizer,
@@ -38,20 +44,20 @@ const run = (parts: ReturnType<typeof setup>, epochs: number, initialEpoch = 0) 
 const bytes = (m: nn.Module): Buffer[] => m.parameters().map((p) => Buffer.from(p.data.buffer, p.data.byteOffset, p.data.byteLength));
 
 describe('checkpoints', () => {
-  it('resume after 2 epochs + 1 more equals 3 uninterrupted epochs bit for bit', async () => {
+  it.each<Kind>(['adam+step', 'sgd+plateau'])('%s: resume after 2 epochs + 1 more equals 3 uninterrupted epochs bit for bit', async (kind) => {
     const dir = mkdtempSync(join(tmpdir(), 'backprop-ckpt-'));
     manualSeed(11);
-    const straight = setup();
+    const straight = setup(kind);
     await run(straight, 3);
 
     manualSeed(11);
-    const first = setup();
+    const first = setup(kind);
     await run(first, 2);
     const path = join(dir, 'ckpt.safetensors');
     saveCheckpoint(path, { ...first, epoch: 2, extra: { note: 'two epochs' } });
 
     manualSeed(999); // a different generator state and different initial weights
-    const resumed = setup();
+    const resumed = setup(kind);
     expect(bytes(resumed.model)).not.toEqual(bytes(straight.model));
     const info = loadCheckpoint(path, resumed);
     expect(info).toEqual({ epoch: 2, extra: { note: 'two epochs' } });
