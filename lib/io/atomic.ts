@@ -2,6 +2,7 @@
 // over the target, fsync the directory. A reader sees the old file or the new one, never half of
 // one; a failure (or a crash) before the rename leaves the old file untouched.
 import { closeSync, fsyncSync, openSync, renameSync, unlinkSync, writeSync } from 'node:fs';
+import { open, rename, unlink } from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
 import { basename, dirname, join, resolve } from 'node:path';
 
@@ -9,9 +10,7 @@ export type ChunkWriter = (bytes: Uint8Array) => void;
 
 /** Calls `produce` with a function that appends bytes, then atomically replaces `path`. */
 export function writeFileAtomic(path: string, produce: (write: ChunkWriter) => void): void {
-  const target = resolve(path);
-  const dir = dirname(target);
-  const temp = join(dir, `.${basename(target)}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`);
+  const { target, dir, temp } = tempPathFor(path);
   const fd = openSync(temp, 'wx', 0o644);
   let renamed = false;
   try {
@@ -36,6 +35,41 @@ export function writeFileAtomic(path: string, produce: (write: ChunkWriter) => v
       }
     }
   }
+}
+
+/** writeFileAtomic with asynchronous I/O: the event loop keeps running during writes and fsyncs. */
+export async function writeFileAtomicAsync(path: string, bytes: Uint8Array): Promise<void> {
+  const { target, dir, temp } = tempPathFor(path);
+  const handle = await open(temp, 'wx', 0o644);
+  let renamed = false;
+  try {
+    try {
+      await handle.writeFile(bytes);
+      await handle.sync();
+    } finally {
+      await handle.close();
+    }
+    await rename(temp, target);
+    renamed = true;
+    try {
+      const d = await open(dir, 'r');
+      try {
+        await d.sync();
+      } finally {
+        await d.close();
+      }
+    } catch {
+      // as in fsyncDirectory: not every platform or filesystem syncs directories
+    }
+  } finally {
+    if (!renamed) await unlink(temp).catch(() => undefined);
+  }
+}
+
+function tempPathFor(path: string): { target: string; dir: string; temp: string } {
+  const target = resolve(path);
+  const dir = dirname(target);
+  return { target, dir, temp: join(dir, `.${basename(target)}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`) };
 }
 
 function fsyncDirectory(dir: string): void {

@@ -4,8 +4,9 @@
 // relative to the start of the buffer, which the tensors must cover without overlaps or holes.
 // This file works on plain typed arrays; lib/io/index.ts wraps it for Tensors.
 import { readFileSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
 import { endianness } from 'node:os';
-import { writeFileAtomic } from './atomic.js';
+import { writeFileAtomic, writeFileAtomicAsync } from './atomic.js';
 
 export type FloatArray = Float32Array | Float64Array;
 
@@ -34,8 +35,15 @@ function requireLittleEndian(): void {
   if (endianness() !== 'LE') throw new Error('safetensors: big-endian hosts are not supported');
 }
 
-/** Writes tensors (and optional string metadata) to `path` atomically. */
-export function writeSafetensors(path: string, tensors: Record<string, RawTensor>, metadata?: Record<string, string>): void {
+interface Encoded {
+  prefix: Buffer;
+  header: Buffer;
+  /** The tensors' data in file order, read when called (the sync writer streams them). */
+  chunks: (() => Uint8Array)[];
+}
+
+/** Checks the tensors and lays out the file: header length, padded JSON header, data order. */
+function encode(path: string, tensors: Record<string, RawTensor>, metadata?: Record<string, string>): Encoded {
   requireLittleEndian();
   const entries = Object.entries(tensors).map(([name, t]) => {
     if (name === '__metadata__' || name.length === 0) throw new Error(`io.save(${path}): invalid tensor name '${name}'`);
@@ -45,7 +53,7 @@ export function writeSafetensors(path: string, tensors: Record<string, RawTensor
     if (t.data.length !== size) {
       throw new Error(`io.save(${path}): tensor '${name}' has shape [${t.shape.join(', ')}] but ${t.data.length} values`);
     }
-    return { name, tensor: t, code, bytes: size * BYTES[code] };
+    return { name, shape: [...t.shape], tensor: t, code, bytes: size * BYTES[code] };
   });
   // Larger elements first, then by name: every tensor starts aligned to its element size,
   // and the same tensors always give the same bytes.
@@ -60,7 +68,7 @@ export function writeSafetensors(path: string, tensors: Record<string, RawTensor
   }
   let offset = 0;
   for (const e of entries) {
-    header[e.name] = { dtype: e.code, shape: [...e.tensor.shape], data_offsets: [offset, offset + e.bytes] };
+    header[e.name] = { dtype: e.code, shape: e.shape, data_offsets: [offset, offset + e.bytes] };
     offset += e.bytes;
   }
   let json = JSON.stringify(header);
@@ -69,15 +77,31 @@ export function writeSafetensors(path: string, tensors: Record<string, RawTensor
   const headerBytes = Buffer.from(json, 'utf8');
   const prefix = Buffer.alloc(8);
   prefix.writeBigUInt64LE(BigInt(headerBytes.length));
+  const chunks = entries.map((e) => () => {
+    const d = e.tensor.data;
+    return new Uint8Array(d.buffer, d.byteOffset, d.byteLength);
+  });
+  return { prefix, header: headerBytes, chunks };
+}
 
+/** Writes tensors (and optional string metadata) to `path` atomically. */
+export function writeSafetensors(path: string, tensors: Record<string, RawTensor>, metadata?: Record<string, string>): void {
+  const { prefix, header, chunks } = encode(path, tensors, metadata);
   writeFileAtomic(path, (write) => {
     write(prefix);
-    write(headerBytes);
-    for (const e of entries) {
-      const d = e.tensor.data;
-      write(new Uint8Array(d.buffer, d.byteOffset, d.byteLength));
-    }
+    write(header);
+    for (const c of chunks) write(c());
   });
+}
+
+/**
+ * Like writeSafetensors without blocking the event loop on disk I/O and fsync. The values are
+ * copied first, so tensors changed while the write is in flight (training goes on) are saved
+ * as they were at the call.
+ */
+export async function writeSafetensorsAsync(path: string, tensors: Record<string, RawTensor>, metadata?: Record<string, string>): Promise<void> {
+  const { prefix, header, chunks } = encode(path, tensors, metadata);
+  await writeFileAtomicAsync(path, Buffer.concat([prefix, header, ...chunks.map((c) => c())]));
 }
 
 /** Reads a safetensors file; a corrupt or truncated file throws an Error naming it and the defect. */
@@ -85,6 +109,17 @@ export function readSafetensors(path: string): { tensors: Record<string, Decoded
   let bytes: Buffer;
   try {
     bytes = readFileSync(path);
+  } catch (e) {
+    throw new Error(`io.load: cannot read ${path}: ${(e as Error).message}`);
+  }
+  return decodeSafetensors(bytes, path);
+}
+
+/** Like readSafetensors, reading the file without blocking the event loop. */
+export async function readSafetensorsAsync(path: string): Promise<{ tensors: Record<string, DecodedTensor>; metadata: Record<string, string> }> {
+  let bytes: Buffer;
+  try {
+    bytes = await readFile(path);
   } catch (e) {
     throw new Error(`io.load: cannot read ${path}: ${(e as Error).message}`);
   }

@@ -1,6 +1,6 @@
 // io.save / io.load: named Tensors in a safetensors file, loadable by PyTorch's safetensors.
 import { Tensor, tensor } from '../tensor.js';
-import { readSafetensors, writeSafetensors } from './safetensors.js';
+import { readSafetensors, readSafetensorsAsync, writeSafetensors, writeSafetensorsAsync, type DecodedTensor } from './safetensors.js';
 
 export interface Loaded {
   tensors: Record<string, Tensor>;
@@ -13,17 +13,37 @@ export interface Loaded {
  * safetensors format, atomically: a temporary file in the same folder, fsync, rename.
  */
 export function save(path: string, tensors: Record<string, Tensor>, metadata?: Record<string, string>): void {
-  if (typeof tensors !== 'object' || tensors === null) throw new TypeError(`io.save(${path}): tensors must be a Record<string, Tensor>`);
-  for (const [name, t] of Object.entries(tensors)) {
-    if (!(t instanceof Tensor)) throw new TypeError(`io.save(${path}): '${name}' is not a Tensor`);
-  }
-  writeSafetensors(path, tensors, metadata);
+  writeSafetensors(path, checkTensors(path, tensors), metadata);
+}
+
+/**
+ * save() without blocking the event loop on writes and fsync (for servers). The values are
+ * taken at the call: training may go on while the file is written.
+ */
+export async function saveAsync(path: string, tensors: Record<string, Tensor>, metadata?: Record<string, string>): Promise<void> {
+  await writeSafetensorsAsync(path, checkTensors(path, tensors), metadata);
 }
 
 /** Reads a safetensors file (F32, F64; F16 and BF16 become float32). */
 export function load(path: string): Loaded {
-  const { tensors, metadata } = readSafetensors(path);
+  return toTensors(readSafetensors(path));
+}
+
+/** load() reading the file without blocking the event loop. */
+export async function loadAsync(path: string): Promise<Loaded> {
+  return toTensors(await readSafetensorsAsync(path));
+}
+
+function checkTensors(path: string, tensors: Record<string, Tensor>): Record<string, Tensor> {
+  if (typeof tensors !== 'object' || tensors === null) throw new TypeError(`io.save(${path}): tensors must be a Record<string, Tensor>`);
+  for (const [name, t] of Object.entries(tensors)) {
+    if (!(t instanceof Tensor)) throw new TypeError(`io.save(${path}): '${name}' is not a Tensor`);
+  }
+  return tensors;
+}
+
+function toTensors(file: { tensors: Record<string, DecodedTensor>; metadata: Record<string, string> }): Loaded {
   const out: Record<string, Tensor> = {};
-  for (const [name, t] of Object.entries(tensors)) out[name] = tensor(t.data, { dtype: t.dtype, shape: t.shape });
-  return { tensors: out, metadata };
+  for (const [name, t] of Object.entries(file.tensors)) out[name] = tensor(t.data, { dtype: t.dtype, shape: t.shape });
+  return { tensors: out, metadata: file.metadata };
 }
