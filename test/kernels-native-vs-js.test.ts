@@ -528,9 +528,11 @@ describe.skipIf(!native)(`native vs js: GEMM${skipReason}`, () => {
     const rng = new Rng(31);
     for (const dtype of DTYPES) data[dtype] = cases.map((c) => prepareGemm(c, dtype, rng));
   });
+  const initialBlas = native?.info().blas.startsWith('openblas') ? 'openblas' : 'builtin';
+  const defaultThreads = native?.info().threads ?? 1;
   afterAll(() => {
     h._setSimd(defaultSimd);
-    h._setBlas(process.env.BACKPROP_BLAS === 'builtin' ? 'builtin' : 'openblas');
+    h._setBlas(initialBlas);
   });
 
   let openblasError = '';
@@ -540,18 +542,22 @@ describe.skipIf(!native)(`native vs js: GEMM${skipReason}`, () => {
     openblasError = e instanceof Error ? e.message : String(e);
   }
 
-  const paths: ['openblas' | 'builtin', SimdLevel[]][] = [
-    // OpenBLAS does not depend on our SIMD level; the built-in GEMM runs once per level.
-    ['openblas', [defaultSimd]],
-    ['builtin', simdLevels],
+  // OpenBLAS does not depend on our SIMD level; the built-in GEMM runs once per level. Both also
+  // run with 1 thread (the default here is 2, so the large cases take the threaded paths).
+  const paths: ['openblas' | 'builtin', SimdLevel, number][] = [
+    ['openblas', defaultSimd, defaultThreads],
+    ['openblas', defaultSimd, 1],
+    ...simdLevels.map((level): ['builtin', SimdLevel, number] => ['builtin', level, defaultThreads]),
+    ['builtin', defaultSimd, 1],
   ];
-  for (const [blas, levels] of paths) {
-    for (const level of levels) {
-      for (const dtype of DTYPES) {
-        const title = `${blas} gemm, simd=${level}, ${dtype}: shapes, transposes, alpha/beta, batches, offsets`;
-        it.skipIf(blas === 'openblas' && openblasError !== '')(`${title}${openblasError ? ` (SKIPPED: ${openblasError})` : ''}`, () => {
-          h._setBlas(blas);
-          h._setSimd(level);
+  for (const [blas, level, threads] of paths) {
+    for (const dtype of DTYPES) {
+      const title = `${blas} gemm, simd=${level}, ${threads} thread(s), ${dtype}: shapes, transposes, alpha/beta, batches, offsets`;
+      it.skipIf(blas === 'openblas' && openblasError !== '')(`${title}${openblasError ? ` (SKIPPED: ${openblasError})` : ''}`, () => {
+        h._setBlas(blas);
+        h._setSimd(level);
+        nb.setNumThreads(threads);
+        try {
           expect(blas === 'builtin' ? nb.info().blas === 'builtin' : nb.info().blas.startsWith('openblas')).toBe(true);
           cases.forEach((c, i) => {
             const d = data[dtype][i];
@@ -560,8 +566,10 @@ describe.skipIf(!native)(`native vs js: GEMM${skipReason}`, () => {
             const what = `gemm tA=${c.tA} tB=${c.tB} ${c.m}x${c.n}x${c.k} alpha=${c.alpha} beta=${c.beta} batch=${c.batch}`;
             expectClose(what, out, d.ref, tol.gemm[dtype], 1e-300, d.scale);
           });
-        });
-      }
+        } finally {
+          nb.setNumThreads(defaultThreads);
+        }
+      });
     }
   }
 
