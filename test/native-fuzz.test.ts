@@ -20,7 +20,7 @@ type FloatCtor = Float32ArrayConstructor | Float64ArrayConstructor;
 type Kind =
   | { k: 'bool' } | { k: 'size' } | { k: 'num' } | { k: 'op'; count: number } | { k: 'step' }
   | { k: 'f' } | { k: 'fNull' } | { k: 'i32'; bound?: number; shortOk?: boolean }
-  | { k: 'shape' } | { k: 'perm' } | { k: 'str' };
+  | { k: 'shape' } | { k: 'perm' } | { k: 'str' } | { k: 'stride' };
 
 interface Arg { name: string; kind: Kind; make: (F: FloatCtor) => unknown }
 interface Spec { fn: string; args: Arg[]; optionalFrom?: number }
@@ -35,6 +35,19 @@ const op = (count: number, v: number): Arg => ({ name: 'op', kind: { k: 'op', co
 const i32 = (name: string, values: number[], bound?: number, shortOk = false): Arg =>
   ({ name, kind: { k: 'i32', bound, shortOk }, make: () => Int32Array.from(values) });
 const shape = (name: string, v: number[]): Arg => ({ name, kind: { k: 'shape' }, make: () => v.slice() });
+
+// Conv geometry n, cIn, h, w, cOut, kH, kW, strideH, strideW, padH, padW, dilationH, dilationW:
+// 1x2x4x4 input, 3 output channels, 3x3 kernel, padding 1 -> 1x3x4x4 output. A huge stride only
+// shrinks the output (valid), so strides get their own kind.
+const stride = (name: string): Arg => ({ name, kind: { k: 'stride' }, make: () => 1 });
+const convGeom = (): Arg[] => [size('n', 1), size('cIn', 2), size('h', 4), size('w', 4), size('cOut', 3),
+  size('kH', 3), size('kW', 3), stride('strideH'), stride('strideW'), size('padH', 1), size('padW', 1),
+  size('dilationH', 1), size('dilationW', 1)];
+// Pool geometry planes, h, w, kH, kW, strideH, strideW, padH, padW: 2 planes of 4x4, 2x2 windows,
+// stride 2 -> 2 planes of 2x2.
+const poolGeom = (): Arg[] => [size('planes', 2), size('h', 4), size('w', 4), size('kH', 2), size('kW', 2),
+  { name: 'strideH', kind: { k: 'stride' }, make: () => 2 }, { name: 'strideW', kind: { k: 'stride' }, make: () => 2 },
+  size('padH', 0), size('padW', 0)];
 
 // Valid calls (every array exactly as long as it must be, so one element less is invalid).
 const SPECS: Spec[] = [
@@ -66,6 +79,21 @@ const SPECS: Spec[] = [
   { fn: 'adamStep', args: [f('param', 5), f('grad', 5), f('expAvg', 5), f('expAvgSq', 5), fNull('maxExpAvgSq', 5),
     { name: 'step', kind: { k: 'step' }, make: () => 1 }, num('lr', 1e-3), num('beta1', 0.9), num('beta2', 0.999),
     num('eps', 1e-8), num('weightDecay', 0), bool('decoupled', false)] },
+  { fn: 'conv2d', args: [f('x', 32), f('weight', 54), fNull('bias', 3), f('y', 48), ...convGeom()] },
+  { fn: 'conv2dBackwardInput', args: [f('gy', 48), f('weight', 54), f('gx', 32), ...convGeom()] },
+  { fn: 'conv2dBackwardWeight', args: [f('x', 32), f('gy', 48), f('gw', 54), fNull('gb', 3), ...convGeom()] },
+  { fn: 'maxPool2d', args: [f('x', 32), f('y', 8), i32('indices', [0, 0, 0, 0, 0, 0, 0, 0]), ...poolGeom()] },
+  { fn: 'maxPool2dBackward', args: [f('gy', 8), i32('indices', [0, 1, 4, 5, 15, 3, 2, 0], 16), f('gx', 32), ...poolGeom()] },
+  { fn: 'avgPool2d', args: [f('x', 32), f('y', 8), ...poolGeom()] },
+  { fn: 'avgPool2dBackward', args: [f('gy', 8), f('gx', 32), ...poolGeom()] },
+  { fn: 'batchNormStats', args: [f('x', 24), size('n', 2), size('c', 3), size('inner', 4), f('mean', 3), f('variance', 3)] },
+  { fn: 'channelAffine', args: [f('x', 24), size('n', 2), size('c', 3), size('inner', 4), f('scale', 3), f('shift', 3), f('y', 24)] },
+  // An LSTM step (cell 2: 4 gates) and a GRU backward step (cell 3: 3 gates), batch 2, hidden 3.
+  { fn: 'rnnCellForward', args: [{ name: 'cell', kind: { k: 'op', count: 4 }, make: () => 2 }, size('batch', 2), size('hidden', 3),
+    f('xp', 24), f('hh', 24), fNull('bHh', 12), fNull('hPrev', 6), f('cPrev', 6), f('h', 6), f('c', 6), f('saved', 24)] },
+  { fn: 'rnnCellBackward', args: [{ name: 'cell', kind: { k: 'op', count: 4 }, make: () => 3 }, size('batch', 2), size('hidden', 3),
+    f('saved', 24), f('hPrev', 6), fNull('cPrev', 6), fNull('c', 6), fNull('h', 6), f('gh', 6), fNull('ghNext', 6),
+    fNull('gcNext', 6), f('gxp', 18), f('ghh', 18), f('ghPrev', 6), fNull('gcPrev', 6)] },
   { fn: 'setNumThreads', args: [size('n', 2)] },
   { fn: '_setSimd', args: [{ name: 'level', kind: { k: 'str' }, make: () => 'scalar' }] },
   { fn: '_setBlas', args: [{ name: 'which', kind: { k: 'str' }, make: () => 'builtin' }] },
@@ -88,6 +116,7 @@ function invalidValues(kind: Kind, valid: unknown, F: FloatCtor, floatArrays: nu
     case 'num': return ['1', null, undefined, true, {}, [], 1n, Symbol('n')];
     case 'op': return [-1, kind.count, 1.5, NaN, Infinity, 2 ** 31, '0', null, undefined, true];
     case 'step': return [0, -1, 1.5, NaN, Infinity, '1', null, undefined];
+    case 'stride': return [0, -1, 1.5, NaN, Infinity, 2 ** 53, '1', null, undefined, {}];
     case 'str': return ['avx9', '', 'sse4', 'OPENBLAS', 1, null, undefined, {}];
     case 'shape': return ['x', {}, null, undefined, 6, [-1], [1.5], [NaN], [2 ** 31], ['2', '3'], new Array(9).fill(1), [7], [2, 3, 5], Int32Array.of(2, 3)];
     case 'perm': return ['x', null, [0, 0], [1, 2], [0], [-1, 0], [0, 1, 2], [0.5, 1]];
@@ -132,9 +161,12 @@ function expectArgError(b: Record<string, unknown>, fn: string, args: unknown[],
 describe.skipIf(!native)(`native argument fuzzing${native ? '' : ` (SKIPPED: ${loadError})`}`, () => {
   const b = native as unknown as Record<string, unknown>;
 
-  it('exports every kernel of the Backend interface', () => {
+  it('exports every kernel of the Backend interface, and this test covers every export', () => {
     for (const s of SPECS) expect(typeof b[s.fn], s.fn).toBe('function');
     expect(b.name).toBe('native');
+    const exported = Object.keys(b).filter((k) => typeof b[k] === 'function');
+    const covered = new Set(SPECS.map((s) => s.fn));
+    expect(exported.filter((k) => !covered.has(k)), 'exports without a fuzz spec').toEqual([]);
   });
 
   for (const F of [Float32Array, Float64Array] as FloatCtor[]) {
