@@ -836,7 +836,7 @@ describe.skipIf(!native)(`native vs js: recurrent cells${skipReason}`, () => {
         `rnnCellForward and rnnCellBackward, every cell, simd=${level}, ${dtype}${lacks('rnnCellForward')}`, () => {
           h._setSimd(level);
           const rng = new Rng(51);
-          const t = dtype === 'float32' ? [1e-5, 1e-6] as const : [1e-12, 1e-14] as const;
+          const t: Pair = dtype === 'float32' ? [1e-5, 1e-6] : [1e-12, 1e-14];
           const none = null;
           for (const [name, cell, gates] of CELLS) {
             for (const [batch, hidden] of [[1, 1], [3, 5], [2, 16], [17, 33], [0, 4], [4, 0]]) {
@@ -883,7 +883,7 @@ describe.skipIf(!native)(`native vs js: recurrent cells${skipReason}`, () => {
                     gxpRef, ghhRef, ghPrevRef, gcPrevRef);
                   // The float32 forward outputs it reads differ from the float64 ones by one rounding,
                   // which the gradient formulas can amplify by a few times: a looser float32 rtol.
-                  const tb = dtype === 'float32' ? [2e-5, 2e-6] as const : t;
+                  const tb: Pair = dtype === 'float32' ? [2e-5, 2e-6] : t;
                   expectClose(`${what} next=${withNext} gxp`, gxp, gxpRef, ...tb);
                   if (ghh && ghhRef) expectClose(`${what} next=${withNext} ghh`, ghh, ghhRef, ...tb);
                   expectClose(`${what} next=${withNext} ghPrev`, ghPrev, ghPrevRef, ...tb);
