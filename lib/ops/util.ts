@@ -26,13 +26,46 @@ export function sameShape(a: readonly number[], b: readonly number[]): boolean {
   return true;
 }
 
-export function alloc(dtype: DType, n: number): FloatArray {
-  return dtype === 'float64' ? new Float64Array(n) : new Float32Array(n);
+// Op outputs of a few KiB are carved out of shared slabs. Allocating an ArrayBuffer of its own
+// costs far more than the small kernels that fill it (a backing store, zeroing, GC tracking), and
+// dominated the time of small training steps. A slab is never reused, only cut further, so every
+// piece starts zeroed like a new array. A piece keeps its slab alive, which bounds the waste to
+// SLAB_BYTES per long-lived small tensor. Arrays of at most 64 bytes live on V8's heap and are
+// cheap already; large ones get their own buffer.
+const SLAB_BYTES = 32768;
+const SLAB_MAX_PIECE = 4096;
+const ON_HEAP_BYTES = 64;
+let slab = new ArrayBuffer(0);
+let slabUsed = 0;
+
+function carve(bytes: number): number {
+  // Pieces start on 64-byte boundaries (cache lines, SIMD loads).
+  const aligned = (bytes + 63) & ~63;
+  if (slabUsed + aligned > slab.byteLength) {
+    slab = new ArrayBuffer(SLAB_BYTES);
+    slabUsed = 0;
+  }
+  const offset = slabUsed;
+  slabUsed += aligned;
+  return offset;
 }
 
-/** A new array of the same dtype as `like`. */
+export function alloc(dtype: DType, n: number): FloatArray {
+  if (dtype === 'float64') {
+    const bytes = n * 8;
+    if (bytes <= ON_HEAP_BYTES || bytes > SLAB_MAX_PIECE) return new Float64Array(n);
+    const offset = carve(bytes);
+    return new Float64Array(slab, offset, n);
+  }
+  const bytes = n * 4;
+  if (bytes <= ON_HEAP_BYTES || bytes > SLAB_MAX_PIECE) return new Float32Array(n);
+  const offset = carve(bytes);
+  return new Float32Array(slab, offset, n);
+}
+
+/** A new zeroed array of the same dtype as `like`. */
 export function allocLike(like: FloatArray, n: number): FloatArray {
-  return like instanceof Float64Array ? new Float64Array(n) : new Float32Array(n);
+  return alloc(like instanceof Float64Array ? 'float64' : 'float32', n);
 }
 
 export function checkTensor(op: string, name: string, t: unknown): asserts t is Tensor {
