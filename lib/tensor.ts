@@ -34,7 +34,11 @@ function shapeArgs(args: readonly (number | readonly number[])[]): number[] {
 }
 
 export class Tensor {
-  /** The storage: contiguous, row-major. Writes to it are visible to every view of the tensor. */
+  /**
+   * The storage: contiguous, row-major. Writes to it are visible to every view of the tensor.
+   * Small op results are views into a shared slab (see lib/ops/util.ts): copy with data.slice()
+   * before transferring `data.buffer` to another thread.
+   */
   data: FloatArray;
   readonly shape: readonly number[];
   /** Whether gradients flow to this tensor (leaves: set by the user; results: by the ops). */

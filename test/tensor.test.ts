@@ -125,6 +125,17 @@ describe('reading, views and copies', () => {
   });
 });
 
+test('small op results are independent zeroed arrays (slab pieces do not overlap)', () => {
+  const outs: Tensor[] = [];
+  for (let i = 0; i < 200; i++) outs.push(arange(3 + (i % 300)).add(i));
+  outs.forEach((t, i) => t.data.fill(-i));
+  outs.forEach((t, i) => expect(t.data.every((v) => v === -i)).toBe(true));
+  // A fresh piece starts zeroed: scatter-add (the gradient of indexSelect) adds into it.
+  const x = ones([50], { requiresGrad: true });
+  x.indexSelect(0, [1, 1, 49]).sum().backward();
+  expect(Array.from(x.grad!.data)).toEqual(Array.from({ length: 50 }, (_, i) => (i === 1 ? 2 : i === 49 ? 1 : 0)));
+});
+
 describe('printing', () => {
   test('shows values, shape, dtype and autograd state like torch', () => {
     const t = tensor([[1, 2], [3, 4]]);
