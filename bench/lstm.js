@@ -1,0 +1,86 @@
+// Training throughput of a 1-layer LSTM (input 64, hidden 128, sequence length 32, batch 32)
+// with a linear head to 64 classes and cross-entropy at every step, Adam: sequences/s of the
+// native and js backends with 1 and 2 threads, and of PyTorch (/usr/bin/python3
+// bench/torch/lstm.py) in the same run. Every configuration runs in its own process.
+//
+//   npm run build && npm run bench -- lstm [steps=30]
+import { spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { dirname, join } from 'node:path';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const self = fileURLToPath(import.meta.url);
+const T = 32, B = 32, I = 64, H = 128, C = 64;
+
+async function worker(name, threads, steps) {
+  const { manualSeed, randn, tensor, nn, optim, F, backend } = await import('../dist/index.js');
+  backend.use(name);
+  backend.setNumThreads(threads);
+  manualSeed(0);
+  const lstm = new nn.LSTM(I, H);
+  const head = new nn.Linear(H, C);
+  const x = randn([T, B, I]);
+  const y = tensor(Float32Array.from({ length: T * B }, (_, i) => (i * 7 + (i >> 5)) % C));
+  const opt = new optim.Adam([...lstm.parameters(), ...head.parameters()], { lr: 1e-3 });
+  const step = () => {
+    opt.zeroGrad();
+    const [out] = lstm.forward(x);
+    const loss = F.crossEntropy(head.forward(out.reshape([T * B, H])), y);
+    loss.backward();
+    opt.step();
+  };
+  for (let i = 0; i < Math.max(Math.floor(steps / 10), 2); i++) step(); // warm-up
+  let best = Infinity;
+  for (let r = 0; r < 3; r++) {
+    const t0 = process.hrtime.bigint();
+    for (let i = 0; i < steps; i++) step();
+    best = Math.min(best, Number(process.hrtime.bigint() - t0) / 1e9 / steps);
+  }
+  console.log(JSON.stringify({ seqps: B / best, msPerStep: best * 1e3, info: backend.info() }));
+}
+
+function run(cmd, args) {
+  const r = spawnSync(cmd, args, { encoding: 'utf8' });
+  if (r.status !== 0) return { error: (r.stderr || r.error?.message || 'failed').trim().split('\n').pop() };
+  return JSON.parse(r.stdout.trim().split('\n').pop());
+}
+
+const f0 = (x) => (x === undefined ? '—' : Math.round(x).toLocaleString('en-US'));
+
+export async function main(args = []) {
+  const steps = Number(args[0] ?? 30);
+  const rows = [];
+  for (const name of ['native', 'js']) {
+    for (const threads of [1, 2]) {
+      const n = name === 'js' ? Math.max(2, Math.floor(steps / 15)) : steps;
+      rows.push({ label: name, threads, ...run(process.execPath, [self, '--worker', name, String(threads), String(n)]) });
+    }
+  }
+  for (const threads of [1, 2]) {
+    const t = run('/usr/bin/python3', [join(here, 'torch', 'lstm.py'), String(threads), String(steps)]);
+    rows.push({ label: t.torch ? `PyTorch ${t.torch}` : 'PyTorch', threads, ...t });
+  }
+  const native = rows.find((r) => r.label === 'native' && r.threads === 1 && !r.error);
+  if (native) console.log(`backend info: ${JSON.stringify(native.info)}`);
+  console.log('');
+  console.log(`LSTM training: 1 layer, input ${I}, hidden ${H}, length ${T}, batch ${B}, linear head to ${C} classes, cross-entropy at every step, Adam`);
+  console.log('');
+  console.log('| | threads | sequences/s | ms per batch |');
+  console.log('| --- | --- | --- | --- |');
+  for (const r of rows) {
+    console.log(`| ${r.label} | ${r.threads} | ${r.error ? `failed: ${r.error}` : f0(r.seqps)} | ${r.error ? '—' : r.msPerStep.toFixed(2)} |`);
+  }
+  const get = (label, t) => rows.find((r) => r.label.startsWith(label) && r.threads === t && !r.error);
+  console.log('');
+  for (const t of [1, 2]) {
+    const n = get('native', t), j = get('js', t), p = get('PyTorch', t);
+    const parts = [];
+    if (n && j) parts.push(`native/js ${(n.seqps / j.seqps).toFixed(1)}x`);
+    if (n && p) parts.push(`native/PyTorch ${(n.seqps / p.seqps).toFixed(2)}x`);
+    if (parts.length) console.log(`${t} thread${t > 1 ? 's' : ''}: ${parts.join(', ')}`);
+  }
+}
+
+if (process.argv[2] === '--worker') {
+  await worker(process.argv[3], Number(process.argv[4]), Number(process.argv[5]));
+}

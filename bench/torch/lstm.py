@@ -1,0 +1,41 @@
+# PyTorch side of bench/lstm.js: the same training step (1-layer LSTM, input 64, hidden 128,
+# length 32, batch 32, linear head to 64 classes, cross-entropy at every step, Adam), timed the
+# same way. Usage: /usr/bin/python3 bench/torch/lstm.py <threads> <steps>
+# Prints one JSON line: {"torch": version, "seqps": sequences/s, "msPerStep": ms per batch}.
+import json
+import sys
+import time
+
+import torch
+from torch import nn
+
+T, B, I, H, C = 32, 32, 64, 128, 64
+threads, steps = int(sys.argv[1]), int(sys.argv[2])
+torch.set_num_threads(threads)
+torch.manual_seed(0)
+
+lstm = nn.LSTM(I, H)
+head = nn.Linear(H, C)
+x = torch.randn(T, B, I)
+y = torch.tensor([(i * 7 + (i >> 5)) % C for i in range(T * B)])
+opt = torch.optim.Adam(list(lstm.parameters()) + list(head.parameters()), lr=1e-3)
+ce = nn.CrossEntropyLoss()
+
+
+def step():
+    opt.zero_grad(set_to_none=True)
+    out, _ = lstm(x)
+    loss = ce(head(out.reshape(T * B, H)), y)
+    loss.backward()
+    opt.step()
+
+
+for _ in range(max(steps // 10, 2)):
+    step()  # warm-up
+best = float('inf')
+for _ in range(3):
+    t0 = time.perf_counter()
+    for _ in range(steps):
+        step()
+    best = min(best, (time.perf_counter() - t0) / steps)
+print(json.dumps({'torch': torch.__version__, 'seqps': B / best, 'msPerStep': best * 1e3}))
