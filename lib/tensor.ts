@@ -247,9 +247,23 @@ function product(shape: readonly number[]): number {
 
 /**
  * A tensor from a number, nested arrays, or a flat typed array / number[] with `shape`.
- * A Float32Array/Float64Array of the requested dtype is used as the storage without copying.
+ * A Float32Array/Float64Array of the requested dtype is used as the storage without copying;
+ * integer typed arrays are converted (float32 unless dtype says otherwise).
  */
-export function tensor(values: NestedArray | FloatArray | readonly number[], opts: TensorFromOptions = {}): Tensor {
+export function tensor(
+  values: NestedArray | FloatArray | Int32Array | Uint8Array | Int8Array | Uint16Array | Int16Array | Uint32Array | readonly number[],
+  opts: TensorFromOptions = {},
+): Tensor {
+  if (ArrayBuffer.isView(values) && !(values instanceof Float32Array) && !(values instanceof Float64Array)) {
+    // Integer typed arrays (labels, pixels) are converted into a float array of the dtype.
+    if (values instanceof DataView || values instanceof BigInt64Array || values instanceof BigUint64Array) {
+      throw new TypeError('tensor: values must be a number, nested arrays of numbers, or a numeric typed array');
+    }
+    const src = values as unknown as ArrayLike<number>;
+    const converted = allocate(checkDtype('tensor', opts.dtype), src.length);
+    for (let i = 0; i < src.length; i++) converted[i] = src[i];
+    return tensor(converted, opts);
+  }
   const isTyped = values instanceof Float32Array || values instanceof Float64Array;
   const dtype = opts.dtype !== undefined
     ? checkDtype('tensor', opts.dtype)

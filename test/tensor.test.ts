@@ -31,6 +31,10 @@ describe('creation', () => {
     expect(Array.from(c.data)).toEqual([1, 2, 3, 4]);
     expect(tensor([1, 2, 3, 4, 5, 6], { shape: [3, 2] }).toArray()).toEqual([[1, 2], [3, 4], [5, 6]]);
     expect(tensor([1, 2], { requiresGrad: true }).requiresGrad).toBe(true);
+    const labels = tensor(new Uint8Array([3, 255]));
+    expect(labels.dtype).toBe('float32');
+    expect(labels.toArray()).toEqual([3, 255]);
+    expect(tensor(new Int32Array([-1, 2, 3, 4]), { shape: [2, 2], dtype: 'float64' }).toArray()).toEqual([[-1, 2], [3, 4]]);
   });
 
   test('tensor() rejects ragged arrays, bad shapes and bad dtypes', () => {

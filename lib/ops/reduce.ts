@@ -19,6 +19,7 @@ function reduceDims(op: string, ndim: number, dim: number | readonly number[] | 
     return all;
   }
   const list = typeof dim === 'number' ? [dim] : dim;
+  if (list.length === 0) return reduceDims(op, ndim, undefined); // torch: an empty list means all dims
   const out: number[] = [];
   for (const d of list) {
     const nd = normDim(op, d, ndim);
