@@ -95,6 +95,24 @@ describe('js gemm', () => {
     expect([...c.subarray(0, cOff)]).toEqual([...before.subarray(0, cOff)]);
   });
 
+  it('handles batches with a transposed B, per-batch or shared (stride 0)', () => {
+    const rng = new Rng(6);
+    const [m, n, k, batch] = [4, 3, 6, 3];
+    for (const T of [F32, F64] as Ctor[]) {
+      for (const strideB of [0, k * n + 1]) {
+        const a = rng.fill(new T(batch * m * k));
+        const b = rng.fill(new T(2 + (batch - 1) * strideB + k * n));
+        const c = rng.fill(new T(batch * m * n));
+        const before = T.from(c);
+        js.gemm(false, true, m, n, k, 1, a, b, -1, c, batch, m * k, strideB, m * n, 0, 2, 0);
+        for (let i = 0; i < batch; i++) {
+          const expected = naiveGemm(false, true, m, n, k, 1, a, i * m * k, b, 2 + i * strideB, -1, before, i * m * n);
+          expectClose(c.subarray(i * m * n, (i + 1) * m * n), expected, T === F32 ? 1e-5 : 1e-13, T === F32 ? 1e-5 : 1e-13);
+        }
+      }
+    }
+  });
+
   it('ignores C when beta = 0 and A, B when alpha = 0 (NaN does not leak), and scales C when k = 0', () => {
     const c = new F32([NaN, NaN, NaN, NaN]);
     js.gemm(false, false, 2, 2, 1, 1, new F32([1, 2]), new F32([3, 4]), 0, c);
