@@ -1,5 +1,6 @@
-// fit(): the training loop. Async, and it hands the event loop back between batches
-// (setImmediate), so a server running it keeps answering requests while it trains.
+// fit(): the training loop. Async, and it hands the event loop back between batches (and
+// between forward, backward and update: setImmediate), so a server running it keeps answering
+// requests while it trains.
 import { Tensor } from '../tensor.js';
 import { noGrad } from '../autograd/mode.js';
 import { createMetrics, type Metric, type MetricSpec } from './metrics.js';
@@ -149,7 +150,11 @@ export async function fit(model: Trainable, options: FitOptions): Promise<Histor
       if (!Number.isFinite(value)) {
         throw new Error(`fit: the loss is ${value} at epoch ${epoch}, batch ${batch}; training stopped before applying that batch (lower the learning rate, or check the data)`);
       }
+      // Forward, backward and the update each run in their own turn of the event loop, so
+      // the longest stretch a server waits is a third of a batch, not a whole one.
+      await nextTick();
       loss.backward();
+      await nextTick();
       optimizer.step();
       const n = x.shape[0];
       lossSum += value * n;
