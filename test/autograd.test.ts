@@ -3,18 +3,21 @@
 
 import { describe, expect, test } from 'vitest';
 import {
-  Tensor, detectAnomaly, grad, hvp, noGrad, ones, tensor, zeros,
+  Tensor, backend, detectAnomaly, grad, hvp, noGrad, ones, tensor, zeros,
 } from '../lib/index.js';
 import * as F from '../lib/ops/functional.js';
 import { Rng } from './support/random.js';
-import { leaf } from './support/autograd.js';
+import { backendsHere, leaf } from './support/autograd.js';
+
+const initial = backend.current();
 
 const f64 = (values: number[], shape = [values.length], requiresGrad = true): Tensor =>
   new Tensor(Float64Array.from(values), shape, requiresGrad);
 const arr = (t: Tensor | null): number[] => Array.from(t!.data);
 
 describe('backward', () => {
-  test('accumulates into leaves and keeps non-leaves without .grad', () => {
+  test.each(backendsHere())('accumulates into leaves (in place, on the %s backend) and keeps non-leaves without .grad', (name) => {
+    backend.use(name);
     const x = f64([1, 2, 3]);
     const h = x.mul(x); // non-leaf
     h.add(x).sum().backward(); // d/dx (x^2 + x) = 2x + 1: x reaches the sum along two paths
@@ -23,8 +26,11 @@ describe('backward', () => {
     expect(x.isLeaf).toBe(true);
     expect(h.isLeaf).toBe(false);
     // A second graph accumulates on top.
+    const buffer = x.grad!.data;
     x.mul(2).sum().backward();
     expect(arr(x.grad)).toEqual([5, 7, 9]);
+    expect(x.grad!.data).toBe(buffer);
+    backend.use(initial);
   });
 
   test('leaves reached with one shared gradient get separate buffers', () => {
