@@ -1,0 +1,61 @@
+// The library keeps no state that breaks worker threads: the seeded generator, grad mode and the
+// allocation slabs are per worker. Two workers train the same seeded MLP step concurrently with
+// the compiled library (dist/, built by `npm test`) and must both get the values the main thread
+// gets from the sources.
+
+import { expect, test } from 'vitest';
+import { existsSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { Worker } from 'node:worker_threads';
+import * as lib from '../lib/index.js';
+
+const dist = resolve('dist/index.js');
+
+type Lib = typeof lib;
+
+/** One seeded training step; returns the loss and the first layer's gradient. */
+function step(b: Lib, backendName: string): number[] {
+  b.backend.use(backendName as 'js' | 'native');
+  b.manualSeed(5);
+  const x = b.randn([8, 3], { dtype: 'float64' });
+  const w1 = b.randn([4, 3], { dtype: 'float64', requiresGrad: true });
+  const w2 = b.randn([2, 4], { dtype: 'float64', requiresGrad: true });
+  const h = x.matmul(w1.t()).tanh();
+  const loss = h.matmul(w2.t()).logSoftmax(1).mean().neg();
+  loss.backward();
+  return [loss.item(), ...Array.from(w1.grad!.data)];
+}
+
+const workerSource = `
+  const { parentPort, workerData } = require('node:worker_threads');
+  import(workerData.url).then((b) => {
+    const run = new Function('b', 'backendName', 'return (' + workerData.step + ')(b, backendName)');
+    parentPort.postMessage(run(b, workerData.backend));
+  }, (e) => parentPort.postMessage({ error: String(e) }));
+`;
+
+function inWorker(backendName: string): Promise<number[]> {
+  return new Promise((resolveResult, reject) => {
+    const w = new Worker(workerSource, {
+      eval: true,
+      workerData: { url: pathToFileURL(dist).href, step: step.toString(), backend: backendName },
+    });
+    w.once('message', (m: number[] | { error: string }) => {
+      void w.terminate();
+      if ('error' in m) reject(new Error(m.error));
+      else resolveResult(m);
+    });
+    w.once('error', reject);
+  });
+}
+
+test.skipIf(!existsSync(dist))('workers train the same seeded step as the main thread', async () => {
+  for (const name of lib.backend.available()) {
+    const expected = step(lib, name);
+    const [a, b] = await Promise.all([inWorker(name), inWorker(name)]);
+    expect(a).toEqual(expected);
+    expect(b).toEqual(expected);
+  }
+  lib.backend.use(lib.backend.available()[0]);
+});
