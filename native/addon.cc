@@ -3,6 +3,7 @@
 // checks its arguments with Args (args.h) before touching memory.
 #include <napi.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <cstring>
 #include <memory>
@@ -143,6 +144,24 @@ class Addon : public Napi::Addon<Addon> {
 
   template <typename T>
   const Kernels<T>& k() const { return pick<T>(*simd_); }
+
+  // Runs f(begin, end) over [0, n), split across the pool when the array is large enough for
+  // the threads to pay off (elementwise kernels past the L2 cache are memory-bound).
+  template <typename F>
+  void elementwise(size_t n, F&& f) {
+    constexpr size_t kPerThread = size_t(1) << 16;
+    const size_t threads = static_cast<size_t>(pool_->size());
+    if (threads <= 1 || n < 2 * kPerThread) {
+      f(size_t(0), n);
+      return;
+    }
+    const size_t parts = std::min(threads, n / kPerThread);
+    const size_t chunk = ((n + parts - 1) / parts + 63) & ~size_t(63);  // whole vectors per part
+    pool_->run(parts, [&](size_t t, int) {
+      const size_t begin = t * chunk;
+      if (begin < n) f(begin, std::min(n, begin + chunk));
+    });
+  }
 
   // ---- configuration -------------------------------------------------------------------------
 
@@ -289,9 +308,13 @@ class Addon : public Napi::Addon<Addon> {
     const double alpha = args.number(3, "alpha");
     args.exactly(y, x.length, 2, "y");
     if (args.dtype() == DType::kF32)
-      k<float>().unary(op, x.as<float>(), y.as<float>(), x.length, alpha);
+      elementwise(x.length, [&](size_t b, size_t e) {
+        k<float>().unary(op, x.as<float>() + b, y.as<float>() + b, e - b, alpha);
+      });
     else
-      k<double>().unary(op, x.as<double>(), y.as<double>(), x.length, alpha);
+      elementwise(x.length, [&](size_t b, size_t e) {
+        k<double>().unary(op, x.as<double>() + b, y.as<double>() + b, e - b, alpha);
+      });
     return info.Env().Undefined();
   }
 
@@ -307,11 +330,15 @@ class Addon : public Napi::Addon<Addon> {
     args.exactly(gy, x.length, 3, "gy");
     args.exactly(gx, x.length, 4, "gx");
     if (args.dtype() == DType::kF32)
-      k<float>().unaryBackward(op, x.as<float>(), y.as<float>(), gy.as<float>(), gx.as<float>(),
-                               x.length, alpha);
+      elementwise(x.length, [&](size_t b, size_t e) {
+        k<float>().unaryBackward(op, x.as<float>() + b, y.as<float>() + b, gy.as<float>() + b,
+                                 gx.as<float>() + b, e - b, alpha);
+      });
     else
-      k<double>().unaryBackward(op, x.as<double>(), y.as<double>(), gy.as<double>(),
-                                gx.as<double>(), x.length, alpha);
+      elementwise(x.length, [&](size_t b, size_t e) {
+        k<double>().unaryBackward(op, x.as<double>() + b, y.as<double>() + b, gy.as<double>() + b,
+                                  gx.as<double>() + b, e - b, alpha);
+      });
     return info.Env().Undefined();
   }
 
@@ -364,10 +391,14 @@ class Addon : public Napi::Addon<Addon> {
     const bool scalarFirst = args.boolean(4, "scalarFirst");
     args.exactly(out, a.length, 3, "out");
     if (args.dtype() == DType::kF32)
-      k<float>().binaryVS(op, a.as<float>(), static_cast<float>(s), out.as<float>(), a.length,
-                          scalarFirst);
+      elementwise(a.length, [&](size_t b, size_t e) {
+        k<float>().binaryVS(op, a.as<float>() + b, static_cast<float>(s), out.as<float>() + b,
+                            e - b, scalarFirst);
+      });
     else
-      k<double>().binaryVS(op, a.as<double>(), s, out.as<double>(), a.length, scalarFirst);
+      elementwise(a.length, [&](size_t b, size_t e) {
+        k<double>().binaryVS(op, a.as<double>() + b, s, out.as<double>() + b, e - b, scalarFirst);
+      });
     return info.Env().Undefined();
   }
 
@@ -636,11 +667,17 @@ class Addon : public Napi::Addon<Addon> {
       args.typeError(2, "buf", "must be a float array when momentum is not 0, got null");
     if (!buf.isNull) args.exactly(buf, param.length, 2, "buf");
     if (args.dtype() == DType::kF32)
-      k<float>().sgdStep(param.as<float>(), grad.as<float>(), buf.as<float>(), param.length, lr,
-                         momentum, dampening, weightDecay, nesterov, firstStep);
+      elementwise(param.length, [&](size_t b, size_t e) {
+        k<float>().sgdStep(param.as<float>() + b, grad.as<float>() + b,
+                           buf.isNull ? nullptr : buf.as<float>() + b, e - b, lr, momentum,
+                           dampening, weightDecay, nesterov, firstStep);
+      });
     else
-      k<double>().sgdStep(param.as<double>(), grad.as<double>(), buf.as<double>(), param.length,
-                          lr, momentum, dampening, weightDecay, nesterov, firstStep);
+      elementwise(param.length, [&](size_t b, size_t e) {
+        k<double>().sgdStep(param.as<double>() + b, grad.as<double>() + b,
+                            buf.isNull ? nullptr : buf.as<double>() + b, e - b, lr, momentum,
+                            dampening, weightDecay, nesterov, firstStep);
+      });
     return info.Env().Undefined();
   }
 
@@ -665,13 +702,19 @@ class Addon : public Napi::Addon<Addon> {
     args.exactly(expAvgSq, param.length, 3, "expAvgSq");
     if (!maxExpAvgSq.isNull) args.exactly(maxExpAvgSq, param.length, 4, "maxExpAvgSq");
     if (args.dtype() == DType::kF32)
-      k<float>().adamStep(param.as<float>(), grad.as<float>(), expAvg.as<float>(),
-                          expAvgSq.as<float>(), maxExpAvgSq.as<float>(), param.length, step, lr,
-                          beta1, beta2, eps, weightDecay, decoupled);
+      elementwise(param.length, [&](size_t b, size_t e) {
+        k<float>().adamStep(param.as<float>() + b, grad.as<float>() + b, expAvg.as<float>() + b,
+                            expAvgSq.as<float>() + b,
+                            maxExpAvgSq.isNull ? nullptr : maxExpAvgSq.as<float>() + b, e - b,
+                            step, lr, beta1, beta2, eps, weightDecay, decoupled);
+      });
     else
-      k<double>().adamStep(param.as<double>(), grad.as<double>(), expAvg.as<double>(),
-                           expAvgSq.as<double>(), maxExpAvgSq.as<double>(), param.length, step,
-                           lr, beta1, beta2, eps, weightDecay, decoupled);
+      elementwise(param.length, [&](size_t b, size_t e) {
+        k<double>().adamStep(param.as<double>() + b, grad.as<double>() + b,
+                             expAvg.as<double>() + b, expAvgSq.as<double>() + b,
+                             maxExpAvgSq.isNull ? nullptr : maxExpAvgSq.as<double>() + b, e - b,
+                             step, lr, beta1, beta2, eps, weightDecay, decoupled);
+      });
     return info.Env().Undefined();
   }
 
