@@ -226,6 +226,41 @@ for (const name of backendsHere()) {
       expectClose(F.bceWithLogits(big, new Tensor(Float64Array.from([0, 1]), [2]), { reduction: 'none' }), [800, 800], [2]);
     });
 
+    test('large outputs, not zero-filled before the kernel runs, are written entirely', () => {
+      backend.use(name);
+      // Leave NaN-filled memory behind for the allocator to hand out again.
+      for (let i = 0; i < 20; i++) Buffer.allocUnsafeSlow(1 << 16).fill(0xff);
+      const a = L([48, 20]), b = L([20, 40]);
+      expectClose(a.matmul(b), matmulRef(a.data, b.data, 1, 48, 20, 40), [48, 40]);
+      expectClose(zeros([40, 0], { dtype: 'float64' }).matmul(zeros([0, 40], { dtype: 'float64' })), new Array(1600).fill(0), [40, 40]);
+      const w = L([30, 20]), bias = L([30]);
+      expectClose(F.linear(a, w, bias), matmulRef(a.data, w.transpose(0, 1).data, 1, 48, 20, 30).map((v, i) => v + bias.data[i % 30]), [48, 30]);
+      const v = L([1500]);
+      expectClose(v.tanh(), Array.from(v.data, Math.tanh), [1500]);
+      expectClose(v.mul(3), Array.from(v.data, (e) => 3 * e), [1500]);
+      const m = L([30, 50]), r = L([50]);
+      expectClose(m.add(r), Array.from(m.data, (e, i) => e + r.data[i % 50]), [30, 50]);
+      const t = L([3, 700]);
+      expectClose(t.sum(0), Array.from({ length: 700 }, (_, i) => t.data[i] + t.data[700 + i] + t.data[1400 + i]), [700]);
+      expectClose(m.transpose(0, 1), Array.from({ length: 1500 }, (_, i) => m.data[(i % 30) * 50 + Math.floor(i / 30)]), [50, 30]);
+      expectClose(m.indexSelect(1, Array.from({ length: 50 }, (_, i) => 49 - i)), Array.from({ length: 1500 }, (_, i) => m.data[Math.floor(i / 50) * 50 + 49 - (i % 50)]), [30, 50]);
+      // Gradients through the fused kernels: relu (unaryBackward) and crossEntropy.
+      const x = L([200, 8], { away: 0.01, requiresGrad: true });
+      const y = Array.from({ length: 200 }, (_, i) => i % 8);
+      x.relu().sum().backward();
+      expectClose(x.grad!, Array.from(x.data, (e) => (e > 0 ? 1 : 0)), [200, 8]);
+      x.grad = null;
+      F.crossEntropy(x, y).backward();
+      const expected: number[] = [];
+      for (let i = 0; i < 200; i++) {
+        const row = Array.from(x.data.subarray(i * 8, i * 8 + 8));
+        const mx = Math.max(...row);
+        const z = row.reduce((acc, e) => acc + Math.exp(e - mx), 0);
+        row.forEach((e, c) => expected.push((Math.exp(e - mx) / z - (c === y[i] ? 1 : 0)) / 200));
+      }
+      expectClose(x.grad!, expected, [200, 8]);
+    });
+
     test('shape-op values', () => {
       backend.use(name);
       const x = L([2, 3]);

@@ -6,7 +6,7 @@ import { Tensor } from '../tensor.js';
 import { isGradEnabled } from '../autograd/mode.js';
 import type { Grads, Node } from '../autograd/node.js';
 import { nextDouble } from '../random.js';
-import { allocLike, checkTensor, normDim, record } from './util.js';
+import { allocLike, allocOut, checkTensor, normDim, record } from './util.js';
 import { unary } from './elementwise.js';
 
 export const relu = (x: Tensor): Tensor => unary(UnaryOp.relu, x);
@@ -40,7 +40,7 @@ function softmaxAlong(x: Tensor, dim: number, log: boolean): Tensor {
 function softmaxLast(x: Tensor, log: boolean): Tensor {
   const cols = x.shape.length === 0 ? 1 : x.shape[x.shape.length - 1];
   const rows = cols === 0 ? 0 : x.data.length / cols;
-  const y = new Tensor(allocLike(x.data, x.data.length), x.shape);
+  const y = new Tensor(allocOut(x.data, x.data.length), x.shape);
   if (log) kernels().logSoftmax(x.data, rows, cols, y.data);
   else kernels().softmax(x.data, rows, cols, y.data);
   return record<Tensor>(y, log ? 'logSoftmax' : 'softmax', log ? logSoftmaxBackward : softmaxBackward, [x], y);
@@ -50,7 +50,7 @@ function softmaxBackward(g: Tensor, node: Node<Tensor>): Grads {
   const y = node.saved;
   if (!isGradEnabled()) {
     const cols = y.shape.length === 0 ? 1 : y.shape[y.shape.length - 1];
-    const gx = allocLike(y.data, y.data.length);
+    const gx = allocOut(y.data, y.data.length);
     kernels().softmaxBackward(y.data, g.data, cols === 0 ? 0 : y.data.length / cols, cols, gx);
     return [new Tensor(gx, y.shape)];
   }
@@ -61,7 +61,7 @@ function logSoftmaxBackward(g: Tensor, node: Node<Tensor>): Grads {
   const y = node.saved;
   if (!isGradEnabled()) {
     const cols = y.shape.length === 0 ? 1 : y.shape[y.shape.length - 1];
-    const gx = allocLike(y.data, y.data.length);
+    const gx = allocOut(y.data, y.data.length);
     kernels().logSoftmaxBackward(y.data, g.data, cols === 0 ? 0 : y.data.length / cols, cols, gx);
     return [new Tensor(gx, y.shape)];
   }

@@ -9,7 +9,7 @@ import { Tensor } from '../tensor.js';
 import { isGradEnabled } from '../autograd/mode.js';
 import type { Grads, Node } from '../autograd/node.js';
 import {
-  allocLike, broadcastShapes, checkSameDtype, checkTensor, describe, numel, record, sameShape,
+  allocLike, allocOut, broadcastShapes, checkSameDtype, checkTensor, describe, numel, record, sameShape,
   type TensorLike,
 } from './util.js';
 import { sumToShape } from './reduce.js';
@@ -41,7 +41,7 @@ interface UnarySaved {
 /** y = f(x) for one of the backend's unary ops. */
 export function unary(op: UnaryOp, x: Tensor, alpha = 0): Tensor {
   checkTensor(UNARY_NAMES[op] ?? 'unary', 'input', x);
-  const y = new Tensor(allocLike(x.data, x.data.length), x.shape);
+  const y = new Tensor(allocOut(x.data, x.data.length), x.shape);
   kernels().unary(op, x.data, y.data, alpha);
   if (op === UnaryOp.sign) return record(y, 'sign', noGradBackward, [], null);
   return record<UnarySaved>(y, UNARY_NAMES[op], unaryBackward, [x], { op, alpha, y });
@@ -69,7 +69,7 @@ function unaryBackward(g: Tensor, node: Node<UnarySaved>): Grads {
   const x = node.inputs[0];
   const { op, alpha, y } = node.saved;
   if (!isGradEnabled() && g.data.constructor === x.data.constructor) {
-    const gx = new Tensor(allocLike(x.data, x.data.length), x.shape);
+    const gx = new Tensor(allocOut(x.data, x.data.length), x.shape);
     kernels().unaryBackward(op, x.data, y.data, g.data, gx.data, alpha);
     return [gx];
   }
@@ -89,7 +89,7 @@ export function unaryRule(op: UnaryOp, g: Tensor, x: Tensor, y: Tensor, alpha = 
 function geluDerivative(x: Tensor, y: Tensor): Tensor {
   const n = x.data.length;
   const ones = allocLike(x.data, n).fill(1);
-  const out = new Tensor(allocLike(x.data, n), x.shape);
+  const out = new Tensor(allocOut(x.data, n), x.shape);
   kernels().unaryBackward(UnaryOp.gelu, x.data, y.data, ones, out.data, 0);
   return record(out, 'geluDerivative', geluDerivativeBackward, [x], null);
 }
@@ -140,7 +140,7 @@ function binaryTensors(op: BinaryOp, a: Tensor, b: Tensor): Tensor {
   const name = BINARY_NAMES[op];
   checkSameDtype(name, a, b);
   const shape = sameShape(a.shape, b.shape) ? a.shape : broadcastShapes(name, a.shape, b.shape);
-  const out = new Tensor(allocLike(a.data, numel(shape)), shape);
+  const out = new Tensor(allocOut(a.data, numel(shape)), shape);
   kernels().binary(op, a.data, a.shape, b.data, b.shape, out.data);
   if (isComparison(op)) return record(out, name, noGradBackward, [], null);
   return record<BinaryOp>(out, name, binaryBackward, [a, b], op);
@@ -196,7 +196,7 @@ interface ScalarSaved {
 export function binaryScalar(op: BinaryOp, a: Tensor, s: number, scalarFirst: boolean): Tensor {
   const name = BINARY_NAMES[op];
   checkTensor(name, 'input', a);
-  const out = new Tensor(allocLike(a.data, a.data.length), a.shape);
+  const out = new Tensor(allocOut(a.data, a.data.length), a.shape);
   kernels().binaryScalar(op, a.data, s, out.data, scalarFirst);
   if (isComparison(op)) return record(out, name, noGradBackward, [], null);
   return record<ScalarSaved>(out, name, scalarBackward, [a], { op, s, first: scalarFirst });

@@ -7,7 +7,7 @@ import { Tensor } from '../tensor.js';
 import { isGradEnabled, noGrad } from '../autograd/mode.js';
 import type { Grads, Node } from '../autograd/node.js';
 import {
-  allocLike, checkSameDtype, checkTensor, describe, record, sameShape, shapeStr, toIndexArray,
+  allocLike, allocOut, checkSameDtype, checkTensor, describe, record, sameShape, shapeStr, toIndexArray,
   type Indices,
 } from './util.js';
 import { softmax } from './activation.js';
@@ -53,9 +53,9 @@ export function mseLoss(input: Tensor, target: Tensor, opts?: LossOptions): Tens
   const r = reductionOf('mseLoss', opts);
   const K = kernels();
   const n = input.data.length;
-  const diff = allocLike(input.data, n);
+  const diff = allocOut(input.data, n);
   K.binary(BinaryOp.sub, input.data, input.shape, target.data, target.shape, diff);
-  const sq = allocLike(input.data, n);
+  const sq = allocOut(input.data, n);
   K.binary(BinaryOp.mul, diff, input.shape, diff, input.shape, sq);
   let out: Tensor;
   if (r === 'none') {
@@ -75,7 +75,7 @@ function mseBackward(g: Tensor, node: Node<MseSaved>): Grads {
   const scale = reduction === 'mean' ? 2 / n : 2;
   let gi: Tensor;
   if (!isGradEnabled() && reduction !== 'none') {
-    gi = new Tensor(allocLike(diff.data, n), diff.shape);
+    gi = new Tensor(allocOut(diff.data, n), diff.shape);
     kernels().binaryScalar(BinaryOp.mul, diff.data, scale * g.data[0], gi.data, false);
   } else if (!isGradEnabled()) {
     gi = diff.mul(g).mul(2);
@@ -143,7 +143,7 @@ export function crossEntropy(input: Tensor, target: Indices, opts?: LossOptions)
   const targets = classTargets('crossEntropy', target, rows, cols);
   const losses = allocLike(input.data, rows);
   const wantGrad = isGradEnabled() && input.requiresGrad;
-  const grad = wantGrad ? allocLike(input.data, rows * cols) : null;
+  const grad = wantGrad ? allocOut(input.data, rows * cols) : null;
   const scale = r === 'mean' ? 1 / rows : 1;
   kernels().softmaxCrossEntropy(input.data, rows, cols, targets, losses, grad, scale);
   let out: Tensor;
@@ -164,7 +164,7 @@ function crossEntropyBackward(g: Tensor, node: Node<CeSaved>): Grads {
   const { targets, reduction, fusedGrad } = node.saved;
   if (!isGradEnabled() && fusedGrad !== null) {
     if (reduction === 'none') return [fusedGrad.mul(g.reshape([-1, 1]))];
-    const gx = allocLike(fusedGrad.data, fusedGrad.data.length);
+    const gx = allocOut(fusedGrad.data, fusedGrad.data.length);
     kernels().binaryScalar(BinaryOp.mul, fusedGrad.data, g.data[0], gx, false);
     return [new Tensor(gx, fusedGrad.shape)];
   }

@@ -7,7 +7,7 @@ import { Tensor } from '../tensor.js';
 import { isGradEnabled } from '../autograd/mode.js';
 import type { Grads, Node } from '../autograd/node.js';
 import {
-  allocLike, broadcastShapes, checkSameDtype, checkTensor, numel, record, shapeStr,
+  allocOut, broadcastShapes, checkSameDtype, checkTensor, numel, record, shapeStr,
 } from './util.js';
 import { sumToShape } from './reduce.js';
 
@@ -28,7 +28,7 @@ export function mm(a: Tensor, b: Tensor, ta = false, tb = false): Tensor {
   if (k !== k2) {
     throw new Error(`matmul: shapes ${shapeStr(a.shape)}${ta ? 'ᵀ' : ''} and ${shapeStr(b.shape)}${tb ? 'ᵀ' : ''} cannot be multiplied (${k} vs ${k2})`);
   }
-  const out = new Tensor(allocLike(a.data, m * n), [m, n]);
+  const out = new Tensor(allocOut(a.data, m * n), [m, n]);
   kernels().gemm(ta, tb, m, n, k, 1, a.data, b.data, 0, out.data);
   return record<MmSaved>(out, 'matmul', mmBackward, [a, b], { ta, tb });
 }
@@ -57,7 +57,7 @@ export function bmm(a: Tensor, b: Tensor, ta = false, tb = false): Tensor {
   const batchB = b.shape.slice(0, rb - 2);
   const batch = broadcastShapes('matmul', batchA, batchB);
   const nb = numel(batch);
-  const out = new Tensor(allocLike(a.data, nb * m * n), [...batch, m, n]);
+  const out = new Tensor(allocOut(a.data, nb * m * n), [...batch, m, n]);
   const K = kernels();
   const na = numel(batchA), nbB = numel(batchB);
   const sa = m * k, sb = k * n, sc = m * n;
@@ -180,7 +180,7 @@ export function linear(x: Tensor, weight: Tensor, bias?: Tensor | null): Tensor 
 function linear2d(x: Tensor, w: Tensor, b: Tensor | null): Tensor {
   const rows = x.shape[0];
   const [outF, inF] = w.shape;
-  const out = allocLike(x.data, rows * outF);
+  const out = allocOut(x.data, rows * outF);
   const K = kernels();
   K.gemm(false, true, rows, outF, inF, 1, x.data, w.data, 0, out);
   if (b !== null) K.biasAdd(out, rows, outF, b.data, out);
@@ -201,7 +201,7 @@ function linearBackward(g: Tensor, node: Node<null>): Grads {
 /** The bias gradient through the fused biasGrad kernel (column sums of g). */
 export function biasGradFused(g: Tensor): Tensor {
   const [rows, cols] = g.shape;
-  const gb = allocLike(g.data, cols);
+  const gb = allocOut(g.data, cols);
   kernels().biasGrad(g.data, rows, cols, gb);
   return new Tensor(gb, [cols]);
 }

@@ -6,7 +6,7 @@ import { ReduceOp } from '../backend/types.js';
 import { Tensor } from '../tensor.js';
 import type { Grads, Node } from '../autograd/node.js';
 import {
-  allocLike, axisSplit, broadcastShapes, checkTensor, normDim, numel, record, sameShape, shapeStr,
+  allocLike, allocOut, axisSplit, broadcastShapes, checkTensor, normDim, numel, record, sameShape, shapeStr,
 } from './util.js';
 
 const REDUCE_NAMES = ['sum', 'mean', 'max', 'min'];
@@ -43,7 +43,7 @@ function reduceOver(op: ReduceOp, x: Tensor, dims: readonly number[]): { data: T
   let data = x.data;
   for (const d of dims) {
     const [outer, n, inner] = axisSplit(keepShape, d);
-    const out = allocLike(data, outer * inner);
+    const out = allocOut(data, outer * inner);
     k.reduce(op, data, outer, n, inner, out);
     data = out;
     keepShape[d] = 1;
@@ -178,7 +178,7 @@ export function expand(x: Tensor, shape: readonly number[]): Tensor {
     if (cur[d] === 1 && shape[d] !== 1) {
       // Repeating a size-1 axis n times is a gather with n zero indices.
       const [outer, , inner] = axisSplit(cur, d);
-      const out = allocLike(data, outer * shape[d] * inner);
+      const out = allocOut(data, outer * shape[d] * inner);
       k.gather(data, outer, 1, inner, new Int32Array(shape[d]), out);
       data = out;
       cur[d] = shape[d];
@@ -206,7 +206,7 @@ export function sumToShape(g: Tensor, shape: readonly number[]): Tensor {
     let n = 1;
     for (let i = 0; i < lead; i++) n *= g.shape[i];
     const inner = numel(cur);
-    const out = allocLike(data, inner);
+    const out = allocOut(data, inner);
     k.reduce(ReduceOp.sum, data, 1, n, inner, out);
     data = out;
   }
@@ -214,7 +214,7 @@ export function sumToShape(g: Tensor, shape: readonly number[]): Tensor {
     if (shape[d] === cur[d]) continue;
     if (shape[d] !== 1) throw new Error(`sumToShape: cannot sum shape ${shapeStr(g.shape)} to ${shapeStr(shape)}`);
     const [outer, n, inner] = axisSplit(cur, d);
-    const out = allocLike(data, outer * inner);
+    const out = allocOut(data, outer * inner);
     k.reduce(ReduceOp.sum, data, outer, n, inner, out);
     data = out;
     cur[d] = 1;

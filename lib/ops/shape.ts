@@ -6,7 +6,7 @@ import { kernels } from '../backend/index.js';
 import { Tensor } from '../tensor.js';
 import type { Grads, Node } from '../autograd/node.js';
 import {
-  allocLike, axisSplit, checkSameDtype, checkTensor, normDim, numel, record, sameShape, shapeStr,
+  allocLike, allocOut, axisSplit, checkSameDtype, checkTensor, normDim, numel, record, sameShape, shapeStr,
   toIndexArray, type Indices,
 } from './util.js';
 
@@ -100,7 +100,7 @@ export function permute(x: Tensor, dims: readonly number[]): Tensor {
   for (let i = 0; i < nd; i++) if (perm[i] !== i) identity = false;
   if (identity) return x;
   const shape = perm.map((p) => x.shape[p]);
-  const out = new Tensor(allocLike(x.data, x.data.length), shape);
+  const out = new Tensor(allocOut(x.data, x.data.length), shape);
   kernels().permute(x.data, x.shape, perm, out.data);
   return record<number[]>(out, 'permute', permuteBackward, [x], perm);
 }
@@ -141,7 +141,7 @@ export function indexSelect(x: Tensor, dim: number, indices: Indices): Tensor {
 function gatherOp(name: string, x: Tensor, d: number, outer: number, n: number, inner: number, idx: Int32Array): Tensor {
   const shape = x.shape.length === 0 ? [idx.length] : x.shape.slice();
   shape[d] = idx.length;
-  const out = new Tensor(allocLike(x.data, outer * idx.length * inner), shape);
+  const out = new Tensor(allocOut(x.data, outer * idx.length * inner), shape);
   kernels().gather(x.data, outer, n, inner, idx, out.data);
   return record<SelectSaved>(out, name, gatherBackward, [x], { dim: d, indices: idx });
 }
@@ -207,7 +207,7 @@ export function cat(tensors: readonly Tensor[], dim = 0): Tensor {
   const shape = first.shape.slice();
   shape[d] = total;
   const [outer, , inner] = axisSplit(shape, d);
-  const out = allocLike(first.data, numel(shape));
+  const out = allocOut(first.data, numel(shape));
   // Row blocks are contiguous: one typed-array copy (memcpy) per input per outer index.
   const rowOut = total * inner;
   let offset = 0;

@@ -68,6 +68,20 @@ export function allocLike(like: FloatArray, n: number): FloatArray {
   return alloc(like instanceof Float64Array ? 'float64' : 'float32', n);
 }
 
+/**
+ * An array of the dtype of `like` for a kernel output that the kernel overwrites entirely
+ * (gemm with beta 0, unary, binary...). Large ones are not zeroed first: that pass over memory
+ * cost as much as a small kernel and a tenth of a large MLP's step. Never use it for an output
+ * that a kernel accumulates into (scatterAdd) or writes only in part.
+ */
+export function allocOut(like: FloatArray, n: number): FloatArray {
+  const f64 = like instanceof Float64Array;
+  const bytes = n * (f64 ? 8 : 4);
+  if (bytes <= SLAB_MAX_PIECE) return alloc(f64 ? 'float64' : 'float32', n);
+  const b = Buffer.allocUnsafeSlow(bytes);
+  return f64 ? new Float64Array(b.buffer, b.byteOffset, n) : new Float32Array(b.buffer, b.byteOffset, n);
+}
+
 export function checkTensor(op: string, name: string, t: unknown): asserts t is Tensor {
   if (!(t instanceof Tensor)) {
     throw new TypeError(`${op}: ${name} must be a Tensor, got ${describe(t)}`);
