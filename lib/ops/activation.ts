@@ -69,13 +69,13 @@ function logSoftmaxBackward(g: Tensor, node: Node<Tensor>): Grads {
 }
 
 /** The composed softmax rule over the last axis: y * (g - sum(g * y)). */
-export function softmaxRule(g: Tensor, y: Tensor): Tensor {
+function softmaxRule(g: Tensor, y: Tensor): Tensor {
   const last = Math.max(y.shape.length - 1, 0);
   return y.mul(g.sub(g.mul(y).sum(last, true)));
 }
 
 /** The composed logSoftmax rule over the last axis: g - exp(y) * sum(g). */
-export function logSoftmaxRule(g: Tensor, y: Tensor): Tensor {
+function logSoftmaxRule(g: Tensor, y: Tensor): Tensor {
   const last = Math.max(y.shape.length - 1, 0);
   return g.sub(y.exp().mul(g.sum(last, true)));
 }

@@ -1,7 +1,8 @@
 // Elementwise ops: unary functions and binary arithmetic with NumPy broadcasting.
 // Forward: one backend kernel call. Backward: the rules below, written in Tensor ops; when no
 // graph is being created (grad mode off during backward) unary rules use the fused
-// unaryBackward kernel instead, which test/ops-fused.test.ts compares with the composed rule.
+// unaryBackward kernel instead. test/ops-fused.test.ts compares the two (grad() without and
+// with createGraph).
 
 import { kernels } from '../backend/index.js';
 import { BinaryOp, UnaryOp } from '../backend/types.js';
@@ -74,11 +75,6 @@ function unaryBackward(g: Tensor, node: Node<UnarySaved>): Grads {
     return [gx];
   }
   return [UNARY_RULES[op](g, x, y, alpha)];
-}
-
-/** Fused-kernel version of a unary op's backward, exported for the test that compares it with the composed rule. */
-export function unaryRule(op: UnaryOp, g: Tensor, x: Tensor, y: Tensor, alpha = 0): Tensor {
-  return UNARY_RULES[op](g, x, y, alpha);
 }
 
 /**

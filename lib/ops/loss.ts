@@ -172,7 +172,7 @@ function crossEntropyBackward(g: Tensor, node: Node<CeSaved>): Grads {
 }
 
 /** The composed rule (softmax(x) - onehot(t)) * g, scaled by 1/N for 'mean'. */
-export function crossEntropyRule(g: Tensor, x: Tensor, targets: Int32Array, reduction: Reduction): Tensor {
+function crossEntropyRule(g: Tensor, x: Tensor, targets: Int32Array, reduction: Reduction): Tensor {
   const diff = softmax(x, -1).sub(oneHot(targets, x));
   if (reduction === 'none') return diff.mul(g.reshape([-1, 1]));
   return diff.mul(reduction === 'mean' ? g.div(x.shape[0]) : g);

@@ -199,7 +199,7 @@ function linearBackward(g: Tensor, node: Node<null>): Grads {
 }
 
 /** The bias gradient through the fused biasGrad kernel (column sums of g). */
-export function biasGradFused(g: Tensor): Tensor {
+function biasGradFused(g: Tensor): Tensor {
   const [rows, cols] = g.shape;
   const gb = allocOut(g.data, cols);
   kernels().biasGrad(g.data, rows, cols, gb);
