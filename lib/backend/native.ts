@@ -29,6 +29,7 @@ const KERNELS = [
   'adamStep', '_setSimd', '_simdLevels', '_setBlas',
   'conv2d', 'conv2dBackwardInput', 'conv2dBackwardWeight', 'maxPool2d', 'maxPool2dBackward',
   'avgPool2d', 'avgPool2dBackward', 'batchNormStats', 'channelAffine',
+  'rnnCellForward', 'rnnCellBackward',
 ] as const;
 
 let loaded: NativeBackend | undefined;
