@@ -86,6 +86,7 @@ describe('reading, views and copies', () => {
     expect(zeros([1, 3, 1]).squeeze().shape).toEqual([3]);
     expect(zeros([1, 3, 1]).squeeze(2).shape).toEqual([1, 3]);
     expect(zeros([2, 3, 4]).flatten(1).shape).toEqual([2, 12]);
+    expect(tensor([1, 2]).expand(2, -1).toArray()).toEqual([[1, 2], [1, 2]]);
     expect(() => t.reshape(4, -1)).toThrow(/reshape: shape \[4, -1\] is invalid for input of shape \[6\]/);
   });
 

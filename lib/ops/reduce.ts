@@ -162,9 +162,13 @@ export function argmax(x: Tensor, dim?: number, keepdim = false): Tensor {
 // ---------------------------------------------------------------------------------------------
 // Broadcasting helpers
 
-/** Broadcasts x to `shape` (NumPy rules), copying. Gradient: sumToShape. */
+/** Broadcasts x to `shape` (NumPy rules; -1 keeps a dim), copying. Gradient: sumToShape. */
 export function expand(x: Tensor, shape: readonly number[]): Tensor {
   checkTensor('expand', 'input', x);
+  if (shape.includes(-1)) {
+    const lead = shape.length - x.shape.length;
+    shape = shape.map((s, i) => (s === -1 && i >= lead ? x.shape[i - lead] : s));
+  }
   if (sameShape(x.shape, shape)) return x;
   const target = broadcastShapes('expand', x.shape, shape);
   if (!sameShape(target, shape)) {
