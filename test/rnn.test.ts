@@ -6,10 +6,10 @@
 
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it, vi } from 'vitest';
 import { Tensor, cat, randn, tensor, zeros } from '../lib/tensor.js';
 import { manualSeed } from '../lib/random.js';
-import { backend } from '../lib/backend/index.js';
+import { backend, jsBackend } from '../lib/backend/index.js';
 import { grad, gradcheck, gradgradcheck } from '../lib/autograd/index.js';
 import * as nn from '../lib/nn/index.js';
 import { clipGradNorm } from '../lib/optim/clip.js';
@@ -373,6 +373,37 @@ describe('bad input gives a clear Error', () => {
   });
 });
 
+describe('nn.Embedding feeding a recurrent layer', () => {
+  it('looks rows up with the gather kernel and accumulates its gradient with scatterAdd (no one-hot GEMM)', () => {
+    backend.use('js');
+    const gather = vi.spyOn(jsBackend, 'gather');
+    const scatterAdd = vi.spyOn(jsBackend, 'scatterAdd');
+    const gemm = vi.spyOn(jsBackend, 'gemm');
+    try {
+      const emb = new nn.Embedding(5, 2, { dtype: f64 });
+      emb.weight.data.set([0, 1, 10, 11, 20, 21, 30, 31, 40, 41]);
+      const idx = tensor([[3, 1], [3, 0]]);
+      const e = emb.forward(idx);
+      expect(e.shape).toEqual([2, 2, 2]);
+      expect(e.toArray()).toEqual([[[30, 31], [10, 11]], [[30, 31], [0, 1]]]);
+      e.mul(tensor([[[1, 2], [3, 4]], [[5, 6], [7, 8]]], { dtype: f64 })).sum().backward();
+      // Row 3 is used twice: its gradient is the sum of both uses.
+      expect(emb.weight.grad!.toArray()).toEqual([[7, 8], [3, 4], [0, 0], [6, 8], [0, 0]]);
+      expect(gather).toHaveBeenCalled();
+      expect(scatterAdd).toHaveBeenCalled();
+      expect(gemm).not.toHaveBeenCalled();
+      // And into an LSTM, end to end.
+      const lstm = new nn.LSTM(2, 3, { dtype: f64 });
+      const [out] = lstm.forward(emb.forward(idx));
+      expect(out.shape).toEqual([2, 2, 3]);
+    } finally {
+      gather.mockRestore();
+      scatterAdd.mockRestore();
+      gemm.mockRestore();
+    }
+  });
+});
+
 // ---------------------------------------------------------------------------------------------
 // Against torch itself (skipped where /usr/bin/python3 or its torch is missing).
 
@@ -428,4 +459,3 @@ describe.skipIf(!hasTorch)('against PyTorch (/usr/bin/python3)', () => {
   });
 });
 
-void tensor;
