@@ -1,4 +1,4 @@
-// Accuracy of the addon's vectorised math (exp, tanh, sigmoid, gelu and gelu's derivative) on
+// Accuracy of the addon's vectorised math (exp, log, tanh, sigmoid, gelu and gelu's derivative) on
 // every SIMD path this CPU has, against float64 references computed here from Math.* and an
 // independent erfc (series below 1, continued fraction above): float32 results within 1e-6
 // relative, float64 within 2e-14 relative, over the whole range that gives normal numbers,
@@ -52,6 +52,7 @@ function erfc(z: number): number {
 
 const refs: Record<string, (x: number) => number> = {
   exp: Math.exp,
+  log: Math.log,
   tanh: Math.tanh,
   sigmoid: (x) => (x >= 0 ? 1 / (1 + Math.exp(-x)) : Math.exp(x) / (1 + Math.exp(x))),
   gelu: (x) => 0.5 * x * erfc(-x / Math.SQRT2),
@@ -81,6 +82,14 @@ function inputs(lo: number, hi: number): number[] {
  * gelu tail is ill-conditioned (relative condition number ~ x^2/2, about 80 at |x| = 12.5), so
  * rounding x/sqrt(2) alone costs that many ulps, in any implementation and in the reference.
  */
+function logInputs(float32: boolean): number[] {
+  const xs: number[] = [];
+  const [lo, hi] = float32 ? [-149, 127] : [-1074, 1023];
+  for (let e = lo; e <= hi; e++) for (const m of [1, 1.1, 1.4142, 1.5, 1.99]) xs.push(m * 2 ** e);
+  for (let i = 1; i <= 2000; i++) xs.push(1 + i * 1e-4, 1 - i * 1e-4 / 2, 1 + i * 1e-7, 1 - i * 1e-7);
+  return xs;
+}
+
 function worstRelError(actual: ArrayLike<number>, x: ArrayLike<number>, ref: (x: number) => number, floor: number,
   cond: (x: number) => number = () => 1, scale: (x: number) => number = () => 0): { err: number; at: number } {
   let worst = { err: 0, at: NaN };
@@ -103,11 +112,13 @@ describe.skipIf(!native)(`native vectorised math accuracy${native ? '' : ` (SKIP
       ['float32', Float32Array, 1e-6, 1.2e-38],
       ['float64', Float64Array, 2e-14, 2.3e-308],
     ] as const) {
-      it(`${level} ${dtype}: exp, tanh, sigmoid, gelu and gelu' within ${rtol} relative`, () => {
+      it(`${level} ${dtype}: exp, log, tanh, sigmoid, gelu and gelu' within ${rtol} relative`, () => {
         nb._setSimd(level);
-        for (const name of ['exp', 'tanh', 'sigmoid', 'gelu'] as const) {
-          const [lo, hi] = domains[name];
-          const x = Arr.from(inputs(lo, hi)); // rounded to the dtype first: references use the same inputs
+        for (const name of ['exp', 'log', 'tanh', 'sigmoid', 'gelu'] as const) {
+          // log: every binade from the smallest subnormal to the largest finite number, and
+          // arguments next to 1 (where log is tiny and must stay relatively accurate).
+          const xs = name === 'log' ? logInputs(dtype === 'float32') : inputs(...domains[name]);
+          const x = Arr.from(xs); // rounded to the dtype first: references use the same inputs
           const y = new Arr(x.length);
           nb.unary(UnaryOp[name], x, y, 0);
           const cond = dtype === 'float64' && name === 'gelu' ? (v: number) => Math.max(1, (v * v) / 8) : undefined;
@@ -129,6 +140,9 @@ describe.skipIf(!native)(`native vectorised math accuracy${native ? '' : ` (SKIP
       it(`${level} ${dtype}: NaN, ±Infinity and overflow`, () => {
         nb._setSimd(level);
         const x = Arr.of(NaN, Infinity, -Infinity, 1000, -1000);
+        const y0 = new Arr(4);
+        nb.unary(UnaryOp.log, Arr.of(0, -0, -1, Infinity), y0, 0);
+        expect(Array.from(y0), 'log at 0, -0, -1, Infinity').toEqual([-Infinity, -Infinity, NaN, Infinity]);
         const y = new Arr(x.length);
         const expected: Record<string, number[]> = {
           exp: [NaN, Infinity, 0, Infinity, 0],
