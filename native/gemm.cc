@@ -125,7 +125,19 @@ void gemmBuiltin(bool transA, bool transB, size_t m, size_t n, size_t k, T alpha
     for (size_t p0 = 0; p0 < k; p0 += kcMax) {
       const size_t kc = std::min(kcMax, k - p0);
       const T betaEff = p0 == 0 ? beta : T(1);
-      packB(transB, b, ldb, p0, kc, j0, nc, nr, bPack);
+      if (parallel) {
+        // Pack the B panel in parallel too: a serial pack would idle the other threads.
+        const size_t parts = std::min(slivers, static_cast<size_t>(threads));
+        const size_t per = (slivers + parts - 1) / parts;
+        pool.run(parts, [&](size_t t, int) {
+          const size_t s0 = t * per, s1 = std::min(slivers, s0 + per);
+          if (s0 < s1)
+            packB(transB, b, ldb, p0, kc, j0 + s0 * nr, std::min(nc, s1 * nr) - s0 * nr, nr,
+                  bPack + s0 * kc * nr);
+        });
+      } else {
+        packB(transB, b, ldb, p0, kc, j0, nc, nr, bPack);
+      }
 
       const size_t mBlocks = (m + mcUse - 1) / mcUse;
       // Still fewer row blocks than threads (m < threads * mr): split the columns instead.
