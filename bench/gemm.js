@@ -4,7 +4,7 @@
 // 1 and 2 threads; then the activation kernels (see activations.js). Needs `npm run build` first.
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { cpus, loadavg, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { bestTime, fmt, loadBackends, randomFloat32, table } from './_common.js';
@@ -14,6 +14,7 @@ const here = dirname(fileURLToPath(import.meta.url));
 const DEFAULT_SIZES = [64, 128, 256, 512, 1024, 2048];
 const JS_MAX_N = 512;
 const THREADS = [1, 2];
+const ROUNDS = 3;
 
 /** Compiles bench/c/sgemm.c against OpenBLAS into a temporary folder; returns { run(threads, n), cleanup } or an Error. */
 function compileDirect() {
@@ -44,8 +45,10 @@ export async function main(args = []) {
   const { js, native, hooks, nativeError } = await loadBackends();
   if (!native) console.log(`(the native addon did not load: ${nativeError}; addon columns are empty)\n`);
   const info = native?.info();
-  console.log(`# SGEMM, C = A·B, square n×n float32, GFLOP/s = 2n³ / best time\n`);
+  console.log(`# SGEMM, C = A·B, square n×n float32, GFLOP/s = 2n³ / best time (best of ${ROUNDS} interleaved rounds)\n`);
   if (info) console.log(`addon: simd ${info.simd}, blas ${info.blas}`);
+  const load = () => loadavg().map((x) => x.toFixed(2)).join(' ');
+  console.log(`machine: ${cpus().length} CPUs, load average at start ${load()} (other processes skew the figures)`);
   console.log(`js backend measured for n <= ${JS_MAX_N} only (it is a plain i-k-j loop, single-threaded).\n`);
 
   const jsResults = new Map(ns.filter((n) => n <= JS_MAX_N).map((n) => [n, gflops(js, n)]));
@@ -55,22 +58,24 @@ export async function main(args = []) {
   for (const threads of THREADS) {
     const rows = [];
     for (const n of ns) {
-      // Direct OpenBLAS runs before and after the addon, and the better of the two counts, so that
-      // a load change on this shared machine does not flatter the addon.
-      const directRun = () => (direct instanceof Error ? null : direct.run(threads, n));
-      const d1 = directRun();
+      // The machine is shared: direct OpenBLAS, the addon with OpenBLAS and the built-in GEMM are
+      // measured in turn for ROUNDS rounds and each keeps its best, so that a load change during
+      // one measurement favours none of them.
+      let d = null;
       let viaBlas = null;
       let builtin = null;
-      if (native && hooks) {
-        native.setNumThreads(threads);
-        hooks._setBlas('openblas');
-        viaBlas = gflops(native, n);
-        hooks._setBlas('builtin');
-        builtin = gflops(native, n);
-        hooks._setBlas('openblas');
+      const best = (prev, x) => (prev === null ? x : Math.max(prev, x));
+      for (let round = 0; round < ROUNDS; round++) {
+        if (!(direct instanceof Error)) d = best(d, direct.run(threads, n));
+        if (native && hooks) {
+          native.setNumThreads(threads);
+          hooks._setBlas('openblas');
+          viaBlas = best(viaBlas, gflops(native, n));
+          hooks._setBlas('builtin');
+          builtin = best(builtin, gflops(native, n));
+          hooks._setBlas('openblas');
+        }
       }
-      const d2 = directRun();
-      const d = d1 === null ? null : Math.max(d1, d2);
       const ratio = (x) => (x === null || !d ? null : x / d);
       rows.push([n, fmt(d), fmt(viaBlas), fmt(ratio(viaBlas), 3), fmt(builtin), fmt(ratio(builtin), 3),
         jsResults.has(n) ? fmt(jsResults.get(n), 2) : 'skipped']);
@@ -82,6 +87,7 @@ export async function main(args = []) {
     console.log('');
   }
   if (!(direct instanceof Error)) direct.cleanup();
+  console.log(`load average after GEMM: ${load()}`);
   console.log('Targets: addon + OpenBLAS within 5% of direct OpenBLAS at n >= 256; built-in >= 50% of OpenBLAS at n = 1024.');
   for (const v of verdicts) {
     console.log(`  ${v.value >= v.target ? 'MET ' : 'MISS'} ${v.what} = ${v.value.toFixed(3)} at n=${v.n}, ${v.threads} thread(s) (target >= ${v.target})`);
