@@ -1,9 +1,5 @@
-// Convolution by im2col + one GEMM per batch, pooling and batch-norm statistics (see conv.h).
-//
-// Layout: the columns of the whole batch form one K x (n*P) matrix (K = cIn*kH*kW, P = oH*oW;
-// image i owns columns [i*P, (i+1)*P)), so each pass is a single large GEMM however small the
-// channel counts, and the memory-bound steps around it (im2col, col2im, the NCHW <-> [cOut, n*P]
-// reshuffles with the bias) run on the thread pool, one image per task.
+// Convolution by im2col/col2im + GEMM, pooling and batch-norm statistics (see conv.h).
+// K = cIn*kH*kW rows of columns, P = oH*oW pixels per image.
 #include "conv.h"
 
 #include <algorithm>
@@ -13,7 +9,6 @@
 #include <string>
 
 #include "args.h"
-#include "blas.h"
 
 namespace bp {
 namespace {
@@ -22,46 +17,20 @@ template <typename T> const Kernels<T>& pick(const KernelTable& t);
 template <> const Kernels<float>& pick<float>(const KernelTable& t) { return t.f32; }
 template <> const Kernels<double>& pick<double>(const KernelTable& t) { return t.f64; }
 
-void blasGemm(const Blas& b, int ta, int tb, int m, int n, int k, float alpha, const float* a,
-              int lda, const float* bm, int ldb, float beta, float* c, int ldc) {
-  b.sgemm(kCblasRowMajor, ta, tb, m, n, k, alpha, a, lda, bm, ldb, beta, c, ldc);
-}
-void blasGemm(const Blas& b, int ta, int tb, int m, int n, int k, double alpha, const double* a,
-              int lda, const double* bm, int ldb, double beta, double* c, int ldc) {
-  b.dgemm(kCblasRowMajor, ta, tb, m, n, k, alpha, a, lda, bm, ldb, beta, c, ldc);
-}
-
-// C = alpha op(A) op(B) + beta C through whichever GEMM the addon uses now. Sizes were checked
-// to fit in an int by the binding.
-template <typename T>
-void gemm(ConvContext& ctx, bool ta, bool tb, size_t m, size_t n, size_t k, T alpha, const T* a,
-          size_t lda, const T* b, size_t ldb, T beta, T* c, size_t ldc) {
-  if (m == 0 || n == 0) return;
-  if (k == 0) {
-    scaleMatrix(m, n, beta, c, ldc);
-  } else if (*ctx.useBlas) {
-    blasGemm(blas(), ta ? kCblasTrans : kCblasNoTrans, tb ? kCblasTrans : kCblasNoTrans,
-             static_cast<int>(m), static_cast<int>(n), static_cast<int>(k), alpha, a,
-             static_cast<int>(lda), b, static_cast<int>(ldb), beta, c, static_cast<int>(ldc));
-  } else {
-    gemmBuiltin<T>(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, pick<T>(**ctx.simd),
-                   **ctx.pool, *ctx.gemmWorkspace);
-  }
-}
-
 ConvContext& context(const Napi::CallbackInfo& info) {
   return *static_cast<ConvContext*>(info.Data());
 }
 
-// Runs task(i) for i < count on the pool, inline when there is too little work to share.
+// Runs task(i, thread) for i < count on the pool, inline (thread 0) when there is too little
+// work to share.
 template <typename F>
 void parallelFor(ConvContext& ctx, size_t count, size_t workPerTask, F&& task) {
   ThreadPool& pool = **ctx.pool;
   if (count <= 1 || pool.size() == 1 || count * workPerTask < 16384) {
-    for (size_t i = 0; i < count; ++i) task(i);
+    for (size_t i = 0; i < count; ++i) task(i, 0);
     return;
   }
-  pool.run(count, [&](size_t i, int) { task(i); });
+  pool.run(count, [&](size_t i, int thread) { task(i, static_cast<size_t>(thread)); });
 }
 
 // ---- geometry --------------------------------------------------------------------------------
@@ -131,38 +100,40 @@ inline void validRange(size_t outW, size_t w, size_t stride, size_t pad, size_t 
   lo = std::min(lo, hi);
 }
 
-// Writes the columns of image x (cIn x h x w) into cols (K rows of stride ld, P columns).
+// Writes row (c, i, j) of the columns of image x (cIn x h x w): P values, zeros where the tap
+// falls in the padding.
+template <typename T>
+void im2colRow(const T* x, const ConvGeom& g, size_t c, size_t i, size_t j, T* dst) {
+  const T* plane = x + c * g.h * g.w;
+  size_t lo, hi;
+  validRange(g.oW, g.w, g.sW, g.pW, j * g.dW, lo, hi);
+  for (size_t oy = 0; oy < g.oH; ++oy, dst += g.oW) {
+    const size_t iyp = oy * g.sH + i * g.dH;  // iy + pH
+    if (iyp < g.pH || iyp - g.pH >= g.h) {
+      std::fill(dst, dst + g.oW, T(0));
+      continue;
+    }
+    const T* src = plane + (iyp - g.pH) * g.w;
+    std::fill(dst, dst + lo, T(0));
+    if (hi > lo) {
+      const size_t ix0 = lo * g.sW + j * g.dW - g.pW;
+      if (g.sW == 1) {
+        std::memcpy(dst + lo, src + ix0, (hi - lo) * sizeof(T));
+      } else {
+        for (size_t ox = lo, ix = ix0; ox < hi; ++ox, ix += g.sW) dst[ox] = src[ix];
+      }
+    }
+    std::fill(dst + hi, dst + g.oW, T(0));
+  }
+}
+
+// The K x P columns of image x, rows of stride ld.
 template <typename T>
 void im2col(const T* x, const ConvGeom& g, T* cols, size_t ld) {
   size_t row = 0;
-  for (size_t c = 0; c < g.cIn; ++c) {
-    const T* plane = x + c * g.h * g.w;
-    for (size_t i = 0; i < g.kH; ++i) {
-      for (size_t j = 0; j < g.kW; ++j, ++row) {
-        T* dst = cols + row * ld;
-        size_t lo, hi;
-        validRange(g.oW, g.w, g.sW, g.pW, j * g.dW, lo, hi);
-        for (size_t oy = 0; oy < g.oH; ++oy, dst += g.oW) {
-          const size_t iyp = oy * g.sH + i * g.dH;  // iy + pH
-          if (iyp < g.pH || iyp - g.pH >= g.h) {
-            std::fill(dst, dst + g.oW, T(0));
-            continue;
-          }
-          const T* src = plane + (iyp - g.pH) * g.w;
-          std::fill(dst, dst + lo, T(0));
-          if (hi > lo) {
-            const size_t ix0 = lo * g.sW + j * g.dW - g.pW;
-            if (g.sW == 1) {
-              std::memcpy(dst + lo, src + ix0, (hi - lo) * sizeof(T));
-            } else {
-              for (size_t ox = lo, ix = ix0; ox < hi; ++ox, ix += g.sW) dst[ox] = src[ix];
-            }
-          }
-          std::fill(dst + hi, dst + g.oW, T(0));
-        }
-      }
-    }
-  }
+  for (size_t c = 0; c < g.cIn; ++c)
+    for (size_t i = 0; i < g.kH; ++i)
+      for (size_t j = 0; j < g.kW; ++j, ++row) im2colRow(x, g, c, i, j, cols + row * ld);
 }
 
 // Adds the columns back into image gx (overwritten first): the adjoint of im2col.
@@ -194,70 +165,591 @@ void col2im(const T* cols, size_t ld, const ConvGeom& g, T* gx) {
 }
 
 // ---- convolution -----------------------------------------------------------------------------
+//
+// Each image is one task on the pool (threads across the batch); within it, the GEMM runs on the
+// addon's register-tiled micro-kernel (mr x nr tiles) over operands packed straight from the
+// image, so nothing leaves L1/L2 and small channel counts cost no BLAS call overhead.
+
+constexpr size_t kSlotsPerThread = 6;
+
+inline size_t ceilDiv(size_t a, size_t b) { return (a + b - 1) / b; }
+
+// Per-thread buffers of one call, allocated (or found) before the parallel loop.
+template <typename T>
+struct ThreadBuffers {
+  std::vector<T*> slot[kSlotsPerThread];
+};
 
 template <typename T>
-void conv2dT(ConvContext& ctx, const T* x, const T* wt, const T* bias, T* y, const ConvGeom& g) {
-  if (g.n == 0 || g.cOut == 0 || g.P == 0) return;
-  T* cols = ctx.workspace.get<T>(0, g.K * g.NP);
-  T* tmp = ctx.workspace.get<T>(1, g.cOut * g.NP);
-  parallelFor(ctx, g.n, g.K * g.P, [&](size_t i) { im2col(x + i * g.X, g, cols + i * g.P, g.NP); });
-  gemm<T>(ctx, false, false, g.cOut, g.NP, g.K, T(1), wt, g.K, cols, g.NP, T(0), tmp, g.NP);
-  parallelFor(ctx, g.n, g.cOut * g.P, [&](size_t i) {
-    for (size_t co = 0; co < g.cOut; ++co) {
-      const T* src = tmp + co * g.NP + i * g.P;
-      T* dst = y + (i * g.cOut + co) * g.P;
-      const T b = bias ? bias[co] : T(0);
-      for (size_t p = 0; p < g.P; ++p) dst[p] = src[p] + b;
+ThreadBuffers<T> threadBuffers(ConvContext& ctx, size_t base, std::initializer_list<size_t> sizes) {
+  ThreadBuffers<T> b;
+  const size_t threads = static_cast<size_t>((**ctx.pool).size());
+  size_t s = 0;
+  for (size_t count : sizes) {
+    for (size_t t = 0; t < threads; ++t)
+      b.slot[s].push_back(ctx.workspace.get<T>(base + t * kSlotsPerThread + s, count ? count : 1));
+    ++s;
+  }
+  return b;
+}
+
+// A packed as micro-panels of mr rows: panel q, column p holds rows q*mr.. of op(A)[:, p]
+// (zeros past `rows`). rowStride/colStride give element (r, p) of op(A) at r*rowStride + p*colStride.
+template <typename T>
+void packPanels(const T* a, size_t rows, size_t cols, size_t rowStride, size_t colStride, size_t mr,
+                T* dst) {
+  for (size_t q = 0; q < rows; q += mr) {
+    const size_t rr = std::min(mr, rows - q);
+    for (size_t p = 0; p < cols; ++p) {
+      T* d = dst + p * mr;
+      const T* src = a + q * rowStride + p * colStride;
+      size_t r = 0;
+      for (; r < rr; ++r) d[r] = src[r * rowStride];
+      for (; r < mr; ++r) d[r] = T(0);
+    }
+    dst += cols * mr;
+  }
+}
+
+// Copies row `row` (P values) into the nr-wide blocks of a packed B (block b holds kc rows of nr).
+template <typename T>
+void scatterRowToBlocks(const T* row, size_t P, size_t nr, size_t kc, size_t k, T* blocks) {
+  size_t b = 0;
+  for (size_t p0 = 0; p0 < P; p0 += nr, ++b) {
+    const size_t len = std::min(nr, P - p0);
+    T* dst = blocks + b * kc * nr + k * nr;
+    std::memcpy(dst, row + p0, len * sizeof(T));
+    if (len < nr) std::fill(dst + len, dst + nr, T(0));
+  }
+}
+
+template <typename T>
+void conv2dGenericT(ConvContext& ctx, const T* x, const T* wt, const T* bias, T* y, const ConvGeom& g) {
+  if (g.n == 0 || g.cOut == 0) return;
+  const Kernels<T>& kr = pick<T>(**ctx.simd);
+  const size_t mr = static_cast<size_t>(kr.mr), nr = static_cast<size_t>(kr.nr);
+  const size_t panels = ceilDiv(g.cOut, mr), blocks = ceilDiv(g.P, nr);
+  if (g.K == 0) {
+    for (size_t i = 0; i < g.n; ++i)
+      for (size_t co = 0; co < g.cOut; ++co)
+        std::fill(y + (i * g.cOut + co) * g.P, y + (i * g.cOut + co + 1) * g.P, bias ? bias[co] : T(0));
+    return;
+  }
+  T* apack = ctx.workspace.get<T>(0, panels * mr * g.K);
+  packPanels(wt, g.cOut, g.K, g.K, 1, mr, apack);
+  auto buf = threadBuffers<T>(ctx, 1, {blocks * nr * g.K, g.P, mr * nr});
+  parallelFor(ctx, g.n, g.K * g.P * (g.cOut + 2), [&](size_t i, size_t t) {
+    T* bpack = buf.slot[0][t];
+    T* row = buf.slot[1][t];
+    T* tile = buf.slot[2][t];
+    const T* xi = x + i * g.X;
+    size_t k = 0;
+    for (size_t c = 0; c < g.cIn; ++c)
+      for (size_t a = 0; a < g.kH; ++a)
+        for (size_t b = 0; b < g.kW; ++b, ++k) {
+          im2colRow(xi, g, c, a, b, row);
+          scatterRowToBlocks(row, g.P, nr, g.K, k, bpack);
+        }
+    T* yi = y + i * g.cOut * g.P;
+    for (size_t blk = 0; blk < blocks; ++blk) {
+      const size_t p0 = blk * nr, cols = std::min(nr, g.P - p0);
+      for (size_t q = 0; q < panels; ++q) {
+        kr.gemmMicro(g.K, apack + q * mr * g.K, bpack + blk * g.K * nr, tile, nr, T(1), T(0));
+        const size_t rows = std::min(mr, g.cOut - q * mr);
+        for (size_t r = 0; r < rows; ++r) {
+          const size_t co = q * mr + r;
+          const T bv = bias ? bias[co] : T(0);
+          T* dst = yi + co * g.P + p0;
+          const T* src = tile + r * nr;
+          for (size_t j = 0; j < cols; ++j) dst[j] = src[j] + bv;
+        }
+      }
     }
   });
 }
 
-// gy (n x cOut x P) into the [cOut, n*P] layout of the GEMMs.
 template <typename T>
-void gatherGrad(ConvContext& ctx, const T* gy, T* gyT, const ConvGeom& g) {
-  parallelFor(ctx, g.n, g.cOut * g.P, [&](size_t i) {
-    for (size_t co = 0; co < g.cOut; ++co)
-      std::memcpy(gyT + co * g.NP + i * g.P, gy + (i * g.cOut + co) * g.P, g.P * sizeof(T));
+void conv2dBackwardInputGenericT(ConvContext& ctx, const T* gy, const T* wt, T* gx, const ConvGeom& g) {
+  if (g.n == 0 || g.X == 0) return;
+  if (g.cOut == 0) {
+    std::fill(gx, gx + g.n * g.X, T(0));
+    return;
+  }
+  const Kernels<T>& kr = pick<T>(**ctx.simd);
+  const size_t mr = static_cast<size_t>(kr.mr), nr = static_cast<size_t>(kr.nr);
+  const size_t panels = ceilDiv(g.K, mr), blocks = ceilDiv(g.P, nr);
+  // A = Wᵀ (K x cOut): element (r, p) = W[p*K + r].
+  T* apack = ctx.workspace.get<T>(0, panels * mr * g.cOut);
+  packPanels(wt, g.K, g.cOut, 1, g.K, mr, apack);
+  auto buf = threadBuffers<T>(ctx, 1, {blocks * nr * g.cOut, g.K * g.P, mr * nr});
+  parallelFor(ctx, g.n, g.K * g.P * (g.cOut + 2), [&](size_t i, size_t t) {
+    T* bpack = buf.slot[0][t];
+    T* gcols = buf.slot[1][t];
+    T* tile = buf.slot[2][t];
+    const T* gyi = gy + i * g.cOut * g.P;
+    for (size_t co = 0; co < g.cOut; ++co) scatterRowToBlocks(gyi + co * g.P, g.P, nr, g.cOut, co, bpack);
+    for (size_t blk = 0; blk < blocks; ++blk) {
+      const size_t p0 = blk * nr, cols = std::min(nr, g.P - p0);
+      for (size_t q = 0; q < panels; ++q) {
+        kr.gemmMicro(g.cOut, apack + q * mr * g.cOut, bpack + blk * g.cOut * nr, tile, nr, T(1), T(0));
+        const size_t rows = std::min(mr, g.K - q * mr);
+        for (size_t r = 0; r < rows; ++r)
+          std::memcpy(gcols + (q * mr + r) * g.P + p0, tile + r * nr, cols * sizeof(T));
+      }
+    }
+    col2im(gcols, g.P, g, gx + i * g.X);
   });
+}
+
+template <typename T>
+void conv2dBackwardWeightGenericT(ConvContext& ctx, const T* x, const T* gy, T* gw, T* gb, const ConvGeom& g) {
+  const size_t wsize = g.cOut * g.K;
+  std::fill(gw, gw + wsize, T(0));
+  if (gb) std::fill(gb, gb + g.cOut, T(0));
+  if (g.NP == 0 || g.K == 0 || g.cOut == 0) {
+    if (gb && g.K == 0 && g.NP > 0) {
+      for (size_t i = 0; i < g.n; ++i)
+        for (size_t co = 0; co < g.cOut; ++co) {
+          double s = 0;
+          for (size_t p = 0; p < g.P; ++p) s += gy[(i * g.cOut + co) * g.P + p];
+          gb[co] += static_cast<T>(s);
+        }
+    }
+    return;
+  }
+  const Kernels<T>& kr = pick<T>(**ctx.simd);
+  const size_t mr = static_cast<size_t>(kr.mr), nr = static_cast<size_t>(kr.nr);
+  const size_t panels = ceilDiv(g.cOut, mr), blocks = ceilDiv(g.K, nr);
+  const size_t mPad = panels * mr, kPad = blocks * nr;
+  // Per thread: packed columnsᵀ (blocks of nr taps x P pixels), columns, packed gy, the gw
+  // accumulator (mPad x kPad) and the bias accumulator.
+  auto buf = threadBuffers<T>(ctx, 1, {kPad * g.P, g.K * g.P, mPad * g.P, mPad * kPad});
+  const size_t threads = buf.slot[0].size();
+  std::vector<double> gbAcc(gb ? threads * g.cOut : 0, 0.0);
+  for (size_t t = 0; t < threads; ++t) std::fill(buf.slot[3][t], buf.slot[3][t] + mPad * kPad, T(0));
+  std::vector<char> used(threads, 0);
+  parallelFor(ctx, g.n, g.K * g.P * (g.cOut + 3), [&](size_t i, size_t t) {
+    used[t] = 1;
+    T* bpack = buf.slot[0][t];
+    T* cols = buf.slot[1][t];
+    T* apack = buf.slot[2][t];
+    T* acc = buf.slot[3][t];
+    const T* gyi = gy + i * g.cOut * g.P;
+    im2col(x + i * g.X, g, cols, g.P);
+    // B = colsᵀ (P x K): block b, row p holds taps b*nr.. of pixel p.
+    for (size_t blk = 0; blk < blocks; ++blk) {
+      T* dst = bpack + blk * g.P * nr;
+      const size_t k0 = blk * nr, kk = std::min(nr, g.K - k0);
+      for (size_t j = 0; j < kk; ++j) {
+        const T* src = cols + (k0 + j) * g.P;
+        for (size_t p = 0; p < g.P; ++p) dst[p * nr + j] = src[p];
+      }
+      for (size_t j = kk; j < nr; ++j)
+        for (size_t p = 0; p < g.P; ++p) dst[p * nr + j] = T(0);
+    }
+    // A = gy_i (cOut x P).
+    packPanels(gyi, g.cOut, g.P, g.P, 1, mr, apack);
+    for (size_t q = 0; q < panels; ++q)
+      for (size_t blk = 0; blk < blocks; ++blk)
+        kr.gemmMicro(g.P, apack + q * mr * g.P, bpack + blk * g.P * nr, acc + q * mr * kPad + blk * nr,
+                     kPad, T(1), T(1));
+    if (gb) {
+      double* gbt = gbAcc.data() + t * g.cOut;
+      for (size_t co = 0; co < g.cOut; ++co) {
+        const T* row = gyi + co * g.P;
+        double s = 0;
+        for (size_t p = 0; p < g.P; ++p) s += row[p];
+        gbt[co] += s;
+      }
+    }
+  });
+  for (size_t t = 0; t < threads; ++t) {
+    if (!used[t]) continue;
+    const T* acc = buf.slot[3][t];
+    for (size_t co = 0; co < g.cOut; ++co)
+      for (size_t k = 0; k < g.K; ++k) gw[co * g.K + k] += acc[co * kPad + k];
+  }
+  if (gb) {
+    for (size_t co = 0; co < g.cOut; ++co) {
+      double s = 0;
+      for (size_t t = 0; t < threads; ++t) s += gbAcc[t * g.cOut + co];
+      gb[co] = static_cast<T>(s);
+    }
+  }
+}
+
+// ---- stride-1 fast paths ------------------------------------------------------------------------
+//
+// With stride 1, im2col needs no copying at all once the image is zero-padded: on the grid of
+// "wide" pixels p' = oy*Wp + ox (Wp = w + 2*padW, ox running over the whole padded width), tap k
+// = (c, i, j) of pixel p' is xp[off_k + p'] with off_k = c*Hp*Wp + i*dH*Wp + j*dW, so every row
+// of the columns is a contiguous window of the padded image. Wide pixels with ox >= oW are
+// computed and dropped (they read across a row end). The backward input pass of a stride-1
+// convolution is itself a stride-1 convolution of gy with the flipped, transposed kernel.
+
+#define BP_ALWAYS_INLINE __attribute__((always_inline)) inline
+
+size_t dotBytes(const KernelTable& t);
+template <typename T>
+void windowBlockDispatch(size_t bytes, const T* w, size_t c, size_t K, const T* x, const size_t* o,
+                         size_t p0, T* out, size_t ldo);
+inline size_t windowPixels(size_t bytes, size_t elem);
+
+template <typename T, size_t Bytes>
+struct VecOf {
+  typedef T type __attribute__((vector_size(Bytes)));
+};
+
+// The zero-padded image (cIn x Hp x Wp) followed by `slack` zeros.
+template <typename T>
+void padImage(const T* x, const ConvGeom& g, size_t Hp, size_t Wp, size_t slack, T* xp) {
+  const size_t plane = Hp * Wp;
+  std::fill(xp, xp + g.cIn * plane + slack, T(0));
+  for (size_t c = 0; c < g.cIn; ++c)
+    for (size_t r = 0; r < g.h; ++r)
+      std::memcpy(xp + c * plane + (r + g.pH) * Wp + g.pW, x + (c * g.h + r) * g.w, g.w * sizeof(T));
+}
+
+// Block of nr wide pixels starting at p0, packed as K rows of nr: K fixed-size copies.
+template <typename T, size_t NR>
+void packWindowsN(const T* xp, const size_t* offs, size_t K, size_t p0, T* dst) {
+  for (size_t k = 0; k < K; ++k) __builtin_memcpy(dst + k * NR, xp + offs[k] + p0, NR * sizeof(T));
+}
+
+template <typename T>
+void packWindows(const T* xp, const size_t* offs, size_t K, size_t p0, size_t nr, T* dst) {
+  switch (nr) {
+    case 8: return packWindowsN<T, 8>(xp, offs, K, p0, dst);
+    case 12: return packWindowsN<T, 12>(xp, offs, K, p0, dst);
+    case 16: return packWindowsN<T, 16>(xp, offs, K, p0, dst);
+    case 24: return packWindowsN<T, 24>(xp, offs, K, p0, dst);
+    case 32: return packWindowsN<T, 32>(xp, offs, K, p0, dst);
+    default:
+      for (size_t k = 0; k < K; ++k) std::memcpy(dst + k * nr, xp + offs[k] + p0, nr * sizeof(T));
+  }
+}
+
+// Forward, stride 1: y = conv(x, w) + bias, by windowBlock over blocks of wide pixels.
+template <typename T>
+void conv2dStride1T(ConvContext& ctx, const T* x, const T* wt, const T* bias, T* y, const ConvGeom& g) {
+  const size_t bytes = dotBytes(**ctx.simd);
+  const size_t nb = windowPixels(bytes, sizeof(T));
+  const size_t Hp = g.h + 2 * g.pH, Wp = g.w + 2 * g.pW;
+  const size_t Pw = g.oH * Wp;  // wide pixels
+  const size_t blocks = ceilDiv(Pw, nb);
+  const size_t maxOff = (g.cIn - 1) * Hp * Wp + (g.kH - 1) * g.dH * Wp + (g.kW - 1) * g.dW;
+  const size_t xpSize = std::max(g.cIn * Hp * Wp, maxOff + blocks * nb);
+  size_t* offs = ctx.workspace.get<size_t>(1, g.K);
+  for (size_t c = 0, k = 0; c < g.cIn; ++c)
+    for (size_t i = 0; i < g.kH; ++i)
+      for (size_t j = 0; j < g.kW; ++j, ++k) offs[k] = c * Hp * Wp + i * g.dH * Wp + j * g.dW;
+  auto buf = threadBuffers<T>(ctx, 3, {xpSize, g.cOut * nb});
+  parallelFor(ctx, g.n, g.K * Pw * (g.cOut + 1), [&](size_t img, size_t t) {
+    T* xp = buf.slot[0][t];
+    T* tile = buf.slot[1][t];
+    padImage(x + img * g.X, g, Hp, Wp, xpSize - g.cIn * Hp * Wp, xp);
+    T* yi = y + img * g.cOut * g.P;
+    for (size_t blk = 0; blk < blocks; ++blk) {
+      const size_t p0 = blk * nb;
+      windowBlockDispatch<T>(bytes, wt, g.cOut, g.K, xp, offs, p0, tile, nb);
+      // Runs of valid pixels (ox < oW) inside this block of wide pixels.
+      size_t jj = 0, oy = p0 / Wp, ox = p0 % Wp;
+      while (jj < nb && oy < g.oH) {
+        const size_t run = std::min(nb - jj, Wp - ox);
+        if (ox < g.oW) {
+          const size_t len = std::min(run, g.oW - ox);
+          for (size_t co = 0; co < g.cOut; ++co) {
+            const T bv = bias ? bias[co] : T(0);
+            const T* src = tile + co * nb + jj;
+            T* dst = yi + co * g.P + oy * g.oW + ox;
+            for (size_t e = 0; e < len; ++e) dst[e] = src[e] + bv;
+          }
+        }
+        jj += run;
+        ox += run;
+        if (ox == Wp) {
+          ox = 0;
+          ++oy;
+        }
+      }
+    }
+  });
+}
+
+// Backward input, stride 1 and padding <= dilation*(kernel-1): gx = conv(gy, flip(w)ᵀ) with
+// padding dilation*(kernel-1) - padding.
+template <typename T>
+bool conv2dBackwardInputStride1T(ConvContext& ctx, const T* gy, const T* wt, T* gx, const ConvGeom& g) {
+  const size_t spanH = g.dH * (g.kH - 1), spanW = g.dW * (g.kW - 1);
+  if (g.pH > spanH || g.pW > spanW) return false;
+  ConvGeom t = g;
+  t.cIn = g.cOut;
+  t.cOut = g.cIn;
+  t.h = g.oH;
+  t.w = g.oW;
+  t.pH = spanH - g.pH;
+  t.pW = spanW - g.pW;
+  t.oH = g.h;
+  t.oW = g.w;
+  t.K = g.cOut * g.kH * g.kW;
+  t.P = g.h * g.w;
+  t.NP = g.n * t.P;
+  t.X = g.cOut * g.oH * g.oW;
+  // Flipped, transposed kernel: wf[ci, co, i, j] = w[co, ci, kH-1-i, kW-1-j] (slot 2: the
+  // forward pass uses 0, 1 and its per-thread slots from 3 on).
+  T* wf = ctx.workspace.get<T>(2, g.cIn * t.K);
+  for (size_t co = 0; co < g.cOut; ++co)
+    for (size_t ci = 0; ci < g.cIn; ++ci)
+      for (size_t i = 0; i < g.kH; ++i)
+        for (size_t j = 0; j < g.kW; ++j)
+          wf[((ci * g.cOut + co) * g.kH + i) * g.kW + j] =
+              wt[((co * g.cIn + ci) * g.kH + (g.kH - 1 - i)) * g.kW + (g.kW - 1 - j)];
+  conv2dStride1T(ctx, gy, wf, static_cast<const T*>(nullptr), gx, t);
+  return true;
+}
+
+// 4 x 4 block of dot products of length len (a multiple of the vector length L), kept as
+// vectors: out[(i*ldo + j)*L + l] += sum over p = l mod L of a_i[p] * b_j[p]. The lanes are
+// summed once per call by the caller, not once per image.
+template <typename T, size_t Bytes>
+BP_ALWAYS_INLINE void dot4x4(const T* const* a, const T* const* b, size_t len, T* out, size_t ldo) {
+  typedef typename VecOf<T, Bytes>::type V;
+  constexpr size_t L = Bytes / sizeof(T);
+  V s[4][4];
+  for (int i = 0; i < 4; ++i)
+    for (int j = 0; j < 4; ++j) s[i][j] = V{};
+  for (size_t p = 0; p < len; p += L) {
+    V va[4], vb[4];
+    for (int i = 0; i < 4; ++i) __builtin_memcpy(&va[i], a[i] + p, Bytes);
+    for (int j = 0; j < 4; ++j) __builtin_memcpy(&vb[j], b[j] + p, Bytes);
+    for (int i = 0; i < 4; ++i)
+      for (int j = 0; j < 4; ++j) s[i][j] += va[i] * vb[j];
+  }
+  for (int i = 0; i < 4; ++i)
+    for (int j = 0; j < 4; ++j) {
+      T* o = out + (i * ldo + j) * L;
+      V v;
+      __builtin_memcpy(&v, o, Bytes);
+      v += s[i][j];
+      __builtin_memcpy(o, &v, Bytes);
+    }
+}
+
+// acc[co][k][lane] += sum_p gyw[co][p] * xp[offs[k] + p] for co < cPad, k < kPad (multiples of 4).
+template <typename T, size_t Bytes>
+BP_ALWAYS_INLINE void weightDots(const T* gyw, size_t ldg, const T* xp, const size_t* offs, size_t cPad,
+                                 size_t kPad, size_t len, T* acc) {
+  for (size_t co = 0; co < cPad; co += 4) {
+    const T* a[4] = {gyw + co * ldg, gyw + (co + 1) * ldg, gyw + (co + 2) * ldg, gyw + (co + 3) * ldg};
+    for (size_t k = 0; k < kPad; k += 4) {
+      const T* b[4] = {xp + offs[k], xp + offs[k + 1], xp + offs[k + 2], xp + offs[k + 3]};
+      dot4x4<T, Bytes>(a, b, len, acc + (co * kPad + k) * (Bytes / sizeof(T)), kPad);
+    }
+  }
+}
+
+// Direct stride-1 window GEMM: wide[r][p] = sum_k w[(co0 + r)*K + k] * xp[offs[k] + p0 + p] for
+// r < R, p < NV*L; R rows of accumulators times NV vectors, B read straight from the padded
+// image (no packing).
+template <typename T, size_t Bytes, int R, int NV>
+BP_ALWAYS_INLINE void windowTile(const T* w, size_t K, const T* xp, const size_t* offs, size_t p0, T* out,
+                                 size_t ldo) {
+  typedef typename VecOf<T, Bytes>::type V;
+  constexpr size_t L = Bytes / sizeof(T);
+  V acc[R][NV];
+  for (int r = 0; r < R; ++r)
+    for (int v = 0; v < NV; ++v) acc[r][v] = V{};
+  for (size_t k = 0; k < K; ++k) {
+    const T* src = xp + offs[k] + p0;
+    V vb[NV];
+    for (int v = 0; v < NV; ++v) __builtin_memcpy(&vb[v], src + v * L, Bytes);
+    for (int r = 0; r < R; ++r) {
+      const T a = w[r * K + k];
+      for (int v = 0; v < NV; ++v) acc[r][v] += a * vb[v];
+    }
+  }
+  for (int r = 0; r < R; ++r)
+    for (int v = 0; v < NV; ++v) __builtin_memcpy(out + r * ldo + v * L, &acc[r][v], Bytes);
+}
+
+// One block of NV*L wide pixels for every output channel, in row groups of at most RMAX.
+template <typename T, size_t Bytes, int RMAX, int NV>
+BP_ALWAYS_INLINE void windowBlock(const T* w, size_t cOut, size_t K, const T* xp, const size_t* offs,
+                                  size_t p0, T* out, size_t ldo) {
+  size_t co = 0;
+  for (; co + RMAX <= cOut; co += RMAX)
+    windowTile<T, Bytes, RMAX, NV>(w + co * K, K, xp, offs, p0, out + co * ldo, ldo);
+  const size_t rest = cOut - co;
+  const T* wr = w + co * K;
+  T* o = out + co * ldo;
+  switch (rest) {
+    case 0: break;
+    case 1: windowTile<T, Bytes, 1, NV>(wr, K, xp, offs, p0, o, ldo); break;
+    case 2: windowTile<T, Bytes, 2, NV>(wr, K, xp, offs, p0, o, ldo); break;
+    case 3: windowTile<T, Bytes, 3, NV>(wr, K, xp, offs, p0, o, ldo); break;
+    case 4: windowTile<T, Bytes, 4, NV>(wr, K, xp, offs, p0, o, ldo); break;
+    case 5: windowTile<T, Bytes, 5, NV>(wr, K, xp, offs, p0, o, ldo); break;
+    case 6: windowTile<T, Bytes, 6, NV>(wr, K, xp, offs, p0, o, ldo); break;
+    default: windowTile<T, Bytes, 7, NV>(wr, K, xp, offs, p0, o, ldo); break;
+  }
+}
+
+#if defined(__x86_64__) || defined(_M_X64)
+#define BP_TARGET_AVX512 __attribute__((target("avx512f,avx512dq,avx512bw,avx512vl,avx2,fma")))
+#define BP_TARGET_AVX2 __attribute__((target("avx2,fma")))
+BP_TARGET_AVX512 void weightDotsAvx512(const float* g, size_t ld, const float* x, const size_t* o,
+                                       size_t c, size_t k, size_t n, float* acc) {
+  weightDots<float, 64>(g, ld, x, o, c, k, n, acc);
+}
+BP_TARGET_AVX512 void weightDotsAvx512(const double* g, size_t ld, const double* x, const size_t* o,
+                                       size_t c, size_t k, size_t n, double* acc) {
+  weightDots<double, 64>(g, ld, x, o, c, k, n, acc);
+}
+BP_TARGET_AVX2 void weightDotsAvx2(const float* g, size_t ld, const float* x, const size_t* o,
+                                   size_t c, size_t k, size_t n, float* acc) {
+  weightDots<float, 32>(g, ld, x, o, c, k, n, acc);
+}
+BP_TARGET_AVX2 void weightDotsAvx2(const double* g, size_t ld, const double* x, const size_t* o,
+                                   size_t c, size_t k, size_t n, double* acc) {
+  weightDots<double, 32>(g, ld, x, o, c, k, n, acc);
+}
+BP_TARGET_AVX512 void windowBlockAvx512(const float* w, size_t c, size_t K, const float* x,
+                                        const size_t* o, size_t p0, float* out, size_t ldo) {
+  windowBlock<float, 64, 8, 3>(w, c, K, x, o, p0, out, ldo);
+}
+BP_TARGET_AVX512 void windowBlockAvx512(const double* w, size_t c, size_t K, const double* x,
+                                        const size_t* o, size_t p0, double* out, size_t ldo) {
+  windowBlock<double, 64, 8, 3>(w, c, K, x, o, p0, out, ldo);
+}
+BP_TARGET_AVX2 void windowBlockAvx2(const float* w, size_t c, size_t K, const float* x,
+                                    const size_t* o, size_t p0, float* out, size_t ldo) {
+  windowBlock<float, 32, 4, 3>(w, c, K, x, o, p0, out, ldo);
+}
+BP_TARGET_AVX2 void windowBlockAvx2(const double* w, size_t c, size_t K, const double* x,
+                                    const size_t* o, size_t p0, double* out, size_t ldo) {
+  windowBlock<double, 32, 4, 3>(w, c, K, x, o, p0, out, ldo);
+}
+#endif
+
+// Wide pixels per windowBlock call under a vector width: NV = 3 vectors.
+inline size_t windowPixels(size_t bytes, size_t elem) { return 3 * bytes / elem; }
+
+template <typename T>
+void windowBlockDispatch(size_t bytes, const T* w, size_t c, size_t K, const T* x, const size_t* o,
+                         size_t p0, T* out, size_t ldo) {
+#if defined(__x86_64__) || defined(_M_X64)
+  if (bytes == 64) return windowBlockAvx512(w, c, K, x, o, p0, out, ldo);
+  if (bytes == 32) return windowBlockAvx2(w, c, K, x, o, p0, out, ldo);
+#endif
+  (void)bytes;
+  windowBlock<T, 16, 4, 3>(w, c, K, x, o, p0, out, ldo);
+}
+
+// The vector width (in bytes) the weight-gradient dots use under the addon's SIMD choice.
+size_t dotBytes(const KernelTable& t) {
+  if (std::strcmp(t.name, "avx512") == 0) return 64;
+  if (std::strcmp(t.name, "avx2") == 0) return 32;
+  return 16;
+}
+
+template <typename T>
+void weightDotsDispatch(size_t bytes, const T* g, size_t ld, const T* x, const size_t* o, size_t c,
+                        size_t k, size_t n, T* acc) {
+#if defined(__x86_64__) || defined(_M_X64)
+  if (bytes == 64) return weightDotsAvx512(g, ld, x, o, c, k, n, acc);
+  if (bytes == 32) return weightDotsAvx2(g, ld, x, o, c, k, n, acc);
+#endif
+  (void)bytes;
+  weightDots<T, 16>(g, ld, x, o, c, k, n, acc);
+}
+
+// Weight (and bias) gradient, stride 1: gw[co, k] = sum over images and wide pixels of
+// gy_wide[co, p'] * xp[off_k + p'], gy_wide being gy spread on the wide grid with zeros at ox >= oW.
+template <typename T>
+void conv2dBackwardWeightStride1T(ConvContext& ctx, const T* x, const T* gy, T* gw, T* gb, const ConvGeom& g) {
+  const size_t bytes = dotBytes(**ctx.simd);
+  const size_t L = bytes / sizeof(T);
+  const size_t Hp = g.h + 2 * g.pH, Wp = g.w + 2 * g.pW;
+  const size_t len = ceilDiv(g.oH * Wp, L) * L;
+  const size_t cPad = ceilDiv(g.cOut, 4) * 4, kPad = ceilDiv(g.K, 4) * 4;
+  const size_t maxOff = (g.cIn - 1) * Hp * Wp + (g.kH - 1) * g.dH * Wp + (g.kW - 1) * g.dW;
+  const size_t xpSize = std::max(g.cIn * Hp * Wp, maxOff + len);
+  size_t* offs = ctx.workspace.get<size_t>(0, kPad);
+  for (size_t c = 0, k = 0; c < g.cIn; ++c)
+    for (size_t i = 0; i < g.kH; ++i)
+      for (size_t j = 0; j < g.kW; ++j, ++k) offs[k] = c * Hp * Wp + i * g.dH * Wp + j * g.dW;
+  for (size_t k = g.K; k < kPad; ++k) offs[k] = 0;  // padding taps: computed, then dropped
+  auto buf = threadBuffers<T>(ctx, 1, {xpSize, cPad * len, cPad * kPad * L});
+  const size_t threads = buf.slot[0].size();
+  for (size_t t = 0; t < threads; ++t) std::fill(buf.slot[2][t], buf.slot[2][t] + cPad * kPad * L, T(0));
+  std::vector<double> gbAcc(gb ? threads * g.cOut : 0, 0.0);
+  std::vector<char> used(threads, 0);
+  parallelFor(ctx, g.n, g.K * len * g.cOut, [&](size_t img, size_t t) {
+    used[t] = 1;
+    T* xp = buf.slot[0][t];
+    T* gyw = buf.slot[1][t];
+    padImage(x + img * g.X, g, Hp, Wp, xpSize - g.cIn * Hp * Wp, xp);
+    const T* gyi = gy + img * g.cOut * g.P;
+    std::fill(gyw, gyw + cPad * len, T(0));
+    for (size_t co = 0; co < g.cOut; ++co)
+      for (size_t oy = 0; oy < g.oH; ++oy)
+        std::memcpy(gyw + co * len + oy * Wp, gyi + co * g.P + oy * g.oW, g.oW * sizeof(T));
+    weightDotsDispatch<T>(bytes, gyw, len, xp, offs, cPad, kPad, len, buf.slot[2][t]);
+    if (gb) {
+      double* gbt = gbAcc.data() + t * g.cOut;
+      for (size_t co = 0; co < g.cOut; ++co) {
+        const T* row = gyi + co * g.P;
+        double s = 0;
+        for (size_t p = 0; p < g.P; ++p) s += row[p];
+        gbt[co] += s;
+      }
+    }
+  });
+  for (size_t t = 0; t < threads; ++t) {
+    if (!used[t]) continue;
+    const T* acc = buf.slot[2][t];
+    for (size_t co = 0; co < g.cOut; ++co)
+      for (size_t k = 0; k < g.K; ++k) {
+        const T* lanes = acc + (co * kPad + k) * L;
+        T sum = 0;
+        for (size_t l = 0; l < L; ++l) sum += lanes[l];
+        gw[co * g.K + k] += sum;
+      }
+  }
+  if (gb) {
+    for (size_t co = 0; co < g.cOut; ++co) {
+      double s = 0;
+      for (size_t t = 0; t < threads; ++t) s += gbAcc[t * g.cOut + co];
+      gb[co] = static_cast<T>(s);
+    }
+  }
+}
+
+// ---- dispatch --------------------------------------------------------------------------------
+
+template <typename T>
+void conv2dT(ConvContext& ctx, const T* x, const T* wt, const T* bias, T* y, const ConvGeom& g) {
+  if (g.sH == 1 && g.sW == 1 && g.n > 0 && g.cOut > 0 && g.K > 0)
+    conv2dStride1T(ctx, x, wt, bias, y, g);
+  else
+    conv2dGenericT(ctx, x, wt, bias, y, g);
 }
 
 template <typename T>
 void conv2dBackwardInputT(ConvContext& ctx, const T* gy, const T* wt, T* gx, const ConvGeom& g) {
-  if (g.n == 0 || g.X == 0) return;
-  if (g.P == 0 || g.cOut == 0) {
-    std::fill(gx, gx + g.n * g.X, T(0));
+  if (g.sH == 1 && g.sW == 1 && g.n > 0 && g.cOut > 0 && g.cIn > 0 &&
+      conv2dBackwardInputStride1T(ctx, gy, wt, gx, g))
     return;
-  }
-  T* gyT = ctx.workspace.get<T>(1, g.cOut * g.NP);
-  T* cols = ctx.workspace.get<T>(0, g.K * g.NP);
-  gatherGrad(ctx, gy, gyT, g);
-  gemm<T>(ctx, true, false, g.K, g.NP, g.cOut, T(1), wt, g.K, gyT, g.NP, T(0), cols, g.NP);
-  parallelFor(ctx, g.n, g.K * g.P, [&](size_t i) { col2im(cols + i * g.P, g.NP, g, gx + i * g.X); });
+  conv2dBackwardInputGenericT(ctx, gy, wt, gx, g);
 }
 
 template <typename T>
 void conv2dBackwardWeightT(ConvContext& ctx, const T* x, const T* gy, T* gw, T* gb, const ConvGeom& g) {
-  const size_t wsize = g.cOut * g.K;
-  if (g.NP == 0 || g.K == 0) {
-    std::fill(gw, gw + wsize, T(0));
-    if (gb) std::fill(gb, gb + g.cOut, T(0));
-    return;
-  }
-  T* cols = ctx.workspace.get<T>(0, g.K * g.NP);
-  T* gyT = ctx.workspace.get<T>(1, g.cOut * g.NP);
-  parallelFor(ctx, g.n, (g.K + g.cOut) * g.P, [&](size_t i) {
-    im2col(x + i * g.X, g, cols + i * g.P, g.NP);
-    for (size_t co = 0; co < g.cOut; ++co)
-      std::memcpy(gyT + co * g.NP + i * g.P, gy + (i * g.cOut + co) * g.P, g.P * sizeof(T));
-  });
-  gemm<T>(ctx, false, true, g.cOut, g.K, g.NP, T(1), gyT, g.NP, cols, g.NP, T(0), gw, g.K);
-  if (gb) {
-    parallelFor(ctx, g.cOut, g.NP, [&](size_t co) {
-      const T* row = gyT + co * g.NP;
-      double s = 0;
-      for (size_t p = 0; p < g.NP; ++p) s += row[p];
-      gb[co] = static_cast<T>(s);
-    });
+  if (g.sH == 1 && g.sW == 1 && g.n > 0 && g.cOut > 0 && g.K > 0) {
+    std::fill(gw, gw + g.cOut * g.K, T(0));
+    conv2dBackwardWeightStride1T(ctx, x, gy, gw, gb, g);
+  } else {
+    conv2dBackwardWeightGenericT(ctx, x, gy, gw, gb, g);
   }
 }
 
@@ -302,33 +794,100 @@ inline void windowRange(size_t o, size_t stride, size_t pad, size_t k, size_t si
   if (start + k < pad) b = 0;
 }
 
+// The first maximum of each window wins, except that a NaN beats everything and a later NaN
+// replaces an earlier one (torch's rule: take v when v > best or v is NaN). Written without
+// branches: the comparisons on random data would mispredict half the time.
+template <typename T>
+inline void maxStep(T v, size_t at, T& best, size_t& bestAt) {
+  const bool take = (v > best) | (v != v);
+  best = take ? v : best;
+  bestAt = take ? at : bestAt;
+}
+
+// The 2x2/2 window without the NaN rule, so that the compiler can vectorize it; returns whether
+// the plane holds a NaN (then the caller redoes it with maxStep).
+template <typename T>
+BP_ALWAYS_INLINE bool maxPool2x2Plain(const T* __restrict xp, T* __restrict yp, int32_t* __restrict ip,
+                                      size_t h, size_t w, size_t oH, size_t oW) {
+  const int32_t wi = static_cast<int32_t>(w);
+  for (size_t oy = 0; oy < oH; ++oy) {
+    const T* r0 = xp + 2 * oy * w;
+    const T* r1 = r0 + w;
+    const int32_t base = static_cast<int32_t>(2 * oy * w);
+    T* yo = yp + oy * oW;
+    int32_t* io = ip + oy * oW;
+    for (size_t ox = 0; ox < oW; ++ox) {
+      const T a = r0[2 * ox], b = r0[2 * ox + 1], c = r1[2 * ox], d = r1[2 * ox + 1];
+      const int32_t i0 = base + 2 * static_cast<int32_t>(ox);
+      T best = a;
+      int32_t at = i0;
+      bool t = b > best;
+      best = t ? b : best;
+      at = t ? i0 + 1 : at;
+      t = c > best;
+      best = t ? c : best;
+      at = t ? i0 + wi : at;
+      t = d > best;
+      best = t ? d : best;
+      at = t ? i0 + wi + 1 : at;
+      yo[ox] = best;
+      io[ox] = at;
+    }
+  }
+  int nan = 0;
+  for (size_t i = 0; i < h * w; ++i) nan |= xp[i] != xp[i];
+  return nan != 0;
+}
+
+#if defined(__x86_64__) || defined(_M_X64)
+BP_TARGET_AVX512 bool maxPool2x2Avx512(const float* x, float* y, int32_t* i, size_t h, size_t w, size_t oH, size_t oW) {
+  return maxPool2x2Plain(x, y, i, h, w, oH, oW);
+}
+BP_TARGET_AVX512 bool maxPool2x2Avx512(const double* x, double* y, int32_t* i, size_t h, size_t w, size_t oH, size_t oW) {
+  return maxPool2x2Plain(x, y, i, h, w, oH, oW);
+}
+BP_TARGET_AVX2 bool maxPool2x2Avx2(const float* x, float* y, int32_t* i, size_t h, size_t w, size_t oH, size_t oW) {
+  return maxPool2x2Plain(x, y, i, h, w, oH, oW);
+}
+BP_TARGET_AVX2 bool maxPool2x2Avx2(const double* x, double* y, int32_t* i, size_t h, size_t w, size_t oH, size_t oW) {
+  return maxPool2x2Plain(x, y, i, h, w, oH, oW);
+}
+#endif
+
+template <typename T>
+bool maxPool2x2Dispatch(size_t bytes, const T* x, T* y, int32_t* i, size_t h, size_t w, size_t oH, size_t oW) {
+#if defined(__x86_64__) || defined(_M_X64)
+  if (bytes == 64) return maxPool2x2Avx512(x, y, i, h, w, oH, oW);
+  if (bytes == 32) return maxPool2x2Avx2(x, y, i, h, w, oH, oW);
+#endif
+  (void)bytes;
+  return maxPool2x2Plain(x, y, i, h, w, oH, oW);
+}
+
 template <typename T>
 void maxPoolT(ConvContext& ctx, const T* x, T* y, int32_t* idx, const PoolGeom& g) {
-  parallelFor(ctx, g.planes, g.HW, [&](size_t pl) {
+  const bool k2s2 = g.kH == 2 && g.kW == 2 && g.sH == 2 && g.sW == 2 && g.pH == 0 && g.pW == 0;
+  const size_t bytes = dotBytes(**ctx.simd);
+  parallelFor(ctx, g.planes, g.HW, [&](size_t pl, size_t) {
     const T* xp = x + pl * g.HW;
     T* yp = y + pl * g.O;
     int32_t* ip = idx + pl * g.O;
+    // The common 2x2/2 window: vectorized, redone by the general loop if the plane has a NaN.
+    if (k2s2 && !maxPool2x2Dispatch(bytes, xp, yp, ip, g.h, g.w, g.oH, g.oW)) return;
     for (size_t oy = 0; oy < g.oH; ++oy) {
       size_t y0, y1;
       windowRange(oy, g.sH, g.pH, g.kH, g.h, y0, y1);
       for (size_t ox = 0; ox < g.oW; ++ox) {
         size_t x0, x1;
         windowRange(ox, g.sW, g.pW, g.kW, g.w, x0, x1);
-        T best = -std::numeric_limits<T>::infinity();
-        int32_t at = -1;
+        T best = xp[y0 * g.w + x0];
+        size_t at = y0 * g.w + x0;
         for (size_t r = y0; r < y1; ++r) {
           const T* row = xp + r * g.w;
-          for (size_t c = x0; c < x1; ++c) {
-            const T v = row[c];
-            // NaN wins, as in torch: once the best is NaN nothing replaces it.
-            if (v > best || (std::isnan(v) && !std::isnan(best)) || at < 0) {
-              best = v;
-              at = static_cast<int32_t>(r * g.w + c);
-            }
-          }
+          for (size_t c = x0; c < x1; ++c) maxStep(row[c], r * g.w + c, best, at);
         }
         yp[oy * g.oW + ox] = best;
-        ip[oy * g.oW + ox] = at;
+        ip[oy * g.oW + ox] = static_cast<int32_t>(at);
       }
     }
   });
@@ -336,7 +895,7 @@ void maxPoolT(ConvContext& ctx, const T* x, T* y, int32_t* idx, const PoolGeom& 
 
 template <typename T>
 void maxPoolBackwardT(ConvContext& ctx, const T* gy, const int32_t* idx, T* gx, const PoolGeom& g) {
-  parallelFor(ctx, g.planes, g.HW, [&](size_t pl) {
+  parallelFor(ctx, g.planes, g.HW, [&](size_t pl, size_t) {
     T* gp = gx + pl * g.HW;
     std::fill(gp, gp + g.HW, T(0));
     const T* gyp = gy + pl * g.O;
@@ -348,7 +907,7 @@ void maxPoolBackwardT(ConvContext& ctx, const T* gy, const int32_t* idx, T* gx, 
 template <typename T>
 void avgPoolT(ConvContext& ctx, const T* x, T* y, const PoolGeom& g) {
   const T inv = T(1) / static_cast<T>(g.kH * g.kW);
-  parallelFor(ctx, g.planes, g.HW, [&](size_t pl) {
+  parallelFor(ctx, g.planes, g.HW, [&](size_t pl, size_t) {
     const T* xp = x + pl * g.HW;
     T* yp = y + pl * g.O;
     for (size_t oy = 0; oy < g.oH; ++oy) {
@@ -369,7 +928,7 @@ void avgPoolT(ConvContext& ctx, const T* x, T* y, const PoolGeom& g) {
 template <typename T>
 void avgPoolBackwardT(ConvContext& ctx, const T* gy, T* gx, const PoolGeom& g) {
   const T inv = T(1) / static_cast<T>(g.kH * g.kW);
-  parallelFor(ctx, g.planes, g.HW, [&](size_t pl) {
+  parallelFor(ctx, g.planes, g.HW, [&](size_t pl, size_t) {
     T* gp = gx + pl * g.HW;
     std::fill(gp, gp + g.HW, T(0));
     const T* gyp = gy + pl * g.O;
@@ -392,7 +951,7 @@ void avgPoolBackwardT(ConvContext& ctx, const T* gy, T* gx, const PoolGeom& g) {
 template <typename T>
 void batchNormStatsT(ConvContext& ctx, const T* x, size_t n, size_t c, size_t inner, T* mean, T* var) {
   const size_t count = n * inner;
-  parallelFor(ctx, c, count, [&](size_t ch) {
+  parallelFor(ctx, c, count, [&](size_t ch, size_t) {
     double s = 0;
     for (size_t i = 0; i < n; ++i) {
       const T* row = x + (i * c + ch) * inner;
@@ -415,7 +974,7 @@ void batchNormStatsT(ConvContext& ctx, const T* x, size_t n, size_t c, size_t in
 template <typename T>
 void channelAffineT(ConvContext& ctx, const T* x, size_t n, size_t c, size_t inner, const T* scale,
                     const T* shift, T* y) {
-  parallelFor(ctx, n, c * inner, [&](size_t i) {
+  parallelFor(ctx, n, c * inner, [&](size_t i, size_t) {
     for (size_t ch = 0; ch < c; ++ch) {
       const T* src = x + (i * c + ch) * inner;
       T* dst = y + (i * c + ch) * inner;

@@ -3,18 +3,18 @@
 // maxPool2dBackward, avgPool2d, avgPool2dBackward, batchNormStats and channelAffine.
 //
 // The bindings are plain functions registered by the addon with, as data, the address of a
-// ConvContext it owns: through it they use the addon's current GEMM (OpenBLAS or built-in),
-// SIMD table and thread pool, and keep their column buffers between calls (grown on demand, so
-// a training loop allocates nothing after its first step).
+// ConvContext it owns: through it they use the addon's current SIMD table (its register-tiled
+// GEMM micro-kernel) and thread pool, and keep their packing buffers between calls (grown on
+// demand, so a training loop allocates none after its first step).
 #pragma once
 
 #include <napi.h>
 
 #include <cstddef>
+#include <cstdint>
 #include <memory>
 #include <vector>
 
-#include "gemm.h"
 #include "kernels.h"
 #include "thread_pool.h"
 
@@ -28,22 +28,23 @@ class ConvWorkspace {
   T* get(size_t slot, size_t count) {
     if (slots_.size() <= slot) slots_.resize(slot + 1);
     auto& buf = slots_[slot];
-    const size_t words = (count * sizeof(T) + sizeof(double) - 1) / sizeof(double);
+    // 64 bytes of slack so that the buffer can start on a cache line.
+    const size_t words = (count * sizeof(T) + sizeof(double) - 1) / sizeof(double) + 8;
     if (buf.size() < words) buf.resize(words);
-    return reinterpret_cast<T*>(buf.data());
+    const auto addr = reinterpret_cast<uintptr_t>(buf.data());
+    return reinterpret_cast<T*>(reinterpret_cast<unsigned char*>(buf.data()) + ((64 - (addr & 63)) & 63));
   }
 
  private:
   std::vector<std::vector<double>> slots_;
 };
 
-// What the conv bindings borrow from the addon instance. The pointers follow the addon's
-// switches (_setSimd, _setBlas, setNumThreads replaces the pool).
+// What the conv bindings borrow from the addon instance: its SIMD table (for the GEMM
+// micro-kernel) and its thread pool. The pointers follow the addon's switches (_setSimd;
+// setNumThreads replaces the pool).
 struct ConvContext {
   const KernelTable* const* simd;
-  const bool* useBlas;
   const std::unique_ptr<ThreadPool>* pool;
-  GemmWorkspace* gemmWorkspace;
   ConvWorkspace workspace;
 };
 

@@ -253,13 +253,14 @@ function maxPool2d(x: FloatArray, y: FloatArray, idx: Int32Array, ...geom: numbe
       const y0 = oy * g.sH - g.pH;
       for (let ox = 0; ox < g.oW; ox++) {
         const x0 = ox * g.sW - g.pW;
-        let best = -Infinity;
-        let at = -1;
-        for (let i = Math.max(y0, 0); i < Math.min(y0 + g.kH, g.h); i++) {
-          for (let j = Math.max(x0, 0); j < Math.min(x0 + g.kW, g.w); j++) {
+        const i0 = Math.max(y0, 0), j0 = Math.max(x0, 0);
+        let best = x[xo + i0 * g.w + j0];
+        let at = i0 * g.w + j0;
+        for (let i = i0; i < Math.min(y0 + g.kH, g.h); i++) {
+          for (let j = j0; j < Math.min(x0 + g.kW, g.w); j++) {
             const v = x[xo + i * g.w + j];
-            // NaN wins, as in torch: once the best is NaN nothing replaces it.
-            if (v > best || (v !== v && best === best) || at < 0) {
+            // torch's rule: the first maximum wins, but a NaN beats everything (the last NaN).
+            if (v > best || v !== v) {
               best = v;
               at = i * g.w + j;
             }

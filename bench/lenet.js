@@ -1,0 +1,92 @@
+// Training throughput of LeNet-5 (conv 5x5 6 pad 2, ReLU, max-pool 2, conv 5x5 16, ReLU,
+// max-pool 2, fc 120, ReLU, fc 84, ReLU, fc 10) at batch 64 on 1x28x28 inputs, cross-entropy,
+// SGD with momentum 0.9: samples/s of the native and js backends with 1 and 2 threads, and of
+// PyTorch (/usr/bin/python3 bench/torch/lenet.py) in the same run; peak RSS of each run. Every
+// configuration runs in its own process, so each peak RSS is its own.
+//
+//   npm run build && npm run bench -- lenet [steps=50]
+import { spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { dirname, join } from 'node:path';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const self = fileURLToPath(import.meta.url);
+
+async function worker(name, threads, steps) {
+  const { manualSeed, randn, tensor, nn, optim, F, backend } = await import('../dist/index.js');
+  backend.use(name);
+  backend.setNumThreads(threads);
+  manualSeed(0);
+  const model = new nn.Sequential(
+    new nn.Conv2d(1, 6, 5, { padding: 2 }), new nn.ReLU(), new nn.MaxPool2d(2),
+    new nn.Conv2d(6, 16, 5), new nn.ReLU(), new nn.MaxPool2d(2),
+    new nn.Flatten(),
+    new nn.Linear(400, 120), new nn.ReLU(),
+    new nn.Linear(120, 84), new nn.ReLU(),
+    new nn.Linear(84, 10),
+  );
+  const x = randn([64, 1, 28, 28]);
+  const y = tensor(Float32Array.from({ length: 64 }, (_, i) => (i * 7) % 10));
+  const opt = new optim.SGD(model.parameters(), { lr: 0.01, momentum: 0.9 });
+  const step = () => {
+    opt.zeroGrad();
+    const loss = F.crossEntropy(model.forward(x), y);
+    loss.backward();
+    opt.step();
+  };
+  for (let i = 0; i < Math.max(Math.floor(steps / 10), 3); i++) step(); // warm-up
+  let best = Infinity;
+  for (let r = 0; r < 3; r++) {
+    const t0 = process.hrtime.bigint();
+    for (let i = 0; i < steps; i++) step();
+    best = Math.min(best, Number(process.hrtime.bigint() - t0) / 1e9 / steps);
+  }
+  const info = backend.info();
+  console.log(JSON.stringify({ sps: 64 / best, peakRssMb: process.resourceUsage().maxRSS / 1024, info }));
+}
+
+function run(cmd, args) {
+  const r = spawnSync(cmd, args, { encoding: 'utf8' });
+  if (r.status !== 0) return { error: (r.stderr || r.error?.message || 'failed').trim().split('\n').pop() };
+  return JSON.parse(r.stdout.trim().split('\n').pop());
+}
+
+const f0 = (x) => (x === undefined ? '—' : Math.round(x).toLocaleString('en-US'));
+
+export async function main(args = []) {
+  const steps = Number(args[0] ?? 50);
+  const rows = [];
+  for (const name of ['native', 'js']) {
+    for (const threads of [1, 2]) {
+      const n = name === 'js' ? Math.max(2, Math.floor(steps / 25)) : steps;
+      rows.push({ label: name, threads, ...run(process.execPath, [self, '--worker', name, String(threads), String(n)]) });
+    }
+  }
+  for (const threads of [1, 2]) {
+    const t = run('/usr/bin/python3', [join(here, 'torch', 'lenet.py'), String(threads), String(steps)]);
+    rows.push({ label: t.torch ? `PyTorch ${t.torch}` : 'PyTorch', threads, ...t, peakRssMb: t.peak_rss_mb });
+  }
+  const native = rows.find((r) => r.label === 'native' && r.threads === 1 && !r.error);
+  if (native) console.log(`backend info: ${JSON.stringify(native.info)}`);
+  console.log('');
+  console.log('LeNet-5 training, batch 64, 1x28x28, SGD momentum 0.9');
+  console.log('');
+  console.log('| | threads | samples/s | peak RSS (MB) |');
+  console.log('| --- | --- | --- | --- |');
+  for (const r of rows) {
+    console.log(`| ${r.label} | ${r.threads} | ${r.error ? `failed: ${r.error}` : f0(r.sps)} | ${r.error ? '—' : f0(r.peakRssMb)} |`);
+  }
+  const get = (label, t) => rows.find((r) => r.label.startsWith(label) && r.threads === t && !r.error);
+  console.log('');
+  for (const t of [1, 2]) {
+    const n = get('native', t), j = get('js', t), p = get('PyTorch', t);
+    const parts = [];
+    if (n && j) parts.push(`native/js ${(n.sps / j.sps).toFixed(1)}x`);
+    if (n && p) parts.push(`native/PyTorch ${(n.sps / p.sps).toFixed(2)}x`);
+    if (parts.length) console.log(`${t} thread${t > 1 ? 's' : ''}: ${parts.join(', ')}`);
+  }
+}
+
+if (process.argv[2] === '--worker') {
+  await worker(process.argv[3], Number(process.argv[4]), Number(process.argv[5]));
+}
