@@ -4,7 +4,7 @@ export { relu, leakyRelu, gelu, sigmoid, tanh, softmax, logSoftmax, dropout } fr
 export { linear, matmul } from './matmul.js';
 export {
   mseLoss, l1Loss, huberLoss, crossEntropy, nllLoss, bceWithLogits,
-  type Reduction, type LossOptions, type HuberOptions,
+  type Reduction, type LossOptions, type HuberOptions, type ClassLossOptions, type CrossEntropyOptions,
 } from './loss.js';
 export { add, sub, mul, div, pow, neg, exp, log, sqrt, abs, maximum, minimum } from './elementwise.js';
 export { sum, mean, max, min, argmax } from './reduce.js';

@@ -10,7 +10,7 @@ import {
   allocLike, allocOut, checkSameDtype, checkTensor, describe, record, sameShape, shapeStr, toIndexArray,
   type Indices,
 } from './util.js';
-import { softmax } from './activation.js';
+import { logSoftmax, softmax } from './activation.js';
 
 export type Reduction = 'mean' | 'sum' | 'none';
 
@@ -119,28 +119,98 @@ interface CeSaved {
   fusedGrad: Tensor | null;
 }
 
-function classTargets(op: string, target: Indices, rows: number, cols: number): Int32Array {
-  const t = toIndexArray(op, target, cols);
+/** Class-index targets: one per row, each in [0, cols) or equal to ignoreIndex. */
+function classTargets(op: string, target: Indices, rows: number, cols: number, ignoreIndex: number): Int32Array {
+  const t = toIndexArray(op, target);
   if (t.length !== rows) {
     const shape = target instanceof Tensor ? shapeStr(target.shape) : `[${t.length}]`;
     throw new Error(`${op}: target shape ${shape} does not match input batch size ${rows}`);
   }
+  for (let i = 0; i < t.length; i++) {
+    const v = t[i];
+    if ((v < 0 || v >= cols) && v !== ignoreIndex) {
+      throw new RangeError(`${op}: index ${v} at position ${i} is out of range [0, ${cols})`);
+    }
+  }
   return t;
 }
 
-/** Softmax cross-entropy of logits [N, C] (or [C]) with class-index targets. */
-export function crossEntropy(input: Tensor, target: Indices, opts?: LossOptions): Tensor {
+/** torch's cross_entropy with weight / ignore_index / label_smoothing: logSoftmax, then NLL (+ smoothing). */
+function composedCrossEntropy(input: Tensor, targets: Int32Array, r: Reduction, weight: Tensor | null,
+  ignoreIndex: number, smoothing: number): Tensor {
+  const logp = logSoftmax(input, 1);
+  const nll = nllLoss(logp, targets, { reduction: r, weight, ignoreIndex });
+  if (smoothing === 0) return nll;
+  const [rows, cols] = input.shape;
+  // Rows with an ignored target contribute nothing: a constant 0/1 row mask.
+  const keep = allocLike(input.data, rows);
+  let kept = 0;
+  let weightSum = 0;
+  for (let i = 0; i < rows; i++) {
+    if (targets[i] !== ignoreIndex) {
+      keep[i] = 1;
+      kept++;
+      if (weight !== null) weightSum += weight.data[targets[i]];
+    }
+  }
+  const perRow = (weight === null ? logp : logp.mul(weight)).sum(1).neg().mul(new Tensor(keep, [rows]));
+  let smooth: Tensor;
+  if (r === 'none') smooth = perRow;
+  else if (r === 'sum') smooth = perRow.sum();
+  // 'mean' divides by what nllLoss divides by: the rows kept, or their total weight.
+  else smooth = perRow.sum().div(weight === null ? kept : weightSum);
+  return nll.mul(1 - smoothing).add(smooth.mul(smoothing / cols));
+}
+
+export interface ClassLossOptions extends LossOptions {
+  /** A manual rescaling weight per class, [C] (torch's `weight`). */
+  weight?: Tensor | null;
+  /** Targets equal to this are ignored (contribute 0 and do not count in the mean); default -100. */
+  ignoreIndex?: number;
+}
+
+export interface CrossEntropyOptions extends ClassLossOptions {
+  /** Mixes the target with the uniform distribution: (1 - s) onehot + s / C (torch's label_smoothing). */
+  labelSmoothing?: number;
+}
+
+function checkClassWeight(op: string, weight: Tensor | null | undefined, input: Tensor): Tensor | null {
+  if (weight == null) return null;
+  checkTensor(op, 'weight', weight);
+  checkSameDtype(op, input, weight);
+  const cols = input.shape[input.shape.length - 1];
+  if (weight.shape.length !== 1 || weight.shape[0] !== cols) {
+    throw new Error(`${op}: weight shape ${shapeStr(weight.shape)} does not match the ${cols} classes of input shape ${shapeStr(input.shape)}`);
+  }
+  return weight;
+}
+
+/**
+ * Softmax cross-entropy of logits [N, C] (or [C]) with class-index targets. Without weight,
+ * ignored targets or label smoothing it is one fused kernel (loss and gradient in one pass);
+ * with them, logSoftmax then nllLoss, as torch composes it.
+ */
+export function crossEntropy(input: Tensor, target: Indices, opts?: CrossEntropyOptions): Tensor {
   checkTensor('crossEntropy', 'input', input);
   const r = reductionOf('crossEntropy', opts);
   if (input.shape.length === 1) {
-    const out = crossEntropy(input.reshape([1, -1]), target, { reduction: r });
+    const out = crossEntropy(input.reshape([1, -1]), target, { ...opts, reduction: r });
     return r === 'none' ? out.reshape([]) : out;
   }
   if (input.shape.length !== 2) {
     throw new Error(`crossEntropy: input must be [N, C] logits, got shape ${shapeStr(input.shape)}`);
   }
   const [rows, cols] = input.shape;
-  const targets = classTargets('crossEntropy', target, rows, cols);
+  const ignoreIndex = opts?.ignoreIndex ?? -100;
+  const smoothing = opts?.labelSmoothing ?? 0;
+  if (typeof smoothing !== 'number' || !(smoothing >= 0 && smoothing <= 1)) {
+    throw new RangeError(`crossEntropy: labelSmoothing must be in [0, 1], got ${String(smoothing)}`);
+  }
+  const weight = checkClassWeight('crossEntropy', opts?.weight, input);
+  const targets = classTargets('crossEntropy', target, rows, cols, ignoreIndex);
+  if (weight !== null || smoothing > 0 || targets.includes(ignoreIndex)) {
+    return composedCrossEntropy(input, targets, r, weight, ignoreIndex, smoothing);
+  }
   const losses = allocLike(input.data, rows);
   const wantGrad = isGradEnabled() && input.requiresGrad;
   const grad = wantGrad ? allocOut(input.data, rows * cols) : null;
@@ -191,37 +261,57 @@ function oneHot(targets: Int32Array, like: Tensor): Tensor {
 interface NllSaved {
   targets: Int32Array;
   reduction: Reduction;
+  /** d loss_r / d input[r, t_r]: -weight[t_r], 0 for ignored rows; for 'mean' divided by the total weight. */
+  coef: Float64Array;
 }
 
-export function nllLoss(input: Tensor, target: Indices, opts?: LossOptions): Tensor {
+/**
+ * Negative log-likelihood of log-probabilities [N, C] (or [C]) at class-index targets:
+ * -weight[t] * input[r, t]; 'mean' divides by the total weight of the rows not ignored.
+ */
+export function nllLoss(input: Tensor, target: Indices, opts?: ClassLossOptions): Tensor {
   checkTensor('nllLoss', 'input', input);
   const r = reductionOf('nllLoss', opts);
   if (input.shape.length === 1) {
-    const out = nllLoss(input.reshape([1, -1]), target, { reduction: r });
+    const out = nllLoss(input.reshape([1, -1]), target, { ...opts, reduction: r });
     return r === 'none' ? out.reshape([]) : out;
   }
   if (input.shape.length !== 2) throw new Error(`nllLoss: input must be [N, C], got shape ${shapeStr(input.shape)}`);
   const [rows, cols] = input.shape;
-  const targets = classTargets('nllLoss', target, rows, cols);
+  const ignoreIndex = opts?.ignoreIndex ?? -100;
+  const weight = checkClassWeight('nllLoss', opts?.weight, input);
+  const targets = classTargets('nllLoss', target, rows, cols, ignoreIndex);
+  const coef = new Float64Array(rows);
+  let total = 0;
+  for (let i = 0; i < rows; i++) {
+    if (targets[i] === ignoreIndex) continue;
+    const w = weight === null ? 1 : weight.data[targets[i]];
+    coef[i] = -w;
+    total += w;
+  }
   const losses = allocLike(input.data, rows);
-  for (let i = 0; i < rows; i++) losses[i] = -input.data[i * cols + targets[i]];
+  for (let i = 0; i < rows; i++) if (coef[i] !== 0) losses[i] = coef[i] * input.data[i * cols + targets[i]];
   let out = new Tensor(losses, [rows]);
   if (r !== 'none') {
     let s = 0;
     for (let i = 0; i < rows; i++) s += losses[i];
     const d = allocLike(input.data, 1);
-    d[0] = r === 'mean' ? s / rows : s;
+    d[0] = r === 'mean' ? s / total : s;
     out = new Tensor(d, []);
+    if (r === 'mean') for (let i = 0; i < rows; i++) coef[i] /= total;
   }
-  return record<NllSaved>(out, 'nllLoss', nllBackward, [input], { targets, reduction: r });
+  return record<NllSaved>(out, 'nllLoss', nllBackward, [input], { targets, reduction: r, coef });
 }
 
 function nllBackward(g: Tensor, node: Node<NllSaved>): Grads {
   const x = node.inputs[0];
-  const { targets, reduction } = node.saved;
-  const hot = oneHot(targets, x);
-  if (reduction === 'none') return [hot.mul(g.reshape([-1, 1])).neg()];
-  return [hot.mul(reduction === 'mean' ? g.div(-x.shape[0]) : g.neg())];
+  const { targets, reduction, coef } = node.saved;
+  // A constant matrix holding coef[r] at [r, t_r]; the rule stays linear in g.
+  const cols = x.shape[1];
+  const d = allocLike(x.data, targets.length * cols);
+  for (let r = 0; r < targets.length; r++) if (coef[r] !== 0) d[r * cols + targets[r]] = coef[r];
+  const m = new Tensor(d, x.shape);
+  return [reduction === 'none' ? m.mul(g.reshape([-1, 1])) : m.mul(g)];
 }
 
 // ---------------------------------------------------------------------------------------------
