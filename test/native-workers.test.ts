@@ -19,7 +19,8 @@ try {
 
 // Runs in each worker (CommonJS, eval). Loads the addon the way loadNative() does (node-gyp-build
 // from the package root), checks GEMMs of both dtypes, every transpose and both GEMM paths against
-// a naive float64 product, reports, then keeps computing until it is terminated.
+// a naive float64 product (shapes large enough for the built-in GEMM's threads: split by rows
+// and, for a 5-row product, by columns), reports, then keeps computing until it is terminated.
 const workerSource = `
 const { parentPort, workerData } = require('node:worker_threads');
 const addon = require(workerData.nodeGypBuildPath)(workerData.root);
@@ -42,9 +43,12 @@ let checks = 0;
 for (const path of paths) {
   addon._setBlas(path);
   for (const Arr of [Float32Array, Float64Array]) {
-    for (const [tA, tB] of [[false, false], [true, false], [false, true], [true, true]]) {
-      // 96x80x200 is large enough for the built-in GEMM to use its thread pool.
-      const m = 96 + workerData.id, n = 80 - workerData.id, k = 200 + 3 * workerData.id;
+    // Every transpose at a small size, then about 200^3, large enough for the built-in GEMM to
+    // use its thread pool.
+    const shapes = [[false, false, 0], [true, false, 0], [false, true, 0], [true, true, 0]];
+    if (path === 'builtin') shapes.push([false, false, 1]); // OpenBLAS's threads are not ours to test
+    for (const [tA, tB, big] of shapes) {
+      const m = big ? 196 + workerData.id : 37 + workerData.id, n = big ? 180 : 29, k = big ? 240 : 41;
       const a = Arr.from({ length: m * k }, rand), b = Arr.from({ length: k * n }, rand);
       const c = new Arr(m * n).fill(NaN); // beta = 0 must not read C
       addon.gemm(tA, tB, m, n, k, 1.5, a, b, 0, c);
@@ -55,12 +59,26 @@ for (const path of paths) {
       }
       checks++;
     }
+    if (path !== 'builtin') continue;
+    // Few rows, many columns: the built-in GEMM splits the columns across its threads.
+    const m = 5, n = 640, k = 2600;
+    const a = Arr.from({ length: m * k }, rand), b = Arr.from({ length: k * n }, rand);
+    const c = new Arr(m * n).fill(NaN);
+    addon.gemm(false, false, m, n, k, 1, a, b, 0, c);
+    const ref = naive(false, false, m, n, k, 1, a, b);
+    for (let i = 0; i < ref.length; i++) {
+      const err = Math.abs(c[i] - ref[i]) / (1 + Math.abs(ref[i]));
+      if (!(err <= worst)) worst = Number.isNaN(err) ? Infinity : Math.max(worst, err);
+    }
+    checks++;
   }
 }
 parentPort.postMessage({ id: workerData.id, info: addon.info(), worst, checks });
-// Busy until terminated, so termination lands while the addon (and its pool) is at work.
-const m = 160, a = new Float32Array(m * m).fill(0.5), c = new Float32Array(m * m);
-for (;;) addon.gemm(false, false, m, m, m, 1, a, a, 0, c);
+// Once told, busy until terminated, so termination lands while the addon (and its pool) is at work.
+parentPort.once('message', () => {
+  const m = 160, a = new Float32Array(m * m).fill(0.5), c = new Float32Array(m * m);
+  for (;;) addon.gemm(false, false, m, m, m, 1, a, a, 0, c);
+});
 `;
 
 interface Report { id: number; info: { name: string; blas: string }; worst: number; checks: number }
@@ -89,10 +107,12 @@ describe.skipIf(loadError !== '')(`native addon in worker_threads${loadError ? `
         expect(rs.map((r) => r.id).sort()).toEqual([0, 1, 2, 3]);
         for (const r of rs) {
           expect(r.info.name).toBe('native');
-          expect(r.checks).toBeGreaterThanOrEqual(8);
-          // float32 accumulation over k ~ 200 terms of size <= 0.25: far below 1e-4.
-          expect(r.worst).toBeLessThan(1e-4);
+          expect(r.checks).toBeGreaterThanOrEqual(r.info.blas === 'builtin' ? 12 : 20);
+          // float32 accumulation over k <= 2600 terms of size <= 0.25: far below 1e-3.
+          expect(r.worst).toBeLessThan(1e-3);
         }
+        for (const w of workers) w.postMessage('spin');
+        await new Promise((resolve) => setTimeout(resolve, 100));
       } finally {
         const codes = await Promise.all(workers.map((w) => w.terminate()));
         expect(codes).toEqual([1, 1, 1, 1]); // terminated, not crashed or exited on their own
