@@ -1,6 +1,8 @@
 #include "args.h"
 
 #include <cmath>
+#include <cstdio>
+#include <cstdlib>
 
 namespace bp {
 
@@ -26,8 +28,12 @@ const char* typedArrayName(napi_typedarray_type t) {
 std::string formatNumber(double v) {
   if (std::isnan(v)) return "NaN";
   if (std::isinf(v)) return v > 0 ? "Infinity" : "-Infinity";
+  // The shortest form that reads back as v (1e+300, not 1.0000000000000001e+300).
   char buf[64];
-  snprintf(buf, sizeof buf, "%.17g", v);
+  for (int precision = 1; precision <= 17; ++precision) {
+    snprintf(buf, sizeof buf, "%.*g", precision, v);
+    if (std::strtod(buf, nullptr) == v) break;
+  }
   return buf;
 }
 
