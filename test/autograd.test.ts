@@ -64,6 +64,17 @@ describe('backward', () => {
     expect(() => y.backward()).toThrow(/backward through the graph a second time.*'mul'.*retainGraph: true/s);
   });
 
+  test('backward frees the graph: a kept loss no longer holds the activations', () => {
+    const x = f64([1, 2]);
+    const h = x.mul(3);
+    const loss = h.tanh().sum();
+    loss.backward();
+    expect(loss.gradFn!.inputs).toEqual([]);
+    expect(h.gradFn!.inputs).toEqual([]);
+    // Building on a freed part of the graph and going back through it is the clear error.
+    expect(() => h.mul(2).sum().backward()).toThrow(/backward through the graph a second time.*'mul'/s);
+  });
+
   test('a non-scalar output needs a gradient of its shape', () => {
     const x = f64([1, 2, 3]);
     const y = x.mul(3);

@@ -33,6 +33,7 @@ export interface GradOptions {
 }
 
 let passCounter = 0;
+const NO_INPUTS: Tensor[] = [];
 
 function freedError(node: Node): Error {
   return new Error(
@@ -162,8 +163,12 @@ function run(
         }
       }
       if (!retainGraph) {
+        // Drop what the node holds (saved values and inputs, i.e. the activations) as torch
+        // frees saved tensors: a loss kept after backward (a history of losses) holds no memory.
+        // A later backward reaching this node throws at discovery, before any input is needed.
         node.freed = true;
         node.saved = null;
+        node.inputs = NO_INPUTS;
       }
       for (let i = 0; i < inputs.length; i++) {
         const input = inputs[i];

@@ -30,7 +30,8 @@ export class Node<S = unknown> {
     /** The op's name, used in error messages (anomaly detection, freed graphs). */
     readonly name: string,
     readonly backward: BackwardFn<S>,
-    readonly inputs: Tensor[],
+    /** The graph's edges; emptied when the node is freed, so a kept output holds no activations. */
+    public inputs: Tensor[],
     /** What the rule needs besides the inputs (output, masks, dims...); dropped when freed. */
     public saved: S,
   ) {}
