@@ -476,11 +476,31 @@ BP_INLINE double sumContig(const T* x, size_t n) {
   return s;
 }
 
+// Maximum of x[0..n), n >= 1; NaN anywhere gives NaN (as torch.max).
 template <typename T>
 BP_INLINE T maxContig(const T* x, size_t n) {
-  T m = x[0];
-  for (size_t i = 1; i < n; ++i) {
-    const T v = x[i];
+  typedef typename Vec<T>::V V;
+  constexpr size_t L = Vec<T>::L;
+  T m;
+  if (n < 2 * L) {
+    m = x[0];
+    for (size_t i = 1; i < n; ++i) {
+      const T v = x[i];
+      m = (v > m || v != v) ? v : m;
+    }
+    return m;
+  }
+  V mv = load<V>(x);
+  size_t i = L;
+  for (; i + L <= n; i += L) {
+    const V v = load<V>(x + i);
+    mv = ((v > mv) | (v != v)) ? v : mv;
+  }
+  const V last = load<V>(x + n - L);  // overlaps the previous vector: harmless for a max
+  mv = ((last > mv) | (last != last)) ? last : mv;
+  m = mv[0];
+  for (size_t l = 1; l < L; ++l) {
+    const T v = mv[l];
     m = (v > m || v != v) ? v : m;
   }
   return m;
@@ -517,11 +537,10 @@ void reduceK(int op, const T* x, size_t outer, size_t n, size_t inner, T* out) {
           const T* row = xo + j * inner + i0;
           for (size_t i = 0; i < len; ++i) acc[i] += row[i];
         }
-        const double scale = op == kMean ? 1.0 / static_cast<double>(n) : 1.0;
         if (op == kMean)
           for (size_t i = 0; i < len; ++i) oo[i0 + i] = static_cast<T>(acc[i] / static_cast<double>(n));
         else
-          for (size_t i = 0; i < len; ++i) oo[i0 + i] = static_cast<T>(acc[i] * scale);
+          for (size_t i = 0; i < len; ++i) oo[i0 + i] = static_cast<T>(acc[i]);
       } else {
         T acc[B];
         const T* row0 = xo + i0;
