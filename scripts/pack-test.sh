@@ -58,9 +58,11 @@ tarball_name="$(npm pack --pack-destination "$work" --loglevel=error 2>"$work/pa
 tarball="$work/$tarball_name"
 [ -n "$tarball_name" ] && [ -f "$tarball" ] || { cat "$work/pack.log"; die "npm pack produced no tarball"; }
 listing="$(tar -tzf "$tarball")"
-for want in package/dist/index.js package/dist/backend/native.js package/binding.gyp; do
+for want in package/dist/index.js package/dist/backend/native.js package/dist/cli.js package/binding.gyp \
+  package/native/addon.cc package/README.md package/package.json; do
   if echo "$listing" | grep -qx "$want"; then pass "tarball contains $want"; else fail "tarball lacks $want"; fi
 done
+if echo "$listing" | grep -q '^package/data/.'; then pass "tarball contains data/ (the bundled sample)"; else fail "tarball lacks data/"; fi
 if echo "$listing" | grep -q '^package/prebuilds/linux-x64/.*\.node$'; then
   pass "tarball contains a linux-x64 prebuild"
 else
