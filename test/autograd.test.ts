@@ -98,6 +98,16 @@ describe('backward', () => {
     expect(x.grad!.data[0]).toBeCloseTo(1.00001 ** (n / 2), 9);
   });
 
+  test('max sends the gradient to the first maximum over a dim, and splits it between ties over all', () => {
+    const x = f64([3, 1, 3, 2], [2, 2]);
+    x.max(1).sum().backward();
+    expect(arr(x.grad)).toEqual([1, 0, 1, 0]);
+    x.grad = null;
+    const y = f64([3, 1, 3, 2]);
+    y.max().backward();
+    expect(arr(y.grad)).toEqual([0.5, 0, 0.5, 0]);
+  });
+
   test('requiresGrad propagates only from inputs that require it', () => {
     const a = f64([1], [1], false);
     const b = f64([1]);

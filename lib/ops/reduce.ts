@@ -96,8 +96,9 @@ interface MaxSaved {
 }
 
 /**
- * Maximum over one dim (or all elements); returns the values. The gradient goes to the first
- * maximal element, as with torch.max(dim). Indices: argmax.
+ * Maximum over one dim (or all elements); returns the values. Over a dim the gradient goes to
+ * the first maximal element (torch.max(dim)); over all elements it is split between ties
+ * (torch.max()). Indices: argmax.
  */
 export function max(x: Tensor, dim?: number, keepdim = false): Tensor {
   checkTensor('max', 'input', x);
@@ -124,7 +125,11 @@ function maxBackward(g: Tensor, node: Node<MaxSaved>): Grads {
   // A constant one-hot mask of where the maxima were, so the rule stays differentiable in g.
   const mask = allocLike(x.data, x.data.length);
   if (dim < 0) {
-    mask[indices[0]] = 1;
+    // Over all elements torch splits the gradient evenly between tied maxima.
+    const m = x.data[indices[0]];
+    let ties = 0;
+    for (let i = 0; i < mask.length; i++) if (x.data[i] === m) ties++;
+    for (let i = 0; i < mask.length; i++) if (x.data[i] === m) mask[i] = 1 / ties;
   } else {
     const [outer, n, inner] = axisSplit(x.shape, dim);
     for (let o = 0; o < outer; o++) {
