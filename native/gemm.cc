@@ -28,8 +28,8 @@ void scaleMatrix(size_t m, size_t n, T beta, T* c, size_t ldc) {
 namespace {
 
 template <typename T> struct Blocking;
-template <> struct Blocking<float> { static constexpr size_t kc = 256, mcRows = 16, nc = 2048; };
-template <> struct Blocking<double> { static constexpr size_t kc = 192, mcRows = 12, nc = 1536; };
+template <> struct Blocking<float> { static constexpr size_t kc = 256, mcRows = 16, nc = 1024; };
+template <> struct Blocking<double> { static constexpr size_t kc = 128, mcRows = 16, nc = 1024; };
 
 // Packs op(A)[i0:i0+mc, p0:p0+kc] as micro-panels of mr rows: panel s holds, for each p, the
 // mr values of column p (rows past mc are zero).
