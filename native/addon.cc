@@ -121,7 +121,7 @@ class Addon : public Napi::Addon<Addon> {
       // The rnn kernels read the current SIMD table through &simd_ (it follows _setSimd).
       InstanceValue("rnnCellForward", Napi::Function::New(env, RnnCellForward, "rnnCellForward", &simd_), napi_enumerable),
       InstanceValue("rnnCellBackward", Napi::Function::New(env, RnnCellBackward, "rnnCellBackward", &simd_), napi_enumerable),
-      // The conv kernels use the addon's GEMM, SIMD table, pool and their workspace through &conv_.
+      // The conv kernels use the addon's SIMD table and pool, and keep their workspace, in &conv_.
       InstanceValue("conv2d", Napi::Function::New(env, Conv2d, "conv2d", &conv_), napi_enumerable),
       InstanceValue("conv2dBackwardInput", Napi::Function::New(env, Conv2dBackwardInput, "conv2dBackwardInput", &conv_), napi_enumerable),
       InstanceValue("conv2dBackwardWeight", Napi::Function::New(env, Conv2dBackwardWeight, "conv2dBackwardWeight", &conv_), napi_enumerable),
@@ -722,7 +722,7 @@ class Addon : public Napi::Addon<Addon> {
   bool useBlas_ = false;
   std::unique_ptr<ThreadPool> pool_;
   GemmWorkspace workspace_;
-  ConvContext conv_{&simd_, &useBlas_, &pool_, &workspace_, {}};
+  ConvContext conv_{&simd_, &pool_, {}};
 };
 
 }  // namespace bp
