@@ -6,6 +6,7 @@
 //
 //   npm run build && npm run bench -- overhead [smallSteps=2000] [largeSteps=20]
 import { spawnSync } from 'node:child_process';
+import { loadavg } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { dirname, join } from 'node:path';
 import { manualSeed, randn, tensor, nn, optim, F, backend } from '../dist/index.js';
@@ -66,6 +67,8 @@ const f0 = (x) => (x === undefined ? '—' : Math.round(x).toLocaleString('en-US
 export async function main(args = []) {
   const smallSteps = Number(args[0] ?? 2000);
   const largeSteps = Number(args[1] ?? 20);
+  // Other processes on the machine distort every figure (2 threads most): say how busy it was.
+  const loadBefore = loadavg()[0];
   const names = backend.available();
   const results = {};
   for (const name of names) {
@@ -84,6 +87,7 @@ export async function main(args = []) {
   if (names.includes('native')) backend.use('native');
   const info = backend.info();
   console.log(`backprop ${names.join('/')} (${JSON.stringify(info)}), ${torch ? `torch ${t1.torch}` : `PyTorch unavailable: ${t1.error}`}`);
+  console.log(`load average (1 min) before: ${loadBefore.toFixed(2)}, after: ${loadavg()[0].toFixed(2)}; best of several rounds each`);
   console.log('');
   console.log('| | µs / step, 2-16-16-1 tanh MLP, batch 32 | samples/s, 784-512-256-10 ReLU MLP, batch 128, 1 thread | same, 2 threads |');
   console.log('| --- | --- | --- | --- |');
