@@ -11,6 +11,9 @@ export type Grads = (Tensor | null)[];
  * A backward rule: given the gradient of the node's output, the gradients of its inputs.
  * Written in Tensor ops so that, with createGraph, the rule itself is recorded and can be
  * differentiated again. It may use fused kernels when grad mode is off (no graph being created).
+ * Each returned tensor must either use g's own data array (g passed through, or a reshape-like
+ * view of it) or storage of its own that nothing else references (a subarray of g or of a saved
+ * array is not allowed): without createGraph the engine sums into such fresh buffers in place.
  */
 export type BackwardFn<S> = (g: Tensor, node: Node<S>) => Grads;
 
