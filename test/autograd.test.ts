@@ -108,6 +108,14 @@ describe('backward', () => {
     expect(arr(y.grad)).toEqual([0.5, 0, 0.5, 0]);
   });
 
+  test('the exponent gradient of pow is 0 where the base is 0', () => {
+    const a = f64([0, 2]);
+    const b = f64([3, 3]);
+    a.pow(b).sum().backward();
+    expect(arr(b.grad)).toEqual([0, 8 * Math.log(2)]);
+    expect(arr(a.grad)).toEqual([0, 12]);
+  });
+
   test('requiresGrad propagates only from inputs that require it', () => {
     const a = f64([1], [1], false);
     const b = f64([1]);

@@ -162,7 +162,8 @@ function binaryBackward(g: Tensor, node: Node<BinaryOp>): Grads {
     case BinaryOp.pow:
       return [
         ra ? sumToShape(g.mul(b).mul(a.pow(b.sub(1))), a.shape) : null,
-        rb ? sumToShape(g.mul(a.pow(b)).mul(a.log()), b.shape) : null,
+        // d(a^b)/db = a^b log a, taken as 0 where a = 0 (as torch does) instead of 0 * -inf.
+        rb ? sumToShape(g.mul(a.pow(b)).mul(a.add(a.eq(0)).log()), b.shape) : null,
       ];
     case BinaryOp.maximum:
     case BinaryOp.minimum: {
