@@ -14,9 +14,10 @@ const dist = resolve('dist/index.js');
 
 type Lib = typeof lib;
 
-/** One seeded training step; returns the loss and the first layer's gradient. */
-function step(b: Lib, backendName: string): number[] {
-  b.backend.use(backendName as 'js' | 'native');
+// One seeded training step, as plain JS source so that the main thread and the workers run the
+// very same code: returns the loss and the first layer's gradient.
+const stepSource = `(b, backendName) => {
+  b.backend.use(backendName);
   b.manualSeed(5);
   const x = b.randn([8, 3], { dtype: 'float64' });
   const w1 = b.randn([4, 3], { dtype: 'float64', requiresGrad: true });
@@ -24,14 +25,15 @@ function step(b: Lib, backendName: string): number[] {
   const h = x.matmul(w1.t()).tanh();
   const loss = h.matmul(w2.t()).logSoftmax(1).mean().neg();
   loss.backward();
-  return [loss.item(), ...Array.from(w1.grad!.data)];
-}
+  return [loss.item(), ...Array.from(w1.grad.data)];
+}`;
+const step = new Function(`return ${stepSource}`)() as (b: Lib, backendName: string) => number[];
 
 const workerSource = `
   const { parentPort, workerData } = require('node:worker_threads');
   import(workerData.url).then((b) => {
-    const run = new Function('b', 'backendName', 'return (' + workerData.step + ')(b, backendName)');
-    parentPort.postMessage(run(b, workerData.backend));
+    const step = new Function('return ' + workerData.step)();
+    parentPort.postMessage(step(b, workerData.backend));
   }, (e) => parentPort.postMessage({ error: String(e) }));
 `;
 
@@ -39,7 +41,7 @@ function inWorker(backendName: string): Promise<number[]> {
   return new Promise((resolveResult, reject) => {
     const w = new Worker(workerSource, {
       eval: true,
-      workerData: { url: pathToFileURL(dist).href, step: step.toString(), backend: backendName },
+      workerData: { url: pathToFileURL(dist).href, step: stepSource, backend: backendName },
     });
     w.once('message', (m: number[] | { error: string }) => {
       void w.terminate();
