@@ -107,13 +107,16 @@ export function recurrence(kind: RnnCellKind, xp: Tensor, h0: Tensor, c0: Tensor
   const cs = lstm ? allocLike(xp.data, T * BH) : null;
   const hh = allocLike(xp.data, B * GW);
   const x = xp.data;
-  const w = wHh.data;
+  // W_hhᵀ once per call: the per-step product hPrev W_hhᵀ then runs as a plain (NN) GEMM, which
+  // is about a third faster than the transposed-operand form at these sizes.
+  const w = allocLike(wHh.data, GW * H);
+  K.permute(wHh.data, [GW, H], [1, 0], w);
   const b = bHh === null ? null : bHh.data;
   let hPrev: FloatArray = h0.data;
   let cPrev: FloatArray | null = c0 === null ? null : c0.data;
   for (let s = 0; s < T; s++) {
     const t = reverse ? T - 1 - s : s;
-    K.gemm(false, true, B, GW, H, 1, hPrev, w, 0, hh);
+    K.gemm(false, false, B, GW, H, 1, hPrev, w, 0, hh);
     const h = y.subarray(t * BH, (t + 1) * BH);
     const c = cs === null ? null : cs.subarray(t * BH, (t + 1) * BH);
     const g = gates === null ? null : keep ? gates.subarray(t * B * S, (t + 1) * B * S) : gates;
