@@ -840,12 +840,6 @@ BP_ALWAYS_INLINE bool maxPool2x2Plain(const T* __restrict xp, T* __restrict yp, 
 }
 
 #if defined(__x86_64__) || defined(_M_X64)
-BP_TARGET_AVX512 bool maxPool2x2Avx512(const float* x, float* y, int32_t* i, size_t h, size_t w, size_t oH, size_t oW) {
-  return maxPool2x2Plain(x, y, i, h, w, oH, oW);
-}
-BP_TARGET_AVX512 bool maxPool2x2Avx512(const double* x, double* y, int32_t* i, size_t h, size_t w, size_t oH, size_t oW) {
-  return maxPool2x2Plain(x, y, i, h, w, oH, oW);
-}
 BP_TARGET_AVX2 bool maxPool2x2Avx2(const float* x, float* y, int32_t* i, size_t h, size_t w, size_t oH, size_t oW) {
   return maxPool2x2Plain(x, y, i, h, w, oH, oW);
 }
@@ -857,8 +851,8 @@ BP_TARGET_AVX2 bool maxPool2x2Avx2(const double* x, double* y, int32_t* i, size_
 template <typename T>
 bool maxPool2x2Dispatch(size_t bytes, const T* x, T* y, int32_t* i, size_t h, size_t w, size_t oH, size_t oW) {
 #if defined(__x86_64__) || defined(_M_X64)
-  if (bytes == 64) return maxPool2x2Avx512(x, y, i, h, w, oH, oW);
-  if (bytes == 32) return maxPool2x2Avx2(x, y, i, h, w, oH, oW);
+  // AVX2 code even where AVX-512 is available: its 512-bit deinterleaving is slower here.
+  if (bytes >= 32) return maxPool2x2Avx2(x, y, i, h, w, oH, oW);
 #endif
   (void)bytes;
   return maxPool2x2Plain(x, y, i, h, w, oH, oW);
