@@ -169,7 +169,7 @@ describe.each(backends)('recurrent layers on the %s backend', (name) => {
     backend.use(name);
     manualSeed(12);
     const I = 2, H = 3, B = 2;
-    for (const cfg of CONFIGS) {
+    for (const cfg of [...CONFIGS, { numLayers: 1, bidirectional: true, T: 2, state: true, bias: false }]) {
       const layer = makeLayer(kind, I, H, cfg);
       const D = cfg.bidirectional ? 2 : 1;
       const x = randn([cfg.T, B, I], { dtype: f64, requiresGrad: true });
