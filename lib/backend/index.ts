@@ -90,9 +90,8 @@ export const backend = {
   },
   /** Threads for GEMM and large kernels; remembered and applied to a backend chosen later too. */
   setNumThreads(n: number): void {
-    if (typeof n !== 'number' || !Number.isInteger(n) || n < 1) {
-      throw new RangeError(`backend.setNumThreads: n must be an integer >= 1, got ${String(n)}`);
-    }
+    if (typeof n !== 'number') throw new TypeError(`backend.setNumThreads: n must be a number, got ${typeof n}`);
+    if (!Number.isInteger(n) || n < 1) throw new RangeError(`backend.setNumThreads: n must be an integer >= 1, got ${n}`);
     kernels().setNumThreads(n);
     requestedThreads = n;
   },
