@@ -287,6 +287,10 @@ class Addon : public Napi::Addon<Addon> {
       if (m == 0 || n == 0) continue;
       if (kk == 0) {
         scaleMatrix(m, n, beta, ci, ldc);
+      } else if (gemmIsSmall(m, n, kk, useBlas_)) {
+        // Tiny products (the layers of a small MLP) cost less unpacked than a BLAS call's setup.
+        gemmSmall<T>(transA, transB, m, n, kk, alpha, ai, lda, bi, ldb, beta, ci, ldc, k<T>(),
+                     workspace_);
       } else if (useBlas_) {
         cblasGemm(blas(), transA ? kCblasTrans : kCblasNoTrans, transB ? kCblasTrans : kCblasNoTrans,
                   static_cast<int>(m), static_cast<int>(n), static_cast<int>(kk), alpha, ai,

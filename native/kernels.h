@@ -45,6 +45,11 @@ struct Kernels {
   void (*gemmMicro)(size_t kc, const T* a, const T* b, T* c, size_t ldc, T alpha, T beta);
   int mr;
   int nr;
+  // Small products without packing: C[m x n] = alpha * A B + beta * C with A(i, p) at
+  // a[i*ars + p*acs] and B row-major k x n (row stride ldb). scratch holds k * 64 elements
+  // (the zero-padded last columns). beta == 0 never reads C.
+  void (*gemmSmall)(size_t m, size_t n, size_t k, T alpha, const T* a, size_t ars, size_t acs,
+                    const T* b, size_t ldb, T beta, T* c, size_t ldc, T* scratch);
 };
 
 struct KernelTable {

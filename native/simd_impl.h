@@ -760,16 +760,88 @@ void gemmMicroK(size_t kc, const T* __restrict a, const T* __restrict b, T* c, s
   }
 }
 
+// Small GEMM: blocks of R rows x NV vectors of C accumulated in registers (R*NV independent
+// FMA chains, each B vector loaded once for R rows); B rows are contiguous along the columns.
+// The last n % L columns come from a zero-padded copy in scratch (row stride L) and are stored
+// partially (`cols` < L).
+template <typename T, int R, int NV>
+BP_INLINE void smallBlock(size_t k, const T* a, size_t ars, size_t acs, const T* b, size_t ldb,
+                          T* c, size_t ldc, T alpha, T beta, size_t cols) {
+  typedef typename Vec<T>::V V;
+  constexpr size_t L = Vec<T>::L;
+  V s[R][NV];
+#pragma GCC unroll 8
+  for (int r = 0; r < R; ++r)
+#pragma GCC unroll 4
+    for (int q = 0; q < NV; ++q) s[r][q] = V{};
+  for (size_t p = 0; p < k; ++p) {
+    V bv[NV];
+#pragma GCC unroll 4
+    for (int q = 0; q < NV; ++q) bv[q] = load<V>(b + p * ldb + q * L);
+#pragma GCC unroll 8
+    for (int r = 0; r < R; ++r) {
+      const V av = splat<V>(a[r * ars + p * acs]);
+#pragma GCC unroll 4
+      for (int q = 0; q < NV; ++q) s[r][q] += av * bv[q];
+    }
+  }
+  const V va = splat<V>(alpha), vb = splat<V>(beta);
+#pragma GCC unroll 8
+  for (int r = 0; r < R; ++r)
+#pragma GCC unroll 4
+    for (int q = 0; q < NV; ++q) {
+      T* cp = c + r * ldc + q * L;
+      V out = va * s[r][q];
+      if (cols == L) {
+        if (beta != T(0)) out += vb * load<V>(cp);
+        store(cp, out);
+      } else {
+        if (beta != T(0)) out += vb * loadPartial<V>(cp, cols);
+        storePartial(cp, out, cols);
+      }
+    }
+}
+
+template <typename T, int R>
+BP_INLINE void smallRows(size_t n, size_t k, const T* a, size_t ars, size_t acs, const T* b,
+                         size_t ldb, T* c, size_t ldc, T alpha, T beta, const T* tail) {
+  constexpr size_t L = Vec<T>::L;
+  const size_t nFull = n - n % L;
+  size_t j = 0;
+  for (; j + 2 * L <= nFull; j += 2 * L)
+    smallBlock<T, R, 2>(k, a, ars, acs, b + j, ldb, c + j, ldc, alpha, beta, L);
+  for (; j < nFull; j += L) smallBlock<T, R, 1>(k, a, ars, acs, b + j, ldb, c + j, ldc, alpha, beta, L);
+  if (n > nFull) smallBlock<T, R, 1>(k, a, ars, acs, tail, L, c + nFull, ldc, alpha, beta, n - nFull);
+}
+
+template <typename T>
+void gemmSmallK(size_t m, size_t n, size_t k, T alpha, const T* a, size_t ars, size_t acs,
+                const T* b, size_t ldb, T beta, T* c, size_t ldc, T* scratch) {
+  constexpr size_t L = Vec<T>::L;
+  const size_t nFull = n - n % L, rem = n % L;
+  if (rem) {
+    for (size_t p = 0; p < k; ++p) {
+      T* d = scratch + p * L;
+      for (size_t j = 0; j < L; ++j) d[j] = j < rem ? b[p * ldb + nFull + j] : T(0);
+    }
+  }
+  size_t i = 0;
+  for (; i + 4 <= m; i += 4)
+    smallRows<T, 4>(n, k, a + i * ars, ars, acs, b, ldb, c + i * ldc, ldc, alpha, beta, scratch);
+  for (; i < m; ++i)
+    smallRows<T, 1>(n, k, a + i * ars, ars, acs, b, ldb, c + i * ldc, ldc, alpha, beta, scratch);
+}
+
 const KernelTable table = {
     BP_ISA_NAME,
     {&unaryK<float>, &unaryBackwardK<float>, &binaryVVK<float>, &binaryVSK<float>,
      &reduceK<float>, &softmaxK<float>, &softmaxBackwardK<float>, &softmaxCrossEntropyK<float>,
      &sgdStepK<float>, &adamStepK<float>,
      &gemmMicroK<float, BP_GEMM_MR_F32, BP_GEMM_NV_F32>, BP_GEMM_MR_F32,
-     BP_GEMM_NV_F32 * Vec<float>::L},
+     BP_GEMM_NV_F32 * Vec<float>::L, &gemmSmallK<float>},
     {&unaryK<double>, &unaryBackwardK<double>, &binaryVVK<double>, &binaryVSK<double>,
      &reduceK<double>, &softmaxK<double>, &softmaxBackwardK<double>, &softmaxCrossEntropyK<double>,
      &sgdStepK<double>, &adamStepK<double>,
      &gemmMicroK<double, BP_GEMM_MR_F64, BP_GEMM_NV_F64>, BP_GEMM_MR_F64,
-     BP_GEMM_NV_F64 * Vec<double>::L},
+     BP_GEMM_NV_F64 * Vec<double>::L, &gemmSmallK<double>},
 };
