@@ -6,6 +6,8 @@
 #include <cmath>
 #include <cstring>
 #include <limits>
+#include <new>
+#include <stdexcept>
 #include <string>
 
 #include "args.h"
@@ -19,6 +21,18 @@ template <> const Kernels<double>& pick<double>(const KernelTable& t) { return t
 
 ConvContext& context(const Napi::CallbackInfo& info) {
   return *static_cast<ConvContext*>(info.Data());
+}
+
+// Runs a kernel, turning a failed workspace allocation into a JS Error instead of a crash.
+template <typename F>
+void guarded(const Napi::CallbackInfo& info, const char* fn, F&& kernel) {
+  try {
+    kernel();
+  } catch (const std::bad_alloc&) {
+    throw Napi::Error::New(info.Env(), std::string(fn) + ": out of memory for the convolution workspace");
+  } catch (const std::length_error&) {
+    throw Napi::Error::New(info.Env(), std::string(fn) + ": out of memory for the convolution workspace");
+  }
 }
 
 // Runs task(i, thread) for i < count on the pool, inline (thread 0) when there is too little
@@ -85,6 +99,9 @@ ConvGeom readConvGeom(Args& args, size_t f) {
     if (v > kMaxSize) args.rangeError("convolution too large for one GEMM (a dimension exceeds 2^31-1)");
   args.mul(g.K, g.NP);
   args.mul(g.cOut, g.NP);
+  // The stride-1 paths zero-pad one image into a buffer; its size must be addressable too.
+  const size_t padded = args.mul(args.mul(g.cIn, args.add(g.h, args.mul(2, g.pH))), args.add(g.w, args.mul(2, g.pW)));
+  if (padded > kMaxSize) args.rangeError("convolution too large (a zero-padded image exceeds 2^31-1 elements)");
   return g;
 }
 
@@ -994,10 +1011,12 @@ Napi::Value Conv2d(const Napi::CallbackInfo& info) {
   if (!b.isNull) args.atLeast(b, g.cOut, 2, "bias");
   args.atLeast(y, args.mul(g.cOut, g.NP), 3, "y");
   ConvContext& ctx = context(info);
-  if (args.dtype() == DType::kF32)
-    conv2dT<float>(ctx, x.as<float>(), w.as<float>(), b.as<float>(), y.as<float>(), g);
-  else
-    conv2dT<double>(ctx, x.as<double>(), w.as<double>(), b.as<double>(), y.as<double>(), g);
+  guarded(info, "conv2d", [&] {
+    if (args.dtype() == DType::kF32)
+      conv2dT<float>(ctx, x.as<float>(), w.as<float>(), b.as<float>(), y.as<float>(), g);
+    else
+      conv2dT<double>(ctx, x.as<double>(), w.as<double>(), b.as<double>(), y.as<double>(), g);
+  });
   return info.Env().Undefined();
 }
 
@@ -1011,10 +1030,12 @@ Napi::Value Conv2dBackwardInput(const Napi::CallbackInfo& info) {
   args.atLeast(w, args.mul(g.cOut, g.K), 1, "weight");
   args.atLeast(gx, args.mul(g.n, g.X), 2, "gx");
   ConvContext& ctx = context(info);
-  if (args.dtype() == DType::kF32)
-    conv2dBackwardInputT<float>(ctx, gy.as<float>(), w.as<float>(), gx.as<float>(), g);
-  else
-    conv2dBackwardInputT<double>(ctx, gy.as<double>(), w.as<double>(), gx.as<double>(), g);
+  guarded(info, "conv2dBackwardInput", [&] {
+    if (args.dtype() == DType::kF32)
+      conv2dBackwardInputT<float>(ctx, gy.as<float>(), w.as<float>(), gx.as<float>(), g);
+    else
+      conv2dBackwardInputT<double>(ctx, gy.as<double>(), w.as<double>(), gx.as<double>(), g);
+  });
   return info.Env().Undefined();
 }
 
@@ -1030,11 +1051,13 @@ Napi::Value Conv2dBackwardWeight(const Napi::CallbackInfo& info) {
   args.atLeast(gw, args.mul(g.cOut, g.K), 2, "gw");
   if (!gb.isNull) args.atLeast(gb, g.cOut, 3, "gb");
   ConvContext& ctx = context(info);
-  if (args.dtype() == DType::kF32)
-    conv2dBackwardWeightT<float>(ctx, x.as<float>(), gy.as<float>(), gw.as<float>(), gb.as<float>(), g);
-  else
-    conv2dBackwardWeightT<double>(ctx, x.as<double>(), gy.as<double>(), gw.as<double>(),
-                                  gb.as<double>(), g);
+  guarded(info, "conv2dBackwardWeight", [&] {
+    if (args.dtype() == DType::kF32)
+      conv2dBackwardWeightT<float>(ctx, x.as<float>(), gy.as<float>(), gw.as<float>(), gb.as<float>(), g);
+    else
+      conv2dBackwardWeightT<double>(ctx, x.as<double>(), gy.as<double>(), gw.as<double>(),
+                                    gb.as<double>(), g);
+  });
   return info.Env().Undefined();
 }
 
