@@ -415,7 +415,21 @@ inline size_t windowPixels(size_t bytes, size_t elem);
 template <typename T, size_t Bytes>
 struct VecOf {
   typedef T type __attribute__((vector_size(Bytes)));
+  // The same vector at any element-aligned address: loads and stores through it compile to one
+  // unaligned vector move (a __builtin_memcpy of a vector may be split into 16-byte pieces
+  // inside a function whose wider target is given by an attribute).
+  typedef T unaligned __attribute__((vector_size(Bytes), aligned(sizeof(T)), may_alias));
 };
+
+template <typename T, size_t Bytes>
+BP_ALWAYS_INLINE typename VecOf<T, Bytes>::type loadVec(const T* p) {
+  return *reinterpret_cast<const typename VecOf<T, Bytes>::unaligned*>(p);
+}
+
+template <typename T, size_t Bytes>
+BP_ALWAYS_INLINE void storeVec(T* p, typename VecOf<T, Bytes>::type v) {
+  *reinterpret_cast<typename VecOf<T, Bytes>::unaligned*>(p) = v;
+}
 
 // The zero-padded image (cIn x Hp x Wp) followed by `slack` zeros.
 template <typename T>
@@ -425,25 +439,6 @@ void padImage(const T* x, const ConvGeom& g, size_t Hp, size_t Wp, size_t slack,
   for (size_t c = 0; c < g.cIn; ++c)
     for (size_t r = 0; r < g.h; ++r)
       std::memcpy(xp + c * plane + (r + g.pH) * Wp + g.pW, x + (c * g.h + r) * g.w, g.w * sizeof(T));
-}
-
-// Block of nr wide pixels starting at p0, packed as K rows of nr: K fixed-size copies.
-template <typename T, size_t NR>
-void packWindowsN(const T* xp, const size_t* offs, size_t K, size_t p0, T* dst) {
-  for (size_t k = 0; k < K; ++k) __builtin_memcpy(dst + k * NR, xp + offs[k] + p0, NR * sizeof(T));
-}
-
-template <typename T>
-void packWindows(const T* xp, const size_t* offs, size_t K, size_t p0, size_t nr, T* dst) {
-  switch (nr) {
-    case 8: return packWindowsN<T, 8>(xp, offs, K, p0, dst);
-    case 12: return packWindowsN<T, 12>(xp, offs, K, p0, dst);
-    case 16: return packWindowsN<T, 16>(xp, offs, K, p0, dst);
-    case 24: return packWindowsN<T, 24>(xp, offs, K, p0, dst);
-    case 32: return packWindowsN<T, 32>(xp, offs, K, p0, dst);
-    default:
-      for (size_t k = 0; k < K; ++k) std::memcpy(dst + k * nr, xp + offs[k] + p0, nr * sizeof(T));
-  }
 }
 
 // Forward, stride 1: y = conv(x, w) + bias, by windowBlock over blocks of wide pixels.
@@ -537,18 +532,15 @@ BP_ALWAYS_INLINE void dot4x4(const T* const* a, const T* const* b, size_t len, T
     for (int j = 0; j < 4; ++j) s[i][j] = V{};
   for (size_t p = 0; p < len; p += L) {
     V va[4], vb[4];
-    for (int i = 0; i < 4; ++i) __builtin_memcpy(&va[i], a[i] + p, Bytes);
-    for (int j = 0; j < 4; ++j) __builtin_memcpy(&vb[j], b[j] + p, Bytes);
+    for (int i = 0; i < 4; ++i) va[i] = loadVec<T, Bytes>(a[i] + p);
+    for (int j = 0; j < 4; ++j) vb[j] = loadVec<T, Bytes>(b[j] + p);
     for (int i = 0; i < 4; ++i)
       for (int j = 0; j < 4; ++j) s[i][j] += va[i] * vb[j];
   }
   for (int i = 0; i < 4; ++i)
     for (int j = 0; j < 4; ++j) {
       T* o = out + (i * ldo + j) * L;
-      V v;
-      __builtin_memcpy(&v, o, Bytes);
-      v += s[i][j];
-      __builtin_memcpy(o, &v, Bytes);
+      storeVec<T, Bytes>(o, loadVec<T, Bytes>(o) + s[i][j]);
     }
 }
 
@@ -579,14 +571,14 @@ BP_ALWAYS_INLINE void windowTile(const T* w, size_t K, const T* xp, const size_t
   for (size_t k = 0; k < K; ++k) {
     const T* src = xp + offs[k] + p0;
     V vb[NV];
-    for (int v = 0; v < NV; ++v) __builtin_memcpy(&vb[v], src + v * L, Bytes);
+    for (int v = 0; v < NV; ++v) vb[v] = loadVec<T, Bytes>(src + v * L);
     for (int r = 0; r < R; ++r) {
       const T a = w[r * K + k];
       for (int v = 0; v < NV; ++v) acc[r][v] += a * vb[v];
     }
   }
   for (int r = 0; r < R; ++r)
-    for (int v = 0; v < NV; ++v) __builtin_memcpy(out + r * ldo + v * L, &acc[r][v], Bytes);
+    for (int v = 0; v < NV; ++v) storeVec<T, Bytes>(out + r * ldo + v * L, acc[r][v]);
 }
 
 // One block of NV*L wide pixels for every output channel, in row groups of at most RMAX.

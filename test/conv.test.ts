@@ -102,8 +102,11 @@ describe.each(backendsHere())('conv2d on %s', (name) => {
   });
 });
 
-describe.skipIf(!backendsHere().includes('native'))('native conv2d equals js in float32', () => {
-  test('forward and the three gradients, LeNet shapes and strided/dilated ones', () => {
+const native = backendsHere().includes('native') ? (await import('../lib/backend/native.js')).loadNative() : null;
+
+describe.skipIf(!native)('native conv2d equals js in float32', () => {
+  test.each(native ? native._simdLevels() : [])('forward and the three gradients, LeNet shapes and strided/dilated ones (%s)', (level) => {
+    native!._setSimd(level);
     const rng = new Rng(11);
     const shapes: [number[], number[], Parameters<typeof F.conv2d>[3]][] = [
       [[8, 1, 28, 28], [6, 1, 5, 5], { padding: 2 }],
@@ -132,6 +135,7 @@ describe.skipIf(!backendsHere().includes('native'))('native conv2d equals js in 
         }
       });
     }
+    native!._setSimd(native!._simdLevels()[0]);
   });
 });
 
