@@ -19,12 +19,89 @@ enum CellCode : int { kRnnTanh = 0, kRnnRelu, kLstm, kGru, kCellCount };
 
 size_t gatesOf(int cell) { return cell == kLstm ? 4 : cell == kGru ? 3 : 1; }
 
-template <typename T> const Kernels<T>& pick(const KernelTable& t);
-template <> const Kernels<float>& pick<float>(const KernelTable& t) { return t.f32; }
-template <> const Kernels<double>& pick<double>(const KernelTable& t) { return t.f64; }
-
 const KernelTable& tableOf(const Napi::CallbackInfo& info) {
   return **static_cast<const KernelTable* const*>(info.Data());
+}
+
+// ---- float32 gate activations -------------------------------------------------------------
+// The addon's unary kernels evaluate float32 sigmoid/tanh in double precision (correctly rounded
+// results, ~1 ns per element); the gates of a cell do not need that, and their activations are a
+// third of an LSTM step. These float-precision versions (a few ulp) are plain loops over inline
+// branch-free code that GCC vectorises for AVX-512 (target attribute); they are used when the
+// addon runs its AVX-512 table. Double, and the other tables, stay on the table's kernels.
+
+// e^x for x in [-87, 88] (clamped): 2^k * 2^r with k = round(x log2 e), |r| <= 1/2, 2^r by a
+// degree-7 polynomial (relative error below 2e-7).
+inline float expClamped(float x) {
+  x = x < -87.0f ? -87.0f : (x > 88.0f ? 88.0f : x);
+  const float t = x * 1.44269504088896341f;
+  const float k = (t + 12582912.0f) - 12582912.0f;  // round to nearest (1.5 * 2^23 trick)
+  const float r = t - k;
+  float p = 1.52527338e-5f;
+  p = p * r + 1.54035304e-4f;
+  p = p * r + 1.33335581e-3f;
+  p = p * r + 9.61812911e-3f;
+  p = p * r + 5.55041087e-2f;
+  p = p * r + 2.40226507e-1f;
+  p = p * r + 6.93147181e-1f;
+  p = p * r + 1.0f;
+  const int32_t bits = (static_cast<int32_t>(k) + 127) << 23;
+  float scale;
+  std::memcpy(&scale, &bits, sizeof scale);
+  return p * scale;
+}
+
+inline float sigmoidF(float x) { return 1.0f / (1.0f + expClamped(-x)); }
+
+// tanh: an odd Taylor polynomial near 0 (where 1 - 2/(1 + e^2|x|) would cancel), that form beyond.
+inline float tanhF(float x) {
+  const float a = x < 0.0f ? -x : x;
+  const float x2 = x * x;
+  const float small = x * (1.0f + x2 * (-1.0f / 3.0f + x2 * (2.0f / 15.0f + x2 * (-17.0f / 315.0f + x2 * (62.0f / 2835.0f)))));
+  const float big = 1.0f - 2.0f / (1.0f + expClamped(2.0f * a));
+  const float signedBig = x < 0.0f ? -big : big;
+  return a < 0.25f ? small : signedBig;
+}
+
+#if defined(__x86_64__) || defined(_M_X64)
+// AVX-512 only: its masked lanes let GCC vectorise the clamps and selects as they are; for AVX2
+// it keeps them as branches (trapping math), which is no faster than the table's kernels.
+#define BP_RNN_AVX512 __attribute__((target("avx512f,avx512dq,avx512bw,avx512vl,avx2,fma")))
+BP_RNN_AVX512 void sigmoidAvx512(const float* x, float* y, size_t n) {
+  for (size_t i = 0; i < n; ++i) y[i] = sigmoidF(x[i]);
+}
+BP_RNN_AVX512 void tanhAvx512(const float* x, float* y, size_t n) {
+  for (size_t i = 0; i < n; ++i) y[i] = tanhF(x[i]);
+}
+#endif
+
+// The sigmoid/tanh/relu a cell applies: the fast float kernels above where they apply, else the
+// table's unary kernels.
+template <typename T>
+struct Activations {
+  const Kernels<T>& k;
+  void (*sig)(const T*, T*, size_t) = nullptr;
+  void (*th)(const T*, T*, size_t) = nullptr;
+
+  void sigmoid(const T* x, T* y, size_t n) const {
+    if (sig) sig(x, y, n); else k.unary(kSigmoid, x, y, n, 0);
+  }
+  void tanh(const T* x, T* y, size_t n) const {
+    if (th) th(x, y, n); else k.unary(kTanh, x, y, n, 0);
+  }
+  void relu(const T* x, T* y, size_t n) const { k.unary(kRelu, x, y, n, 0); }
+};
+
+Activations<double> activationsFor(const KernelTable& t, double*) { return {t.f64}; }
+Activations<float> activationsFor(const KernelTable& t, float*) {
+  Activations<float> a{t.f32};
+#if defined(__x86_64__) || defined(_M_X64)
+  if (std::strcmp(t.name, "avx512") == 0) {
+    a.sig = sigmoidAvx512;
+    a.th = tanhAvx512;
+  }
+#endif
+  return a;
 }
 
 // Reads argument i: a float array of at least `need` elements, or null; null is refused when the
@@ -42,7 +119,7 @@ void mustBeNull(Args& args, const FloatArg& a, size_t i, const char* name, const
 }
 
 template <typename T>
-void cellForward(const Kernels<T>& k, int cell, size_t batch, size_t H, const T* xp, const T* hh,
+void cellForward(const Activations<T>& act, int cell, size_t batch, size_t H, const T* xp, const T* hh,
                  const T* b, const T* hp, const T* cp, T* h, T* c, T* sv) {
   const size_t G = gatesOf(cell);
   const size_t gw = G * H;
@@ -56,13 +133,13 @@ void cellForward(const Kernels<T>& k, int cell, size_t batch, size_t H, const T*
         for (size_t j = 0; j < gw; ++j) s[j] = x[j] + y[j] + b[j];
       else
         for (size_t j = 0; j < gw; ++j) s[j] = x[j] + y[j];
-      k.unary(kSigmoid, s, s, 2 * H, 0);
-      k.unary(kTanh, s + 2 * H, s + 2 * H, H, 0);
-      k.unary(kSigmoid, s + 3 * H, s + 3 * H, H, 0);
+      act.sigmoid(s, s, 2 * H);
+      act.tanh(s + 2 * H, s + 2 * H, H);
+      act.sigmoid(s + 3 * H, s + 3 * H, H);
       const T* cpr = cp + r * H;
       T* cr = c + r * H;
       for (size_t j = 0; j < H; ++j) cr[j] = s[H + j] * cpr[j] + s[j] * s[2 * H + j];
-      k.unary(kTanh, cr, hr, H, 0);
+      act.tanh(cr, hr, H);
       for (size_t j = 0; j < H; ++j) hr[j] *= s[3 * H + j];
     } else if (cell == kGru) {
       T* s = sv + r * 4 * H;
@@ -73,9 +150,9 @@ void cellForward(const Kernels<T>& k, int cell, size_t batch, size_t H, const T*
         for (size_t j = 0; j < 2 * H; ++j) s[j] = x[j] + y[j];
         for (size_t j = 0; j < H; ++j) s[3 * H + j] = y[2 * H + j];
       }
-      k.unary(kSigmoid, s, s, 2 * H, 0);
+      act.sigmoid(s, s, 2 * H);
       for (size_t j = 0; j < H; ++j) s[2 * H + j] = x[2 * H + j] + s[j] * s[3 * H + j];
-      k.unary(kTanh, s + 2 * H, s + 2 * H, H, 0);
+      act.tanh(s + 2 * H, s + 2 * H, H);
       const T* hpr = hp + r * H;
       for (size_t j = 0; j < H; ++j) {
         const T z = s[H + j];
@@ -86,13 +163,16 @@ void cellForward(const Kernels<T>& k, int cell, size_t batch, size_t H, const T*
         for (size_t j = 0; j < H; ++j) hr[j] = x[j] + y[j] + b[j];
       else
         for (size_t j = 0; j < H; ++j) hr[j] = x[j] + y[j];
-      k.unary(cell == kRnnTanh ? kTanh : kRelu, hr, hr, H, 0);
+      if (cell == kRnnTanh)
+        act.tanh(hr, hr, H);
+      else
+        act.relu(hr, hr, H);
     }
   }
 }
 
 template <typename T>
-void cellBackward(const Kernels<T>& k, int cell, size_t batch, size_t H, const T* sv, const T* hp,
+void cellBackward(const Activations<T>& act, int cell, size_t batch, size_t H, const T* sv, const T* hp,
                   const T* cp, const T* c, const T* h, const T* gh, const T* ghn, const T* gcn,
                   T* gxp, T* ghh, T* ghPrev, T* gcPrev) {
   const size_t G = gatesOf(cell);
@@ -114,7 +194,7 @@ void cellBackward(const Kernels<T>& k, int cell, size_t batch, size_t H, const T
     if (cell == kLstm) {
       const T* s = sv + r * 4 * H;
       T* tc = tcBuf.data();
-      k.unary(kTanh, c + r * H, tc, H, 0);
+      act.tanh(c + r * H, tc, H);
       const T* cpr = cp + r * H;
       const T* gcnr = gcn ? gcn + r * H : nullptr;
       T* gcp = gcPrev + r * H;
@@ -180,11 +260,11 @@ Napi::Value RnnCellForward(const Napi::CallbackInfo& info) {
                                 "for LSTM and GRU cells");
   const KernelTable& table = tableOf(info);
   if (args.dtype() == DType::kF32)
-    cellForward<float>(pick<float>(table), cell, batch, H, xp.as<float>(), hh.as<float>(),
+    cellForward<float>(activationsFor(table, static_cast<float*>(nullptr)), cell, batch, H, xp.as<float>(), hh.as<float>(),
                        b.as<float>(), hp.as<float>(), cp.as<float>(), h.as<float>(), c.as<float>(),
                        sv.as<float>());
   else
-    cellForward<double>(pick<double>(table), cell, batch, H, xp.as<double>(), hh.as<double>(),
+    cellForward<double>(activationsFor(table, static_cast<double*>(nullptr)), cell, batch, H, xp.as<double>(), hh.as<double>(),
                         b.as<double>(), hp.as<double>(), cp.as<double>(), h.as<double>(),
                         c.as<double>(), sv.as<double>());
   return info.Env().Undefined();
@@ -217,12 +297,12 @@ Napi::Value RnnCellBackward(const Napi::CallbackInfo& info) {
   const FloatArg gcp = cellArray(args, 14, "gcPrev", bh, lstm, "for an LSTM cell");
   const KernelTable& table = tableOf(info);
   if (args.dtype() == DType::kF32)
-    cellBackward<float>(pick<float>(table), cell, batch, H, sv.as<float>(), hp.as<float>(),
+    cellBackward<float>(activationsFor(table, static_cast<float*>(nullptr)), cell, batch, H, sv.as<float>(), hp.as<float>(),
                         cp.as<float>(), c.as<float>(), h.as<float>(), gh.as<float>(),
                         ghn.as<float>(), gcn.as<float>(), gxp.as<float>(), ghh.as<float>(),
                         ghp.as<float>(), gcp.as<float>());
   else
-    cellBackward<double>(pick<double>(table), cell, batch, H, sv.as<double>(), hp.as<double>(),
+    cellBackward<double>(activationsFor(table, static_cast<double*>(nullptr)), cell, batch, H, sv.as<double>(), hp.as<double>(),
                          cp.as<double>(), c.as<double>(), h.as<double>(), gh.as<double>(),
                          ghn.as<double>(), gcn.as<double>(), gxp.as<double>(), ghh.as<double>(),
                          ghp.as<double>(), gcp.as<double>());
