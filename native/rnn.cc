@@ -1,7 +1,8 @@
 // Fused recurrent-cell kernels: one time step of an RNN (tanh/relu), LSTM or GRU cell.
-// Forward: adds the two projections and the hidden bias, applies the gates' sigmoid/tanh through
-// the addon's SIMD unary kernels, and updates the state, row by row so that a row's gates stay in
-// L1 between the passes. Backward: the per-gate products in plain loops the compiler vectorises.
+// Forward: adds the two projections and the hidden bias, applies the gates' sigmoid/tanh (float32
+// on AVX-512: the float-precision kernels below; otherwise the addon's SIMD unary kernels), and
+// updates the state, row by row so that a row's gates stay in L1 between the passes.
+// Backward: the per-gate products in plain loops the compiler vectorises.
 // The semantics (and argument order) are documented on the Backend interface
 // (lib/backend/types.ts) and implemented identically by lib/backend/js-rnn.ts.
 #include "rnn.h"
