@@ -401,8 +401,8 @@ void conv2dBackwardWeightGenericT(ConvContext& ctx, const T* x, const T* gy, T* 
 // "wide" pixels p' = oy*Wp + ox (Wp = w + 2*padW, ox running over the whole padded width), tap k
 // = (c, i, j) of pixel p' is xp[off_k + p'] with off_k = c*Hp*Wp + i*dH*Wp + j*dW, so every row
 // of the columns is a contiguous window of the padded image. Wide pixels with ox >= oW are
-// computed and dropped (they read across a row end). The backward input pass of a stride-1
-// convolution is itself a stride-1 convolution of gy with the flipped, transposed kernel.
+// computed and dropped (they read across a row end). The backward input pass adds the columns
+// of Wᵀ·gy back along the same windows.
 
 #define BP_ALWAYS_INLINE __attribute__((always_inline)) inline
 
@@ -411,6 +411,8 @@ template <typename T>
 void windowBlockDispatch(size_t bytes, const T* w, size_t c, size_t K, const T* x, const size_t* o,
                          size_t p0, T* out, size_t ldo);
 inline size_t windowPixels(size_t bytes, size_t elem);
+template <typename T>
+void addWindowsDispatch(size_t bytes, T* gxp, const size_t* offs, size_t rows, size_t p0, const T* tile);
 
 template <typename T, size_t Bytes>
 struct VecOf {
@@ -488,36 +490,50 @@ void conv2dStride1T(ConvContext& ctx, const T* x, const T* wt, const T* bias, T*
   });
 }
 
-// Backward input, stride 1 and padding <= dilation*(kernel-1): gx = conv(gy, flip(w)ᵀ) with
-// padding dilation*(kernel-1) - padding.
+// Backward input, stride 1: the transposed convolution as a GEMM plus shifted adds. On the wide
+// grid of output pixels q = oy*Wp + ox (Wp the padded input width), column k = (c, i, j) of
+// Wᵀ·gy is added to the zero-padded gx at off_k + q: one contiguous run per tap, so no col2im.
+// gy is laid out on the wide grid with zeros at ox >= oW, so those columns add nothing.
 template <typename T>
-bool conv2dBackwardInputStride1T(ConvContext& ctx, const T* gy, const T* wt, T* gx, const ConvGeom& g) {
-  const size_t spanH = g.dH * (g.kH - 1), spanW = g.dW * (g.kW - 1);
-  if (g.pH > spanH || g.pW > spanW) return false;
-  ConvGeom t = g;
-  t.cIn = g.cOut;
-  t.cOut = g.cIn;
-  t.h = g.oH;
-  t.w = g.oW;
-  t.pH = spanH - g.pH;
-  t.pW = spanW - g.pW;
-  t.oH = g.h;
-  t.oW = g.w;
-  t.K = g.cOut * g.kH * g.kW;
-  t.P = g.h * g.w;
-  t.NP = g.n * t.P;
-  t.X = g.cOut * g.oH * g.oW;
-  // Flipped, transposed kernel: wf[ci, co, i, j] = w[co, ci, kH-1-i, kW-1-j] (slot 2: the
-  // forward pass uses 0, 1 and its per-thread slots from 3 on).
-  T* wf = ctx.workspace.get<T>(2, g.cIn * t.K);
+void conv2dBackwardInputStride1T(ConvContext& ctx, const T* gy, const T* wt, T* gx, const ConvGeom& g) {
+  const size_t bytes = dotBytes(**ctx.simd);
+  const size_t nb = windowPixels(bytes, sizeof(T));
+  const size_t Hp = g.h + 2 * g.pH, Wp = g.w + 2 * g.pW;
+  const size_t Q = g.oH * Wp;
+  const size_t blocks = ceilDiv(Q, nb), len = blocks * nb;
+  const size_t maxOff = (g.cIn - 1) * Hp * Wp + (g.kH - 1) * g.dH * Wp + (g.kW - 1) * g.dW;
+  const size_t gxpSize = std::max(g.cIn * Hp * Wp, maxOff + len);
+  // Wᵀ (K x cOut) and the offsets of the rows of gy in its wide layout (the "taps" of the GEMM).
+  T* wtT = ctx.workspace.get<T>(0, g.K * g.cOut);
   for (size_t co = 0; co < g.cOut; ++co)
-    for (size_t ci = 0; ci < g.cIn; ++ci)
-      for (size_t i = 0; i < g.kH; ++i)
-        for (size_t j = 0; j < g.kW; ++j)
-          wf[((ci * g.cOut + co) * g.kH + i) * g.kW + j] =
-              wt[((co * g.cIn + ci) * g.kH + (g.kH - 1 - i)) * g.kW + (g.kW - 1 - j)];
-  conv2dStride1T(ctx, gy, wf, static_cast<const T*>(nullptr), gx, t);
-  return true;
+    for (size_t k = 0; k < g.K; ++k) wtT[k * g.cOut + co] = wt[co * g.K + k];
+  size_t* rowOffs = ctx.workspace.get<size_t>(1, g.cOut);
+  for (size_t co = 0; co < g.cOut; ++co) rowOffs[co] = co * len;
+  size_t* offs = ctx.workspace.get<size_t>(2, g.K);
+  for (size_t c = 0, k = 0; c < g.cIn; ++c)
+    for (size_t i = 0; i < g.kH; ++i)
+      for (size_t j = 0; j < g.kW; ++j, ++k) offs[k] = c * Hp * Wp + i * g.dH * Wp + j * g.dW;
+  auto buf = threadBuffers<T>(ctx, 3, {g.cOut * len, gxpSize, g.K * nb});
+  parallelFor(ctx, g.n, g.K * Q * (g.cOut + 1), [&](size_t img, size_t t) {
+    T* gyw = buf.slot[0][t];
+    T* gxp = buf.slot[1][t];
+    T* tile = buf.slot[2][t];
+    const T* gyi = gy + img * g.cOut * g.P;
+    std::fill(gyw, gyw + g.cOut * len, T(0));
+    for (size_t co = 0; co < g.cOut; ++co)
+      for (size_t oy = 0; oy < g.oH; ++oy)
+        std::memcpy(gyw + co * len + oy * Wp, gyi + co * g.P + oy * g.oW, g.oW * sizeof(T));
+    std::fill(gxp, gxp + gxpSize, T(0));
+    for (size_t blk = 0; blk < blocks; ++blk) {
+      const size_t p0 = blk * nb;
+      windowBlockDispatch<T>(bytes, wtT, g.K, g.cOut, gyw, rowOffs, p0, tile, nb);
+      addWindowsDispatch<T>(bytes, gxp, offs, g.K, p0, tile);
+    }
+    T* gxi = gx + img * g.X;
+    for (size_t c = 0; c < g.cIn; ++c)
+      for (size_t r = 0; r < g.h; ++r)
+        std::memcpy(gxi + (c * g.h + r) * g.w, gxp + c * Hp * Wp + (r + g.pH) * Wp + g.pW, g.w * sizeof(T));
+  });
 }
 
 // 4 x 4 block of dot products of length len (a multiple of the vector length L), kept as
@@ -603,6 +619,18 @@ BP_ALWAYS_INLINE void windowBlock(const T* w, size_t cOut, size_t K, const T* xp
   }
 }
 
+// dst_k[e] += tile[k*nb + e] for every row k of a tile, dst_k = gxp + offs[k] + p0; nb = NV*L.
+template <typename T, size_t Bytes, int NV>
+BP_ALWAYS_INLINE void addWindows(T* gxp, const size_t* offs, size_t rows, size_t p0, const T* tile) {
+  constexpr size_t L = Bytes / sizeof(T);
+  for (size_t k = 0; k < rows; ++k) {
+    T* dst = gxp + offs[k] + p0;
+    const T* src = tile + k * NV * L;
+    for (int v = 0; v < NV; ++v)
+      storeVec<T, Bytes>(dst + v * L, loadVec<T, Bytes>(dst + v * L) + loadVec<T, Bytes>(src + v * L));
+  }
+}
+
 #if defined(__x86_64__) || defined(_M_X64)
 #define BP_TARGET_AVX512 __attribute__((target("avx512f,avx512dq,avx512bw,avx512vl,avx2,fma")))
 #define BP_TARGET_AVX2 __attribute__((target("avx2,fma")))
@@ -640,6 +668,21 @@ BP_TARGET_AVX2 void windowBlockAvx2(const double* w, size_t c, size_t K, const d
 }
 #endif
 
+#if defined(__x86_64__) || defined(_M_X64)
+BP_TARGET_AVX512 void addWindowsAvx512(float* g, const size_t* o, size_t rows, size_t p0, const float* t) {
+  addWindows<float, 64, 3>(g, o, rows, p0, t);
+}
+BP_TARGET_AVX512 void addWindowsAvx512(double* g, const size_t* o, size_t rows, size_t p0, const double* t) {
+  addWindows<double, 64, 3>(g, o, rows, p0, t);
+}
+BP_TARGET_AVX2 void addWindowsAvx2(float* g, const size_t* o, size_t rows, size_t p0, const float* t) {
+  addWindows<float, 32, 3>(g, o, rows, p0, t);
+}
+BP_TARGET_AVX2 void addWindowsAvx2(double* g, const size_t* o, size_t rows, size_t p0, const double* t) {
+  addWindows<double, 32, 3>(g, o, rows, p0, t);
+}
+#endif
+
 // Wide pixels per windowBlock call under a vector width: NV = 3 vectors.
 inline size_t windowPixels(size_t bytes, size_t elem) { return 3 * bytes / elem; }
 
@@ -652,6 +695,16 @@ void windowBlockDispatch(size_t bytes, const T* w, size_t c, size_t K, const T* 
 #endif
   (void)bytes;
   windowBlock<T, 16, 4, 3>(w, c, K, x, o, p0, out, ldo);
+}
+
+template <typename T>
+void addWindowsDispatch(size_t bytes, T* gxp, const size_t* offs, size_t rows, size_t p0, const T* tile) {
+#if defined(__x86_64__) || defined(_M_X64)
+  if (bytes == 64) return addWindowsAvx512(gxp, offs, rows, p0, tile);
+  if (bytes == 32) return addWindowsAvx2(gxp, offs, rows, p0, tile);
+#endif
+  (void)bytes;
+  addWindows<T, 16, 3>(gxp, offs, rows, p0, tile);
 }
 
 // The vector width (in bytes) the weight-gradient dots use under the addon's SIMD choice.
@@ -746,10 +799,10 @@ void conv2dT(ConvContext& ctx, const T* x, const T* wt, const T* bias, T* y, con
 
 template <typename T>
 void conv2dBackwardInputT(ConvContext& ctx, const T* gy, const T* wt, T* gx, const ConvGeom& g) {
-  if (g.sH == 1 && g.sW == 1 && g.n > 0 && g.cOut > 0 && g.cIn > 0 &&
-      conv2dBackwardInputStride1T(ctx, gy, wt, gx, g))
-    return;
-  conv2dBackwardInputGenericT(ctx, gy, wt, gx, g);
+  if (g.sH == 1 && g.sW == 1 && g.n > 0 && g.cOut > 0 && g.cIn > 0)
+    conv2dBackwardInputStride1T(ctx, gy, wt, gx, g);
+  else
+    conv2dBackwardInputGenericT(ctx, gy, wt, gx, g);
 }
 
 template <typename T>
