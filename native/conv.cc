@@ -1,5 +1,7 @@
-// Convolution by im2col/col2im + GEMM, pooling and batch-norm statistics (see conv.h).
-// K = cIn*kH*kW rows of columns, P = oH*oW pixels per image.
+// Convolution, pooling and batch-norm statistics (see conv.h). Convolutions with stride 1 (the
+// common case) run register-tiled kernels straight over windows of the zero-padded image; other
+// strides go through im2col/col2im and the addon's GEMM micro-kernel. Every pass is threaded
+// across the images of the batch. K = cIn*kH*kW rows of columns, P = oH*oW pixels per image.
 #include "conv.h"
 
 #include <algorithm>
@@ -183,9 +185,9 @@ void col2im(const T* cols, size_t ld, const ConvGeom& g, T* gx) {
 
 // ---- convolution -----------------------------------------------------------------------------
 //
-// Each image is one task on the pool (threads across the batch); within it, the GEMM runs on the
-// addon's register-tiled micro-kernel (mr x nr tiles) over operands packed straight from the
-// image, so nothing leaves L1/L2 and small channel counts cost no BLAS call overhead.
+// General strides. Each image is one task on the pool (threads across the batch); within it, the
+// GEMM runs on the addon's register-tiled micro-kernel (mr x nr tiles) over operands packed
+// straight from the image, so nothing leaves L1/L2 and small channel counts cost no BLAS call.
 
 constexpr size_t kSlotsPerThread = 6;
 
