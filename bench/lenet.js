@@ -6,6 +6,7 @@
 //
 //   npm run build && npm run bench -- lenet [steps=50]
 import { spawnSync } from 'node:child_process';
+import { loadavg } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { dirname, join } from 'node:path';
 
@@ -55,6 +56,7 @@ const f0 = (x) => (x === undefined ? '—' : Math.round(x).toLocaleString('en-US
 
 export async function main(args = []) {
   const steps = Number(args[0] ?? 50);
+  const loadBefore = loadavg()[0];
   const rows = [];
   for (const name of ['native', 'js']) {
     for (const threads of [1, 2]) {
@@ -69,7 +71,8 @@ export async function main(args = []) {
   const native = rows.find((r) => r.label === 'native' && r.threads === 1 && !r.error);
   if (native) console.log(`backend info: ${JSON.stringify(native.info)}`);
   console.log('');
-  console.log('LeNet-5 training, batch 64, 1x28x28, SGD momentum 0.9');
+  // Other processes on a shared machine skew every figure (PyTorch's threads spin-wait the most).
+  console.log(`LeNet-5 training, batch 64, 1x28x28, SGD momentum 0.9; 1-minute load average ${loadBefore.toFixed(2)} before, ${loadavg()[0].toFixed(2)} after the run`);
   console.log('');
   console.log('| | threads | samples/s | peak RSS (MB) |');
   console.log('| --- | --- | --- | --- |');
