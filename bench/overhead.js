@@ -3,9 +3,12 @@
 //   - samples/s of a 784-512-256-10 ReLU MLP at batch 128 (softmax cross-entropy, SGD momentum
 //     0.9) with 1 and 2 threads: GEMM-bound.
 // native and js backends, and PyTorch (/usr/bin/python3 bench/torch/overhead.py) in the same run.
+// Rounds of the three alternate, and each keeps its best round, so that load from other
+// processes during the run does not favour whichever was measured at a quiet moment.
 //
-//   npm run build && npm run bench -- overhead [smallSteps=2000] [largeSteps=20]
-import { spawnSync } from 'node:child_process';
+//   npm run build && npm run bench -- overhead [rounds=5]
+import { spawn } from 'node:child_process';
+import { createInterface } from 'node:readline';
 import { loadavg } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { dirname, join } from 'node:path';
@@ -13,16 +16,11 @@ import { manualSeed, randn, tensor, nn, optim, F, backend } from '../dist/index.
 
 const here = dirname(fileURLToPath(import.meta.url));
 
-function bestOf(fn, steps, rounds = 5) {
-  for (let i = 0; i < Math.max(Math.floor(steps / 10), 3); i++) fn(); // warm-up (JIT, allocator)
-  let best = Infinity;
-  for (let r = 0; r < rounds; r++) {
-    const t0 = process.hrtime.bigint();
-    for (let i = 0; i < steps; i++) fn();
-    best = Math.min(best, Number(process.hrtime.bigint() - t0) / 1e9 / steps);
-  }
-  return best;
-}
+/** Steps per round: enough for ~0.2-0.5 s on each side. */
+const STEPS = {
+  small: { native: 4000, js: 600, torch: 1000 },
+  large: { native: 60, js: 2, torch: 60 },
+};
 
 function smallStep() {
   manualSeed(0);
@@ -42,8 +40,7 @@ function largeStep() {
   manualSeed(0);
   const model = new nn.Sequential(new nn.Linear(784, 512), new nn.ReLU(), new nn.Linear(512, 256), new nn.ReLU(), new nn.Linear(256, 10));
   const x = randn([128, 784]);
-  const labels = new Int32Array(128).map((_, i) => (i * 7) % 10);
-  const y = tensor(Float32Array.from(labels));
+  const y = tensor(Int32Array.from({ length: 128 }, (_, i) => (i * 7) % 10));
   const opt = new optim.SGD(model.parameters(), { lr: 0.01, momentum: 0.9 });
   return () => {
     opt.zeroGrad();
@@ -53,55 +50,98 @@ function largeStep() {
   };
 }
 
-function torchRun(threads, smallSteps, largeSteps) {
-  const r = spawnSync('/usr/bin/python3', [join(here, 'torch', 'overhead.py'), String(threads), String(smallSteps), String(largeSteps)], {
-    encoding: 'utf8',
+/** Seconds per step over one round of `steps` steps (after one untimed step). */
+function round(step, steps) {
+  step();
+  const t0 = process.hrtime.bigint();
+  for (let i = 0; i < steps; i++) step();
+  return Number(process.hrtime.bigint() - t0) / 1e9 / steps;
+}
+
+/** The PyTorch side as a child process answering one round per request, or an Error. */
+async function startTorch() {
+  const child = spawn('/usr/bin/python3', [join(here, 'torch', 'overhead.py')], { stdio: ['pipe', 'pipe', 'pipe'] });
+  let stderr = '';
+  child.stderr.on('data', (d) => (stderr += d));
+  const lines = createInterface({ input: child.stdout })[Symbol.asyncIterator]();
+  const failed = new Promise((resolve) => {
+    child.on('error', (e) => resolve(new Error(e.message)));
+    child.on('exit', () => resolve(new Error(stderr.trim().split('\n').pop() || 'PyTorch exited')));
   });
-  if (r.status !== 0) return { error: (r.stderr || r.error?.message || 'failed').trim().split('\n').pop() };
-  return JSON.parse(r.stdout.trim().split('\n').pop());
+  const next = async () => {
+    const r = await Promise.race([lines.next(), failed]);
+    if (r instanceof Error) throw r;
+    if (r.done) throw new Error(stderr.trim().split('\n').pop() || 'PyTorch exited');
+    return JSON.parse(r.value);
+  };
+  try {
+    const { torch: version } = await next();
+    return {
+      version,
+      async round(kind, threads, steps) {
+        child.stdin.write(`${kind} ${threads} ${steps}\n`);
+        return (await next()).seconds;
+      },
+      stop: () => child.stdin.end(),
+    };
+  } catch (e) {
+    child.kill();
+    return e instanceof Error ? e : new Error(String(e));
+  }
 }
 
 const f1 = (x) => (x === undefined ? '—' : x.toFixed(1));
 const f0 = (x) => (x === undefined ? '—' : Math.round(x).toLocaleString('en-US'));
 
 export async function main(args = []) {
-  const smallSteps = Number(args[0] ?? 2000);
-  const largeSteps = Number(args[1] ?? 20);
-  // Other processes on the machine distort every figure (2 threads most): say how busy it was.
+  const rounds = Number(args[0] ?? 5);
   const loadBefore = loadavg()[0];
   const names = backend.available();
-  const results = {};
-  for (const name of names) {
-    backend.use(name);
-    const res = (results[name] = {});
-    for (const threads of [1, 2]) {
-      backend.setNumThreads(threads);
-      if (threads === 1) res.small = bestOf(smallStep(), name === 'js' ? Math.min(smallSteps, 500) : smallSteps) * 1e6;
-      const steps = name === 'js' ? Math.max(2, Math.floor(largeSteps / 10)) : largeSteps;
-      res[`large${threads}`] = 128 / bestOf(largeStep(), steps, name === 'js' ? 2 : 3);
+  const torch = await startTorch();
+  const libs = [...names, ...(torch instanceof Error ? [] : ['torch'])];
+  const configs = [['small', 1], ['large', 1], ['large', 2]];
+  const best = {}; // best[lib][config] = seconds per step
+  for (const lib of libs) best[lib] = {};
+  for (const [kind, threads] of configs) {
+    const key = `${kind}${threads}`;
+    const fns = {};
+    for (const n of names) {
+      backend.use(n);
+      fns[n] = (kind === 'small' ? smallStep : largeStep)();
+    }
+    for (let r = 0; r < rounds; r++) {
+      for (const lib of libs) {
+        let s;
+        if (lib === 'torch') {
+          s = await torch.round(kind, threads, STEPS[kind].torch);
+        } else {
+          backend.use(lib);
+          backend.setNumThreads(threads);
+          // js is slow: fewer rounds of the large model.
+          if (lib === 'js' && kind === 'large' && r >= 2) continue;
+          s = round(fns[lib], STEPS[kind][lib]);
+        }
+        best[lib][key] = Math.min(best[lib][key] ?? Infinity, s);
+      }
     }
   }
-  const t1 = torchRun(1, smallSteps, largeSteps);
-  const t2 = torchRun(2, Math.floor(smallSteps / 4), largeSteps);
-  const torch = t1.error ? undefined : { small: t1.small_us, large1: t1.large_sps, large2: t2.error ? undefined : t2.large_sps };
+  if (!(torch instanceof Error)) torch.stop();
+
   if (names.includes('native')) backend.use('native');
+  backend.setNumThreads(1);
   const info = backend.info();
-  console.log(`backprop ${names.join('/')} (${JSON.stringify(info)}), ${torch ? `torch ${t1.torch}` : `PyTorch unavailable: ${t1.error}`}`);
-  console.log(`load average (1 min) before: ${loadBefore.toFixed(2)}, after: ${loadavg()[0].toFixed(2)}; best of several rounds each`);
+  console.log(`backprop ${names.join('/')} (${info.name}: blas ${info.blas}, simd ${info.simd}), ${torch instanceof Error ? `PyTorch unavailable: ${torch.message}` : `torch ${torch.version}`}`);
+  console.log(`${rounds} alternating rounds, best of each; load average (1 min) before: ${loadBefore.toFixed(2)}, after: ${loadavg()[0].toFixed(2)}`);
   console.log('');
   console.log('| | µs / step, 2-16-16-1 tanh MLP, batch 32 | samples/s, 784-512-256-10 ReLU MLP, batch 128, 1 thread | same, 2 threads |');
   console.log('| --- | --- | --- | --- |');
-  for (const name of names) {
-    const r = results[name];
-    console.log(`| ${name} | ${f1(r.small)} | ${f0(r.large1)} | ${f0(r.large2)} |`);
+  const row = (label, b) => `| ${label} | ${f1(b.small1 * 1e6)} | ${f0(128 / b.large1)} | ${f0(128 / b.large2)} |`;
+  for (const n of names) console.log(row(n, best[n]));
+  if (!(torch instanceof Error)) console.log(row(`PyTorch ${torch.version}`, best.torch));
+  const nat = best.native;
+  if (nat && best.torch) {
+    console.log('');
+    console.log(`native vs PyTorch: step time ${(nat.small1 / best.torch.small1).toFixed(2)}x, throughput ${(best.torch.large1 / nat.large1).toFixed(2)}x (1 thread), ${(best.torch.large2 / nat.large2).toFixed(2)}x (2 threads)`);
   }
-  if (torch) {
-    console.log(`| PyTorch ${t1.torch} | ${f1(torch.small)} | ${f0(torch.large1)} | ${f0(torch.large2)} |`);
-    const n = results.native;
-    if (n) {
-      console.log('');
-      console.log(`native / PyTorch: step time ${(n.small / torch.small).toFixed(2)}x, throughput ${(n.large1 / torch.large1).toFixed(2)}x (1 thread), ${torch.large2 ? (n.large2 / torch.large2).toFixed(2) : '—'}x (2 threads)`);
-      if (results.js) console.log(`native / js throughput: ${(n.large1 / results.js.large1).toFixed(1)}x (1 thread)`);
-    }
-  }
+  if (nat && best.js) console.log(`native vs js throughput: ${(best.js.large1 / nat.large1).toFixed(1)}x (1 thread), ${(best.js.large2 / nat.large2).toFixed(1)}x (2 threads)`);
 }

@@ -1,6 +1,8 @@
-# PyTorch side of bench/overhead.js: the same two training steps, timed the same way.
-# Usage: /usr/bin/python3 bench/torch/overhead.py <threads> <small_steps> <large_steps>
-# Prints one JSON line: {"torch": version, "small_us": µs per step, "large_sps": samples/s}.
+# PyTorch side of bench/overhead.js: the same two training steps, driven round by round so that
+# the Node side can interleave PyTorch's rounds with its own (a fair comparison on a busy machine).
+# Usage: /usr/bin/python3 bench/torch/overhead.py, then lines on stdin:
+#   "<small|large> <threads> <steps>"  -> one timed round, answered by {"seconds": s per step}
+# The first line of output is {"torch": version}.
 import json
 import sys
 import time
@@ -8,22 +10,7 @@ import time
 import torch
 from torch import nn
 
-threads, small_steps, large_steps = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3])
-torch.set_num_threads(threads)
 torch.manual_seed(0)
-
-
-def best_of(fn, steps, rounds=5):
-    for _ in range(max(steps // 10, 3)):
-        fn()  # warm-up
-    best = float('inf')
-    for _ in range(rounds):
-        t0 = time.perf_counter()
-        for _ in range(steps):
-            fn()
-        best = min(best, (time.perf_counter() - t0) / steps)
-    return best
-
 
 # 2-16-16-1 tanh MLP, batch 32, MSE, plain SGD.
 small = nn.Sequential(nn.Linear(2, 16), nn.Tanh(), nn.Linear(16, 16), nn.Tanh(), nn.Linear(16, 1))
@@ -55,6 +42,14 @@ def large_step():
     opt_l.step()
 
 
-small_s = best_of(small_step, small_steps)
-large_s = best_of(large_step, large_steps, rounds=3)
-print(json.dumps({'torch': torch.__version__, 'small_us': small_s * 1e6, 'large_sps': 128 / large_s}))
+print(json.dumps({'torch': torch.__version__}), flush=True)
+for line in sys.stdin:
+    kind, threads, steps = line.split()
+    torch.set_num_threads(int(threads))
+    step = small_step if kind == 'small' else large_step
+    steps = int(steps)
+    step()
+    t0 = time.perf_counter()
+    for _ in range(steps):
+        step()
+    print(json.dumps({'seconds': (time.perf_counter() - t0) / steps}), flush=True)
