@@ -7,6 +7,7 @@
 //
 // Each figure is the best of runs of steps/10 training steps (after a warm-up).
 import { spawnSync } from 'node:child_process';
+import { loadavg } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { dirname, join } from 'node:path';
 
@@ -54,6 +55,7 @@ const f0 = (x) => (x === undefined ? '—' : Math.round(x).toLocaleString('en-US
 
 export async function main(args = []) {
   const steps = Number(args[0] ?? 60);
+  const loadBefore = loadavg()[0];
   const rows = [];
   for (const name of ['native', 'js']) {
     for (const threads of [1, 2]) {
@@ -75,6 +77,8 @@ export async function main(args = []) {
   for (const r of rows) {
     console.log(`| ${r.label} | ${r.threads} | ${r.error ? `failed: ${r.error}` : f0(r.seqps)} | ${r.error ? '—' : r.msPerStep.toFixed(2)} |`);
   }
+  // Other processes on the machine skew every figure (most of all the 2-thread ones): say how busy it was.
+  console.log(`\n1-minute load average: ${loadBefore.toFixed(2)} before, ${loadavg()[0].toFixed(2)} after`);
   const get = (label, t) => rows.find((r) => r.label.startsWith(label) && r.threads === t && !r.error);
   console.log('');
   for (const t of [1, 2]) {
