@@ -270,6 +270,12 @@ describe('layer options and shapes', () => {
     expectClose(ou, oa.narrow(1, 1, 1).squeeze(1).toArray() as number[][], 0, 'unbatched output');
   });
 
+  it('an empty batch gives empty outputs of the right shapes', () => {
+    const m = new nn.LSTM(3, 4, { numLayers: 2, bidirectional: true });
+    const [out, [h, c]] = m.forward(zeros([5, 0, 3]));
+    expect([out.shape, h.shape, c.shape]).toEqual([[5, 0, 8], [4, 0, 4], [4, 0, 4]]);
+  });
+
   it('dropout between layers only in training mode', () => {
     manualSeed(17);
     const m = new nn.LSTM(2, 3, { numLayers: 2, dropout: 0.5, dtype: f64 });

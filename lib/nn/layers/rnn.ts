@@ -124,6 +124,7 @@ export abstract class RNNBase extends Module {
     if (T < 1) throw new Error(`${name}: the sequence is empty (input shape ${shapeStr(input.shape)})`);
     const dirs = this.bidirectional ? 2 : 1;
     const H = this.hiddenSize;
+    const G = gateCount(this.mode);
     const LD = this.numLayers * dirs;
     const stateShape = batched ? [LD, B, H] : [LD, H];
     const lstm = this.mode === 'lstm';
@@ -149,7 +150,7 @@ export abstract class RNNBase extends Module {
       for (let d = 0; d < dirs; d++) {
         const sfx = `_l${l}${d === 1 ? '_reverse' : ''}`;
         const idx = l * dirs + d;
-        const xp = linear(flat, this.#param(`weight_ih${sfx}`)!, this.#param(`bias_ih${sfx}`)).reshape([T, B, -1]);
+        const xp = linear(flat, this.#param(`weight_ih${sfx}`)!, this.#param(`bias_ih${sfx}`)).reshape([T, B, G * H]);
         const hInit = hx === null ? zeroState() : rows(hx, idx, 1).reshape([B, H]);
         const cInit = !lstm ? null : cx === null ? zeroState() : rows(cx, idx, 1).reshape([B, H]);
         const y = recurrence(this.mode, xp, hInit, cInit, this.#param(`weight_hh${sfx}`)!, this.#param(`bias_hh${sfx}`), d === 1);
