@@ -1,8 +1,13 @@
 # PyTorch side of bench/overhead.js: the same two training steps, driven round by round so that
 # the Node side can interleave PyTorch's rounds with its own (a fair comparison on a busy machine).
 # Usage: /usr/bin/python3 bench/torch/overhead.py, then lines on stdin:
-#   "<small|large> <threads> <steps>"  -> one timed round, answered by {"seconds": s per step}
-# The first line of output is {"torch": version}.
+#   "<small|large> <intra-op threads> <BLAS threads> <steps>"
+#     -> one timed round, answered by {"seconds": s per step}
+# The first line of output is {"torch": version, "blas": ...}.
+# torch.set_num_threads does not reach the BLAS: this Debian torch calls the system OpenBLAS,
+# whose own thread pool keeps its default size (all cores) unless set through
+# openblas_set_num_threads, so a "1 thread" torch would otherwise run its GEMMs on 2 cores.
+import ctypes
 import json
 import sys
 import time
@@ -42,10 +47,20 @@ def large_step():
     opt_l.step()
 
 
-print(json.dumps({'torch': torch.__version__}), flush=True)
+try:
+    openblas = ctypes.CDLL('libopenblas.so.0')  # the instance torch already loaded
+    set_blas_threads = openblas.openblas_set_num_threads
+    blas = 'openblas'
+except (OSError, AttributeError):
+    set_blas_threads = None
+    blas = 'unknown (BLAS threads not controlled)'
+
+print(json.dumps({'torch': torch.__version__, 'blas': blas}), flush=True)
 for line in sys.stdin:
-    kind, threads, steps = line.split()
+    kind, threads, blas_threads, steps = line.split()
     torch.set_num_threads(int(threads))
+    if set_blas_threads is not None:
+        set_blas_threads(int(blas_threads))
     step = small_step if kind == 'small' else large_step
     steps = int(steps)
     step()
