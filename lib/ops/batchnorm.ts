@@ -9,6 +9,7 @@ import { isGradEnabled } from '../autograd/mode.js';
 import type { Grads, Node } from '../autograd/node.js';
 import type { FloatArray } from '../backend/types.js';
 import { allocLike, checkSameDtype, checkTensor, record, shapeStr } from './util.js';
+import { allocOutput } from './uninit.js';
 
 interface BnSaved {
   training: boolean;
@@ -85,7 +86,7 @@ export function batchNorm(x: Tensor, runningMean: Tensor | null, runningVar: Ten
     scale[i] = invStd[i] * (weight != null ? weight.data[i] : 1);
     shift[i] = (bias != null ? bias.data[i] : 0) - mean[i] * scale[i];
   }
-  const y = allocLike(x.data, x.size);
+  const y = allocOutput(x.data, x.size);
   K.channelAffine(x.data, n, c, inner, scale, shift, y);
   const inputs = [x];
   if (weight != null) inputs.push(weight);
