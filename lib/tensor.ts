@@ -1,5 +1,5 @@
 // The Tensor: a contiguous row-major typed array with a shape, plus the autograd fields. Kept
-// lean on purpose (a plain class with six fields): a small training step creates dozens of
+// lean on purpose (a plain class with five fields): a small training step creates dozens of
 // tensors, so each one must be cheap. The ops live in lib/ops/; the methods below delegate.
 
 import type { DType, FloatArray } from './backend/types.js';
