@@ -280,11 +280,11 @@ class Addon : public Napi::Addon<Addon> {
              size_t strideC) {
     const T alpha = static_cast<T>(alphaD), beta = static_cast<T>(betaD);
     const size_t lda = transA ? m : kk, ldb = transB ? kk : n, ldc = n;
+    if (m == 0 || n == 0) return;  // nothing to write, however large batch is
     for (size_t i = 0; i < batch; ++i) {
       const T* ai = a + i * strideA;
       const T* bi = b + i * strideB;
       T* ci = c + i * strideC;
-      if (m == 0 || n == 0) continue;
       if (kk == 0) {
         scaleMatrix(m, n, beta, ci, ldc);
       } else if (gemmIsSmall(m, n, kk, useBlas_)) {
@@ -561,6 +561,7 @@ class Addon : public Napi::Addon<Addon> {
   }
   template <typename T>
   void biasAddT(const T* x, size_t rows, size_t cols, const T* bias, T* out) {
+    if (cols == 0) return;
     for (size_t r = 0; r < rows; ++r) k<T>().binaryVV(kAdd, x + r * cols, bias, out + r * cols, cols);
   }
 

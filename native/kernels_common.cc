@@ -123,6 +123,7 @@ void gatherRows(const T* x, size_t outer, size_t n, size_t inner, const int32_t*
 template <typename T>
 void scatterAddRows(const T* g, size_t outer, size_t n, size_t inner, const int32_t* idx,
                     size_t len, T* gx) {
+  if (inner == 0) return;
   for (size_t o = 0; o < outer; ++o)
     for (size_t j = 0; j < len; ++j) {
       const T* src = g + (o * len + j) * inner;
@@ -133,6 +134,7 @@ void scatterAddRows(const T* g, size_t outer, size_t n, size_t inner, const int3
 
 template <typename T>
 void maxWithIndex(const T* x, size_t outer, size_t n, size_t inner, T* out, int32_t* indices) {
+  if (inner == 0) return;
   for (size_t o = 0; o < outer; ++o) {
     const T* xo = x + o * n * inner;
     for (size_t i = 0; i < inner; ++i) {

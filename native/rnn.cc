@@ -259,6 +259,7 @@ Napi::Value RnnCellForward(const Napi::CallbackInfo& info) {
   const FloatArg c = cellArray(args, 9, "c", bh, lstm, "for an LSTM cell");
   const FloatArg sv = cellArray(args, 10, "saved", args.mul(bh, 4), lstm || gru,
                                 "for LSTM and GRU cells");
+  if (bh == 0) return info.Env().Undefined();  // no element to compute (batch may be huge)
   const KernelTable& table = tableOf(info);
   if (args.dtype() == DType::kF32)
     cellForward<float>(activationsFor(table, static_cast<float*>(nullptr)), cell, batch, H, xp.as<float>(), hh.as<float>(),
@@ -296,6 +297,7 @@ Napi::Value RnnCellBackward(const Napi::CallbackInfo& info) {
   const FloatArg ghp = args.floats(13, "ghPrev");
   args.atLeast(ghp, bh, 13, "ghPrev");
   const FloatArg gcp = cellArray(args, 14, "gcPrev", bh, lstm, "for an LSTM cell");
+  if (bh == 0) return info.Env().Undefined();  // no element to compute (batch may be huge)
   const KernelTable& table = tableOf(info);
   if (args.dtype() == DType::kF32)
     cellBackward<float>(activationsFor(table, static_cast<float*>(nullptr)), cell, batch, H, sv.as<float>(), hp.as<float>(),

@@ -508,6 +508,7 @@ BP_INLINE T maxContig(const T* x, size_t n) {
 
 template <typename T>
 void reduceK(int op, const T* x, size_t outer, size_t n, size_t inner, T* out) {
+  if (inner == 0) return;  // nothing to write (and outer may be huge)
   constexpr size_t B = 512;
   for (size_t o = 0; o < outer; ++o) {
     const T* xo = x + o * n * inner;
@@ -614,6 +615,7 @@ void softmaxK(const T* x, size_t rows, size_t cols, T* y, bool log) {
 
 template <typename T>
 void softmaxBackwardK(const T* y, const T* gy, size_t rows, size_t cols, T* gx, bool log) {
+  if (cols == 0) return;
   for (size_t r = 0; r < rows; ++r) {
     const T* yr = y + r * cols;
     const T* gr = gy + r * cols;

@@ -229,6 +229,27 @@ describe.skipIf(!native)(`native argument fuzzing${native ? '' : ` (SKIPPED: ${l
     expect(calls).toBe(3000);
   });
 
+  it('accepts a zero dimension next to a huge one (nothing to compute, so nothing is looped over)', () => {
+    const M = 2 ** 31 - 1;
+    for (const F of [Float32Array, Float64Array]) {
+      const e = new F(0);
+      const none = new Int32Array(0);
+      const calls: [string, unknown[]][] = [
+        ['gemm', [false, false, 0, 5, 5, 1, e, new F(25), 0, e, M, 0, 0, 0]],
+        ['reduce', [0, e, M, 5, 0, e]], ['reduce', [2, e, M, 5, 0, e]],
+        ['maxAxis', [e, M, 5, 0, e, none]], ['argmax', [e, M, 5, 0, none]],
+        ['softmax', [e, M, 0, e]], ['logSoftmax', [e, M, 0, e]],
+        ['softmaxBackward', [e, e, M, 0, e]], ['logSoftmaxBackward', [e, e, M, 0, e]],
+        ['biasAdd', [e, M, 0, e, e]], ['biasGrad', [e, M, 0, e]],
+        ['gather', [e, M, 5, 0, Int32Array.of(1, 2, 3), e]], ['scatterAdd', [e, M, 5, 0, Int32Array.of(1, 2, 3), e]],
+        ['permute', [e, [M, 0], [1, 0], e]], ['binary', [0, e, [M, 0], e, [0], e]],
+        ['rnnCellForward', [2, M, 0, e, e, null, null, e, e, e, e]],
+        ['rnnCellBackward', [3, M, 0, e, e, null, null, null, e, null, null, e, e, e, null]],
+      ];
+      for (const [fn, args] of calls) expect(() => (b[fn] as (...a: unknown[]) => unknown)(...args), fn).not.toThrow();
+    }
+  });
+
   it('never writes outside the arrays it is given, and still computes correctly afterwards', () => {
     // Outputs are views into a larger buffer with guard regions on both sides.
     const guard = 64;
