@@ -30,6 +30,7 @@ struct SimdChoice {
 
 bool cpuHas(const char* level) {
 #if defined(__x86_64__) || defined(_M_X64)
+  __builtin_cpu_init();  // idempotent; makes the answers valid however early this runs
   if (std::strcmp(level, "avx512") == 0)
     return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512dq") &&
            __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl") &&
