@@ -1,6 +1,34 @@
 #include "thread_pool.h"
 
+#include <chrono>
+
 namespace bp {
+
+namespace {
+
+inline void cpuRelax() {
+#if defined(__x86_64__) || defined(__i386__)
+  __builtin_ia32_pause();
+#elif defined(__aarch64__)
+  asm volatile("yield");
+#endif
+}
+
+// Spins until done() or until `micros` have passed; returns done().
+template <typename F>
+bool spinFor(int micros, F done) {
+  const auto until = std::chrono::steady_clock::now() + std::chrono::microseconds(micros);
+  for (int i = 0;; ++i) {
+    if (done()) return true;
+    cpuRelax();
+    if ((i & 63) == 63 && std::chrono::steady_clock::now() > until) return done();
+  }
+}
+
+constexpr int kIdleSpinMicros = 50;   // workers, between jobs
+constexpr int kJoinSpinMicros = 500;  // the caller, waiting for the workers' share
+
+}  // namespace
 
 ThreadPool::ThreadPool(int threads) {
   for (int i = 1; i < threads; ++i) workers_.emplace_back([this, i] { workerLoop(i); });
@@ -9,7 +37,7 @@ ThreadPool::ThreadPool(int threads) {
 ThreadPool::~ThreadPool() {
   {
     std::lock_guard<std::mutex> lock(mutex_);
-    stop_ = true;
+    stop_.store(true);
   }
   wake_.notify_all();
   for (auto& t : workers_) t.join();
@@ -23,25 +51,20 @@ void ThreadPool::drain(const Task& task, size_t tasks, int thread) {
   }
 }
 
-// Every worker takes part in every generation and checks in when it is done, so run() returns
-// only once no worker can still touch this generation's task.
 void ThreadPool::workerLoop(int thread) {
   size_t seen = 0;
   for (;;) {
-    const Task* task;
-    size_t tasks;
-    {
+    auto ready = [&] { return stop_.load() || generation_.load(std::memory_order_acquire) != seen; };
+    if (!spinFor(kIdleSpinMicros, ready)) {
       std::unique_lock<std::mutex> lock(mutex_);
-      wake_.wait(lock, [&] { return stop_ || generation_ != seen; });
-      if (stop_) return;
-      seen = generation_;
-      task = task_;
-      tasks = tasks_;
+      wake_.wait(lock, ready);
     }
-    drain(*task, tasks, thread);
-    {
-      std::lock_guard<std::mutex> lock(mutex_);
-      if (++checkedIn_ == workers_.size()) done_.notify_all();
+    if (stop_.load()) return;
+    seen = generation_.load(std::memory_order_acquire);
+    drain(*task_, tasks_, thread);
+    if (checkedIn_.fetch_add(1, std::memory_order_acq_rel) + 1 == workers_.size()) {
+      std::lock_guard<std::mutex> lock(mutex_);  // pairs with the caller's predicate check
+      done_.notify_all();
     }
   }
 }
@@ -52,18 +75,22 @@ void ThreadPool::run(size_t tasks, const Task& task) {
     for (size_t i = 0; i < tasks; ++i) task(i, 0);
     return;
   }
+  task_ = &task;
+  tasks_ = tasks;
+  checkedIn_.store(0);
+  next_.store(0);
   {
+    // Under the lock, so that a worker between its predicate check and its wait cannot miss it.
     std::lock_guard<std::mutex> lock(mutex_);
-    task_ = &task;
-    tasks_ = tasks;
-    checkedIn_ = 0;
-    next_.store(0);
-    ++generation_;
+    generation_.fetch_add(1, std::memory_order_release);
   }
   wake_.notify_all();
   drain(task, tasks, 0);
-  std::unique_lock<std::mutex> lock(mutex_);
-  done_.wait(lock, [&] { return checkedIn_ == workers_.size(); });
+  auto allIn = [&] { return checkedIn_.load(std::memory_order_acquire) == workers_.size(); };
+  if (!spinFor(kJoinSpinMicros, allIn)) {
+    std::unique_lock<std::mutex> lock(mutex_);
+    done_.wait(lock, allIn);
+  }
   task_ = nullptr;
 }
 
