@@ -538,39 +538,50 @@ void conv2dBackwardInputStride1T(ConvContext& ctx, const T* gy, const T* wt, T* 
   });
 }
 
-// 4 x 4 block of dot products of length len (a multiple of the vector length L), kept as
+// RA x 4 block of dot products of length len (a multiple of the vector length L), kept as
 // vectors: out[(i*ldo + j)*L + l] += sum over p = l mod L of a_i[p] * b_j[p]. The lanes are
 // summed once per call by the caller, not once per image.
-template <typename T, size_t Bytes>
-BP_ALWAYS_INLINE void dot4x4(const T* const* a, const T* const* b, size_t len, T* out, size_t ldo) {
+template <typename T, size_t Bytes, int RA>
+BP_ALWAYS_INLINE void dotBlock(const T* const* a, const T* const* b, size_t len, T* out, size_t ldo) {
   typedef typename VecOf<T, Bytes>::type V;
   constexpr size_t L = Bytes / sizeof(T);
-  V s[4][4];
-  for (int i = 0; i < 4; ++i)
+  V s[RA][4];
+  for (int i = 0; i < RA; ++i)
     for (int j = 0; j < 4; ++j) s[i][j] = V{};
   for (size_t p = 0; p < len; p += L) {
-    V va[4], vb[4];
-    for (int i = 0; i < 4; ++i) va[i] = loadVec<T, Bytes>(a[i] + p);
+    V va[RA], vb[4];
+    for (int i = 0; i < RA; ++i) va[i] = loadVec<T, Bytes>(a[i] + p);
     for (int j = 0; j < 4; ++j) vb[j] = loadVec<T, Bytes>(b[j] + p);
-    for (int i = 0; i < 4; ++i)
+    for (int i = 0; i < RA; ++i)
       for (int j = 0; j < 4; ++j) s[i][j] += va[i] * vb[j];
   }
-  for (int i = 0; i < 4; ++i)
+  for (int i = 0; i < RA; ++i)
     for (int j = 0; j < 4; ++j) {
       T* o = out + (i * ldo + j) * L;
       storeVec<T, Bytes>(o, loadVec<T, Bytes>(o) + s[i][j]);
     }
 }
 
-// acc[co][k][lane] += sum_p gyw[co][p] * xp[offs[k] + p] for co < cPad, k < kPad (multiples of 4).
-template <typename T, size_t Bytes>
-BP_ALWAYS_INLINE void weightDots(const T* gyw, size_t ldg, const T* xp, const size_t* offs, size_t cPad,
+// acc[co][k][lane] += sum_p gyw[co][p] * xp[offs[k] + p] for co < cOut, k < kPad (a multiple
+// of 4): blocks of RB channels (4 where there are 32 vector registers, 2 where 16), then one
+// block of the ones left over.
+template <typename T, size_t Bytes, int RB>
+BP_ALWAYS_INLINE void weightDots(const T* gyw, size_t ldg, const T* xp, const size_t* offs, size_t cOut,
                                  size_t kPad, size_t len, T* acc) {
-  for (size_t co = 0; co < cPad; co += 4) {
-    const T* a[4] = {gyw + co * ldg, gyw + (co + 1) * ldg, gyw + (co + 2) * ldg, gyw + (co + 3) * ldg};
+  constexpr size_t L = Bytes / sizeof(T);
+  for (size_t co = 0; co < cOut; co += RB) {
+    const size_t rows = std::min<size_t>(RB, cOut - co);
+    const T* a[RB];
+    for (size_t i = 0; i < RB; ++i) a[i] = gyw + (co + (i < rows ? i : 0)) * ldg;
     for (size_t k = 0; k < kPad; k += 4) {
       const T* b[4] = {xp + offs[k], xp + offs[k + 1], xp + offs[k + 2], xp + offs[k + 3]};
-      dot4x4<T, Bytes>(a, b, len, acc + (co * kPad + k) * (Bytes / sizeof(T)), kPad);
+      T* out = acc + (co * kPad + k) * L;
+      switch (rows) {
+        case 1: dotBlock<T, Bytes, 1>(a, b, len, out, kPad); break;
+        case 2: dotBlock<T, Bytes, (RB >= 2 ? 2 : 1)>(a, b, len, out, kPad); break;
+        case 3: dotBlock<T, Bytes, (RB >= 3 ? 3 : 1)>(a, b, len, out, kPad); break;
+        default: dotBlock<T, Bytes, RB>(a, b, len, out, kPad); break;
+      }
     }
   }
 }
@@ -638,19 +649,19 @@ BP_ALWAYS_INLINE void addWindows(T* gxp, const size_t* offs, size_t rows, size_t
 #define BP_TARGET_AVX2 __attribute__((target("avx2,fma")))
 BP_TARGET_AVX512 void weightDotsAvx512(const float* g, size_t ld, const float* x, const size_t* o,
                                        size_t c, size_t k, size_t n, float* acc) {
-  weightDots<float, 64>(g, ld, x, o, c, k, n, acc);
+  weightDots<float, 64, 4>(g, ld, x, o, c, k, n, acc);
 }
 BP_TARGET_AVX512 void weightDotsAvx512(const double* g, size_t ld, const double* x, const size_t* o,
                                        size_t c, size_t k, size_t n, double* acc) {
-  weightDots<double, 64>(g, ld, x, o, c, k, n, acc);
+  weightDots<double, 64, 4>(g, ld, x, o, c, k, n, acc);
 }
 BP_TARGET_AVX2 void weightDotsAvx2(const float* g, size_t ld, const float* x, const size_t* o,
                                    size_t c, size_t k, size_t n, float* acc) {
-  weightDots<float, 32>(g, ld, x, o, c, k, n, acc);
+  weightDots<float, 32, 2>(g, ld, x, o, c, k, n, acc);
 }
 BP_TARGET_AVX2 void weightDotsAvx2(const double* g, size_t ld, const double* x, const size_t* o,
                                    size_t c, size_t k, size_t n, double* acc) {
-  weightDots<double, 32>(g, ld, x, o, c, k, n, acc);
+  weightDots<double, 32, 2>(g, ld, x, o, c, k, n, acc);
 }
 BP_TARGET_AVX512 void windowBlockAvx512(const float* w, size_t c, size_t K, const float* x,
                                         const size_t* o, size_t p0, float* out, size_t ldo) {
@@ -724,7 +735,7 @@ void weightDotsDispatch(size_t bytes, const T* g, size_t ld, const T* x, const s
   if (bytes == 32) return weightDotsAvx2(g, ld, x, o, c, k, n, acc);
 #endif
   (void)bytes;
-  weightDots<T, 16>(g, ld, x, o, c, k, n, acc);
+  weightDots<T, 16, 2>(g, ld, x, o, c, k, n, acc);
 }
 
 // Weight (and bias) gradient, stride 1: gw[co, k] = sum over images and wide pixels of
@@ -735,7 +746,7 @@ void conv2dBackwardWeightStride1T(ConvContext& ctx, const T* x, const T* gy, T* 
   const size_t L = bytes / sizeof(T);
   const size_t Hp = g.h + 2 * g.pH, Wp = g.w + 2 * g.pW;
   const size_t len = ceilDiv(g.oH * Wp, L) * L;
-  const size_t cPad = ceilDiv(g.cOut, 4) * 4, kPad = ceilDiv(g.K, 4) * 4;
+  const size_t kPad = ceilDiv(g.K, 4) * 4;
   const size_t maxOff = (g.cIn - 1) * Hp * Wp + (g.kH - 1) * g.dH * Wp + (g.kW - 1) * g.dW;
   const size_t xpSize = std::max(g.cIn * Hp * Wp, maxOff + len);
   size_t* offs = ctx.workspace.get<size_t>(0, kPad);
@@ -743,9 +754,9 @@ void conv2dBackwardWeightStride1T(ConvContext& ctx, const T* x, const T* gy, T* 
     for (size_t i = 0; i < g.kH; ++i)
       for (size_t j = 0; j < g.kW; ++j, ++k) offs[k] = c * Hp * Wp + i * g.dH * Wp + j * g.dW;
   for (size_t k = g.K; k < kPad; ++k) offs[k] = 0;  // padding taps: computed, then dropped
-  auto buf = threadBuffers<T>(ctx, 1, {xpSize, cPad * len, cPad * kPad * L});
+  auto buf = threadBuffers<T>(ctx, 1, {xpSize, g.cOut * len, g.cOut * kPad * L});
   const size_t threads = buf.slot[0].size();
-  for (size_t t = 0; t < threads; ++t) std::fill(buf.slot[2][t], buf.slot[2][t] + cPad * kPad * L, T(0));
+  for (size_t t = 0; t < threads; ++t) std::fill(buf.slot[2][t], buf.slot[2][t] + g.cOut * kPad * L, T(0));
   std::vector<double> gbAcc(gb ? threads * g.cOut : 0, 0.0);
   std::vector<char> used(threads, 0);
   parallelFor(ctx, g.n, g.K * len * g.cOut, [&](size_t img, size_t t) {
@@ -754,11 +765,11 @@ void conv2dBackwardWeightStride1T(ConvContext& ctx, const T* x, const T* gy, T* 
     T* gyw = buf.slot[1][t];
     padImage(x + img * g.X, g, Hp, Wp, xpSize - g.cIn * Hp * Wp, xp);
     const T* gyi = gy + img * g.cOut * g.P;
-    std::fill(gyw, gyw + cPad * len, T(0));
+    std::fill(gyw, gyw + g.cOut * len, T(0));
     for (size_t co = 0; co < g.cOut; ++co)
       for (size_t oy = 0; oy < g.oH; ++oy)
         std::memcpy(gyw + co * len + oy * Wp, gyi + co * g.P + oy * g.oW, g.oW * sizeof(T));
-    weightDotsDispatch<T>(bytes, gyw, len, xp, offs, cPad, kPad, len, buf.slot[2][t]);
+    weightDotsDispatch<T>(bytes, gyw, len, xp, offs, g.cOut, kPad, len, buf.slot[2][t]);
     if (gb) {
       double* gbt = gbAcc.data() + t * g.cOut;
       for (size_t co = 0; co < g.cOut; ++co) {
