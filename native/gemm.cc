@@ -100,68 +100,65 @@ void gemmBuiltin(bool transA, bool transB, size_t m, size_t n, size_t k, T alpha
   const size_t kcMax = Blocking<T>::kc;
   const size_t mcMax = mr * Blocking<T>::mcRows;
   const size_t ncMax = (Blocking<T>::nc + nr - 1) / nr * nr;
-  const int threads = pool.size();
+  const size_t threads = static_cast<size_t>(pool.size());
   // Waking the pool costs some microseconds: only worth it from ~200^3 multiply-adds on.
   const bool parallel = threads > 1 && static_cast<double>(m) * n * k >= 200.0 * 200 * 200;
-  // With fewer row blocks than threads, shrink the blocks so that each thread gets its own rows
-  // (rather than packing the same rows of A in every thread).
-  size_t mcUse = mcMax;
-  if (parallel && (m + mcMax - 1) / mcMax < static_cast<size_t>(threads)) {
-    const size_t per = (m + static_cast<size_t>(threads) - 1) / static_cast<size_t>(threads);
-    mcUse = std::max(mr, (per + mr - 1) / mr * mr);
-  }
+  // Row blocks of equal size (a 192 + 64 split would leave one thread idle most of the time).
+  const size_t mBlocks = (m + mcMax - 1) / mcMax;
+  const size_t mc = std::min(mcMax, ((m + mBlocks - 1) / mBlocks + mr - 1) / mr * mr);
+  const size_t mPad = (m + mr - 1) / mr * mr;
 
+  // The whole k-slice of A (all row blocks) and the B panel are packed once per (j0, p0), shared
+  // by all threads; the products then run as a grid of (row block, column chunk) tasks, several
+  // per thread, so that a thread the OS preempts does not hold up the others for long.
   const size_t ncAlloc = std::min(ncMax, (n + nr - 1) / nr * nr);
   T* bPack = static_cast<T*>(ws.buffer(0, kcMax * ncAlloc * sizeof(T)));
-  const size_t mcAlloc = std::min(mcMax, (m + mr - 1) / mr * mr);
-  std::vector<T*> aPack(static_cast<size_t>(threads));
-  for (int t = 0; t < threads; ++t)
-    aPack[static_cast<size_t>(t)] =
-        static_cast<T*>(ws.buffer(1 + static_cast<size_t>(t), kcMax * mcAlloc * sizeof(T)));
+  T* aPack = static_cast<T*>(ws.buffer(1, kcMax * mPad * sizeof(T)));
+  const size_t aSlivers = mPad / mr;
 
   for (size_t j0 = 0; j0 < n; j0 += ncMax) {
     const size_t nc = std::min(ncMax, n - j0);
     const size_t slivers = (nc + nr - 1) / nr;
+    const size_t chunks =
+        parallel ? std::min(slivers, (4 * threads + mBlocks - 1) / mBlocks) : size_t(1);
+    const size_t perChunk = (slivers + chunks - 1) / chunks;
     for (size_t p0 = 0; p0 < k; p0 += kcMax) {
       const size_t kc = std::min(kcMax, k - p0);
       const T betaEff = p0 == 0 ? beta : T(1);
-      if (parallel) {
-        // Pack the B panel in parallel too: a serial pack would idle the other threads.
-        const size_t parts = std::min(slivers, static_cast<size_t>(threads));
-        const size_t per = (slivers + parts - 1) / parts;
-        pool.run(parts, [&](size_t t, int) {
-          const size_t s0 = t * per, s1 = std::min(slivers, s0 + per);
+
+      // Packing: tasks [0, packParts) pack A slivers, the rest pack B slivers.
+      const size_t packParts = parallel ? 2 * threads : 1;
+      const size_t aPer = (aSlivers + packParts - 1) / packParts;
+      const size_t bPer = (slivers + packParts - 1) / packParts;
+      auto pack = [&](size_t t, int) {
+        if (t < packParts) {
+          const size_t s0 = t * aPer, s1 = std::min(aSlivers, s0 + aPer);
+          if (s0 < s1)
+            packA(transA, a, lda, s0 * mr, std::min(m, s1 * mr) - s0 * mr, p0, kc, mr,
+                  aPack + s0 * mr * kc);
+        } else {
+          const size_t s0 = (t - packParts) * bPer, s1 = std::min(slivers, s0 + bPer);
           if (s0 < s1)
             packB(transB, b, ldb, p0, kc, j0 + s0 * nr, std::min(nc, s1 * nr) - s0 * nr, nr,
                   bPack + s0 * kc * nr);
-        });
-      } else {
-        packB(transB, b, ldb, p0, kc, j0, nc, nr, bPack);
-      }
+        }
+      };
 
-      const size_t mBlocks = (m + mcUse - 1) / mcUse;
-      // Still fewer row blocks than threads (m < threads * mr): split the columns instead.
-      size_t chunks = 1;
-      if (parallel && mBlocks < static_cast<size_t>(threads))
-        chunks = std::min(slivers, static_cast<size_t>(threads));
-      const size_t perChunk = (slivers + chunks - 1) / chunks;
-
-      auto task = [&](size_t t, int thread) {
+      auto compute = [&](size_t t, int) {
         const size_t blk = t / chunks, chunk = t % chunks;
-        const size_t i0 = blk * mcUse;
-        const size_t mc = std::min(mcUse, m - i0);
+        const size_t i0 = blk * mc;
+        if (i0 >= m) return;
+        const size_t mcb = std::min(mc, m - i0);
         const size_t sBegin = chunk * perChunk;
         const size_t sEnd = std::min(slivers, sBegin + perChunk);
-        if (sBegin >= sEnd) return;
-        T* ap = aPack[static_cast<size_t>(thread)];
-        packA(transA, a, lda, i0, mc, p0, kc, mr, ap);
-        alignas(64) T tile[16 * 64];  // mr * nr <= 1024 for every kernel table
+        const T* ap = aPack + i0 * kc;  // i0 is a multiple of mr: sliver i0 / mr
+        alignas(64) T tile[16 * 64];     // mr * nr <= 1024 for every kernel table
         for (size_t s = sBegin; s < sEnd; ++s) {
           const size_t jj = j0 + s * nr;
           const size_t cols = std::min(nr, n - jj);
           const T* bp = bPack + s * kc * nr;
-          for (size_t r = 0; r < mc; r += mr) {
-            const size_t rows = std::min(mr, mc - r);
+          for (size_t r = 0; r < mcb; r += mr) {
+            const size_t rows = std::min(mr, mcb - r);
             const T* apr = ap + r * kc;
             T* cp = c + (i0 + r) * ldc + jj;
             if (rows == mr && cols == nr) {
@@ -177,11 +174,16 @@ void gemmBuiltin(bool transA, bool transB, size_t m, size_t n, size_t k, T alpha
           }
         }
       };
+
       const size_t tasks = mBlocks * chunks;
-      if (parallel)
-        pool.run(tasks, task);
-      else
-        for (size_t t = 0; t < tasks; ++t) task(t, 0);
+      if (parallel) {
+        pool.run(2 * packParts, pack);
+        pool.run(tasks, compute);
+      } else {
+        pack(0, 0);
+        pack(1, 0);
+        for (size_t t = 0; t < tasks; ++t) compute(t, 0);
+      }
     }
   }
 }
