@@ -2,6 +2,10 @@
 # cross-entropy, SGD with momentum 0.9), timed the same way.
 # Usage: /usr/bin/python3 bench/torch/lenet.py <threads> <steps>
 # Prints one JSON line: {"torch": version, "sps": samples/s, "peak_rss_mb": peak RSS}.
+# torch.set_num_threads does not reach the BLAS: this Debian torch calls the system OpenBLAS,
+# whose own pool keeps all cores unless set through openblas_set_num_threads, so it is limited
+# to the same thread count here (the linear layers would otherwise run on 2 cores in "1 thread").
+import ctypes
 import json
 import resource
 import sys
@@ -12,6 +16,10 @@ from torch import nn
 
 threads, steps = int(sys.argv[1]), int(sys.argv[2])
 torch.set_num_threads(threads)
+try:
+    ctypes.CDLL('libopenblas.so.0').openblas_set_num_threads(threads)  # the instance torch loaded
+except (OSError, AttributeError):
+    pass
 torch.manual_seed(0)
 
 model = nn.Sequential(
