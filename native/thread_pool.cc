@@ -1,6 +1,7 @@
 #include "thread_pool.h"
 
 #include <chrono>
+#include <thread>
 
 namespace bp {
 
@@ -14,14 +15,20 @@ inline void cpuRelax() {
 #endif
 }
 
-// Spins until done() or until `micros` have passed; returns done().
+// Spins until done() or until `micros` have passed; returns done(). After a short busy spin it
+// yields the CPU on every round: when the machine is oversubscribed, the thread we wait for may
+// need this very core, and a busy spin would only delay it.
 template <typename F>
 bool spinFor(int micros, F done) {
   const auto until = std::chrono::steady_clock::now() + std::chrono::microseconds(micros);
   for (int i = 0;; ++i) {
     if (done()) return true;
-    cpuRelax();
-    if ((i & 63) == 63 && std::chrono::steady_clock::now() > until) return done();
+    if (i < 256) {
+      cpuRelax();
+    } else {
+      std::this_thread::yield();
+      if (std::chrono::steady_clock::now() > until) return done();
+    }
   }
 }
 
