@@ -191,9 +191,11 @@ void gemmBuiltin(bool transA, bool transB, size_t m, size_t n, size_t k, T alpha
 bool gemmIsSmall(size_t m, size_t n, size_t k, bool blas) {
   // Measured crossovers (AVX-512, float32): the unpacked kernel matches OpenBLAS up to ~64^3
   // and beats it where the call's fixed cost dominates (~32^3); it beats the packed built-in
-  // GEMM up to ~96^3.
+  // GEMM up to ~96^3, and at any size when C is narrower than 16 columns (a classifier's
+  // output layer), where the packed path would spend most of its 32-wide tiles on padding.
   const double work = static_cast<double>(m) * static_cast<double>(n) * static_cast<double>(k);
-  return work <= (blas ? 32.0 * 32 * 32 : 80.0 * 80 * 80);
+  if (blas) return work <= 32.0 * 32 * 32;
+  return work <= 80.0 * 80 * 80 || n < 16;
 }
 
 template <typename T>

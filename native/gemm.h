@@ -26,8 +26,8 @@ void gemmBuiltin(bool transA, bool transB, size_t m, size_t n, size_t k, T alpha
                  size_t lda, const T* b, size_t ldb, T beta, T* c, size_t ldc,
                  const Kernels<T>& kernels, ThreadPool& pool, GemmWorkspace& ws);
 
-// Products this small run faster unpacked than packed, and than a BLAS call (blas: whether
-// OpenBLAS would take the product otherwise).
+// Products this small (or this narrow) run faster unpacked than packed, and than a BLAS call
+// (blas: whether OpenBLAS would take the product otherwise).
 bool gemmIsSmall(size_t m, size_t n, size_t k, bool blas);
 
 // The unpacked path for small products (gemmIsSmall); same contract as gemmBuiltin.

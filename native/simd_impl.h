@@ -820,6 +820,26 @@ template <typename T>
 void gemmSmallK(size_t m, size_t n, size_t k, T alpha, const T* a, size_t ars, size_t acs,
                 const T* b, size_t ldb, T beta, T* c, size_t ldc, T* scratch) {
   constexpr size_t L = Vec<T>::L;
+  if (n == 1 && acs == 1 && ldb == 1) {
+    // Matrix-vector: one dot product per row, vectorised along k.
+    typedef typename Vec<T>::V V;
+    for (size_t i = 0; i < m; ++i) {
+      const T* ai = a + i * ars;
+      V s0 = {}, s1 = {};
+      size_t p = 0;
+      for (; p + 2 * L <= k; p += 2 * L) {
+        s0 += load<V>(ai + p) * load<V>(b + p);
+        s1 += load<V>(ai + p + L) * load<V>(b + p + L);
+      }
+      for (; p + L <= k; p += L) s0 += load<V>(ai + p) * load<V>(b + p);
+      s0 += s1;
+      T dot = 0;
+      for (size_t l = 0; l < L; ++l) dot += s0[l];
+      for (; p < k; ++p) dot += ai[p] * b[p];
+      c[i * ldc] = beta == T(0) ? alpha * dot : alpha * dot + beta * c[i * ldc];
+    }
+    return;
+  }
   const size_t nFull = n - n % L, rem = n % L;
   if (rem) {
     for (size_t p = 0; p < k; ++p) {
