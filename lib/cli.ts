@@ -367,6 +367,14 @@ export function program(): Command {
   return cmd;
 }
 
+// A reader that goes away (`backprop train | head -1`) must not kill a training run before it
+// saves its weights: output to a closed pipe is dropped.
+for (const stream of [process.stdout, process.stderr]) {
+  stream.on('error', (e: NodeJS.ErrnoException) => {
+    if (e.code !== 'EPIPE') throw e;
+  });
+}
+
 try {
   await program().parseAsync(process.argv);
 } catch (e) {
