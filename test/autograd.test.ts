@@ -75,6 +75,38 @@ describe('backward', () => {
     expect(() => h.mul(2).sum().backward()).toThrow(/backward through the graph a second time.*'mul'/s);
   });
 
+  test.each(backendsHere())('recycled gradient buffers give the same gradients over many steps (%s)', (name) => {
+    // Activations of 64x96 floats are large enough for the engine to recycle their gradients;
+    // the createGraph path (no recycling, composed rules) is the reference, step after step.
+    backend.use(name);
+    const rng = new Rng(77);
+    const x = leaf(rng, [64, 40], { dtype: 'float32', requiresGrad: false });
+    const w1 = leaf(rng, [96, 40], { dtype: 'float32', lo: -0.2, hi: 0.2 });
+    const w2 = leaf(rng, [96, 96], { dtype: 'float32', lo: -0.2, hi: 0.2 });
+    const w3 = leaf(rng, [10, 96], { dtype: 'float32', lo: -0.2, hi: 0.2 });
+    const targets = Array.from({ length: 64 }, (_, i) => i % 10);
+    const loss = (): Tensor => {
+      const h = F.linear(F.linear(x, w1).relu(), w2).tanh().mul(x.sum(1, true));
+      // add passes its gradient through to both inputs: that buffer must outlive add's node.
+      return F.crossEntropy(F.linear(h.add(h.mul(0.5)).reshape(64, 96), w3), targets);
+    };
+    for (let step = 0; step < 4; step++) {
+      const reference = grad(loss(), [w1, w2, w3], { createGraph: true }).map((g) => Array.from(g.data));
+      for (const w of [w1, w2, w3]) w.grad = null;
+      loss().backward();
+      [w1, w2, w3].forEach((w, i) => {
+        const got = w.grad!.data;
+        for (let k = 0; k < got.length; k++) {
+          if (Math.abs(got[k] - reference[i][k]) > 1e-6 + 1e-4 * Math.abs(reference[i][k])) {
+            throw new Error(`step ${step}, weight ${i}, element ${k}: ${got[k]} vs ${reference[i][k]}`);
+          }
+        }
+        for (let k = 0; k < w.size; k++) w.data[k] -= 0.5 * got[k];
+      });
+    }
+    backend.use(initial);
+  });
+
   test('a non-scalar output needs a gradient of its shape', () => {
     const x = f64([1, 2, 3]);
     const y = x.mul(3);

@@ -12,7 +12,7 @@ import { BinaryOp } from '../backend/types.js';
 import { Tensor } from '../tensor.js';
 import type { Node } from './node.js';
 import { isAnomalyEnabled, setGradEnabled } from './mode.js';
-import { checkFinite, sameShape, shapeStr } from '../ops/util.js';
+import { checkFinite, recycle, sameShape, shapeStr } from '../ops/util.js';
 
 export interface BackwardOptions {
   /** Keep the graph's saved values so that backward can run through it again. */
@@ -149,17 +149,26 @@ function run(
     while (ready.length > 0) {
       const node = ready.pop()!;
       const g = node.grad;
+      // A gradient the engine owns is dead once the rule has run, unless handed on or returned.
+      let gDies = node.gradOwned && !createGraph;
       node.grad = null;
       const inputs = node.inputs;
       if (targets) {
         const ti = nodeTarget.get(node);
-        if (ti !== undefined && g !== null) captured[ti] = g;
+        if (ti !== undefined && g !== null) {
+          captured[ti] = g;
+          gDies = false;
+        }
       }
       let grads: (Tensor | null)[] | null = null;
       if (g !== null) {
         grads = node.backward(g, node);
         if (grads.length !== inputs.length && inputs.length > 0) {
           throw new Error(`backward of '${node.name}' returned ${grads.length} gradients for ${inputs.length} inputs`);
+        }
+        if (gDies) {
+          for (let i = 0; i < grads.length; i++) if (grads[i] != null && grads[i]!.data === g.data) gDies = false;
+          if (gDies) recycle(g.data);
         }
       }
       if (!retainGraph) {

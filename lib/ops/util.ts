@@ -78,8 +78,39 @@ export function allocOut(like: FloatArray, n: number): FloatArray {
   const f64 = like instanceof Float64Array;
   const bytes = n * (f64 ? 8 : 4);
   if (bytes <= SLAB_MAX_PIECE) return alloc(f64 ? 'float64' : 'float32', n);
-  const b = Buffer.allocUnsafeSlow(bytes);
-  return f64 ? new Float64Array(b.buffer, b.byteOffset, n) : new Float32Array(b.buffer, b.byteOffset, n);
+  const free = recycled.get(bytes);
+  let buffer: ArrayBuffer;
+  if (free !== undefined && free.length > 0) {
+    buffer = free.pop()!;
+    recycledBytes -= bytes;
+  } else {
+    // Not zero-filled: the kernel overwrites all of it.
+    buffer = Buffer.allocUnsafeSlow(bytes).buffer as ArrayBuffer;
+  }
+  return f64 ? new Float64Array(buffer, 0, n) : new Float32Array(buffer, 0, n);
+}
+
+// Large buffers the autograd engine knows to be dead (a gradient consumed by its node's rule
+// and referenced by nothing else), kept for allocOut to hand out again. Fresh memory costs a
+// page fault per 4 KiB on first touch, and V8 frees buffers only at GC, in bulk, which lets
+// malloc return them to the OS: recycling saves that churn for the gradients of activations.
+const recycled = new Map<number, ArrayBuffer[]>();
+let recycledBytes = 0;
+const RECYCLE_MAX_BYTES = 64 << 20;
+const RECYCLE_MAX_PER_SIZE = 8;
+
+/** Hands a dead array's storage back to allocOut (only whole large buffers of its own). */
+export function recycle(arr: FloatArray): void {
+  const bytes = arr.byteLength;
+  if (bytes <= SLAB_MAX_PIECE || arr.byteOffset !== 0) return;
+  const buffer = arr.buffer;
+  if (!(buffer instanceof ArrayBuffer) || buffer.byteLength !== bytes) return;
+  if (recycledBytes + bytes > RECYCLE_MAX_BYTES) return;
+  let free = recycled.get(bytes);
+  if (free === undefined) recycled.set(bytes, (free = []));
+  if (free.length >= RECYCLE_MAX_PER_SIZE || free.includes(buffer)) return;
+  free.push(buffer);
+  recycledBytes += bytes;
 }
 
 export function checkTensor(op: string, name: string, t: unknown): asserts t is Tensor {
