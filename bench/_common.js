@@ -9,7 +9,7 @@ const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 export async function loadBackends() {
   const dist = join(root, 'dist', 'backend');
   if (!existsSync(join(dist, 'js.js'))) {
-    throw new Error('dist/ is missing: run `npm run build` before `npm run bench`');
+    throw new Error('dist/ is missing: run `npm run compile` before `npm run bench`');
   }
   const { jsBackend } = await import(pathToFileURL(join(dist, 'js.js')).href);
   let native = null;

@@ -1,6 +1,6 @@
 // `npm run bench -- activations`: relu, sigmoid, tanh, gelu and exp over 1M float32 values,
 // native (each SIMD level this CPU has, 1 and 2 threads) against the js backend.
-// Target: native at least 4x the js backend. Needs `npm run build` first.
+// Target: native at least 4x the js backend. Needs `npm run compile` first.
 import { bestTime, fmt, loadBackends, randomFloat32, table } from './_common.js';
 
 const N = 1_000_000;

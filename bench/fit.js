@@ -2,7 +2,7 @@
 // an HTTP server in the same process answers a client loop (also in this process). Reports the
 // event loop delay (perf_hooks.monitorEventLoopDelay) and the request latency.
 //
-//   npm run bench -- fit [epochs=10] [batchSize=64] [threads]        (needs `npm run build` first)
+//   npm run bench -- fit [epochs=10] [batchSize=64] [threads]        (needs `npm run compile` first)
 import http from 'node:http';
 import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
 import { manualSeed, nn, optim, data, fit, backend } from '../dist/index.js';

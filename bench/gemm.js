@@ -1,7 +1,7 @@
 // `npm run bench -- gemm [n...]`: SGEMM GFLOP/s for n = 64 ... 2048 through the addon with
 // OpenBLAS, through the addon with its built-in GEMM, through the js backend (n <= 512 only: it
 // is slow), and through OpenBLAS called directly from C (bench/c/sgemm.c, compiled here), with
-// 1 and 2 threads; then the activation kernels (see activations.js). Needs `npm run build` first.
+// 1 and 2 threads; then the activation kernels (see activations.js). Needs `npm run compile` first.
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';

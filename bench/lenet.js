@@ -5,7 +5,7 @@
 // configuration runs in its own process, so each peak RSS is its own; native and PyTorch run
 // 3 alternating rounds each and report their best.
 //
-//   npm run build && npm run bench -- lenet [steps=50]
+//   npm run compile && npm run bench -- lenet [steps=50]
 import { spawnSync } from 'node:child_process';
 import { loadavg } from 'node:os';
 import { fileURLToPath } from 'node:url';

@@ -3,7 +3,7 @@
 // native and js backends with 1 and 2 threads, and of PyTorch (/usr/bin/python3
 // bench/torch/lstm.py) in the same run. Every configuration runs in its own process.
 //
-//   npm run build && npm run bench -- lstm [steps=60]
+//   npm run compile && npm run bench -- lstm [steps=60]
 //
 // Each figure is the best of runs of steps/10 training steps (after a warm-up).
 import { spawnSync } from 'node:child_process';

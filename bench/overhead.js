@@ -6,7 +6,7 @@
 // Rounds of the three alternate, and each keeps its best round, so that load from other
 // processes during the run does not favour whichever was measured at a quiet moment.
 //
-//   npm run build && npm run bench -- overhead [rounds=5]
+//   npm run compile && npm run bench -- overhead [rounds=5]
 import { spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { loadavg } from 'node:os';

@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // Runs one benchmark by name: `npm run bench -- gemm` loads bench/gemm.js and awaits its main().
-// Benchmarks import the compiled library from dist/, so run `npm run build` first.
+// Benchmarks import the compiled library from dist/, so run `npm run compile` first.
 import { readdirSync } from 'node:fs';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { dirname, join } from 'node:path';

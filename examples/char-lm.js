@@ -8,7 +8,7 @@
 // It prints the unigram entropy of the text (the loss of the best model that ignores context)
 // next to the training and held-out cross-entropy, then samples some text.
 //
-//   npm run build && node examples/char-lm.js [--epochs 3] [--backend native|js] [--hidden 256]
+//   npm run compile && node examples/char-lm.js [--epochs 3] [--backend native|js] [--hidden 256]
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';

@@ -10,7 +10,7 @@ const cli = resolve('dist/cli.js');
 const pkg = JSON.parse(readFileSync('package.json', 'utf8')) as { version: string };
 
 function backprop(args: string[], cwd = process.cwd()) {
-  if (!existsSync(cli)) throw new Error('dist/cli.js is missing: run `npm run build` (npm test does it in pretest)');
+  if (!existsSync(cli)) throw new Error('dist/cli.js is missing: run `npm run compile` (npm test does it in pretest)');
   const r = spawnSync(process.execPath, [cli, ...args], { cwd, encoding: 'utf8', timeout: 120_000 });
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }
