@@ -1,7 +1,7 @@
 // The library keeps no state that breaks worker threads: the seeded generator, grad mode and the
 // allocation slabs are per worker. Two workers train the same seeded MLP step concurrently with
-// the compiled library (dist/, built by `npm test`) and must both get the values the main thread
-// gets from the sources.
+// the compiled library (dist/, which `npm test` builds through `npm run compile`) and must both
+// get the values the main thread gets from the sources.
 
 import { expect, test } from 'vitest';
 import { existsSync } from 'node:fs';
