@@ -15,7 +15,7 @@ import { RnnCell, type FloatArray } from '../backend/types.js';
 import { Tensor } from '../tensor.js';
 import { isGradEnabled } from '../autograd/mode.js';
 import type { Grads, Node } from '../autograd/node.js';
-import { allocLike, checkTensor, numel, record, sameShape, shapeStr } from './util.js';
+import { allocLike, allocOut, checkTensor, numel, record, sameShape, shapeStr } from './util.js';
 import { linear, mm } from './matmul.js';
 import { cat, stack } from './shape.js';
 
@@ -100,16 +100,17 @@ export function recurrence(kind: RnnCellKind, xp: Tensor, h0: Tensor, c0: Tensor
   if (bHh !== null) inputs.push(bHh);
   const keep = isGradEnabled() && inputs.some((t) => t.requiresGrad);
 
-  const y = allocLike(xp.data, (lstm ? T + 1 : T) * BH);
+  // Every buffer below is written in full by the kernels before it is read: allocOut (no zero fill).
+  const y = allocOut(xp.data, (lstm ? T + 1 : T) * BH);
   const S = kind === 'lstm' || kind === 'gru' ? 4 * H : 0;
   // Saved per step when a backward may follow; otherwise one step's worth of scratch.
-  const gates = S > 0 ? allocLike(xp.data, (keep ? T : 1) * B * S) : null;
-  const cs = lstm ? allocLike(xp.data, T * BH) : null;
-  const hh = allocLike(xp.data, B * GW);
+  const gates = S > 0 ? allocOut(xp.data, (keep ? T : 1) * B * S) : null;
+  const cs = lstm ? allocOut(xp.data, T * BH) : null;
+  const hh = allocOut(xp.data, B * GW);
   const x = xp.data;
   // W_hhᵀ once per call: the per-step product hPrev W_hhᵀ then runs as a plain (NN) GEMM, which
   // is about a third faster than the transposed-operand form at these sizes.
-  const w = allocLike(wHh.data, GW * H);
+  const w = allocOut(wHh.data, GW * H);
   K.permute(wHh.data, [GW, H], [1, 0], w);
   const b = bHh === null ? null : bHh.data;
   let hPrev: FloatArray = h0.data;
@@ -171,8 +172,9 @@ function recurrenceBackward(g: Tensor, node: Node<RecurrenceSaved>): Grads {
   const gru = kind === 'gru';
   const gy = g.data;
   const w = wHh.data;
-  const gXp = allocLike(gy, T * B * GW);
-  const gHh = gru ? allocLike(gy, T * B * GW) : gXp;
+  // Written in full by the kernels (gemm with beta 0 included): allocOut, no zero fill.
+  const gXp = allocOut(gy, T * B * GW);
+  const gHh = gru ? allocOut(gy, T * B * GW) : gXp;
   // Two buffers per state, swapped each step: one holds the incoming gradient, one the outgoing.
   let ghIn: FloatArray | null = null;
   let ghOut = allocLike(gy, BH);
@@ -209,7 +211,7 @@ function recurrenceBackward(g: Tensor, node: Node<RecurrenceSaved>): Grads {
   let gw: Tensor | null = null;
   if (wHh.requiresGrad) {
     // dW_hh = Σ_t ghh_tᵀ hPrev_t: the steps whose hPrev is an earlier output form one GEMM.
-    const d = allocLike(gy, GW * H);
+    const d = allocOut(gy, GW * H);
     const first = reverse ? T - 1 : 0;
     if (T > 1) {
       const a = reverse ? gHh.subarray(0, (T - 1) * B * GW) : gHh.subarray(B * GW);
