@@ -9,12 +9,15 @@
 
 #include <cstring>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include "args.h"
 
 namespace bp {
 namespace {
+
+#define BP_RNN_INLINE inline __attribute__((always_inline))
 
 enum CellCode : int { kRnnTanh = 0, kRnnRelu, kLstm, kGru, kCellCount };
 
@@ -83,6 +86,8 @@ struct Activations {
   const Kernels<T>& k;
   void (*sig)(const T*, T*, size_t) = nullptr;
   void (*th)(const T*, T*, size_t) = nullptr;
+  // Whether the addon runs its AVX-512 table (the float32 rows are then compiled for it).
+  bool avx512 = false;
 
   void sigmoid(const T* x, T* y, size_t n) const {
     if (sig) sig(x, y, n); else k.unary(kSigmoid, x, y, n, 0);
@@ -100,6 +105,7 @@ Activations<float> activationsFor(const KernelTable& t, float*) {
   if (std::strcmp(t.name, "avx512") == 0) {
     a.sig = sigmoidAvx512;
     a.th = tanhAvx512;
+    a.avx512 = true;
   }
 #endif
   return a;
@@ -120,7 +126,7 @@ void mustBeNull(Args& args, const FloatArg& a, size_t i, const char* name, const
 }
 
 template <typename T>
-void cellForward(const Activations<T>& act, int cell, size_t batch, size_t H, const T* xp, const T* hh,
+BP_RNN_INLINE void cellForwardImpl(const Activations<T>& act, int cell, size_t batch, size_t H, const T* xp, const T* hh,
                  const T* b, const T* hp, const T* cp, T* h, T* c, T* sv) {
   const size_t G = gatesOf(cell);
   const size_t gw = G * H;
@@ -172,16 +178,93 @@ void cellForward(const Activations<T>& act, int cell, size_t batch, size_t H, co
   }
 }
 
+#if defined(__x86_64__) || defined(_M_X64)
+// The forward rows compiled for AVX-512 (float32 with the AVX-512 table).
+BP_RNN_AVX512 void cellForwardAvx512(const Activations<float>& act, int cell, size_t batch,
+                                     size_t H, const float* xp, const float* hh, const float* b,
+                                     const float* hp, const float* cp, float* h, float* c,
+                                     float* sv) {
+  cellForwardImpl<float>(act, cell, batch, H, xp, hh, b, hp, cp, h, c, sv);
+}
+#endif
+
 template <typename T>
-void cellBackward(const Activations<T>& act, int cell, size_t batch, size_t H, const T* sv, const T* hp,
-                  const T* cp, const T* c, const T* h, const T* gh, const T* ghn, const T* gcn,
-                  T* gxp, T* ghh, T* ghPrev, T* gcPrev) {
+void cellForward(const Activations<T>& act, int cell, size_t batch, size_t H, const T* xp,
+                 const T* hh, const T* b, const T* hp, const T* cp, T* h, T* c, T* sv) {
+#if defined(__x86_64__) || defined(_M_X64)
+  if constexpr (std::is_same_v<T, float>) {
+    if (act.avx512) {
+      cellForwardAvx512(act, cell, batch, H, xp, hh, b, hp, cp, h, c, sv);
+      return;
+    }
+  }
+#endif
+  cellForwardImpl<T>(act, cell, batch, H, xp, hh, b, hp, cp, h, c, sv);
+}
+
+// Row kernels of the backward, branch-free with __restrict pointers so that they vectorise. The
+// restrict promise holds for every caller that follows the Backend contract (outputs distinct
+// from inputs); one that breaks it gets wrong numbers, never an access outside the arrays.
+template <typename T>
+BP_RNN_INLINE void lstmBackwardRow(size_t H, const T* __restrict s, const T* __restrict tc,
+                                   const T* __restrict gt, const T* __restrict cpr,
+                                   const T* __restrict gcn, T* __restrict gc, T* __restrict gx,
+                                   T* __restrict gcp) {
+  for (size_t j = 0; j < H; ++j) gc[j] = gcn[j] + gt[j] * s[3 * H + j] * (T(1) - tc[j] * tc[j]);
+  for (size_t j = 0; j < H; ++j) {
+    const T i = s[j], f = s[H + j], g = s[2 * H + j], o = s[3 * H + j];
+    gx[j] = gc[j] * g * i * (T(1) - i);
+    gx[H + j] = gc[j] * cpr[j] * f * (T(1) - f);
+    gx[2 * H + j] = gc[j] * i * (T(1) - g * g);
+    gx[3 * H + j] = gt[j] * tc[j] * o * (T(1) - o);
+    gcp[j] = gc[j] * f;
+  }
+}
+
+template <typename T>
+BP_RNN_INLINE void gruBackwardRow(size_t H, const T* __restrict s, const T* __restrict gt,
+                                  const T* __restrict hpr, T* __restrict gx, T* __restrict gy,
+                                  T* __restrict ghp) {
+  for (size_t j = 0; j < H; ++j) {
+    const T rr = s[j], z = s[H + j], n = s[2 * H + j], hn = s[3 * H + j];
+    const T gnp = gt[j] * (T(1) - z) * (T(1) - n * n);
+    const T grp = gnp * hn * rr * (T(1) - rr);
+    const T gzp = gt[j] * (hpr[j] - n) * z * (T(1) - z);
+    gx[j] = grp;
+    gx[H + j] = gzp;
+    gx[2 * H + j] = gnp;
+    gy[j] = grp;
+    gy[H + j] = gzp;
+    gy[2 * H + j] = gnp * rr;
+    ghp[j] = gt[j] * z;
+  }
+}
+
+template <typename T>
+BP_RNN_INLINE void rnnBackwardRow(size_t H, bool tanhCell, const T* __restrict hr,
+                                  const T* __restrict gt, T* __restrict gx) {
+  if (tanhCell)
+    for (size_t j = 0; j < H; ++j) gx[j] = gt[j] * (T(1) - hr[j] * hr[j]);
+  else
+    for (size_t j = 0; j < H; ++j) gx[j] = hr[j] > T(0) ? gt[j] : T(0);
+}
+
+template <typename T>
+BP_RNN_INLINE void cellBackwardImpl(const Activations<T>& act, int cell, size_t batch, size_t H,
+                                    const T* sv, const T* hp, const T* cp, const T* c, const T* h,
+                                    const T* gh, const T* ghn, const T* gcn, T* gxp, T* ghh,
+                                    T* ghPrev, T* gcPrev) {
   const size_t G = gatesOf(cell);
   const size_t gw = G * H;
-  // gt: the total gradient of h for one row; tc: tanh(c) (LSTM). Read before any output is
-  // written, so an output may alias an input of the same role (ghPrev = ghNext).
-  std::vector<T> gtBuf(H), tcBuf(cell == kLstm ? H : 0);
-  T* gt = gtBuf.data();
+  // Rows of this call's own: gt, the total gradient of h; for LSTM tc = tanh(c), gc, the total
+  // gradient of c, and zeros standing in for a null gcNext. Every input row is read into these
+  // before an output row is written, so ghPrev may be ghNext and gcPrev may be gcNext.
+  const bool lstm = cell == kLstm;
+  std::vector<T> rowsBuf(lstm ? 4 * H : H);
+  T* gt = rowsBuf.data();
+  T* tc = lstm ? gt + H : nullptr;
+  T* gc = lstm ? gt + 2 * H : nullptr;
+  T* zero = lstm ? gt + 3 * H : nullptr;
   for (size_t r = 0; r < batch; ++r) {
     const T* ghr = gh + r * H;
     if (ghn) {
@@ -192,49 +275,45 @@ void cellBackward(const Activations<T>& act, int cell, size_t batch, size_t H, c
     }
     T* gx = gxp + r * gw;
     T* ghp = ghPrev + r * H;
-    if (cell == kLstm) {
-      const T* s = sv + r * 4 * H;
-      T* tc = tcBuf.data();
+    if (lstm) {
       act.tanh(c + r * H, tc, H);
-      const T* cpr = cp + r * H;
-      const T* gcnr = gcn ? gcn + r * H : nullptr;
-      T* gcp = gcPrev + r * H;
-      for (size_t j = 0; j < H; ++j) {
-        const T i = s[j], f = s[H + j], g = s[2 * H + j], o = s[3 * H + j], t = tc[j];
-        const T gc = (gcnr ? gcnr[j] : T(0)) + gt[j] * o * (T(1) - t * t);
-        gx[j] = gc * g * i * (T(1) - i);
-        gx[H + j] = gc * cpr[j] * f * (T(1) - f);
-        gx[2 * H + j] = gc * i * (T(1) - g * g);
-        gx[3 * H + j] = gt[j] * t * o * (T(1) - o);
-        gcp[j] = gc * f;
-        ghp[j] = T(0);
-      }
+      lstmBackwardRow<T>(H, sv + r * 4 * H, tc, gt, cp + r * H, gcn ? gcn + r * H : zero, gc, gx,
+                         gcPrev + r * H);
+      std::memset(ghp, 0, H * sizeof(T));
     } else if (cell == kGru) {
-      const T* s = sv + r * 4 * H;
-      const T* hpr = hp + r * H;
-      T* gy = ghh + r * gw;
-      for (size_t j = 0; j < H; ++j) {
-        const T rr = s[j], z = s[H + j], n = s[2 * H + j], hn = s[3 * H + j];
-        const T gnp = gt[j] * (T(1) - z) * (T(1) - n * n);
-        const T grp = gnp * hn * rr * (T(1) - rr);
-        const T gzp = gt[j] * (hpr[j] - n) * z * (T(1) - z);
-        gx[j] = grp;
-        gx[H + j] = gzp;
-        gx[2 * H + j] = gnp;
-        gy[j] = grp;
-        gy[H + j] = gzp;
-        gy[2 * H + j] = gnp * rr;
-        ghp[j] = gt[j] * z;
-      }
+      gruBackwardRow<T>(H, sv + r * 4 * H, gt, hp + r * H, gx, ghh + r * gw, ghp);
     } else {
-      const T* hr = h + r * H;
-      if (cell == kRnnTanh)
-        for (size_t j = 0; j < H; ++j) gx[j] = gt[j] * (T(1) - hr[j] * hr[j]);
-      else
-        for (size_t j = 0; j < H; ++j) gx[j] = hr[j] > T(0) ? gt[j] : T(0);
+      rnnBackwardRow<T>(H, cell == kRnnTanh, h + r * H, gt, gx);
       std::memset(ghp, 0, H * sizeof(T));
     }
   }
+}
+
+#if defined(__x86_64__) || defined(_M_X64)
+// The backward rows compiled for AVX-512 (float32 with the AVX-512 table).
+BP_RNN_AVX512 void cellBackwardAvx512(const Activations<float>& act, int cell, size_t batch,
+                                      size_t H, const float* sv, const float* hp, const float* cp,
+                                      const float* c, const float* h, const float* gh,
+                                      const float* ghn, const float* gcn, float* gxp, float* ghh,
+                                      float* ghPrev, float* gcPrev) {
+  cellBackwardImpl<float>(act, cell, batch, H, sv, hp, cp, c, h, gh, ghn, gcn, gxp, ghh, ghPrev,
+                          gcPrev);
+}
+#endif
+
+template <typename T>
+void cellBackward(const Activations<T>& act, int cell, size_t batch, size_t H, const T* sv,
+                  const T* hp, const T* cp, const T* c, const T* h, const T* gh, const T* ghn,
+                  const T* gcn, T* gxp, T* ghh, T* ghPrev, T* gcPrev) {
+#if defined(__x86_64__) || defined(_M_X64)
+  if constexpr (std::is_same_v<T, float>) {
+    if (act.avx512) {
+      cellBackwardAvx512(act, cell, batch, H, sv, hp, cp, c, h, gh, ghn, gcn, gxp, ghh, ghPrev, gcPrev);
+      return;
+    }
+  }
+#endif
+  cellBackwardImpl<T>(act, cell, batch, H, sv, hp, cp, c, h, gh, ghn, gcn, gxp, ghh, ghPrev, gcPrev);
 }
 
 }  // namespace
