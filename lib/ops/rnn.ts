@@ -34,6 +34,8 @@ interface RecurrenceSaved {
   B: number;
   H: number;
   hasBias: boolean;
+  /** b_ih is an input (RNN/LSTM: added here instead of in the input projection). */
+  hasBiasIh: boolean;
   /** The op's output data: h of every step by time, then (LSTM) the final c. */
   y: FloatArray;
   /** Per step (by time): what rnnCellBackward needs ([T, B, 4H]; null for RNN). */
@@ -51,12 +53,14 @@ function checkShapeIs(op: string, name: string, t: Tensor, expected: readonly nu
 /**
  * Runs one recurrent layer direction over a sequence.
  * xp: [T, B, G*H], the input projection x W_ihᵀ + b_ih of every step; h0: [B, H]; c0: [B, H]
- * (LSTM only, else null); wHh: [G*H, H]; bHh: [G*H] or null; reverse: walk t = T-1 .. 0.
+ * (LSTM only, else null); wHh: [G*H, H]; bHh: [G*H] or null; reverse: walk t = T-1 .. 0;
+ * bIh: [G*H] or null, b_ih when xp was computed without it (RNN and LSTM only: their cell adds
+ * it together with b_hh, which saves a pass over xp forward and a column sum backward).
  * Returns [T, B, H], the h of every step by time; for LSTM [T + 1, B, H], whose last slice is the
  * final c. The final h is slice T-1 (forward) or 0 (reverse).
  */
 export function recurrence(kind: RnnCellKind, xp: Tensor, h0: Tensor, c0: Tensor | null, wHh: Tensor,
-  bHh: Tensor | null, reverse = false): Tensor {
+  bHh: Tensor | null, reverse = false, bIh: Tensor | null = null): Tensor {
   const op = 'recurrence';
   checkTensor(op, 'xp', xp);
   checkTensor(op, 'h0', h0);
@@ -84,7 +88,12 @@ export function recurrence(kind: RnnCellKind, xp: Tensor, h0: Tensor, c0: Tensor
     checkTensor(op, 'bHh', bHh);
     checkShapeIs(op, 'bHh', bHh, [G * H]);
   }
-  for (const [name, t] of [['h0', h0], ['c0', c0], ['wHh', wHh], ['bHh', bHh]] as const) {
+  if (bIh !== null) {
+    if (kind === 'gru') throw new Error(`${op}: bIh cannot be folded into a GRU cell (b_in sits outside r * (...)); add it to xp`);
+    checkTensor(op, 'bIh', bIh);
+    checkShapeIs(op, 'bIh', bIh, [G * H]);
+  }
+  for (const [name, t] of [['h0', h0], ['c0', c0], ['wHh', wHh], ['bHh', bHh], ['bIh', bIh]] as const) {
     if (t !== null && t.data.constructor !== xp.data.constructor) {
       throw new TypeError(`${op}: ${name} is ${t.dtype} but xp is ${xp.dtype}; convert one with .to(dtype)`);
     }
@@ -98,6 +107,7 @@ export function recurrence(kind: RnnCellKind, xp: Tensor, h0: Tensor, c0: Tensor
   if (c0 !== null) inputs.push(c0);
   inputs.push(wHh);
   if (bHh !== null) inputs.push(bHh);
+  if (bIh !== null) inputs.push(bIh);
   const keep = isGradEnabled() && inputs.some((t) => t.requiresGrad);
 
   // Every buffer below is written in full by the kernels before it is read: allocOut (no zero fill).
@@ -112,7 +122,12 @@ export function recurrence(kind: RnnCellKind, xp: Tensor, h0: Tensor, c0: Tensor
   // is about a third faster than the transposed-operand form at these sizes.
   const w = allocOut(wHh.data, GW * H);
   K.permute(wHh.data, [GW, H], [1, 0], w);
-  const b = bHh === null ? null : bHh.data;
+  let b = bHh === null ? null : bHh.data;
+  if (bIh !== null) {
+    const sum = allocLike(bIh.data, GW);
+    for (let i = 0; i < GW; i++) sum[i] = bIh.data[i] + (b === null ? 0 : b[i]);
+    b = sum;
+  }
   let hPrev: FloatArray = h0.data;
   let cPrev: FloatArray | null = c0 === null ? null : c0.data;
   for (let s = 0; s < T; s++) {
@@ -129,7 +144,7 @@ export function recurrence(kind: RnnCellKind, xp: Tensor, h0: Tensor, c0: Tensor
   const out = new Tensor(y, [lstm ? T + 1 : T, B, H]);
   if (!keep) return out;
   return record<RecurrenceSaved>(out, `recurrence(${kind})`, recurrenceBackward, inputs, {
-    cell, kind, reverse, T, B, H, hasBias: bHh !== null, y, gates, cs,
+    cell, kind, reverse, T, B, H, hasBias: bHh !== null, hasBiasIh: bIh !== null, y, gates, cs,
   });
 }
 
@@ -139,6 +154,7 @@ interface Unpacked {
   c0: Tensor | null;
   wHh: Tensor;
   bHh: Tensor | null;
+  bIh: Tensor | null;
 }
 
 function unpack(node: Node<RecurrenceSaved>): Unpacked {
@@ -147,22 +163,24 @@ function unpack(node: Node<RecurrenceSaved>): Unpacked {
   const wi = lstm ? 3 : 2;
   return {
     xp: ins[0], h0: ins[1], c0: lstm ? ins[2] : null, wHh: ins[wi], bHh: node.saved.hasBias ? ins[wi + 1] : null,
+    bIh: node.saved.hasBiasIh ? ins[wi + (node.saved.hasBias ? 2 : 1)] : null,
   };
 }
 
 function pack(node: Node<RecurrenceSaved>, gxp: Tensor | null, gh0: Tensor | null, gc0: Tensor | null,
-  gw: Tensor | null, gb: Tensor | null): Grads {
+  gw: Tensor | null, gb: Tensor | null, gbIh: Tensor | null): Grads {
   const out: Grads = [gxp, gh0];
   if (node.saved.kind === 'lstm') out.push(gc0);
   out.push(gw);
   if (node.saved.hasBias) out.push(gb);
+  if (node.saved.hasBiasIh) out.push(gbIh);
   return out;
 }
 
 function recurrenceBackward(g: Tensor, node: Node<RecurrenceSaved>): Grads {
   if (isGradEnabled()) return recurrenceRule(g, node);
   const { cell, kind, reverse, T, B, H, y, gates, cs } = node.saved;
-  const { xp, h0, c0, wHh, bHh } = unpack(node);
+  const { xp, h0, c0, wHh, bHh, bIh } = unpack(node);
   const K = kernels();
   const G = gateCount(kind);
   const GW = G * H;
@@ -221,11 +239,17 @@ function recurrenceBackward(g: Tensor, node: Node<RecurrenceSaved>): Grads {
     K.gemm(true, false, GW, H, B, 1, gHh.subarray(first * B * GW, (first + 1) * B * GW), h0.data, T > 1 ? 1 : 0, d);
     gw = new Tensor(d, [GW, H]);
   }
+  // For RNN/LSTM (the only cells bIh comes with) the gradients of b_hh and b_ih are both the
+  // column sums of gXp (= gHh).
   let gb: Tensor | null = null;
-  if (bHh !== null && bHh.requiresGrad) {
+  let gbIh: Tensor | null = null;
+  const needB = bHh !== null && bHh.requiresGrad;
+  const needBIh = bIh !== null && bIh.requiresGrad;
+  if (needB || needBIh) {
     const d = allocLike(gy, GW);
     K.biasGrad(gHh, T * B, GW, d);
-    gb = new Tensor(d, [GW]);
+    if (needB) gb = new Tensor(d, [GW]);
+    if (needBIh) gbIh = new Tensor(needB ? d.slice() : d, [GW]);
   }
   return pack(
     node,
@@ -234,6 +258,7 @@ function recurrenceBackward(g: Tensor, node: Node<RecurrenceSaved>): Grads {
     lstm && c0!.requiresGrad ? new Tensor(gcIn!.slice(), [B, H]) : null,
     gw,
     gb,
+    gbIh,
   );
 }
 
@@ -319,14 +344,15 @@ function cellBackwardComposed(kind: RnnCellKind, st: StepValues, gt: Tensor, gcN
 /** The backward of `recurrence` in Tensor ops (differentiable again). */
 export function recurrenceRule(g: Tensor, node: Node<RecurrenceSaved>): Grads {
   const { kind, reverse, T, B, H } = node.saved;
-  const { xp, h0, c0, wHh, bHh } = unpack(node);
+  const { xp, h0, c0, wHh, bHh, bIh } = unpack(node);
   const lstm = kind === 'lstm';
   const steps: StepValues[] = [];
   let h = h0;
   let c = c0;
   for (let s = 0; s < T; s++) {
     const t = reverse ? T - 1 - s : s;
-    const xt = xp.narrow(0, t, 1).reshape([B, -1]);
+    let xt = xp.narrow(0, t, 1).reshape([B, -1]);
+    if (bIh !== null) xt = xt.add(bIh);
     const st = cellForwardComposed(kind, xt, linear(h, wHh, bHh), h, c, H);
     steps.push(st);
     h = st.h;
@@ -337,6 +363,7 @@ export function recurrenceRule(g: Tensor, node: Node<RecurrenceSaved>): Grads {
   let gcNext: Tensor | null = lstm ? g.narrow(0, T, 1).reshape([B, H]) : null;
   let gw: Tensor | null = null;
   let gb: Tensor | null = null;
+  let gbIh: Tensor | null = null;
   for (let s = T - 1; s >= 0; s--) {
     const t = reverse ? T - 1 - s : s;
     const st = steps[s];
@@ -352,6 +379,10 @@ export function recurrenceRule(g: Tensor, node: Node<RecurrenceSaved>): Grads {
       const db = sg.ghh.sum(0);
       gb = gb === null ? db : gb.add(db);
     }
+    if (bIh !== null) {
+      const db = sg.gxp.sum(0);
+      gbIh = gbIh === null ? db : gbIh.add(db);
+    }
     ghNext = ghPrev;
     gcNext = sg.gcPrev;
   }
@@ -362,6 +393,7 @@ export function recurrenceRule(g: Tensor, node: Node<RecurrenceSaved>): Grads {
     lstm && c0!.requiresGrad ? gcNext : null,
     wHh.requiresGrad ? gw : null,
     bHh !== null && bHh.requiresGrad ? gb : null,
+    bIh !== null && bIh.requiresGrad ? gbIh : null,
   );
 }
 

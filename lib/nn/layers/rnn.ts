@@ -150,10 +150,14 @@ export abstract class RNNBase extends Module {
       for (let d = 0; d < dirs; d++) {
         const sfx = `_l${l}${d === 1 ? '_reverse' : ''}`;
         const idx = l * dirs + d;
-        const xp = linear(flat, this.#param(`weight_ih${sfx}`)!, this.#param(`bias_ih${sfx}`)).reshape([T, B, G * H]);
+        // RNN/LSTM cells add b_ih with b_hh (one pass less over xp); GRU's b_in must go in xp.
+        const foldBias = this.mode !== 'gru';
+        const bIh = this.#param(`bias_ih${sfx}`);
+        const xp = linear(flat, this.#param(`weight_ih${sfx}`)!, foldBias ? null : bIh).reshape([T, B, G * H]);
         const hInit = hx === null ? zeroState() : rows(hx, idx, 1).reshape([B, H]);
         const cInit = !lstm ? null : cx === null ? zeroState() : rows(cx, idx, 1).reshape([B, H]);
-        const y = recurrence(this.mode, xp, hInit, cInit, this.#param(`weight_hh${sfx}`)!, this.#param(`bias_hh${sfx}`), d === 1);
+        const y = recurrence(this.mode, xp, hInit, cInit, this.#param(`weight_hh${sfx}`)!, this.#param(`bias_hh${sfx}`), d === 1,
+          foldBias ? bIh : null);
         outs.push(lstm ? rows(y, 0, T) : y);
         hs.push(rows(y, d === 1 ? 0 : T - 1, 1));
         if (lstm) cs.push(rows(y, T, 1));
