@@ -1,6 +1,6 @@
 // A small persistent pool of worker threads, one per addon instance (JS environment). The
-// calling thread takes part in every job. Between jobs the workers spin for a few tens of
-// microseconds before sleeping on a condition variable: a GEMM issues several jobs back to back
+// calling thread takes part in every job. Between jobs the workers spin (yielding) for up to half a
+// millisecond before sleeping on a condition variable: a GEMM issues several jobs back to back
 // (pack, compute, per panel), and a futex wake-up per job would cost as much as the job.
 #pragma once
 
