@@ -10,7 +10,7 @@ export {
   linear, relu, leakyRelu, gelu, sigmoid, tanh, softmax, logSoftmax, dropout,
   mseLoss, l1Loss, huberLoss, crossEntropy, nllLoss, bceWithLogits,
 } from '../ops/functional.js';
-export type { Reduction, LossOptions, HuberOptions } from '../ops/functional.js';
+export type { Reduction, LossOptions, HuberOptions, ClassLossOptions, CrossEntropyOptions } from '../ops/functional.js';
 export type { Indices } from '../ops/util.js';
 // Convolution, pooling and batch normalisation run on their own kernels (lib/ops).
 export { conv2d, type Conv2dOptions } from '../ops/conv.js';

@@ -47,17 +47,38 @@ export class HuberLoss extends Loss {
   }
 }
 
+/** torch's _WeightedLoss: a class weight given at construction is a buffer (`weight` in the state dict). */
+abstract class ClassLoss extends Loss {
+  declare weight: Tensor | null;
+  readonly ignoreIndex: number;
+
+  constructor(options: F.ClassLossOptions = {}) {
+    super(options);
+    this.registerBuffer('weight', options.weight ?? null);
+    this.ignoreIndex = options.ignoreIndex ?? -100;
+  }
+}
+
 /** Logits [N, C] against class indices. */
-export class CrossEntropyLoss extends Loss {
+export class CrossEntropyLoss extends ClassLoss {
+  readonly labelSmoothing: number;
+
+  constructor(options: F.CrossEntropyOptions = {}) {
+    super(options);
+    this.labelSmoothing = options.labelSmoothing ?? 0;
+  }
+
   forward(input: Tensor, target: Indices): Tensor {
-    return F.crossEntropy(input, target, { reduction: this.reduction });
+    return F.crossEntropy(input, target, {
+      reduction: this.reduction, weight: this.weight, ignoreIndex: this.ignoreIndex, labelSmoothing: this.labelSmoothing,
+    });
   }
 }
 
 /** Log-probabilities [N, C] against class indices. */
-export class NLLLoss extends Loss {
+export class NLLLoss extends ClassLoss {
   forward(input: Tensor, target: Indices): Tensor {
-    return F.nllLoss(input, target, { reduction: this.reduction });
+    return F.nllLoss(input, target, { reduction: this.reduction, weight: this.weight, ignoreIndex: this.ignoreIndex });
   }
 }
 
