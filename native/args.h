@@ -14,12 +14,21 @@ namespace bp {
 
 enum class DType { kNone, kF32, kF64 };
 
+// Names float or double at the type level: withDType hands one to the binding's body, and
+// FloatArg::as(tag) reads the array as that type.
+template <typename T>
+struct TypeTag {
+  using type = T;
+};
+
 struct FloatArg {
   void* data = nullptr;
   size_t length = 0;
   bool isNull = true;
   template <typename T>
   T* as() const { return static_cast<T*>(data); }
+  template <typename T>
+  T* as(TypeTag<T>) const { return static_cast<T*>(data); }
 };
 
 struct IndexArg {
@@ -75,5 +84,17 @@ class Args {
   const char* fn_;
   DType dtype_ = DType::kNone;
 };
+
+// Runs body(TypeTag<float>{}) or body(TypeTag<double>{}) for the dtype the call's float arrays
+// share, so a binding writes its kernel call once for both precisions:
+//   withDType(args, [&](auto t) { kernel(x.as(t), y.as(t)); });
+
+template <typename F>
+void withDType(const Args& args, F&& body) {
+  if (args.dtype() == DType::kF32)
+    body(TypeTag<float>{});
+  else
+    body(TypeTag<double>{});
+}
 
 }  // namespace bp

@@ -1070,10 +1070,7 @@ Napi::Value Conv2d(const Napi::CallbackInfo& info) {
   args.atLeast(y, args.mul(g.cOut, g.NP), 3, "y");
   ConvContext& ctx = context(info);
   guarded(info, "conv2d", [&] {
-    if (args.dtype() == DType::kF32)
-      conv2dT<float>(ctx, x.as<float>(), w.as<float>(), b.as<float>(), y.as<float>(), g);
-    else
-      conv2dT<double>(ctx, x.as<double>(), w.as<double>(), b.as<double>(), y.as<double>(), g);
+    withDType(args, [&](auto t) { conv2dT(ctx, x.as(t), w.as(t), b.as(t), y.as(t), g); });
   });
   return info.Env().Undefined();
 }
@@ -1089,10 +1086,7 @@ Napi::Value Conv2dBackwardInput(const Napi::CallbackInfo& info) {
   args.atLeast(gx, args.mul(g.n, g.X), 2, "gx");
   ConvContext& ctx = context(info);
   guarded(info, "conv2dBackwardInput", [&] {
-    if (args.dtype() == DType::kF32)
-      conv2dBackwardInputT<float>(ctx, gy.as<float>(), w.as<float>(), gx.as<float>(), g);
-    else
-      conv2dBackwardInputT<double>(ctx, gy.as<double>(), w.as<double>(), gx.as<double>(), g);
+    withDType(args, [&](auto t) { conv2dBackwardInputT(ctx, gy.as(t), w.as(t), gx.as(t), g); });
   });
   return info.Env().Undefined();
 }
@@ -1110,11 +1104,9 @@ Napi::Value Conv2dBackwardWeight(const Napi::CallbackInfo& info) {
   if (!gb.isNull) args.atLeast(gb, g.cOut, 3, "gb");
   ConvContext& ctx = context(info);
   guarded(info, "conv2dBackwardWeight", [&] {
-    if (args.dtype() == DType::kF32)
-      conv2dBackwardWeightT<float>(ctx, x.as<float>(), gy.as<float>(), gw.as<float>(), gb.as<float>(), g);
-    else
-      conv2dBackwardWeightT<double>(ctx, x.as<double>(), gy.as<double>(), gw.as<double>(),
-                                    gb.as<double>(), g);
+    withDType(args, [&](auto t) {
+      conv2dBackwardWeightT(ctx, x.as(t), gy.as(t), gw.as(t), gb.as(t), g);
+    });
   });
   return info.Env().Undefined();
 }
@@ -1129,10 +1121,7 @@ Napi::Value MaxPool2d(const Napi::CallbackInfo& info) {
   args.atLeast(y, g.planes * g.O, 1, "y");
   args.atLeast(idx, g.planes * g.O, 2, "indices");
   ConvContext& ctx = context(info);
-  if (args.dtype() == DType::kF32)
-    maxPoolT<float>(ctx, x.as<float>(), y.as<float>(), idx.data, g);
-  else
-    maxPoolT<double>(ctx, x.as<double>(), y.as<double>(), idx.data, g);
+  withDType(args, [&](auto t) { maxPoolT(ctx, x.as(t), y.as(t), idx.data, g); });
   return info.Env().Undefined();
 }
 
@@ -1154,10 +1143,7 @@ Napi::Value MaxPool2dBackward(const Napi::CallbackInfo& info) {
                           ", outside the plane [0, " + std::to_string(g.HW) + ")");
   }
   ConvContext& ctx = context(info);
-  if (args.dtype() == DType::kF32)
-    maxPoolBackwardT<float>(ctx, gy.as<float>(), idx.data, gx.as<float>(), g);
-  else
-    maxPoolBackwardT<double>(ctx, gy.as<double>(), idx.data, gx.as<double>(), g);
+  withDType(args, [&](auto t) { maxPoolBackwardT(ctx, gy.as(t), idx.data, gx.as(t), g); });
   return info.Env().Undefined();
 }
 
@@ -1169,10 +1155,7 @@ Napi::Value AvgPool2d(const Napi::CallbackInfo& info) {
   args.atLeast(x, g.planes * g.HW, 0, "x");
   args.atLeast(y, g.planes * g.O, 1, "y");
   ConvContext& ctx = context(info);
-  if (args.dtype() == DType::kF32)
-    avgPoolT<float>(ctx, x.as<float>(), y.as<float>(), g);
-  else
-    avgPoolT<double>(ctx, x.as<double>(), y.as<double>(), g);
+  withDType(args, [&](auto t) { avgPoolT(ctx, x.as(t), y.as(t), g); });
   return info.Env().Undefined();
 }
 
@@ -1184,10 +1167,7 @@ Napi::Value AvgPool2dBackward(const Napi::CallbackInfo& info) {
   args.atLeast(gy, g.planes * g.O, 0, "gy");
   args.atLeast(gx, g.planes * g.HW, 1, "gx");
   ConvContext& ctx = context(info);
-  if (args.dtype() == DType::kF32)
-    avgPoolBackwardT<float>(ctx, gy.as<float>(), gx.as<float>(), g);
-  else
-    avgPoolBackwardT<double>(ctx, gy.as<double>(), gx.as<double>(), g);
+  withDType(args, [&](auto t) { avgPoolBackwardT(ctx, gy.as(t), gx.as(t), g); });
   return info.Env().Undefined();
 }
 
@@ -1201,10 +1181,9 @@ Napi::Value BatchNormStats(const Napi::CallbackInfo& info) {
   args.atLeast(mean, c, 4, "mean");
   args.atLeast(var, c, 5, "variance");
   ConvContext& ctx = context(info);
-  if (args.dtype() == DType::kF32)
-    batchNormStatsT<float>(ctx, x.as<float>(), n, c, inner, mean.as<float>(), var.as<float>());
-  else
-    batchNormStatsT<double>(ctx, x.as<double>(), n, c, inner, mean.as<double>(), var.as<double>());
+  withDType(args, [&](auto t) {
+    batchNormStatsT(ctx, x.as(t), n, c, inner, mean.as(t), var.as(t));
+  });
   return info.Env().Undefined();
 }
 
@@ -1221,12 +1200,9 @@ Napi::Value ChannelAffine(const Napi::CallbackInfo& info) {
   args.atLeast(shift, c, 5, "shift");
   args.atLeast(y, total, 6, "y");
   ConvContext& ctx = context(info);
-  if (args.dtype() == DType::kF32)
-    channelAffineT<float>(ctx, x.as<float>(), n, c, inner, scale.as<float>(), shift.as<float>(),
-                          y.as<float>());
-  else
-    channelAffineT<double>(ctx, x.as<double>(), n, c, inner, scale.as<double>(),
-                           shift.as<double>(), y.as<double>());
+  withDType(args, [&](auto t) {
+    channelAffineT(ctx, x.as(t), n, c, inner, scale.as(t), shift.as(t), y.as(t));
+  });
   return info.Env().Undefined();
 }
 
