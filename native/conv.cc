@@ -320,6 +320,42 @@ void conv2dBackwardInputGenericT(ConvContext& ctx, const T* gy, const T* wt, T* 
   });
 }
 
+// The bias gradient of a convolution (row sums of gy over images and pixels): each thread sums
+// into its own double row, and finish() adds the rows in thread order, so the result does not
+// depend on which thread took which image. Does nothing when gb is null (no bias).
+template <typename T>
+class BiasGradSums {
+ public:
+  BiasGradSums(T* gb, size_t threads, size_t cOut)
+      : gb_(gb), threads_(threads), cOut_(cOut), acc_(gb ? threads * cOut : 0, 0.0) {}
+
+  // Adds the row sums of one image's gy (cOut rows of P pixels) on thread t.
+  void add(size_t t, const T* gyi, size_t P) {
+    if (!gb_) return;
+    double* acc = acc_.data() + t * cOut_;
+    for (size_t co = 0; co < cOut_; ++co) {
+      const T* row = gyi + co * P;
+      double s = 0;
+      for (size_t p = 0; p < P; ++p) s += row[p];
+      acc[co] += s;
+    }
+  }
+
+  void finish() const {
+    if (!gb_) return;
+    for (size_t co = 0; co < cOut_; ++co) {
+      double s = 0;
+      for (size_t t = 0; t < threads_; ++t) s += acc_[t * cOut_ + co];
+      gb_[co] = static_cast<T>(s);
+    }
+  }
+
+ private:
+  T* gb_;
+  size_t threads_, cOut_;
+  std::vector<double> acc_;
+};
+
 template <typename T>
 void conv2dBackwardWeightGenericT(ConvContext& ctx, const T* x, const T* gy, T* gw, T* gb, const ConvGeom& g) {
   const size_t wsize = g.cOut * g.K;
@@ -344,7 +380,7 @@ void conv2dBackwardWeightGenericT(ConvContext& ctx, const T* x, const T* gy, T* 
   // accumulator (mPad x kPad) and the bias accumulator.
   auto buf = threadBuffers<T>(ctx, 1, {kPad * g.P, g.K * g.P, mPad * g.P, mPad * kPad});
   const size_t threads = buf.slot[0].size();
-  std::vector<double> gbAcc(gb ? threads * g.cOut : 0, 0.0);
+  BiasGradSums<T> gbSums(gb, threads, g.cOut);
   for (size_t t = 0; t < threads; ++t) std::fill(buf.slot[3][t], buf.slot[3][t] + mPad * kPad, T(0));
   std::vector<char> used(threads, 0);
   parallelFor(ctx, g.n, g.K * g.P * (g.cOut + 3), [&](size_t i, size_t t) {
@@ -372,15 +408,7 @@ void conv2dBackwardWeightGenericT(ConvContext& ctx, const T* x, const T* gy, T* 
       for (size_t blk = 0; blk < blocks; ++blk)
         kr.gemmMicro(g.P, apack + q * mr * g.P, bpack + blk * g.P * nr, acc + q * mr * kPad + blk * nr,
                      kPad, T(1), T(1));
-    if (gb) {
-      double* gbt = gbAcc.data() + t * g.cOut;
-      for (size_t co = 0; co < g.cOut; ++co) {
-        const T* row = gyi + co * g.P;
-        double s = 0;
-        for (size_t p = 0; p < g.P; ++p) s += row[p];
-        gbt[co] += s;
-      }
-    }
+    gbSums.add(t, gyi, g.P);
   });
   for (size_t t = 0; t < threads; ++t) {
     if (!used[t]) continue;
@@ -388,13 +416,7 @@ void conv2dBackwardWeightGenericT(ConvContext& ctx, const T* x, const T* gy, T* 
     for (size_t co = 0; co < g.cOut; ++co)
       for (size_t k = 0; k < g.K; ++k) gw[co * g.K + k] += acc[co * kPad + k];
   }
-  if (gb) {
-    for (size_t co = 0; co < g.cOut; ++co) {
-      double s = 0;
-      for (size_t t = 0; t < threads; ++t) s += gbAcc[t * g.cOut + co];
-      gb[co] = static_cast<T>(s);
-    }
-  }
+  gbSums.finish();
 }
 
 // ---- stride-1 fast paths ------------------------------------------------------------------------
@@ -757,7 +779,7 @@ void conv2dBackwardWeightStride1T(ConvContext& ctx, const T* x, const T* gy, T* 
   auto buf = threadBuffers<T>(ctx, 1, {xpSize, g.cOut * len, g.cOut * kPad * L});
   const size_t threads = buf.slot[0].size();
   for (size_t t = 0; t < threads; ++t) std::fill(buf.slot[2][t], buf.slot[2][t] + g.cOut * kPad * L, T(0));
-  std::vector<double> gbAcc(gb ? threads * g.cOut : 0, 0.0);
+  BiasGradSums<T> gbSums(gb, threads, g.cOut);
   std::vector<char> used(threads, 0);
   parallelFor(ctx, g.n, g.K * len * g.cOut, [&](size_t img, size_t t) {
     used[t] = 1;
@@ -770,15 +792,7 @@ void conv2dBackwardWeightStride1T(ConvContext& ctx, const T* x, const T* gy, T* 
       for (size_t oy = 0; oy < g.oH; ++oy)
         std::memcpy(gyw + co * len + oy * Wp, gyi + co * g.P + oy * g.oW, g.oW * sizeof(T));
     weightDotsDispatch<T>(bytes, gyw, len, xp, offs, g.cOut, kPad, len, buf.slot[2][t]);
-    if (gb) {
-      double* gbt = gbAcc.data() + t * g.cOut;
-      for (size_t co = 0; co < g.cOut; ++co) {
-        const T* row = gyi + co * g.P;
-        double s = 0;
-        for (size_t p = 0; p < g.P; ++p) s += row[p];
-        gbt[co] += s;
-      }
-    }
+    gbSums.add(t, gyi, g.P);
   });
   for (size_t t = 0; t < threads; ++t) {
     if (!used[t]) continue;
@@ -791,13 +805,7 @@ void conv2dBackwardWeightStride1T(ConvContext& ctx, const T* x, const T* gy, T* 
         gw[co * g.K + k] += sum;
       }
   }
-  if (gb) {
-    for (size_t co = 0; co < g.cOut; ++co) {
-      double s = 0;
-      for (size_t t = 0; t < threads; ++t) s += gbAcc[t * g.cOut + co];
-      gb[co] = static_cast<T>(s);
-    }
-  }
+  gbSums.finish();
 }
 
 // ---- dispatch --------------------------------------------------------------------------------
@@ -867,6 +875,21 @@ inline void windowRange(size_t o, size_t stride, size_t pad, size_t k, size_t si
   a = start < pad ? 0 : start - pad;
   b = std::min(start + k - pad, size);
   if (start + k < pad) b = 0;
+}
+
+// Calls visit(o, y0, y1, x0, x1) for each output element o of one plane, with its window of
+// input rows [y0, y1) and columns [x0, x1) clipped to the plane.
+template <typename F>
+inline void forEachWindow(const PoolGeom& g, F&& visit) {
+  for (size_t oy = 0; oy < g.oH; ++oy) {
+    size_t y0, y1;
+    windowRange(oy, g.sH, g.pH, g.kH, g.h, y0, y1);
+    for (size_t ox = 0; ox < g.oW; ++ox) {
+      size_t x0, x1;
+      windowRange(ox, g.sW, g.pW, g.kW, g.w, x0, x1);
+      visit(oy * g.oW + ox, y0, y1, x0, x1);
+    }
+  }
 }
 
 // The first maximum of each window wins, except that a NaN beats everything and a later NaN
@@ -943,22 +966,16 @@ void maxPoolT(ConvContext& ctx, const T* x, T* y, int32_t* idx, const PoolGeom& 
     int32_t* ip = idx + pl * g.O;
     // The common 2x2/2 window: vectorized, redone by the general loop if the plane has a NaN.
     if (k2s2 && !maxPool2x2Dispatch(bytes, xp, yp, ip, g.h, g.w, g.oH, g.oW)) return;
-    for (size_t oy = 0; oy < g.oH; ++oy) {
-      size_t y0, y1;
-      windowRange(oy, g.sH, g.pH, g.kH, g.h, y0, y1);
-      for (size_t ox = 0; ox < g.oW; ++ox) {
-        size_t x0, x1;
-        windowRange(ox, g.sW, g.pW, g.kW, g.w, x0, x1);
-        T best = xp[y0 * g.w + x0];
-        size_t at = y0 * g.w + x0;
-        for (size_t r = y0; r < y1; ++r) {
-          const T* row = xp + r * g.w;
-          for (size_t c = x0; c < x1; ++c) maxStep(row[c], r * g.w + c, best, at);
-        }
-        yp[oy * g.oW + ox] = best;
-        ip[oy * g.oW + ox] = static_cast<int32_t>(at);
+    forEachWindow(g, [&](size_t o, size_t y0, size_t y1, size_t x0, size_t x1) {
+      T best = xp[y0 * g.w + x0];
+      size_t at = y0 * g.w + x0;
+      for (size_t r = y0; r < y1; ++r) {
+        const T* row = xp + r * g.w;
+        for (size_t c = x0; c < x1; ++c) maxStep(row[c], r * g.w + c, best, at);
       }
-    }
+      yp[o] = best;
+      ip[o] = static_cast<int32_t>(at);
+    });
   });
 }
 
@@ -979,18 +996,12 @@ void avgPoolT(ConvContext& ctx, const T* x, T* y, const PoolGeom& g) {
   parallelFor(ctx, g.planes, g.HW, [&](size_t pl, size_t) {
     const T* xp = x + pl * g.HW;
     T* yp = y + pl * g.O;
-    for (size_t oy = 0; oy < g.oH; ++oy) {
-      size_t y0, y1;
-      windowRange(oy, g.sH, g.pH, g.kH, g.h, y0, y1);
-      for (size_t ox = 0; ox < g.oW; ++ox) {
-        size_t x0, x1;
-        windowRange(ox, g.sW, g.pW, g.kW, g.w, x0, x1);
-        T s = 0;
-        for (size_t r = y0; r < y1; ++r)
-          for (size_t c = x0; c < x1; ++c) s += xp[r * g.w + c];
-        yp[oy * g.oW + ox] = s * inv;
-      }
-    }
+    forEachWindow(g, [&](size_t o, size_t y0, size_t y1, size_t x0, size_t x1) {
+      T s = 0;
+      for (size_t r = y0; r < y1; ++r)
+        for (size_t c = x0; c < x1; ++c) s += xp[r * g.w + c];
+      yp[o] = s * inv;
+    });
   });
 }
 
@@ -1001,17 +1012,11 @@ void avgPoolBackwardT(ConvContext& ctx, const T* gy, T* gx, const PoolGeom& g) {
     T* gp = gx + pl * g.HW;
     std::fill(gp, gp + g.HW, T(0));
     const T* gyp = gy + pl * g.O;
-    for (size_t oy = 0; oy < g.oH; ++oy) {
-      size_t y0, y1;
-      windowRange(oy, g.sH, g.pH, g.kH, g.h, y0, y1);
-      for (size_t ox = 0; ox < g.oW; ++ox) {
-        size_t x0, x1;
-        windowRange(ox, g.sW, g.pW, g.kW, g.w, x0, x1);
-        const T v = gyp[oy * g.oW + ox] * inv;
-        for (size_t r = y0; r < y1; ++r)
-          for (size_t c = x0; c < x1; ++c) gp[r * g.w + c] += v;
-      }
-    }
+    forEachWindow(g, [&](size_t o, size_t y0, size_t y1, size_t x0, size_t x1) {
+      const T v = gyp[o] * inv;
+      for (size_t r = y0; r < y1; ++r)
+        for (size_t c = x0; c < x1; ++c) gp[r * g.w + c] += v;
+    });
   });
 }
 
