@@ -148,6 +148,8 @@ class Addon : public Napi::Addon<Addon> {
 
   template <typename T>
   const Kernels<T>& k() const { return pick<T>(*simd_); }
+  template <typename T>
+  const Kernels<T>& k(TypeTag<T>) const { return pick<T>(*simd_); }
 
   // Runs f(begin, end) over [0, n), split across the pool when the array is large enough for
   // the threads to pay off (elementwise kernels past the L2 cache are memory-bound).
@@ -265,13 +267,10 @@ class Addon : public Napi::Addon<Addon> {
     if (batch > 1 && strideC == 0 && sizeC > 0)
       args.rangeError(13, "strideC", "must not be 0 when batch > 1 (batches would overwrite each other)");
     try {
-      if (args.dtype() == DType::kF32)
-        gemmT<float>(transA, transB, m, n, kk, alpha, a.as<float>() + offA, b.as<float>() + offB,
-                     beta, c.as<float>() + offC, batch, strideA, strideB, strideC);
-      else
-        gemmT<double>(transA, transB, m, n, kk, alpha, a.as<double>() + offA,
-                      b.as<double>() + offB, beta, c.as<double>() + offC, batch, strideA, strideB,
-                      strideC);
+      withDType(args, [&](auto t) {
+        gemmT(transA, transB, m, n, kk, alpha, a.as(t) + offA, b.as(t) + offB, beta, c.as(t) + offC,
+              batch, strideA, strideB, strideC);
+      });
     } catch (const std::bad_alloc&) {
       throw Napi::Error::New(info.Env(), "gemm: out of memory for the packing buffers");
     }
@@ -352,14 +351,11 @@ class Addon : public Napi::Addon<Addon> {
     const FloatArg y = args.floats(2, "y");
     const double alpha = args.number(3, "alpha");
     args.exactly(y, x.length, 2, "y");
-    if (args.dtype() == DType::kF32)
+    withDType(args, [&](auto t) {
       elementwise(x.length, [&](size_t b, size_t e) {
-        k<float>().unary(op, x.as<float>() + b, y.as<float>() + b, e - b, alpha);
+        k(t).unary(op, x.as(t) + b, y.as(t) + b, e - b, alpha);
       });
-    else
-      elementwise(x.length, [&](size_t b, size_t e) {
-        k<double>().unary(op, x.as<double>() + b, y.as<double>() + b, e - b, alpha);
-      });
+    });
     return info.Env().Undefined();
   }
 
@@ -374,16 +370,11 @@ class Addon : public Napi::Addon<Addon> {
     args.exactly(y, x.length, 2, "y");
     args.exactly(gy, x.length, 3, "gy");
     args.exactly(gx, x.length, 4, "gx");
-    if (args.dtype() == DType::kF32)
+    withDType(args, [&](auto t) {
       elementwise(x.length, [&](size_t b, size_t e) {
-        k<float>().unaryBackward(op, x.as<float>() + b, y.as<float>() + b, gy.as<float>() + b,
-                                 gx.as<float>() + b, e - b, alpha);
+        k(t).unaryBackward(op, x.as(t) + b, y.as(t) + b, gy.as(t) + b, gx.as(t) + b, e - b, alpha);
       });
-    else
-      elementwise(x.length, [&](size_t b, size_t e) {
-        k<double>().unaryBackward(op, x.as<double>() + b, y.as<double>() + b, gy.as<double>() + b,
-                                  gx.as<double>() + b, e - b, alpha);
-      });
+    });
     return info.Env().Undefined();
   }
 
@@ -418,12 +409,10 @@ class Addon : public Napi::Addon<Addon> {
     args.atLeast(a, aSize, 1, "a");
     args.atLeast(b, bSize, 3, "b");
     args.atLeast(out, outSize, 5, "out");
-    if (args.dtype() == DType::kF32)
-      broadcastBinary<float>(k<float>(), op, a.as<float>(), aShape, aDims, b.as<float>(), bShape,
-                             bDims, out.as<float>(), outShape, outDims);
-    else
-      broadcastBinary<double>(k<double>(), op, a.as<double>(), aShape, aDims, b.as<double>(),
-                              bShape, bDims, out.as<double>(), outShape, outDims);
+    withDType(args, [&](auto t) {
+      broadcastBinary(k(t), op, a.as(t), aShape, aDims, b.as(t), bShape, bDims, out.as(t), outShape,
+                      outDims);
+    });
     return info.Env().Undefined();
   }
 
@@ -435,15 +424,12 @@ class Addon : public Napi::Addon<Addon> {
     const FloatArg out = args.floats(3, "out");
     const bool scalarFirst = args.boolean(4, "scalarFirst");
     args.exactly(out, a.length, 3, "out");
-    if (args.dtype() == DType::kF32)
+    withDType(args, [&](auto t) {
+      using T = typename decltype(t)::type;
       elementwise(a.length, [&](size_t b, size_t e) {
-        k<float>().binaryVS(op, a.as<float>() + b, static_cast<float>(s), out.as<float>() + b,
-                            e - b, scalarFirst);
+        k(t).binaryVS(op, a.as(t) + b, static_cast<T>(s), out.as(t) + b, e - b, scalarFirst);
       });
-    else
-      elementwise(a.length, [&](size_t b, size_t e) {
-        k<double>().binaryVS(op, a.as<double>() + b, s, out.as<double>() + b, e - b, scalarFirst);
-      });
+    });
     return info.Env().Undefined();
   }
 
@@ -472,10 +458,7 @@ class Addon : public Napi::Addon<Addon> {
     args.atLeast(out, ax.kept, 5, "out");
     if (ax.n == 0 && ax.kept > 0 && (op == kMax || op == kMin))
       args.rangeError(3, "n", "must be at least 1 for max/min (an empty axis has no extremum)");
-    if (args.dtype() == DType::kF32)
-      k<float>().reduce(op, x.as<float>(), ax.outer, ax.n, ax.inner, out.as<float>());
-    else
-      k<double>().reduce(op, x.as<double>(), ax.outer, ax.n, ax.inner, out.as<double>());
+    withDType(args, [&](auto t) { k(t).reduce(op, x.as(t), ax.outer, ax.n, ax.inner, out.as(t)); });
     return info.Env().Undefined();
   }
 
@@ -489,10 +472,9 @@ class Addon : public Napi::Addon<Addon> {
     args.atLeast(out, ax.kept, 4, "out");
     args.atLeast(idx, ax.kept, 5, "indices");
     if (ax.n == 0 && ax.kept > 0) args.rangeError(2, "n", "must be at least 1 (an empty axis has no maximum)");
-    if (args.dtype() == DType::kF32)
-      maxWithIndex<float>(x.as<float>(), ax.outer, ax.n, ax.inner, out.as<float>(), idx.data);
-    else
-      maxWithIndex<double>(x.as<double>(), ax.outer, ax.n, ax.inner, out.as<double>(), idx.data);
+    withDType(args, [&](auto t) {
+      maxWithIndex(x.as(t), ax.outer, ax.n, ax.inner, out.as(t), idx.data);
+    });
     return info.Env().Undefined();
   }
 
@@ -504,10 +486,10 @@ class Addon : public Napi::Addon<Addon> {
     args.atLeast(x, ax.total, 0, "x");
     args.atLeast(idx, ax.kept, 4, "indices");
     if (ax.n == 0 && ax.kept > 0) args.rangeError(2, "n", "must be at least 1 (an empty axis has no maximum)");
-    if (args.dtype() == DType::kF32)
-      maxWithIndex<float>(x.as<float>(), ax.outer, ax.n, ax.inner, nullptr, idx.data);
-    else
-      maxWithIndex<double>(x.as<double>(), ax.outer, ax.n, ax.inner, nullptr, idx.data);
+    withDType(args, [&](auto t) {
+      using T = typename decltype(t)::type;
+      maxWithIndex<T>(x.as(t), ax.outer, ax.n, ax.inner, nullptr, idx.data);
+    });
     return info.Env().Undefined();
   }
 
@@ -521,10 +503,7 @@ class Addon : public Napi::Addon<Addon> {
     const size_t total = args.mul(rows, cols);
     args.atLeast(x, total, 0, "x");
     args.atLeast(y, total, 3, "y");
-    if (args.dtype() == DType::kF32)
-      k<float>().softmax(x.as<float>(), rows, cols, y.as<float>(), log);
-    else
-      k<double>().softmax(x.as<double>(), rows, cols, y.as<double>(), log);
+    withDType(args, [&](auto t) { k(t).softmax(x.as(t), rows, cols, y.as(t), log); });
     return info.Env().Undefined();
   }
   Napi::Value Softmax(const Napi::CallbackInfo& info) { return softmaxCommon(info, "softmax", false); }
@@ -540,10 +519,9 @@ class Addon : public Napi::Addon<Addon> {
     args.atLeast(y, total, 0, "y");
     args.atLeast(gy, total, 1, "gy");
     args.atLeast(gx, total, 4, "gx");
-    if (args.dtype() == DType::kF32)
-      k<float>().softmaxBackward(y.as<float>(), gy.as<float>(), rows, cols, gx.as<float>(), log);
-    else
-      k<double>().softmaxBackward(y.as<double>(), gy.as<double>(), rows, cols, gx.as<double>(), log);
+    withDType(args, [&](auto t) {
+      k(t).softmaxBackward(y.as(t), gy.as(t), rows, cols, gx.as(t), log);
+    });
     return info.Env().Undefined();
   }
   Napi::Value SoftmaxBackward(const Napi::CallbackInfo& info) {
@@ -573,12 +551,9 @@ class Addon : public Napi::Addon<Addon> {
                         "holds " + std::to_string(t) + " at row " + std::to_string(r) +
                             ", outside the classes [0, " + std::to_string(cols) + ")");
     }
-    if (args.dtype() == DType::kF32)
-      k<float>().softmaxCrossEntropy(logits.as<float>(), rows, cols, targets.data,
-                                     losses.as<float>(), grad.as<float>(), scale);
-    else
-      k<double>().softmaxCrossEntropy(logits.as<double>(), rows, cols, targets.data,
-                                      losses.as<double>(), grad.as<double>(), scale);
+    withDType(args, [&](auto t) {
+      k(t).softmaxCrossEntropy(logits.as(t), rows, cols, targets.data, losses.as(t), grad.as(t), scale);
+    });
     return info.Env().Undefined();
   }
 
@@ -594,10 +569,7 @@ class Addon : public Napi::Addon<Addon> {
     args.atLeast(x, total, 0, "x");
     args.atLeast(bias, cols, 3, "bias");
     args.atLeast(out, total, 4, "out");
-    if (args.dtype() == DType::kF32)
-      biasAddT<float>(x.as<float>(), rows, cols, bias.as<float>(), out.as<float>());
-    else
-      biasAddT<double>(x.as<double>(), rows, cols, bias.as<double>(), out.as<double>());
+    withDType(args, [&](auto t) { biasAddT(x.as(t), rows, cols, bias.as(t), out.as(t)); });
     return info.Env().Undefined();
   }
   template <typename T>
@@ -613,10 +585,7 @@ class Addon : public Napi::Addon<Addon> {
     const FloatArg gb = args.floats(3, "gb");
     args.atLeast(gy, args.mul(rows, cols), 0, "gy");
     args.atLeast(gb, cols, 3, "gb");
-    if (args.dtype() == DType::kF32)
-      k<float>().reduce(kSum, gy.as<float>(), 1, rows, cols, gb.as<float>());
-    else
-      k<double>().reduce(kSum, gy.as<double>(), 1, rows, cols, gb.as<double>());
+    withDType(args, [&](auto t) { k(t).reduce(kSum, gy.as(t), 1, rows, cols, gb.as(t)); });
     return info.Env().Undefined();
   }
 
@@ -643,10 +612,7 @@ class Addon : public Napi::Addon<Addon> {
     for (size_t d = 0; d < dims; ++d) total = args.mul(total, shape[d]);
     args.atLeast(x, total, 0, "x");
     args.atLeast(out, total, 3, "out");
-    if (args.dtype() == DType::kF32)
-      permuteCopy<float>(x.as<float>(), shape, perm, dims, out.as<float>());
-    else
-      permuteCopy<double>(x.as<double>(), shape, perm, dims, out.as<double>());
+    withDType(args, [&](auto t) { permuteCopy(x.as(t), shape, perm, dims, out.as(t)); });
     return info.Env().Undefined();
   }
 
@@ -669,11 +635,9 @@ class Addon : public Napi::Addon<Addon> {
     args.atLeast(x, ax.total, 0, "x");
     args.atLeast(out, args.mul(ax.kept, idx.length), 5, "out");
     checkIndices(args, idx, ax.n, 4);
-    if (args.dtype() == DType::kF32)
-      gatherRows<float>(x.as<float>(), ax.outer, ax.n, ax.inner, idx.data, idx.length, out.as<float>());
-    else
-      gatherRows<double>(x.as<double>(), ax.outer, ax.n, ax.inner, idx.data, idx.length,
-                         out.as<double>());
+    withDType(args, [&](auto t) {
+      gatherRows(x.as(t), ax.outer, ax.n, ax.inner, idx.data, idx.length, out.as(t));
+    });
     return info.Env().Undefined();
   }
 
@@ -686,12 +650,9 @@ class Addon : public Napi::Addon<Addon> {
     args.atLeast(g, args.mul(ax.kept, idx.length), 0, "g");
     args.atLeast(gx, ax.total, 5, "gx");
     checkIndices(args, idx, ax.n, 4);
-    if (args.dtype() == DType::kF32)
-      scatterAddRows<float>(g.as<float>(), ax.outer, ax.n, ax.inner, idx.data, idx.length,
-                            gx.as<float>());
-    else
-      scatterAddRows<double>(g.as<double>(), ax.outer, ax.n, ax.inner, idx.data, idx.length,
-                             gx.as<double>());
+    withDType(args, [&](auto t) {
+      scatterAddRows(g.as(t), ax.outer, ax.n, ax.inner, idx.data, idx.length, gx.as(t));
+    });
     return info.Env().Undefined();
   }
 
@@ -712,18 +673,12 @@ class Addon : public Napi::Addon<Addon> {
     if (buf.isNull && momentum != 0)
       args.typeError(2, "buf", "must be a float array when momentum is not 0, got null");
     if (!buf.isNull) args.exactly(buf, param.length, 2, "buf");
-    if (args.dtype() == DType::kF32)
+    withDType(args, [&](auto t) {
       elementwise(param.length, [&](size_t b, size_t e) {
-        k<float>().sgdStep(param.as<float>() + b, grad.as<float>() + b,
-                           buf.isNull ? nullptr : buf.as<float>() + b, e - b, lr, momentum,
-                           dampening, weightDecay, nesterov, firstStep);
+        k(t).sgdStep(param.as(t) + b, grad.as(t) + b, buf.isNull ? nullptr : buf.as(t) + b, e - b, lr,
+                     momentum, dampening, weightDecay, nesterov, firstStep);
       });
-    else
-      elementwise(param.length, [&](size_t b, size_t e) {
-        k<double>().sgdStep(param.as<double>() + b, grad.as<double>() + b,
-                            buf.isNull ? nullptr : buf.as<double>() + b, e - b, lr, momentum,
-                            dampening, weightDecay, nesterov, firstStep);
-      });
+    });
     return info.Env().Undefined();
   }
 
@@ -747,20 +702,13 @@ class Addon : public Napi::Addon<Addon> {
     args.exactly(expAvg, param.length, 2, "expAvg");
     args.exactly(expAvgSq, param.length, 3, "expAvgSq");
     if (!maxExpAvgSq.isNull) args.exactly(maxExpAvgSq, param.length, 4, "maxExpAvgSq");
-    if (args.dtype() == DType::kF32)
+    withDType(args, [&](auto t) {
       elementwise(param.length, [&](size_t b, size_t e) {
-        k<float>().adamStep(param.as<float>() + b, grad.as<float>() + b, expAvg.as<float>() + b,
-                            expAvgSq.as<float>() + b,
-                            maxExpAvgSq.isNull ? nullptr : maxExpAvgSq.as<float>() + b, e - b,
-                            step, lr, beta1, beta2, eps, weightDecay, decoupled);
+        k(t).adamStep(param.as(t) + b, grad.as(t) + b, expAvg.as(t) + b, expAvgSq.as(t) + b,
+                      maxExpAvgSq.isNull ? nullptr : maxExpAvgSq.as(t) + b, e - b, step, lr, beta1,
+                      beta2, eps, weightDecay, decoupled);
       });
-    else
-      elementwise(param.length, [&](size_t b, size_t e) {
-        k<double>().adamStep(param.as<double>() + b, grad.as<double>() + b,
-                             expAvg.as<double>() + b, expAvgSq.as<double>() + b,
-                             maxExpAvgSq.isNull ? nullptr : maxExpAvgSq.as<double>() + b, e - b,
-                             step, lr, beta1, beta2, eps, weightDecay, decoupled);
-      });
+    });
     return info.Env().Undefined();
   }
 

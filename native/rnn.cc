@@ -98,8 +98,8 @@ struct Activations {
   void relu(const T* x, T* y, size_t n) const { k.unary(kRelu, x, y, n, 0); }
 };
 
-Activations<double> activationsFor(const KernelTable& t, double*) { return {t.f64}; }
-Activations<float> activationsFor(const KernelTable& t, float*) {
+Activations<double> activationsFor(const KernelTable& t, TypeTag<double>) { return {t.f64}; }
+Activations<float> activationsFor(const KernelTable& t, TypeTag<float>) {
   Activations<float> a{t.f32};
 #if defined(__x86_64__) || defined(_M_X64)
   if (std::strcmp(t.name, "avx512") == 0) {
@@ -340,14 +340,10 @@ Napi::Value RnnCellForward(const Napi::CallbackInfo& info) {
                                 "for LSTM and GRU cells");
   if (bh == 0) return info.Env().Undefined();  // no element to compute (batch may be huge)
   const KernelTable& table = tableOf(info);
-  if (args.dtype() == DType::kF32)
-    cellForward<float>(activationsFor(table, static_cast<float*>(nullptr)), cell, batch, H, xp.as<float>(), hh.as<float>(),
-                       b.as<float>(), hp.as<float>(), cp.as<float>(), h.as<float>(), c.as<float>(),
-                       sv.as<float>());
-  else
-    cellForward<double>(activationsFor(table, static_cast<double*>(nullptr)), cell, batch, H, xp.as<double>(), hh.as<double>(),
-                        b.as<double>(), hp.as<double>(), cp.as<double>(), h.as<double>(),
-                        c.as<double>(), sv.as<double>());
+  withDType(args, [&](auto t) {
+    cellForward(activationsFor(table, t), cell, batch, H, xp.as(t), hh.as(t), b.as(t), hp.as(t),
+                cp.as(t), h.as(t), c.as(t), sv.as(t));
+  });
   return info.Env().Undefined();
 }
 
@@ -378,16 +374,10 @@ Napi::Value RnnCellBackward(const Napi::CallbackInfo& info) {
   const FloatArg gcp = cellArray(args, 14, "gcPrev", bh, lstm, "for an LSTM cell");
   if (bh == 0) return info.Env().Undefined();  // no element to compute (batch may be huge)
   const KernelTable& table = tableOf(info);
-  if (args.dtype() == DType::kF32)
-    cellBackward<float>(activationsFor(table, static_cast<float*>(nullptr)), cell, batch, H, sv.as<float>(), hp.as<float>(),
-                        cp.as<float>(), c.as<float>(), h.as<float>(), gh.as<float>(),
-                        ghn.as<float>(), gcn.as<float>(), gxp.as<float>(), ghh.as<float>(),
-                        ghp.as<float>(), gcp.as<float>());
-  else
-    cellBackward<double>(activationsFor(table, static_cast<double*>(nullptr)), cell, batch, H, sv.as<double>(), hp.as<double>(),
-                         cp.as<double>(), c.as<double>(), h.as<double>(), gh.as<double>(),
-                         ghn.as<double>(), gcn.as<double>(), gxp.as<double>(), ghh.as<double>(),
-                         ghp.as<double>(), gcp.as<double>());
+  withDType(args, [&](auto t) {
+    cellBackward(activationsFor(table, t), cell, batch, H, sv.as(t), hp.as(t), cp.as(t), c.as(t),
+                 h.as(t), gh.as(t), ghn.as(t), gcn.as(t), gxp.as(t), ghh.as(t), ghp.as(t), gcp.as(t));
+  });
   return info.Env().Undefined();
 }
 
