@@ -578,6 +578,13 @@ function checkRowsCols(op: string, rows: unknown, cols: unknown): void {
   checkedProduct(op, 'rows×cols', [rows as number, cols as number]);
 }
 
+// The checks of a row-wise kernel whose arrays all hold rows×cols elements of one dtype.
+function checkRowArrays(op: string, rows: number, cols: number, arrays: Record<string, FloatArray>): void {
+  checkRowsCols(op, rows, cols);
+  checkSameDtype(op, arrays);
+  for (const [name, a] of Object.entries(arrays)) checkAtLeast(op, name, a, rows * cols);
+}
+
 function rowMax(x: FloatArray, start: number, cols: number): number {
   let m = -Infinity;
   for (let j = 0; j < cols; j++) if (x[start + j] > m) m = x[start + j];
@@ -586,10 +593,7 @@ function rowMax(x: FloatArray, start: number, cols: number): number {
 
 function softmax(x: FloatArray, rows: number, cols: number, y: FloatArray): void {
   const name = 'softmax';
-  checkRowsCols(name, rows, cols);
-  checkSameDtype(name, { x, y });
-  checkAtLeast(name, 'x', x, rows * cols);
-  checkAtLeast(name, 'y', y, rows * cols);
+  checkRowArrays(name, rows, cols, { x, y });
   const round = rounderFor(x);
   for (let r = 0; r < rows; r++) {
     const s = r * cols;
@@ -605,10 +609,7 @@ function softmax(x: FloatArray, rows: number, cols: number, y: FloatArray): void
 
 function logSoftmax(x: FloatArray, rows: number, cols: number, y: FloatArray): void {
   const name = 'logSoftmax';
-  checkRowsCols(name, rows, cols);
-  checkSameDtype(name, { x, y });
-  checkAtLeast(name, 'x', x, rows * cols);
-  checkAtLeast(name, 'y', y, rows * cols);
+  checkRowArrays(name, rows, cols, { x, y });
   const round = rounderFor(x);
   for (let r = 0; r < rows; r++) {
     const s = r * cols;
@@ -622,11 +623,7 @@ function logSoftmax(x: FloatArray, rows: number, cols: number, y: FloatArray): v
 
 function softmaxBackward(y: FloatArray, gy: FloatArray, rows: number, cols: number, gx: FloatArray): void {
   const name = 'softmaxBackward';
-  checkRowsCols(name, rows, cols);
-  checkSameDtype(name, { y, gy, gx });
-  checkAtLeast(name, 'y', y, rows * cols);
-  checkAtLeast(name, 'gy', gy, rows * cols);
-  checkAtLeast(name, 'gx', gx, rows * cols);
+  checkRowArrays(name, rows, cols, { y, gy, gx });
   const round = rounderFor(y);
   for (let r = 0; r < rows; r++) {
     const s = r * cols;
@@ -638,11 +635,7 @@ function softmaxBackward(y: FloatArray, gy: FloatArray, rows: number, cols: numb
 
 function logSoftmaxBackward(y: FloatArray, gy: FloatArray, rows: number, cols: number, gx: FloatArray): void {
   const name = 'logSoftmaxBackward';
-  checkRowsCols(name, rows, cols);
-  checkSameDtype(name, { y, gy, gx });
-  checkAtLeast(name, 'y', y, rows * cols);
-  checkAtLeast(name, 'gy', gy, rows * cols);
-  checkAtLeast(name, 'gx', gx, rows * cols);
+  checkRowArrays(name, rows, cols, { y, gy, gx });
   const round = rounderFor(y);
   for (let r = 0; r < rows; r++) {
     const s = r * cols;
