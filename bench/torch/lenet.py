@@ -2,10 +2,8 @@
 # cross-entropy, SGD with momentum 0.9), timed the same way.
 # Usage: /usr/bin/python3 bench/torch/lenet.py <threads> <steps>
 # Prints one JSON line: {"torch": version, "sps": samples/s, "peak_rss_mb": peak RSS}.
-# torch.set_num_threads does not reach the BLAS: this Debian torch calls the system OpenBLAS,
-# whose own pool keeps all cores unless set through openblas_set_num_threads, so it is limited
-# to the same thread count here (the linear layers would otherwise run on 2 cores in "1 thread").
-import ctypes
+# The OpenBLAS pool is limited to the same thread count (the linear layers would otherwise run on
+# 2 cores in "1 thread"; see common.py).
 import json
 import resource
 import sys
@@ -14,12 +12,13 @@ import time
 import torch
 from torch import nn
 
+from common import openblas_thread_setter, training_step
+
 threads, steps = int(sys.argv[1]), int(sys.argv[2])
 torch.set_num_threads(threads)
-try:
-    ctypes.CDLL('libopenblas.so.0').openblas_set_num_threads(threads)  # the instance torch loaded
-except (OSError, AttributeError):
-    pass
+set_blas_threads = openblas_thread_setter()
+if set_blas_threads is not None:
+    set_blas_threads(threads)
 torch.manual_seed(0)
 
 model = nn.Sequential(
@@ -33,15 +32,7 @@ model = nn.Sequential(
 x = torch.randn(64, 1, 28, 28)
 y = torch.randint(0, 10, (64,))
 opt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
-ce = nn.CrossEntropyLoss()
-
-
-def step():
-    opt.zero_grad(set_to_none=True)
-    loss = ce(model(x), y)
-    loss.backward()
-    opt.step()
-
+step = training_step(model, nn.CrossEntropyLoss(), opt, x, y)
 
 for _ in range(max(steps // 10, 3)):
     step()  # warm-up

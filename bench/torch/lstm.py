@@ -9,6 +9,8 @@ import time
 import torch
 from torch import nn
 
+from common import training_step
+
 T, B, I, H, C = 32, 32, 64, 128, 64
 threads, steps = int(sys.argv[1]), int(sys.argv[2])
 torch.set_num_threads(threads)
@@ -19,16 +21,7 @@ head = nn.Linear(H, C)
 x = torch.randn(T, B, I)
 y = torch.tensor([(i * 7 + (i >> 5)) % C for i in range(T * B)])
 opt = torch.optim.Adam(list(lstm.parameters()) + list(head.parameters()), lr=1e-3)
-ce = nn.CrossEntropyLoss()
-
-
-def step():
-    opt.zero_grad(set_to_none=True)
-    out, _ = lstm(x)
-    loss = ce(head(out.reshape(T * B, H)), y)
-    loss.backward()
-    opt.step()
-
+step = training_step(lambda inp: head(lstm(inp)[0].reshape(T * B, H)), nn.CrossEntropyLoss(), opt, x, y)
 
 for _ in range(max(steps // 10, 2)):
     step()  # warm-up

@@ -4,16 +4,16 @@
 #   "<small|large> <intra-op threads> <BLAS threads> <steps>"
 #     -> one timed round, answered by {"seconds": s per step}
 # The first line of output is {"torch": version, "blas": ...}.
-# torch.set_num_threads does not reach the BLAS: this Debian torch calls the system OpenBLAS,
-# whose own thread pool keeps its default size (all cores) unless set through
-# openblas_set_num_threads, so a "1 thread" torch would otherwise run its GEMMs on 2 cores.
-import ctypes
+# The OpenBLAS pool is set to the BLAS thread count of each round (a "1 thread" torch would
+# otherwise run its GEMMs on 2 cores; see common.py).
 import json
 import sys
 import time
 
 import torch
 from torch import nn
+
+from common import openblas_thread_setter, training_step
 
 torch.manual_seed(0)
 
@@ -22,38 +22,17 @@ small = nn.Sequential(nn.Linear(2, 16), nn.Tanh(), nn.Linear(16, 16), nn.Tanh(),
 xs = torch.randn(32, 2)
 ys = torch.randn(32, 1)
 opt_s = torch.optim.SGD(small.parameters(), lr=0.01)
-mse = nn.MSELoss()
-
-
-def small_step():
-    opt_s.zero_grad(set_to_none=True)
-    loss = mse(small(xs), ys)
-    loss.backward()
-    opt_s.step()
-
+small_step = training_step(small, nn.MSELoss(), opt_s, xs, ys)
 
 # 784-512-256-10 ReLU MLP, batch 128, softmax cross-entropy, SGD with momentum.
 large = nn.Sequential(nn.Linear(784, 512), nn.ReLU(), nn.Linear(512, 256), nn.ReLU(), nn.Linear(256, 10))
 xl = torch.randn(128, 784)
 yl = torch.randint(0, 10, (128,))
 opt_l = torch.optim.SGD(large.parameters(), lr=0.01, momentum=0.9)
-ce = nn.CrossEntropyLoss()
+large_step = training_step(large, nn.CrossEntropyLoss(), opt_l, xl, yl)
 
-
-def large_step():
-    opt_l.zero_grad(set_to_none=True)
-    loss = ce(large(xl), yl)
-    loss.backward()
-    opt_l.step()
-
-
-try:
-    openblas = ctypes.CDLL('libopenblas.so.0')  # the instance torch already loaded
-    set_blas_threads = openblas.openblas_set_num_threads
-    blas = 'openblas'
-except (OSError, AttributeError):
-    set_blas_threads = None
-    blas = 'unknown (BLAS threads not controlled)'
+set_blas_threads = openblas_thread_setter()
+blas = 'openblas' if set_blas_threads is not None else 'unknown (BLAS threads not controlled)'
 
 print(json.dumps({'torch': torch.__version__, 'blas': blas}), flush=True)
 for line in sys.stdin:
