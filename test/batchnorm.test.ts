@@ -5,9 +5,9 @@
 // float32 (|native - js| <= 1e-5 (1 + |js|)), the module's state_dict names and its errors.
 
 import { afterAll, describe, expect, test } from 'vitest';
-import { Tensor, backend, grad, gradcheck, gradgradcheck, nn, F } from '../lib/index.js';
+import { Tensor, backend, gradcheck, gradgradcheck, nn, F } from '../lib/index.js';
 import { Rng } from './support/random.js';
-import { backendsHere, leaf } from './support/autograd.js';
+import { backendsHere, leaf, onJsThenNative, outputAndGrads } from './support/autograd.js';
 
 const initial = backend.current();
 afterAll(() => backend.use(initial));
@@ -89,15 +89,7 @@ describe.skipIf(!backendsHere().includes('native'))('native batchNorm equals js 
     const x = leaf(rng, [8, 6, 5, 5], { dtype: 'float32' });
     const w = leaf(rng, [6], { dtype: 'float32' });
     const b = leaf(rng, [6], { dtype: 'float32' });
-    const run = (): Tensor[] => {
-      const y = F.batchNorm(x, null, null, w, b, true);
-      const gy = new Tensor(Float32Array.from(y.data, (_, i) => Math.sin(i)), y.shape);
-      return [y, ...grad(y, [x, w, b], { gradOutputs: [gy] })];
-    };
-    backend.use('js');
-    const ref = run();
-    backend.use('native');
-    const got = run();
+    const { ref, got } = onJsThenNative(() => outputAndGrads(F.batchNorm(x, null, null, w, b, true), [x, w, b]));
     got.forEach((t, i) => {
       for (let k = 0; k < t.size; k++) expect(Math.abs(t.data[k] - ref[i].data[k])).toBeLessThanOrEqual(1e-5 * (1 + Math.abs(ref[i].data[k])));
     });

@@ -11,7 +11,7 @@ import { afterAll, describe, expect, test } from 'vitest';
 import { Tensor, backend, grad, gradcheck, gradgradcheck, manualSeed, nn, F } from '../lib/index.js';
 import { kernels } from '../lib/backend/index.js';
 import { Rng } from './support/random.js';
-import { backendsHere, leaf } from './support/autograd.js';
+import { backendsHere, leaf, onJsThenNative, outputAndGrads } from './support/autograd.js';
 
 const initial = backend.current();
 afterAll(() => backend.use(initial));
@@ -118,15 +118,7 @@ describe.skipIf(!native)('native conv2d equals js in float32', () => {
       const x = leaf(rng, xs, { dtype: 'float32' });
       const w = leaf(rng, ws, { dtype: 'float32' });
       const b = leaf(rng, [ws[0]], { dtype: 'float32' });
-      const run = (): Tensor[] => {
-        const y = F.conv2d(x, w, b, opts);
-        const gy = new Tensor(Float32Array.from(y.data, (_, i) => Math.sin(i)), y.shape);
-        return [y, ...grad(y, [x, w, b], { gradOutputs: [gy] })];
-      };
-      backend.use('js');
-      const ref = run();
-      backend.use('native');
-      const got = run();
+      const { ref, got } = onJsThenNative(() => outputAndGrads(F.conv2d(x, w, b, opts), [x, w, b]));
       got.forEach((t, i) => {
         const scale = Math.max(...Array.from(ref[i].data, Math.abs));
         for (let k = 0; k < t.size; k++) {

@@ -22,6 +22,7 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { jsBackend as js } from '../lib/backend/js.js';
 import type { NativeBackend } from '../lib/backend/native.js';
+import { tryLoadNative } from './support/native.js';
 import { BinaryOp, ReduceOp, UnaryOp, type Backend, type FloatArray, type SimdLevel } from '../lib/backend/types.js';
 import { Rng } from './support/random.js';
 
@@ -29,14 +30,7 @@ import { Rng } from './support/random.js';
 // Loading the addon and its test hooks
 
 // The addon object is the Backend, with test hooks next to the kernels (_setSimd, _simdLevels, _setBlas).
-let native: NativeBackend | null = null;
-let loadError = '';
-try {
-  const { loadNative } = await import('../lib/backend/native.js');
-  native = loadNative();
-} catch (e) {
-  loadError = e instanceof Error ? e.message : String(e);
-}
+const { native, loadError } = tryLoadNative();
 const hooks = native;
 
 const skipReason = native ? '' : ` (SKIPPED: the native addon cannot load: ${loadError})`;

@@ -3,16 +3,11 @@
 // indices and targets. Each call must throw a TypeError or RangeError whose message names the
 // function; none may crash the process or write out of bounds (checked with guard arrays).
 import { describe, expect, it } from 'vitest';
-import { loadNative, type NativeBackend } from '../lib/backend/native.js';
+import type { NativeBackend } from '../lib/backend/native.js';
+import { tryLoadNative } from './support/native.js';
 import { Rng } from './support/random.js';
 
-let native: NativeBackend | null = null;
-let loadError = '';
-try {
-  native = loadNative();
-} catch (e) {
-  loadError = e instanceof Error ? e.message : String(e);
-}
+const { native, loadError } = tryLoadNative();
 
 type FloatCtor = Float32ArrayConstructor | Float64ArrayConstructor;
 

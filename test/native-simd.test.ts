@@ -5,16 +5,11 @@
 // including tiny arguments (tanh), far tails (sigmoid, gelu) and NaN/±Infinity. (float64 gelu
 // in its far left tail is allowed the error its conditioning implies, see worstRelError.)
 import { afterAll, describe, expect, it } from 'vitest';
-import { loadNative, type NativeBackend } from '../lib/backend/native.js';
+import type { NativeBackend } from '../lib/backend/native.js';
+import { tryLoadNative } from './support/native.js';
 import { UnaryOp } from '../lib/backend/types.js';
 
-let native: NativeBackend | null = null;
-let loadError = '';
-try {
-  native = loadNative();
-} catch (e) {
-  loadError = e instanceof Error ? e.message : String(e);
-}
+const { native, loadError } = tryLoadNative();
 
 /** erfc(z) in float64: Taylor series of erf for |z| < 1, Lentz continued fraction beyond. */
 function erfc(z: number): number {

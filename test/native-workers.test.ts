@@ -6,16 +6,12 @@ import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { describe, expect, it } from 'vitest';
 import { loadNative } from '../lib/backend/native.js';
+import { tryLoadNative } from './support/native.js';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const nodeGypBuildPath = createRequire(import.meta.url).resolve('node-gyp-build');
 
-let loadError = '';
-try {
-  loadNative();
-} catch (e) {
-  loadError = e instanceof Error ? e.message : String(e);
-}
+const { loadError } = tryLoadNative();
 
 // Runs in each worker (CommonJS, eval). Loads the addon the way loadNative() does (node-gyp-build
 // from the package root), checks GEMMs of both dtypes, every transpose and both GEMM paths against

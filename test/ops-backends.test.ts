@@ -7,7 +7,7 @@ import { Tensor, backend, grad } from '../lib/index.js';
 import * as F from '../lib/ops/functional.js';
 import { jsBackend, kernels } from '../lib/backend/index.js';
 import { Rng } from './support/random.js';
-import { backendsHere, leaf } from './support/autograd.js';
+import { backendsHere, leaf, onJsThenNative } from './support/autograd.js';
 
 const initial = backend.current();
 afterAll(() => backend.use(initial));
@@ -50,10 +50,7 @@ function workload(): Tensor[] {
 
 describe('native and js backends agree in float32', () => {
   test.skipIf(!backendsHere().includes('native'))(`forward values and gradients within ${ATOL} + ${RTOL}|js|`, () => {
-    backend.use('js');
-    const ref = workload();
-    backend.use('native');
-    const got = workload();
+    const { ref, got } = onJsThenNative(workload);
     expect(got.length).toBe(ref.length);
     got.forEach((t, i) => {
       expect(t.shape).toEqual(ref[i].shape);

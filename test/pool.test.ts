@@ -7,7 +7,7 @@ import { afterAll, describe, expect, test } from 'vitest';
 import { Tensor, backend, grad, gradcheck, gradgradcheck, nn, F, tensor } from '../lib/index.js';
 import { kernels } from '../lib/backend/index.js';
 import { Rng } from './support/random.js';
-import { backendsHere, leaf } from './support/autograd.js';
+import { backendsHere, leaf, onJsThenNative } from './support/autograd.js';
 
 const initial = backend.current();
 afterAll(() => backend.use(initial));
@@ -113,10 +113,7 @@ describe.skipIf(!native)('native pooling equals js in float32', () => {
         const gy = new Tensor(Float32Array.from(m.data, (_, i) => Math.cos(i)), m.shape);
         return [m, a, ...grad(m, [x], { gradOutputs: [gy] }), ...grad(a, [x], { gradOutputs: [gy] })];
       };
-      backend.use('js');
-      const ref = run();
-      backend.use('native');
-      const got = run();
+      const { ref, got } = onJsThenNative(run);
       got.forEach((t, i) => {
         for (let j = 0; j < t.size; j++) expect(Math.abs(t.data[j] - ref[i].data[j])).toBeLessThanOrEqual(1e-6 * (1 + Math.abs(ref[i].data[j])));
       });

@@ -1,6 +1,6 @@
 // Helpers for the tensor/autograd tests: seeded float64 inputs and the list of backends to run on.
 
-import { Tensor, backend } from '../../lib/index.js';
+import { Tensor, backend, grad } from '../../lib/index.js';
 import { Rng } from './random.js';
 
 export type BackendName = 'js' | 'native';
@@ -20,4 +20,19 @@ export function leaf(rng: Rng, shape: number[], opts: { lo?: number; hi?: number
     data[i] = v;
   }
   return new Tensor(data, shape, opts.requiresGrad ?? true);
+}
+
+/** Runs `run` on the js backend, then on native (left selected): the reference and the result to compare. */
+export function onJsThenNative<T>(run: () => T): { ref: T; got: T } {
+  backend.use('js');
+  const ref = run();
+  backend.use('native');
+  const got = run();
+  return { ref, got };
+}
+
+/** y and the gradients of `inputs` for the float32 upstream gradient sin(i) at element i (no two alike). */
+export function outputAndGrads(y: Tensor, inputs: Tensor[]): Tensor[] {
+  const gy = new Tensor(Float32Array.from(y.data, (_, i) => Math.sin(i)), y.shape);
+  return [y, ...grad(y, inputs, { gradOutputs: [gy] })];
 }
