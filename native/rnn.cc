@@ -39,7 +39,8 @@ const KernelTable& tableOf(const Napi::CallbackInfo& info) {
 inline float expClamped(float x) {
   x = x < -87.0f ? -87.0f : (x > 88.0f ? 88.0f : x);
   const float t = x * 1.44269504088896341f;
-  const float k = (t + 12582912.0f) - 12582912.0f;  // round to nearest (1.5 * 2^23 trick)
+  const float shifted = t + 12582912.0f;  // round to nearest (1.5 * 2^23 trick): k is in its
+  const float k = shifted - 12582912.0f;  // low mantissa bits
   const float r = t - k;
   float p = 1.52527338e-5f;
   p = p * r + 1.54035304e-4f;
@@ -49,7 +50,11 @@ inline float expClamped(float x) {
   p = p * r + 2.40226507e-1f;
   p = p * r + 6.93147181e-1f;
   p = p * r + 1.0f;
-  const int32_t bits = (static_cast<int32_t>(k) + 127) << 23;
+  // 2^k from the mantissa bits of `shifted`, in unsigned arithmetic: converting k to int is
+  // undefined when x is NaN (it passes the clamp); p is NaN then, and so is the result.
+  uint32_t bits;
+  std::memcpy(&bits, &shifted, sizeof bits);
+  bits = (bits - 0x4B400000u + 127u) << 23;
   float scale;
   std::memcpy(&scale, &bits, sizeof scale);
   return p * scale;
