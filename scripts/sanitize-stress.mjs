@@ -1,20 +1,28 @@
-// Valid addon calls with random geometry, for scripts/sanitize.sh (run under ASan/UBSan). Every
-// array is grown to exactly the length the addon demands (read back from its "must have at least
-// N elements" RangeError), so a read or write one past the end lands in ASan's redzone; the guard
-// arrays of test/native-fuzz.test.ts only see writes, and only at the sizes the test chose.
+// Valid addon calls with random geometry and values (NaN and infinities included), for
+// scripts/sanitize.sh (run under ASan/UBSan). Every array is grown to exactly the length the
+// addon demands (read back from its "must have at least N elements" RangeError), so a read or
+// write one past the end lands in ASan's redzone; the guard arrays of test/native-fuzz.test.ts
+// only see writes, and only at the sizes the test chose.
 // Each round runs every kernel once per SIMD level and GEMM path the machine has.
 // Usage: node scripts/sanitize-stress.mjs <path/to/backprop.node> [seed] [rounds]
 // Exits non-zero when a call throws anything but a TypeError/RangeError (a sanitizer report
 // aborts the process on its own).
 import { createRequire } from 'node:module';
+import { resolve } from 'node:path';
 
-const addon = createRequire(import.meta.url)(process.argv[2]);
+const addon = createRequire(import.meta.url)(resolve(process.argv[2]));
 let seed = Number(process.argv[3] ?? 1);
 const rounds = Number(process.argv[4] ?? 100);
 
 const rnd = () => ((seed = (seed * 1103515245 + 12345) % 2147483648) / 2147483648);
 const ri = (lo, hi) => lo + Math.floor(rnd() * (hi - lo + 1));
-const fill = (a) => { for (let i = 0; i < a.length; i++) a[i] = rnd() * 4 - 2; return a; };
+// One element in ten is special: NaN or an infinity once reached undefined float-to-int
+// conversions that finite inputs never did.
+const SPECIAL = [NaN, Infinity, -Infinity, 1e308, -1e308, 0, -0, 1e-310];
+const fill = (a) => {
+  for (let i = 0; i < a.length; i++) a[i] = rnd() < 0.1 ? SPECIAL[ri(0, SPECIAL.length - 1)] : rnd() * 4 - 2;
+  return a;
+};
 
 const counts = {};
 function call(fn, build) {

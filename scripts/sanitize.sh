@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Builds the addon with AddressSanitizer + UndefinedBehaviorSanitizer in a temporary copy of the
+# Builds the addon with AddressSanitizer + UndefinedBehaviorSanitizer (plus float-cast-overflow,
+# which -fsanitize=undefined leaves out) in a temporary copy of the
 # work tree (the repo's own build/ is untouched) and runs, with the ASan runtime preloaded into
 # node:
 #   1. the native tests (any sanitizer report aborts the test process, which fails the run);
@@ -25,14 +26,14 @@ mkdir -p "$work/repo"
 ln -s "$repo/node_modules" "$work/repo/node_modules"
 cd "$work/repo" || die "cd $work/repo"
 
-echo "== build with -fsanitize=address,undefined"
+echo "== build with -fsanitize=address,undefined,float-cast-overflow"
 node -e '
   const fs = require("fs");
   const gyp = JSON.parse(fs.readFileSync("binding.gyp", "utf8"));
-  const sanitize = ["-fsanitize=address,undefined", "-fno-omit-frame-pointer", "-g", "-O1"];
+  const sanitize = ["-fsanitize=address,undefined,float-cast-overflow", "-fno-omit-frame-pointer", "-g", "-O1"];
   for (const t of gyp.targets) {
     for (const key of ["cflags", "cflags_cc"]) t[key] = t[key].filter((f) => f !== "-O3").concat(sanitize);
-    t.ldflags = (t.ldflags || []).concat(["-fsanitize=address,undefined"]);
+    t.ldflags = (t.ldflags || []).concat(["-fsanitize=address,undefined,float-cast-overflow"]);
   }
   fs.writeFileSync("binding.gyp", JSON.stringify(gyp, null, 2));
 ' || die "patch binding.gyp"
