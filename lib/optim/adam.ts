@@ -1,6 +1,5 @@
 // torch.optim.Adam and AdamW: one fused backend kernel (adamStep) per parameter, in place.
 
-import { zeros, type Tensor } from '../tensor.js';
 import { kernels } from '../backend/index.js';
 import { Optimizer, lossValue, type Closure, type ParamGroup, type Params } from './optimizer.js';
 
@@ -35,16 +34,13 @@ abstract class AdamBase extends Optimizer<AdamOptions> {
       for (const p of group.params) {
         if (p.grad === null) continue;
         const s = this.stateOf(p);
-        if (s.step === undefined) {
-          s.step = 0;
-          s.exp_avg = zeros([...p.shape], { dtype: p.dtype });
-          s.exp_avg_sq = zeros([...p.shape], { dtype: p.dtype });
-        }
-        if (group.amsgrad && s.max_exp_avg_sq === undefined) s.max_exp_avg_sq = zeros([...p.shape], { dtype: p.dtype });
-        s.step = (s.step as number) + 1;
-        const maxSq = group.amsgrad ? (s.max_exp_avg_sq as Tensor).data : null;
-        k.adamStep(p.data, p.grad.data, (s.exp_avg as Tensor).data, (s.exp_avg_sq as Tensor).data, maxSq,
-          s.step, group.lr, beta1, beta2, group.eps, group.weightDecay, this.decoupled);
+        const step = ((s.step as number | undefined) ?? 0) + 1;
+        s.step = step;
+        const expAvg = this.zerosState(s, 'exp_avg', p);
+        const expAvgSq = this.zerosState(s, 'exp_avg_sq', p);
+        const maxSq = group.amsgrad ? this.zerosState(s, 'max_exp_avg_sq', p).data : null;
+        k.adamStep(p.data, p.grad.data, expAvg.data, expAvgSq.data, maxSq,
+          step, group.lr, beta1, beta2, group.eps, group.weightDecay, this.decoupled);
       }
     }
     return loss;

@@ -1,7 +1,7 @@
 // The Optimizer base: parameter groups, per-parameter state, zeroGrad, and torch-shaped state
 // dicts ({ state: { [paramIndex]: {...} }, param_groups: [{ ...hyperparameters, params: [indices] }] }).
 
-import { Tensor, tensor } from '../tensor.js';
+import { Tensor, tensor, zeros } from '../tensor.js';
 
 /** Hyperparameters every optimizer has; schedulers change `lr`. */
 export interface BaseOptions {
@@ -121,6 +121,16 @@ export abstract class Optimizer<O extends BaseOptions> {
       this.state.set(p, s);
     }
     return s;
+  }
+
+  /** Entry `key` of a parameter's state: a buffer of zeros shaped like p, made on first use. */
+  protected zerosState(s: ParamState, key: string, p: Tensor): Tensor {
+    let t = s[key] as Tensor | undefined;
+    if (t === undefined) {
+      t = zeros([...p.shape], { dtype: p.dtype });
+      s[key] = t;
+    }
+    return t;
   }
 
   abstract step(closure?: Closure): number | undefined;

@@ -1,6 +1,5 @@
 // torch.optim.RMSprop, written over the parameter's typed arrays (no fused kernel exists for it).
 
-import { zeros, type Tensor } from '../tensor.js';
 import { Optimizer, lossValue, type Closure, type ParamGroup, type Params } from './optimizer.js';
 
 export interface RMSpropOptions {
@@ -32,20 +31,12 @@ export class RMSprop extends Optimizer<RMSpropOptions> {
       for (const p of group.params) {
         if (p.grad === null) continue;
         const s = this.stateOf(p);
-        if (s.step === undefined) {
-          s.step = 0;
-          s.square_avg = zeros([...p.shape], { dtype: p.dtype });
-          if (momentum > 0) s.momentum_buffer = zeros([...p.shape], { dtype: p.dtype });
-          if (centered) s.grad_avg = zeros([...p.shape], { dtype: p.dtype });
-        }
-        if (momentum > 0 && s.momentum_buffer === undefined) s.momentum_buffer = zeros([...p.shape], { dtype: p.dtype });
-        if (centered && s.grad_avg === undefined) s.grad_avg = zeros([...p.shape], { dtype: p.dtype });
-        s.step = (s.step as number) + 1;
+        s.step = ((s.step as number | undefined) ?? 0) + 1;
         const param = p.data;
         const grad = p.grad.data;
-        const sq = (s.square_avg as Tensor).data;
-        const gAvg = centered ? (s.grad_avg as Tensor).data : null;
-        const buf = momentum > 0 ? (s.momentum_buffer as Tensor).data : null;
+        const sq = this.zerosState(s, 'square_avg', p).data;
+        const buf = momentum > 0 ? this.zerosState(s, 'momentum_buffer', p).data : null;
+        const gAvg = centered ? this.zerosState(s, 'grad_avg', p).data : null;
         for (let i = 0; i < param.length; i++) {
           const g = weightDecay !== 0 ? grad[i] + weightDecay * param[i] : grad[i];
           sq[i] = alpha * sq[i] + (1 - alpha) * g * g;

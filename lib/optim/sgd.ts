@@ -1,6 +1,6 @@
 // torch.optim.SGD: one fused backend kernel (sgdStep) per parameter, on its values in place.
 
-import { zeros, type Tensor } from '../tensor.js';
+import type { Tensor } from '../tensor.js';
 import { kernels } from '../backend/index.js';
 import { Optimizer, lossValue, type Closure, type ParamGroup, type Params } from './optimizer.js';
 
@@ -40,10 +40,8 @@ export class SGD extends Optimizer<SGDOptions> {
         let firstStep = false;
         if (group.momentum !== 0) {
           const s = this.stateOf(p);
-          const existing = s.momentum_buffer as Tensor | undefined;
-          firstStep = existing === undefined;
-          buf = existing ?? zeros([...p.shape], { dtype: p.dtype });
-          s.momentum_buffer = buf;
+          firstStep = s.momentum_buffer === undefined;
+          buf = this.zerosState(s, 'momentum_buffer', p);
         }
         k.sgdStep(p.data, p.grad.data, buf === null ? null : buf.data, group.lr, group.momentum,
           group.dampening, group.weightDecay, group.nesterov, firstStep);
