@@ -8,8 +8,7 @@ import { Tensor } from '../tensor.js';
 import { isGradEnabled } from '../autograd/mode.js';
 import type { Grads, Node } from '../autograd/node.js';
 import type { FloatArray } from '../backend/types.js';
-import { allocLike, checkSameDtype, checkTensor, record, shapeStr } from './util.js';
-import { allocOutput } from './uninit.js';
+import { allocLike, allocOut, checkSameDtype, checkTensor, record, shapeStr } from './util.js';
 
 interface BnSaved {
   training: boolean;
@@ -86,7 +85,7 @@ export function batchNorm(x: Tensor, runningMean: Tensor | null, runningVar: Ten
     scale[i] = invStd[i] * (weight != null ? weight.data[i] : 1);
     shift[i] = (bias != null ? bias.data[i] : 0) - mean[i] * scale[i];
   }
-  const y = allocOutput(x.data, x.size);
+  const y = allocOut(x.data, x.size);
   K.channelAffine(x.data, n, c, inner, scale, shift, y);
   const inputs = [x];
   if (weight != null) inputs.push(weight);

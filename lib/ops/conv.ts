@@ -8,8 +8,7 @@ import { kernels } from '../backend/index.js';
 import { Tensor } from '../tensor.js';
 import { isGradEnabled } from '../autograd/mode.js';
 import type { Grads, Node } from '../autograd/node.js';
-import { allocLike, checkSameDtype, checkTensor, record, shapeStr } from './util.js';
-import { allocOutput } from './uninit.js';
+import { allocLike, allocOut, checkSameDtype, checkTensor, record, shapeStr } from './util.js';
 
 export interface Conv2dOptions {
   /** Step of the window, one number or [h, w] (default 1). */
@@ -80,7 +79,7 @@ export function conv2d(x: Tensor, weight: Tensor, bias?: Tensor | null, opts: Co
 }
 
 function conv2dRaw(x: Tensor, weight: Tensor, bias: Tensor | null, g: Geometry): Tensor {
-  const y = allocOutput(x.data, g.n * g.cOut * g.oH * g.oW);
+  const y = allocOut(x.data, g.n * g.cOut * g.oH * g.oW);
   kernels().conv2d(x.data, weight.data, bias === null ? null : bias.data, y, ...args(g));
   const inputs = bias === null ? [x, weight] : [x, weight, bias];
   return record(new Tensor(y, [g.n, g.cOut, g.oH, g.oW]), 'conv2d', conv2dBackward, inputs, g);
@@ -109,7 +108,7 @@ function conv2dBackward(gy: Tensor, node: Node<Geometry>): Grads {
 
 /** d<conv2d(x, w), gy>/dx: a transposed convolution of gy with w; linear in gy and in w. */
 function conv2dInputGrad(gy: Tensor, w: Tensor, g: Geometry): Tensor {
-  const gx = allocOutput(gy.data, g.n * g.cIn * g.h * g.w);
+  const gx = allocOut(gy.data, g.n * g.cIn * g.h * g.w);
   kernels().conv2dBackwardInput(gy.data, w.data, gx, ...args(g));
   return record(new Tensor(gx, [g.n, g.cIn, g.h, g.w]), 'conv2dInputGrad', inputGradBackward, [gy, w], g);
 }
@@ -125,7 +124,7 @@ function inputGradBackward(h: Tensor, node: Node<Geometry>): Grads {
 
 /** d<conv2d(x, w), gy>/dw: the correlation of x with gy; linear in x and in gy. */
 function conv2dWeightGrad(x: Tensor, gy: Tensor, g: Geometry): Tensor {
-  const gw = allocOutput(x.data, g.cOut * g.cIn * g.kH * g.kW);
+  const gw = allocOut(x.data, g.cOut * g.cIn * g.kH * g.kW);
   kernels().conv2dBackwardWeight(x.data, gy.data, gw, null, ...args(g));
   return record(new Tensor(gw, [g.cOut, g.cIn, g.kH, g.kW]), 'conv2dWeightGrad', weightGradBackward, [x, gy], g);
 }

@@ -6,8 +6,7 @@
 import { kernels } from '../backend/index.js';
 import { Tensor } from '../tensor.js';
 import type { Grads, Node } from '../autograd/node.js';
-import { checkTensor, record, shapeStr } from './util.js';
-import { allocIndices, allocOutput } from './uninit.js';
+import { allocIndices, allocOut, checkTensor, record, shapeStr } from './util.js';
 import { pair } from './conv.js';
 
 export interface Pool2dOptions {
@@ -61,7 +60,7 @@ interface MaxSaved {
 export function maxPool2d(x: Tensor, kernelSize: number | readonly [number, number], opts: Pool2dOptions = {}): Tensor {
   const g = geometry('maxPool2d', x, kernelSize, opts);
   const n = g.outShape.reduce((a, b) => a * b, 1);
-  const y = allocOutput(x.data, n);
+  const y = allocOut(x.data, n);
   const indices = allocIndices(n);
   kernels().maxPool2d(x.data, y, indices, ...args(g));
   return record<MaxSaved>(new Tensor(y, g.outShape), 'maxPool2d', maxPoolBackward, [x], { g, indices });
@@ -73,7 +72,7 @@ function maxPoolBackward(gy: Tensor, node: Node<MaxSaved>): Grads {
 
 /** gx = gy scattered to the argmax of each window (linear in gy). */
 function maxPoolScatter(gy: Tensor, s: MaxSaved): Tensor {
-  const gx = allocOutput(gy.data, s.g.planes * s.g.h * s.g.w);
+  const gx = allocOut(gy.data, s.g.planes * s.g.h * s.g.w);
   kernels().maxPool2dBackward(gy.data, s.indices, gx, ...args(s.g));
   return record<MaxSaved>(new Tensor(gx, s.g.inShape), 'maxPool2dBackward', maxPoolScatterBackward, [gy], s);
 }
@@ -98,7 +97,7 @@ export function avgPool2d(x: Tensor, kernelSize: number | readonly [number, numb
 }
 
 function avgPoolRaw(x: Tensor, g: PoolGeometry): Tensor {
-  const y = allocOutput(x.data, g.outShape.reduce((a, b) => a * b, 1));
+  const y = allocOut(x.data, g.outShape.reduce((a, b) => a * b, 1));
   kernels().avgPool2d(x.data, y, ...args(g));
   return record(new Tensor(y, g.outShape), 'avgPool2d', avgPoolBackward, [x], g);
 }
@@ -108,7 +107,7 @@ function avgPoolBackward(gy: Tensor, node: Node<PoolGeometry>): Grads {
 }
 
 function avgPoolAdjoint(gy: Tensor, g: PoolGeometry): Tensor {
-  const gx = allocOutput(gy.data, g.planes * g.h * g.w);
+  const gx = allocOut(gy.data, g.planes * g.h * g.w);
   kernels().avgPool2dBackward(gy.data, gx, ...args(g));
   return record(new Tensor(gx, g.inShape), 'avgPool2dBackward', avgPoolAdjointBackward, [gy], g);
 }

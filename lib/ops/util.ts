@@ -90,6 +90,12 @@ export function allocOut(like: FloatArray, n: number): FloatArray {
   return f64 ? new Float64Array(buffer, 0, n) : new Float32Array(buffer, 0, n);
 }
 
+/** Int32 indices with unspecified contents, for kernels that write every one. */
+export function allocIndices(n: number): Int32Array {
+  if (n * 4 <= SLAB_MAX_PIECE) return new Int32Array(n);
+  return new Int32Array(Buffer.allocUnsafeSlow(n * 4).buffer, 0, n);
+}
+
 // Large buffers the autograd engine knows to be dead (a gradient consumed by its node's rule
 // and referenced by nothing else), kept for allocOut to hand out again. Fresh memory costs a
 // page fault per 4 KiB on first touch, and V8 frees buffers only at GC, in bulk, which lets
