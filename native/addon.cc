@@ -544,13 +544,7 @@ class Addon : public Napi::Addon<Addon> {
     args.atLeast(targets, rows, 3, "targets");
     args.atLeast(losses, rows, 4, "losses");
     if (!grad.isNull) args.atLeast(grad, total, 5, "grad");
-    for (size_t r = 0; r < rows; ++r) {
-      const int32_t t = targets.data[r];
-      if (t < 0 || static_cast<size_t>(t) >= cols)
-        args.rangeError(3, "targets",
-                        "holds " + std::to_string(t) + " at row " + std::to_string(r) +
-                            ", outside the classes [0, " + std::to_string(cols) + ")");
-    }
+    args.indicesBelow(targets, rows, cols, 3, "targets", "row ", "the classes ");
     withDType(args, [&](auto t) {
       k(t).softmaxCrossEntropy(logits.as(t), rows, cols, targets.data, losses.as(t), grad.as(t), scale);
     });
@@ -616,16 +610,6 @@ class Addon : public Napi::Addon<Addon> {
     return info.Env().Undefined();
   }
 
-  static void checkIndices(Args& args, const IndexArg& idx, size_t n, size_t i) {
-    for (size_t j = 0; j < idx.length; ++j) {
-      const int32_t v = idx.data[j];
-      if (v < 0 || static_cast<size_t>(v) >= n)
-        args.rangeError(i, "indices",
-                        "holds " + std::to_string(v) + " at " + std::to_string(j) +
-                            ", outside [0, " + std::to_string(n) + ")");
-    }
-  }
-
   Napi::Value Gather(const Napi::CallbackInfo& info) {
     Args args(info, "gather", 6, 6);
     const FloatArg x = args.floats(0, "x");
@@ -634,7 +618,7 @@ class Addon : public Napi::Addon<Addon> {
     const FloatArg out = args.floats(5, "out");
     args.atLeast(x, ax.total, 0, "x");
     args.atLeast(out, args.mul(ax.kept, idx.length), 5, "out");
-    checkIndices(args, idx, ax.n, 4);
+    args.indicesBelow(idx, idx.length, ax.n, 4, "indices");
     withDType(args, [&](auto t) {
       gatherRows(x.as(t), ax.outer, ax.n, ax.inner, idx.data, idx.length, out.as(t));
     });
@@ -649,7 +633,7 @@ class Addon : public Napi::Addon<Addon> {
     const FloatArg gx = args.floats(5, "gx");
     args.atLeast(g, args.mul(ax.kept, idx.length), 0, "g");
     args.atLeast(gx, ax.total, 5, "gx");
-    checkIndices(args, idx, ax.n, 4);
+    args.indicesBelow(idx, idx.length, ax.n, 4, "indices");
     withDType(args, [&](auto t) {
       scatterAddRows(g.as(t), ax.outer, ax.n, ax.inner, idx.data, idx.length, gx.as(t));
     });

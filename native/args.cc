@@ -227,6 +227,17 @@ void Args::atLeast(const IndexArg& a, size_t need, size_t i, const char* name) c
                    std::to_string(a.length));
 }
 
+void Args::indicesBelow(const IndexArg& a, size_t count, size_t n, size_t i, const char* name,
+                        const char* at, const char* range) const {
+  for (size_t j = 0; j < count; ++j) {
+    const int32_t v = a.data[j];
+    if (v < 0 || static_cast<size_t>(v) >= n)
+      rangeError(i, name,
+                 "holds " + std::to_string(v) + " at " + at + std::to_string(j) + ", outside " + range +
+                     "[0, " + std::to_string(n) + ")");
+  }
+}
+
 void Args::exactly(const FloatArg& a, size_t need, size_t i, const char* name) const {
   if (a.length != need)
     rangeError(i, name,

@@ -65,6 +65,10 @@ class Args {
   // Checks that the array holds at least `need` elements.
   void atLeast(const FloatArg& a, size_t need, size_t i, const char* name) const;
   void atLeast(const IndexArg& a, size_t need, size_t i, const char* name) const;
+  // Checks that the first `count` entries lie in [0, n), else throws a RangeError
+  // "holds 7 at <at>3, outside <range>[0, 5)" (at: "" or "row "; range: "" or "the plane ").
+  void indicesBelow(const IndexArg& a, size_t count, size_t n, size_t i, const char* name,
+                    const char* at = "", const char* range = "") const;
   // Checks that the array holds exactly `need` elements.
   void exactly(const FloatArg& a, size_t need, size_t i, const char* name) const;
 

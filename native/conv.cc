@@ -1139,14 +1139,7 @@ Napi::Value MaxPool2dBackward(const Napi::CallbackInfo& info) {
   args.atLeast(gy, g.planes * g.O, 0, "gy");
   args.atLeast(idx, g.planes * g.O, 1, "indices");
   args.atLeast(gx, g.planes * g.HW, 2, "gx");
-  const size_t total = g.planes * g.O;
-  for (size_t i = 0; i < total; ++i) {
-    const int32_t v = idx.data[i];
-    if (v < 0 || static_cast<size_t>(v) >= g.HW)
-      args.rangeError(1, "indices",
-                      "holds " + std::to_string(v) + " at " + std::to_string(i) +
-                          ", outside the plane [0, " + std::to_string(g.HW) + ")");
-  }
+  args.indicesBelow(idx, g.planes * g.O, g.HW, 1, "indices", "", "the plane ");
   ConvContext& ctx = context(info);
   withDType(args, [&](auto t) { maxPoolBackwardT(ctx, gy.as(t), idx.data, gx.as(t), g); });
   return info.Env().Undefined();
