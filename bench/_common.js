@@ -1,4 +1,5 @@
-// Shared by the gemm and activations benchmarks: loading the compiled backends, timing, tables.
+// Shared by the benchmarks: loading the compiled backends, timing, worker subprocesses, tables.
+import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { dirname, join } from 'node:path';
@@ -59,3 +60,25 @@ export function table(header, rows) {
 }
 
 export const fmt = (x, digits = 1) => (x === null || x === undefined || Number.isNaN(x) ? '—' : x.toFixed(digits));
+
+/** Whole number with thousands separators, '—' when missing. */
+export const f0 = (x) => (x === undefined ? '—' : Math.round(x).toLocaleString('en-US'));
+
+/** Runs a worker process and parses the JSON on the last line of its stdout ({ error } when it failed). */
+export function runWorker(cmd, args) {
+  const r = spawnSync(cmd, args, { encoding: 'utf8' });
+  if (r.status !== 0) return { error: (r.stderr || r.error?.message || 'failed').trim().split('\n').pop() };
+  return JSON.parse(r.stdout.trim().split('\n').pop());
+}
+
+/** Prints native/js and native/PyTorch ratios of rows[].[key] per thread count (rows labelled native, js, PyTorch...). */
+export function printSpeedups(rows, key) {
+  const get = (label, t) => rows.find((r) => r.label.startsWith(label) && r.threads === t && !r.error);
+  for (const t of [1, 2]) {
+    const n = get('native', t), j = get('js', t), p = get('PyTorch', t);
+    const parts = [];
+    if (n && j) parts.push(`native/js ${(n[key] / j[key]).toFixed(1)}x`);
+    if (n && p) parts.push(`native/PyTorch ${(n[key] / p[key]).toFixed(2)}x`);
+    if (parts.length) console.log(`${t} thread${t > 1 ? 's' : ''}: ${parts.join(', ')}`);
+  }
+}

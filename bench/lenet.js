@@ -6,10 +6,10 @@
 // 3 alternating rounds each and report their best.
 //
 //   npm run compile && npm run bench -- lenet [steps=50]
-import { spawnSync } from 'node:child_process';
 import { loadavg } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { dirname, join } from 'node:path';
+import { f0, printSpeedups, runWorker as run } from './_common.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const self = fileURLToPath(import.meta.url);
@@ -47,16 +47,8 @@ async function worker(name, threads, steps) {
   console.log(JSON.stringify({ sps: 64 / best, peakRssMb: process.resourceUsage().maxRSS / 1024, info }));
 }
 
-function run(cmd, args) {
-  const r = spawnSync(cmd, args, { encoding: 'utf8' });
-  if (r.status !== 0) return { error: (r.stderr || r.error?.message || 'failed').trim().split('\n').pop() };
-  return JSON.parse(r.stdout.trim().split('\n').pop());
-}
-
 /** The faster of two runs (a failed run only when both failed). */
 const better = (a, b) => (!a || a.error ? b : b.error ? a : b.sps > a.sps ? b : a);
-
-const f0 = (x) => (x === undefined ? '—' : Math.round(x).toLocaleString('en-US'));
 
 export async function main(args = []) {
   const steps = Number(args[0] ?? 50);
@@ -88,15 +80,8 @@ export async function main(args = []) {
   for (const r of rows) {
     console.log(`| ${r.label} | ${r.threads} | ${r.error ? `failed: ${r.error}` : f0(r.sps)} | ${r.error ? '—' : f0(r.peakRssMb)} |`);
   }
-  const get = (label, t) => rows.find((r) => r.label.startsWith(label) && r.threads === t && !r.error);
   console.log('');
-  for (const t of [1, 2]) {
-    const n = get('native', t), j = get('js', t), p = get('PyTorch', t);
-    const parts = [];
-    if (n && j) parts.push(`native/js ${(n.sps / j.sps).toFixed(1)}x`);
-    if (n && p) parts.push(`native/PyTorch ${(n.sps / p.sps).toFixed(2)}x`);
-    if (parts.length) console.log(`${t} thread${t > 1 ? 's' : ''}: ${parts.join(', ')}`);
-  }
+  printSpeedups(rows, 'sps');
 }
 
 if (process.argv[2] === '--worker') {

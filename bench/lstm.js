@@ -6,10 +6,10 @@
 //   npm run compile && npm run bench -- lstm [steps=60]
 //
 // Each figure is the best of runs of steps/10 training steps (after a warm-up).
-import { spawnSync } from 'node:child_process';
 import { loadavg } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { dirname, join } from 'node:path';
+import { f0, printSpeedups, runWorker as run } from './_common.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const self = fileURLToPath(import.meta.url);
@@ -45,14 +45,6 @@ async function worker(name, threads, steps) {
   console.log(JSON.stringify({ seqps: B / best, msPerStep: best * 1e3, info: backend.info() }));
 }
 
-function run(cmd, args) {
-  const r = spawnSync(cmd, args, { encoding: 'utf8' });
-  if (r.status !== 0) return { error: (r.stderr || r.error?.message || 'failed').trim().split('\n').pop() };
-  return JSON.parse(r.stdout.trim().split('\n').pop());
-}
-
-const f0 = (x) => (x === undefined ? '—' : Math.round(x).toLocaleString('en-US'));
-
 export async function main(args = []) {
   const steps = Number(args[0] ?? 60);
   const loadBefore = loadavg()[0];
@@ -79,15 +71,8 @@ export async function main(args = []) {
   }
   // Other processes on the machine skew every figure (most of all the 2-thread ones): say how busy it was.
   console.log(`\n1-minute load average: ${loadBefore.toFixed(2)} before, ${loadavg()[0].toFixed(2)} after`);
-  const get = (label, t) => rows.find((r) => r.label.startsWith(label) && r.threads === t && !r.error);
   console.log('');
-  for (const t of [1, 2]) {
-    const n = get('native', t), j = get('js', t), p = get('PyTorch', t);
-    const parts = [];
-    if (n && j) parts.push(`native/js ${(n.seqps / j.seqps).toFixed(1)}x`);
-    if (n && p) parts.push(`native/PyTorch ${(n.seqps / p.seqps).toFixed(2)}x`);
-    if (parts.length) console.log(`${t} thread${t > 1 ? 's' : ''}: ${parts.join(', ')}`);
-  }
+  printSpeedups(rows, 'seqps');
 }
 
 if (process.argv[2] === '--worker') {

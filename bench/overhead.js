@@ -12,6 +12,7 @@ import { createInterface } from 'node:readline';
 import { loadavg } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { dirname, join } from 'node:path';
+import { f0 } from './_common.js';
 import { manualSeed, randn, tensor, nn, optim, F, backend } from '../dist/index.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -99,7 +100,6 @@ async function startTorch() {
 }
 
 const f1 = (x) => (x === undefined ? '—' : x.toFixed(1));
-const f0 = (x) => (x === undefined ? '—' : Math.round(x).toLocaleString('en-US'));
 
 export async function main(args = []) {
   const rounds = Number(args[0] ?? 5);
