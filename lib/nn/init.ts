@@ -114,3 +114,16 @@ export function kaimingUniform(t: Tensor, options: KaimingOptions = {}): Tensor 
 export function kaimingNormal(t: Tensor, options: KaimingOptions = {}): Tensor {
   return normal(t, 0, kaimingStd(t, options));
 }
+
+/**
+ * torch's default init of Linear and Conv layers (their reset_parameters): kaimingUniform with
+ * a = √5 for the weight, i.e. U(±1/√fanIn), and U(±1/√fanIn) for the bias (U(0, 0) if fanIn is 0).
+ */
+export function fanInUniform(weight: Tensor, bias: Tensor | null): void {
+  kaimingUniform(weight, { a: Math.sqrt(5) });
+  if (bias !== null) {
+    const [fanIn] = calculateFanInAndFanOut(weight);
+    const bound = fanIn > 0 ? 1 / Math.sqrt(fanIn) : 0;
+    uniform(bias, -bound, bound);
+  }
+}

@@ -4,9 +4,8 @@
 import { zeros, type Tensor } from '../../tensor.js';
 import type { DType } from '../../backend/types.js';
 import { Module } from '../module.js';
-import { conv2d } from '../../ops/conv.js';
-import { pair } from '../../ops/conv.js';
-import { kaimingUniform, uniform } from '../init.js';
+import { conv2d, pair } from '../../ops/conv.js';
+import { fanInUniform } from '../init.js';
 
 export interface Conv2dOptions {
   /** Step of the window, one number or [h, w] (default 1). */
@@ -48,14 +47,9 @@ export class Conv2d extends Module {
     this.resetParameters();
   }
 
-  /** torch's init: kaiming_uniform(a=√5) for W, i.e. U(±1/√fanIn), and U(±1/√fanIn) for b. */
+  /** torch's init: U(±1/√fanIn) for W and b, fanIn = inChannels * kH * kW. */
   resetParameters(): void {
-    kaimingUniform(this.weight, { a: Math.sqrt(5) });
-    if (this.bias !== null) {
-      const fanIn = this.inChannels * this.kernelSize[0] * this.kernelSize[1];
-      const bound = 1 / Math.sqrt(fanIn);
-      uniform(this.bias, -bound, bound);
-    }
+    fanInUniform(this.weight, this.bias);
   }
 
   forward(x: Tensor): Tensor {

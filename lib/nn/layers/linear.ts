@@ -4,7 +4,7 @@ import { zeros, type Tensor } from '../../tensor.js';
 import type { DType } from '../../backend/types.js';
 import { Module } from '../module.js';
 import { linear } from '../functional.js';
-import { kaimingUniform, uniform } from '../init.js';
+import { fanInUniform } from '../init.js';
 
 export interface LinearOptions {
   /** Learn an additive bias (default true). */
@@ -31,13 +31,9 @@ export class Linear extends Module {
     this.resetParameters();
   }
 
-  /** torch's init: kaiming_uniform(a=√5) for W, i.e. U(±1/√in), and U(±1/√in) for b. */
+  /** torch's init: U(±1/√inFeatures) for W and b. */
   resetParameters(): void {
-    kaimingUniform(this.weight, { a: Math.sqrt(5) });
-    if (this.bias !== null) {
-      const bound = this.inFeatures > 0 ? 1 / Math.sqrt(this.inFeatures) : 0;
-      uniform(this.bias, -bound, bound);
-    }
+    fanInUniform(this.weight, this.bias);
   }
 
   forward(x: Tensor): Tensor {
