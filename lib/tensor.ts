@@ -19,7 +19,7 @@ import { matmul } from './ops/matmul.js';
 import { gelu, leakyRelu, logSoftmax, relu, sigmoid, softmax, tanh } from './ops/activation.js';
 import { clone, toDtype } from './ops/copy.js';
 import { formatTensor } from './tensor-format.js';
-import type { Indices, TensorLike } from './ops/util.js';
+import { numel, type Indices, type TensorLike } from './ops/util.js';
 
 export type { DType, FloatArray };
 
@@ -239,12 +239,6 @@ function checkShape(op: string, shape: number | readonly number[]): number[] {
   return s.slice();
 }
 
-function product(shape: readonly number[]): number {
-  let n = 1;
-  for (const s of shape) n *= s;
-  return n;
-}
-
 /**
  * A tensor from a number, nested arrays, or a flat typed array / number[] with `shape`.
  * A Float32Array/Float64Array of the requested dtype is used as the storage without copying;
@@ -280,7 +274,7 @@ export function tensor(
     shape = opts.shape ? checkShape('tensor', opts.shape) : [];
   } else if (Array.isArray(values)) {
     shape = inferNestedShape(values as NestedArray[]);
-    data = allocate(dtype, product(shape));
+    data = allocate(dtype, numel(shape));
     fillNested(values as NestedArray[], shape, 0, data, 0);
     if (opts.shape) {
       if (shape.length !== 1) throw new Error('tensor: shape can only be given with flat values');
@@ -289,7 +283,7 @@ export function tensor(
   } else {
     throw new TypeError('tensor: values must be a number, nested arrays of numbers, or a Float32Array/Float64Array');
   }
-  if (product(shape) !== data.length) {
+  if (numel(shape) !== data.length) {
     throw new Error(`tensor: shape [${shape.join(', ')}] does not match ${data.length} values`);
   }
   return new Tensor(data, shape, opts.requiresGrad ?? false);
@@ -326,7 +320,7 @@ function fillNested(v: NestedArray[], shape: readonly number[], dim: number, out
 
 export function zeros(shape: number | readonly number[], opts: TensorOptions = {}): Tensor {
   const s = checkShape('zeros', shape);
-  return new Tensor(allocate(checkDtype('zeros', opts.dtype), product(s)), s, opts.requiresGrad ?? false);
+  return new Tensor(allocate(checkDtype('zeros', opts.dtype), numel(s)), s, opts.requiresGrad ?? false);
 }
 
 export function ones(shape: number | readonly number[], opts: TensorOptions = {}): Tensor {
@@ -336,19 +330,19 @@ export function ones(shape: number | readonly number[], opts: TensorOptions = {}
 export function full(shape: number | readonly number[], value: number, opts: TensorOptions = {}): Tensor {
   const s = checkShape('full', shape);
   if (typeof value !== 'number') throw new TypeError(`full: value must be a number, got ${typeof value}`);
-  return new Tensor(allocate(checkDtype('full', opts.dtype), product(s)).fill(value), s, opts.requiresGrad ?? false);
+  return new Tensor(allocate(checkDtype('full', opts.dtype), numel(s)).fill(value), s, opts.requiresGrad ?? false);
 }
 
 /** Uniform on [0, 1), from the seeded generator. */
 export function rand(shape: number | readonly number[], opts: TensorOptions = {}): Tensor {
   const s = checkShape('rand', shape);
-  return new Tensor(fillUniform(allocate(checkDtype('rand', opts.dtype), product(s))), s, opts.requiresGrad ?? false);
+  return new Tensor(fillUniform(allocate(checkDtype('rand', opts.dtype), numel(s))), s, opts.requiresGrad ?? false);
 }
 
 /** Standard normal, from the seeded generator. */
 export function randn(shape: number | readonly number[], opts: TensorOptions = {}): Tensor {
   const s = checkShape('randn', shape);
-  return new Tensor(fillNormal(allocate(checkDtype('randn', opts.dtype), product(s))), s, opts.requiresGrad ?? false);
+  return new Tensor(fillNormal(allocate(checkDtype('randn', opts.dtype), numel(s))), s, opts.requiresGrad ?? false);
 }
 
 export function zerosLike(t: Tensor, opts: TensorOptions = {}): Tensor {

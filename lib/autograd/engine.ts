@@ -12,7 +12,7 @@ import { BinaryOp } from '../backend/types.js';
 import { Tensor } from '../tensor.js';
 import type { Node } from './node.js';
 import { isAnomalyEnabled, setGradEnabled } from './mode.js';
-import { checkFinite, recycle, sameShape, shapeStr } from '../ops/util.js';
+import { allocLike, checkFinite, recycle, sameShape, shapeStr } from '../ops/util.js';
 
 export interface BackwardOptions {
   /** Keep the graph's saved values so that backward can run through it again. */
@@ -52,7 +52,7 @@ function rootGradient(op: string, root: Tensor, given: Tensor | null | undefined
           `${shapeStr(root.shape)}. Pass a gradient of that shape.`,
       );
     }
-    const d = root.data instanceof Float64Array ? new Float64Array(1) : new Float32Array(1);
+    const d = allocLike(root.data, 1);
     d[0] = 1;
     return new Tensor(d, root.shape);
   }

@@ -6,7 +6,7 @@
 import { kernels } from '../backend/index.js';
 import { Tensor } from '../tensor.js';
 import type { Grads, Node } from '../autograd/node.js';
-import { allocIndices, allocOut, checkTensor, record, shapeStr } from './util.js';
+import { allocIndices, allocOut, checkTensor, numel, record, shapeStr } from './util.js';
 import { pair } from './conv.js';
 
 export interface Pool2dOptions {
@@ -59,7 +59,7 @@ interface MaxSaved {
 /** torch.nn.functional.max_pool2d(x, kernelSize, stride = kernelSize, padding). */
 export function maxPool2d(x: Tensor, kernelSize: number | readonly [number, number], opts: Pool2dOptions = {}): Tensor {
   const g = geometry('maxPool2d', x, kernelSize, opts);
-  const n = g.outShape.reduce((a, b) => a * b, 1);
+  const n = numel(g.outShape);
   const y = allocOut(x.data, n);
   const indices = allocIndices(n);
   kernels().maxPool2d(x.data, y, indices, ...args(g));
@@ -97,7 +97,7 @@ export function avgPool2d(x: Tensor, kernelSize: number | readonly [number, numb
 }
 
 function avgPoolRaw(x: Tensor, g: PoolGeometry): Tensor {
-  const y = allocOut(x.data, g.outShape.reduce((a, b) => a * b, 1));
+  const y = allocOut(x.data, numel(g.outShape));
   kernels().avgPool2d(x.data, y, ...args(g));
   return record(new Tensor(y, g.outShape), 'avgPool2d', avgPoolBackward, [x], g);
 }
