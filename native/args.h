@@ -26,8 +26,6 @@ struct FloatArg {
   size_t length = 0;
   bool isNull = true;
   template <typename T>
-  T* as() const { return static_cast<T*>(data); }
-  template <typename T>
   T* as(TypeTag<T>) const { return static_cast<T*>(data); }
 };
 
