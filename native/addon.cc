@@ -92,8 +92,7 @@ class Addon : public Napi::Addon<Addon> {
     useBlas_ = blas().loaded();
     pool_ = std::make_unique<ThreadPool>(defaultThreads());
     // OpenBLAS runs single-threaded: blasGemm spreads its calls over the pool instead.
-    ownsBlasThreads_ = blas().loaded() && blas().setNumThreads;
-    if (ownsBlasThreads_) blas().setNumThreads(1);
+    if (ownsBlasThreads()) blas().setNumThreads(1);
 
     DefineAddon(exports, {
       InstanceValue("name", Napi::String::New(env, "native"), napi_enumerable),
@@ -179,7 +178,7 @@ class Addon : public Napi::Addon<Addon> {
     o.Set("blas", useBlas_ ? blas().version : std::string("builtin"));
     o.Set("simd", simd_->name);
     int threads = pool_->size();
-    if (useBlas_ && !ownsBlasThreads_ && blas().getNumThreads) threads = blas().getNumThreads();
+    if (useBlas_ && !ownsBlasThreads() && blas().getNumThreads) threads = blas().getNumThreads();
     o.Set("threads", threads);
     return o;
   }
@@ -192,7 +191,6 @@ class Addon : public Napi::Addon<Addon> {
       pool_.reset();  // join the old workers first
       pool_ = std::make_unique<ThreadPool>(static_cast<int>(n));
     }
-    if (blas().setNumThreads && !ownsBlasThreads_) blas().setNumThreads(static_cast<int>(n));
     return info.Env().Undefined();
   }
 
@@ -304,7 +302,7 @@ class Addon : public Napi::Addon<Addon> {
   }
 
   // One BLAS call, split across the addon's pool when OpenBLAS runs single-threaded under it
-  // (ownsBlasThreads_): each thread computes a band of C with its own single-threaded call.
+  // (ownsBlasThreads()): each thread computes a band of C with its own single-threaded call.
   // OpenBLAS's own threads would spin between calls on the cores that the pool needs for the
   // kernels around the GEMM; with one pool for everything the threads never compete.
   // Bands of rows where C has enough of them: measured on the MLP's shapes at 2 threads, row
@@ -314,7 +312,7 @@ class Addon : public Napi::Addon<Addon> {
   void blasGemm(bool transA, bool transB, size_t m, size_t n, size_t kk, T alpha, const T* a,
                 size_t lda, const T* b, size_t ldb, T beta, T* c, size_t ldc) {
     const int ta = transA ? kCblasTrans : kCblasNoTrans, tb = transB ? kCblasTrans : kCblasNoTrans;
-    const size_t threads = ownsBlasThreads_ ? static_cast<size_t>(pool_->size()) : 1;
+    const size_t threads = ownsBlasThreads() ? static_cast<size_t>(pool_->size()) : 1;
     const double work = static_cast<double>(m) * static_cast<double>(n) * static_cast<double>(kk);
     constexpr size_t kAlign = 16;  // whole micro-tiles per band
     const bool splitRows = m >= 2 * kAlign;
@@ -698,7 +696,9 @@ class Addon : public Napi::Addon<Addon> {
 
   const KernelTable* simd_ = &scalar::table;
   bool useBlas_ = false;
-  bool ownsBlasThreads_ = false;
+  // The loaded BLAS can be told its thread count (only after a successful load), so the addon
+  // sets it to 1 and runs BLAS calls on its own pool.
+  static bool ownsBlasThreads() { return blas().setNumThreads != nullptr; }
   std::unique_ptr<ThreadPool> pool_;
   GemmWorkspace workspace_;
   ConvContext conv_{&simd_, &pool_, {}};
