@@ -4,7 +4,7 @@
 // gradients (and double gradients) come from the ops' own rules.
 
 import { Tensor } from '../tensor.js';
-import { toIndexArray, type Indices } from '../ops/util.js';
+import { checkTensor, shapeStr, toIndexArray, type Indices } from '../ops/util.js';
 
 export {
   linear, relu, leakyRelu, gelu, sigmoid, tanh, softmax, logSoftmax, dropout,
@@ -17,19 +17,11 @@ export { conv2d, type Conv2dOptions } from '../ops/conv.js';
 export { maxPool2d, avgPool2d, type Pool2dOptions } from '../ops/pool.js';
 export { batchNorm } from '../ops/batchnorm.js';
 
-function shapeStr(shape: readonly number[]): string {
-  return `[${shape.join(', ')}]`;
-}
-
-function checkTensorArg(op: string, name: string, value: unknown): asserts value is Tensor {
-  if (!(value instanceof Tensor)) throw new TypeError(`${op}: ${name} must be a Tensor, got ${value === null ? 'null' : typeof value}`);
-}
-
 /** Layer normalisation over the trailing dims given by normalizedShape (biased variance). */
 export function layerNorm(x: Tensor, normalizedShape: number | readonly number[], weight: Tensor | null = null,
   bias: Tensor | null = null, eps = 1e-5): Tensor {
   const op = 'layerNorm';
-  checkTensorArg(op, 'input', x);
+  checkTensor(op, 'input', x);
   const shape = typeof normalizedShape === 'number' ? [normalizedShape] : [...normalizedShape];
   const k = shape.length;
   const tail = x.shape.slice(x.ndim - k);
@@ -54,7 +46,7 @@ export function layerNorm(x: Tensor, normalizedShape: number | readonly number[]
 /** Rows of weight picked by indices; the output has shape [...indices.shape, dim]. */
 export function embedding(indices: Indices, weight: Tensor): Tensor {
   const op = 'embedding';
-  checkTensorArg(op, 'weight', weight);
+  checkTensor(op, 'weight', weight);
   if (weight.ndim !== 2) throw new RangeError(`${op}: weight must be 2-D [num, dim], got ${shapeStr(weight.shape)}`);
   const idx = toIndexArray(op, indices, weight.shape[0]);
   const idxShape = indices instanceof Tensor ? [...indices.shape] : [idx.length];

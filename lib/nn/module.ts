@@ -10,6 +10,7 @@
 
 import { Tensor, tensor } from '../tensor.js';
 import type { DType } from '../backend/types.js';
+import { sameShape } from '../ops/util.js';
 
 const parameterTensors = new WeakSet<Tensor>();
 
@@ -304,8 +305,4 @@ export abstract class Module {
   extraRepr(): string {
     return '';
   }
-}
-
-function sameShape(a: readonly number[], b: readonly number[]): boolean {
-  return a.length === b.length && a.every((d, i) => d === b[i]);
 }
