@@ -87,14 +87,6 @@ export function nextNormal(): number {
   return r * Math.cos(2 * Math.PI * v);
 }
 
-/** An integer drawn uniformly from [low, high). */
-export function randomInt(low: number, high: number): number {
-  if (!Number.isSafeInteger(low) || !Number.isSafeInteger(high) || high <= low) {
-    throw new RangeError(`randomInt: need integers low < high, got ${low}, ${high}`);
-  }
-  return low + Math.floor(nextDouble() * (high - low));
-}
-
 type Fillable = Float32Array | Float64Array | number[];
 
 /** Fills arr with uniform draws in [low, high); returns arr. */
@@ -113,11 +105,6 @@ export function fillNormal<T extends Fillable>(arr: T, mean = 0, std = 1): T {
 /** n uniform draws in [low, high). */
 export function randomUniform(n: number, low = 0, high = 1): Float64Array {
   return fillUniform(new Float64Array(checkCount('randomUniform', n)), low, high);
-}
-
-/** n normal draws. */
-export function randomNormal(n: number, mean = 0, std = 1): Float64Array {
-  return fillNormal(new Float64Array(checkCount('randomNormal', n)), mean, std);
 }
 
 /** A uniformly random permutation of 0..n-1 (Fisher-Yates). */

@@ -205,11 +205,6 @@ function copyIndices(op: string, src: ArrayLike<number>): Int32Array {
   return out;
 }
 
-/** Whether an op on these inputs must be recorded in the graph. */
-export function needsGrad(a: Tensor, b?: Tensor | null, c?: Tensor | null): boolean {
-  return isGradEnabled() && (a.requiresGrad || (b != null && b.requiresGrad) || (c != null && c.requiresGrad));
-}
-
 /**
  * Finishes an op: records its node when grad mode is on and an input requires grad, and checks
  * the output when anomaly detection is on.
@@ -237,11 +232,4 @@ export function checkFinite(t: Tensor, where: string): void {
       throw new Error(`detectAnomaly: ${where} produced ${Number.isNaN(v) ? 'NaN' : v > 0 ? 'Inf' : '-Inf'} at element ${i} (output shape ${shapeStr(t.shape)})`);
     }
   }
-}
-
-/** A tensor from a scalar in the dtype of `like` (0-dim). */
-export function scalarLike(v: number, like: Tensor): Tensor {
-  const d = allocLike(like.data, 1);
-  d[0] = v;
-  return new Tensor(d, []);
 }
