@@ -7,7 +7,7 @@
 // the rest is JSON in the metadata, with {"$tensor": name} where a tensor was.
 import { Tensor, tensor } from '../tensor.js';
 import { getRngState, setRngState } from '../random.js';
-import { readSafetensors, writeSafetensors, type RawTensor } from './safetensors.js';
+import { readSafetensors, writeSafetensors, type DecodedTensor, type RawTensor } from './safetensors.js';
 
 /** Anything with torch's stateDict/loadStateDict pair: modules, optimizers, schedulers. */
 export interface Stateful {
@@ -58,7 +58,7 @@ function pack(value: unknown, path: string, tensors: Record<string, RawTensor>):
   throw new TypeError(`saveCheckpoint: cannot store ${typeof value} at ${path}`);
 }
 
-function unpack(value: Json, tensors: Record<string, { dtype: 'float32' | 'float64'; shape: number[]; data: Float32Array | Float64Array }>, file: string): unknown {
+function unpack(value: Json, tensors: Record<string, DecodedTensor>, file: string): unknown {
   if (Array.isArray(value)) return value.map((v) => unpack(v, tensors, file));
   if (value === null || typeof value !== 'object') return value;
   if (typeof value.$tensor === 'string' || typeof value.$array === 'string') {

@@ -22,6 +22,12 @@ export interface DecodedTensor {
   data: FloatArray;
 }
 
+/** A file's tensors by name and its string metadata (`__metadata__`, {} when absent). */
+export interface DecodedFile {
+  tensors: Record<string, DecodedTensor>;
+  metadata: Record<string, string>;
+}
+
 const WRITE_DTYPES = { float32: 'F32', float64: 'F64' } as const;
 const BYTES: Record<string, number> = {
   BOOL: 1, U8: 1, I8: 1, F8_E5M2: 1, F8_E4M3: 1, I16: 2, U16: 2, F16: 2, BF16: 2,
@@ -105,7 +111,7 @@ export async function writeSafetensorsAsync(path: string, tensors: Record<string
 }
 
 /** Reads a safetensors file; a corrupt or truncated file throws an Error naming it and the defect. */
-export function readSafetensors(path: string): { tensors: Record<string, DecodedTensor>; metadata: Record<string, string> } {
+export function readSafetensors(path: string): DecodedFile {
   let bytes: Buffer;
   try {
     bytes = readFileSync(path);
@@ -116,7 +122,7 @@ export function readSafetensors(path: string): { tensors: Record<string, Decoded
 }
 
 /** Like readSafetensors, reading the file without blocking the event loop. */
-export async function readSafetensorsAsync(path: string): Promise<{ tensors: Record<string, DecodedTensor>; metadata: Record<string, string> }> {
+export async function readSafetensorsAsync(path: string): Promise<DecodedFile> {
   let bytes: Buffer;
   try {
     bytes = await readFile(path);
@@ -127,7 +133,7 @@ export async function readSafetensorsAsync(path: string): Promise<{ tensors: Rec
 }
 
 /** Parses safetensors bytes; `name` is used in error messages. */
-export function decodeSafetensors(bytes: Uint8Array, name = '<buffer>'): { tensors: Record<string, DecodedTensor>; metadata: Record<string, string> } {
+export function decodeSafetensors(bytes: Uint8Array, name = '<buffer>'): DecodedFile {
   requireLittleEndian();
   const fail = (what: string): never => {
     throw new Error(`io.load: ${name} is not a valid safetensors file: ${what}`);

@@ -1,6 +1,6 @@
 // io.save / io.load: named Tensors in a safetensors file, loadable by PyTorch's safetensors.
 import { Tensor, tensor } from '../tensor.js';
-import { readSafetensors, readSafetensorsAsync, writeSafetensors, writeSafetensorsAsync, type DecodedTensor } from './safetensors.js';
+import { readSafetensors, readSafetensorsAsync, writeSafetensors, writeSafetensorsAsync, type DecodedFile } from './safetensors.js';
 
 export interface Loaded {
   tensors: Record<string, Tensor>;
@@ -42,7 +42,7 @@ function checkTensors(path: string, tensors: Record<string, Tensor>): Record<str
   return tensors;
 }
 
-function toTensors(file: { tensors: Record<string, DecodedTensor>; metadata: Record<string, string> }): Loaded {
+function toTensors(file: DecodedFile): Loaded {
   const out: Record<string, Tensor> = {};
   for (const [name, t] of Object.entries(file.tensors)) out[name] = tensor(t.data, { dtype: t.dtype, shape: t.shape });
   return { tensors: out, metadata: file.metadata };
