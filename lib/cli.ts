@@ -13,7 +13,7 @@ import { manualSeed } from './random.js';
 import * as nn from './nn/index.js';
 import type { Tensor } from './tensor.js';
 import * as optim from './optim/index.js';
-import { DataLoader, TensorDataset, loadMnist, sampleDir, type MnistSplit } from './data/index.js';
+import { DataLoader, TensorDataset, loadMnist, sampleDir } from './data/index.js';
 import { load, loadCheckpoint, save, saveCheckpoint } from './io/index.js';
 import { createProgress, evaluate, fit } from './train/index.js';
 
@@ -97,10 +97,6 @@ function useBackend(name: string | undefined): void {
   if (name === 'native' || name === 'js') backend.use(name);
 }
 
-function loadSplit(dir: string, split: 'train' | 'test'): MnistSplit {
-  return loadMnist(dir, { split });
-}
-
 function describeData(dir: string): string {
   return dir === sampleDir() ? 'the bundled Fashion-MNIST sample' : dir;
 }
@@ -125,8 +121,8 @@ async function train(opts: TrainOptions): Promise<void> {
   useBackend(opts.backend);
   if (opts.seed !== undefined) manualSeed(opts.seed);
   const build = models[opts.model];
-  const trainSet = loadSplit(opts.data, 'train');
-  const testSet = loadSplit(opts.data, 'test');
+  const trainSet = loadMnist(opts.data, { split: 'train' });
+  const testSet = loadMnist(opts.data, { split: 'test' });
   const [, c, h, w] = trainSet.images.shape;
   const spec: ModelSpec = { inputShape: [c, h, w], numClasses: trainSet.numClasses };
   const model = build(spec);
@@ -229,7 +225,7 @@ async function evalCommand(opts: EvalOptions): Promise<void> {
   const numClasses = Number(metadata['backprop.num_classes'] ?? 10);
   const model = models[name]({ inputShape, numClasses });
   model.loadStateDict(tensors);
-  const testSet = loadSplit(opts.data, 'test');
+  const testSet = loadMnist(opts.data, { split: 'test' });
   const loader = new DataLoader(new TensorDataset(testSet.images, testSet.labels), { batchSize: opts.batchSize });
   const result = await evaluate(model, loader, { loss: new nn.CrossEntropyLoss(), metrics: ['accuracy'] });
   process.stdout.write(
@@ -248,7 +244,7 @@ interface BenchOptions {
 /** GEMM GFLOP/s and MLP training samples/s on each backend (a quick look; bench/ has the full benchmarks). */
 async function benchCommand(opts: BenchOptions): Promise<void> {
   const names = opts.backend ? [opts.backend] : backend.available();
-  const sample = loadSplit(sampleDir(), 'train');
+  const sample = loadMnist(sampleDir(), { split: 'train' });
   for (const name of names) {
     backend.use(name);
     const k = kernels();
