@@ -149,19 +149,24 @@ export abstract class Module {
     return this.namedModules().map(([, m]) => m);
   }
 
-  /** Parameters of this module and its descendants with state_dict names; shared tensors once. */
-  namedParameters(prefix = '', recurse = true): [string, Tensor][] {
+  /** The own tensors (parameters or buffers) of this module and, with recurse, its descendants; shared tensors once. */
+  #namedTensors(own: (m: Module) => [string, Tensor][], prefix: string, recurse: boolean): [string, Tensor][] {
     const out: [string, Tensor][] = [];
     const seen = new Set<Tensor>();
     const mods: [string, Module][] = recurse ? this.namedModules(prefix) : [[prefix, this]];
     for (const [modName, m] of mods) {
-      for (const [name, p] of m.#ownParameters()) {
-        if (seen.has(p)) continue;
-        seen.add(p);
-        out.push([modName ? `${modName}.${name}` : name, p]);
+      for (const [name, t] of own(m)) {
+        if (seen.has(t)) continue;
+        seen.add(t);
+        out.push([modName ? `${modName}.${name}` : name, t]);
       }
     }
     return out;
+  }
+
+  /** Parameters of this module and its descendants with state_dict names; shared tensors once. */
+  namedParameters(prefix = '', recurse = true): [string, Tensor][] {
+    return this.#namedTensors((m) => m.#ownParameters(), prefix, recurse);
   }
 
   parameters(recurse = true): Tensor[] {
@@ -169,17 +174,7 @@ export abstract class Module {
   }
 
   namedBuffers(prefix = '', recurse = true): [string, Tensor][] {
-    const out: [string, Tensor][] = [];
-    const seen = new Set<Tensor>();
-    const mods: [string, Module][] = recurse ? this.namedModules(prefix) : [[prefix, this]];
-    for (const [modName, m] of mods) {
-      for (const [name, b] of m.#ownBuffers()) {
-        if (seen.has(b)) continue;
-        seen.add(b);
-        out.push([modName ? `${modName}.${name}` : name, b]);
-      }
-    }
-    return out;
+    return this.#namedTensors((m) => m.#ownBuffers(), prefix, recurse);
   }
 
   buffers(recurse = true): Tensor[] {
