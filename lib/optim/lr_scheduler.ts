@@ -72,11 +72,7 @@ export abstract class LRScheduler {
   }
 
   loadStateDict(sd: SchedulerStateDict): void {
-    const num = (key: string): number => {
-      const v = sd[key];
-      if (typeof v !== 'number') throw new TypeError(`${this.constructor.name}.loadStateDict: '${key}' must be a number`);
-      return v;
-    };
+    const num = (key: string): number => readNumber(this.constructor.name, sd, key);
     const list = (key: string): number[] => {
       const v = sd[key];
       if (!Array.isArray(v) || v.length !== this.optimizer.paramGroups.length) {
