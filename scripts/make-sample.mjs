@@ -22,7 +22,7 @@ function readIdx(path) {
   const ndim = buf[3];
   const shape = [];
   for (let i = 0; i < ndim; i++) shape.push(buf.readUInt32BE(4 + 4 * i));
-  return { header: buf.subarray(0, 4 + 4 * ndim), shape, body: buf.subarray(4 + 4 * ndim) };
+  return { shape, body: buf.subarray(4 + 4 * ndim) };
 }
 
 function writeIdx(path, typeCode, shape, body) {
