@@ -121,9 +121,9 @@ class Addon : public Napi::Addon<Addon> {
       InstanceMethod("scatterAdd", &Addon::ScatterAdd, napi_enumerable),
       InstanceMethod("sgdStep", &Addon::SgdStep, napi_enumerable),
       InstanceMethod("adamStep", &Addon::AdamStep, napi_enumerable),
-      // The rnn kernels read the current SIMD table through &simd_ (it follows _setSimd).
-      InstanceValue("rnnCellForward", Napi::Function::New(env, RnnCellForward, "rnnCellForward", &simd_), napi_enumerable),
-      InstanceValue("rnnCellBackward", Napi::Function::New(env, RnnCellBackward, "rnnCellBackward", &simd_), napi_enumerable),
+      // The rnn kernels read the current SIMD table, and keep their row buffer, in &conv_.
+      InstanceValue("rnnCellForward", Napi::Function::New(env, RnnCellForward, "rnnCellForward", &conv_), napi_enumerable),
+      InstanceValue("rnnCellBackward", Napi::Function::New(env, RnnCellBackward, "rnnCellBackward", &conv_), napi_enumerable),
       // The conv kernels use the addon's SIMD table and pool, and keep their workspace, in &conv_.
       InstanceValue("conv2d", Napi::Function::New(env, Conv2d, "conv2d", &conv_), napi_enumerable),
       InstanceValue("conv2dBackwardInput", Napi::Function::New(env, Conv2dBackwardInput, "conv2dBackwardInput", &conv_), napi_enumerable),

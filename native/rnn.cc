@@ -10,9 +10,9 @@
 #include <cstring>
 #include <string>
 #include <type_traits>
-#include <vector>
 
 #include "args.h"
+#include "conv.h"
 
 namespace bp {
 namespace {
@@ -23,8 +23,8 @@ enum CellCode : int { kRnnTanh = 0, kRnnRelu, kLstm, kGru, kCellCount };
 
 size_t gatesOf(int cell) { return cell == kLstm ? 4 : cell == kGru ? 3 : 1; }
 
-const KernelTable& tableOf(const Napi::CallbackInfo& info) {
-  return **static_cast<const KernelTable* const*>(info.Data());
+ConvContext& context(const Napi::CallbackInfo& info) {
+  return *static_cast<ConvContext*>(info.Data());
 }
 
 // ---- float32 gate activations -------------------------------------------------------------
@@ -258,18 +258,19 @@ template <typename T>
 BP_RNN_INLINE void cellBackwardImpl(const Activations<T>& act, int cell, size_t batch, size_t H,
                                     const T* sv, const T* hp, const T* cp, const T* c, const T* h,
                                     const T* gh, const T* ghn, const T* gcn, T* gxp, T* ghh,
-                                    T* ghPrev, T* gcPrev) {
+                                    T* ghPrev, T* gcPrev, T* rows) {
   const size_t G = gatesOf(cell);
   const size_t gw = G * H;
-  // Rows of this call's own: gt, the total gradient of h; for LSTM tc = tanh(c), gc, the total
-  // gradient of c, and zeros standing in for a null gcNext. Every input row is read into these
+  // Rows of this call's own, in `rows` (4H elements for LSTM, else H, from the addon's workspace):
+  // gt, the total gradient of h; for LSTM tc = tanh(c), gc, the total gradient of c, and zeros
+  // standing in for a null gcNext. Every input row is read into these
   // before an output row is written, so ghPrev may be ghNext and gcPrev may be gcNext.
   const bool lstm = cell == kLstm;
-  std::vector<T> rowsBuf(lstm ? 4 * H : H);
-  T* gt = rowsBuf.data();
+  T* gt = rows;
   T* tc = lstm ? gt + H : nullptr;
   T* gc = lstm ? gt + 2 * H : nullptr;
   T* zero = lstm ? gt + 3 * H : nullptr;
+  if (lstm && !gcn) std::memset(zero, 0, H * sizeof(T));  // the workspace holds old values
   for (size_t r = 0; r < batch; ++r) {
     const T* ghr = gh + r * H;
     if (ghn) {
@@ -300,25 +301,26 @@ BP_RNN_AVX512 void cellBackwardAvx512(const Activations<float>& act, int cell, s
                                       size_t H, const float* sv, const float* hp, const float* cp,
                                       const float* c, const float* h, const float* gh,
                                       const float* ghn, const float* gcn, float* gxp, float* ghh,
-                                      float* ghPrev, float* gcPrev) {
+                                      float* ghPrev, float* gcPrev, float* rows) {
   cellBackwardImpl<float>(act, cell, batch, H, sv, hp, cp, c, h, gh, ghn, gcn, gxp, ghh, ghPrev,
-                          gcPrev);
+                          gcPrev, rows);
 }
 #endif
 
 template <typename T>
 void cellBackward(const Activations<T>& act, int cell, size_t batch, size_t H, const T* sv,
                   const T* hp, const T* cp, const T* c, const T* h, const T* gh, const T* ghn,
-                  const T* gcn, T* gxp, T* ghh, T* ghPrev, T* gcPrev) {
+                  const T* gcn, T* gxp, T* ghh, T* ghPrev, T* gcPrev, T* rows) {
 #if defined(__x86_64__) || defined(_M_X64)
   if constexpr (std::is_same_v<T, float>) {
     if (act.avx512) {
-      cellBackwardAvx512(act, cell, batch, H, sv, hp, cp, c, h, gh, ghn, gcn, gxp, ghh, ghPrev, gcPrev);
+      cellBackwardAvx512(act, cell, batch, H, sv, hp, cp, c, h, gh, ghn, gcn, gxp, ghh, ghPrev, gcPrev, rows);
       return;
     }
   }
 #endif
-  cellBackwardImpl<T>(act, cell, batch, H, sv, hp, cp, c, h, gh, ghn, gcn, gxp, ghh, ghPrev, gcPrev);
+  cellBackwardImpl<T>(act, cell, batch, H, sv, hp, cp, c, h, gh, ghn, gcn, gxp, ghh, ghPrev, gcPrev,
+                      rows);
 }
 
 }  // namespace
@@ -344,7 +346,7 @@ Napi::Value RnnCellForward(const Napi::CallbackInfo& info) {
   const FloatArg sv = cellArray(args, 10, "saved", args.mul(bh, 4), lstm || gru,
                                 "for LSTM and GRU cells");
   if (bh == 0) return info.Env().Undefined();  // no element to compute (batch may be huge)
-  const KernelTable& table = tableOf(info);
+  const KernelTable& table = **context(info).simd;
   withDType(args, [&](auto t) {
     cellForward(activationsFor(table, t), cell, batch, H, xp.as(t), hh.as(t), b.as(t), hp.as(t),
                 cp.as(t), h.as(t), c.as(t), sv.as(t));
@@ -378,10 +380,13 @@ Napi::Value RnnCellBackward(const Napi::CallbackInfo& info) {
   args.atLeast(ghp, bh, 13, "ghPrev");
   const FloatArg gcp = cellArray(args, 14, "gcPrev", bh, lstm, "for an LSTM cell");
   if (bh == 0) return info.Env().Undefined();  // no element to compute (batch may be huge)
-  const KernelTable& table = tableOf(info);
+  ConvContext& ctx = context(info);
   withDType(args, [&](auto t) {
-    cellBackward(activationsFor(table, t), cell, batch, H, sv.as(t), hp.as(t), cp.as(t), c.as(t),
-                 h.as(t), gh.as(t), ghn.as(t), gcn.as(t), gxp.as(t), ghh.as(t), ghp.as(t), gcp.as(t));
+    using T = typename decltype(t)::type;
+    T* rows = ctx.workspace.get<T>(0, lstm ? 4 * H : H);  // kept between steps
+    cellBackward(activationsFor(**ctx.simd, t), cell, batch, H, sv.as(t), hp.as(t), cp.as(t),
+                 c.as(t), h.as(t), gh.as(t), ghn.as(t), gcn.as(t), gxp.as(t), ghh.as(t), ghp.as(t),
+                 gcp.as(t), rows);
   });
   return info.Env().Undefined();
 }
