@@ -3,21 +3,14 @@
 // algorithm as the native kernels, with the column buffer kept between calls.
 
 import type { Backend, FloatArray } from './types.js';
+import { checkAtLeast, checkFloatArray, checkInt32Array, describe } from './js-checks.js';
 
 // ---------------------------------------------------------------------------------------------
 // Argument checks (the same classes of error as the native side: TypeError for a wrong kind of
 // value, RangeError for a wrong size or length).
 
-function kind(v: unknown): string {
-  if (v === null) return 'null';
-  if (typeof v === 'object') return (v as object).constructor?.name ?? 'object';
-  return `${typeof v} ${String(v)}`;
-}
-
 function floats(op: string, name: string, v: unknown, like?: FloatArray): FloatArray {
-  if (!(v instanceof Float32Array || v instanceof Float64Array)) {
-    throw new TypeError(`${op}: ${name} must be a Float32Array or Float64Array, got ${kind(v)}`);
-  }
+  checkFloatArray(op, name, v);
   if (like !== undefined && v.constructor !== like.constructor) {
     throw new TypeError(`${op}: ${name} is a ${v.constructor.name} but the other arrays are ${like.constructor.name}s; all arrays must share one dtype`);
   }
@@ -25,12 +18,12 @@ function floats(op: string, name: string, v: unknown, like?: FloatArray): FloatA
 }
 
 function indices(op: string, name: string, v: unknown): Int32Array {
-  if (!(v instanceof Int32Array)) throw new TypeError(`${op}: ${name} must be an Int32Array, got ${kind(v)}`);
+  checkInt32Array(op, name, v);
   return v;
 }
 
 function size(op: string, name: string, v: unknown, min = 0): number {
-  if (typeof v !== 'number') throw new TypeError(`${op}: ${name} must be a number, got ${kind(v)}`);
+  if (typeof v !== 'number') throw new TypeError(`${op}: ${name} must be a number, got ${describe(v)}`);
   if (!Number.isSafeInteger(v) || v < min || v > 2147483647) {
     throw new RangeError(`${op}: ${name} must be an integer in [${min}, 2147483647], got ${v}`);
   }
@@ -39,7 +32,7 @@ function size(op: string, name: string, v: unknown, min = 0): number {
 
 function atLeast(op: string, name: string, a: ArrayLike<number>, need: number): void {
   if (!Number.isSafeInteger(need)) throw new RangeError(`${op}: ${name} would need too many elements`);
-  if (a.length < need) throw new RangeError(`${op}: ${name} has length ${a.length}, needs at least ${need}`);
+  checkAtLeast(op, name, a, need);
 }
 
 /** One spatial dimension of a window op: the output size, or a RangeError when it is empty. */

@@ -3,24 +3,18 @@
 // native/rnn.cc compute the same thing and are tested against these.
 
 import { RnnCell, type Backend, type FloatArray } from './types.js';
+import { checkAtLeast, checkFloatArray, describe } from './js-checks.js';
 
 // ---------------------------------------------------------------------------------------------
 // Argument checks: TypeError for a wrong kind of value, RangeError for a wrong size or length,
 // as on the native side.
-
-function kind(v: unknown): string {
-  if (v === null) return 'null';
-  if (v === undefined) return 'undefined';
-  if (typeof v === 'object') return (v as object).constructor?.name ?? 'object';
-  return `${typeof v} ${String(v)}`;
-}
 
 class Checker {
   private dtype: FloatArray | undefined;
   constructor(private readonly op: string) {}
 
   size(name: string, v: unknown): number {
-    if (typeof v !== 'number') throw new TypeError(`${this.op}: ${name} must be a number, got ${kind(v)}`);
+    if (typeof v !== 'number') throw new TypeError(`${this.op}: ${name} must be a number, got ${describe(v)}`);
     if (!Number.isSafeInteger(v) || v < 0 || v > 2147483647) {
       throw new RangeError(`${this.op}: ${name} must be an integer in [0, 2147483647], got ${v}`);
     }
@@ -28,7 +22,7 @@ class Checker {
   }
 
   cell(v: unknown): RnnCell {
-    if (typeof v !== 'number') throw new TypeError(`${this.op}: cell must be a number, got ${kind(v)}`);
+    if (typeof v !== 'number') throw new TypeError(`${this.op}: cell must be a number, got ${describe(v)}`);
     if (!Number.isInteger(v) || v < RnnCell.rnnTanh || v > RnnCell.gru) {
       throw new RangeError(`${this.op}: cell must be an RnnCell code in [0, 3], got ${v}`);
     }
@@ -37,21 +31,19 @@ class Checker {
 
   /** A float array of the call's dtype holding at least `need` elements. */
   floats(name: string, v: unknown, need: number): FloatArray {
-    if (!(v instanceof Float32Array || v instanceof Float64Array)) {
-      throw new TypeError(`${this.op}: ${name} must be a Float32Array or Float64Array, got ${kind(v)}`);
-    }
+    checkFloatArray(this.op, name, v);
     if (this.dtype === undefined) this.dtype = v;
     else if (v.constructor !== this.dtype.constructor) {
       throw new TypeError(`${this.op}: ${name} is a ${v.constructor.name} but the other arrays are ${this.dtype.constructor.name}s; all arrays must share one dtype`);
     }
-    if (v.length < need) throw new RangeError(`${this.op}: ${name} has length ${v.length}, needs at least ${need}`);
+    checkAtLeast(this.op, name, v, need);
     return v;
   }
 
   /** Required when `needed`; otherwise checked when given, and ignored. */
   maybe(name: string, v: unknown, need: number, needed: boolean, why: string): FloatArray | null {
     if (needed) {
-      if (v === null || v === undefined) throw new TypeError(`${this.op}: ${name} is required ${why}, got ${kind(v)}`);
+      if (v === null || v === undefined) throw new TypeError(`${this.op}: ${name} is required ${why}, got ${describe(v)}`);
       return this.floats(name, v, need);
     }
     if (v !== null && v !== undefined) this.floats(name, v, need);
@@ -65,7 +57,7 @@ class Checker {
   }
 
   mustBeNull(name: string, v: unknown, why: string): void {
-    if (v !== null && v !== undefined) throw new TypeError(`${this.op}: ${name} must be null ${why}, got ${kind(v)}`);
+    if (v !== null && v !== undefined) throw new TypeError(`${this.op}: ${name} must be null ${why}, got ${describe(v)}`);
   }
 }
 

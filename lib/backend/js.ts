@@ -9,6 +9,7 @@ import {
   BinaryOp, ReduceOp, UnaryOp,
   type Backend, type BackendInfo, type FloatArray,
 } from './types.js';
+import { checkAtLeast, checkFloatArray, checkInt32Array, describe } from './js-checks.js';
 import { convKernels } from './js-conv.js';
 import { rnnKernels } from './js-rnn.js';
 
@@ -17,16 +18,6 @@ import { rnnKernels } from './js-rnn.js';
 // TypeError for a wrong kind of value, RangeError for a wrong size, length or index.
 
 const MAX_DIMS = 8;
-
-function isFloatArray(v: unknown): v is FloatArray {
-  return v instanceof Float32Array || v instanceof Float64Array;
-}
-
-function checkFloatArray(op: string, name: string, v: unknown): asserts v is FloatArray {
-  if (!isFloatArray(v)) {
-    throw new TypeError(`${op}: ${name} must be a Float32Array or Float64Array, got ${describe(v)}`);
-  }
-}
 
 /** Checks that every array is a FloatArray of the same dtype as the first. */
 function checkSameDtype(op: string, arrays: Record<string, unknown>): void {
@@ -40,12 +31,6 @@ function checkSameDtype(op: string, arrays: Record<string, unknown>): void {
     } else if (v.constructor !== first.constructor) {
       throw new TypeError(`${op}: ${name} is a ${v.constructor.name} but ${firstName} is a ${first.constructor.name}; all arrays must share one dtype`);
     }
-  }
-}
-
-function checkInt32Array(op: string, name: string, v: unknown): asserts v is Int32Array {
-  if (!(v instanceof Int32Array)) {
-    throw new TypeError(`${op}: ${name} must be an Int32Array, got ${describe(v)}`);
   }
 }
 
@@ -67,13 +52,6 @@ function checkBoolean(op: string, name: string, v: unknown): asserts v is boolea
 function checkLength(op: string, name: string, arr: ArrayLike<number>, expected: number): void {
   if (arr.length !== expected) {
     throw new RangeError(`${op}: ${name} has length ${arr.length}, expected ${expected}`);
-  }
-}
-
-/** Arrays sized by explicit sizes may be longer than needed (as on the native side); only the prefix is used. */
-function checkAtLeast(op: string, name: string, arr: ArrayLike<number>, needed: number): void {
-  if (arr.length < needed) {
-    throw new RangeError(`${op}: ${name} has length ${arr.length}, needs at least ${needed}`);
   }
 }
 
@@ -100,12 +78,6 @@ const opCodes = new Map<object, ReadonlySet<number>>([
 function checkOpCode(op: string, table: Record<string, number>, code: unknown): void {
   if (typeof code !== 'number') throw new TypeError(`${op}: op must be a numeric op code, got ${describe(code)}`);
   if (!opCodes.get(table)?.has(code)) throw new RangeError(`${op}: unknown op code ${code}`);
-}
-
-function describe(v: unknown): string {
-  if (v === null) return 'null';
-  if (typeof v === 'object' || typeof v === 'function') return (v as object).constructor?.name ?? typeof v;
-  return `${typeof v} ${String(v)}`;
 }
 
 /** Rounds a float64 value to the precision of the array it belongs to. */
