@@ -153,8 +153,13 @@ function vecTensor(v: Vec): Tensor {
   return tensor(v, { dtype: 'float64', shape: [v.length] });
 }
 
+/**
+ * The float64 values of a state tensor, shared rather than copied: step() never writes into a
+ * history vector (every update makes a new one), so the saved state can hold the same arrays.
+ */
 function vecOf(value: unknown): Vec | null {
-  return value instanceof Tensor ? Float64Array.from(value.data) : null;
+  if (!(value instanceof Tensor)) return null;
+  return value.data instanceof Float64Array ? value.data : Float64Array.from(value.data);
 }
 
 export class LBFGS extends Optimizer<LBFGSOptions> {
@@ -243,8 +248,8 @@ export class LBFGS extends Optimizer<LBFGSOptions> {
 
     let d = vecOf(state.d);
     let t = (state.t as number | undefined) ?? 0;
-    const oldDirs: Vec[] = ((state.old_dirs as Tensor[] | undefined) ?? []).map((v) => Float64Array.from(v.data));
-    const oldStps: Vec[] = ((state.old_stps as Tensor[] | undefined) ?? []).map((v) => Float64Array.from(v.data));
+    const oldDirs = ((state.old_dirs as Tensor[] | undefined) ?? []).map((v) => vecOf(v) as Vec);
+    const oldStps = ((state.old_stps as Tensor[] | undefined) ?? []).map((v) => vecOf(v) as Vec);
     const ro: number[] = [...((state.ro as number[] | undefined) ?? [])];
     let hDiag = (state.H_diag as number | undefined) ?? 1;
     let prevFlatGrad = vecOf(state.prev_flat_grad);
