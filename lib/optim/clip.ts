@@ -26,8 +26,8 @@ export function clipGradNorm(params: Tensor | Iterable<Tensor>, maxNorm: number,
   if (grads.length === 0) return 0;
   let total = 0;
   if (normType === Infinity) {
+    // Math.max propagates NaN, so a NaN gradient makes the norm NaN, as in torch
     for (const g of grads) for (const v of g.data) total = Math.max(total, Math.abs(v));
-    for (const g of grads) for (const v of g.data) if (Number.isNaN(v)) total = NaN;
   } else {
     for (const g of grads) {
       let s = 0;
