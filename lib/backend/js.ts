@@ -362,7 +362,7 @@ const binaryFunctions: Record<BinaryOp, (a: number, b: number) => number> = {
 };
 
 /** NumPy broadcast of two shapes, or a RangeError naming both. */
-export function broadcastShapes(op: string, aShape: readonly number[], bShape: readonly number[]): number[] {
+function broadcastShapes(op: string, aShape: readonly number[], bShape: readonly number[]): number[] {
   const nd = Math.max(aShape.length, bShape.length);
   const out: number[] = new Array<number>(nd);
   for (let d = 0; d < nd; d++) {

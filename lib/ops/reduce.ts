@@ -6,7 +6,7 @@ import { ReduceOp } from '../backend/types.js';
 import { Tensor } from '../tensor.js';
 import type { Grads, Node } from '../autograd/node.js';
 import {
-  allocLike, allocOut, axisSplit, broadcastShapes, checkTensor, normDim, numel, record, sameShape, shapeStr,
+  allocIndices, allocLike, allocOut, axisSplit, broadcastShapes, checkTensor, normDim, numel, record, sameShape, shapeStr,
 } from './util.js';
 
 const REDUCE_NAMES = ['sum', 'mean', 'max', 'min'];
@@ -113,8 +113,8 @@ export function max(x: Tensor, dim?: number, keepdim = false): Tensor {
     for (let i = 0; i < x.shape.length; i++) keepShape[i] = i === d ? 1 : x.shape[i];
     shape = keepdim ? keepShape : dropDims(keepShape, [d]);
   }
-  const values = allocLike(x.data, outer * inner);
-  const indices = new Int32Array(outer * inner);
+  const values = allocOut(x.data, outer * inner);
+  const indices = allocIndices(outer * inner);
   kernels().maxAxis(x.data, outer, n, inner, values, indices);
   return record<MaxSaved>(new Tensor(values, shape), 'max', maxBackward, [x], { indices, dim: d, keepShape });
 }
@@ -157,7 +157,7 @@ export function argmax(x: Tensor, dim?: number, keepdim = false): Tensor {
     if (keepdim) shape[d] = 1;
     else shape.splice(d, 1);
   }
-  const indices = new Int32Array(outer * inner);
+  const indices = allocIndices(outer * inner);
   kernels().argmax(x.data, outer, n, inner, indices);
   const out = allocLike(x.data, indices.length);
   for (let i = 0; i < indices.length; i++) out[i] = indices[i];
