@@ -184,7 +184,7 @@ export abstract class Optimizer<O extends BaseOptions> {
       const p = byIndex.get(Number(key));
       if (p === undefined) throw new Error(`${name}.loadStateDict: state for parameter ${key}, which no group lists`);
       for (const [k, v] of Object.entries(s)) {
-        if (v instanceof Tensor && v.size !== p.size && k !== 'step' && this.stateIsPerElement(k)) {
+        if (v instanceof Tensor && v.size !== p.size && this.stateIsPerElement(k)) {
           throw new Error(`${name}.loadStateDict: state '${k}' of parameter ${key} has shape [${v.shape.join(', ')}], the parameter [${p.shape.join(', ')}]`);
         }
       }
