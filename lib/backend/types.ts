@@ -7,58 +7,67 @@
 export type DType = 'float32' | 'float64';
 export type FloatArray = Float32Array | Float64Array;
 
-/** Elementwise unary ops. Numeric codes so the native side can switch without string work. */
-export const UnaryOp = {
-  relu: 0,
-  leakyRelu: 1, // alpha = negative slope
-  sigmoid: 2,
-  tanh: 3,
-  gelu: 4, // exact (erf) form
-  exp: 5,
-  log: 6,
-  sqrt: 7,
-  abs: 8,
-  neg: 9,
-  sign: 10, // forward only; backward is zero
-} as const;
-export type UnaryOp = (typeof UnaryOp)[keyof typeof UnaryOp];
+// Op codes. Each kernel family that switches on an op takes it as a number: the op's index in
+// the family's name list below. These lists are the one declaration of the codes: the registry
+// (lib/ops/registry.ts) declares each op against them, the js backend dispatches through them,
+// and the addon exports its own name lists (native/op_codes.h), which test/op-codes.test.ts
+// requires to equal these, in order. New ops are appended: a code never changes meaning.
 
-/** Elementwise binary ops with NumPy broadcasting. */
-export const BinaryOp = {
-  add: 0,
-  sub: 1,
-  mul: 2,
-  div: 3,
-  pow: 4,
-  maximum: 5,
-  minimum: 6,
-  gt: 7, // 1 where a > b else 0
-  lt: 8,
-  ge: 9,
-  le: 10,
-  eq: 11,
-} as const;
-export type BinaryOp = (typeof BinaryOp)[keyof typeof BinaryOp];
+/** Elementwise unary ops (`unary`, `unaryBackward`). */
+export const UNARY_OPS = [
+  'relu',
+  'leakyRelu', // p0 = negative slope
+  'sigmoid',
+  'tanh',
+  'gelu', // exact (erf) form
+  'exp',
+  'log',
+  'sqrt',
+  'abs',
+  'neg',
+  'sign', // forward only; backward is zero
+  'softplus', // p0 = beta, p1 = threshold: x where beta*x > threshold, else log1p(exp(beta*x))/beta
+  'silu', // x * sigmoid(x)
+  'elu', // p0 = alpha: x where x > 0, else alpha * expm1(x)
+] as const;
 
-/** Reductions over one axis of a tensor viewed as [outer, n, inner]. */
-export const ReduceOp = {
-  sum: 0,
-  mean: 1,
-  max: 2,
-  min: 3,
-} as const;
-export type ReduceOp = (typeof ReduceOp)[keyof typeof ReduceOp];
+/** Elementwise binary ops with NumPy broadcasting (`binary`, `binaryScalar`). */
+export const BINARY_OPS = [
+  'add', 'sub', 'mul', 'div', 'pow', 'maximum', 'minimum',
+  'gt', 'lt', 'ge', 'le', 'eq', // comparisons write 1 or 0
+] as const;
+
+/** Reductions over one axis of a tensor viewed as [outer, n, inner] (`reduce`). */
+export const REDUCE_OPS = ['sum', 'mean', 'max', 'min'] as const;
 
 /** Recurrent cells of rnnCellForward / rnnCellBackward (nn.RNN tanh / relu, nn.LSTM, nn.GRU). */
-export const RnnCell = {
-  rnnTanh: 0,
-  rnnRelu: 1,
-  lstm: 2,
-  gru: 3,
-} as const;
+export const RNN_CELLS = ['rnnTanh', 'rnnRelu', 'lstm', 'gru'] as const;
+
+/** name -> index, with each code's literal type (UnaryOp.relu has type 0). */
+type CodesOf<N extends readonly string[]> = {
+  readonly [I in keyof N & `${number}` as N[I] & string]: I extends `${infer C extends number}` ? C : never;
+};
+
+function codesOf<const N extends readonly string[]>(names: N): CodesOf<N> {
+  return Object.freeze(Object.fromEntries(names.map((n, i) => [n, i]))) as CodesOf<N>;
+}
+
+export const UnaryOp = codesOf(UNARY_OPS);
+export type UnaryOp = (typeof UnaryOp)[keyof typeof UnaryOp];
+export type UnaryName = (typeof UNARY_OPS)[number];
+export const BinaryOp = codesOf(BINARY_OPS);
+export type BinaryOp = (typeof BinaryOp)[keyof typeof BinaryOp];
+export type BinaryName = (typeof BINARY_OPS)[number];
+export const ReduceOp = codesOf(REDUCE_OPS);
+export type ReduceOp = (typeof ReduceOp)[keyof typeof ReduceOp];
+export const RnnCell = codesOf(RNN_CELLS);
 export type RnnCell = (typeof RnnCell)[keyof typeof RnnCell];
 
-export type SimdLevel = 'avx512' | 'avx2' | 'sse4' | 'neon' | 'scalar';
+/** The op-code families and their name lists, as the addon's `_opNames()` reports them. */
+export const OP_FAMILIES = { unary: UNARY_OPS, binary: BINARY_OPS, reduce: REDUCE_OPS, rnnCell: RNN_CELLS } as const;
+
+/** SIMD levels the addon can run; arm64 builds run the portable `scalar` kernels. */
+export type SimdLevel = 'avx512' | 'avx2' | 'scalar';
 
 export interface BackendInfo {
   name: 'native' | 'js';
@@ -87,13 +96,16 @@ export interface Backend {
     aOffset?: number, bOffset?: number, cOffset?: number,
   ): void;
 
-  /** y = f(x); alpha is the slope of leakyRelu (ignored by the others). y may be x. */
-  unary(op: UnaryOp, x: FloatArray, y: FloatArray, alpha: number): void;
+  /**
+   * y = f(x); p0 and p1 are the op's parameters (see UNARY_OPS: leakyRelu's slope, elu's alpha,
+   * softplus's beta and threshold), ignored by ops without them. y may be x.
+   */
+  unary(op: UnaryOp, x: FloatArray, y: FloatArray, p0: number, p1: number): void;
   /**
    * gx = gy * f'(x), given x and y = f(x) (each kernel reads whichever it needs; both must be
    * passed with the full length). gx may alias gy.
    */
-  unaryBackward(op: UnaryOp, x: FloatArray, y: FloatArray, gy: FloatArray, gx: FloatArray, alpha: number): void;
+  unaryBackward(op: UnaryOp, x: FloatArray, y: FloatArray, gy: FloatArray, gx: FloatArray, p0: number, p1: number): void;
 
   /**
    * out = a (op) b with NumPy broadcasting; out has the broadcast shape of aShape and bShape
@@ -233,3 +245,24 @@ export interface Backend {
     gh: FloatArray, ghNext: FloatArray | null, gcNext: FloatArray | null, gxp: FloatArray,
     ghh: FloatArray | null, ghPrev: FloatArray, gcPrev: FloatArray | null): void;
 }
+
+/** The kernels of the Backend interface (everything but its name and info/setNumThreads). */
+export type KernelName = Exclude<keyof Backend, 'name' | 'info' | 'setNumThreads'>;
+
+/**
+ * The kernel names at run time, for the native loader's completeness check and the tests that
+ * walk every kernel. The type below makes this list and the Backend interface agree exactly.
+ */
+export const KERNEL_NAMES = [
+  'gemm', 'unary', 'unaryBackward', 'binary', 'binaryScalar', 'reduce', 'maxAxis', 'argmax',
+  'softmax', 'logSoftmax', 'softmaxBackward', 'logSoftmaxBackward', 'softmaxCrossEntropy',
+  'biasAdd', 'biasGrad', 'permute', 'gather', 'scatterAdd', 'sgdStep', 'adamStep',
+  'conv2d', 'conv2dBackwardInput', 'conv2dBackwardWeight', 'maxPool2d', 'maxPool2dBackward',
+  'avgPool2d', 'avgPool2dBackward', 'batchNormStats', 'channelAffine',
+  'rnnCellForward', 'rnnCellBackward',
+] as const satisfies readonly KernelName[];
+
+type Missing = Exclude<KernelName, (typeof KERNEL_NAMES)[number]>;
+// A compile error here names a Backend kernel that KERNEL_NAMES lacks.
+const everyKernelListed: [Missing] extends [never] ? true : Missing = true;
+void everyKernelListed;

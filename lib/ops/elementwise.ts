@@ -43,7 +43,7 @@ interface UnarySaved {
 export function unary(op: UnaryOp, x: Tensor, alpha = 0): Tensor {
   checkTensor(UNARY_NAMES[op] ?? 'unary', 'input', x);
   const y = new Tensor(allocOut(x.data, x.data.length), x.shape);
-  kernels().unary(op, x.data, y.data, alpha);
+  kernels().unary(op, x.data, y.data, alpha, 0);
   if (op === UnaryOp.sign) return record(y, 'sign', noGradBackward, [], null);
   return record<UnarySaved>(y, UNARY_NAMES[op], unaryBackward, [x], { op, alpha, y });
 }
@@ -71,7 +71,7 @@ function unaryBackward(g: Tensor, node: Node<UnarySaved>): Grads {
   const { op, alpha, y } = node.saved;
   if (!isGradEnabled() && g.data.constructor === x.data.constructor) {
     const gx = new Tensor(allocOut(x.data, x.data.length), x.shape);
-    kernels().unaryBackward(op, x.data, y.data, g.data, gx.data, alpha);
+    kernels().unaryBackward(op, x.data, y.data, g.data, gx.data, alpha, 0);
     return [gx];
   }
   return [UNARY_RULES[op](g, x, y, alpha)];
@@ -86,7 +86,7 @@ function geluDerivative(x: Tensor, y: Tensor): Tensor {
   const n = x.data.length;
   const ones = allocLike(x.data, n).fill(1);
   const out = new Tensor(allocOut(x.data, n), x.shape);
-  kernels().unaryBackward(UnaryOp.gelu, x.data, y.data, ones, out.data, 0);
+  kernels().unaryBackward(UnaryOp.gelu, x.data, y.data, ones, out.data, 0, 0);
   return record(out, 'geluDerivative', geluDerivativeBackward, [x], null);
 }
 
