@@ -7,9 +7,8 @@ import { BinaryOp } from './backend/types.js';
 import type { Node } from './autograd/node.js';
 import { backward as runBackward, type BackwardOptions } from './autograd/engine.js';
 import { fillNormal, fillUniform } from './random.js';
-import {
-  add, binary, div, exp, log, maximum, minimum, mul, neg, pow, sign, sqrt, sub, abs,
-} from './ops/elementwise.js';
+import { add, binary, div, maximum, minimum, mul, pow, sub } from './ops/binary.js';
+import { abs, exp, log, neg, sign, sqrt } from './ops/unary.js';
 import { argmax, expand, max, mean, min, sum } from './ops/reduce.js';
 import {
   cat as catOp, flatten, indexSelect, narrow, permute, reshape, squeeze, stack as stackOp,
@@ -62,7 +61,10 @@ export class Tensor {
     return this.shape.length;
   }
 
-  /** Number of elements. */
+  /**
+   * Number of elements: the same as numel(). Kept because the API has always had it; note that
+   * torch's size() is the shape, so prefer numel() in new code.
+   */
   get size(): number {
     return this.data.length;
   }

@@ -5,7 +5,7 @@ import { describe, expect, test } from 'vitest';
 import {
   Tensor, backend, detectAnomaly, grad, hvp, noGrad, ones, tensor, zeros,
 } from '../lib/index.js';
-import * as F from '../lib/ops/functional.js';
+import * as F from '../lib/ops/index.js';
 import { Rng } from './support/random.js';
 import { backendsHere, leaf } from './support/autograd.js';
 

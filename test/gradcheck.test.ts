@@ -4,8 +4,9 @@
 
 import { afterAll, describe, expect, test } from 'vitest';
 import { Tensor, backend, cat, gradcheck, gradgradcheck, manualSeed, stack } from '../lib/index.js';
-import * as F from '../lib/ops/functional.js';
-import { binary } from '../lib/ops/elementwise.js';
+import * as F from '../lib/ops/index.js';
+import { binary } from '../lib/ops/binary.js';
+import { defineOp } from '../lib/ops/registry.js';
 import { expand } from '../lib/ops/reduce.js';
 import { BinaryOp } from '../lib/backend/types.js';
 import { record } from '../lib/ops/util.js';
@@ -170,8 +171,8 @@ for (const name of backendsHere()) {
 
 describe('gradcheck reports a wrong rule', () => {
   // x^2 with a deliberately wrong derivative 3x: the error must name input, element and both values.
-  const badSquare = (x: Tensor): Tensor =>
-    record(new Tensor(x.data.map((v) => v * v), x.shape), 'badSquare', (g, n) => [g.mul(n.inputs[0]).mul(3)], [x], null);
+  const badSquareOp = defineOp<null>({ name: 'badSquare', kernels: [], arity: 1, rule: (g, n) => [g.mul(n.inputs[0]).mul(3)] });
+  const badSquare = (x: Tensor): Tensor => record(new Tensor(x.data.map((v) => v * v), x.shape), badSquareOp, [x], null);
 
   test('names the input, the element, analytic and numeric', () => {
     const x = new Tensor(new Float64Array([0.5, -1]), [2], true);
@@ -183,8 +184,10 @@ describe('gradcheck reports a wrong rule', () => {
 
   test('gradgradcheck catches a wrong second derivative', () => {
     // First derivative right (2x), but written with a constant copy of x, so d/dx of it is 0.
-    const square = (x: Tensor): Tensor =>
-      record(new Tensor(x.data.map((v) => v * v), x.shape), 'constSquare', (g, n) => [g.mul(n.inputs[0].detach()).mul(2)], [x], null);
+    const constSquareOp = defineOp<null>({
+      name: 'constSquare', kernels: [], arity: 1, rule: (g, n) => [g.mul(n.inputs[0].detach()).mul(2)],
+    });
+    const square = (x: Tensor): Tensor => record(new Tensor(x.data.map((v) => v * v), x.shape), constSquareOp, [x], null);
     const x = new Tensor(new Float64Array([0.5, -1]), [2], true);
     expect(gradcheck(square, [x])).toBe(true);
     expect(() => gradgradcheck(square, [x])).toThrow(/gradcheck: Jacobian mismatch for input 0/);

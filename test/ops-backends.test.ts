@@ -4,7 +4,7 @@
 
 import { afterAll, describe, expect, test } from 'vitest';
 import { Tensor, backend, grad } from '../lib/index.js';
-import * as F from '../lib/ops/functional.js';
+import * as F from '../lib/ops/index.js';
 import { jsBackend, kernels } from '../lib/backend/index.js';
 import { Rng } from './support/random.js';
 import { backendsHere, leaf, onJsThenNative } from './support/autograd.js';

@@ -4,7 +4,7 @@
 
 import { afterAll, describe, expect, test } from 'vitest';
 import { Tensor, backend, tensor, zeros } from '../lib/index.js';
-import * as F from '../lib/ops/functional.js';
+import * as F from '../lib/ops/index.js';
 import { Rng } from './support/random.js';
 import { backendsHere, leaf } from './support/autograd.js';
 

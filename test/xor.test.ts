@@ -4,7 +4,7 @@
 
 import { expect, test } from 'vitest';
 import { Tensor, manualSeed, noGrad, rand, tensor } from '../lib/index.js';
-import * as F from '../lib/ops/functional.js';
+import * as F from '../lib/ops/index.js';
 
 // Not every start converges: the 2-2-1 XOR net has local minima (as the paper itself reports);
 // XOR_SEED=n tries another start and prints the losses and outputs.

@@ -4,8 +4,10 @@
 //      gradient in this pass;
 //   2. process nodes whose consumers are all done (Kahn's order), calling each node's rule and
 //      routing the input gradients to producer nodes or, for leaves, into .grad.
-// Without createGraph the rules run in no-grad mode (so they record nothing and may use fused
-// kernels) and gradients the engine owns are summed in place.
+// Each node's op (lib/ops/registry.ts) has a rule written in Tensor ops and may have a fused
+// backward. With createGraph the rules run in grad mode, so the backward is itself recorded;
+// without it the engine runs the fused backward where there is one, in no-grad mode, and sums
+// the gradients it owns in place.
 
 import { kernels } from '../backend/index.js';
 import { BinaryOp } from '../backend/types.js';
@@ -162,7 +164,8 @@ function run(
       }
       let grads: (Tensor | null)[] | null = null;
       if (g !== null) {
-        grads = node.backward(g, node);
+        const op = node.op;
+        grads = (createGraph || op.fused === undefined ? op.rule! : op.fused)(g, node);
         if (grads.length !== inputs.length && inputs.length > 0) {
           throw new Error(`backward of '${node.name}' returned ${grads.length} gradients for ${inputs.length} inputs`);
         }

@@ -5,7 +5,7 @@
 
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
-import type { Backend, SimdLevel } from './types.js';
+import type { Backend, OP_FAMILIES, SimdLevel } from './types.js';
 
 /** Test and benchmark hooks exported by the addon next to the Backend kernels. */
 export interface NativeHooks {
@@ -15,6 +15,8 @@ export interface NativeHooks {
   _simdLevels(): SimdLevel[];
   /** Chooses OpenBLAS or the built-in GEMM; Error if OpenBLAS was not found. */
   _setBlas(which: 'openblas' | 'builtin'): void;
+  /** The addon's op-code name lists (native/op_codes.h), which must equal OP_FAMILIES. */
+  _opNames(): { [F in keyof typeof OP_FAMILIES]: string[] };
 }
 
 export type NativeBackend = Backend & NativeHooks;

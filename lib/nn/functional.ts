@@ -6,11 +6,12 @@
 import { Tensor } from '../tensor.js';
 import { checkTensor, shapeStr, toIndexArray, type Indices } from '../ops/util.js';
 
+// Every activation (and softmax, logSoftmax, dropout) with its options type.
+export * from '../ops/activation.js';
 export {
-  linear, relu, leakyRelu, gelu, sigmoid, tanh, softmax, logSoftmax, dropout,
-  mseLoss, l1Loss, huberLoss, crossEntropy, nllLoss, bceWithLogits,
-} from '../ops/functional.js';
-export type { Reduction, LossOptions, HuberOptions, ClassLossOptions, CrossEntropyOptions } from '../ops/functional.js';
+  linear, mseLoss, l1Loss, huberLoss, crossEntropy, nllLoss, bceWithLogits,
+} from '../ops/index.js';
+export type { Reduction, LossOptions, HuberOptions, ClassLossOptions, CrossEntropyOptions } from '../ops/index.js';
 export type { Indices } from '../ops/util.js';
 // Convolution, pooling and batch normalisation run on their own kernels (lib/ops).
 export { conv2d, type Conv2dOptions } from '../ops/conv.js';

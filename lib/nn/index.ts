@@ -6,7 +6,7 @@ export { Linear } from './layers/linear.js';
 export type { LinearOptions } from './layers/linear.js';
 export { Flatten } from './layers/shape.js';
 export { Dropout } from './layers/dropout.js';
-export { ReLU, LeakyReLU, Sigmoid, Tanh, GELU, Softmax, LogSoftmax } from './layers/activation.js';
+export * from './layers/activation.js';
 export { BatchNorm1d, LayerNorm } from './layers/normalization.js';
 export type { BatchNormOptions, LayerNormOptions } from './layers/normalization.js';
 export { Embedding } from './layers/embedding.js';

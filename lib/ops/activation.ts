@@ -1,21 +1,63 @@
-// Activations, softmax and dropout in functional form (nn's F re-exports these).
+// Activations, softmax and dropout in functional form (nn's F re-exports these). Each activation
+// is declared here once: its registry entry (defineUnary: its code and its backward rule in
+// Tensor ops) beside its public function. Their fused backward is the unaryBackward kernel.
 
 import { kernels } from '../backend/index.js';
-import { UnaryOp } from '../backend/types.js';
+import type { UnaryOp } from '../backend/types.js';
 import { Tensor } from '../tensor.js';
-import { isGradEnabled } from '../autograd/mode.js';
 import type { Grads, Node } from '../autograd/node.js';
 import { nextDouble } from '../random.js';
+import { defineOp } from './registry.js';
+import { defineUnary, unary } from './unary.js';
 import { allocLike, allocOut, checkTensor, normDim, record } from './util.js';
-import { unary } from './elementwise.js';
 
-export const relu = (x: Tensor): Tensor => unary(UnaryOp.relu, x);
+const reluOp = defineUnary('relu', (g, x) => g.mul(x.gt(0)));
+export const relu = (x: Tensor): Tensor => unary(reluOp, x);
+
+const leakyReluOp = defineUnary('leakyRelu', (g, x, _y, slope) => g.mul(x.gt(0).mul(1 - slope).add(slope)));
 /** max(0, x) + slope * min(0, x). */
-export const leakyRelu = (x: Tensor, negativeSlope = 0.01): Tensor => unary(UnaryOp.leakyRelu, x, negativeSlope);
+export const leakyRelu = (x: Tensor, negativeSlope = 0.01): Tensor => unary(leakyReluOp, x, checkParam('leakyRelu', 'negativeSlope', negativeSlope));
+
+const sigmoidOp = defineUnary('sigmoid', (g, _x, y) => g.mul(y.mul(y.rsub(1))));
+export const sigmoid = (x: Tensor): Tensor => unary(sigmoidOp, x);
+
+const tanhOp = defineUnary('tanh', (g, _x, y) => g.mul(y.mul(y).rsub(1)));
+export const tanh = (x: Tensor): Tensor => unary(tanhOp, x);
+
+const geluOp = defineUnary('gelu', (g, x, y) => g.mul(geluDerivative(x, y)));
 /** Exact (erf) GELU. */
-export const gelu = (x: Tensor): Tensor => unary(UnaryOp.gelu, x);
-export const sigmoid = (x: Tensor): Tensor => unary(UnaryOp.sigmoid, x);
-export const tanh = (x: Tensor): Tensor => unary(UnaryOp.tanh, x);
+export const gelu = (x: Tensor): Tensor => unary(geluOp, x);
+
+/**
+ * gelu'(x) = Phi(x) + x phi(x), as a differentiable op of its own (forward: the unaryBackward
+ * kernel with gy = 1) so that gelu supports double backward without an erf op:
+ * gelu''(x) = phi(x) (2 - x^2).
+ */
+const INV_SQRT_2PI = 1 / Math.sqrt(2 * Math.PI);
+const geluDerivativeOp = defineOp<null>({
+  name: 'geluDerivative',
+  kernels: ['unaryBackward'],
+  arity: 1,
+  rule: (g, node) => {
+    const x = node.inputs[0];
+    const x2 = x.mul(x);
+    const phi = x2.mul(-0.5).exp().mul(INV_SQRT_2PI);
+    return [g.mul(phi.mul(x2.rsub(2)))];
+  },
+});
+
+function geluDerivative(x: Tensor, y: Tensor): Tensor {
+  const n = x.data.length;
+  const ones = allocLike(x.data, n).fill(1);
+  const out = new Tensor(allocOut(x.data, n), x.shape);
+  kernels().unaryBackward(geluOp.code as UnaryOp, x.data, y.data, ones, out.data, 0, 0);
+  return record(out, geluDerivativeOp, [x], null);
+}
+
+function checkParam(op: string, name: string, v: unknown): number {
+  if (typeof v !== 'number') throw new TypeError(`${op}: ${name} must be a number, got ${String(v)}`);
+  return v;
+}
 
 // ---------------------------------------------------------------------------------------------
 // softmax / logSoftmax: the kernels work on the last axis; another dim goes through a transpose.
@@ -37,47 +79,57 @@ function softmaxAlong(x: Tensor, dim: number, log: boolean): Tensor {
   return softmaxLast(x, log);
 }
 
+function lastAxis(y: Tensor): { rows: number; cols: number } {
+  const cols = y.shape.length === 0 ? 1 : y.shape[y.shape.length - 1];
+  return { rows: cols === 0 ? 0 : y.data.length / cols, cols };
+}
+
 function softmaxLast(x: Tensor, log: boolean): Tensor {
-  const cols = x.shape.length === 0 ? 1 : x.shape[x.shape.length - 1];
-  const rows = cols === 0 ? 0 : x.data.length / cols;
+  const { rows, cols } = lastAxis(x);
   const y = new Tensor(allocOut(x.data, x.data.length), x.shape);
   if (log) kernels().logSoftmax(x.data, rows, cols, y.data);
   else kernels().softmax(x.data, rows, cols, y.data);
-  return record<Tensor>(y, log ? 'logSoftmax' : 'softmax', log ? logSoftmaxBackward : softmaxBackward, [x], y);
+  return record<Tensor>(y, log ? logSoftmaxOp : softmaxOp, [x], y);
 }
 
-function softmaxBackward(g: Tensor, node: Node<Tensor>): Grads {
+/** The saved output y and the last axis, for the rules. */
+function lastDim(y: Tensor): number {
+  return Math.max(y.shape.length - 1, 0);
+}
+
+const softmaxOp = defineOp<Tensor>({
+  name: 'softmax',
+  kernels: ['softmax'],
+  arity: 1,
+  // y * (g - sum(g * y)) over the last axis.
+  rule: (g, node) => {
+    const y = node.saved;
+    return [y.mul(g.sub(g.mul(y).sum(lastDim(y), true)))];
+  },
+  fused: (g, node) => softmaxFused(g, node, false),
+  fusedKernels: ['softmaxBackward'],
+});
+
+const logSoftmaxOp = defineOp<Tensor>({
+  name: 'logSoftmax',
+  kernels: ['logSoftmax'],
+  arity: 1,
+  // g - exp(y) * sum(g) over the last axis.
+  rule: (g, node) => {
+    const y = node.saved;
+    return [g.sub(y.exp().mul(g.sum(lastDim(y), true)))];
+  },
+  fused: (g, node) => softmaxFused(g, node, true),
+  fusedKernels: ['logSoftmaxBackward'],
+});
+
+function softmaxFused(g: Tensor, node: Node<Tensor>, log: boolean): Grads {
   const y = node.saved;
-  if (!isGradEnabled()) {
-    const cols = y.shape.length === 0 ? 1 : y.shape[y.shape.length - 1];
-    const gx = allocOut(y.data, y.data.length);
-    kernels().softmaxBackward(y.data, g.data, cols === 0 ? 0 : y.data.length / cols, cols, gx);
-    return [new Tensor(gx, y.shape)];
-  }
-  return [softmaxRule(g, y)];
-}
-
-function logSoftmaxBackward(g: Tensor, node: Node<Tensor>): Grads {
-  const y = node.saved;
-  if (!isGradEnabled()) {
-    const cols = y.shape.length === 0 ? 1 : y.shape[y.shape.length - 1];
-    const gx = allocOut(y.data, y.data.length);
-    kernels().logSoftmaxBackward(y.data, g.data, cols === 0 ? 0 : y.data.length / cols, cols, gx);
-    return [new Tensor(gx, y.shape)];
-  }
-  return [logSoftmaxRule(g, y)];
-}
-
-/** The composed softmax rule over the last axis: y * (g - sum(g * y)). */
-function softmaxRule(g: Tensor, y: Tensor): Tensor {
-  const last = Math.max(y.shape.length - 1, 0);
-  return y.mul(g.sub(g.mul(y).sum(last, true)));
-}
-
-/** The composed logSoftmax rule over the last axis: g - exp(y) * sum(g). */
-function logSoftmaxRule(g: Tensor, y: Tensor): Tensor {
-  const last = Math.max(y.shape.length - 1, 0);
-  return g.sub(y.exp().mul(g.sum(last, true)));
+  const { rows, cols } = lastAxis(y);
+  const gx = allocOut(y.data, y.data.length);
+  if (log) kernels().logSoftmaxBackward(y.data, g.data, rows, cols, gx);
+  else kernels().softmaxBackward(y.data, g.data, rows, cols, gx);
+  return [new Tensor(gx, y.shape)];
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -5,9 +5,9 @@
 
 import { kernels } from '../backend/index.js';
 import { Tensor } from '../tensor.js';
-import { isGradEnabled } from '../autograd/mode.js';
 import type { Grads, Node } from '../autograd/node.js';
 import type { FloatArray } from '../backend/types.js';
+import { defineOp } from './registry.js';
 import { allocLike, allocOut, checkSameDtype, checkTensor, record, shapeStr } from './util.js';
 
 interface BnSaved {
@@ -90,11 +90,16 @@ export function batchNorm(x: Tensor, runningMean: Tensor | null, runningVar: Ten
   const inputs = [x];
   if (weight != null) inputs.push(weight);
   if (bias != null) inputs.push(bias);
-  return record<BnSaved>(new Tensor(y, x.shape), 'batchNorm', batchNormBackward, inputs,
+  return record<BnSaved>(new Tensor(y, x.shape), batchNormOp, inputs,
     { training, eps, mean, invStd, hasWeight: weight != null, hasBias: bias != null });
 }
 
-function batchNormBackward(gy: Tensor, node: Node<BnSaved>): Grads {
+/**
+ * The gradients of x, weight and bias. With recompute the batch statistics are taken again as
+ * functions of x, so that the rule differentiates again (training mode); otherwise the saved
+ * statistics are constants, which gives the same first derivatives for less work.
+ */
+function batchNormGrads(gy: Tensor, node: Node<BnSaved>, recompute: boolean): Grads {
   const s = node.saved;
   const x = node.inputs[0];
   const w = s.hasWeight ? node.inputs[1] : null;
@@ -104,8 +109,7 @@ function batchNormBackward(gy: Tensor, node: Node<BnSaved>): Grads {
   const constant = (v: FloatArray): Tensor => new Tensor(v, cshape);
   let xhat: Tensor;
   let invStd: Tensor;
-  if (s.training && isGradEnabled() && x.requiresGrad) {
-    // Recorded rule: statistics as functions of x, so the rule differentiates again.
+  if (recompute && s.training && x.requiresGrad) {
     const mean = x.mean(dims, true);
     const centered = x.sub(mean);
     invStd = centered.mul(centered).mean(dims, true).add(s.eps).sqrt().rdiv(1);
@@ -128,3 +132,11 @@ function batchNormBackward(gy: Tensor, node: Node<BnSaved>): Grads {
   if (b !== null) grads.push(gb);
   return grads;
 }
+
+const batchNormOp = defineOp<BnSaved>({
+  name: 'batchNorm',
+  kernels: ['batchNormStats', 'channelAffine'],
+  arity: 'variadic', // x, and weight and bias when given
+  rule: (gy, node) => batchNormGrads(gy, node, true),
+  fused: (gy, node) => batchNormGrads(gy, node, false),
+});

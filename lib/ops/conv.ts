@@ -6,8 +6,8 @@
 
 import { kernels } from '../backend/index.js';
 import { Tensor } from '../tensor.js';
-import { isGradEnabled } from '../autograd/mode.js';
 import type { Grads, Node } from '../autograd/node.js';
+import { defineOp } from './registry.js';
 import { allocLike, allocOut, checkSameDtype, checkTensor, record, shapeStr } from './util.js';
 
 export interface Conv2dOptions {
@@ -82,35 +82,48 @@ function conv2dRaw(x: Tensor, weight: Tensor, bias: Tensor | null, g: Geometry):
   const y = allocOut(x.data, g.n * g.cOut * g.oH * g.oW);
   kernels().conv2d(x.data, weight.data, bias === null ? null : bias.data, y, ...args(g));
   const inputs = bias === null ? [x, weight] : [x, weight, bias];
-  return record(new Tensor(y, [g.n, g.cOut, g.oH, g.oW]), 'conv2d', conv2dBackward, inputs, g);
+  return record(new Tensor(y, [g.n, g.cOut, g.oH, g.oW]), conv2dOp, inputs, g);
 }
 
-function conv2dBackward(gy: Tensor, node: Node<Geometry>): Grads {
-  const [x, w] = node.inputs;
-  const b = node.inputs.length > 2 ? node.inputs[2] : null;
-  const g = node.saved;
-  const gx = x.requiresGrad ? conv2dInputGrad(gy, w, g) : null;
-  let gw: Tensor | null = null;
-  let gb: Tensor | null = null;
-  if (!isGradEnabled() && w.requiresGrad) {
-    // Fast path: weight and bias gradients in one fused kernel call.
-    const gwData = allocLike(x.data, w.size);
-    const gbData = b !== null && b.requiresGrad ? allocLike(x.data, g.cOut) : null;
-    kernels().conv2dBackwardWeight(x.data, gy.data, gwData, gbData, ...args(g));
-    gw = new Tensor(gwData, w.shape);
-    if (gbData !== null) gb = new Tensor(gbData, [g.cOut]);
-  } else if (w.requiresGrad) {
-    gw = conv2dWeightGrad(x, gy, g);
-  }
-  if (b !== null && b.requiresGrad && gb === null) gb = gy.sum([0, 2, 3]);
-  return b === null ? [gx, gw] : [gx, gw, gb];
-}
+const conv2dOp = defineOp<Geometry>({
+  name: 'conv2d',
+  kernels: ['conv2d'],
+  arity: 'variadic', // x, weight and an optional bias
+  rule: (gy, node) => {
+    const [x, w] = node.inputs;
+    const b = node.inputs.length > 2 ? node.inputs[2] : null;
+    const g = node.saved;
+    const gx = x.requiresGrad ? conv2dInputGrad(gy, w, g) : null;
+    const gw = w.requiresGrad ? conv2dWeightGrad(x, gy, g) : null;
+    const gb = b !== null && b.requiresGrad ? gy.sum([0, 2, 3]) : null;
+    return b === null ? [gx, gw] : [gx, gw, gb];
+  },
+  // The weight and bias gradients in one kernel call.
+  fused: (gy, node) => {
+    const [x, w] = node.inputs;
+    const b = node.inputs.length > 2 ? node.inputs[2] : null;
+    const g = node.saved;
+    const gx = x.requiresGrad ? conv2dInputGrad(gy, w, g) : null;
+    const wantGb = b !== null && b.requiresGrad;
+    let gw: Tensor | null = null;
+    let gb: Tensor | null = null;
+    if (w.requiresGrad || wantGb) {
+      const gwData = allocLike(x.data, w.size);
+      const gbData = wantGb ? allocLike(x.data, g.cOut) : null;
+      kernels().conv2dBackwardWeight(x.data, gy.data, gwData, gbData, ...args(g));
+      if (w.requiresGrad) gw = new Tensor(gwData, w.shape);
+      if (gbData !== null) gb = new Tensor(gbData, [g.cOut]);
+    }
+    return b === null ? [gx, gw] : [gx, gw, gb];
+  },
+  fusedKernels: ['conv2dBackwardInput', 'conv2dBackwardWeight'],
+});
 
 /** d<conv2d(x, w), gy>/dx: a transposed convolution of gy with w; linear in gy and in w. */
 function conv2dInputGrad(gy: Tensor, w: Tensor, g: Geometry): Tensor {
   const gx = allocOut(gy.data, g.n * g.cIn * g.h * g.w);
   kernels().conv2dBackwardInput(gy.data, w.data, gx, ...args(g));
-  return record(new Tensor(gx, [g.n, g.cIn, g.h, g.w]), 'conv2dInputGrad', inputGradBackward, [gy, w], g);
+  return record(new Tensor(gx, [g.n, g.cIn, g.h, g.w]), conv2dInputGradOp, [gy, w], g);
 }
 
 function inputGradBackward(h: Tensor, node: Node<Geometry>): Grads {
@@ -122,11 +135,13 @@ function inputGradBackward(h: Tensor, node: Node<Geometry>): Grads {
   ];
 }
 
+const conv2dInputGradOp = defineOp<Geometry>({ name: 'conv2dInputGrad', kernels: ['conv2dBackwardInput'], arity: 2, rule: inputGradBackward });
+
 /** d<conv2d(x, w), gy>/dw: the correlation of x with gy; linear in x and in gy. */
 function conv2dWeightGrad(x: Tensor, gy: Tensor, g: Geometry): Tensor {
   const gw = allocOut(x.data, g.cOut * g.cIn * g.kH * g.kW);
   kernels().conv2dBackwardWeight(x.data, gy.data, gw, null, ...args(g));
-  return record(new Tensor(gw, [g.cOut, g.cIn, g.kH, g.kW]), 'conv2dWeightGrad', weightGradBackward, [x, gy], g);
+  return record(new Tensor(gw, [g.cOut, g.cIn, g.kH, g.kW]), conv2dWeightGradOp, [x, gy], g);
 }
 
 function weightGradBackward(h: Tensor, node: Node<Geometry>): Grads {
@@ -137,3 +152,5 @@ function weightGradBackward(h: Tensor, node: Node<Geometry>): Grads {
     gy.requiresGrad ? conv2dRaw(x, h, null, g) : null,
   ];
 }
+
+const conv2dWeightGradOp = defineOp<Geometry>({ name: 'conv2dWeightGrad', kernels: ['conv2dBackwardWeight'], arity: 2, rule: weightGradBackward });

@@ -3,16 +3,19 @@
 import type { DType } from '../backend/types.js';
 import { Tensor } from '../tensor.js';
 import type { Grads, Node } from '../autograd/node.js';
+import { defineOp } from './registry.js';
 import { alloc, checkTensor, record } from './util.js';
 
 export function clone(x: Tensor): Tensor {
   checkTensor('clone', 'input', x);
-  return record(new Tensor(x.data.slice(), x.shape), 'clone', cloneBackward, [x], null);
+  return record(new Tensor(x.data.slice(), x.shape), cloneOp, [x], null);
 }
 
 function cloneBackward(g: Tensor): Grads {
   return [g];
 }
+
+const cloneOp = defineOp<null>({ name: 'clone', kernels: [], arity: 1, rule: cloneBackward });
 
 export function toDtype(x: Tensor, dtype: DType): Tensor {
   checkTensor('to', 'input', x);
@@ -22,9 +25,11 @@ export function toDtype(x: Tensor, dtype: DType): Tensor {
   if (x.dtype === dtype) return x;
   const data = alloc(dtype, x.data.length);
   data.set(x.data);
-  return record(new Tensor(data, x.shape), 'to', toBackward, [x], null);
+  return record(new Tensor(data, x.shape), toOp, [x], null);
 }
 
 function toBackward(g: Tensor, node: Node<null>): Grads {
   return [toDtype(g, node.inputs[0].dtype)];
 }
+
+const toOp = defineOp<null>({ name: 'to', kernels: [], arity: 1, rule: toBackward });

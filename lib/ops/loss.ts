@@ -4,10 +4,11 @@
 import { kernels } from '../backend/index.js';
 import { BinaryOp, ReduceOp } from '../backend/types.js';
 import { Tensor } from '../tensor.js';
-import { isGradEnabled, noGrad } from '../autograd/mode.js';
+import { noGrad } from '../autograd/mode.js';
 import type { Grads, Node } from '../autograd/node.js';
+import { defineOp } from './registry.js';
 import {
-  allocLike, allocOut, checkSameDtype, checkTensor, describe, record, sameShape, shapeStr, toIndexArray,
+  allocLike, allocOut, checkSameDtype, checkTensor, describe, record, sameShape, shapeStr, toIndexArray, willRecord,
   type Indices,
 } from './util.js';
 import { logSoftmax, softmax } from './activation.js';
@@ -65,26 +66,36 @@ export function mseLoss(input: Tensor, target: Tensor, opts?: LossOptions): Tens
     K.reduce(r === 'mean' ? ReduceOp.mean : ReduceOp.sum, sq, 1, n, 1, s);
     out = new Tensor(s, []);
   }
-  return record<MseSaved>(out, 'mseLoss', mseBackward, [input, target], { diff: new Tensor(diff, input.shape), reduction: r });
+  return record<MseSaved>(out, mseLossOp, [input, target], { diff: new Tensor(diff, input.shape), reduction: r });
 }
 
-function mseBackward(g: Tensor, node: Node<MseSaved>): Grads {
-  const [input, target] = node.inputs;
-  const { diff, reduction } = node.saved;
-  const n = diff.data.length;
-  const scale = reduction === 'mean' ? 2 / n : 2;
-  let gi: Tensor;
-  if (!isGradEnabled() && reduction !== 'none') {
-    gi = new Tensor(allocOut(diff.data, n), diff.shape);
-    kernels().binaryScalar(BinaryOp.mul, diff.data, scale * g.data[0], gi.data, false);
-  } else if (!isGradEnabled()) {
-    gi = diff.mul(g).mul(2);
-  } else {
-    // Recompute the difference inside the graph so the rule can be differentiated again.
-    gi = input.sub(target).mul(g).mul(scale);
-  }
-  return [input.requiresGrad ? gi : null, target.requiresGrad ? gi.neg() : null];
-}
+const mseLossOp = defineOp<MseSaved>({
+  name: 'mseLoss',
+  kernels: ['binary', 'reduce'],
+  arity: 2,
+  // Recomputes the difference inside the graph, so the rule can be differentiated again.
+  rule: (g, node) => {
+    const [input, target] = node.inputs;
+    const { diff, reduction } = node.saved;
+    const gi = input.sub(target).mul(g).mul(reduction === 'mean' ? 2 / diff.data.length : 2);
+    return [input.requiresGrad ? gi : null, target.requiresGrad ? gi.neg() : null];
+  },
+  // The saved difference times one number: a single kernel pass for a reduced loss.
+  fused: (g, node) => {
+    const [input, target] = node.inputs;
+    const { diff, reduction } = node.saved;
+    const n = diff.data.length;
+    let gi: Tensor;
+    if (reduction === 'none') {
+      gi = diff.mul(g).mul(2);
+    } else {
+      gi = new Tensor(allocOut(diff.data, n), diff.shape);
+      kernels().binaryScalar(BinaryOp.mul, diff.data, (reduction === 'mean' ? 2 / n : 2) * g.data[0], gi.data, false);
+    }
+    return [input.requiresGrad ? gi : null, target.requiresGrad ? gi.neg() : null];
+  },
+  fusedKernels: ['binaryScalar'],
+});
 
 // ---------------------------------------------------------------------------------------------
 // l1Loss, huberLoss: compositions of differentiable ops.
@@ -212,7 +223,7 @@ export function crossEntropy(input: Tensor, target: Indices, opts?: CrossEntropy
     return composedCrossEntropy(input, targets, r, weight, ignoreIndex, smoothing);
   }
   const losses = allocLike(input.data, rows);
-  const wantGrad = isGradEnabled() && input.requiresGrad;
+  const wantGrad = willRecord([input]);
   const grad = wantGrad ? allocOut(input.data, rows * cols) : null;
   const scale = r === 'mean' ? 1 / rows : 1;
   kernels().softmaxCrossEntropy(input.data, rows, cols, targets, losses, grad, scale);
@@ -227,19 +238,28 @@ export function crossEntropy(input: Tensor, target: Indices, opts?: CrossEntropy
     out = new Tensor(d, []);
   }
   const fusedGrad = grad === null ? null : new Tensor(grad, input.shape);
-  return record<CeSaved>(out, 'crossEntropy', crossEntropyBackward, [input], { targets, reduction: r, fusedGrad });
+  return record<CeSaved>(out, crossEntropyOp, [input], { targets, reduction: r, fusedGrad });
 }
 
-function crossEntropyBackward(g: Tensor, node: Node<CeSaved>): Grads {
-  const { targets, reduction, fusedGrad } = node.saved;
-  if (!isGradEnabled() && fusedGrad !== null) {
+const crossEntropyOp = defineOp<CeSaved>({
+  name: 'crossEntropy',
+  kernels: ['softmaxCrossEntropy'],
+  arity: 1,
+  rule: (g, node) => {
+    const { targets, reduction } = node.saved;
+    return [crossEntropyRule(g, node.inputs[0], targets, reduction)];
+  },
+  // The gradient the forward kernel computed in the same pass, scaled by g.
+  fused: (g, node) => {
+    const { reduction, fusedGrad } = node.saved;
+    if (fusedGrad === null) return node.op.rule!(g, node);
     if (reduction === 'none') return [fusedGrad.mul(g.reshape([-1, 1]))];
     const gx = allocOut(fusedGrad.data, fusedGrad.data.length);
     kernels().binaryScalar(BinaryOp.mul, fusedGrad.data, g.data[0], gx, false);
     return [new Tensor(gx, fusedGrad.shape)];
-  }
-  return [crossEntropyRule(g, node.inputs[0], targets, reduction)];
-}
+  },
+  fusedKernels: ['binaryScalar'],
+});
 
 /** The composed rule (softmax(x) - onehot(t)) * g, scaled by 1/N for 'mean'. */
 function crossEntropyRule(g: Tensor, x: Tensor, targets: Int32Array, reduction: Reduction): Tensor {
@@ -300,7 +320,7 @@ export function nllLoss(input: Tensor, target: Indices, opts?: ClassLossOptions)
     out = new Tensor(d, []);
     if (r === 'mean') for (let i = 0; i < rows; i++) coef[i] /= total;
   }
-  return record<NllSaved>(out, 'nllLoss', nllBackward, [input], { targets, reduction: r, coef });
+  return record<NllSaved>(out, nllLossOp, [input], { targets, reduction: r, coef });
 }
 
 function nllBackward(g: Tensor, node: Node<NllSaved>): Grads {
@@ -314,6 +334,8 @@ function nllBackward(g: Tensor, node: Node<NllSaved>): Grads {
   return [reduction === 'none' ? m.mul(g.reshape([-1, 1])) : m.mul(g)];
 }
 
+const nllLossOp = defineOp<NllSaved>({ name: 'nllLoss', kernels: [], arity: 1, rule: nllBackward });
+
 // ---------------------------------------------------------------------------------------------
 // bceWithLogits: max(x, 0) - x y + log(1 + exp(-|x|)), stable for any x; gradient sigmoid(x) - y.
 
@@ -321,10 +343,12 @@ export function bceWithLogits(input: Tensor, target: Tensor, opts?: LossOptions)
   checkPair('bceWithLogits', input, target);
   const r = reductionOf('bceWithLogits', opts);
   const losses = noGrad(() => input.relu().sub(input.mul(target)).add(input.abs().neg().exp().add(1).log()));
-  return reduce(record(losses, 'bceWithLogits', bceBackward, [input, target], null), r);
+  return reduce(record(losses, bceWithLogitsOp, [input, target], null), r);
 }
 
 function bceBackward(g: Tensor, node: Node<null>): Grads {
   const [x, y] = node.inputs;
   return [x.requiresGrad ? x.sigmoid().sub(y).mul(g) : null, y.requiresGrad ? x.mul(g).neg() : null];
 }
+
+const bceWithLogitsOp = defineOp<null>({ name: 'bceWithLogits', kernels: ['unary', 'binary'], arity: 2, rule: bceBackward });

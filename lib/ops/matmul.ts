@@ -4,8 +4,8 @@
 
 import { kernels } from '../backend/index.js';
 import { Tensor } from '../tensor.js';
-import { isGradEnabled } from '../autograd/mode.js';
 import type { Grads, Node } from '../autograd/node.js';
+import { defineOp } from './registry.js';
 import {
   allocOut, broadcastShapes, checkSameDtype, checkTensor, numel, record, shapeStr,
 } from './util.js';
@@ -30,7 +30,7 @@ export function mm(a: Tensor, b: Tensor, ta = false, tb = false): Tensor {
   }
   const out = new Tensor(allocOut(a.data, m * n), [m, n]);
   kernels().gemm(ta, tb, m, n, k, 1, a.data, b.data, 0, out.data);
-  return record<MmSaved>(out, 'matmul', mmBackward, [a, b], { ta, tb });
+  return record<MmSaved>(out, mmOp, [a, b], { ta, tb });
 }
 
 function mmBackward(g: Tensor, node: Node<MmSaved>): Grads {
@@ -42,6 +42,8 @@ function mmBackward(g: Tensor, node: Node<MmSaved>): Grads {
   const gb = b.requiresGrad ? (tb ? mm(g, a, true, ta) : mm(a, g, !ta, false)) : null;
   return [ga, gb];
 }
+
+const mmOp = defineOp<MmSaved>({ name: 'matmul', kernels: ['gemm'], arity: 2, rule: mmBackward });
 
 /** Batched op(a) @ op(b) over broadcast batch dims; a and b have at least 2 dims. */
 export function bmm(a: Tensor, b: Tensor, ta = false, tb = false): Tensor {
@@ -83,7 +85,7 @@ export function bmm(a: Tensor, b: Tensor, ta = false, tb = false): Tensor {
       }
     }
   }
-  return record<MmSaved>(out, 'matmul', bmmBackward, [a, b], { ta, tb });
+  return record<MmSaved>(out, bmmOp, [a, b], { ta, tb });
 }
 
 /** Element strides (in matrices) of a batch shape right-aligned to nd dims; 0 where broadcast. */
@@ -106,6 +108,8 @@ function bmmBackward(g: Tensor, node: Node<MmSaved>): Grads {
   const gb = b.requiresGrad ? sumToShape(tb ? bmm(g, a, true, ta) : bmm(a, g, !ta, false), b.shape) : null;
   return [ga, gb];
 }
+
+const bmmOp = defineOp<MmSaved>({ name: 'bmm', kernels: ['gemm'], arity: 2, rule: bmmBackward });
 
 /** torch.matmul. */
 export function matmul(a: Tensor, b: Tensor): Tensor {
@@ -184,19 +188,28 @@ function linear2d(x: Tensor, w: Tensor, b: Tensor | null): Tensor {
   const K = kernels();
   K.gemm(false, true, rows, outF, inF, 1, x.data, w.data, 0, out);
   if (b !== null) K.biasAdd(out, rows, outF, b.data, out);
-  return record(new Tensor(out, [rows, outF]), 'linear', linearBackward, b === null ? [x, w] : [x, w, b], null);
+  return record(new Tensor(out, [rows, outF]), linearOp, b === null ? [x, w] : [x, w, b], null);
 }
 
-function linearBackward(g: Tensor, node: Node<null>): Grads {
+/** x, w and b's gradients; the bias gradient (column sums of g) is given by biasGrad. */
+function linearGrads(g: Tensor, node: Node<null>, biasGrad: (g: Tensor) => Tensor): Grads {
   const x = node.inputs[0];
   const w = node.inputs[1];
   const b = node.inputs.length > 2 ? node.inputs[2] : null;
   const gx = x.requiresGrad ? mm(g, w) : null;
   const gw = w.requiresGrad ? mm(g, x, true, false) : null;
-  let gb: Tensor | null = null;
-  if (b !== null && b.requiresGrad) gb = isGradEnabled() ? g.sum(0) : biasGradFused(g);
+  const gb = b !== null && b.requiresGrad ? biasGrad(g) : null;
   return b === null ? [gx, gw] : [gx, gw, gb];
 }
+
+const linearOp = defineOp<null>({
+  name: 'linear',
+  kernels: ['gemm', 'biasAdd'],
+  arity: 'variadic', // x, w and an optional b
+  rule: (g, node) => linearGrads(g, node, (gy) => gy.sum(0)),
+  fused: (g, node) => linearGrads(g, node, biasGradFused),
+  fusedKernels: ['biasGrad', 'gemm'],
+});
 
 /** The bias gradient through the fused biasGrad kernel (column sums of g). */
 function biasGradFused(g: Tensor): Tensor {

@@ -6,6 +6,7 @@
 import { kernels } from '../backend/index.js';
 import { Tensor } from '../tensor.js';
 import type { Grads, Node } from '../autograd/node.js';
+import { defineOp } from './registry.js';
 import { allocIndices, allocOut, checkTensor, numel, record, shapeStr } from './util.js';
 import { pair } from './conv.js';
 
@@ -63,18 +64,20 @@ export function maxPool2d(x: Tensor, kernelSize: number | readonly [number, numb
   const y = allocOut(x.data, n);
   const indices = allocIndices(n);
   kernels().maxPool2d(x.data, y, indices, ...args(g));
-  return record<MaxSaved>(new Tensor(y, g.outShape), 'maxPool2d', maxPoolBackward, [x], { g, indices });
+  return record<MaxSaved>(new Tensor(y, g.outShape), maxPool2dOp, [x], { g, indices });
 }
 
 function maxPoolBackward(gy: Tensor, node: Node<MaxSaved>): Grads {
   return [maxPoolScatter(gy, node.saved)];
 }
 
+const maxPool2dOp = defineOp<MaxSaved>({ name: 'maxPool2d', kernels: ['maxPool2d'], arity: 1, rule: maxPoolBackward });
+
 /** gx = gy scattered to the argmax of each window (linear in gy). */
 function maxPoolScatter(gy: Tensor, s: MaxSaved): Tensor {
   const gx = allocOut(gy.data, s.g.planes * s.g.h * s.g.w);
   kernels().maxPool2dBackward(gy.data, s.indices, gx, ...args(s.g));
-  return record<MaxSaved>(new Tensor(gx, s.g.inShape), 'maxPool2dBackward', maxPoolScatterBackward, [gy], s);
+  return record<MaxSaved>(new Tensor(gx, s.g.inShape), maxPool2dBackwardOp, [gy], s);
 }
 
 /** The adjoint of the scatter: read the incoming gradient at every argmax. */
@@ -86,6 +89,8 @@ function maxPoolScatterBackward(h: Tensor, node: Node<MaxSaved>): Grads {
   for (let i = 0; i < indices.length; i++) flat[i] = Math.floor(i / per) * hw + indices[i];
   return [h.reshape([-1]).indexSelect(0, flat).reshape(g.outShape)];
 }
+
+const maxPool2dBackwardOp = defineOp<MaxSaved>({ name: 'maxPool2dBackward', kernels: ['maxPool2dBackward'], arity: 1, rule: maxPoolScatterBackward });
 
 // ---------------------------------------------------------------------------------------------
 // average pooling
@@ -99,19 +104,23 @@ export function avgPool2d(x: Tensor, kernelSize: number | readonly [number, numb
 function avgPoolRaw(x: Tensor, g: PoolGeometry): Tensor {
   const y = allocOut(x.data, numel(g.outShape));
   kernels().avgPool2d(x.data, y, ...args(g));
-  return record(new Tensor(y, g.outShape), 'avgPool2d', avgPoolBackward, [x], g);
+  return record(new Tensor(y, g.outShape), avgPool2dOp, [x], g);
 }
 
 function avgPoolBackward(gy: Tensor, node: Node<PoolGeometry>): Grads {
   return [avgPoolAdjoint(gy, node.saved)];
 }
 
+const avgPool2dOp = defineOp<PoolGeometry>({ name: 'avgPool2d', kernels: ['avgPool2d'], arity: 1, rule: avgPoolBackward });
+
 function avgPoolAdjoint(gy: Tensor, g: PoolGeometry): Tensor {
   const gx = allocOut(gy.data, g.planes * g.h * g.w);
   kernels().avgPool2dBackward(gy.data, gx, ...args(g));
-  return record(new Tensor(gx, g.inShape), 'avgPool2dBackward', avgPoolAdjointBackward, [gy], g);
+  return record(new Tensor(gx, g.inShape), avgPool2dBackwardOp, [gy], g);
 }
 
 function avgPoolAdjointBackward(h: Tensor, node: Node<PoolGeometry>): Grads {
   return [avgPoolRaw(h, node.saved)];
 }
+
+const avgPool2dBackwardOp = defineOp<PoolGeometry>({ name: 'avgPool2dBackward', kernels: ['avgPool2dBackward'], arity: 1, rule: avgPoolAdjointBackward });

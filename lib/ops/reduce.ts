@@ -5,6 +5,7 @@ import { kernels } from '../backend/index.js';
 import { ReduceOp } from '../backend/types.js';
 import { Tensor } from '../tensor.js';
 import type { Grads, Node } from '../autograd/node.js';
+import { defineOp } from './registry.js';
 import {
   allocIndices, allocLike, allocOut, axisSplit, broadcastShapes, checkTensor, normDim, numel, record, sameShape, shapeStr,
 } from './util.js';
@@ -78,7 +79,7 @@ function reduction(op: ReduceOp, x: Tensor, dim: number | readonly number[] | un
   const { data, keepShape } = reduceOver(op, x, dims);
   const out = new Tensor(data, keepdim ? keepShape : dropDims(keepShape, dims));
   const count = x.data.length / Math.max(data.length, 1);
-  return record<ReduceSaved>(out, name, op === ReduceOp.sum ? sumBackward : meanBackward, [x], { keepShape, count });
+  return record<ReduceSaved>(out, op === ReduceOp.sum ? sumOp : meanOp, [x], { keepShape, count });
 }
 
 function sumBackward(g: Tensor, node: Node<ReduceSaved>): Grads {
@@ -88,6 +89,9 @@ function sumBackward(g: Tensor, node: Node<ReduceSaved>): Grads {
 function meanBackward(g: Tensor, node: Node<ReduceSaved>): Grads {
   return [expand(g.reshape(node.saved.keepShape), node.inputs[0].shape).div(node.saved.count)];
 }
+
+const sumOp = defineOp<ReduceSaved>({ name: 'sum', kernels: ['reduce'], code: ReduceOp.sum, arity: 1, rule: sumBackward });
+const meanOp = defineOp<ReduceSaved>({ name: 'mean', kernels: ['reduce'], code: ReduceOp.mean, arity: 1, rule: meanBackward });
 
 interface MaxSaved {
   indices: Int32Array;
@@ -116,7 +120,7 @@ export function max(x: Tensor, dim?: number, keepdim = false): Tensor {
   const values = allocOut(x.data, outer * inner);
   const indices = allocIndices(outer * inner);
   kernels().maxAxis(x.data, outer, n, inner, values, indices);
-  return record<MaxSaved>(new Tensor(values, shape), 'max', maxBackward, [x], { indices, dim: d, keepShape });
+  return record<MaxSaved>(new Tensor(values, shape), maxOp, [x], { indices, dim: d, keepShape });
 }
 
 function maxBackward(g: Tensor, node: Node<MaxSaved>): Grads {
@@ -138,6 +142,8 @@ function maxBackward(g: Tensor, node: Node<MaxSaved>): Grads {
   }
   return [g.reshape(keepShape).mul(new Tensor(mask, x.shape))];
 }
+
+const maxOp = defineOp<MaxSaved>({ name: 'max', kernels: ['maxAxis'], arity: 1, rule: maxBackward });
 
 /** Minimum over one dim (or all elements): -max(-x). */
 export function min(x: Tensor, dim?: number, keepdim = false): Tensor {
@@ -193,12 +199,14 @@ export function expand(x: Tensor, shape: readonly number[]): Tensor {
       cur[d] = shape[d];
     }
   }
-  return record(new Tensor(data, shape.slice()), 'expand', expandBackward, [x], null);
+  return record(new Tensor(data, shape.slice()), expandOp, [x], null);
 }
 
 function expandBackward(g: Tensor, node: Node<null>): Grads {
   return [sumToShape(g, node.inputs[0].shape)];
 }
+
+const expandOp = defineOp<null>({ name: 'expand', kernels: ['gather'], arity: 1, rule: expandBackward });
 
 /**
  * Sums g (of a broadcast shape) down to `shape`: the gradient of broadcasting. Returns g itself
@@ -228,9 +236,11 @@ export function sumToShape(g: Tensor, shape: readonly number[]): Tensor {
     data = out;
     cur[d] = 1;
   }
-  return record(new Tensor(data, shape.slice()), 'sumToShape', sumToShapeBackward, [g], null);
+  return record(new Tensor(data, shape.slice()), sumToShapeOp, [g], null);
 }
 
 function sumToShapeBackward(g: Tensor, node: Node<null>): Grads {
   return [expand(g, node.inputs[0].shape)];
 }
+
+const sumToShapeOp = defineOp<null>({ name: 'sumToShape', kernels: ['reduce'], arity: 1, rule: sumToShapeBackward });

@@ -13,9 +13,9 @@
 import { kernels } from '../backend/index.js';
 import { RnnCell, type FloatArray } from '../backend/types.js';
 import { Tensor } from '../tensor.js';
-import { isGradEnabled } from '../autograd/mode.js';
 import type { Grads, Node } from '../autograd/node.js';
-import { allocLike, allocOut, checkTensor, numel, record, sameShape, shapeStr } from './util.js';
+import { defineOp, type OpDef } from './registry.js';
+import { allocLike, allocOut, checkTensor, numel, record, sameShape, shapeStr, willRecord } from './util.js';
 import { linear, mm } from './matmul.js';
 import { cat, stack } from './shape.js';
 
@@ -108,7 +108,7 @@ export function recurrence(kind: RnnCellKind, xp: Tensor, h0: Tensor, c0: Tensor
   inputs.push(wHh);
   if (bHh !== null) inputs.push(bHh);
   if (bIh !== null) inputs.push(bIh);
-  const keep = isGradEnabled() && inputs.some((t) => t.requiresGrad);
+  const keep = willRecord(inputs);
 
   // Every buffer below is written in full by the kernels before it is read: allocOut (no zero fill).
   const y = allocOut(xp.data, (lstm ? T + 1 : T) * BH);
@@ -143,7 +143,7 @@ export function recurrence(kind: RnnCellKind, xp: Tensor, h0: Tensor, c0: Tensor
   if (lstm) y.set(cPrev!, T * BH);
   const out = new Tensor(y, [lstm ? T + 1 : T, B, H]);
   if (!keep) return out;
-  return record<RecurrenceSaved>(out, `recurrence(${kind})`, recurrenceBackward, inputs, {
+  return record<RecurrenceSaved>(out, recurrenceOps[kind], inputs, {
     cell, kind, reverse, T, B, H, hasBias: bHh !== null, hasBiasIh: bIh !== null, y, gates, cs,
   });
 }
@@ -177,8 +177,8 @@ function pack(node: Node<RecurrenceSaved>, gxp: Tensor | null, gh0: Tensor | nul
   return out;
 }
 
-function recurrenceBackward(g: Tensor, node: Node<RecurrenceSaved>): Grads {
-  if (isGradEnabled()) return recurrenceRule(g, node);
+/** BPTT through the fused cell kernels, one GEMM pair per step. */
+function recurrenceFused(g: Tensor, node: Node<RecurrenceSaved>): Grads {
   const { cell, kind, reverse, T, B, H, y, gates, cs } = node.saved;
   const { xp, h0, c0, wHh, bHh, bIh } = unpack(node);
   const K = kernels();
@@ -264,7 +264,7 @@ function recurrenceBackward(g: Tensor, node: Node<RecurrenceSaved>): Grads {
 
 // ---------------------------------------------------------------------------------------------
 // The definition in Tensor ops: recompute the steps from the inputs, then walk back through time
-// with each cell's backward equations. Used when a graph of the backward is being recorded.
+// with each cell's backward equations: the recurrence's rule.
 
 interface StepValues {
   hPrev: Tensor;
@@ -342,7 +342,7 @@ function cellBackwardComposed(kind: RnnCellKind, st: StepValues, gt: Tensor, gcN
 }
 
 /** The backward of `recurrence` in Tensor ops (differentiable again). */
-export function recurrenceRule(g: Tensor, node: Node<RecurrenceSaved>): Grads {
+function recurrenceRule(g: Tensor, node: Node<RecurrenceSaved>): Grads {
   const { kind, reverse, T, B, H } = node.saved;
   const { xp, h0, c0, wHh, bHh, bIh } = unpack(node);
   const lstm = kind === 'lstm';
@@ -397,6 +397,19 @@ export function recurrenceRule(g: Tensor, node: Node<RecurrenceSaved>): Grads {
   );
 }
 
+/** One op per cell kind, so that messages name the cell (recurrence(lstm)). */
+const recurrenceOps = Object.fromEntries(
+  (Object.keys(RnnCell) as RnnCellKind[]).map((kind) => [kind, defineOp<RecurrenceSaved>({
+    name: `recurrence(${kind})`,
+    kernels: ['gemm', 'permute', 'rnnCellForward'],
+    code: RnnCell[kind],
+    arity: 'variadic', // xp, h0, c0 (LSTM), wHh, and the biases when given
+    rule: recurrenceRule,
+    fused: recurrenceFused,
+    fusedKernels: ['gemm', 'rnnCellBackward', 'biasGrad'],
+  })]),
+) as Record<RnnCellKind, OpDef<RecurrenceSaved>>;
+
 // ---------------------------------------------------------------------------------------------
 // Rows along dim 0 as a view (no copy): the layer reads outputs and final states out of the
 // recurrence's result this way. The backward places g into zeros of the input's shape.
@@ -416,23 +429,30 @@ export function rows(x: Tensor, start: number, length: number): Tensor {
   const inner = numel(x.shape.slice(1));
   const shape = [length, ...x.shape.slice(1)];
   const out = new Tensor(x.data.subarray(start * inner, (start + length) * inner), shape);
-  return record<RowsSaved>(out, 'rows', rowsBackward, [x], { start, shape: x.shape });
+  return record<RowsSaved>(out, rowsOp, [x], { start, shape: x.shape });
 }
 
-function rowsBackward(g: Tensor, node: Node<RowsSaved>): Grads {
-  const { start, shape } = node.saved;
-  const length = g.shape[0];
-  if (!isGradEnabled()) {
+const rowsOp = defineOp<RowsSaved>({
+  name: 'rows',
+  kernels: [],
+  arity: 1,
+  // g between zero blocks, concatenated in Tensor ops.
+  rule: (g, node) => {
+    const { start, shape } = node.saved;
+    const rest = shape.slice(1);
+    const parts: Tensor[] = [];
+    const zerosRows = (n: number): Tensor => new Tensor(allocLike(g.data, n * numel(rest)), [n, ...rest]);
+    if (start > 0) parts.push(zerosRows(start));
+    parts.push(g);
+    const after = shape[0] - start - g.shape[0];
+    if (after > 0) parts.push(zerosRows(after));
+    return [parts.length === 1 ? g : cat(parts, 0)];
+  },
+  // One copy of g into a zeroed array.
+  fused: (g, node) => {
+    const { start, shape } = node.saved;
     const d = allocLike(g.data, numel(shape));
     d.set(g.data, start * (numel(shape) / shape[0]));
     return [new Tensor(d, shape.slice())];
-  }
-  const rest = shape.slice(1);
-  const parts: Tensor[] = [];
-  const zerosRows = (n: number): Tensor => new Tensor(allocLike(g.data, n * numel(rest)), [n, ...rest]);
-  if (start > 0) parts.push(zerosRows(start));
-  parts.push(g);
-  const after = shape[0] - start - length;
-  if (after > 0) parts.push(zerosRows(after));
-  return [parts.length === 1 ? g : cat(parts, 0)];
-}
+  },
+});

@@ -5,6 +5,7 @@
 import { kernels } from '../backend/index.js';
 import { Tensor } from '../tensor.js';
 import type { Grads, Node } from '../autograd/node.js';
+import { defineOp } from './registry.js';
 import {
   allocLike, allocOut, axisSplit, checkSameDtype, checkTensor, normDim, numel, record, sameShape, shapeStr,
   toIndexArray, type Indices,
@@ -43,12 +44,15 @@ export function inferShape(op: string, shape: readonly number[], size: number, f
 /** A view of x with another shape (same storage). */
 export function view(x: Tensor, shape: readonly number[], op = 'reshape'): Tensor {
   if (sameShape(shape, x.shape)) return x;
-  return record(new Tensor(x.data, shape), op, viewBackward, [x], null);
+  return record(new Tensor(x.data, shape), viewOp, [x], null);
 }
 
 function viewBackward(g: Tensor, node: Node<null>): Grads {
   return [g.reshape(node.inputs[0].shape)];
 }
+
+/** Every reshape-like op (reshape, view, flatten, squeeze, unsqueeze): a view of the same storage. */
+const viewOp = defineOp<null>({ name: 'reshape', kernels: [], arity: 1, rule: viewBackward });
 
 export function reshape(x: Tensor, shape: readonly number[]): Tensor {
   checkTensor('reshape', 'input', x);
@@ -102,7 +106,7 @@ export function permute(x: Tensor, dims: readonly number[]): Tensor {
   const shape = perm.map((p) => x.shape[p]);
   const out = new Tensor(allocOut(x.data, x.data.length), shape);
   kernels().permute(x.data, x.shape, perm, out.data);
-  return record<number[]>(out, 'permute', permuteBackward, [x], perm);
+  return record<number[]>(out, permuteOp, [x], perm);
 }
 
 function permuteBackward(g: Tensor, node: Node<number[]>): Grads {
@@ -111,6 +115,8 @@ function permuteBackward(g: Tensor, node: Node<number[]>): Grads {
   for (let i = 0; i < perm.length; i++) inv[perm[i]] = i;
   return [permute(g, inv)];
 }
+
+const permuteOp = defineOp<number[]>({ name: 'permute', kernels: ['permute'], arity: 1, rule: permuteBackward });
 
 export function transpose(x: Tensor, dim0: number, dim1: number): Tensor {
   const nd = x.shape.length;
@@ -143,19 +149,21 @@ function gatherOp(name: string, x: Tensor, d: number, outer: number, n: number, 
   shape[d] = idx.length;
   const out = new Tensor(allocOut(x.data, outer * idx.length * inner), shape);
   kernels().gather(x.data, outer, n, inner, idx, out.data);
-  return record<SelectSaved>(out, name, gatherBackward, [x], { dim: d, indices: idx });
+  return record<SelectSaved>(out, indexSelectOp, [x], { dim: d, indices: idx });
 }
 
 function gatherBackward(g: Tensor, node: Node<SelectSaved>): Grads {
   return [indexAdd(g, node.saved.dim, node.saved.indices, node.inputs[0].shape)];
 }
 
+const indexSelectOp = defineOp<SelectSaved>({ name: 'indexSelect', kernels: ['gather'], arity: 1, rule: gatherBackward });
+
 /** zeros(shape) with g's slices added at `indices` along dim (repeats add up). */
 export function indexAdd(g: Tensor, dim: number, indices: Int32Array, shape: readonly number[]): Tensor {
   const [outer, n, inner] = axisSplit(shape, dim);
   const out = new Tensor(allocLike(g.data, numel(shape)), shape.slice());
   kernels().scatterAdd(g.data, outer, n, inner, indices, out.data);
-  return record<SelectSaved>(out, 'indexAdd', indexAddBackward, [g], { dim, indices });
+  return record<SelectSaved>(out, indexAddOp, [g], { dim, indices });
 }
 
 function indexAddBackward(g: Tensor, node: Node<SelectSaved>): Grads {
@@ -163,6 +171,8 @@ function indexAddBackward(g: Tensor, node: Node<SelectSaved>): Grads {
   const [outer, n, inner] = axisSplit(g.shape, dim);
   return [gatherOp('indexSelect', g, dim, outer, n, inner, indices)];
 }
+
+const indexAddOp = defineOp<SelectSaved>({ name: 'indexAdd', kernels: ['scatterAdd'], arity: 1, rule: indexAddBackward });
 
 export function narrow(x: Tensor, dim: number, start: number, length: number): Tensor {
   checkTensor('narrow', 'input', x);
@@ -220,7 +230,7 @@ export function cat(tensors: readonly Tensor[], dim = 0): Tensor {
     offset += block;
     sizes.push(t.shape[d]);
   }
-  return record<CatSaved>(new Tensor(out, shape), 'cat', catBackward, tensors.slice(), { dim: d, sizes });
+  return record<CatSaved>(new Tensor(out, shape), catOp, tensors.slice(), { dim: d, sizes });
 }
 
 function catBackward(g: Tensor, node: Node<CatSaved>): Grads {
@@ -233,6 +243,8 @@ function catBackward(g: Tensor, node: Node<CatSaved>): Grads {
   }
   return grads;
 }
+
+const catOp = defineOp<CatSaved>({ name: 'cat', kernels: [], arity: 'variadic', rule: catBackward });
 
 export function stack(tensors: readonly Tensor[], dim = 0): Tensor {
   if (!Array.isArray(tensors) || tensors.length === 0) throw new Error('stack: expected a non-empty array of tensors');

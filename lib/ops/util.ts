@@ -2,7 +2,8 @@
 
 import type { DType, FloatArray } from '../backend/types.js';
 import { Tensor } from '../tensor.js';
-import { Node, type BackwardFn } from '../autograd/node.js';
+import { Node } from '../autograd/node.js';
+import type { OpDef } from './registry.js';
 import { isAnomalyEnabled, isGradEnabled } from '../autograd/mode.js';
 
 export type Scalar = number;
@@ -206,21 +207,26 @@ function copyIndices(op: string, src: ArrayLike<number>): Int32Array {
 }
 
 /**
- * Finishes an op: records its node when grad mode is on and an input requires grad, and checks
- * the output when anomaly detection is on.
+ * Finishes an op: records its node when grad mode is on, the op has a gradient and an input
+ * requires grad, and checks the output when anomaly detection is on.
  */
-export function record<S>(out: Tensor, name: string, backward: BackwardFn<S>, inputs: Tensor[], saved: S): Tensor {
-  if (isAnomalyEnabled()) checkFinite(out, `forward of '${name}'`);
-  if (isGradEnabled()) {
-    for (let i = 0; i < inputs.length; i++) {
-      if (inputs[i].requiresGrad) {
-        out.requiresGrad = true;
-        out.gradFn = new Node<S>(name, backward, inputs, saved) as Node;
-        break;
-      }
-    }
+export function record<S>(out: Tensor, op: OpDef<S>, inputs: Tensor[], saved: S): Tensor {
+  if (isAnomalyEnabled()) checkFinite(out, `forward of '${op.name}'`);
+  if (op.rule !== null && willRecord(inputs)) {
+    out.requiresGrad = true;
+    out.gradFn = new Node<S>(op, inputs, saved) as Node;
   }
   return out;
+}
+
+/**
+ * Whether an op on these inputs will be recorded (grad mode on and an input requires grad): a
+ * forward asks this to decide whether to keep what only a backward needs.
+ */
+export function willRecord(inputs: readonly Tensor[]): boolean {
+  if (!isGradEnabled()) return false;
+  for (let i = 0; i < inputs.length; i++) if (inputs[i].requiresGrad) return true;
+  return false;
 }
 
 /** Throws when t holds NaN or Inf (anomaly detection). */
