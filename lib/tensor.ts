@@ -15,7 +15,10 @@ import {
   transpose, unsqueeze,
 } from './ops/shape.js';
 import { matmul } from './ops/matmul.js';
-import { gelu, leakyRelu, logSoftmax, relu, sigmoid, softmax, tanh } from './ops/activation.js';
+import {
+  elu, gelu, leakyRelu, logSoftmax, relu, sigmoid, silu, softmax, softplus, tanh,
+  type EluOptions, type SoftplusOptions,
+} from './ops/activation.js';
 import { clone, toDtype } from './ops/copy.js';
 import { formatTensor } from './tensor-format.js';
 import { numel, type Indices, type TensorLike } from './ops/util.js';
@@ -112,6 +115,9 @@ export class Tensor {
   relu(): Tensor { return relu(this); }
   leakyRelu(negativeSlope = 0.01): Tensor { return leakyRelu(this, negativeSlope); }
   gelu(): Tensor { return gelu(this); }
+  softplus(options?: SoftplusOptions): Tensor { return softplus(this, options); }
+  silu(): Tensor { return silu(this); }
+  elu(options?: EluOptions): Tensor { return elu(this, options); }
   softmax(dim = -1): Tensor { return softmax(this, dim); }
   logSoftmax(dim = -1): Tensor { return logSoftmax(this, dim); }
 

@@ -54,6 +54,48 @@ function geluDerivative(x: Tensor, y: Tensor): Tensor {
   return record(out, geluDerivativeOp, [x], null);
 }
 
+export interface SoftplusOptions {
+  /** Scales x inside: log(1 + exp(beta x)) / beta. Default 1. */
+  beta?: number;
+  /** Above beta x > threshold the function is taken as x (linear), as torch. Default 20. */
+  threshold?: number;
+}
+
+// d/dx = sigmoid(beta x) below the threshold, 1 above it.
+const softplusOp = defineUnary('softplus', (g, x, _y, beta, threshold) => {
+  const bx = x.mul(beta);
+  const s = bx.sigmoid();
+  return g.mul(s.add(bx.gt(threshold).mul(s.rsub(1))));
+});
+/** torch.nn.functional.softplus: log(1 + exp(beta x)) / beta, and x where beta x > threshold. */
+export function softplus(x: Tensor, { beta = 1, threshold = 20 }: SoftplusOptions = {}): Tensor {
+  return unary(softplusOp, x, checkParam('softplus', 'beta', beta), checkParam('softplus', 'threshold', threshold));
+}
+
+// d/dx x s(x) = s (1 + x (1 - s)).
+const siluOp = defineUnary('silu', (g, x) => {
+  const s = x.sigmoid();
+  return g.mul(s.mul(x.mul(s.rsub(1)).add(1)));
+});
+/** SiLU (swish): x * sigmoid(x). */
+export const silu = (x: Tensor): Tensor => unary(siluOp, x);
+
+export interface EluOptions {
+  /** The value approached for x -> -inf is -alpha. Default 1. */
+  alpha?: number;
+}
+
+// d/dx = 1 for x > 0, alpha exp(x) otherwise; exp of min(x, 0), so a large positive x cannot
+// make Inf * 0 = NaN in the masked branch.
+const eluOp = defineUnary('elu', (g, x, _y, alpha) => {
+  const pos = x.gt(0);
+  return g.mul(pos.add(pos.rsub(1).mul(x.minimum(0).exp().mul(alpha))));
+});
+/** torch.nn.functional.elu: x where x > 0, alpha (exp(x) - 1) otherwise. */
+export function elu(x: Tensor, { alpha = 1 }: EluOptions = {}): Tensor {
+  return unary(eluOp, x, checkParam('elu', 'alpha', alpha));
+}
+
 function checkParam(op: string, name: string, v: unknown): number {
   if (typeof v !== 'number') throw new TypeError(`${op}: ${name} must be a number, got ${String(v)}`);
   return v;

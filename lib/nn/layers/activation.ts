@@ -81,3 +81,46 @@ export class LogSoftmax extends Module {
     return `dim=${this.dim}`;
   }
 }
+
+export class Softplus extends Module {
+  readonly beta: number;
+  readonly threshold: number;
+
+  constructor({ beta = 1, threshold = 20 }: F.SoftplusOptions = {}) {
+    super();
+    this.beta = beta;
+    this.threshold = threshold;
+  }
+
+  forward(x: Tensor): Tensor {
+    return F.softplus(x, { beta: this.beta, threshold: this.threshold });
+  }
+
+  override extraRepr(): string {
+    return `beta=${this.beta}, threshold=${this.threshold}`;
+  }
+}
+
+/** SiLU (swish): x * sigmoid(x). */
+export class SiLU extends Module {
+  forward(x: Tensor): Tensor {
+    return F.silu(x);
+  }
+}
+
+export class ELU extends Module {
+  readonly alpha: number;
+
+  constructor({ alpha = 1 }: F.EluOptions = {}) {
+    super();
+    this.alpha = alpha;
+  }
+
+  forward(x: Tensor): Tensor {
+    return F.elu(x, { alpha: this.alpha });
+  }
+
+  override extraRepr(): string {
+    return `alpha=${this.alpha}`;
+  }
+}
