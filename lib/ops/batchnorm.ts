@@ -24,7 +24,8 @@ function channelShape(x: Tensor): number[] {
   return x.shape.map((d, i) => (i === 1 ? d : 1));
 }
 
-function reduceDims(x: Tensor): number[] {
+/** Every dim but the channel dim (1): what the statistics reduce over. */
+function nonChannelDims(x: Tensor): number[] {
   return x.shape.map((_, i) => i).filter((i) => i !== 1);
 }
 
@@ -105,7 +106,7 @@ function batchNormGrads(gy: Tensor, node: Node<BnSaved>, recompute: boolean): Gr
   const w = s.hasWeight ? node.inputs[1] : null;
   const b = s.hasBias ? node.inputs[s.hasWeight ? 2 : 1] : null;
   const cshape = channelShape(x);
-  const dims = reduceDims(x);
+  const dims = nonChannelDims(x);
   const constant = (v: FloatArray): Tensor => new Tensor(v, cshape);
   let xhat: Tensor;
   let invStd: Tensor;

@@ -11,8 +11,8 @@ import { allocIndices, allocOut, checkTensor, numel, record, shapeStr } from './
 import { pair } from './conv.js';
 
 export interface Pool2dOptions {
-  /** Step of the window, one number or [h, w] (default: the kernel size). */
-  stride?: number | readonly [number, number];
+  /** Step of the window, one number or [h, w] (default, or null: the kernel size). */
+  stride?: number | readonly [number, number] | null;
   /** Implicit padding on each side, at most half the kernel (default 0). */
   padding?: number | readonly [number, number];
 }

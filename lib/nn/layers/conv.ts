@@ -4,16 +4,11 @@
 import { zeros, type Tensor } from '../../tensor.js';
 import type { DType } from '../../backend/types.js';
 import { Module } from '../module.js';
-import { conv2d, pair } from '../../ops/conv.js';
+import { conv2d, pair, type Conv2dOptions } from '../../ops/conv.js';
 import { fanInUniform } from '../init.js';
 
-export interface Conv2dOptions {
-  /** Step of the window, one number or [h, w] (default 1). */
-  stride?: number | readonly [number, number];
-  /** Zeros added on each side, one number or [h, w] (default 0). */
-  padding?: number | readonly [number, number];
-  /** Spacing between kernel taps, one number or [h, w] (default 1). */
-  dilation?: number | readonly [number, number];
+/** F.conv2d's options, plus what the layer owns. */
+export interface Conv2dLayerOptions extends Conv2dOptions {
   /** Learn an additive per-channel bias (default true). */
   bias?: boolean;
   dtype?: DType;
@@ -29,7 +24,7 @@ export class Conv2d extends Module {
   weight: Tensor;
   bias: Tensor | null;
 
-  constructor(inChannels: number, outChannels: number, kernelSize: number | readonly [number, number], options: Conv2dOptions = {}) {
+  constructor(inChannels: number, outChannels: number, kernelSize: number | readonly [number, number], options: Conv2dLayerOptions = {}) {
     super();
     for (const [name, v] of [['inChannels', inChannels], ['outChannels', outChannels]] as const) {
       if (!Number.isInteger(v) || v < 1) throw new RangeError(`Conv2d: ${name} must be a positive integer, got ${v}`);

@@ -2,15 +2,8 @@
 
 import type { Tensor } from '../../tensor.js';
 import { Module } from '../module.js';
-import { avgPool2d, maxPool2d } from '../../ops/pool.js';
+import { avgPool2d, maxPool2d, type Pool2dOptions } from '../../ops/pool.js';
 import { pair } from '../../ops/conv.js';
-
-export interface Pool2dOptions {
-  /** Step of the window, one number or [h, w] (default: the kernel size). */
-  stride?: number | readonly [number, number] | null;
-  /** Implicit padding on each side, at most half the kernel (default 0). */
-  padding?: number | readonly [number, number];
-}
 
 abstract class Pool2d extends Module {
   readonly kernelSize: [number, number];
