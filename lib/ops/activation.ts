@@ -85,11 +85,13 @@ export interface EluOptions {
   alpha?: number;
 }
 
-// d/dx = 1 for x > 0, alpha exp(x) otherwise; exp of min(x, 0), so a large positive x cannot
-// make Inf * 0 = NaN in the masked branch.
+// d/dx = 1 for x > 0, alpha exp(x) otherwise. exp is taken of x masked to 0 where x > 0, so a
+// large positive x cannot make Inf * 0 = NaN in the unused branch, and the mask's derivative (1
+// where x <= 0) gives torch's second derivative at x = 0 too.
 const eluOp = defineUnary('elu', (g, x, _y, alpha) => {
   const pos = x.gt(0);
-  return g.mul(pos.add(pos.rsub(1).mul(x.minimum(0).exp().mul(alpha))));
+  const neg = pos.rsub(1);
+  return g.mul(pos.add(neg.mul(x.mul(neg).exp().mul(alpha))));
 });
 /** torch.nn.functional.elu: x where x > 0, alpha (exp(x) - 1) otherwise. */
 export function elu(x: Tensor, { alpha = 1 }: EluOptions = {}): Tensor {
