@@ -9,16 +9,9 @@
 #include <cstddef>
 #include <cstdint>
 
-namespace bp {
+#include "op_codes.h"  // the op codes the kernels switch on (kRelu, kAdd, kSum, ...)
 
-// Op codes mirror UnaryOp / BinaryOp / ReduceOp in lib/backend/types.ts.
-enum UnaryCode : int {
-  kRelu = 0, kLeakyRelu, kSigmoid, kTanh, kGelu, kExp, kLog, kSqrt, kAbs, kNeg, kSign, kUnaryCount
-};
-enum BinaryCode : int {
-  kAdd = 0, kSub, kMul, kDiv, kPow, kMaximum, kMinimum, kGt, kLt, kGe, kLe, kEq, kBinaryCount
-};
-enum ReduceCode : int { kSum = 0, kMean, kMax, kMin, kReduceCount };
+namespace bp {
 
 template <typename T>
 struct Kernels {

@@ -19,8 +19,6 @@ namespace {
 
 #define BP_RNN_INLINE inline __attribute__((always_inline))
 
-enum CellCode : int { kRnnTanh = 0, kRnnRelu, kLstm, kGru, kCellCount };
-
 size_t gatesOf(int cell) { return cell == kLstm ? 4 : cell == kGru ? 3 : 1; }
 
 ConvContext& context(const Napi::CallbackInfo& info) {
