@@ -342,35 +342,39 @@ class Addon : public Napi::Addon<Addon> {
 
   // ---- elementwise -----------------------------------------------------------------------------
 
+  // p1 is required like p0, but the count check lets a call without it through so that number()
+  // rejects the missing p1 by name (the error a caller of the old four-argument form sees).
   Napi::Value Unary(const Napi::CallbackInfo& info) {
-    Args args(info, "unary", 4, 4);
+    Args args(info, "unary", 4, 5);
     const int op = args.code(0, "op", kUnaryCount);
     const FloatArg x = args.floats(1, "x");
     const FloatArg y = args.floats(2, "y");
-    const double alpha = args.number(3, "alpha");
+    const double p0 = args.number(3, "p0");
+    const double p1 = args.number(4, "p1");
     args.exactly(y, x.length, 2, "y");
     withDType(args, [&](auto t) {
       elementwise(x.length, [&](size_t b, size_t e) {
-        k(t).unary(op, x.as(t) + b, y.as(t) + b, e - b, alpha);
+        k(t).unary(op, x.as(t) + b, y.as(t) + b, e - b, p0, p1);
       });
     });
     return info.Env().Undefined();
   }
 
   Napi::Value UnaryBackward(const Napi::CallbackInfo& info) {
-    Args args(info, "unaryBackward", 6, 6);
+    Args args(info, "unaryBackward", 6, 7);  // p1 as in Unary
     const int op = args.code(0, "op", kUnaryCount);
     const FloatArg x = args.floats(1, "x");
     const FloatArg y = args.floats(2, "y");
     const FloatArg gy = args.floats(3, "gy");
     const FloatArg gx = args.floats(4, "gx");
-    const double alpha = args.number(5, "alpha");
+    const double p0 = args.number(5, "p0");
+    const double p1 = args.number(6, "p1");
     args.exactly(y, x.length, 2, "y");
     args.exactly(gy, x.length, 3, "gy");
     args.exactly(gx, x.length, 4, "gx");
     withDType(args, [&](auto t) {
       elementwise(x.length, [&](size_t b, size_t e) {
-        k(t).unaryBackward(op, x.as(t) + b, y.as(t) + b, gy.as(t) + b, gx.as(t) + b, e - b, alpha);
+        k(t).unaryBackward(op, x.as(t) + b, y.as(t) + b, gy.as(t) + b, gx.as(t) + b, e - b, p0, p1);
       });
     });
     return info.Env().Undefined();

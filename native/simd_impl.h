@@ -287,10 +287,10 @@ template <> struct Deg<float> { static constexpr int v = 7; };
 template <> struct Deg<double> { static constexpr int v = 13; };
 
 template <typename T>
-void unaryK(int op, const T* x, T* y, size_t n, double alphaD) {
+void unaryK(int op, const T* x, T* y, size_t n, double p0, double /*p1*/) {
   typedef typename Vec<T>::V V;
   constexpr int D = Deg<T>::v;
-  const T alpha = static_cast<T>(alphaD);
+  const T alpha = static_cast<T>(p0);
   switch (op) {
     case kRelu:
       map1(x, y, n, [](V v) { return v < splat<V>(0) ? splat<V>(0) : v; });
@@ -334,10 +334,11 @@ void unaryK(int op, const T* x, T* y, size_t n, double alphaD) {
 }
 
 template <typename T>
-void unaryBackwardK(int op, const T* x, const T* y, const T* gy, T* gx, size_t n, double alphaD) {
+void unaryBackwardK(int op, const T* x, const T* y, const T* gy, T* gx, size_t n, double p0,
+                    double /*p1*/) {
   typedef typename Vec<T>::V V;
   constexpr int D = Deg<T>::v;
-  const T alpha = static_cast<T>(alphaD);
+  const T alpha = static_cast<T>(p0);
   switch (op) {
     case kRelu:
       map3(x, y, gy, gx, n, [](V xv, V, V g) { return xv > splat<V>(0) ? g : splat<V>(0); });
