@@ -71,6 +71,13 @@ void cblasGemm(const Blas& b, int ta, int tb, int m, int n, int k, double alpha,
   b.dgemm(kCblasRowMajor, ta, tb, m, n, k, alpha, a, lda, bm, ldb, beta, c, ldc);
 }
 
+template <size_t N>
+Napi::Array nameArray(Napi::Env env, const char* const (&names)[N]) {
+  Napi::Array a = Napi::Array::New(env, N);
+  for (size_t i = 0; i < N; ++i) a.Set(static_cast<uint32_t>(i), names[i]);
+  return a;
+}
+
 }  // namespace
 
 class Addon : public Napi::Addon<Addon> {
@@ -101,6 +108,7 @@ class Addon : public Napi::Addon<Addon> {
       InstanceMethod("_setSimd", &Addon::SetSimd, napi_enumerable),
       InstanceMethod("_simdLevels", &Addon::SimdLevels, napi_enumerable),
       InstanceMethod("_setBlas", &Addon::SetBlas, napi_enumerable),
+      InstanceMethod("_opNames", &Addon::OpNames, napi_enumerable),
       InstanceMethod("gemm", &Addon::Gemm, napi_enumerable),
       InstanceMethod("unary", &Addon::Unary, napi_enumerable),
       InstanceMethod("unaryBackward", &Addon::UnaryBackward, napi_enumerable),
@@ -212,6 +220,19 @@ class Addon : public Napi::Addon<Addon> {
     for (const char* level : kLevels)
       if (tableFor(level) && cpuHas(level)) a.Set(i++, level);
     return a;
+  }
+
+  // The op-code name lists of native/op_codes.h (a code is the index), for the test that holds
+  // them equal to the lists in lib/backend/types.ts.
+  Napi::Value OpNames(const Napi::CallbackInfo& info) {
+    Args args(info, "_opNames", 0, 0);
+    Napi::Env env = info.Env();
+    Napi::Object o = Napi::Object::New(env);
+    o.Set("unary", nameArray(env, kUnaryNames));
+    o.Set("binary", nameArray(env, kBinaryNames));
+    o.Set("reduce", nameArray(env, kReduceNames));
+    o.Set("rnnCell", nameArray(env, kCellNames));
+    return o;
   }
 
   Napi::Value SetBlas(const Napi::CallbackInfo& info) {

@@ -101,6 +101,7 @@ const SPECS: Spec[] = [
   { fn: '_setBlas', args: [{ name: 'which', kind: { k: 'str' }, make: () => 'builtin' }] },
   { fn: 'info', args: [] },
   { fn: '_simdLevels', args: [] },
+  { fn: '_opNames', args: [] },
 ];
 
 const JUNK: unknown[] = [undefined, null, 'x', '2', {}, [], () => 1, Symbol('s'), 1n, new ArrayBuffer(8), new DataView(new ArrayBuffer(8))];
