@@ -21,7 +21,10 @@
   X(kSqrt, "sqrt")              \
   X(kAbs, "abs")                \
   X(kNeg, "neg")                \
-  X(kSign, "sign")
+  X(kSign, "sign")              \
+  X(kSoftplus, "softplus")      \
+  X(kSilu, "silu")              \
+  X(kElu, "elu")
 
 #define BP_BINARY_OP_LIST(X)    \
   X(kAdd, "add")                \
