@@ -71,6 +71,13 @@ void cblasGemm(const Blas& b, int ta, int tb, int m, int n, int k, double alpha,
   b.dgemm(kCblasRowMajor, ta, tb, m, n, k, alpha, a, lda, bm, ldb, beta, c, ldc);
 }
 
+template <size_t N>
+Napi::Array nameArray(Napi::Env env, const char* const (&names)[N]) {
+  Napi::Array a = Napi::Array::New(env, N);
+  for (size_t i = 0; i < N; ++i) a.Set(static_cast<uint32_t>(i), names[i]);
+  return a;
+}
+
 }  // namespace
 
 class Addon : public Napi::Addon<Addon> {
@@ -101,6 +108,7 @@ class Addon : public Napi::Addon<Addon> {
       InstanceMethod("_setSimd", &Addon::SetSimd, napi_enumerable),
       InstanceMethod("_simdLevels", &Addon::SimdLevels, napi_enumerable),
       InstanceMethod("_setBlas", &Addon::SetBlas, napi_enumerable),
+      InstanceMethod("_opNames", &Addon::OpNames, napi_enumerable),
       InstanceMethod("gemm", &Addon::Gemm, napi_enumerable),
       InstanceMethod("unary", &Addon::Unary, napi_enumerable),
       InstanceMethod("unaryBackward", &Addon::UnaryBackward, napi_enumerable),
@@ -212,6 +220,19 @@ class Addon : public Napi::Addon<Addon> {
     for (const char* level : kLevels)
       if (tableFor(level) && cpuHas(level)) a.Set(i++, level);
     return a;
+  }
+
+  // The op-code name lists of native/op_codes.h (a code is the index), for the test that holds
+  // them equal to the lists in lib/backend/types.ts.
+  Napi::Value OpNames(const Napi::CallbackInfo& info) {
+    Args args(info, "_opNames", 0, 0);
+    Napi::Env env = info.Env();
+    Napi::Object o = Napi::Object::New(env);
+    o.Set("unary", nameArray(env, kUnaryNames));
+    o.Set("binary", nameArray(env, kBinaryNames));
+    o.Set("reduce", nameArray(env, kReduceNames));
+    o.Set("rnnCell", nameArray(env, kCellNames));
+    return o;
   }
 
   Napi::Value SetBlas(const Napi::CallbackInfo& info) {
@@ -342,35 +363,39 @@ class Addon : public Napi::Addon<Addon> {
 
   // ---- elementwise -----------------------------------------------------------------------------
 
+  // p1 is required like p0, but the count check lets a call without it through so that number()
+  // rejects the missing p1 by name (the error a caller of the old four-argument form sees).
   Napi::Value Unary(const Napi::CallbackInfo& info) {
-    Args args(info, "unary", 4, 4);
+    Args args(info, "unary", 4, 5);
     const int op = args.code(0, "op", kUnaryCount);
     const FloatArg x = args.floats(1, "x");
     const FloatArg y = args.floats(2, "y");
-    const double alpha = args.number(3, "alpha");
+    const double p0 = args.number(3, "p0");
+    const double p1 = args.number(4, "p1");
     args.exactly(y, x.length, 2, "y");
     withDType(args, [&](auto t) {
       elementwise(x.length, [&](size_t b, size_t e) {
-        k(t).unary(op, x.as(t) + b, y.as(t) + b, e - b, alpha);
+        k(t).unary(op, x.as(t) + b, y.as(t) + b, e - b, p0, p1);
       });
     });
     return info.Env().Undefined();
   }
 
   Napi::Value UnaryBackward(const Napi::CallbackInfo& info) {
-    Args args(info, "unaryBackward", 6, 6);
+    Args args(info, "unaryBackward", 6, 7);  // p1 as in Unary
     const int op = args.code(0, "op", kUnaryCount);
     const FloatArg x = args.floats(1, "x");
     const FloatArg y = args.floats(2, "y");
     const FloatArg gy = args.floats(3, "gy");
     const FloatArg gx = args.floats(4, "gx");
-    const double alpha = args.number(5, "alpha");
+    const double p0 = args.number(5, "p0");
+    const double p1 = args.number(6, "p1");
     args.exactly(y, x.length, 2, "y");
     args.exactly(gy, x.length, 3, "gy");
     args.exactly(gx, x.length, 4, "gx");
     withDType(args, [&](auto t) {
       elementwise(x.length, [&](size_t b, size_t e) {
-        k(t).unaryBackward(op, x.as(t) + b, y.as(t) + b, gy.as(t) + b, gx.as(t) + b, e - b, alpha);
+        k(t).unaryBackward(op, x.as(t) + b, y.as(t) + b, gy.as(t) + b, gx.as(t) + b, e - b, p0, p1);
       });
     });
     return info.Env().Undefined();

@@ -9,21 +9,16 @@
 #include <cstddef>
 #include <cstdint>
 
-namespace bp {
+#include "op_codes.h"  // the op codes the kernels switch on (kRelu, kAdd, kSum, ...)
 
-// Op codes mirror UnaryOp / BinaryOp / ReduceOp in lib/backend/types.ts.
-enum UnaryCode : int {
-  kRelu = 0, kLeakyRelu, kSigmoid, kTanh, kGelu, kExp, kLog, kSqrt, kAbs, kNeg, kSign, kUnaryCount
-};
-enum BinaryCode : int {
-  kAdd = 0, kSub, kMul, kDiv, kPow, kMaximum, kMinimum, kGt, kLt, kGe, kLe, kEq, kBinaryCount
-};
-enum ReduceCode : int { kSum = 0, kMean, kMax, kMin, kReduceCount };
+namespace bp {
 
 template <typename T>
 struct Kernels {
-  void (*unary)(int op, const T* x, T* y, size_t n, double alpha);
-  void (*unaryBackward)(int op, const T* x, const T* y, const T* gy, T* gx, size_t n, double alpha);
+  // p0, p1: the op's parameters (lib/backend/types.ts UNARY_OPS), ignored by ops without them.
+  void (*unary)(int op, const T* x, T* y, size_t n, double p0, double p1);
+  void (*unaryBackward)(int op, const T* x, const T* y, const T* gy, T* gx, size_t n, double p0,
+                        double p1);
   // out[i] = a[i] op b[i]
   void (*binaryVV)(int op, const T* a, const T* b, T* out, size_t n);
   // out[i] = a[i] op s, or s op a[i] when scalarFirst

@@ -19,8 +19,6 @@ namespace {
 
 #define BP_RNN_INLINE inline __attribute__((always_inline))
 
-enum CellCode : int { kRnnTanh = 0, kRnnRelu, kLstm, kGru, kCellCount };
-
 size_t gatesOf(int cell) { return cell == kLstm ? 4 : cell == kGru ? 3 : 1; }
 
 ConvContext& context(const Napi::CallbackInfo& info) {
@@ -95,12 +93,12 @@ struct Activations {
   bool avx512 = false;
 
   void sigmoid(const T* x, T* y, size_t n) const {
-    if (sig) sig(x, y, n); else k.unary(kSigmoid, x, y, n, 0);
+    if (sig) sig(x, y, n); else k.unary(kSigmoid, x, y, n, 0, 0);
   }
   void tanh(const T* x, T* y, size_t n) const {
-    if (th) th(x, y, n); else k.unary(kTanh, x, y, n, 0);
+    if (th) th(x, y, n); else k.unary(kTanh, x, y, n, 0, 0);
   }
-  void relu(const T* x, T* y, size_t n) const { k.unary(kRelu, x, y, n, 0); }
+  void relu(const T* x, T* y, size_t n) const { k.unary(kRelu, x, y, n, 0, 0); }
 };
 
 Activations<double> activationsFor(const KernelTable& t, TypeTag<double>) { return {t.f64}; }

@@ -92,6 +92,7 @@ const UNARY_CASES: [string, UnaryOp, number | undefined, number][] = [
   ['sigmoid', UnaryOp.sigmoid, -30, 30], ['tanh', UnaryOp.tanh, -12, 12], ['gelu', UnaryOp.gelu, -9, 9],
   ['exp', UnaryOp.exp, -80, 80], ['log', UnaryOp.log, 1e-3, 1e3], ['sqrt', UnaryOp.sqrt, 0, 1e3],
   ['abs', UnaryOp.abs, undefined, 3], ['neg', UnaryOp.neg, undefined, 3], ['sign', UnaryOp.sign, undefined, 3],
+  ['softplus', UnaryOp.softplus, -30, 30], ['silu', UnaryOp.silu, -30, 30], ['elu', UnaryOp.elu, undefined, 3],
 ];
 
 function unaryInput(rng: Rng, dtype: Dtype, n: number, lo: number | undefined, hi: number): FloatArray {
@@ -142,17 +143,17 @@ describe.skipIf(!native)(`native vs js: SIMD kernels${skipReason}`, () => {
               const x = unaryInput(rng, dtype, n, lo, hi);
               const alpha = 0.01 + rng.next();
               const y = alloc(dtype, n);
-              nb.unary(op, x, y, alpha);
+              nb.unary(op, x, y, alpha, 20);
               const yRef = new Float64Array(n);
-              js.unary(op, widen(x), yRef, alpha);
+              js.unary(op, widen(x), yRef, alpha, 20);
               expectClose(`${name} n=${n}`, y, yRef, rtol, atol);
 
               // Backward takes y = f(x) as the forward of the same dtype produced it.
               const gy = randomArray(rng, dtype, n);
               const gx = alloc(dtype, n);
-              nb.unaryBackward(op, x, y, gy, gx, alpha);
+              nb.unaryBackward(op, x, y, gy, gx, alpha, 20);
               const gxRef = new Float64Array(n);
-              js.unaryBackward(op, widen(x), widen(y), widen(gy), gxRef, alpha);
+              js.unaryBackward(op, widen(x), widen(y), widen(gy), gxRef, alpha, 20);
               expectClose(`${name} backward n=${n}`, gx, gxRef, rtol, atol);
             }
           }
@@ -167,9 +168,9 @@ describe.skipIf(!native)(`native vs js: SIMD kernels${skipReason}`, () => {
             const x = alloc(dtype, values.length);
             x.set(values);
             const y = alloc(dtype, x.length);
-            nb.unary(op, x, y, 0.1);
+            nb.unary(op, x, y, 0.1, 20);
             const yRef = new Float64Array(x.length);
-            js.unary(op, widen(x), yRef, 0.1);
+            js.unary(op, widen(x), yRef, 0.1, 20);
             if (dtype === 'float32') yRef.set(Float32Array.from(yRef)); // overflow to Inf as float32 does
             expectClose(`${name} at edges`, y, yRef, ...tol.unary[dtype]);
           }
@@ -177,9 +178,9 @@ describe.skipIf(!native)(`native vs js: SIMD kernels${skipReason}`, () => {
             const x = alloc(dtype, 6);
             x.set([0, -1, Infinity, 1e-30, 4, 1e30]);
             const y = alloc(dtype, x.length);
-            nb.unary(op, x, y, 0);
+            nb.unary(op, x, y, 0, 0);
             const yRef = new Float64Array(x.length);
-            js.unary(op, widen(x), yRef, 0);
+            js.unary(op, widen(x), yRef, 0, 0);
             expectClose(`op ${op} at edges`, y, yRef, ...tol.unary[dtype]);
           }
         });
@@ -189,14 +190,14 @@ describe.skipIf(!native)(`native vs js: SIMD kernels${skipReason}`, () => {
           for (const [name, op, lo, hi] of UNARY_CASES) {
             const x = unaryInput(rng, dtype, 37, lo, hi);
             const yRef = new Float64Array(37);
-            js.unary(op, widen(x), yRef, 0.2);
+            js.unary(op, widen(x), yRef, 0.2, 20);
             const y = x.slice();
-            nb.unary(op, y, y, 0.2);
+            nb.unary(op, y, y, 0.2, 20);
             expectClose(`${name} in place`, y, yRef, ...tol.unary[dtype]);
             const gy = randomArray(rng, dtype, 37);
             const gxRef = new Float64Array(37);
-            js.unaryBackward(op, widen(x), widen(y), widen(gy), gxRef, 0.2);
-            nb.unaryBackward(op, x, y, gy, gy, 0.2);
+            js.unaryBackward(op, widen(x), widen(y), widen(gy), gxRef, 0.2, 20);
+            nb.unaryBackward(op, x, y, gy, gy, 0.2, 20);
             expectClose(`${name} backward in place`, gy, gxRef, ...tol.unary[dtype]);
           }
         });
@@ -594,9 +595,9 @@ describe.skipIf(!native)(`native vs js: argument errors${skipReason}`, () => {
     ['gemm negative m', (b) => b.gemm(false, false, -1, 2, 3, 1, f32(6), f32(6), 0, f32(4))],
     ['gemm mixed dtypes', (b) => b.gemm(false, false, 2, 2, 3, 1, f32(6), new Float64Array(6), 0, f32(4))],
     ['gemm batch past the end', (b) => b.gemm(false, false, 2, 2, 3, 1, f32(6), f32(6), 0, f32(8), 2, 6, 6, 4, 1)],
-    ['unary unknown op', (b) => b.unary(99 as UnaryOp, f32(2), f32(2), 0)],
-    ['unary length mismatch', (b) => b.unary(UnaryOp.relu, f32(3), f32(2), 0)],
-    ['unary not a typed array', (b) => b.unary(UnaryOp.relu, [1, 2] as unknown as Float32Array, f32(2), 0)],
+    ['unary unknown op', (b) => b.unary(99 as UnaryOp, f32(2), f32(2), 0, 0)],
+    ['unary length mismatch', (b) => b.unary(UnaryOp.relu, f32(3), f32(2), 0, 0)],
+    ['unary not a typed array', (b) => b.unary(UnaryOp.relu, [1, 2] as unknown as Float32Array, f32(2), 0, 0)],
     ['binary shapes do not broadcast', (b) => b.binary(BinaryOp.add, f32(6), [2, 3], f32(2), [2], f32(6))],
     ['binary wrong out length', (b) => b.binary(BinaryOp.add, f32(6), [2, 3], f32(3), [3], f32(5))],
     ['reduce wrong x length', (b) => b.reduce(ReduceOp.sum, f32(5), 2, 3, 1, f32(2))],
@@ -907,7 +908,7 @@ describe.skipIf(!native)(`native vs js: paths forced by environment variables${s
     addon.gemm(false, false, 33, 17, 65, 1, a, b, 0, c);
     const x = Float32Array.from({ length: 37 }, (_, i) => i / 3 - 6);
     const y = new Float32Array(37);
-    addon.unary(5, x, y, 0);
+    addon.unary(5, x, y, 0, 0);
     process.stdout.write(JSON.stringify({ info: addon.info(), c: Array.from(c), y: Array.from(y) }));`;
   const run = (env: Record<string, string>): { info: { blas: string; simd: string }; c: number[]; y: number[] } => {
     const out = execFileSync(process.execPath, ['-e', child], {
@@ -923,7 +924,7 @@ describe.skipIf(!native)(`native vs js: paths forced by environment variables${s
   js.gemm(false, false, 33, 17, 65, 1, a.map(Math.abs), b.map(Math.abs), 0, cScale);
   const x = Float64Array.from({ length: 37 }, (_, i) => Math.fround(i / 3 - 6));
   const yRef = new Float64Array(37);
-  js.unary(UnaryOp.exp, x, yRef, 0);
+  js.unary(UnaryOp.exp, x, yRef, 0, 0);
 
   const cases: Record<string, string>[] = [
     ...simdLevels.map((level) => ({ BACKPROP_SIMD: level })),
