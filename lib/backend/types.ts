@@ -10,7 +10,7 @@ export type FloatArray = Float32Array | Float64Array;
 // Op codes. Each kernel family that switches on an op takes it as a number: the op's index in
 // the family's name list below. These lists are the one declaration of the codes: the registry
 // (lib/ops/registry.ts) declares each op against them, the js backend dispatches through them,
-// and the addon exports its own name lists (native/op_codes.h), which test/op-codes.test.ts
+// and the addon exports its own name lists (native/op_codes.h), which test/op-registry.test.ts
 // requires to equal these, in order. New ops are appended: a code never changes meaning.
 
 /** Elementwise unary ops (`unary`, `unaryBackward`). */
