@@ -45,6 +45,12 @@ const std::vector<Level>& levels() {
 
 const std::vector<size_t> kSizes = {0, 1, 2, 3, 4, 5, 7, 8, 9, 15, 16, 17, 31, 32, 33, 63, 64, 65, 1000};
 
+std::string shapeText(const std::vector<size_t>& shape) {
+  std::string s;
+  for (size_t i = 0; i < shape.size(); ++i) s += (i ? ", " : "") + std::to_string(shape[i]);
+  return s;
+}
+
 uint64_t Rng::next() {
   state_ ^= state_ >> 12;
   state_ ^= state_ << 25;

@@ -50,6 +50,9 @@ void forEachKernels(Fn&& fn) {
 // Sizes that straddle every vector width (2, 4, 8 and 16 lanes) and the unrolled loops.
 extern const std::vector<size_t> kSizes;
 
+// "2, 3, 17" (empty for a scalar's shape).
+std::string shapeText(const std::vector<size_t>& shape);
+
 // xorshift64*: the same sequence on every machine.
 class Rng {
  public:
