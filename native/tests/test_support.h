@@ -67,11 +67,13 @@ class Rng {
   uint64_t state_;
 };
 
-// A heap array of exactly n elements (n = 0 gives a real, empty allocation, never null).
+// A heap array of exactly n elements (n = 0 gives a real, empty allocation, never null). For
+// the arithmetic types the tests use; the storage comes from std::allocator, whose allocate(0)
+// still returns a unique pointer that AddressSanitizer guards.
 template <typename T>
 class Buf {
  public:
-  explicit Buf(size_t n, T fill = T(0)) : n_(n), data_(std::make_unique<T[]>(n)) {
+  explicit Buf(size_t n, T fill = T(0)) : n_(n), data_(std::allocator<T>().allocate(n), Free{n}) {
     for (size_t i = 0; i < n; ++i) data_[i] = fill;
   }
   Buf(const Buf& other) : Buf(other.n_) {
@@ -85,8 +87,12 @@ class Buf {
   const T& operator[](size_t i) const { return data_[i]; }
 
  private:
+  struct Free {
+    size_t n;
+    void operator()(T* p) const { std::allocator<T>().deallocate(p, n); }
+  };
   size_t n_;
-  std::unique_ptr<T[]> data_;
+  std::unique_ptr<T[], Free> data_;
 };
 
 // n values uniform in [lo, hi).
