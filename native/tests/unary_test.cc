@@ -99,6 +99,24 @@ const std::vector<UnaryRef>& unaryReferences() {
       {bp::kSign, "sign", [](double x, const OpParams&) { return signRef(x); },
        [](double, const OpParams&) { return 0.0; },
        Compare::kExact, Compare::kExact, kNormal, 3, false, {{0, 0}}, true},
+      // torch: x where beta x > threshold, else log1p(exp(beta x)) / beta; p0 = beta, p1 = threshold.
+      {bp::kSoftplus, "softplus",
+       [](double x, const OpParams& p) {
+         return p.p0 * x > p.p1 ? x : std::log1p(std::exp(p.p0 * x)) / p.p0;
+       },
+       [](double x, const OpParams& p) { return p.p0 * x > p.p1 ? 1.0 : sigmoidRef(p.p0 * x); },
+       Compare::kTol, Compare::kTol, -25, 25, false, {{1, 20}, {2, 1.5}, {0.5, 3}}, true},
+      // x sigmoid(x); silu(-inf) is -inf * 0 (NaN in torch too): no infinities in the edge test.
+      {bp::kSilu, "silu", [](double x, const OpParams&) { return x * sigmoidRef(x); },
+       [](double x, const OpParams&) {
+         const double s = sigmoidRef(x);
+         return s * (1 + x * (1 - s));
+       },
+       Compare::kTol, Compare::kTol, -30, 30, false, {{0, 0}}, false},
+      // x where x > 0, else alpha expm1(x); p0 = alpha.
+      {bp::kElu, "elu", [](double x, const OpParams& p) { return x > 0 ? x : p.p0 * std::expm1(x); },
+       [](double x, const OpParams& p) { return x > 0 ? 1.0 : p.p0 * std::exp(x); },
+       Compare::kTol, Compare::kTol, -30, 10, false, {{1, 0}, {0.3, 0}, {-0.7, 0}}, true},
   };
   return refs;
 }
