@@ -144,7 +144,7 @@ describe.skipIf(!native)(`native vs js: SIMD kernels${skipReason}`, () => {
               const y = alloc(dtype, n);
               nb.unary(op, x, y, alpha);
               const yRef = new Float64Array(n);
-              js.unary(op, widen(x), yRef, alpha);
+              js.unary(op, widen(x), yRef, alpha, 0);
               expectClose(`${name} n=${n}`, y, yRef, rtol, atol);
 
               // Backward takes y = f(x) as the forward of the same dtype produced it.
@@ -152,7 +152,7 @@ describe.skipIf(!native)(`native vs js: SIMD kernels${skipReason}`, () => {
               const gx = alloc(dtype, n);
               nb.unaryBackward(op, x, y, gy, gx, alpha);
               const gxRef = new Float64Array(n);
-              js.unaryBackward(op, widen(x), widen(y), widen(gy), gxRef, alpha);
+              js.unaryBackward(op, widen(x), widen(y), widen(gy), gxRef, alpha, 0);
               expectClose(`${name} backward n=${n}`, gx, gxRef, rtol, atol);
             }
           }
@@ -169,7 +169,7 @@ describe.skipIf(!native)(`native vs js: SIMD kernels${skipReason}`, () => {
             const y = alloc(dtype, x.length);
             nb.unary(op, x, y, 0.1);
             const yRef = new Float64Array(x.length);
-            js.unary(op, widen(x), yRef, 0.1);
+            js.unary(op, widen(x), yRef, 0.1, 0);
             if (dtype === 'float32') yRef.set(Float32Array.from(yRef)); // overflow to Inf as float32 does
             expectClose(`${name} at edges`, y, yRef, ...tol.unary[dtype]);
           }
@@ -179,7 +179,7 @@ describe.skipIf(!native)(`native vs js: SIMD kernels${skipReason}`, () => {
             const y = alloc(dtype, x.length);
             nb.unary(op, x, y, 0);
             const yRef = new Float64Array(x.length);
-            js.unary(op, widen(x), yRef, 0);
+            js.unary(op, widen(x), yRef, 0, 0);
             expectClose(`op ${op} at edges`, y, yRef, ...tol.unary[dtype]);
           }
         });
@@ -189,13 +189,13 @@ describe.skipIf(!native)(`native vs js: SIMD kernels${skipReason}`, () => {
           for (const [name, op, lo, hi] of UNARY_CASES) {
             const x = unaryInput(rng, dtype, 37, lo, hi);
             const yRef = new Float64Array(37);
-            js.unary(op, widen(x), yRef, 0.2);
+            js.unary(op, widen(x), yRef, 0.2, 0);
             const y = x.slice();
             nb.unary(op, y, y, 0.2);
             expectClose(`${name} in place`, y, yRef, ...tol.unary[dtype]);
             const gy = randomArray(rng, dtype, 37);
             const gxRef = new Float64Array(37);
-            js.unaryBackward(op, widen(x), widen(y), widen(gy), gxRef, 0.2);
+            js.unaryBackward(op, widen(x), widen(y), widen(gy), gxRef, 0.2, 0);
             nb.unaryBackward(op, x, y, gy, gy, 0.2);
             expectClose(`${name} backward in place`, gy, gxRef, ...tol.unary[dtype]);
           }
@@ -923,7 +923,7 @@ describe.skipIf(!native)(`native vs js: paths forced by environment variables${s
   js.gemm(false, false, 33, 17, 65, 1, a.map(Math.abs), b.map(Math.abs), 0, cScale);
   const x = Float64Array.from({ length: 37 }, (_, i) => Math.fround(i / 3 - 6));
   const yRef = new Float64Array(37);
-  js.unary(UnaryOp.exp, x, yRef, 0);
+  js.unary(UnaryOp.exp, x, yRef, 0, 0);
 
   const cases: Record<string, string>[] = [
     ...simdLevels.map((level) => ({ BACKPROP_SIMD: level })),
