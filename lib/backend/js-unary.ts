@@ -16,10 +16,19 @@ interface UnaryKernel {
   backward(x: FloatArray, y: FloatArray, gy: FloatArray, gx: FloatArray, p0: number, p1: number): void;
 }
 
-/** Ops whose js kernels are not written yet: unary throws a RangeError for them. */
-type Pending = 'softplus' | 'silu' | 'elu';
+/** A parameter as the array's dtype holds it (torch converts an op's Scalar parameters to the dtype too). */
+function paramOf(x: FloatArray, p: number): number {
+  return x instanceof Float32Array ? Math.fround(p) : p;
+}
 
-const UNARY_KERNELS: Record<Exclude<UnaryName, Pending>, UnaryKernel> = {
+/** sigmoid(v) in two forms so exp never overflows into Inf/Inf. */
+function sigmoidOf(v: number): number {
+  if (v >= 0) return 1 / (1 + Math.exp(-v));
+  const e = Math.exp(v);
+  return e / (1 + e);
+}
+
+const UNARY_KERNELS: Record<UnaryName, UnaryKernel> = {
   relu: {
     forward(x, y) {
       for (let i = 0, n = x.length; i < n; i++) y[i] = Math.max(x[i], 0); // NaN stays NaN, as in torch
@@ -124,13 +133,63 @@ const UNARY_KERNELS: Record<Exclude<UnaryName, Pending>, UnaryKernel> = {
       gx.fill(0, 0, x.length);
     },
   },
+  softplus: {
+    // torch: x where beta*x > threshold, else log1p(exp(beta*x))/beta. For a Float32Array, beta,
+    // threshold and the product beta*x are float32 values, as in torch's float32 kernel, so the
+    // same side of the threshold is taken. log1p(exp(t)) is evaluated as t + log1p(exp(-t)) for
+    // t > 0: the same value, but it cannot overflow when the threshold is raised past 709.
+    forward(x, y, p0, p1) {
+      const f32 = x instanceof Float32Array;
+      const beta = paramOf(x, p0), threshold = paramOf(x, p1);
+      for (let i = 0, n = x.length; i < n; i++) {
+        const v = x[i];
+        const t = f32 ? Math.fround(beta * v) : beta * v;
+        y[i] = t > threshold ? v : (t > 0 ? t + Math.log1p(Math.exp(-t)) : Math.log1p(Math.exp(t))) / beta;
+      }
+    },
+    backward(x, y, gy, gx, p0, p1) {
+      // gy * z/(z + 1) with z = exp(beta*x), i.e. gy * sigmoid(beta*x), in its two overflow-free forms.
+      const f32 = x instanceof Float32Array;
+      const beta = paramOf(x, p0), threshold = paramOf(x, p1);
+      for (let i = 0, n = x.length; i < n; i++) {
+        const t = f32 ? Math.fround(beta * x[i]) : beta * x[i];
+        if (t > threshold) {
+          gx[i] = gy[i];
+        } else if (t >= 0) {
+          gx[i] = gy[i] / (1 + Math.exp(-t));
+        } else {
+          const z = Math.exp(t);
+          gx[i] = (gy[i] * z) / (1 + z);
+        }
+      }
+    },
+  },
+  silu: {
+    // torch's form x / (1 + exp(-x)): exp overflowing to Inf for x << 0 gives -0, not NaN.
+    forward(x, y) {
+      for (let i = 0, n = x.length; i < n; i++) { const v = x[i]; y[i] = v / (1 + Math.exp(-v)); }
+    },
+    backward(x, y, gy, gx) {
+      // d/dx [x s(x)] = s (1 + x (1 - s)), s = sigmoid(x)
+      for (let i = 0, n = x.length; i < n; i++) {
+        const v = x[i];
+        const s = sigmoidOf(v);
+        gx[i] = gy[i] * s * (1 + v * (1 - s));
+      }
+    },
+  },
+  elu: {
+    // expm1 keeps alpha*(e^x - 1) accurate for x near 0, where e^x - 1 would cancel.
+    forward(x, y, p0) {
+      const alpha = paramOf(x, p0);
+      for (let i = 0, n = x.length; i < n; i++) { const v = x[i]; y[i] = v > 0 ? v : alpha * Math.expm1(v); }
+    },
+    backward(x, y, gy, gx, p0) {
+      const alpha = paramOf(x, p0);
+      for (let i = 0, n = x.length; i < n; i++) { const v = x[i]; gx[i] = v > 0 ? gy[i] : gy[i] * alpha * Math.exp(v); }
+    },
+  },
 };
-
-function kernelOf(name: string, op: number): UnaryKernel {
-  const kernel = (UNARY_KERNELS as Partial<Record<UnaryName, UnaryKernel>>)[UNARY_OPS[op]];
-  if (kernel === undefined) throw new RangeError(`${name}: the js backend has no kernel for ${UNARY_OPS[op]} (op ${op})`);
-  return kernel;
-}
 
 function unary(op: UnaryOp, x: FloatArray, y: FloatArray, p0: number, p1: number): void {
   const name = 'unary';
@@ -139,7 +198,7 @@ function unary(op: UnaryOp, x: FloatArray, y: FloatArray, p0: number, p1: number
   checkLength(name, 'y', y, x.length);
   checkNumber(name, 'p0', p0);
   checkNumber(name, 'p1', p1);
-  kernelOf(name, op).forward(x, y, p0, p1);
+  UNARY_KERNELS[UNARY_OPS[op]].forward(x, y, p0, p1);
 }
 
 function unaryBackward(op: UnaryOp, x: FloatArray, y: FloatArray, gy: FloatArray, gx: FloatArray, p0: number, p1: number): void {
@@ -151,7 +210,7 @@ function unaryBackward(op: UnaryOp, x: FloatArray, y: FloatArray, gy: FloatArray
   checkLength(name, 'gx', gx, x.length);
   checkNumber(name, 'p0', p0);
   checkNumber(name, 'p1', p1);
-  kernelOf(name, op).backward(x, y, gy, gx, p0, p1);
+  UNARY_KERNELS[UNARY_OPS[op]].backward(x, y, gy, gx, p0, p1);
 }
 
 export const unaryKernels: Pick<Backend, 'unary' | 'unaryBackward'> = { unary, unaryBackward };
