@@ -7,12 +7,12 @@
 import type { FloatArray } from './types.js';
 
 /** Largest size or count (the native side's kMaxSize: BLAS and Int32Array indices are 32-bit). */
-export const MAX_SIZE = 2147483647;
+const MAX_SIZE = 2147483647;
 /** Most dims of a shape (binary, permute). */
-export const MAX_DIMS = 8;
+const MAX_DIMS = 8;
 
 /** How a wrong argument is shown in a message, as the native side shows it. */
-export function describeArg(v: unknown): string {
+function describeArg(v: unknown): string {
   if (v === null) return 'null';
   if (v === undefined) return 'undefined';
   switch (typeof v) {

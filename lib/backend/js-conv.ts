@@ -1,6 +1,7 @@
 // The js backend's convolution, pooling and batch-norm statistics kernels (assembled into
-// jsBackend in js.ts). Convolution goes through im2col and plain loops over one image at a time, the same
-// algorithm as the native kernels, with the column buffer kept between calls.
+// jsBackend in js.ts). Convolution goes through im2col and plain loops over one image at a time,
+// with the column buffer kept between calls; the native kernels (direct ones for stride 1,
+// im2col for the rest) are tested against these.
 
 import type { Backend, FloatArray } from './types.js';
 import { checkAtLeast, checkFloatArray, checkIndicesBelow, checkInt32Array, checkLike, checkSize } from './js-checks.js';
