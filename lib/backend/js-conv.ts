@@ -1,39 +1,10 @@
-// The js backend's convolution, pooling and batch-norm statistics kernels (merged into jsBackend
-// in js.ts). Convolution goes through im2col and plain loops over one image at a time, the same
-// algorithm as the native kernels, with the column buffer kept between calls.
+// The js backend's convolution, pooling and batch-norm statistics kernels (assembled into
+// jsBackend in js.ts). Convolution goes through im2col and plain loops over one image at a time,
+// with the column buffer kept between calls; the native kernels (direct ones for stride 1,
+// im2col for the rest) are tested against these.
 
 import type { Backend, FloatArray } from './types.js';
-import { checkAtLeast, checkFloatArray, checkInt32Array, describe } from './js-checks.js';
-
-// ---------------------------------------------------------------------------------------------
-// Argument checks (the same classes of error as the native side: TypeError for a wrong kind of
-// value, RangeError for a wrong size or length).
-
-function floats(op: string, name: string, v: unknown, like?: FloatArray): FloatArray {
-  checkFloatArray(op, name, v);
-  if (like !== undefined && v.constructor !== like.constructor) {
-    throw new TypeError(`${op}: ${name} is a ${v.constructor.name} but the other arrays are ${like.constructor.name}s; all arrays must share one dtype`);
-  }
-  return v;
-}
-
-function indices(op: string, name: string, v: unknown): Int32Array {
-  checkInt32Array(op, name, v);
-  return v;
-}
-
-function size(op: string, name: string, v: unknown, min = 0): number {
-  if (typeof v !== 'number') throw new TypeError(`${op}: ${name} must be a number, got ${describe(v)}`);
-  if (!Number.isSafeInteger(v) || v < min || v > 2147483647) {
-    throw new RangeError(`${op}: ${name} must be an integer in [${min}, 2147483647], got ${v}`);
-  }
-  return v;
-}
-
-function atLeast(op: string, name: string, a: ArrayLike<number>, need: number): void {
-  if (!Number.isSafeInteger(need)) throw new RangeError(`${op}: ${name} would need too many elements`);
-  checkAtLeast(op, name, a, need);
-}
+import { checkAtLeast, checkFloatArray, checkIndicesBelow, checkInt32Array, checkLike, checkSize } from './js-checks.js';
 
 /** One spatial dimension of a window op: the output size, or a RangeError when it is empty. */
 function outSize(op: string, dim: string, input: number, k: number, stride: number, pad: number, dil: number): number {
@@ -53,8 +24,8 @@ interface ConvGeom {
 function convGeom(op: string, g: readonly number[]): ConvGeom {
   const names = ['n', 'cIn', 'h', 'w', 'cOut', 'kH', 'kW', 'strideH', 'strideW', 'padH', 'padW', 'dilationH', 'dilationW'];
   const mins = [0, 0, 0, 0, 0, 1, 1, 1, 1, 0, 0, 1, 1];
-  const v = names.map((name, i) => size(op, name, g[i], mins[i]));
-  const [n, cIn, h, w, cOut, kH, kW, sH, sW, pH, pW, dH, dW] = v;
+  names.forEach((name, i) => checkSize(op, name, g[i], mins[i]));
+  const [n, cIn, h, w, cOut, kH, kW, sH, sW, pH, pW, dH, dW] = g;
   const oH = outSize(op, 'height', h, kH, sH, pH, dH);
   const oW = outSize(op, 'width', w, kW, sW, pW, dW);
   return { n, cIn, h, w, cOut, kH, kW, sH, sW, pH, pW, dH, dW, oH, oW };
@@ -65,7 +36,8 @@ interface PoolGeom { planes: number; h: number; w: number; kH: number; kW: numbe
 function poolGeom(op: string, g: readonly number[]): PoolGeom {
   const names = ['planes', 'h', 'w', 'kH', 'kW', 'strideH', 'strideW', 'padH', 'padW'];
   const mins = [0, 0, 0, 1, 1, 1, 1, 0, 0];
-  const [planes, h, w, kH, kW, sH, sW, pH, pW] = names.map((name, i) => size(op, name, g[i], mins[i]));
+  names.forEach((name, i) => checkSize(op, name, g[i], mins[i]));
+  const [planes, h, w, kH, kW, sH, sW, pH, pW] = g;
   if (2 * pH > kH || 2 * pW > kW) {
     throw new RangeError(`${op}: padding ${pH}x${pW} must be at most half the kernel ${kH}x${kW}`);
   }
@@ -141,16 +113,16 @@ function col2im(cols: FloatArray, g: ConvGeom, gx: FloatArray, xOff: number): vo
 
 function conv2d(x: FloatArray, weight: FloatArray, bias: FloatArray | null, y: FloatArray, ...geom: number[]): void {
   const op = 'conv2d';
-  floats(op, 'x', x);
-  floats(op, 'weight', weight, x);
-  if (bias !== null) floats(op, 'bias', bias, x);
-  floats(op, 'y', y, x);
+  checkFloatArray(op, 'x', x);
+  checkLike(op, 'weight', weight, x);
+  if (bias !== null) checkLike(op, 'bias', bias, x);
+  checkLike(op, 'y', y, x);
   const g = convGeom(op, geom);
   const K = g.cIn * g.kH * g.kW, P = g.oH * g.oW;
-  atLeast(op, 'x', x, g.n * g.cIn * g.h * g.w);
-  atLeast(op, 'weight', weight, g.cOut * K);
-  if (bias !== null) atLeast(op, 'bias', bias, g.cOut);
-  atLeast(op, 'y', y, g.n * g.cOut * P);
+  checkAtLeast(op, 'x', x, g.n * g.cIn * g.h * g.w);
+  checkAtLeast(op, 'weight', weight, g.cOut * K);
+  if (bias !== null) checkAtLeast(op, 'bias', bias, g.cOut);
+  checkAtLeast(op, 'y', y, g.n * g.cOut * P);
   const cols = columns(x, K * P);
   for (let img = 0; img < g.n; img++) {
     im2col(x, img * g.cIn * g.h * g.w, g, cols);
@@ -169,14 +141,14 @@ function conv2d(x: FloatArray, weight: FloatArray, bias: FloatArray | null, y: F
 
 function conv2dBackwardInput(gy: FloatArray, weight: FloatArray, gx: FloatArray, ...geom: number[]): void {
   const op = 'conv2dBackwardInput';
-  floats(op, 'gy', gy);
-  floats(op, 'weight', weight, gy);
-  floats(op, 'gx', gx, gy);
+  checkFloatArray(op, 'gy', gy);
+  checkLike(op, 'weight', weight, gy);
+  checkLike(op, 'gx', gx, gy);
   const g = convGeom(op, geom);
   const K = g.cIn * g.kH * g.kW, P = g.oH * g.oW, X = g.cIn * g.h * g.w;
-  atLeast(op, 'gy', gy, g.n * g.cOut * P);
-  atLeast(op, 'weight', weight, g.cOut * K);
-  atLeast(op, 'gx', gx, g.n * X);
+  checkAtLeast(op, 'gy', gy, g.n * g.cOut * P);
+  checkAtLeast(op, 'weight', weight, g.cOut * K);
+  checkAtLeast(op, 'gx', gx, g.n * X);
   gx.fill(0, 0, g.n * X);
   const cols = columns(gy, K * P);
   for (let img = 0; img < g.n; img++) {
@@ -195,16 +167,16 @@ function conv2dBackwardInput(gy: FloatArray, weight: FloatArray, gx: FloatArray,
 
 function conv2dBackwardWeight(x: FloatArray, gy: FloatArray, gw: FloatArray, gb: FloatArray | null, ...geom: number[]): void {
   const op = 'conv2dBackwardWeight';
-  floats(op, 'x', x);
-  floats(op, 'gy', gy, x);
-  floats(op, 'gw', gw, x);
-  if (gb !== null) floats(op, 'gb', gb, x);
+  checkFloatArray(op, 'x', x);
+  checkLike(op, 'gy', gy, x);
+  checkLike(op, 'gw', gw, x);
+  if (gb !== null) checkLike(op, 'gb', gb, x);
   const g = convGeom(op, geom);
   const K = g.cIn * g.kH * g.kW, P = g.oH * g.oW;
-  atLeast(op, 'x', x, g.n * g.cIn * g.h * g.w);
-  atLeast(op, 'gy', gy, g.n * g.cOut * P);
-  atLeast(op, 'gw', gw, g.cOut * K);
-  if (gb !== null) atLeast(op, 'gb', gb, g.cOut);
+  checkAtLeast(op, 'x', x, g.n * g.cIn * g.h * g.w);
+  checkAtLeast(op, 'gy', gy, g.n * g.cOut * P);
+  checkAtLeast(op, 'gw', gw, g.cOut * K);
+  if (gb !== null) checkAtLeast(op, 'gb', gb, g.cOut);
   gw.fill(0, 0, g.cOut * K);
   if (gb !== null) gb.fill(0, 0, g.cOut);
   const cols = columns(x, K * P);
@@ -232,14 +204,14 @@ function conv2dBackwardWeight(x: FloatArray, gy: FloatArray, gw: FloatArray, gb:
 
 function maxPool2d(x: FloatArray, y: FloatArray, idx: Int32Array, ...geom: number[]): void {
   const op = 'maxPool2d';
-  floats(op, 'x', x);
-  floats(op, 'y', y, x);
-  indices(op, 'indices', idx);
+  checkFloatArray(op, 'x', x);
+  checkLike(op, 'y', y, x);
+  checkInt32Array(op, 'indices', idx);
   const g = poolGeom(op, geom);
   const HW = g.h * g.w, O = g.oH * g.oW;
-  atLeast(op, 'x', x, g.planes * HW);
-  atLeast(op, 'y', y, g.planes * O);
-  atLeast(op, 'indices', idx, g.planes * O);
+  checkAtLeast(op, 'x', x, g.planes * HW);
+  checkAtLeast(op, 'y', y, g.planes * O);
+  checkAtLeast(op, 'indices', idx, g.planes * O);
   for (let pl = 0; pl < g.planes; pl++) {
     const xo = pl * HW;
     for (let oy = 0; oy < g.oH; oy++) {
@@ -269,17 +241,15 @@ function maxPool2d(x: FloatArray, y: FloatArray, idx: Int32Array, ...geom: numbe
 
 function maxPool2dBackward(gy: FloatArray, idx: Int32Array, gx: FloatArray, ...geom: number[]): void {
   const op = 'maxPool2dBackward';
-  floats(op, 'gy', gy);
-  indices(op, 'indices', idx);
-  floats(op, 'gx', gx, gy);
+  checkFloatArray(op, 'gy', gy);
+  checkInt32Array(op, 'indices', idx);
+  checkLike(op, 'gx', gx, gy);
   const g = poolGeom(op, geom);
   const HW = g.h * g.w, O = g.oH * g.oW;
-  atLeast(op, 'gy', gy, g.planes * O);
-  atLeast(op, 'indices', idx, g.planes * O);
-  atLeast(op, 'gx', gx, g.planes * HW);
-  for (let i = 0; i < g.planes * O; i++) {
-    if (idx[i] < 0 || idx[i] >= HW) throw new RangeError(`${op}: indices holds ${idx[i]} at ${i}, outside the plane [0, ${HW})`);
-  }
+  checkAtLeast(op, 'gy', gy, g.planes * O);
+  checkAtLeast(op, 'indices', idx, g.planes * O);
+  checkAtLeast(op, 'gx', gx, g.planes * HW);
+  checkIndicesBelow(op, 'indices', idx, g.planes * O, HW, '', 'the plane ');
   gx.fill(0, 0, g.planes * HW);
   for (let pl = 0; pl < g.planes; pl++) {
     for (let o = 0; o < O; o++) gx[pl * HW + idx[pl * O + o]] += gy[pl * O + o];
@@ -288,12 +258,12 @@ function maxPool2dBackward(gy: FloatArray, idx: Int32Array, gx: FloatArray, ...g
 
 function avgPool2d(x: FloatArray, y: FloatArray, ...geom: number[]): void {
   const op = 'avgPool2d';
-  floats(op, 'x', x);
-  floats(op, 'y', y, x);
+  checkFloatArray(op, 'x', x);
+  checkLike(op, 'y', y, x);
   const g = poolGeom(op, geom);
   const HW = g.h * g.w, O = g.oH * g.oW;
-  atLeast(op, 'x', x, g.planes * HW);
-  atLeast(op, 'y', y, g.planes * O);
+  checkAtLeast(op, 'x', x, g.planes * HW);
+  checkAtLeast(op, 'y', y, g.planes * O);
   const inv = 1 / (g.kH * g.kW);
   for (let pl = 0; pl < g.planes; pl++) {
     const xo = pl * HW;
@@ -313,12 +283,12 @@ function avgPool2d(x: FloatArray, y: FloatArray, ...geom: number[]): void {
 
 function avgPool2dBackward(gy: FloatArray, gx: FloatArray, ...geom: number[]): void {
   const op = 'avgPool2dBackward';
-  floats(op, 'gy', gy);
-  floats(op, 'gx', gx, gy);
+  checkFloatArray(op, 'gy', gy);
+  checkLike(op, 'gx', gx, gy);
   const g = poolGeom(op, geom);
   const HW = g.h * g.w, O = g.oH * g.oW;
-  atLeast(op, 'gy', gy, g.planes * O);
-  atLeast(op, 'gx', gx, g.planes * HW);
+  checkAtLeast(op, 'gy', gy, g.planes * O);
+  checkAtLeast(op, 'gx', gx, g.planes * HW);
   gx.fill(0, 0, g.planes * HW);
   const inv = 1 / (g.kH * g.kW);
   for (let pl = 0; pl < g.planes; pl++) {
@@ -341,15 +311,15 @@ function avgPool2dBackward(gy: FloatArray, gx: FloatArray, ...geom: number[]): v
 
 function batchNormStats(x: FloatArray, n: number, c: number, inner: number, mean: FloatArray, variance: FloatArray): void {
   const op = 'batchNormStats';
-  floats(op, 'x', x);
-  floats(op, 'mean', mean, x);
-  floats(op, 'variance', variance, x);
-  size(op, 'n', n);
-  size(op, 'c', c);
-  size(op, 'inner', inner);
-  atLeast(op, 'x', x, n * c * inner);
-  atLeast(op, 'mean', mean, c);
-  atLeast(op, 'variance', variance, c);
+  checkFloatArray(op, 'x', x);
+  checkLike(op, 'mean', mean, x);
+  checkLike(op, 'variance', variance, x);
+  checkSize(op, 'n', n);
+  checkSize(op, 'c', c);
+  checkSize(op, 'inner', inner);
+  checkAtLeast(op, 'x', x, n * c * inner);
+  checkAtLeast(op, 'mean', mean, c);
+  checkAtLeast(op, 'variance', variance, c);
   const count = n * inner;
   for (let ch = 0; ch < c; ch++) {
     let s = 0;
@@ -373,17 +343,17 @@ function batchNormStats(x: FloatArray, n: number, c: number, inner: number, mean
 
 function channelAffine(x: FloatArray, n: number, c: number, inner: number, scale: FloatArray, shift: FloatArray, y: FloatArray): void {
   const op = 'channelAffine';
-  floats(op, 'x', x);
-  floats(op, 'scale', scale, x);
-  floats(op, 'shift', shift, x);
-  floats(op, 'y', y, x);
-  size(op, 'n', n);
-  size(op, 'c', c);
-  size(op, 'inner', inner);
-  atLeast(op, 'x', x, n * c * inner);
-  atLeast(op, 'scale', scale, c);
-  atLeast(op, 'shift', shift, c);
-  atLeast(op, 'y', y, n * c * inner);
+  checkFloatArray(op, 'x', x);
+  checkLike(op, 'scale', scale, x);
+  checkLike(op, 'shift', shift, x);
+  checkLike(op, 'y', y, x);
+  checkSize(op, 'n', n);
+  checkSize(op, 'c', c);
+  checkSize(op, 'inner', inner);
+  checkAtLeast(op, 'x', x, n * c * inner);
+  checkAtLeast(op, 'scale', scale, c);
+  checkAtLeast(op, 'shift', shift, c);
+  checkAtLeast(op, 'y', y, n * c * inner);
   for (let i = 0; i < n; i++) {
     for (let ch = 0; ch < c; ch++) {
       const o = (i * c + ch) * inner;

@@ -1,67 +1,11 @@
-// The js backend's fused recurrent-cell kernels (merged into jsBackend in js.ts): one time step
+// The js backend's fused recurrent-cell kernels (assembled into jsBackend in js.ts): one time step
 // of an RNN, LSTM or GRU cell, forward and backward, in plain loops. The native kernels in
 // native/rnn.cc compute the same thing and are tested against these.
 
-import { RnnCell, type Backend, type FloatArray } from './types.js';
-import { checkAtLeast, checkFloatArray, describe } from './js-checks.js';
+import { RNN_CELLS, RnnCell, type Backend, type FloatArray } from './types.js';
+import { checkAtLeast, checkCode, checkFloatArray, checkLike, checkNull, checkOptional, checkRequiredIf, checkSize } from './js-checks.js';
 
-// ---------------------------------------------------------------------------------------------
-// Argument checks: TypeError for a wrong kind of value, RangeError for a wrong size or length,
-// as on the native side.
-
-class Checker {
-  private dtype: FloatArray | undefined;
-  constructor(private readonly op: string) {}
-
-  size(name: string, v: unknown): number {
-    if (typeof v !== 'number') throw new TypeError(`${this.op}: ${name} must be a number, got ${describe(v)}`);
-    if (!Number.isSafeInteger(v) || v < 0 || v > 2147483647) {
-      throw new RangeError(`${this.op}: ${name} must be an integer in [0, 2147483647], got ${v}`);
-    }
-    return v;
-  }
-
-  cell(v: unknown): RnnCell {
-    if (typeof v !== 'number') throw new TypeError(`${this.op}: cell must be a number, got ${describe(v)}`);
-    if (!Number.isInteger(v) || v < RnnCell.rnnTanh || v > RnnCell.gru) {
-      throw new RangeError(`${this.op}: cell must be an RnnCell code in [0, 3], got ${v}`);
-    }
-    return v as RnnCell;
-  }
-
-  /** A float array of the call's dtype holding at least `need` elements. */
-  floats(name: string, v: unknown, need: number): FloatArray {
-    checkFloatArray(this.op, name, v);
-    if (this.dtype === undefined) this.dtype = v;
-    else if (v.constructor !== this.dtype.constructor) {
-      throw new TypeError(`${this.op}: ${name} is a ${v.constructor.name} but the other arrays are ${this.dtype.constructor.name}s; all arrays must share one dtype`);
-    }
-    checkAtLeast(this.op, name, v, need);
-    return v;
-  }
-
-  /** Required when `needed`; otherwise checked when given, and ignored. */
-  maybe(name: string, v: unknown, need: number, needed: boolean, why: string): FloatArray | null {
-    if (needed) {
-      if (v === null || v === undefined) throw new TypeError(`${this.op}: ${name} is required ${why}, got ${describe(v)}`);
-      return this.floats(name, v, need);
-    }
-    if (v !== null && v !== undefined) this.floats(name, v, need);
-    return null;
-  }
-
-  /** Optional (null allowed); checked when given. */
-  optional(name: string, v: unknown, need: number): FloatArray | null {
-    if (v === null || v === undefined) return null;
-    return this.floats(name, v, need);
-  }
-
-  mustBeNull(name: string, v: unknown, why: string): void {
-    if (v !== null && v !== undefined) throw new TypeError(`${this.op}: ${name} must be null ${why}, got ${describe(v)}`);
-  }
-}
-
-export function gatesOf(cell: RnnCell): number {
+function gatesOf(cell: RnnCell): number {
   return cell === RnnCell.lstm ? 4 : cell === RnnCell.gru ? 3 : 1;
 }
 
@@ -74,23 +18,26 @@ function rnnCellForward(
   bHh: FloatArray | null, hPrev: FloatArray | null, cPrev: FloatArray | null, h: FloatArray,
   c: FloatArray | null, saved: FloatArray | null,
 ): void {
-  const ck = new Checker('rnnCellForward');
-  cell = ck.cell(cell);
-  batch = ck.size('batch', batch);
-  hidden = ck.size('hidden', hidden);
+  const op = 'rnnCellForward';
+  checkCode(op, 'cell', RNN_CELLS, cell);
+  checkSize(op, 'batch', batch);
+  checkSize(op, 'hidden', hidden);
   const G = gatesOf(cell);
   const gh = G * hidden;
   const bh = batch * hidden;
-  xp = ck.floats('xp', xp, batch * gh);
-  hh = ck.floats('hh', hh, batch * gh);
-  const b = ck.optional('bHh', bHh, gh);
+  checkFloatArray(op, 'xp', xp);
+  checkAtLeast(op, 'xp', xp, batch * gh);
+  checkLike(op, 'hh', hh, xp);
+  checkAtLeast(op, 'hh', hh, batch * gh);
+  const b = checkOptional(op, 'bHh', bHh, xp, gh);
   const isLstm = cell === RnnCell.lstm;
   const isGru = cell === RnnCell.gru;
-  const hp = ck.maybe('hPrev', hPrev, bh, isGru, 'for a GRU cell');
-  const cp = ck.maybe('cPrev', cPrev, bh, isLstm, 'for an LSTM cell');
-  h = ck.floats('h', h, bh);
-  const co = ck.maybe('c', c, bh, isLstm, 'for an LSTM cell');
-  const sv = ck.maybe('saved', saved, batch * 4 * hidden, isLstm || isGru, 'for LSTM and GRU cells');
+  const hp = checkRequiredIf(op, 'hPrev', hPrev, isGru, 'for a GRU cell', xp, bh);
+  const cp = checkRequiredIf(op, 'cPrev', cPrev, isLstm, 'for an LSTM cell', xp, bh);
+  checkLike(op, 'h', h, xp);
+  checkAtLeast(op, 'h', h, bh);
+  const co = checkRequiredIf(op, 'c', c, isLstm, 'for an LSTM cell', xp, bh);
+  const sv = checkRequiredIf(op, 'saved', saved, isLstm || isGru, 'for LSTM and GRU cells', xp, batch * 4 * hidden);
 
   const H = hidden;
   for (let r = 0; r < batch; r++) {
@@ -135,10 +82,10 @@ function rnnCellBackward(
   ghNext: FloatArray | null, gcNext: FloatArray | null, gxp: FloatArray, ghh: FloatArray | null,
   ghPrev: FloatArray, gcPrev: FloatArray | null,
 ): void {
-  const ck = new Checker('rnnCellBackward');
-  cell = ck.cell(cell);
-  batch = ck.size('batch', batch);
-  hidden = ck.size('hidden', hidden);
+  const op = 'rnnCellBackward';
+  checkCode(op, 'cell', RNN_CELLS, cell);
+  checkSize(op, 'batch', batch);
+  checkSize(op, 'hidden', hidden);
   const G = gatesOf(cell);
   const H = hidden;
   const gw = G * H;
@@ -146,19 +93,23 @@ function rnnCellBackward(
   const isLstm = cell === RnnCell.lstm;
   const isGru = cell === RnnCell.gru;
   const isRnn = !isLstm && !isGru;
-  const sv = ck.maybe('saved', saved, batch * 4 * H, isLstm || isGru, 'for LSTM and GRU cells');
-  const hp = ck.maybe('hPrev', hPrev, bh, isGru, 'for a GRU cell');
-  const cp = ck.maybe('cPrev', cPrev, bh, isLstm, 'for an LSTM cell');
-  const cc = ck.maybe('c', c, bh, isLstm, 'for an LSTM cell');
-  const hh = ck.maybe('h', h, bh, isRnn, 'for an RNN cell');
-  gh = ck.floats('gh', gh, bh);
-  const ghn = ck.optional('ghNext', ghNext, bh);
-  const gcn = ck.optional('gcNext', gcNext, bh);
-  gxp = ck.floats('gxp', gxp, batch * gw);
-  const ghhOut = ck.maybe('ghh', ghh, batch * gw, isGru, 'for a GRU cell');
-  if (!isGru) ck.mustBeNull('ghh', ghh, 'for RNN and LSTM cells (their ghh equals gxp)');
-  ghPrev = ck.floats('ghPrev', ghPrev, bh);
-  const gcp = ck.maybe('gcPrev', gcPrev, bh, isLstm, 'for an LSTM cell');
+  // Arrays are checked in argument order; gh, always required, sets the dtype.
+  checkFloatArray(op, 'gh', gh);
+  const sv = checkRequiredIf(op, 'saved', saved, isLstm || isGru, 'for LSTM and GRU cells', gh, batch * 4 * H);
+  const hp = checkRequiredIf(op, 'hPrev', hPrev, isGru, 'for a GRU cell', gh, bh);
+  const cp = checkRequiredIf(op, 'cPrev', cPrev, isLstm, 'for an LSTM cell', gh, bh);
+  const cc = checkRequiredIf(op, 'c', c, isLstm, 'for an LSTM cell', gh, bh);
+  const hh = checkRequiredIf(op, 'h', h, isRnn, 'for an RNN cell', gh, bh);
+  checkAtLeast(op, 'gh', gh, bh);
+  const ghn = checkOptional(op, 'ghNext', ghNext, gh, bh);
+  const gcn = checkOptional(op, 'gcNext', gcNext, gh, bh);
+  checkLike(op, 'gxp', gxp, gh);
+  checkAtLeast(op, 'gxp', gxp, batch * gw);
+  const ghhOut = checkRequiredIf(op, 'ghh', ghh, isGru, 'for a GRU cell', gh, batch * gw);
+  if (!isGru) checkNull(op, 'ghh', ghh, 'for RNN and LSTM cells (their ghh equals gxp)');
+  checkLike(op, 'ghPrev', ghPrev, gh);
+  checkAtLeast(op, 'ghPrev', ghPrev, bh);
+  const gcp = checkRequiredIf(op, 'gcPrev', gcPrev, isLstm, 'for an LSTM cell', gh, bh);
 
   for (let r = 0; r < batch; r++) {
     const g0 = r * gw;

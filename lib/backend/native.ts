@@ -5,7 +5,7 @@
 
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
-import type { Backend, OP_FAMILIES, SimdLevel } from './types.js';
+import { KERNEL_NAMES, type Backend, type OP_FAMILIES, type SimdLevel } from './types.js';
 
 /** Test and benchmark hooks exported by the addon next to the Backend kernels. */
 export interface NativeHooks {
@@ -24,15 +24,15 @@ export type NativeBackend = Backend & NativeHooks;
 // lib/backend/native.ts and dist/backend/native.js both sit two levels below the package root.
 const packageRoot = fileURLToPath(new URL('../../', import.meta.url));
 
-const KERNELS = [
-  'info', 'setNumThreads', 'gemm', 'unary', 'unaryBackward', 'binary', 'binaryScalar', 'reduce',
-  'maxAxis', 'argmax', 'softmax', 'logSoftmax', 'softmaxBackward', 'logSoftmaxBackward',
-  'softmaxCrossEntropy', 'biasAdd', 'biasGrad', 'permute', 'gather', 'scatterAdd', 'sgdStep',
-  'adamStep', '_setSimd', '_simdLevels', '_setBlas',
-  'conv2d', 'conv2dBackwardInput', 'conv2dBackwardWeight', 'maxPool2d', 'maxPool2dBackward',
-  'avgPool2d', 'avgPool2dBackward', 'batchNormStats', 'channelAffine',
-  'rnnCellForward', 'rnnCellBackward',
-] as const;
+/** Test and benchmark hooks the addon must export next to the kernels. */
+const HOOK_NAMES = ['_setSimd', '_simdLevels', '_setBlas'] as const satisfies readonly (keyof NativeHooks)[];
+type MissingHook = Exclude<keyof NativeHooks, (typeof HOOK_NAMES)[number]>;
+// A compile error here names a NativeHooks member that HOOK_NAMES lacks.
+const everyHookListed: [MissingHook] extends [never] ? true : MissingHook = true;
+void everyHookListed;
+
+/** Every function a usable addon exports: the Backend's kernels (KERNEL_NAMES), info, setNumThreads and the hooks. */
+const EXPORTS: readonly string[] = ['info', 'setNumThreads', ...KERNEL_NAMES, ...HOOK_NAMES];
 
 let loaded: NativeBackend | undefined;
 
@@ -57,7 +57,7 @@ export function loadNative(): NativeBackend {
       { cause: e },
     );
   }
-  const missing = KERNELS.filter((k) => typeof addon[k] !== 'function');
+  const missing = EXPORTS.filter((k) => typeof addon[k] !== 'function');
   if (missing.length > 0) {
     throw new Error(
       `the backprop native addon in ${packageRoot} is out of date: it lacks ${missing.join(', ')}; ` +
