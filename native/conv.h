@@ -1,62 +1,68 @@
-// Convolution (im2col/col2im + GEMM), max/avg pooling and batch-norm statistics, exposed as the
-// Backend kernels conv2d, conv2dBackwardInput, conv2dBackwardWeight, maxPool2d,
-// maxPool2dBackward, avgPool2d, avgPool2dBackward, batchNormStats and channelAffine.
-//
-// The bindings are plain functions registered by the addon with, as data, the address of a
-// ConvContext it owns: through it they use the addon's current SIMD table (its register-tiled
-// GEMM micro-kernel) and thread pool, and keep their packing buffers between calls (grown on
-// demand, so a training loop allocates none after its first step).
+// 2-D convolution (NCHW input, OIHW weight, no groups): forward, input gradient and weight/bias
+// gradient. Stride 1 (the common case) runs the direct kernels of conv_direct.cc, other strides
+// im2col/col2im around the GEMM micro-kernel (conv_im2col.cc); both thread across the images of
+// the batch and keep their buffers in the context's workspace. The semantics are those of the
+// Backend interface (lib/backend/types.ts), which lib/backend/js-conv.ts implements too.
 #pragma once
 
-#include <napi.h>
-
 #include <cstddef>
-#include <cstdint>
-#include <memory>
-#include <vector>
 
-#include "kernels.h"
-#include "thread_pool.h"
+#include "exec_context.h"
 
 namespace bp {
 
-// Column and transpose buffers of one addon instance (one JS thread at a time).
-class ConvWorkspace {
- public:
-  // A buffer of at least `count` elements of T in slot `slot`, kept for later calls.
-  template <typename T>
-  T* get(size_t slot, size_t count) {
-    if (slots_.size() <= slot) slots_.resize(slot + 1);
-    auto& buf = slots_[slot];
-    // 64 bytes of slack so that the buffer can start on a cache line.
-    const size_t words = (count * sizeof(T) + sizeof(double) - 1) / sizeof(double) + 8;
-    if (buf.size() < words) buf.resize(words);
-    const auto addr = reinterpret_cast<uintptr_t>(buf.data());
-    return reinterpret_cast<T*>(reinterpret_cast<unsigned char*>(buf.data()) + ((64 - (addr & 63)) & 63));
-  }
-
- private:
-  std::vector<std::vector<double>> slots_;
+// The sizes of one convolution: batch n, cIn x h x w input, cOut x cIn x kH x kW weight,
+// stride (sH, sW), zero padding (pH, pW) on each side, dilation (dH, dW), oH x oW output; and
+// K = cIn*kH*kW rows of columns, P = oH*oW pixels per image, NP = n*P, X = cIn*h*w.
+struct ConvGeom {
+  size_t n, cIn, h, w, cOut, kH, kW, sH, sW, pH, pW, dH, dW, oH, oW;
+  size_t K, P, NP, X;
 };
 
-// What the conv bindings borrow from the addon instance: its SIMD table (for the GEMM
-// micro-kernel) and its thread pool. The pointers follow the addon's switches (_setSimd;
-// setNumThreads replaces the pool).
-struct ConvContext {
-  const KernelTable* const* simd;
-  const std::unique_ptr<ThreadPool>* pool;
-  ConvWorkspace workspace;
-};
+// The output size of one window dimension: input + 2*pad must hold the dilated kernel span.
+inline size_t convOutSize(size_t input, size_t k, size_t stride, size_t pad, size_t dilation) {
+  return (input + 2 * pad - (dilation * (k - 1) + 1)) / stride + 1;
+}
 
-// info.Data() must be a ConvContext* owned by the addon instance.
-Napi::Value Conv2d(const Napi::CallbackInfo& info);
-Napi::Value Conv2dBackwardInput(const Napi::CallbackInfo& info);
-Napi::Value Conv2dBackwardWeight(const Napi::CallbackInfo& info);
-Napi::Value MaxPool2d(const Napi::CallbackInfo& info);
-Napi::Value MaxPool2dBackward(const Napi::CallbackInfo& info);
-Napi::Value AvgPool2d(const Napi::CallbackInfo& info);
-Napi::Value AvgPool2dBackward(const Napi::CallbackInfo& info);
-Napi::Value BatchNormStats(const Napi::CallbackInfo& info);
-Napi::Value ChannelAffine(const Napi::CallbackInfo& info);
+// The geometry of sizes already checked (kernel, stride and dilation >= 1, the dilated kernel no
+// larger than the padded input, no product overflowing); the bindings check them with Args.
+ConvGeom convGeom(size_t n, size_t cIn, size_t h, size_t w, size_t cOut, size_t kH, size_t kW,
+                  size_t sH, size_t sW, size_t pH, size_t pW, size_t dH, size_t dW);
+
+// The entry points; they choose the path. x: n*X, weight: cOut*K, bias (nullable): cOut,
+// y/gy: n*cOut*P. gb may be null. They throw std::bad_alloc (or std::length_error) when the
+// workspace cannot grow.
+template <typename T>
+void conv2d(const ExecContext& ctx, const T* x, const T* weight, const T* bias, T* y,
+            const ConvGeom& g);
+template <typename T>
+void conv2dBackwardInput(const ExecContext& ctx, const T* gy, const T* weight, T* gx,
+                         const ConvGeom& g);
+template <typename T>
+void conv2dBackwardWeight(const ExecContext& ctx, const T* x, const T* gy, T* gw, T* gb,
+                          const ConvGeom& g);
+
+// The im2col path: any geometry.
+template <typename T>
+void conv2dIm2col(const ExecContext& ctx, const T* x, const T* weight, const T* bias, T* y,
+                  const ConvGeom& g);
+template <typename T>
+void conv2dBackwardInputIm2col(const ExecContext& ctx, const T* gy, const T* weight, T* gx,
+                               const ConvGeom& g);
+template <typename T>
+void conv2dBackwardWeightIm2col(const ExecContext& ctx, const T* x, const T* gy, T* gw, T* gb,
+                                const ConvGeom& g);
+
+// The direct path: stride 1 only (sH == sW == 1), and n, cOut and K (cIn for the input
+// gradient) at least 1.
+template <typename T>
+void conv2dDirect(const ExecContext& ctx, const T* x, const T* weight, const T* bias, T* y,
+                  const ConvGeom& g);
+template <typename T>
+void conv2dBackwardInputDirect(const ExecContext& ctx, const T* gy, const T* weight, T* gx,
+                               const ConvGeom& g);
+template <typename T>
+void conv2dBackwardWeightDirect(const ExecContext& ctx, const T* x, const T* gy, T* gw, T* gb,
+                                const ConvGeom& g);
 
 }  // namespace bp

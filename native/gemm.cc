@@ -6,14 +6,6 @@
 
 namespace bp {
 
-void* GemmWorkspace::buffer(size_t slot, size_t bytes) {
-  if (buffers_.size() <= slot) buffers_.resize(slot + 1);
-  auto& buf = buffers_[slot];
-  if (buf.size() < bytes + 64) buf.resize(bytes + 64);
-  const auto addr = reinterpret_cast<uintptr_t>(buf.data());
-  return buf.data() + ((64 - (addr & 63)) & 63);
-}
-
 template <typename T>
 void scaleMatrix(size_t m, size_t n, T beta, T* c, size_t ldc) {
   for (size_t i = 0; i < m; ++i) {
@@ -89,7 +81,7 @@ void packB(bool transB, const T* b, size_t ldb, size_t p0, size_t kc, size_t j0,
 template <typename T>
 void gemmBuiltin(bool transA, bool transB, size_t m, size_t n, size_t k, T alpha, const T* a,
                  size_t lda, const T* b, size_t ldb, T beta, T* c, size_t ldc,
-                 const Kernels<T>& kernels, ThreadPool& pool, GemmWorkspace& ws) {
+                 const Kernels<T>& kernels, ThreadPool& pool, Workspace& ws) {
   if (m == 0 || n == 0) return;
   if (k == 0 || alpha == T(0)) {
     scaleMatrix(m, n, beta, c, ldc);
@@ -112,8 +104,8 @@ void gemmBuiltin(bool transA, bool transB, size_t m, size_t n, size_t k, T alpha
   // by all threads; the products then run as a grid of (row block, column chunk) tasks, several
   // per thread, so that a thread the OS preempts does not hold up the others for long.
   const size_t ncAlloc = std::min(ncMax, (n + nr - 1) / nr * nr);
-  T* bPack = static_cast<T*>(ws.buffer(0, kcMax * ncAlloc * sizeof(T)));
-  T* aPack = static_cast<T*>(ws.buffer(1, kcMax * mPad * sizeof(T)));
+  T* bPack = static_cast<T*>(ws.bytes(0, kcMax * ncAlloc * sizeof(T)));
+  T* aPack = static_cast<T*>(ws.bytes(1, kcMax * mPad * sizeof(T)));
   const size_t aSlivers = mPad / mr;
 
   for (size_t j0 = 0; j0 < n; j0 += ncMax) {
@@ -204,13 +196,13 @@ bool gemmIsSmall(size_t m, size_t n, size_t k, bool blas) {
 template <typename T>
 void gemmSmall(bool transA, bool transB, size_t m, size_t n, size_t k, T alpha, const T* a,
                size_t lda, const T* b, size_t ldb, T beta, T* c, size_t ldc,
-               const Kernels<T>& kernels, GemmWorkspace& ws) {
+               const Kernels<T>& kernels, Workspace& ws) {
   if (m == 0 || n == 0) return;
   if (k == 0 || alpha == T(0)) {
     scaleMatrix(m, n, beta, c, ldc);
     return;
   }
-  T* scratch = static_cast<T*>(ws.buffer(0, (k * 64 + (transB ? k * n : 0)) * sizeof(T)));
+  T* scratch = static_cast<T*>(ws.bytes(0, (k * 64 + (transB ? k * n : 0)) * sizeof(T)));
   if (transB) {
     // op(B) = B^T: lay it out k x n so that rows of op(B) are contiguous.
     T* bt = scratch + k * 64;
@@ -227,15 +219,15 @@ template void scaleMatrix<float>(size_t, size_t, float, float*, size_t);
 template void scaleMatrix<double>(size_t, size_t, double, double*, size_t);
 template void gemmSmall<float>(bool, bool, size_t, size_t, size_t, float, const float*, size_t,
                                const float*, size_t, float, float*, size_t, const Kernels<float>&,
-                               GemmWorkspace&);
+                               Workspace&);
 template void gemmSmall<double>(bool, bool, size_t, size_t, size_t, double, const double*, size_t,
                                 const double*, size_t, double, double*, size_t,
-                                const Kernels<double>&, GemmWorkspace&);
+                                const Kernels<double>&, Workspace&);
 template void gemmBuiltin<float>(bool, bool, size_t, size_t, size_t, float, const float*, size_t,
                                  const float*, size_t, float, float*, size_t,
-                                 const Kernels<float>&, ThreadPool&, GemmWorkspace&);
+                                 const Kernels<float>&, ThreadPool&, Workspace&);
 template void gemmBuiltin<double>(bool, bool, size_t, size_t, size_t, double, const double*,
                                   size_t, const double*, size_t, double, double*, size_t,
-                                  const Kernels<double>&, ThreadPool&, GemmWorkspace&);
+                                  const Kernels<double>&, ThreadPool&, Workspace&);
 
 }  // namespace bp

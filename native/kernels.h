@@ -47,8 +47,14 @@ struct Kernels {
                     const T* b, size_t ldb, T beta, T* c, size_t ldc, T* scratch);
 };
 
+// What a table's code may use, in increasing order. Code outside the per-ISA units that keeps
+// its own per-ISA variants (conv's direct paths, pooling, rnn's float gates) picks them by the
+// level of the table the addon runs, never by name.
+enum class IsaLevel : int { kBaseline = 0, kAvx2, kAvx512 };
+
 struct KernelTable {
-  const char* name;
+  const char* name;  // for reporting (info(), _simdLevels()) and for parsing BACKPROP_SIMD
+  IsaLevel level;
   Kernels<float> f32;
   Kernels<double> f64;
 };

@@ -72,6 +72,12 @@ void broadcastBinary(const Kernels<T>& k, int op, const T* a, const size_t* aSha
 }
 
 template <typename T>
+void biasAdd(const Kernels<T>& k, const T* x, size_t rows, size_t cols, const T* bias, T* out) {
+  if (cols == 0) return;
+  for (size_t r = 0; r < rows; ++r) k.binaryVV(kAdd, x + r * cols, bias, out + r * cols, cols);
+}
+
+template <typename T>
 void permuteCopy(const T* x, const size_t* shape, const size_t* perm, size_t dims, T* out) {
   size_t total = 1;
   for (size_t d = 0; d < dims; ++d) total *= shape[d];
@@ -159,6 +165,7 @@ void maxWithIndex(const T* x, size_t outer, size_t n, size_t inner, T* out, int3
 #define BP_INSTANTIATE(T)                                                                       \
   template void broadcastBinary<T>(const Kernels<T>&, int, const T*, const size_t*, size_t,     \
                                    const T*, const size_t*, size_t, T*, const size_t*, size_t); \
+  template void biasAdd<T>(const Kernels<T>&, const T*, size_t, size_t, const T*, T*);          \
   template void permuteCopy<T>(const T*, const size_t*, const size_t*, size_t, T*);             \
   template void gatherRows<T>(const T*, size_t, size_t, size_t, const int32_t*, size_t, T*);    \
   template void scatterAddRows<T>(const T*, size_t, size_t, size_t, const int32_t*, size_t, T*); \

@@ -1,6 +1,6 @@
 // Kernels that are memory movement or index work rather than arithmetic: broadcasting driver,
-// permute, gather/scatter, max with indices. Compiled once for the baseline; the broadcasting
-// driver calls the per-ISA contiguous kernels on its innermost runs.
+// bias rows, permute, gather/scatter, max with indices. Compiled once for the baseline; the
+// broadcasting driver and the bias rows call the per-ISA contiguous kernels on their runs.
 #pragma once
 
 #include <cstddef>
@@ -17,6 +17,10 @@ template <typename T>
 void broadcastBinary(const Kernels<T>& k, int op, const T* a, const size_t* aShape, size_t aDims,
                      const T* b, const size_t* bShape, size_t bDims, T* out,
                      const size_t* outShape, size_t outDims);
+
+// out[r, :] = x[r, :] + bias for each of `rows` rows of `cols` values (the table's binaryVV).
+template <typename T>
+void biasAdd(const Kernels<T>& k, const T* x, size_t rows, size_t cols, const T* bias, T* out);
 
 template <typename T>
 void permuteCopy(const T* x, const size_t* shape, const size_t* perm, size_t dims, T* out);

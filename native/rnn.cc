@@ -7,23 +7,16 @@
 // (lib/backend/types.ts) and implemented identically by lib/backend/js-rnn.ts.
 #include "rnn.h"
 
+#include <cstdint>
 #include <cstring>
-#include <string>
 #include <type_traits>
 
-#include "args.h"
-#include "conv.h"
+#include "isa_targets.h"
 
 namespace bp {
 namespace {
 
-#define BP_RNN_INLINE inline __attribute__((always_inline))
-
-size_t gatesOf(int cell) { return cell == kLstm ? 4 : cell == kGru ? 3 : 1; }
-
-ConvContext& context(const Napi::CallbackInfo& info) {
-  return *static_cast<ConvContext*>(info.Data());
-}
+#define BP_RNN_INLINE BP_ALWAYS_INLINE
 
 // ---- float32 gate activations -------------------------------------------------------------
 // The addon's unary kernels evaluate float32 sigmoid/tanh in double precision (correctly rounded
@@ -70,10 +63,10 @@ inline float tanhF(float x) {
   return a < 0.25f ? small : signedBig;
 }
 
-#if defined(__x86_64__) || defined(_M_X64)
+#ifdef BP_HAS_X86_VARIANTS
 // AVX-512 only: its masked lanes let GCC vectorise the clamps and selects as they are; for AVX2
 // it keeps them as branches (trapping math), which is no faster than the table's kernels.
-#define BP_RNN_AVX512 __attribute__((target("avx512f,avx512dq,avx512bw,avx512vl,avx2,fma")))
+#define BP_RNN_AVX512 BP_TARGET_AVX512
 BP_RNN_AVX512 void sigmoidAvx512(const float* x, float* y, size_t n) {
   for (size_t i = 0; i < n; ++i) y[i] = sigmoidF(x[i]);
 }
@@ -101,31 +94,21 @@ struct Activations {
   void relu(const T* x, T* y, size_t n) const { k.unary(kRelu, x, y, n, 0, 0); }
 };
 
-Activations<double> activationsFor(const KernelTable& t, TypeTag<double>) { return {t.f64}; }
-Activations<float> activationsFor(const KernelTable& t, TypeTag<float>) {
+template <typename T>
+Activations<T> activationsFor(const KernelTable& t);
+template <>
+Activations<double> activationsFor<double>(const KernelTable& t) { return {t.f64}; }
+template <>
+Activations<float> activationsFor<float>(const KernelTable& t) {
   Activations<float> a{t.f32};
-#if defined(__x86_64__) || defined(_M_X64)
-  if (std::strcmp(t.name, "avx512") == 0) {
+#ifdef BP_HAS_X86_VARIANTS
+  if (t.level == IsaLevel::kAvx512) {
     a.sig = sigmoidAvx512;
     a.th = tanhAvx512;
     a.avx512 = true;
   }
 #endif
   return a;
-}
-
-// Reads argument i: a float array of at least `need` elements, or null; null is refused when the
-// cell needs the array (`required`). An array the cell does not need is checked and ignored.
-FloatArg cellArray(Args& args, size_t i, const char* name, size_t need, bool required,
-                   const char* why) {
-  FloatArg a = args.floatsOrNull(i, name);
-  if (required && a.isNull) args.typeError(i, name, std::string("is required ") + why + ", got null");
-  if (!a.isNull) args.atLeast(a, need, i, name);
-  return a;
-}
-
-void mustBeNull(Args& args, const FloatArg& a, size_t i, const char* name, const char* why) {
-  if (!a.isNull) args.typeError(i, name, std::string("must be null ") + why);
 }
 
 template <typename T>
@@ -181,7 +164,7 @@ BP_RNN_INLINE void cellForwardImpl(const Activations<T>& act, int cell, size_t b
   }
 }
 
-#if defined(__x86_64__) || defined(_M_X64)
+#ifdef BP_HAS_X86_VARIANTS
 // The forward rows compiled for AVX-512 (float32 with the AVX-512 table).
 BP_RNN_AVX512 void cellForwardAvx512(const Activations<float>& act, int cell, size_t batch,
                                      size_t H, const float* xp, const float* hh, const float* b,
@@ -194,7 +177,7 @@ BP_RNN_AVX512 void cellForwardAvx512(const Activations<float>& act, int cell, si
 template <typename T>
 void cellForward(const Activations<T>& act, int cell, size_t batch, size_t H, const T* xp,
                  const T* hh, const T* b, const T* hp, const T* cp, T* h, T* c, T* sv) {
-#if defined(__x86_64__) || defined(_M_X64)
+#ifdef BP_HAS_X86_VARIANTS
   if constexpr (std::is_same_v<T, float>) {
     if (act.avx512) {
       cellForwardAvx512(act, cell, batch, H, xp, hh, b, hp, cp, h, c, sv);
@@ -293,7 +276,7 @@ BP_RNN_INLINE void cellBackwardImpl(const Activations<T>& act, int cell, size_t 
   }
 }
 
-#if defined(__x86_64__) || defined(_M_X64)
+#ifdef BP_HAS_X86_VARIANTS
 // The backward rows compiled for AVX-512 (float32 with the AVX-512 table).
 BP_RNN_AVX512 void cellBackwardAvx512(const Activations<float>& act, int cell, size_t batch,
                                       size_t H, const float* sv, const float* hp, const float* cp,
@@ -309,7 +292,7 @@ template <typename T>
 void cellBackward(const Activations<T>& act, int cell, size_t batch, size_t H, const T* sv,
                   const T* hp, const T* cp, const T* c, const T* h, const T* gh, const T* ghn,
                   const T* gcn, T* gxp, T* ghh, T* ghPrev, T* gcPrev, T* rows) {
-#if defined(__x86_64__) || defined(_M_X64)
+#ifdef BP_HAS_X86_VARIANTS
   if constexpr (std::is_same_v<T, float>) {
     if (act.avx512) {
       cellBackwardAvx512(act, cell, batch, H, sv, hp, cp, c, h, gh, ghn, gcn, gxp, ghh, ghPrev, gcPrev, rows);
@@ -323,70 +306,32 @@ void cellBackward(const Activations<T>& act, int cell, size_t batch, size_t H, c
 
 }  // namespace
 
-Napi::Value RnnCellForward(const Napi::CallbackInfo& info) {
-  Args args(info, "rnnCellForward", 11, 11);
-  const int cell = args.code(0, "cell", kCellCount);
-  const size_t batch = args.size(1, "batch");
-  const size_t H = args.size(2, "hidden");
-  const size_t gw = args.mul(gatesOf(cell), H);
-  const size_t bh = args.mul(batch, H);
-  const bool lstm = cell == kLstm, gru = cell == kGru;
-  const FloatArg xp = args.floats(3, "xp");
-  args.atLeast(xp, args.mul(batch, gw), 3, "xp");
-  const FloatArg hh = args.floats(4, "hh");
-  args.atLeast(hh, args.mul(batch, gw), 4, "hh");
-  const FloatArg b = cellArray(args, 5, "bHh", gw, false, "");
-  const FloatArg hp = cellArray(args, 6, "hPrev", bh, gru, "for a GRU cell");
-  const FloatArg cp = cellArray(args, 7, "cPrev", bh, lstm, "for an LSTM cell");
-  const FloatArg h = args.floats(8, "h");
-  args.atLeast(h, bh, 8, "h");
-  const FloatArg c = cellArray(args, 9, "c", bh, lstm, "for an LSTM cell");
-  const FloatArg sv = cellArray(args, 10, "saved", args.mul(bh, 4), lstm || gru,
-                                "for LSTM and GRU cells");
-  if (bh == 0) return info.Env().Undefined();  // no element to compute (batch may be huge)
-  const KernelTable& table = **context(info).simd;
-  withDType(args, [&](auto t) {
-    cellForward(activationsFor(table, t), cell, batch, H, xp.as(t), hh.as(t), b.as(t), hp.as(t),
-                cp.as(t), h.as(t), c.as(t), sv.as(t));
-  });
-  return info.Env().Undefined();
+template <typename T>
+void rnnCellForward(const ExecContext& ctx, int cell, size_t batch, size_t H, const T* xp,
+                    const T* hh, const T* bHh, const T* hPrev, const T* cPrev, T* h, T* c,
+                    T* saved) {
+  if (batch == 0 || H == 0) return;
+  cellForward(activationsFor<T>(*ctx.simd), cell, batch, H, xp, hh, bHh, hPrev, cPrev, h, c, saved);
 }
 
-Napi::Value RnnCellBackward(const Napi::CallbackInfo& info) {
-  Args args(info, "rnnCellBackward", 15, 15);
-  const int cell = args.code(0, "cell", kCellCount);
-  const size_t batch = args.size(1, "batch");
-  const size_t H = args.size(2, "hidden");
-  const size_t gw = args.mul(gatesOf(cell), H);
-  const size_t bh = args.mul(batch, H);
-  const bool lstm = cell == kLstm, gru = cell == kGru, rnn = !lstm && !gru;
-  const FloatArg sv = cellArray(args, 3, "saved", args.mul(bh, 4), lstm || gru,
-                                "for LSTM and GRU cells");
-  const FloatArg hp = cellArray(args, 4, "hPrev", bh, gru, "for a GRU cell");
-  const FloatArg cp = cellArray(args, 5, "cPrev", bh, lstm, "for an LSTM cell");
-  const FloatArg c = cellArray(args, 6, "c", bh, lstm, "for an LSTM cell");
-  const FloatArg h = cellArray(args, 7, "h", bh, rnn, "for an RNN cell");
-  const FloatArg gh = args.floats(8, "gh");
-  args.atLeast(gh, bh, 8, "gh");
-  const FloatArg ghn = cellArray(args, 9, "ghNext", bh, false, "");
-  const FloatArg gcn = cellArray(args, 10, "gcNext", bh, false, "");
-  const FloatArg gxp = args.floats(11, "gxp");
-  args.atLeast(gxp, args.mul(batch, gw), 11, "gxp");
-  const FloatArg ghh = cellArray(args, 12, "ghh", args.mul(batch, gw), gru, "for a GRU cell");
-  if (!gru) mustBeNull(args, ghh, 12, "ghh", "for RNN and LSTM cells (their ghh equals gxp)");
-  const FloatArg ghp = args.floats(13, "ghPrev");
-  args.atLeast(ghp, bh, 13, "ghPrev");
-  const FloatArg gcp = cellArray(args, 14, "gcPrev", bh, lstm, "for an LSTM cell");
-  if (bh == 0) return info.Env().Undefined();  // no element to compute (batch may be huge)
-  ConvContext& ctx = context(info);
-  withDType(args, [&](auto t) {
-    using T = typename decltype(t)::type;
-    T* rows = ctx.workspace.get<T>(0, lstm ? 4 * H : H);  // kept between steps
-    cellBackward(activationsFor(**ctx.simd, t), cell, batch, H, sv.as(t), hp.as(t), cp.as(t),
-                 c.as(t), h.as(t), gh.as(t), ghn.as(t), gcn.as(t), gxp.as(t), ghh.as(t), ghp.as(t),
-                 gcp.as(t), rows);
-  });
-  return info.Env().Undefined();
+template <typename T>
+void rnnCellBackward(const ExecContext& ctx, int cell, size_t batch, size_t H, const T* saved,
+                     const T* hPrev, const T* cPrev, const T* c, const T* h, const T* gh,
+                     const T* ghNext, const T* gcNext, T* gxp, T* ghh, T* ghPrev, T* gcPrev) {
+  if (batch == 0 || H == 0) return;
+  T* rows = ctx.ws->get<T>(0, cell == kLstm ? 4 * H : H);  // kept between steps
+  cellBackward(activationsFor<T>(*ctx.simd), cell, batch, H, saved, hPrev, cPrev, c, h, gh, ghNext,
+               gcNext, gxp, ghh, ghPrev, gcPrev, rows);
 }
+
+#define BP_INSTANTIATE(T)                                                                          \
+  template void rnnCellForward<T>(const ExecContext&, int, size_t, size_t, const T*, const T*,   \
+                                  const T*, const T*, const T*, T*, T*, T*);                     \
+  template void rnnCellBackward<T>(const ExecContext&, int, size_t, size_t, const T*, const T*,  \
+                                   const T*, const T*, const T*, const T*, const T*, const T*,   \
+                                   T*, T*, T*, T*);
+BP_INSTANTIATE(float)
+BP_INSTANTIATE(double)
+#undef BP_INSTANTIATE
 
 }  // namespace bp

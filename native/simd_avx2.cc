@@ -8,6 +8,7 @@ namespace bp {
 namespace avx2 {
 #define BP_VBYTES 32
 #define BP_ISA_NAME "avx2"
+#define BP_ISA_LEVEL IsaLevel::kAvx2
 #define BP_GEMM_MR_F32 6
 #define BP_GEMM_NV_F32 2
 #define BP_GEMM_MR_F64 6

@@ -8,6 +8,7 @@ namespace bp {
 namespace avx512 {
 #define BP_VBYTES 64
 #define BP_ISA_NAME "avx512"
+#define BP_ISA_LEVEL IsaLevel::kAvx512
 #define BP_GEMM_MR_F32 12
 #define BP_GEMM_NV_F32 2
 #define BP_GEMM_MR_F64 12

@@ -1007,7 +1007,7 @@ void gemmSmallK(size_t m, size_t n, size_t k, T alpha, const T* a, size_t ars, s
 }
 
 const KernelTable table = {
-    BP_ISA_NAME,
+    BP_ISA_NAME, BP_ISA_LEVEL,
     {&unaryK<float>, &unaryBackwardK<float>, &binaryVVK<float>, &binaryVSK<float>,
      &reduceK<float>, &softmaxK<float>, &softmaxBackwardK<float>, &softmaxCrossEntropyK<float>,
      &sgdStepK<float>, &adamStepK<float>,

@@ -8,6 +8,7 @@ namespace scalar {
 #if defined(__aarch64__) || defined(__ARM_NEON)
 #define BP_VBYTES 16
 #define BP_ISA_NAME "neon"
+#define BP_ISA_LEVEL IsaLevel::kBaseline
 #define BP_GEMM_MR_F32 8
 #define BP_GEMM_NV_F32 3
 #define BP_GEMM_MR_F64 8
@@ -15,6 +16,7 @@ namespace scalar {
 #else
 #define BP_VBYTES 8
 #define BP_ISA_NAME "scalar"
+#define BP_ISA_LEVEL IsaLevel::kBaseline
 #define BP_GEMM_MR_F32 4
 #define BP_GEMM_NV_F32 2
 #define BP_GEMM_MR_F64 4

@@ -2,36 +2,21 @@
 
 #include <cmath>
 
+#include "isa.h"
+
 namespace bpt {
 
 namespace {
 
-// The addon's own choice (native/addon.cc) asks CPUID for the same features.
-bool cpuRuns(const char* level) {
-#if defined(__x86_64__) || defined(_M_X64)
-  __builtin_cpu_init();
-  if (std::string(level) == "avx512")
-    return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512dq") &&
-           __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl") &&
-           __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
-  if (std::string(level) == "avx2") return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
-#endif
-  return std::string(level) == bp::scalar::table.name;
-}
-
+// The addon's own list (native/isa.cc): every table of this build, with its CPU test.
 std::vector<Level> findLevels() {
-  std::vector<Level> all;
-#if defined(__x86_64__) || defined(_M_X64)
-  all.push_back({"avx512", &bp::avx512::table});
-  all.push_back({"avx2", &bp::avx2::table});
-#endif
-  all.push_back({bp::scalar::table.name, &bp::scalar::table});
   std::vector<Level> usable;
-  for (const Level& l : all) {
-    if (cpuRuns(l.name))
-      usable.push_back(l);
+  for (size_t i = 0; i < bp::kIsaChoiceCount; ++i) {
+    const bp::IsaChoice& choice = bp::kIsaChoices[i];
+    if (choice.supported())
+      usable.push_back({choice.table->name, choice.table});
     else
-      note(str(l.name, " kernels skipped: this CPU lacks the instructions"));
+      note(str(choice.table->name, " kernels skipped: this CPU lacks the instructions"));
   }
   return usable;
 }

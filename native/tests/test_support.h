@@ -1,6 +1,6 @@
-// What the kernel tests share: the SIMD levels this CPU runs, a deterministic random source,
-// heap buffers of exact size (so that AddressSanitizer sees any access past the end), and the
-// tolerances the tests use.
+// What the kernel tests share: the SIMD levels this CPU runs, an execution context for the
+// kernels that take one, a deterministic random source, heap buffers of exact size (so that
+// AddressSanitizer sees any access past the end), and the tolerances the tests use.
 #pragma once
 
 #include <cstddef>
@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "check.h"
+#include "exec_context.h"
 #include "kernels.h"
 
 namespace bpt {
@@ -45,6 +46,39 @@ void forEachKernels(Fn&& fn) {
       fn(level.table->f64);
     }
   }
+}
+
+// A thread pool and a workspace of their own, for the kernels that take an ExecContext (conv,
+// pooling, batch norm, rnn cells): what an addon instance lends them, without BLAS.
+class Exec {
+ public:
+  explicit Exec(int threads) : pool_(threads) {}
+  bp::ExecContext on(const bp::KernelTable& table) { return {&table, &pool_, &ws_, nullptr}; }
+  int threads() const { return pool_.size(); }
+
+ private:
+  bp::ThreadPool pool_;
+  bp::Workspace ws_;
+};
+
+// Calls fn(ctx, T()) for every level this CPU runs, on 1 and 2 threads (so that the kernels'
+// parallel paths and per-thread buffers run too) and both dtypes, inside a Context naming them.
+// fn is generic: [](const bp::ExecContext& ctx, auto zero) { using T = decltype(zero); ... }.
+template <typename Fn>
+void forEachExec(Fn&& fn) {
+  Exec one(1), two(2);
+  for (const Level& level : levels())
+    for (Exec* exec : {&one, &two}) {
+      const bp::ExecContext ctx = exec->on(*level.table);
+      {
+        Context c(str(level.name, " threads=", exec->threads(), " float32"));
+        fn(ctx, float(0));
+      }
+      {
+        Context c(str(level.name, " threads=", exec->threads(), " float64"));
+        fn(ctx, double(0));
+      }
+    }
 }
 
 // Sizes that straddle every vector width (2, 4, 8 and 16 lanes) and the unrolled loops.
