@@ -132,7 +132,7 @@ std::vector<Product> largeProducts() {
 
 template <typename T>
 void runBuiltin(const Product& p, const Operands<T>& o, const bp::Kernels<T>& k, bp::ThreadPool& pool,
-                bp::GemmWorkspace& ws) {
+                bp::Workspace& ws) {
   Buf<T> c(o.c0);
   bp::gemmBuiltin<T>(p.transA, p.transB, p.m, p.n, p.k, static_cast<T>(p.alpha), o.a.data(), o.lda,
                      o.b.data(), o.ldb, static_cast<T>(p.beta), c.data(), o.ldc, k, pool, ws);
@@ -140,7 +140,7 @@ void runBuiltin(const Product& p, const Operands<T>& o, const bp::Kernels<T>& k,
 }
 
 template <typename T>
-void runSmall(const Product& p, const Operands<T>& o, const bp::Kernels<T>& k, bp::GemmWorkspace& ws) {
+void runSmall(const Product& p, const Operands<T>& o, const bp::Kernels<T>& k, bp::Workspace& ws) {
   Buf<T> c(o.c0);
   bp::gemmSmall<T>(p.transA, p.transB, p.m, p.n, p.k, static_cast<T>(p.alpha), o.a.data(), o.lda,
                    o.b.data(), o.ldb, static_cast<T>(p.beta), c.data(), o.ldc, k, ws);
@@ -151,7 +151,7 @@ template <typename T>
 void entryPoints() {
   Rng rng(601);
   bp::ThreadPool single(1), pair(2);
-  bp::GemmWorkspace ws;  // reused across calls and sizes, as the addon does
+  bp::Workspace ws;  // reused across calls and sizes, as the addon does
   for (const Product& p : smallProducts(rng)) {
     const Operands<T> o(p, rng);
     for (const Level& level : levels()) {
@@ -177,7 +177,7 @@ template <typename T>
 void largeEntryPoints() {
   Rng rng(602);
   bp::ThreadPool pair(2);
-  bp::GemmWorkspace ws;
+  bp::Workspace ws;
   for (const Product& p : largeProducts()) {
     const Operands<T> o(p, rng);
     for (const Level& level : levels()) {

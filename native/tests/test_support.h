@@ -24,9 +24,7 @@ struct Level {
 // prints a note for each level the CPU lacks.
 const std::vector<Level>& levels();
 
-template <typename T> const bp::Kernels<T>& kernelsOf(const bp::KernelTable& table);
-template <> inline const bp::Kernels<float>& kernelsOf(const bp::KernelTable& t) { return t.f32; }
-template <> inline const bp::Kernels<double>& kernelsOf(const bp::KernelTable& t) { return t.f64; }
+using bp::kernelsOf;  // exec_context.h: a table's kernels for one precision
 
 template <typename T> constexpr const char* dtypeName();
 template <> constexpr const char* dtypeName<float>() { return "float32"; }
