@@ -10,9 +10,11 @@ import { manualSeed, nn, optim, data, fit, backend } from '../dist/index.js';
 const MAX_REQUESTS = 5000;
 const PAUSE_MS = 2;
 
-const ms = (ns) => ns / 1e6;
+const ms = (/** @type {number} */ ns) => ns / 1e6;
+/** @type {(sorted: number[], p: number) => number} */
 const percentile = (sorted, p) => sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
 
+/** @param {string[]} [args] */
 export async function main(args = []) {
   const epochs = Number(args[0] ?? 10);
   const batchSize = Number(args[1] ?? 64);
@@ -29,12 +31,14 @@ export async function main(args = []) {
     res.writeHead(200, { 'content-type': 'text/plain' });
     res.end('ok');
   });
-  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address();
+  await new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve(undefined)));
+  const { port } = /** @type {import('node:net').AddressInfo} */ (server.address());
   const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
 
+  /** @type {number[]} */
   const latencies = [];
   let training = true;
+  /** @type {() => Promise<number>} */
   const get = () =>
     new Promise((resolve, reject) => {
       const t0 = performance.now();
@@ -69,8 +73,9 @@ export async function main(args = []) {
   const info = backend.info();
   const p99 = ms(delay.percentile(99));
   console.log(`fit: MLP 784-512-256-10, ${epochs} epochs x ${train.images.shape[0]} samples, batch ${batchSize}, backend ${info.name} (${info.blas}, ${info.simd}, ${info.threads} threads)`);
-  console.log(`  training: ${seconds.toFixed(2)} s, ${Math.round(samples / seconds)} samples/s, final loss ${history.epochs.at(-1).loss.toFixed(4)}, accuracy ${history.epochs.at(-1).accuracy.toFixed(4)}`);
+  const last = history.epochs[history.epochs.length - 1];
+  console.log(`  training: ${seconds.toFixed(2)} s, ${Math.round(samples / seconds)} samples/s, final loss ${last.loss.toFixed(4)}, accuracy ${last.accuracy?.toFixed(4)}`);
   console.log(`  event loop delay: p50 ${ms(delay.percentile(50)).toFixed(2)} ms, p99 ${p99.toFixed(2)} ms, max ${ms(delay.max).toFixed(2)} ms`);
-  console.log(`  http (same process, ${sorted.length} requests): p50 ${percentile(sorted, 50).toFixed(2)} ms, p99 ${percentile(sorted, 99).toFixed(2)} ms, max ${sorted.at(-1).toFixed(2)} ms`);
+  console.log(`  http (same process, ${sorted.length} requests): p50 ${percentile(sorted, 50).toFixed(2)} ms, p99 ${percentile(sorted, 99).toFixed(2)} ms, max ${sorted[sorted.length - 1].toFixed(2)} ms`);
   console.log(`  target event loop p99 < 20 ms: ${p99 < 20 ? 'met' : 'NOT met'}`);
 }

@@ -23,14 +23,20 @@ function compileDirect() {
   const exe = join(dir, 'sgemm');
   try {
     execFileSync('cc', ['-O2', join(here, 'c', 'sgemm.c'), '-o', exe, '-lopenblas'], { stdio: ['ignore', 'pipe', 'pipe'] });
-  } catch (e) {
+  } catch (err) {
     cleanup();
+    const e = /** @type {Error & { stderr?: Buffer }} */ (err);
     return new Error(`cannot compile bench/c/sgemm.c with -lopenblas: ${e.stderr ? String(e.stderr).trim() : e.message}`);
   }
+  /** @type {(threads: number, n: number) => number} */
   const run = (threads, n) => Number(execFileSync(exe, [String(threads), String(n)], { encoding: 'utf8' }).trim().split(' ')[1]);
   return { run, cleanup };
 }
 
+/**
+ * @param {import('./_common.js').Backend} backend
+ * @param {number} n
+ */
 function gflops(backend, n) {
   const a = randomFloat32(n * n, 1);
   const b = randomFloat32(n * n, 2);
@@ -39,10 +45,12 @@ function gflops(backend, n) {
   return (2 * n ** 3) / seconds / 1e9;
 }
 
+/** @param {string[]} [args] */
 export async function main(args = []) {
   const sizes = args.filter((a) => /^\d+$/.test(a)).map(Number);
   const ns = sizes.length ? sizes : DEFAULT_SIZES;
-  const { js, native, hooks, nativeError } = await loadBackends();
+  const backends = await loadBackends();
+  const { js, native, hooks, nativeError } = backends;
   if (!native) console.log(`(the native addon did not load: ${nativeError}; addon columns are empty)\n`);
   const info = native?.info();
   console.log(`# SGEMM, C = A·B, square n×n float32, GFLOP/s = 2n³ / best time (best of ${ROUNDS} interleaved rounds)\n`);
@@ -61,9 +69,13 @@ export async function main(args = []) {
       // The machine is shared: direct OpenBLAS, the addon with OpenBLAS and the built-in GEMM are
       // measured in turn for ROUNDS rounds and each keeps its best, so that a load change during
       // one measurement favours none of them.
+      /** @type {number | null} */
       let d = null;
+      /** @type {number | null} */
       let viaBlas = null;
+      /** @type {number | null} */
       let builtin = null;
+      /** @type {(prev: number | null, x: number) => number} */
       const best = (prev, x) => (prev === null ? x : Math.max(prev, x));
       for (let round = 0; round < ROUNDS; round++) {
         if (!(direct instanceof Error)) d = best(d, direct.run(threads, n));
@@ -76,11 +88,13 @@ export async function main(args = []) {
           hooks._setBlas('openblas');
         }
       }
-      const ratio = (x) => (x === null || !d ? null : x / d);
+      const ratio = (/** @type {number | null} */ x) => (x === null || !d ? null : x / d);
       rows.push([n, fmt(d), fmt(viaBlas), fmt(ratio(viaBlas), 3), fmt(builtin), fmt(ratio(builtin), 3),
         jsResults.has(n) ? fmt(jsResults.get(n), 2) : 'skipped']);
-      if (n >= 256 && ratio(viaBlas) !== null) verdicts.push({ threads, n, what: 'addon/direct', value: ratio(viaBlas), target: 0.95 });
-      if (n === 1024 && ratio(builtin) !== null) verdicts.push({ threads, n, what: 'builtin/direct', value: ratio(builtin), target: 0.5 });
+      const blasRatio = ratio(viaBlas);
+      const builtinRatio = ratio(builtin);
+      if (n >= 256 && blasRatio !== null) verdicts.push({ threads, n, what: 'addon/direct', value: blasRatio, target: 0.95 });
+      if (n === 1024 && builtinRatio !== null) verdicts.push({ threads, n, what: 'builtin/direct', value: builtinRatio, target: 0.5 });
     }
     console.log(`## ${threads} thread${threads > 1 ? 's' : ''}\n`);
     console.log(table(['n', 'OpenBLAS direct (C)', 'addon + OpenBLAS', 'addon/direct', 'addon built-in', 'built-in/direct', 'js backend'], rows));
@@ -93,5 +107,5 @@ export async function main(args = []) {
     console.log(`  ${v.value >= v.target ? 'MET ' : 'MISS'} ${v.what} = ${v.value.toFixed(3)} at n=${v.n}, ${v.threads} thread(s) (target >= ${v.target})`);
   }
   console.log('');
-  if (!args.includes('--no-activations')) await runActivations({ js, native, hooks });
+  if (!args.includes('--no-activations')) await runActivations(backends);
 }

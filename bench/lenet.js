@@ -14,6 +14,11 @@ import { f0, printSpeedups, runWorker as run } from './_common.js';
 const here = dirname(fileURLToPath(import.meta.url));
 const self = fileURLToPath(import.meta.url);
 
+/**
+ * @param {import('./_common.js').BackendName} name
+ * @param {number} threads
+ * @param {number} steps
+ */
 async function worker(name, threads, steps) {
   const { manualSeed, randn, tensor, nn, optim, F, backend } = await import('../dist/index.js');
   backend.use(name);
@@ -47,18 +52,25 @@ async function worker(name, threads, steps) {
   console.log(JSON.stringify({ sps: 64 / best, peakRssMb: process.resourceUsage().maxRSS / 1024, info }));
 }
 
-/** The faster of two runs (a failed run only when both failed). */
+/**
+ * The faster of two runs (a failed run only when both failed).
+ * @type {(a: import('./_common.js').WorkerResult | null, b: import('./_common.js').WorkerResult) => import('./_common.js').WorkerResult}
+ */
 const better = (a, b) => (!a || a.error ? b : b.error ? a : b.sps > a.sps ? b : a);
 
+/** @param {string[]} [args] */
 export async function main(args = []) {
   const steps = Number(args[0] ?? 50);
   const loadBefore = loadavg()[0];
+  /** @type {import('./_common.js').WorkerResult[]} */
   const rows = [];
   // Native and PyTorch alternate, round by round, and each keeps its best round, so that a
   // burst of load from other processes does not land on one side only.
   const rounds = 3;
   for (const threads of [1, 2]) {
+    /** @type {import('./_common.js').WorkerResult | null} */
     let native = null;
+    /** @type {import('./_common.js').WorkerResult | null} */
     let torch = null;
     for (let r = 0; r < rounds; r++) {
       native = better(native, run(process.execPath, [self, '--worker', 'native', String(threads), String(steps)]));
@@ -67,7 +79,8 @@ export async function main(args = []) {
     rows.push({ label: 'native', threads, ...native });
     const j = run(process.execPath, [self, '--worker', 'js', String(threads), String(Math.max(2, Math.floor(steps / 25)))]);
     rows.push({ label: 'js', threads, ...j });
-    rows.push({ label: torch.torch ? `PyTorch ${torch.torch}` : 'PyTorch', threads, ...torch, peakRssMb: torch.peak_rss_mb });
+    const t = /** @type {import('./_common.js').WorkerResult} */ (torch); // set: rounds >= 1
+    rows.push({ label: t.torch ? `PyTorch ${t.torch}` : 'PyTorch', threads, ...t, peakRssMb: t.peak_rss_mb });
   }
   const native = rows.find((r) => r.label === 'native' && r.threads === 1 && !r.error);
   if (native) console.log(`backend info: ${JSON.stringify(native.info)}`);
@@ -85,5 +98,5 @@ export async function main(args = []) {
 }
 
 if (process.argv[2] === '--worker') {
-  await worker(process.argv[3], Number(process.argv[4]), Number(process.argv[5]));
+  await worker(/** @type {import('./_common.js').BackendName} */ (process.argv[3]), Number(process.argv[4]), Number(process.argv[5]));
 }

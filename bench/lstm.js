@@ -15,6 +15,11 @@ const here = dirname(fileURLToPath(import.meta.url));
 const self = fileURLToPath(import.meta.url);
 const T = 32, B = 32, I = 64, H = 128, C = 64;
 
+/**
+ * @param {import('./_common.js').BackendName} name
+ * @param {number} threads
+ * @param {number} steps
+ */
 async function worker(name, threads, steps) {
   const { manualSeed, randn, tensor, nn, optim, F, backend } = await import('../dist/index.js');
   backend.use(name);
@@ -45,9 +50,11 @@ async function worker(name, threads, steps) {
   console.log(JSON.stringify({ seqps: B / best, msPerStep: best * 1e3, info: backend.info() }));
 }
 
+/** @param {string[]} [args] */
 export async function main(args = []) {
   const steps = Number(args[0] ?? 60);
   const loadBefore = loadavg()[0];
+  /** @type {import('./_common.js').WorkerResult[]} */
   const rows = [];
   for (const name of ['native', 'js']) {
     for (const threads of [1, 2]) {
@@ -76,5 +83,5 @@ export async function main(args = []) {
 }
 
 if (process.argv[2] === '--worker') {
-  await worker(process.argv[3], Number(process.argv[4]), Number(process.argv[5]));
+  await worker(/** @type {import('./_common.js').BackendName} */ (process.argv[3]), Number(process.argv[4]), Number(process.argv[5]));
 }

@@ -51,7 +51,11 @@ function largeStep() {
   };
 }
 
-/** Seconds per step over one round of `steps` steps (after one untimed step). */
+/**
+ * Seconds per step over one round of `steps` steps (after one untimed step).
+ * @param {() => void} step
+ * @param {number} steps
+ */
 function round(step, steps) {
   step();
   const t0 = process.hrtime.bigint();
@@ -80,8 +84,15 @@ async function startTorch() {
     return {
       version,
       blas,
-      /** One round; with 2 threads, the faster of torch's two ways to use them (see below). */
+      /**
+       * One round; with 2 threads, the faster of torch's two ways to use them (see below).
+       * @param {'small' | 'large'} kind
+       * @param {number} threads
+       * @param {number} steps
+       * @returns {Promise<number>}
+       */
       async round(kind, threads, steps) {
+        /** @type {(intraOp: number, blasThreads: number) => Promise<number>} */
         const ask = async (intraOp, blasThreads) => {
           child.stdin.write(`${kind} ${intraOp} ${blasThreads} ${steps}\n`);
           return (await next()).seconds;
@@ -99,19 +110,24 @@ async function startTorch() {
   }
 }
 
-const f1 = (x) => (x === undefined ? '—' : x.toFixed(1));
+const f1 = (/** @type {number | undefined} */ x) => (x === undefined ? '—' : x.toFixed(1));
 
+/** @param {string[]} [args] */
 export async function main(args = []) {
   const rounds = Number(args[0] ?? 5);
   const loadBefore = loadavg()[0];
   const names = backend.available();
   const torch = await startTorch();
-  const libs = [...names, ...(torch instanceof Error ? [] : ['torch'])];
+  /** @type {('native' | 'js' | 'torch')[]} */
+  const libs = [...names, ...(torch instanceof Error ? [] : /** @type {const} */ (['torch']))];
+  /** @type {['small' | 'large', number][]} */
   const configs = [['small', 1], ['large', 1], ['large', 2]];
+  /** @type {Record<string, Record<string, number>>} */
   const best = {}; // best[lib][config] = seconds per step
   for (const lib of libs) best[lib] = {};
   for (const [kind, threads] of configs) {
     const key = `${kind}${threads}`;
+    /** @type {Record<string, () => void>} */
     const fns = {};
     for (const n of names) {
       backend.use(n);
@@ -121,6 +137,7 @@ export async function main(args = []) {
       for (const lib of libs) {
         let s;
         if (lib === 'torch') {
+          if (torch instanceof Error) continue; // then 'torch' is not in libs
           s = await torch.round(kind, threads, STEPS[kind].torch);
         } else {
           backend.use(lib);
@@ -143,6 +160,7 @@ export async function main(args = []) {
   console.log('');
   console.log('| | µs / step, 2-16-16-1 tanh MLP, batch 32 | samples/s, 784-512-256-10 ReLU MLP, batch 128, 1 thread | same, 2 threads |');
   console.log('| --- | --- | --- | --- |');
+  /** @type {(label: string, b: Record<string, number>) => string} */
   const row = (label, b) => `| ${label} | ${f1(b.small1 * 1e6)} | ${f0(128 / b.large1)} | ${f0(128 / b.large2)} |`;
   for (const n of names) console.log(row(n, best[n]));
   if (!(torch instanceof Error)) console.log(row(`PyTorch ${torch.version}`, best.torch));

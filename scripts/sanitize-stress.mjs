@@ -10,25 +10,38 @@
 import { createRequire } from 'node:module';
 import { resolve } from 'node:path';
 
+/** @typedef {Float32ArrayConstructor | Float64ArrayConstructor} FloatCtor */
+/** @typedef {Record<string, number>} Lens lens[name]: the length to give array `name` */
+/** @typedef {(T: FloatCtor, lens: Lens) => unknown[]} Build */
+
+/** @type {Record<string, (...args: unknown[]) => unknown>} */
 const addon = createRequire(import.meta.url)(resolve(process.argv[2]));
 let seed = Number(process.argv[3] ?? 1);
 const rounds = Number(process.argv[4] ?? 100);
 
 const rnd = () => ((seed = (seed * 1103515245 + 12345) % 2147483648) / 2147483648);
-const ri = (lo, hi) => lo + Math.floor(rnd() * (hi - lo + 1));
+const ri = (/** @type {number} */ lo, /** @type {number} */ hi) => lo + Math.floor(rnd() * (hi - lo + 1));
 // One element in ten is special: NaN or an infinity once reached undefined float-to-int
 // conversions that finite inputs never did.
 const SPECIAL = [NaN, Infinity, -Infinity, 1e308, -1e308, 0, -0, 1e-310];
+/** @type {<A extends Float32Array | Float64Array>(a: A) => A} */
 const fill = (a) => {
   for (let i = 0; i < a.length; i++) a[i] = rnd() < 0.1 ? SPECIAL[ri(0, SPECIAL.length - 1)] : rnd() * 4 - 2;
   return a;
 };
 
+/** @type {Record<string, Record<'ran' | 'rejected' | 'gave up', number>>} */
 const counts = {};
+/**
+ * @param {string} fn
+ * @param {Build} build
+ */
 function call(fn, build) {
   // build(T, lens) returns the argument list; lens[name] is the length to give array `name`.
   const T = rnd() < 0.5 ? Float32Array : Float64Array;
+  /** @type {Lens} */
   const lens = {};
+  /** @type {'ran' | 'rejected' | 'gave up'} */
   let outcome = 'gave up';
   for (let attempt = 0; attempt < 40; attempt++) {
     try {
@@ -46,9 +59,13 @@ function call(fn, build) {
   counts[fn] ??= { ran: 0, rejected: 0, 'gave up': 0 };
   counts[fn][outcome]++;
 }
+/** @type {(T: FloatCtor, lens: Lens, name: string) => Float32Array | Float64Array} */
 const arr = (T, lens, name) => fill(new T(lens[name] ?? 0));
+/** @type {(T: FloatCtor, lens: Lens, name: string) => Float32Array | Float64Array | null} */
 const orNull = (T, lens, name) => (rnd() < 0.3 ? null : arr(T, lens, name));
+/** @type {(lens: Lens, name: string, bound: number) => Int32Array} */
 const ints = (lens, name, bound) => Int32Array.from({ length: lens[name] ?? 0 }, () => ri(0, Math.max(bound, 1) - 1));
+/** @type {(T: FloatCtor, n: number) => Float32Array | Float64Array} */
 const vec = (T, n) => fill(new T(n));
 
 function round() {
@@ -132,6 +149,7 @@ function round() {
     // must not get is null, one it may get is passed or null at random.
     const cell = ri(0, 3), batch = s(), hidden = rnd() < 0.3 ? ri(16, 40) : s();
     const lstm = cell === 2, gru = cell === 3, rnn = cell < 2;
+    /** @type {(T: FloatCtor, L: Lens, name: string, needed: boolean) => Float32Array | Float64Array | null} */
     const opt = (T, L, name, needed) => (needed ? arr(T, L, name) : orNull(T, L, name));
     call('rnnCellForward', (T, L) => [cell, batch, hidden, arr(T, L, 'xp'), arr(T, L, 'hh'), orNull(T, L, 'bHh'),
       opt(T, L, 'hPrev', gru), opt(T, L, 'cPrev', lstm), arr(T, L, 'h'), opt(T, L, 'c', lstm),
@@ -144,7 +162,7 @@ function round() {
 }
 
 const paths = [];
-for (const level of addon._simdLevels())
+for (const level of /** @type {string[]} */ (addon._simdLevels()))
   for (const blas of ['builtin', 'openblas']) {
     addon._setSimd(level);
     try { addon._setBlas(blas); } catch { continue; } // no OpenBLAS on this machine

@@ -165,7 +165,7 @@ describe('js erf and unary kernels', () => {
   it('computes each op on hand-checked values', () => {
     const x = new F64([-2, -0.5, 0, 0.5, 3]);
     const y = new F64(5);
-    const run = (op: UnaryOp, alpha = 0): number[] => (js.unary(op, x, y, alpha), [...y]);
+    const run = (op: UnaryOp, alpha = 0): number[] => (js.unary(op, x, y, alpha, 0), [...y]);
     expect(run(UnaryOp.relu)).toEqual([0, 0, 0, 0.5, 3]);
     expect(run(UnaryOp.leakyRelu, 0.1)).toEqual([-0.2, -0.05, 0, 0.5, 3]);
     expectClose(run(UnaryOp.sigmoid), [...x].map((v) => 1 / (1 + Math.exp(-v))), 1e-15, 0);
@@ -176,9 +176,9 @@ describe('js erf and unary kernels', () => {
     expect(run(UnaryOp.sign)).toEqual([-1, -1, 0, 1, 1]);
     const pos = new F64([0.25, 1, 4, Math.E]);
     const out = new F64(4);
-    js.unary(UnaryOp.sqrt, pos, out, 0);
+    js.unary(UnaryOp.sqrt, pos, out, 0, 0);
     expect([...out]).toEqual([0.5, 1, 2, Math.sqrt(Math.E)]);
-    js.unary(UnaryOp.log, pos, out, 0);
+    js.unary(UnaryOp.log, pos, out, 0, 0);
     expectClose(out, [-2 * Math.LN2, 0, 2 * Math.LN2, 1], 1e-15, 1e-16);
   });
 
@@ -194,8 +194,8 @@ describe('js erf and unary kernels', () => {
     const x = new F64(table.map((r) => r[0]));
     const y = new F64(x.length);
     const gx = new F64(x.length);
-    js.unary(UnaryOp.gelu, x, y, 0);
-    js.unaryBackward(UnaryOp.gelu, x, y, new F64(x.length).fill(1), gx, 0);
+    js.unary(UnaryOp.gelu, x, y, 0, 0);
+    js.unaryBackward(UnaryOp.gelu, x, y, new F64(x.length).fill(1), gx, 0, 0);
     expectClose(y, table.map((r) => r[1]), 1e-13, 1e-300);
     expectClose(gx, table.map((r) => r[2]), 1e-13, 1e-300);
   });
@@ -203,9 +203,9 @@ describe('js erf and unary kernels', () => {
   it('keeps sigmoid, tanh and softmax finite at extreme inputs', () => {
     const x = new F32([-1000, -90, 90, 1000]);
     const y = new F32(4);
-    js.unary(UnaryOp.sigmoid, x, y, 0);
+    js.unary(UnaryOp.sigmoid, x, y, 0, 0);
     expect([...y]).toEqual([0, Math.fround(Math.exp(-90)), 1, 1]);
-    js.unary(UnaryOp.tanh, x, y, 0);
+    js.unary(UnaryOp.tanh, x, y, 0, 0);
     expect([...y]).toEqual([-1, -1, 1, 1]);
   });
 
@@ -223,13 +223,13 @@ describe('js erf and unary kernels', () => {
       const y = new F64(40);
       const gy = rng.fill(new F64(40));
       const gx = new F64(40);
-      js.unary(op, x, y, alpha);
-      js.unaryBackward(op, x, y, gy, gx, alpha);
+      js.unary(op, x, y, alpha, 0);
+      js.unaryBackward(op, x, y, gy, gx, alpha, 0);
       const fd = [...x].map((v, i) => {
         const plus = new F64(1);
         const minus = new F64(1);
-        js.unary(op, new F64([v + h]), plus, alpha);
-        js.unary(op, new F64([v - h]), minus, alpha);
+        js.unary(op, new F64([v + h]), plus, alpha, 0);
+        js.unary(op, new F64([v - h]), minus, alpha, 0);
         return (gy[i] * (plus[0] - minus[0])) / (2 * h);
       });
       expectClose(gx, fd, 1e-6, 1e-7);
@@ -240,22 +240,22 @@ describe('js erf and unary kernels', () => {
     const x = new F64([0, 0, 0]);
     const gx = new F64(3);
     for (const op of [UnaryOp.relu, UnaryOp.abs, UnaryOp.sign]) {
-      js.unaryBackward(op, x, x, new F64([1, 2, 3]), gx, 0);
+      js.unaryBackward(op, x, x, new F64([1, 2, 3]), gx, 0, 0);
       expect([...gx]).toEqual([0, 0, 0]);
     }
   });
 
   it('rounds float32 results to float32 and allows y to alias x', () => {
     const x = new F32([0.1, 1.7]);
-    js.unary(UnaryOp.exp, x, x, 0);
+    js.unary(UnaryOp.exp, x, x, 0, 0);
     expect([...x]).toEqual([Math.fround(Math.exp(Math.fround(0.1))), Math.fround(Math.exp(Math.fround(1.7)))]);
   });
 
   it('rejects unknown ops, mixed dtypes and wrong lengths', () => {
-    expect(() => js.unary(99 as UnaryOp, new F32(2), new F32(2), 0)).toThrow(RangeError);
-    expect(() => js.unary(UnaryOp.relu, new F32(2), new F32(3), 0)).toThrow(RangeError);
-    expect(() => js.unary(UnaryOp.relu, new F32(2), new F64(2), 0)).toThrow(TypeError);
-    expect(() => js.unaryBackward(UnaryOp.relu, new F32(2), new F32(2), new F32(1), new F32(2), 0)).toThrow(RangeError);
+    expect(() => js.unary(99 as UnaryOp, new F32(2), new F32(2), 0, 0)).toThrow(RangeError);
+    expect(() => js.unary(UnaryOp.relu, new F32(2), new F32(3), 0, 0)).toThrow(RangeError);
+    expect(() => js.unary(UnaryOp.relu, new F32(2), new F64(2), 0, 0)).toThrow(TypeError);
+    expect(() => js.unaryBackward(UnaryOp.relu, new F32(2), new F32(2), new F32(1), new F32(2), 0, 0)).toThrow(RangeError);
   });
 });
 

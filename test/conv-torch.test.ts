@@ -1,5 +1,5 @@
-// conv2d, the pools and batchNorm against PyTorch (/usr/bin/python3 with torch, skipped where it
-// is missing): the same float64 inputs, outputs and gradients (and batchNorm's running stats)
+// conv2d, the pools and batchNorm against PyTorch (test/support/torch.ts: skipped where python3
+// lacks torch): the same float64 inputs, outputs and gradients (and batchNorm's running stats)
 // equal to 1e-10, on every backend that loads.
 
 import { describe, expect, test } from 'vitest';
@@ -7,9 +7,9 @@ import { spawnSync } from 'node:child_process';
 import { Tensor, backend, grad, F } from '../lib/index.js';
 import { Rng } from './support/random.js';
 import { backendsHere, leaf } from './support/autograd.js';
+import { PYTHON as python, torchHere } from './support/torch.js';
 
-const python = '/usr/bin/python3';
-const hasTorch = spawnSync(python, ['-c', 'import torch'], { encoding: 'utf8' }).status === 0;
+const hasTorch = torchHere();
 
 const script = `
 import json, sys, torch

@@ -4,6 +4,7 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { readSafetensors, writeSafetensors, type RawTensor } from '../lib/io/safetensors.js';
+import { PYTHON as python, torchHere } from './support/torch.js';
 
 let dir: string;
 beforeAll(() => {
@@ -135,8 +136,7 @@ describe('safetensors', () => {
 
 // Interop with PyTorch: torch 1.13 in /usr/bin/python3 has no `safetensors` package, so the
 // Python side reads and writes the format with struct + json + torch.frombuffer, from the spec.
-const python = '/usr/bin/python3';
-const hasTorch = spawnSync(python, ['-c', 'import torch'], { encoding: 'utf8' }).status === 0;
+const hasTorch = torchHere();
 
 describe.skipIf(!hasTorch)('safetensors interop with PyTorch', () => {
   it('a file written by backprop reads in torch, and one written by torch reads in backprop', () => {

@@ -2,16 +2,16 @@
 // and gives the same outputs; weights written from PyTorch load into backprop.
 import { describe, expect, it } from 'vitest';
 import { mkdtempSync } from 'node:fs';
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { tensor, Tensor } from '../lib/tensor.js';
 import { manualSeed } from '../lib/random.js';
 import * as nn from '../lib/nn/index.js';
 import { save, load } from '../lib/io/index.js';
+import { PYTHON as python, torchHere } from './support/torch.js';
 
-const python = '/usr/bin/python3';
-const hasTorch = spawnSync(python, ['-c', 'import torch'], { encoding: 'utf8' }).status === 0;
+const hasTorch = torchHere();
 
 // Python reads and writes safetensors with struct + json (torch 1.13 has no safetensors package).
 const pyIo = `

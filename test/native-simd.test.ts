@@ -115,14 +115,14 @@ describe.skipIf(!native)(`native vectorised math accuracy${native ? '' : ` (SKIP
           const xs = name === 'log' ? logInputs(dtype === 'float32') : inputs(...domains[name]);
           const x = Arr.from(xs); // rounded to the dtype first: references use the same inputs
           const y = new Arr(x.length);
-          nb.unary(UnaryOp[name], x, y, 0);
+          nb.unary(UnaryOp[name], x, y, 0, 0);
           const cond = dtype === 'float64' && name === 'gelu' ? (v: number) => Math.max(1, (v * v) / 8) : undefined;
           const w = worstRelError(y, x, refs[name], floor, cond);
           expect(w.err, `${name} worst relative error ${w.err} at x = ${w.at}`).toBeLessThanOrEqual(rtol);
           if (name === 'gelu') {
             const g = new Arr(x.length).fill(1);
             const gx = new Arr(x.length);
-            nb.unaryBackward(UnaryOp.gelu, x, y, g, gx, 0);
+            nb.unaryBackward(UnaryOp.gelu, x, y, g, gx, 0, 0);
             // gelu'(x) = Phi(x) + x phi(x) crosses zero near x = -0.7518: relative to the size of its
             // two terms there, not to their vanishing sum.
             const terms = (v: number) => 0.5 * erfc(-v / Math.SQRT2) + Math.abs(v * Math.exp(-0.5 * v * v)) / Math.sqrt(2 * Math.PI);
@@ -136,7 +136,7 @@ describe.skipIf(!native)(`native vectorised math accuracy${native ? '' : ` (SKIP
         nb._setSimd(level);
         const x = Arr.of(NaN, Infinity, -Infinity, 1000, -1000);
         const y0 = new Arr(4);
-        nb.unary(UnaryOp.log, Arr.of(0, -0, -1, Infinity), y0, 0);
+        nb.unary(UnaryOp.log, Arr.of(0, -0, -1, Infinity), y0, 0, 0);
         expect(Array.from(y0), 'log at 0, -0, -1, Infinity').toEqual([-Infinity, -Infinity, NaN, Infinity]);
         const y = new Arr(x.length);
         const expected: Record<string, number[]> = {
@@ -146,7 +146,7 @@ describe.skipIf(!native)(`native vectorised math accuracy${native ? '' : ` (SKIP
           gelu: [NaN, Infinity, NaN, 1000, -0], // torch also gives NaN for gelu(-Infinity)
         };
         for (const name of ['exp', 'tanh', 'sigmoid', 'gelu'] as const) {
-          nb.unary(UnaryOp[name], x, y, 0);
+          nb.unary(UnaryOp[name], x, y, 0, 0);
           const got = Array.from(y).map((v) => (Object.is(v, -0) ? 0 : v));
           const want = expected[name].map((v) => (Object.is(v, -0) ? 0 : v));
           expect(got, name).toEqual(want);

@@ -11,7 +11,7 @@ import { backendsHere, leaf } from './support/autograd.js';
 const initial = backend.current();
 afterAll(() => backend.use(initial));
 
-function expectClose(actual: Tensor, expected: ArrayLike<number>, shape: number[], tol = 1e-12): void {
+function expectClose(actual: Tensor, expected: ArrayLike<number>, shape: readonly number[], tol = 1e-12): void {
   expect(actual.shape).toEqual(shape);
   expect(actual.size).toBe(expected.length);
   for (let i = 0; i < expected.length; i++) {

@@ -1,15 +1,14 @@
-// Optional cross-check against PyTorch itself (skipped where /usr/bin/python3 lacks torch):
+// Optional cross-check against PyTorch itself (skipped where python3 lacks torch: test/support/torch.ts):
 // optimizer trajectories, LBFGS with and without strong-Wolfe, schedulers, BatchNorm1d and
 // state_dict names. The main tests do not need python.
 
 import { spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { Tensor, tensor } from '../lib/tensor.js';
 import * as nn from '../lib/nn/index.js';
 import { SGD, Adam, AdamW, RMSprop, LBFGS, lrScheduler, type Optimizer, type BaseOptions } from '../lib/optim/index.js';
+import { PYTHON, torchHere } from './support/torch.js';
 
-const PYTHON = '/usr/bin/python3';
 
 const SCRIPT = String.raw`
 import json, torch
@@ -80,18 +79,13 @@ out['names'] = {
 print(json.dumps(out))
 `;
 
-function runTorch(): Record<string, unknown> | null {
-  if (!existsSync(PYTHON)) return null;
+function runTorch(): Record<string, unknown> {
   const r = spawnSync(PYTHON, ['-c', SCRIPT], { encoding: 'utf8', timeout: 120_000 });
-  if (r.status !== 0) {
-    if (/No module named 'torch'/.test(r.stderr)) return null;
-    throw new Error(`torch reference script failed: ${r.stderr}`);
-  }
+  if (r.status !== 0) throw new Error(`torch reference script failed: ${r.stderr}`);
   return JSON.parse(r.stdout) as Record<string, unknown>;
 }
 
-const hasTorch = existsSync(PYTHON) && spawnSync(PYTHON, ['-c', 'import torch'], { timeout: 60_000 }).status === 0;
-const ref = hasTorch ? runTorch() : null;
+const ref = torchHere() ? runTorch() : null;
 
 const C = [1.5, 0.5, 2.0, 1.0, 0.25];
 const D = [-1.0, 0.3, 0.7, -0.2, 0.05];

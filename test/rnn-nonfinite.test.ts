@@ -5,10 +5,11 @@ import { tensor } from '../lib/tensor.js';
 import { manualSeed } from '../lib/random.js';
 import { backend } from '../lib/backend/index.js';
 import * as nn from '../lib/nn/index.js';
+import { backendsHere } from './support/native.js';
 
 const initial = backend.current();
 afterAll(() => backend.use(initial));
-const backends = backend.available();
+const backends = backendsHere();
 
 describe.each(backends)('non-finite inputs through recurrent cells (%s)', (name) => {
   it.each(['lstm', 'gru', 'rnn'] as const)('%s: NaN in step 0 of sample 0 gives NaN there, finite values elsewhere', (kind) => {

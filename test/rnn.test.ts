@@ -1,11 +1,11 @@
 // Recurrent layers: values against a float64 reference written here from torch's equations
-// (and against torch itself where /usr/bin/python3 has it), gradcheck on every backend for each
+// (and against torch itself where python3 has it), gradcheck on every backend for each
 // layer over 1 and 2 layers, one and two directions, with and without an initial state, several
 // sequence lengths; the fused backward against the rule in Tensor ops; truncated BPTT; vanishing
 // and exploding gradients; bad input.
 
 import { spawnSync } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { afterAll, describe, expect, it, vi } from 'vitest';
 import { Tensor, cat, randn, tensor, zeros } from '../lib/tensor.js';
 import { manualSeed } from '../lib/random.js';
@@ -15,6 +15,8 @@ import * as nn from '../lib/nn/index.js';
 import { clipGradNorm } from '../lib/optim/clip.js';
 import { Adam } from '../lib/optim/index.js';
 import { crossEntropy } from '../lib/ops/loss.js';
+import { backendsHere } from './support/native.js';
+import { PYTHON as PY, torchHere } from './support/torch.js';
 
 type Kind = 'rnnTanh' | 'rnnRelu' | 'lstm' | 'gru';
 const KINDS: Kind[] = ['rnnTanh', 'rnnRelu', 'lstm', 'gru'];
@@ -22,7 +24,7 @@ const f64 = 'float64' as const;
 
 const initial = backend.current();
 afterAll(() => backend.use(initial));
-const backends = backend.available();
+const backends = backendsHere();
 
 interface Config {
   numLayers: number;
@@ -456,10 +458,9 @@ describe('a character-level language model on the bundled text', () => {
 });
 
 // ---------------------------------------------------------------------------------------------
-// Against torch itself (skipped where /usr/bin/python3 or its torch is missing).
+// Against torch itself (skipped where python3 or its torch is missing: test/support/torch.ts).
 
-const PY = '/usr/bin/python3';
-const hasTorch = existsSync(PY) && spawnSync(PY, ['-c', 'import torch'], { encoding: 'utf8' }).status === 0;
+const hasTorch = torchHere();
 
 const TORCH_SCRIPT = `
 import json, sys, torch
@@ -482,7 +483,7 @@ for case in req:
 print(json.dumps(res))
 `;
 
-describe.skipIf(!hasTorch)('against PyTorch (/usr/bin/python3)', () => {
+describe.skipIf(!hasTorch)(`against PyTorch (${PY})`, () => {
   it('outputs and gradients of every layer kind, 2 layers, bidirectional, batchFirst', () => {
     manualSeed(22);
     const cases = KINDS.map((kind) => {

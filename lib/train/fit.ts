@@ -20,10 +20,11 @@ export interface OptimizerLike {
   readonly paramGroups?: readonly { lr: number }[];
 }
 
-/** An lr scheduler; ReduceLROnPlateau-style schedulers (with `mode`) get the monitored loss. */
-export interface SchedulerLike {
-  step(metric?: number): unknown;
-}
+/**
+ * An lr scheduler, stepped once per epoch: with no argument, or, for ReduceLROnPlateau-style
+ * schedulers (those with a `mode`), with the monitored loss.
+ */
+export type SchedulerLike = { step(): unknown } | { readonly mode: string; step(metric: number): unknown };
 
 export type LossFunction = ((output: Tensor, target: Tensor) => Tensor) | { forward(output: Tensor, target: Tensor): Tensor };
 

@@ -3,12 +3,8 @@
 import { Tensor, backend, grad } from '../../lib/index.js';
 import { Rng } from './random.js';
 
-export type BackendName = 'js' | 'native';
-
-/** Every backend that loads here (native first when the addon is built). */
-export function backendsHere(): BackendName[] {
-  return backend.available();
-}
+export { backendsHere } from './native.js';
+export type { BackendName } from '../../lib/backend/index.js';
 
 /** A float64 leaf with requiresGrad, values normal (or uniform in [lo, hi)), kept at least `away` from 0. */
 export function leaf(rng: Rng, shape: number[], opts: { lo?: number; hi?: number; away?: number; dtype?: 'float32' | 'float64'; requiresGrad?: boolean } = {}): Tensor {
