@@ -218,7 +218,7 @@ async function evalCommand(opts: EvalOptions): Promise<void> {
   }
   let inputShape: [number, number, number];
   try {
-    inputShape = JSON.parse(metadata['backprop.input_shape'] ?? '');
+    inputShape = JSON.parse(metadata['backprop.input_shape'] ?? '') as [number, number, number];
   } catch {
     throw new Error(`${opts.modelFile} has no valid 'backprop.input_shape' metadata`);
   }

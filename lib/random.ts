@@ -78,7 +78,7 @@ export function nextNormal(): number {
     hasSpareNormal = false;
     return spareNormal;
   }
-  let u = 0;
+  let u: number;
   do u = nextDouble(); while (u === 0);
   const v = nextDouble();
   const r = Math.sqrt(-2 * Math.log(u));
@@ -126,7 +126,8 @@ export function getRngState(): number[] {
 }
 
 export function setRngState(s: readonly number[]): void {
-  if (!Array.isArray(s) || s.length !== 7 || !s.every((v) => typeof v === 'number' && Number.isFinite(v))) {
+  const values: unknown = s; // checked as JavaScript callers may pass anything
+  if (!Array.isArray(values) || values.length !== 7 || !values.every((v) => typeof v === 'number' && Number.isFinite(v))) {
     throw new TypeError('setRngState: expected the 7 numbers returned by getRngState()');
   }
   for (let i = 0; i < 4; i++) state[i] = s[i];

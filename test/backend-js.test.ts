@@ -139,7 +139,9 @@ describe('js gemm', () => {
 });
 
 describe('js erf and unary kernels', () => {
-  // [x, erf(x), erfc(x)] from mpmath at 40 digits.
+  // [x, erf(x), erfc(x)] from mpmath at 40 digits, printed to 20: each literal rounds to the
+  // nearest double, which is the reference wanted.
+  /* eslint-disable no-loss-of-precision */
   const erfTable: [number, number, number][] = [
     [-30, -1, 2], [-5, -0.99999999999846254021, 1.9999999999984625402],
     [-3, -0.99997790950300141456, 1.9999779095030014146], [-1.5, -0.96610514647531072707, 1.9661051464753107271],
@@ -152,6 +154,7 @@ describe('js erf and unary kernels', () => {
     [4.5, 0.99999999980338395585, 1.9661604415428874763e-10], [6, 0.99999999999999997848, 2.1519736712498913117e-17],
     [8, 1, 1.122429717298292708e-29],
   ];
+  /* eslint-enable no-loss-of-precision */
 
   it('erf and erfc agree with mpmath to about 1e-15 relative', () => {
     for (const [x, e, ec] of erfTable) {
@@ -183,7 +186,8 @@ describe('js erf and unary kernels', () => {
   });
 
   it('GELU (erf form) and its derivative agree with mpmath', () => {
-    // [x, x*Phi(x), Phi(x) + x*phi(x)]
+    // [x, x*Phi(x), Phi(x) + x*phi(x)], printed to 20 digits (rounded to the nearest double here)
+    /* eslint-disable no-loss-of-precision */
     const table = [
       [-10, -7.619853024160526066e-23, -7.6184000964648140857e-22], [-6, -5.9195258702261888442e-9, -3.5468709453902014781e-8],
       [-3, -0.00404969409489028358, -0.011945647204183927], [-1, -0.15865525393145705141, -0.083315470587686298383],
@@ -191,6 +195,7 @@ describe('js erf and unary kernels', () => {
       [0.25, 0.14967658142073093106, 0.69537335488363602598], [1, 0.84134474606854294859, 1.0833154705876862984],
       [3, 2.9959503059051097164, 1.011945647204183927], [6, 5.9999999940804741298, 1.0000000354687094539],
     ];
+    /* eslint-enable no-loss-of-precision */
     const x = new F64(table.map((r) => r[0]));
     const y = new F64(x.length);
     const gx = new F64(x.length);
@@ -401,7 +406,11 @@ describe('js softmax family', () => {
     const [rows, cols] = [3, 5];
     const x = rng.fill(new F64(rows * cols));
     const w = rng.fill(new F64(rows * cols));
-    for (const [fwd, bwd] of [[js.softmax, js.softmaxBackward], [js.logSoftmax, js.logSoftmaxBackward]] as const) {
+    // The js kernels are plain functions (no `this`): safe to take off the object.
+    /* eslint-disable @typescript-eslint/unbound-method */
+    const kernelPairs = [[js.softmax, js.softmaxBackward], [js.logSoftmax, js.logSoftmaxBackward]] as const;
+    /* eslint-enable @typescript-eslint/unbound-method */
+    for (const [fwd, bwd] of kernelPairs) {
       const y = new F64(rows * cols);
       fwd(x, rows, cols, y);
       const gx = new F64(rows * cols);

@@ -114,7 +114,7 @@ describe('fit', () => {
     opt.step = ((...args: Parameters<typeof step>) => {
       steps++;
       return step(...args);
-    }) as typeof opt.step;
+    });
     const controller = new AbortController();
     const history = await fit(model, {
       train: new DataLoader(separable(64), { batchSize: 8 }),

@@ -621,7 +621,7 @@ describe.skipIf(!native)(`native vs js: argument errors${skipReason}`, () => {
         jsError = e;
       }
       expect(jsError, 'the js backend throws').toBeInstanceOf(Error);
-      expect(() => call(nb)).toThrow((jsError as Error).constructor as typeof Error);
+      expect(() => call(nb)).toThrow((jsError as Error).constructor);
     });
   }
 });

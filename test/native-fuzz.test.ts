@@ -2,6 +2,7 @@
 // wrong types, short arrays, mixed dtypes, negative/huge/NaN/fractional sizes, out-of-range
 // indices and targets. Each call must throw a TypeError or RangeError whose message names the
 // function; none may crash the process or write out of bounds (checked with guard arrays).
+import { inspect } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import type { NativeBackend } from '../lib/backend/native.js';
 import { tryLoadNative } from './support/native.js';
@@ -148,7 +149,7 @@ function expectArgError(b: Record<string, unknown>, fn: string, args: unknown[],
     threw = e;
   }
   if (!(threw instanceof TypeError || threw instanceof RangeError)) {
-    throw new Error(`${fn} with ${what}: expected a TypeError or RangeError, got ${threw === null ? 'no error' : String(threw)}`);
+    throw new Error(`${fn} with ${what}: expected a TypeError or RangeError, got ${threw === null ? 'no error' : inspect(threw)}`);
   }
   if (!threw.message.startsWith(`${fn}:`)) throw new Error(`${fn} with ${what}: message does not name the function: ${threw.message}`);
 }

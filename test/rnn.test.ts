@@ -176,15 +176,9 @@ describe.each(backends)('recurrent layers on the %s backend', (name) => {
       const D = cfg.bidirectional ? 2 : 1;
       const x = randn([cfg.T, B, I], { dtype: f64, requiresGrad: true });
       const inputs = [x];
-      let h0: Tensor | null = null;
-      let c0: Tensor | null = null;
       if (cfg.state) {
-        h0 = randn([cfg.numLayers * D, B, H], { dtype: f64, requiresGrad: true });
-        inputs.push(h0);
-        if (kind === 'lstm') {
-          c0 = randn([cfg.numLayers * D, B, H], { dtype: f64, requiresGrad: true });
-          inputs.push(c0);
-        }
+        inputs.push(randn([cfg.numLayers * D, B, H], { dtype: f64, requiresGrad: true })); // h0
+        if (kind === 'lstm') inputs.push(randn([cfg.numLayers * D, B, H], { dtype: f64, requiresGrad: true })); // c0
       }
       const params = layer.parameters();
       const fn = (...ts: Tensor[]): Tensor[] => runLayer(layer, ts[0], cfg.state ? ts[1] : null, cfg.state && kind === 'lstm' ? ts[2] : null);
@@ -207,8 +201,8 @@ describe.each(backends)('recurrent layers on the %s backend', (name) => {
     const rule = grad(loss, targets, { createGraph: true }); // grad mode on: the Tensor-op rule runs
     fused.forEach((g, i) => {
       expect(g).not.toBeNull();
-      const r = rule[i]!;
-      for (let k = 0; k < g!.size; k++) expect(Math.abs(g!.data[k] - r.data[k])).toBeLessThan(1e-12 * (1 + Math.abs(r.data[k])));
+      const r = rule[i];
+      for (let k = 0; k < g.size; k++) expect(Math.abs(g.data[k] - r.data[k])).toBeLessThan(1e-12 * (1 + Math.abs(r.data[k])));
     });
   });
 });

@@ -28,6 +28,7 @@ const stepSource = `(b, backendName) => {
   loss.backward();
   return [loss.item(), ...Array.from(w1.grad.data)];
 }`;
+// eslint-disable-next-line @typescript-eslint/no-implied-eval -- the very source the workers run
 const step = new Function(`return ${stepSource}`)() as (b: Lib, backendName: string) => number[];
 
 const workerSource = `

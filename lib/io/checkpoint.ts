@@ -100,9 +100,9 @@ export function loadCheckpoint(path: string, parts: CheckpointParts): Checkpoint
   if (text === undefined) throw new Error(`loadCheckpoint: ${path} is a safetensors file but not a backprop checkpoint (no '${KEY}' metadata)`);
   let record: { version: number; epoch: number; rng: number[]; model: Json; optimizer: Json; scheduler: Json };
   try {
-    record = JSON.parse(text);
+    record = JSON.parse(text) as typeof record;
   } catch (e) {
-    throw new Error(`loadCheckpoint: ${path} has corrupt checkpoint metadata (${(e as Error).message})`);
+    throw new Error(`loadCheckpoint: ${path} has corrupt checkpoint metadata (${(e as Error).message})`, { cause: e });
   }
   if (record.version !== 1) throw new Error(`loadCheckpoint: ${path} has unknown checkpoint version ${String(record.version)}`);
   if (parts.optimizer && record.optimizer === null) throw new Error(`loadCheckpoint: ${path} holds no optimizer state`);

@@ -116,7 +116,7 @@ export function readSafetensors(path: string): DecodedFile {
   try {
     bytes = readFileSync(path);
   } catch (e) {
-    throw new Error(`io.load: cannot read ${path}: ${(e as Error).message}`);
+    throw new Error(`io.load: cannot read ${path}: ${(e as Error).message}`, { cause: e });
   }
   return decodeSafetensors(bytes, path);
 }
@@ -127,7 +127,7 @@ export async function readSafetensorsAsync(path: string): Promise<DecodedFile> {
   try {
     bytes = await readFile(path);
   } catch (e) {
-    throw new Error(`io.load: cannot read ${path}: ${(e as Error).message}`);
+    throw new Error(`io.load: cannot read ${path}: ${(e as Error).message}`, { cause: e });
   }
   return decodeSafetensors(bytes, path);
 }

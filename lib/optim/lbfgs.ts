@@ -266,8 +266,9 @@ export class LBFGS extends Optimizer<LBFGSOptions> {
         oldDirs.length = 0; oldStps.length = 0; ro.length = 0;
         hDiag = 1;
       } else {
-        const y = flatGrad.map((v, i) => v - (prevFlatGrad as Vec)[i]);
-        const s = (d as Vec).map((v) => v * t);
+        const prev = prevFlatGrad;
+        const y = flatGrad.map((v, i) => v - prev[i]);
+        const s = d.map((v) => v * t);
         const ys = dot(y, s);
         if (ys > 1e-10) {
           if (oldDirs.length === historySize) {
@@ -328,7 +329,7 @@ export class LBFGS extends Optimizer<LBFGSOptions> {
         }
       }
       currentEvals += lsEvals;
-      state.func_evals = (state.func_evals as number) + lsEvals;
+      state.func_evals = state.func_evals + lsEvals;
 
       if (nIter === maxIter) break;
       if (currentEvals >= maxEval) break;

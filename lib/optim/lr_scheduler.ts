@@ -135,7 +135,8 @@ export class MultiStepLR extends LRScheduler {
 
   constructor(optimizer: AnyOptimizer, options: { milestones: readonly number[]; gamma?: number; lastEpoch?: number }) {
     super(optimizer, options.lastEpoch ?? -1);
-    if (!Array.isArray(options.milestones) || !options.milestones.every((m) => Number.isInteger(m))) {
+    const milestones: unknown = options.milestones; // checked as JavaScript callers may pass anything
+    if (!Array.isArray(milestones) || !milestones.every((m) => Number.isInteger(m))) {
       throw new TypeError('MultiStepLR: milestones must be a list of integers');
     }
     this.milestones = [...options.milestones].sort((a, b) => a - b);

@@ -201,7 +201,7 @@ export interface EvaluateOptions {
  */
 export async function evaluate(model: Trainable, data: Batches, options: EvaluateOptions = {}): Promise<{ loss: number; samples: number; [metric: string]: number }> {
   const lossFn = options.loss ? asLossFn(options.loss) : undefined;
-  const metrics = createMetrics((options.metrics ?? []) as MetricSpec[]);
+  const metrics = createMetrics(options.metrics ?? []);
   const wasTraining = model.training;
   model.eval();
   for (const m of metrics) m.reset();

@@ -65,6 +65,8 @@ export function createMetrics(specs: readonly MetricSpec[]): Metric[] {
   return specs.filter((s) => s !== 'loss').map((s) => {
     if (s === 'accuracy') return new Accuracy();
     if (typeof s === 'object' && s !== null && typeof s.update === 'function') return s;
-    throw new TypeError(`fit: unknown metric ${String(s)} (use 'loss', 'accuracy' or an object implementing Metric)`);
+    const spec: unknown = s; // what a JavaScript caller passed
+    const what = typeof spec === 'string' ? `'${spec}'` : `of type ${spec === null ? 'null' : typeof spec}`;
+    throw new TypeError(`fit: unknown metric ${what} (use 'loss', 'accuracy' or an object implementing Metric)`);
   });
 }
