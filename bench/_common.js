@@ -94,10 +94,12 @@ export function table(header, rows) {
 }
 
 /** A number with `digits` decimals, '—' when missing. */
-export const fmt = (/** @type {number | null | undefined} */ x, digits = 1) => (x === null || x === undefined || Number.isNaN(x) ? '—' : x.toFixed(digits));
+export const fmt = (/** @type {number | null | undefined} */ x, digits = 1) =>
+  x === null || x === undefined || Number.isNaN(x) ? '—' : x.toFixed(digits);
 
 /** Whole number with thousands separators, '—' when missing. */
-export const f0 = (/** @type {number | undefined} */ x) => (x === undefined ? '—' : Math.round(x).toLocaleString('en-US'));
+export const f0 = (/** @type {number | undefined} */ x) =>
+  x === undefined ? '—' : Math.round(x).toLocaleString('en-US');
 
 /**
  * Runs a worker process and parses the JSON on the last line of its stdout ({ error } when it failed).
@@ -117,9 +119,12 @@ export function runWorker(cmd, args) {
  * @param {string} key
  */
 export function printSpeedups(rows, key) {
-  const get = (/** @type {string} */ label, /** @type {number} */ t) => rows.find((r) => r.label.startsWith(label) && r.threads === t && !r.error);
+  const get = (/** @type {string} */ label, /** @type {number} */ t) =>
+    rows.find((r) => r.label.startsWith(label) && r.threads === t && !r.error);
   for (const t of [1, 2]) {
-    const n = get('native', t), j = get('js', t), p = get('PyTorch', t);
+    const n = get('native', t),
+      j = get('js', t),
+      p = get('PyTorch', t);
     const parts = [];
     if (n && j) parts.push(`native/js ${(n[key] / j[key]).toFixed(1)}x`);
     if (n && p) parts.push(`native/PyTorch ${(n[key] / p[key]).toFixed(2)}x`);

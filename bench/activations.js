@@ -42,7 +42,9 @@ export async function runActivations({ js, native, hooks, UnaryOp }) {
   console.log(`# Activations, ${N.toLocaleString('en')} float32 values, best time\n`);
   console.log(table(header, rows));
   if (native) {
-    console.log(`\nTarget: native (${defaultSimd}, 1 thread) >= 4x js: ${misses.length ? `MISS for ${misses.join(', ')}` : 'MET for every op'}`);
+    console.log(
+      `\nTarget: native (${defaultSimd}, 1 thread) >= 4x js: ${misses.length ? `MISS for ${misses.join(', ')}` : 'MET for every op'}`,
+    );
   } else {
     console.log('\n(native addon not loaded: no comparison)');
   }

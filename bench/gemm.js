@@ -22,14 +22,23 @@ function compileDirect() {
   const cleanup = () => rmSync(dir, { recursive: true, force: true });
   const exe = join(dir, 'sgemm');
   try {
-    execFileSync('cc', ['-O2', join(here, 'c', 'sgemm.c'), '-o', exe, '-lopenblas'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    execFileSync('cc', ['-O2', join(here, 'c', 'sgemm.c'), '-o', exe, '-lopenblas'], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
   } catch (err) {
     cleanup();
     const e = /** @type {Error & { stderr?: Buffer }} */ (err);
-    return new Error(`cannot compile bench/c/sgemm.c with -lopenblas: ${e.stderr ? String(e.stderr).trim() : e.message}`);
+    return new Error(
+      `cannot compile bench/c/sgemm.c with -lopenblas: ${e.stderr ? String(e.stderr).trim() : e.message}`,
+    );
   }
   /** @type {(threads: number, n: number) => number} */
-  const run = (threads, n) => Number(execFileSync(exe, [String(threads), String(n)], { encoding: 'utf8' }).trim().split(' ')[1]);
+  const run = (threads, n) =>
+    Number(
+      execFileSync(exe, [String(threads), String(n)], { encoding: 'utf8' })
+        .trim()
+        .split(' ')[1],
+    );
   return { run, cleanup };
 }
 
@@ -41,7 +50,9 @@ function gflops(backend, n) {
   const a = randomFloat32(n * n, 1);
   const b = randomFloat32(n * n, 2);
   const c = new Float32Array(n * n);
-  const seconds = bestTime(() => backend.gemm(false, false, n, n, n, 1, a, b, 0, c), { minSeconds: backend.name === 'js' ? 0.2 : 0.4 });
+  const seconds = bestTime(() => backend.gemm(false, false, n, n, n, 1, a, b, 0, c), {
+    minSeconds: backend.name === 'js' ? 0.2 : 0.4,
+  });
   return (2 * n ** 3) / seconds / 1e9;
 }
 
@@ -53,9 +64,14 @@ export async function main(args = []) {
   const { js, native, hooks, nativeError } = backends;
   if (!native) console.log(`(the native addon did not load: ${nativeError}; addon columns are empty)\n`);
   const info = native?.info();
-  console.log(`# SGEMM, C = A·B, square n×n float32, GFLOP/s = 2n³ / best time (best of ${ROUNDS} interleaved rounds)\n`);
+  console.log(
+    `# SGEMM, C = A·B, square n×n float32, GFLOP/s = 2n³ / best time (best of ${ROUNDS} interleaved rounds)\n`,
+  );
   if (info) console.log(`addon: simd ${info.simd}, blas ${info.blas}`);
-  const load = () => loadavg().map((x) => x.toFixed(2)).join(' ');
+  const load = () =>
+    loadavg()
+      .map((x) => x.toFixed(2))
+      .join(' ');
   console.log(`machine: ${cpus().length} CPUs, load average at start ${load()} (other processes skew the figures)`);
   console.log(`js backend measured for n <= ${JS_MAX_N} only (it is a plain i-k-j loop, single-threaded).\n`);
 
@@ -89,22 +105,48 @@ export async function main(args = []) {
         }
       }
       const ratio = (/** @type {number | null} */ x) => (x === null || !d ? null : x / d);
-      rows.push([n, fmt(d), fmt(viaBlas), fmt(ratio(viaBlas), 3), fmt(builtin), fmt(ratio(builtin), 3),
-        jsResults.has(n) ? fmt(jsResults.get(n), 2) : 'skipped']);
+      rows.push([
+        n,
+        fmt(d),
+        fmt(viaBlas),
+        fmt(ratio(viaBlas), 3),
+        fmt(builtin),
+        fmt(ratio(builtin), 3),
+        jsResults.has(n) ? fmt(jsResults.get(n), 2) : 'skipped',
+      ]);
       const blasRatio = ratio(viaBlas);
       const builtinRatio = ratio(builtin);
-      if (n >= 256 && blasRatio !== null) verdicts.push({ threads, n, what: 'addon/direct', value: blasRatio, target: 0.95 });
-      if (n === 1024 && builtinRatio !== null) verdicts.push({ threads, n, what: 'builtin/direct', value: builtinRatio, target: 0.5 });
+      if (n >= 256 && blasRatio !== null)
+        verdicts.push({ threads, n, what: 'addon/direct', value: blasRatio, target: 0.95 });
+      if (n === 1024 && builtinRatio !== null)
+        verdicts.push({ threads, n, what: 'builtin/direct', value: builtinRatio, target: 0.5 });
     }
     console.log(`## ${threads} thread${threads > 1 ? 's' : ''}\n`);
-    console.log(table(['n', 'OpenBLAS direct (C)', 'addon + OpenBLAS', 'addon/direct', 'addon built-in', 'built-in/direct', 'js backend'], rows));
+    console.log(
+      table(
+        [
+          'n',
+          'OpenBLAS direct (C)',
+          'addon + OpenBLAS',
+          'addon/direct',
+          'addon built-in',
+          'built-in/direct',
+          'js backend',
+        ],
+        rows,
+      ),
+    );
     console.log('');
   }
   if (!(direct instanceof Error)) direct.cleanup();
   console.log(`load average after GEMM: ${load()}`);
-  console.log('Targets: addon + OpenBLAS within 5% of direct OpenBLAS at n >= 256; built-in >= 50% of OpenBLAS at n = 1024.');
+  console.log(
+    'Targets: addon + OpenBLAS within 5% of direct OpenBLAS at n >= 256; built-in >= 50% of OpenBLAS at n = 1024.',
+  );
   for (const v of verdicts) {
-    console.log(`  ${v.value >= v.target ? 'MET ' : 'MISS'} ${v.what} = ${v.value.toFixed(3)} at n=${v.n}, ${v.threads} thread(s) (target >= ${v.target})`);
+    console.log(
+      `  ${v.value >= v.target ? 'MET ' : 'MISS'} ${v.what} = ${v.value.toFixed(3)} at n=${v.n}, ${v.threads} thread(s) (target >= ${v.target})`,
+    );
   }
   console.log('');
   if (!args.includes('--no-activations')) await runActivations(backends);

@@ -25,11 +25,17 @@ async function worker(name, threads, steps) {
   backend.setNumThreads(threads);
   manualSeed(0);
   const model = new nn.Sequential(
-    new nn.Conv2d(1, 6, 5, { padding: 2 }), new nn.ReLU(), new nn.MaxPool2d(2),
-    new nn.Conv2d(6, 16, 5), new nn.ReLU(), new nn.MaxPool2d(2),
+    new nn.Conv2d(1, 6, 5, { padding: 2 }),
+    new nn.ReLU(),
+    new nn.MaxPool2d(2),
+    new nn.Conv2d(6, 16, 5),
+    new nn.ReLU(),
+    new nn.MaxPool2d(2),
     new nn.Flatten(),
-    new nn.Linear(400, 120), new nn.ReLU(),
-    new nn.Linear(120, 84), new nn.ReLU(),
+    new nn.Linear(400, 120),
+    new nn.ReLU(),
+    new nn.Linear(120, 84),
+    new nn.ReLU(),
     new nn.Linear(84, 10),
   );
   const x = randn([64, 1, 28, 28]);
@@ -77,7 +83,13 @@ export async function main(args = []) {
       torch = better(torch, run('/usr/bin/python3', [join(here, 'torch', 'lenet.py'), String(threads), String(steps)]));
     }
     rows.push({ label: 'native', threads, ...native });
-    const j = run(process.execPath, [self, '--worker', 'js', String(threads), String(Math.max(2, Math.floor(steps / 25)))]);
+    const j = run(process.execPath, [
+      self,
+      '--worker',
+      'js',
+      String(threads),
+      String(Math.max(2, Math.floor(steps / 25))),
+    ]);
     rows.push({ label: 'js', threads, ...j });
     const t = /** @type {import('./_common.js').WorkerResult} */ (torch); // set: rounds >= 1
     rows.push({ label: t.torch ? `PyTorch ${t.torch}` : 'PyTorch', threads, ...t, peakRssMb: t.peak_rss_mb });
@@ -86,17 +98,25 @@ export async function main(args = []) {
   if (native) console.log(`backend info: ${JSON.stringify(native.info)}`);
   console.log('');
   // Other processes on a shared machine skew every figure (PyTorch's threads spin-wait the most).
-  console.log(`LeNet-5 training, batch 64, 1x28x28, SGD momentum 0.9; 1-minute load average ${loadBefore.toFixed(2)} before, ${loadavg()[0].toFixed(2)} after the run`);
+  console.log(
+    `LeNet-5 training, batch 64, 1x28x28, SGD momentum 0.9; 1-minute load average ${loadBefore.toFixed(2)} before, ${loadavg()[0].toFixed(2)} after the run`,
+  );
   console.log('');
   console.log('| | threads | samples/s | peak RSS (MB) |');
   console.log('| --- | --- | --- | --- |');
   for (const r of rows) {
-    console.log(`| ${r.label} | ${r.threads} | ${r.error ? `failed: ${r.error}` : f0(r.sps)} | ${r.error ? '—' : f0(r.peakRssMb)} |`);
+    console.log(
+      `| ${r.label} | ${r.threads} | ${r.error ? `failed: ${r.error}` : f0(r.sps)} | ${r.error ? '—' : f0(r.peakRssMb)} |`,
+    );
   }
   console.log('');
   printSpeedups(rows, 'sps');
 }
 
 if (process.argv[2] === '--worker') {
-  await worker(/** @type {import('./_common.js').BackendName} */ (process.argv[3]), Number(process.argv[4]), Number(process.argv[5]));
+  await worker(
+    /** @type {import('./_common.js').BackendName} */ (process.argv[3]),
+    Number(process.argv[4]),
+    Number(process.argv[5]),
+  );
 }

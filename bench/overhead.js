@@ -25,7 +25,13 @@ const STEPS = {
 
 function smallStep() {
   manualSeed(0);
-  const model = new nn.Sequential(new nn.Linear(2, 16), new nn.Tanh(), new nn.Linear(16, 16), new nn.Tanh(), new nn.Linear(16, 1));
+  const model = new nn.Sequential(
+    new nn.Linear(2, 16),
+    new nn.Tanh(),
+    new nn.Linear(16, 16),
+    new nn.Tanh(),
+    new nn.Linear(16, 1),
+  );
   const x = randn([32, 2]);
   const y = randn([32, 1]);
   const opt = new optim.SGD(model.parameters(), { lr: 0.01 });
@@ -39,7 +45,13 @@ function smallStep() {
 
 function largeStep() {
   manualSeed(0);
-  const model = new nn.Sequential(new nn.Linear(784, 512), new nn.ReLU(), new nn.Linear(512, 256), new nn.ReLU(), new nn.Linear(256, 10));
+  const model = new nn.Sequential(
+    new nn.Linear(784, 512),
+    new nn.ReLU(),
+    new nn.Linear(512, 256),
+    new nn.ReLU(),
+    new nn.Linear(256, 10),
+  );
   const x = randn([128, 784]);
   const y = tensor(Int32Array.from({ length: 128 }, (_, i) => (i * 7) % 10));
   const opt = new optim.SGD(model.parameters(), { lr: 0.01, momentum: 0.9 });
@@ -121,7 +133,11 @@ export async function main(args = []) {
   /** @type {('native' | 'js' | 'torch')[]} */
   const libs = [...names, ...(torch instanceof Error ? [] : /** @type {const} */ (['torch']))];
   /** @type {['small' | 'large', number][]} */
-  const configs = [['small', 1], ['large', 1], ['large', 2]];
+  const configs = [
+    ['small', 1],
+    ['large', 1],
+    ['large', 2],
+  ];
   /** @type {Record<string, Record<string, number>>} */
   const best = {}; // best[lib][config] = seconds per step
   for (const lib of libs) best[lib] = {};
@@ -155,10 +171,16 @@ export async function main(args = []) {
   if (names.includes('native')) backend.use('native');
   backend.setNumThreads(1);
   const info = backend.info();
-  console.log(`backprop ${names.join('/')} (${info.name}: blas ${info.blas}, simd ${info.simd}), ${torch instanceof Error ? `PyTorch unavailable: ${torch.message}` : `torch ${torch.version} (BLAS: ${torch.blas}; its threads set with the intra-op threads)`}`);
-  console.log(`${rounds} alternating rounds, best of each; load average (1 min) before: ${loadBefore.toFixed(2)}, after: ${loadavg()[0].toFixed(2)}`);
+  console.log(
+    `backprop ${names.join('/')} (${info.name}: blas ${info.blas}, simd ${info.simd}), ${torch instanceof Error ? `PyTorch unavailable: ${torch.message}` : `torch ${torch.version} (BLAS: ${torch.blas}; its threads set with the intra-op threads)`}`,
+  );
+  console.log(
+    `${rounds} alternating rounds, best of each; load average (1 min) before: ${loadBefore.toFixed(2)}, after: ${loadavg()[0].toFixed(2)}`,
+  );
   console.log('');
-  console.log('| | µs / step, 2-16-16-1 tanh MLP, batch 32 | samples/s, 784-512-256-10 ReLU MLP, batch 128, 1 thread | same, 2 threads |');
+  console.log(
+    '| | µs / step, 2-16-16-1 tanh MLP, batch 32 | samples/s, 784-512-256-10 ReLU MLP, batch 128, 1 thread | same, 2 threads |',
+  );
   console.log('| --- | --- | --- | --- |');
   /** @type {(label: string, b: Record<string, number>) => string} */
   const row = (label, b) => `| ${label} | ${f1(b.small1 * 1e6)} | ${f0(128 / b.large1)} | ${f0(128 / b.large2)} |`;
@@ -167,7 +189,12 @@ export async function main(args = []) {
   const nat = best.native;
   if (nat && best.torch) {
     console.log('');
-    console.log(`native vs PyTorch: step time ${(nat.small1 / best.torch.small1).toFixed(2)}x, throughput ${(best.torch.large1 / nat.large1).toFixed(2)}x (1 thread), ${(best.torch.large2 / nat.large2).toFixed(2)}x (2 threads)`);
+    console.log(
+      `native vs PyTorch: step time ${(nat.small1 / best.torch.small1).toFixed(2)}x, throughput ${(best.torch.large1 / nat.large1).toFixed(2)}x (1 thread), ${(best.torch.large2 / nat.large2).toFixed(2)}x (2 threads)`,
+    );
   }
-  if (nat && best.js) console.log(`native vs js throughput: ${(best.js.large1 / nat.large1).toFixed(1)}x (1 thread), ${(best.js.large2 / nat.large2).toFixed(1)}x (2 threads)`);
+  if (nat && best.js)
+    console.log(
+      `native vs js throughput: ${(best.js.large1 / nat.large1).toFixed(1)}x (1 thread), ${(best.js.large2 / nat.large2).toFixed(1)}x (2 threads)`,
+    );
 }

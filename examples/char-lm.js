@@ -128,7 +128,9 @@ function evaluate(src) {
 const bits = (/** @type {number} */ nats) => nats / Math.LN2;
 console.log(`text: ${file} (${codes.length.toLocaleString('en-US')} chars, ${V} distinct)`);
 console.log(`backend: ${JSON.stringify(backend.info())}`);
-console.log(`model: Embedding(${V}, ${embedDim}) -> LSTM(${embedDim}, ${hidden}) -> Linear(${hidden}, ${V}); batch ${batch}, bptt ${bptt}, Adam lr ${opts.lr}`);
+console.log(
+  `model: Embedding(${V}, ${embedDim}) -> LSTM(${embedDim}, ${hidden}) -> Linear(${hidden}, ${V}); batch ${batch}, bptt ${bptt}, Adam lr ${opts.lr}`,
+);
 console.log(`unigram entropy of the text: ${unigram.toFixed(3)} nats/char (${bits(unigram).toFixed(3)} bits/char)`);
 console.log(`held-out loss before training: ${evaluate(validCodes).toFixed(3)} nats/char`);
 
@@ -157,9 +159,11 @@ for (let epoch = 1; epoch <= epochs; epoch++) {
   }
   const valid = evaluate(validCodes);
   const secs = (Date.now() - t0) / 1000;
-  console.log(`epoch ${epoch}: train ${(running / steps).toFixed(3)} nats/char, held-out ${valid.toFixed(3)} nats/char ` +
-    `(${bits(valid).toFixed(3)} bits/char, ${(valid / unigram * 100).toFixed(0)}% of the unigram entropy); ` +
-    `${Math.round(seen / secs).toLocaleString('en-US')} chars/s, ${secs.toFixed(1)} s`);
+  console.log(
+    `epoch ${epoch}: train ${(running / steps).toFixed(3)} nats/char, held-out ${valid.toFixed(3)} nats/char ` +
+      `(${bits(valid).toFixed(3)} bits/char, ${((valid / unigram) * 100).toFixed(0)}% of the unigram entropy); ` +
+      `${Math.round(seen / secs).toLocaleString('en-US')} chars/s, ${secs.toFixed(1)} s`,
+  );
 }
 
 // ---- sampling -------------------------------------------------------------------------------

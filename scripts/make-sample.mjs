@@ -67,7 +67,12 @@ function cut(prefix, outPrefix, perClass) {
     images.body.copy(imageBody, dst * rows, src * rows, (src + 1) * rows);
     labelBody[dst] = labels.body[src];
   });
-  writeIdx(join(outDir, `${outPrefix}-images-idx3-ubyte.gz`), 0x08, [chosen.length, images.shape[1], images.shape[2]], imageBody);
+  writeIdx(
+    join(outDir, `${outPrefix}-images-idx3-ubyte.gz`),
+    0x08,
+    [chosen.length, images.shape[1], images.shape[2]],
+    imageBody,
+  );
   writeIdx(join(outDir, `${outPrefix}-labels-idx1-ubyte.gz`), 0x08, [chosen.length], labelBody);
   console.log(`${outPrefix}: ${chosen.length} images (${perClass} per class)`);
 }

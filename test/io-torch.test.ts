@@ -37,7 +37,10 @@ describe.skipIf(!hasTorch)('state dicts between backprop and PyTorch', () => {
     const ours = join(dir, 'ours.safetensors');
     const theirs = join(dir, 'theirs.safetensors');
     save(ours, model.stateDict(), { format: 'pt' });
-    const x = [[0.5, -1, 2, 0.25], [1, 1, -1, 0]];
+    const x = [
+      [0.5, -1, 2, 0.25],
+      [1, 1, -1, 0],
+    ];
     const script = `${pyIo}
 m = torch.nn.Sequential(torch.nn.Linear(4, 3), torch.nn.ReLU(), torch.nn.Linear(3, 2))
 m.load_state_dict(read(sys.argv[1]), strict=True)
@@ -46,8 +49,12 @@ torch.manual_seed(0); m2 = torch.nn.Sequential(torch.nn.Linear(4, 3), torch.nn.R
 write(sys.argv[2], m2.state_dict())
 print(json.dumps({'out': out, 'out2': m2(torch.tensor(${JSON.stringify(x)})).tolist()}))
 `;
-    const result = JSON.parse(execFileSync(python, ['-c', script, ours, theirs], { encoding: 'utf8' })) as { out: number[][]; out2: number[][] };
-    const forward = (m: nn.Module, input: Tensor): number[] => Array.from((m as unknown as { forward(x: Tensor): Tensor }).forward(input).data);
+    const result = JSON.parse(execFileSync(python, ['-c', script, ours, theirs], { encoding: 'utf8' })) as {
+      out: number[][];
+      out2: number[][];
+    };
+    const forward = (m: nn.Module, input: Tensor): number[] =>
+      Array.from((m as unknown as { forward(x: Tensor): Tensor }).forward(input).data);
     const ourOut = forward(model, tensor(x));
     result.out.flat().forEach((v, i) => expect(ourOut[i]).toBeCloseTo(v, 5));
 
