@@ -11,6 +11,7 @@
 // 2. Layering: lib/backend imports nothing of lib outside itself (it only moves numbers); lib/ops
 //    knows nothing of the layers built on it (nn, optim, data, io, train, the CLI).
 
+import { defineConfig } from 'eslint/config';
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 import importX from 'eslint-plugin-import-x';
@@ -24,7 +25,7 @@ const CIRCLE = ['lib/tensor.ts', 'lib/ops/**', 'lib/autograd/**'];
 /** What lib/ops must not import: the layers above it. */
 const ABOVE_OPS = ['lib/nn', 'lib/optim', 'lib/data', 'lib/io', 'lib/train', 'lib/cli.ts'];
 
-export default tseslint.config(
+export default defineConfig(
   {
     ignores: ['dist/**', 'build/**', 'prebuilds/**', 'node_modules/**', 'data/**', 'coverage/**'],
   },
