@@ -6,26 +6,50 @@ import { dirname, join } from 'node:path';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 
-/** The js backend, the native backend (or null) with its test hooks, and why it did not load. */
+/** @typedef {import('../dist/backend/types.js').Backend} Backend */
+/** @typedef {import('../dist/backend/native.js').NativeBackend} NativeBackend */
+/** @typedef {'native' | 'js'} BackendName */
+/** What a worker process printed as JSON (its figures, or `error`), with the row's label and threads. */
+/** @typedef {Record<string, any>} WorkerResult */
+
+/**
+ * The js backend, the native backend (or null) with its test hooks, why it did not load, and the
+ * unary op codes of this build.
+ * @returns {Promise<{ js: Backend, native: NativeBackend | null, hooks: NativeBackend | null, nativeError: string,
+ *   UnaryOp: typeof import('../dist/backend/types.js').UnaryOp }>}
+ */
 export async function loadBackends() {
   const dist = join(root, 'dist', 'backend');
   if (!existsSync(join(dist, 'js.js'))) {
     throw new Error('dist/ is missing: run `npm run compile` before `npm run bench`');
   }
-  const { jsBackend } = await import(pathToFileURL(join(dist, 'js.js')).href);
+  const { UnaryOp } = /** @type {typeof import('../dist/backend/types.js')} */ (
+    await import(pathToFileURL(join(dist, 'types.js')).href)
+  );
+  const { jsBackend } = /** @type {typeof import('../dist/backend/js.js')} */ (
+    await import(pathToFileURL(join(dist, 'js.js')).href)
+  );
+  /** @type {NativeBackend | null} */
   let native = null;
   let nativeError = '';
   try {
-    const mod = await import(pathToFileURL(join(dist, 'native.js')).href);
+    const mod = /** @type {typeof import('../dist/backend/native.js')} */ (
+      await import(pathToFileURL(join(dist, 'native.js')).href)
+    );
     native = mod.loadNative();
   } catch (e) {
     nativeError = e instanceof Error ? e.message : String(e);
   }
   // The addon object is the backend and carries the hooks (_setSimd, _simdLevels, _setBlas).
-  return { js: jsBackend, native, hooks: native, nativeError };
+  return { js: jsBackend, native, hooks: native, nativeError, UnaryOp };
 }
 
-/** Best wall time in seconds of fn() over repetitions filling about minSeconds (at least minReps), after one warm-up. */
+/**
+ * Best wall time in seconds of fn() over repetitions filling about minSeconds (at least minReps), after one warm-up.
+ * @param {() => unknown} fn
+ * @param {{ minSeconds?: number, minReps?: number }} [options]
+ * @returns {number}
+ */
 export function bestTime(fn, { minSeconds = 0.4, minReps = 2 } = {}) {
   fn();
   let best = Infinity;
@@ -40,7 +64,12 @@ export function bestTime(fn, { minSeconds = 0.4, minReps = 2 } = {}) {
   return best;
 }
 
-/** A seeded uniform [-1, 1) Float32Array (mulberry32), so every run multiplies the same data. */
+/**
+ * A seeded uniform [-1, 1) Float32Array (mulberry32), so every run multiplies the same data.
+ * @param {number} n
+ * @param {number} [seed]
+ * @returns {Float32Array}
+ */
 export function randomFloat32(n, seed = 1) {
   const out = new Float32Array(n);
   let s = seed >>> 0;
@@ -53,29 +82,49 @@ export function randomFloat32(n, seed = 1) {
   return out;
 }
 
-/** A markdown table from a header row and data rows. */
+/**
+ * A markdown table from a header row and data rows.
+ * @param {string[]} header
+ * @param {(string | number)[][]} rows
+ * @returns {string}
+ */
 export function table(header, rows) {
-  const line = (cells) => `| ${cells.join(' | ')} |`;
+  const line = (/** @type {(string | number)[]} */ cells) => `| ${cells.join(' | ')} |`;
   return [line(header), line(header.map(() => '---')), ...rows.map(line)].join('\n');
 }
 
-export const fmt = (x, digits = 1) => (x === null || x === undefined || Number.isNaN(x) ? '—' : x.toFixed(digits));
+/** A number with `digits` decimals, '—' when missing. */
+export const fmt = (/** @type {number | null | undefined} */ x, digits = 1) =>
+  x === null || x === undefined || Number.isNaN(x) ? '—' : x.toFixed(digits);
 
 /** Whole number with thousands separators, '—' when missing. */
-export const f0 = (x) => (x === undefined ? '—' : Math.round(x).toLocaleString('en-US'));
+export const f0 = (/** @type {number | undefined} */ x) =>
+  x === undefined ? '—' : Math.round(x).toLocaleString('en-US');
 
-/** Runs a worker process and parses the JSON on the last line of its stdout ({ error } when it failed). */
+/**
+ * Runs a worker process and parses the JSON on the last line of its stdout ({ error } when it failed).
+ * @param {string} cmd
+ * @param {string[]} args
+ * @returns {WorkerResult}
+ */
 export function runWorker(cmd, args) {
   const r = spawnSync(cmd, args, { encoding: 'utf8' });
   if (r.status !== 0) return { error: (r.stderr || r.error?.message || 'failed').trim().split('\n').pop() };
-  return JSON.parse(r.stdout.trim().split('\n').pop());
+  return JSON.parse(r.stdout.trim().split('\n').pop() ?? '');
 }
 
-/** Prints native/js and native/PyTorch ratios of rows[].[key] per thread count (rows labelled native, js, PyTorch...). */
+/**
+ * Prints native/js and native/PyTorch ratios of rows[].[key] per thread count (rows labelled native, js, PyTorch...).
+ * @param {WorkerResult[]} rows
+ * @param {string} key
+ */
 export function printSpeedups(rows, key) {
-  const get = (label, t) => rows.find((r) => r.label.startsWith(label) && r.threads === t && !r.error);
+  const get = (/** @type {string} */ label, /** @type {number} */ t) =>
+    rows.find((r) => r.label.startsWith(label) && r.threads === t && !r.error);
   for (const t of [1, 2]) {
-    const n = get('native', t), j = get('js', t), p = get('PyTorch', t);
+    const n = get('native', t),
+      j = get('js', t),
+      p = get('PyTorch', t);
     const parts = [];
     if (n && j) parts.push(`native/js ${(n[key] / j[key]).toFixed(1)}x`);
     if (n && p) parts.push(`native/PyTorch ${(n[key] / p[key]).toFixed(2)}x`);

@@ -4,12 +4,15 @@
 import { bestTime, fmt, loadBackends, randomFloat32, table } from './_common.js';
 
 const N = 1_000_000;
-const OPS = [['relu', 0], ['sigmoid', 2], ['tanh', 3], ['gelu', 4], ['exp', 5]]; // UnaryOp codes
+/** @type {('relu' | 'sigmoid' | 'tanh' | 'gelu' | 'exp')[]} */
+const OPS = ['relu', 'sigmoid', 'tanh', 'gelu', 'exp'];
 
-export async function runActivations({ js, native, hooks }) {
+/** @param {Awaited<ReturnType<typeof loadBackends>>} backends */
+export async function runActivations({ js, native, hooks, UnaryOp }) {
   const x = randomFloat32(N, 7).map((v) => v * 4);
   const y = new Float32Array(N);
-  const time = (backend, op) => bestTime(() => backend.unary(op, x, y, 0), { minSeconds: 0.2, minReps: 3 }) * 1e3;
+  /** @type {(backend: import('./_common.js').Backend, op: import('../dist/backend/types.js').UnaryOp) => number} */
+  const time = (backend, op) => bestTime(() => backend.unary(op, x, y, 0, 0), { minSeconds: 0.2, minReps: 3 }) * 1e3;
   const levels = native && hooks ? hooks._simdLevels() : [];
   const defaultSimd = native?.info().simd;
   const header = ['op', 'js ms'];
@@ -17,10 +20,11 @@ export async function runActivations({ js, native, hooks }) {
   if (native) header.push(`${defaultSimd} ms (2 thr)`, `${defaultSimd} speedup (2 thr)`);
   const rows = [];
   const misses = [];
-  for (const [name, op] of OPS) {
+  for (const name of OPS) {
+    const op = UnaryOp[name];
     const jsMs = time(js, op);
     const row = [name, fmt(jsMs, 2)];
-    if (native) {
+    if (native && hooks && defaultSimd) {
       native.setNumThreads(1);
       for (const level of levels) {
         hooks._setSimd(level);
@@ -38,7 +42,9 @@ export async function runActivations({ js, native, hooks }) {
   console.log(`# Activations, ${N.toLocaleString('en')} float32 values, best time\n`);
   console.log(table(header, rows));
   if (native) {
-    console.log(`\nTarget: native (${defaultSimd}, 1 thread) >= 4x js: ${misses.length ? `MISS for ${misses.join(', ')}` : 'MET for every op'}`);
+    console.log(
+      `\nTarget: native (${defaultSimd}, 1 thread) >= 4x js: ${misses.length ? `MISS for ${misses.join(', ')}` : 'MET for every op'}`,
+    );
   } else {
     console.log('\n(native addon not loaded: no comparison)');
   }

@@ -10,9 +10,11 @@ import { manualSeed, nn, optim, data, fit, backend } from '../dist/index.js';
 const MAX_REQUESTS = 5000;
 const PAUSE_MS = 2;
 
-const ms = (ns) => ns / 1e6;
+const ms = (/** @type {number} */ ns) => ns / 1e6;
+/** @type {(sorted: number[], p: number) => number} */
 const percentile = (sorted, p) => sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
 
+/** @param {string[]} [args] */
 export async function main(args = []) {
   const epochs = Number(args[0] ?? 10);
   const batchSize = Number(args[1] ?? 64);
@@ -21,7 +23,12 @@ export async function main(args = []) {
   const train = data.loadMnist(undefined, { split: 'train' });
   const loader = new data.DataLoader(new data.TensorDataset(train.images, train.labels), { batchSize, shuffle: true });
   const model = new nn.Sequential(
-    new nn.Flatten(), new nn.Linear(784, 512), new nn.ReLU(), new nn.Linear(512, 256), new nn.ReLU(), new nn.Linear(256, 10),
+    new nn.Flatten(),
+    new nn.Linear(784, 512),
+    new nn.ReLU(),
+    new nn.Linear(512, 256),
+    new nn.ReLU(),
+    new nn.Linear(256, 10),
   );
   const optimizer = new optim.Adam(model.parameters(), { lr: 1e-3 });
 
@@ -29,12 +36,14 @@ export async function main(args = []) {
     res.writeHead(200, { 'content-type': 'text/plain' });
     res.end('ok');
   });
-  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address();
+  await new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve(undefined)));
+  const { port } = /** @type {import('node:net').AddressInfo} */ (server.address());
   const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
 
+  /** @type {number[]} */
   const latencies = [];
   let training = true;
+  /** @type {() => Promise<number>} */
   const get = () =>
     new Promise((resolve, reject) => {
       const t0 = performance.now();
@@ -56,7 +65,13 @@ export async function main(args = []) {
   const delay = monitorEventLoopDelay({ resolution: 1 });
   delay.enable();
   const t0 = performance.now();
-  const history = await fit(model, { train: loader, epochs, optimizer, loss: new nn.CrossEntropyLoss(), metrics: ['accuracy'] });
+  const history = await fit(model, {
+    train: loader,
+    epochs,
+    optimizer,
+    loss: new nn.CrossEntropyLoss(),
+    metrics: ['accuracy'],
+  });
   const seconds = (performance.now() - t0) / 1000;
   delay.disable();
   training = false;
@@ -68,9 +83,18 @@ export async function main(args = []) {
   const samples = history.epochs.reduce((s, e) => s + e.samples, 0);
   const info = backend.info();
   const p99 = ms(delay.percentile(99));
-  console.log(`fit: MLP 784-512-256-10, ${epochs} epochs x ${train.images.shape[0]} samples, batch ${batchSize}, backend ${info.name} (${info.blas}, ${info.simd}, ${info.threads} threads)`);
-  console.log(`  training: ${seconds.toFixed(2)} s, ${Math.round(samples / seconds)} samples/s, final loss ${history.epochs.at(-1).loss.toFixed(4)}, accuracy ${history.epochs.at(-1).accuracy.toFixed(4)}`);
-  console.log(`  event loop delay: p50 ${ms(delay.percentile(50)).toFixed(2)} ms, p99 ${p99.toFixed(2)} ms, max ${ms(delay.max).toFixed(2)} ms`);
-  console.log(`  http (same process, ${sorted.length} requests): p50 ${percentile(sorted, 50).toFixed(2)} ms, p99 ${percentile(sorted, 99).toFixed(2)} ms, max ${sorted.at(-1).toFixed(2)} ms`);
+  console.log(
+    `fit: MLP 784-512-256-10, ${epochs} epochs x ${train.images.shape[0]} samples, batch ${batchSize}, backend ${info.name} (${info.blas}, ${info.simd}, ${info.threads} threads)`,
+  );
+  const last = history.epochs[history.epochs.length - 1];
+  console.log(
+    `  training: ${seconds.toFixed(2)} s, ${Math.round(samples / seconds)} samples/s, final loss ${last.loss.toFixed(4)}, accuracy ${last.accuracy?.toFixed(4)}`,
+  );
+  console.log(
+    `  event loop delay: p50 ${ms(delay.percentile(50)).toFixed(2)} ms, p99 ${p99.toFixed(2)} ms, max ${ms(delay.max).toFixed(2)} ms`,
+  );
+  console.log(
+    `  http (same process, ${sorted.length} requests): p50 ${percentile(sorted, 50).toFixed(2)} ms, p99 ${percentile(sorted, 99).toFixed(2)} ms, max ${sorted[sorted.length - 1].toFixed(2)} ms`,
+  );
   console.log(`  target event loop p99 < 20 ms: ${p99 < 20 ? 'met' : 'NOT met'}`);
 }

@@ -22,32 +22,56 @@ function compileDirect() {
   const cleanup = () => rmSync(dir, { recursive: true, force: true });
   const exe = join(dir, 'sgemm');
   try {
-    execFileSync('cc', ['-O2', join(here, 'c', 'sgemm.c'), '-o', exe, '-lopenblas'], { stdio: ['ignore', 'pipe', 'pipe'] });
-  } catch (e) {
+    execFileSync('cc', ['-O2', join(here, 'c', 'sgemm.c'), '-o', exe, '-lopenblas'], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+  } catch (err) {
     cleanup();
-    return new Error(`cannot compile bench/c/sgemm.c with -lopenblas: ${e.stderr ? String(e.stderr).trim() : e.message}`);
+    const e = /** @type {Error & { stderr?: Buffer }} */ (err);
+    return new Error(
+      `cannot compile bench/c/sgemm.c with -lopenblas: ${e.stderr ? String(e.stderr).trim() : e.message}`,
+    );
   }
-  const run = (threads, n) => Number(execFileSync(exe, [String(threads), String(n)], { encoding: 'utf8' }).trim().split(' ')[1]);
+  /** @type {(threads: number, n: number) => number} */
+  const run = (threads, n) =>
+    Number(
+      execFileSync(exe, [String(threads), String(n)], { encoding: 'utf8' })
+        .trim()
+        .split(' ')[1],
+    );
   return { run, cleanup };
 }
 
+/**
+ * @param {import('./_common.js').Backend} backend
+ * @param {number} n
+ */
 function gflops(backend, n) {
   const a = randomFloat32(n * n, 1);
   const b = randomFloat32(n * n, 2);
   const c = new Float32Array(n * n);
-  const seconds = bestTime(() => backend.gemm(false, false, n, n, n, 1, a, b, 0, c), { minSeconds: backend.name === 'js' ? 0.2 : 0.4 });
+  const seconds = bestTime(() => backend.gemm(false, false, n, n, n, 1, a, b, 0, c), {
+    minSeconds: backend.name === 'js' ? 0.2 : 0.4,
+  });
   return (2 * n ** 3) / seconds / 1e9;
 }
 
+/** @param {string[]} [args] */
 export async function main(args = []) {
   const sizes = args.filter((a) => /^\d+$/.test(a)).map(Number);
   const ns = sizes.length ? sizes : DEFAULT_SIZES;
-  const { js, native, hooks, nativeError } = await loadBackends();
+  const backends = await loadBackends();
+  const { js, native, hooks, nativeError } = backends;
   if (!native) console.log(`(the native addon did not load: ${nativeError}; addon columns are empty)\n`);
   const info = native?.info();
-  console.log(`# SGEMM, C = A·B, square n×n float32, GFLOP/s = 2n³ / best time (best of ${ROUNDS} interleaved rounds)\n`);
+  console.log(
+    `# SGEMM, C = A·B, square n×n float32, GFLOP/s = 2n³ / best time (best of ${ROUNDS} interleaved rounds)\n`,
+  );
   if (info) console.log(`addon: simd ${info.simd}, blas ${info.blas}`);
-  const load = () => loadavg().map((x) => x.toFixed(2)).join(' ');
+  const load = () =>
+    loadavg()
+      .map((x) => x.toFixed(2))
+      .join(' ');
   console.log(`machine: ${cpus().length} CPUs, load average at start ${load()} (other processes skew the figures)`);
   console.log(`js backend measured for n <= ${JS_MAX_N} only (it is a plain i-k-j loop, single-threaded).\n`);
 
@@ -61,9 +85,13 @@ export async function main(args = []) {
       // The machine is shared: direct OpenBLAS, the addon with OpenBLAS and the built-in GEMM are
       // measured in turn for ROUNDS rounds and each keeps its best, so that a load change during
       // one measurement favours none of them.
+      /** @type {number | null} */
       let d = null;
+      /** @type {number | null} */
       let viaBlas = null;
+      /** @type {number | null} */
       let builtin = null;
+      /** @type {(prev: number | null, x: number) => number} */
       const best = (prev, x) => (prev === null ? x : Math.max(prev, x));
       for (let round = 0; round < ROUNDS; round++) {
         if (!(direct instanceof Error)) d = best(d, direct.run(threads, n));
@@ -76,22 +104,50 @@ export async function main(args = []) {
           hooks._setBlas('openblas');
         }
       }
-      const ratio = (x) => (x === null || !d ? null : x / d);
-      rows.push([n, fmt(d), fmt(viaBlas), fmt(ratio(viaBlas), 3), fmt(builtin), fmt(ratio(builtin), 3),
-        jsResults.has(n) ? fmt(jsResults.get(n), 2) : 'skipped']);
-      if (n >= 256 && ratio(viaBlas) !== null) verdicts.push({ threads, n, what: 'addon/direct', value: ratio(viaBlas), target: 0.95 });
-      if (n === 1024 && ratio(builtin) !== null) verdicts.push({ threads, n, what: 'builtin/direct', value: ratio(builtin), target: 0.5 });
+      const ratio = (/** @type {number | null} */ x) => (x === null || !d ? null : x / d);
+      rows.push([
+        n,
+        fmt(d),
+        fmt(viaBlas),
+        fmt(ratio(viaBlas), 3),
+        fmt(builtin),
+        fmt(ratio(builtin), 3),
+        jsResults.has(n) ? fmt(jsResults.get(n), 2) : 'skipped',
+      ]);
+      const blasRatio = ratio(viaBlas);
+      const builtinRatio = ratio(builtin);
+      if (n >= 256 && blasRatio !== null)
+        verdicts.push({ threads, n, what: 'addon/direct', value: blasRatio, target: 0.95 });
+      if (n === 1024 && builtinRatio !== null)
+        verdicts.push({ threads, n, what: 'builtin/direct', value: builtinRatio, target: 0.5 });
     }
     console.log(`## ${threads} thread${threads > 1 ? 's' : ''}\n`);
-    console.log(table(['n', 'OpenBLAS direct (C)', 'addon + OpenBLAS', 'addon/direct', 'addon built-in', 'built-in/direct', 'js backend'], rows));
+    console.log(
+      table(
+        [
+          'n',
+          'OpenBLAS direct (C)',
+          'addon + OpenBLAS',
+          'addon/direct',
+          'addon built-in',
+          'built-in/direct',
+          'js backend',
+        ],
+        rows,
+      ),
+    );
     console.log('');
   }
   if (!(direct instanceof Error)) direct.cleanup();
   console.log(`load average after GEMM: ${load()}`);
-  console.log('Targets: addon + OpenBLAS within 5% of direct OpenBLAS at n >= 256; built-in >= 50% of OpenBLAS at n = 1024.');
+  console.log(
+    'Targets: addon + OpenBLAS within 5% of direct OpenBLAS at n >= 256; built-in >= 50% of OpenBLAS at n = 1024.',
+  );
   for (const v of verdicts) {
-    console.log(`  ${v.value >= v.target ? 'MET ' : 'MISS'} ${v.what} = ${v.value.toFixed(3)} at n=${v.n}, ${v.threads} thread(s) (target >= ${v.target})`);
+    console.log(
+      `  ${v.value >= v.target ? 'MET ' : 'MISS'} ${v.what} = ${v.value.toFixed(3)} at n=${v.n}, ${v.threads} thread(s) (target >= ${v.target})`,
+    );
   }
   console.log('');
-  if (!args.includes('--no-activations')) await runActivations({ js, native, hooks });
+  if (!args.includes('--no-activations')) await runActivations(backends);
 }

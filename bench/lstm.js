@@ -13,8 +13,17 @@ import { f0, printSpeedups, runWorker as run } from './_common.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const self = fileURLToPath(import.meta.url);
-const T = 32, B = 32, I = 64, H = 128, C = 64;
+const T = 32,
+  B = 32,
+  I = 64,
+  H = 128,
+  C = 64;
 
+/**
+ * @param {import('./_common.js').BackendName} name
+ * @param {number} threads
+ * @param {number} steps
+ */
 async function worker(name, threads, steps) {
   const { manualSeed, randn, tensor, nn, optim, F, backend } = await import('../dist/index.js');
   backend.use(name);
@@ -45,14 +54,20 @@ async function worker(name, threads, steps) {
   console.log(JSON.stringify({ seqps: B / best, msPerStep: best * 1e3, info: backend.info() }));
 }
 
+/** @param {string[]} [args] */
 export async function main(args = []) {
   const steps = Number(args[0] ?? 60);
   const loadBefore = loadavg()[0];
+  /** @type {import('./_common.js').WorkerResult[]} */
   const rows = [];
   for (const name of ['native', 'js']) {
     for (const threads of [1, 2]) {
       const n = name === 'js' ? Math.max(3, Math.floor(steps / 20)) : steps;
-      rows.push({ label: name, threads, ...run(process.execPath, [self, '--worker', name, String(threads), String(n)]) });
+      rows.push({
+        label: name,
+        threads,
+        ...run(process.execPath, [self, '--worker', name, String(threads), String(n)]),
+      });
     }
   }
   for (const threads of [1, 2]) {
@@ -62,12 +77,16 @@ export async function main(args = []) {
   const native = rows.find((r) => r.label === 'native' && r.threads === 1 && !r.error);
   if (native) console.log(`backend info: ${JSON.stringify(native.info)}`);
   console.log('');
-  console.log(`LSTM training: 1 layer, input ${I}, hidden ${H}, length ${T}, batch ${B}, linear head to ${C} classes, cross-entropy at every step, Adam`);
+  console.log(
+    `LSTM training: 1 layer, input ${I}, hidden ${H}, length ${T}, batch ${B}, linear head to ${C} classes, cross-entropy at every step, Adam`,
+  );
   console.log('');
   console.log('| | threads | sequences/s | ms per batch |');
   console.log('| --- | --- | --- | --- |');
   for (const r of rows) {
-    console.log(`| ${r.label} | ${r.threads} | ${r.error ? `failed: ${r.error}` : f0(r.seqps)} | ${r.error ? '—' : r.msPerStep.toFixed(2)} |`);
+    console.log(
+      `| ${r.label} | ${r.threads} | ${r.error ? `failed: ${r.error}` : f0(r.seqps)} | ${r.error ? '—' : r.msPerStep.toFixed(2)} |`,
+    );
   }
   // Other processes on the machine skew every figure (most of all the 2-thread ones): say how busy it was.
   console.log(`\n1-minute load average: ${loadBefore.toFixed(2)} before, ${loadavg()[0].toFixed(2)} after`);
@@ -76,5 +95,9 @@ export async function main(args = []) {
 }
 
 if (process.argv[2] === '--worker') {
-  await worker(process.argv[3], Number(process.argv[4]), Number(process.argv[5]));
+  await worker(
+    /** @type {import('./_common.js').BackendName} */ (process.argv[3]),
+    Number(process.argv[4]),
+    Number(process.argv[5]),
+  );
 }

@@ -25,7 +25,13 @@ const STEPS = {
 
 function smallStep() {
   manualSeed(0);
-  const model = new nn.Sequential(new nn.Linear(2, 16), new nn.Tanh(), new nn.Linear(16, 16), new nn.Tanh(), new nn.Linear(16, 1));
+  const model = new nn.Sequential(
+    new nn.Linear(2, 16),
+    new nn.Tanh(),
+    new nn.Linear(16, 16),
+    new nn.Tanh(),
+    new nn.Linear(16, 1),
+  );
   const x = randn([32, 2]);
   const y = randn([32, 1]);
   const opt = new optim.SGD(model.parameters(), { lr: 0.01 });
@@ -39,7 +45,13 @@ function smallStep() {
 
 function largeStep() {
   manualSeed(0);
-  const model = new nn.Sequential(new nn.Linear(784, 512), new nn.ReLU(), new nn.Linear(512, 256), new nn.ReLU(), new nn.Linear(256, 10));
+  const model = new nn.Sequential(
+    new nn.Linear(784, 512),
+    new nn.ReLU(),
+    new nn.Linear(512, 256),
+    new nn.ReLU(),
+    new nn.Linear(256, 10),
+  );
   const x = randn([128, 784]);
   const y = tensor(Int32Array.from({ length: 128 }, (_, i) => (i * 7) % 10));
   const opt = new optim.SGD(model.parameters(), { lr: 0.01, momentum: 0.9 });
@@ -51,7 +63,11 @@ function largeStep() {
   };
 }
 
-/** Seconds per step over one round of `steps` steps (after one untimed step). */
+/**
+ * Seconds per step over one round of `steps` steps (after one untimed step).
+ * @param {() => void} step
+ * @param {number} steps
+ */
 function round(step, steps) {
   step();
   const t0 = process.hrtime.bigint();
@@ -80,8 +96,15 @@ async function startTorch() {
     return {
       version,
       blas,
-      /** One round; with 2 threads, the faster of torch's two ways to use them (see below). */
+      /**
+       * One round; with 2 threads, the faster of torch's two ways to use them (see below).
+       * @param {'small' | 'large'} kind
+       * @param {number} threads
+       * @param {number} steps
+       * @returns {Promise<number>}
+       */
       async round(kind, threads, steps) {
+        /** @type {(intraOp: number, blasThreads: number) => Promise<number>} */
         const ask = async (intraOp, blasThreads) => {
           child.stdin.write(`${kind} ${intraOp} ${blasThreads} ${steps}\n`);
           return (await next()).seconds;
@@ -99,19 +122,28 @@ async function startTorch() {
   }
 }
 
-const f1 = (x) => (x === undefined ? '—' : x.toFixed(1));
+const f1 = (/** @type {number | undefined} */ x) => (x === undefined ? '—' : x.toFixed(1));
 
+/** @param {string[]} [args] */
 export async function main(args = []) {
   const rounds = Number(args[0] ?? 5);
   const loadBefore = loadavg()[0];
   const names = backend.available();
   const torch = await startTorch();
-  const libs = [...names, ...(torch instanceof Error ? [] : ['torch'])];
-  const configs = [['small', 1], ['large', 1], ['large', 2]];
+  /** @type {('native' | 'js' | 'torch')[]} */
+  const libs = [...names, ...(torch instanceof Error ? [] : /** @type {const} */ (['torch']))];
+  /** @type {['small' | 'large', number][]} */
+  const configs = [
+    ['small', 1],
+    ['large', 1],
+    ['large', 2],
+  ];
+  /** @type {Record<string, Record<string, number>>} */
   const best = {}; // best[lib][config] = seconds per step
   for (const lib of libs) best[lib] = {};
   for (const [kind, threads] of configs) {
     const key = `${kind}${threads}`;
+    /** @type {Record<string, () => void>} */
     const fns = {};
     for (const n of names) {
       backend.use(n);
@@ -121,6 +153,7 @@ export async function main(args = []) {
       for (const lib of libs) {
         let s;
         if (lib === 'torch') {
+          if (torch instanceof Error) continue; // then 'torch' is not in libs
           s = await torch.round(kind, threads, STEPS[kind].torch);
         } else {
           backend.use(lib);
@@ -138,18 +171,30 @@ export async function main(args = []) {
   if (names.includes('native')) backend.use('native');
   backend.setNumThreads(1);
   const info = backend.info();
-  console.log(`backprop ${names.join('/')} (${info.name}: blas ${info.blas}, simd ${info.simd}), ${torch instanceof Error ? `PyTorch unavailable: ${torch.message}` : `torch ${torch.version} (BLAS: ${torch.blas}; its threads set with the intra-op threads)`}`);
-  console.log(`${rounds} alternating rounds, best of each; load average (1 min) before: ${loadBefore.toFixed(2)}, after: ${loadavg()[0].toFixed(2)}`);
+  console.log(
+    `backprop ${names.join('/')} (${info.name}: blas ${info.blas}, simd ${info.simd}), ${torch instanceof Error ? `PyTorch unavailable: ${torch.message}` : `torch ${torch.version} (BLAS: ${torch.blas}; its threads set with the intra-op threads)`}`,
+  );
+  console.log(
+    `${rounds} alternating rounds, best of each; load average (1 min) before: ${loadBefore.toFixed(2)}, after: ${loadavg()[0].toFixed(2)}`,
+  );
   console.log('');
-  console.log('| | µs / step, 2-16-16-1 tanh MLP, batch 32 | samples/s, 784-512-256-10 ReLU MLP, batch 128, 1 thread | same, 2 threads |');
+  console.log(
+    '| | µs / step, 2-16-16-1 tanh MLP, batch 32 | samples/s, 784-512-256-10 ReLU MLP, batch 128, 1 thread | same, 2 threads |',
+  );
   console.log('| --- | --- | --- | --- |');
+  /** @type {(label: string, b: Record<string, number>) => string} */
   const row = (label, b) => `| ${label} | ${f1(b.small1 * 1e6)} | ${f0(128 / b.large1)} | ${f0(128 / b.large2)} |`;
   for (const n of names) console.log(row(n, best[n]));
   if (!(torch instanceof Error)) console.log(row(`PyTorch ${torch.version}`, best.torch));
   const nat = best.native;
   if (nat && best.torch) {
     console.log('');
-    console.log(`native vs PyTorch: step time ${(nat.small1 / best.torch.small1).toFixed(2)}x, throughput ${(best.torch.large1 / nat.large1).toFixed(2)}x (1 thread), ${(best.torch.large2 / nat.large2).toFixed(2)}x (2 threads)`);
+    console.log(
+      `native vs PyTorch: step time ${(nat.small1 / best.torch.small1).toFixed(2)}x, throughput ${(best.torch.large1 / nat.large1).toFixed(2)}x (1 thread), ${(best.torch.large2 / nat.large2).toFixed(2)}x (2 threads)`,
+    );
   }
-  if (nat && best.js) console.log(`native vs js throughput: ${(best.js.large1 / nat.large1).toFixed(1)}x (1 thread), ${(best.js.large2 / nat.large2).toFixed(1)}x (2 threads)`);
+  if (nat && best.js)
+    console.log(
+      `native vs js throughput: ${(best.js.large1 / nat.large1).toFixed(1)}x (1 thread), ${(best.js.large2 / nat.large2).toFixed(1)}x (2 threads)`,
+    );
 }

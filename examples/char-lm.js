@@ -14,6 +14,9 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { manualSeed, tensor, noGrad, nn, optim, F, backend } from '../dist/index.js';
 
+/** @typedef {import('../dist/index.js').Tensor} Tensor */
+/** @typedef {[Tensor, Tensor]} LstmState the LSTM's (h, c) */
+
 const { values: opts } = parseArgs({
   options: {
     epochs: { type: 'string', default: '3' },
@@ -27,7 +30,8 @@ const { values: opts } = parseArgs({
     sample: { type: 'string', default: '300' },
   },
 });
-if (opts.backend) backend.use(opts.backend);
+// backend.use checks the name and says which ones exist.
+if (opts.backend) backend.use(/** @type {'native' | 'js'} */ (opts.backend));
 const epochs = Number(opts.epochs);
 const hidden = Number(opts.hidden);
 const embedDim = Number(opts.embed);
@@ -40,7 +44,7 @@ const file = fileURLToPath(new URL('../data/text/genesis-kjv.txt', import.meta.u
 const text = readFileSync(file, 'utf8');
 const vocab = [...new Set(text)].sort();
 const index = new Map(vocab.map((ch, i) => [ch, i]));
-const codes = Int32Array.from(text, (ch) => index.get(ch));
+const codes = Int32Array.from(text, (ch) => /** @type {number} every character is in vocab */ (index.get(ch)));
 const V = vocab.length;
 
 // The unigram entropy: the cross-entropy of predicting every character from its frequency alone.
@@ -54,13 +58,21 @@ const split = Math.floor(codes.length * 0.9);
 const trainCodes = codes.subarray(0, split);
 const validCodes = codes.subarray(split);
 
-/** The text as `batch` streams: stream b is the b-th contiguous slice, read in lockstep. */
+/**
+ * The text as `batch` streams: stream b is the b-th contiguous slice, read in lockstep.
+ * @param {Int32Array} src
+ */
 function streams(src) {
   const len = Math.floor(src.length / batch);
-  return { len, at: (b, t) => src[b * len + t] };
+  return { len, at: (/** @type {number} */ b, /** @type {number} */ t) => src[b * len + t] };
 }
 
-/** Inputs [T, B] and next-character targets (T*B, time-major) for the chunk starting at t0. */
+/**
+ * Inputs [T, B] and next-character targets (T*B, time-major) for the chunk starting at t0.
+ * @param {ReturnType<typeof streams>} s
+ * @param {number} t0
+ * @param {number} T
+ */
 function chunk(s, t0, T) {
   const x = new Float32Array(T * batch);
   const y = new Int32Array(T * batch);
@@ -80,16 +92,24 @@ const head = new nn.Linear(hidden, V);
 const params = [...embed.parameters(), ...lstm.parameters(), ...head.parameters()];
 const opt = new optim.Adam(params, { lr: Number(opts.lr) });
 
+/**
+ * @param {Tensor} x
+ * @param {LstmState | null} state
+ */
 function forward(x, state) {
   const [out, next] = lstm.forward(embed.forward(x), state);
   const [T, B] = x.shape;
   return { logits: head.forward(out.reshape([T * B, hidden])), state: next };
 }
 
-/** Mean cross-entropy (nats/char) over a whole token array, state carried, no graph. */
+/**
+ * Mean cross-entropy (nats/char) over a whole token array, state carried, no graph.
+ * @param {Int32Array} src
+ */
 function evaluate(src) {
   const s = streams(src);
   return noGrad(() => {
+    /** @type {LstmState | null} */
     let state = null;
     let total = 0;
     let n = 0;
@@ -105,10 +125,12 @@ function evaluate(src) {
   });
 }
 
-const bits = (nats) => nats / Math.LN2;
+const bits = (/** @type {number} */ nats) => nats / Math.LN2;
 console.log(`text: ${file} (${codes.length.toLocaleString('en-US')} chars, ${V} distinct)`);
 console.log(`backend: ${JSON.stringify(backend.info())}`);
-console.log(`model: Embedding(${V}, ${embedDim}) -> LSTM(${embedDim}, ${hidden}) -> Linear(${hidden}, ${V}); batch ${batch}, bptt ${bptt}, Adam lr ${opts.lr}`);
+console.log(
+  `model: Embedding(${V}, ${embedDim}) -> LSTM(${embedDim}, ${hidden}) -> Linear(${hidden}, ${V}); batch ${batch}, bptt ${bptt}, Adam lr ${opts.lr}`,
+);
 console.log(`unigram entropy of the text: ${unigram.toFixed(3)} nats/char (${bits(unigram).toFixed(3)} bits/char)`);
 console.log(`held-out loss before training: ${evaluate(validCodes).toFixed(3)} nats/char`);
 
@@ -116,6 +138,7 @@ const train = streams(trainCodes);
 const t0 = Date.now();
 let seen = 0;
 for (let epoch = 1; epoch <= epochs; epoch++) {
+  /** @type {LstmState | null} */
   let state = null;
   let running = 0;
   let steps = 0;
@@ -136,9 +159,11 @@ for (let epoch = 1; epoch <= epochs; epoch++) {
   }
   const valid = evaluate(validCodes);
   const secs = (Date.now() - t0) / 1000;
-  console.log(`epoch ${epoch}: train ${(running / steps).toFixed(3)} nats/char, held-out ${valid.toFixed(3)} nats/char ` +
-    `(${bits(valid).toFixed(3)} bits/char, ${(valid / unigram * 100).toFixed(0)}% of the unigram entropy); ` +
-    `${Math.round(seen / secs).toLocaleString('en-US')} chars/s, ${secs.toFixed(1)} s`);
+  console.log(
+    `epoch ${epoch}: train ${(running / steps).toFixed(3)} nats/char, held-out ${valid.toFixed(3)} nats/char ` +
+      `(${bits(valid).toFixed(3)} bits/char, ${((valid / unigram) * 100).toFixed(0)}% of the unigram entropy); ` +
+      `${Math.round(seen / secs).toLocaleString('en-US')} chars/s, ${secs.toFixed(1)} s`,
+  );
 }
 
 // ---- sampling -------------------------------------------------------------------------------
@@ -151,17 +176,24 @@ function random() {
   return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
 }
 
+/**
+ * @param {string} prompt
+ * @param {number} n
+ */
 function sample(prompt, n, temperature = 0.7) {
   return noGrad(() => {
+    /** @type {LstmState | null} */
     let state = null;
     let out = prompt;
-    let last = null;
+    /** @type {(c: number) => Tensor} */
     const feed = (c) => {
       const r = forward(tensor([[c]]), state); // one step of one stream: x is [1, 1]
       state = r.state;
       return r.logits.reshape([V]);
     };
-    for (const ch of prompt) last = feed(index.get(ch) ?? 0);
+    if (prompt.length === 0) throw new RangeError('sample: the prompt must not be empty');
+    let last = feed(index.get(prompt[0]) ?? 0);
+    for (const ch of prompt.slice(1)) last = feed(index.get(ch) ?? 0);
     for (let i = 0; i < n; i++) {
       const p = F.softmax(last.div(temperature), 0).data;
       let u = random();

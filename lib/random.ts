@@ -49,7 +49,10 @@ manualSeed(67280421);
 
 /** Next 32 random bits as an unsigned integer. */
 export function nextUint32(): number {
-  const s0 = state[0], s1 = state[1], s2 = state[2], s3 = state[3];
+  const s0 = state[0],
+    s1 = state[1],
+    s2 = state[2],
+    s3 = state[3];
   const r = Math.imul(rotl(Math.imul(s1, 5), 7), 9) >>> 0;
   const t = (s1 << 9) >>> 0;
   state[2] = s2 ^ s0;
@@ -78,8 +81,9 @@ export function nextNormal(): number {
     hasSpareNormal = false;
     return spareNormal;
   }
-  let u = 0;
-  do u = nextDouble(); while (u === 0);
+  let u: number;
+  do u = nextDouble();
+  while (u === 0);
   const v = nextDouble();
   const r = Math.sqrt(-2 * Math.log(u));
   spareNormal = r * Math.sin(2 * Math.PI * v);
@@ -126,7 +130,12 @@ export function getRngState(): number[] {
 }
 
 export function setRngState(s: readonly number[]): void {
-  if (!Array.isArray(s) || s.length !== 7 || !s.every((v) => typeof v === 'number' && Number.isFinite(v))) {
+  const values: unknown = s; // checked as JavaScript callers may pass anything
+  if (
+    !Array.isArray(values) ||
+    values.length !== 7 ||
+    !values.every((v) => typeof v === 'number' && Number.isFinite(v))
+  ) {
     throw new TypeError('setRngState: expected the 7 numbers returned by getRngState()');
   }
   for (let i = 0; i < 4; i++) state[i] = s[i];

@@ -17,6 +17,10 @@ const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const [source = '/usr/share/datasets/fashion-mnist', trainPer = '300', testPer = '100'] = process.argv.slice(2);
 const outDir = join(root, 'data', 'fashion-mnist-sample');
 
+/**
+ * @param {string} path
+ * @returns {{ shape: number[], body: Buffer }}
+ */
 function readIdx(path) {
   const buf = gunzipSync(readFileSync(path));
   const ndim = buf[3];
@@ -25,6 +29,12 @@ function readIdx(path) {
   return { shape, body: buf.subarray(4 + 4 * ndim) };
 }
 
+/**
+ * @param {string} path
+ * @param {number} typeCode
+ * @param {number[]} shape
+ * @param {Buffer} body
+ */
 function writeIdx(path, typeCode, shape, body) {
   const header = Buffer.alloc(4 + 4 * shape.length);
   header[2] = typeCode;
@@ -33,6 +43,11 @@ function writeIdx(path, typeCode, shape, body) {
   writeFileSync(path, gzipSync(Buffer.concat([header, body]), { level: 9 }));
 }
 
+/**
+ * @param {string} prefix
+ * @param {string} outPrefix
+ * @param {number} perClass
+ */
 function cut(prefix, outPrefix, perClass) {
   const images = readIdx(join(source, `${prefix}-images-idx3-ubyte.gz`));
   const labels = readIdx(join(source, `${prefix}-labels-idx1-ubyte.gz`));
@@ -52,7 +67,12 @@ function cut(prefix, outPrefix, perClass) {
     images.body.copy(imageBody, dst * rows, src * rows, (src + 1) * rows);
     labelBody[dst] = labels.body[src];
   });
-  writeIdx(join(outDir, `${outPrefix}-images-idx3-ubyte.gz`), 0x08, [chosen.length, images.shape[1], images.shape[2]], imageBody);
+  writeIdx(
+    join(outDir, `${outPrefix}-images-idx3-ubyte.gz`),
+    0x08,
+    [chosen.length, images.shape[1], images.shape[2]],
+    imageBody,
+  );
   writeIdx(join(outDir, `${outPrefix}-labels-idx1-ubyte.gz`), 0x08, [chosen.length], labelBody);
   console.log(`${outPrefix}: ${chosen.length} images (${perClass} per class)`);
 }

@@ -16,22 +16,25 @@ const f64 = (values: number[], shape = [values.length], requiresGrad = true): Te
 const arr = (t: Tensor | null): number[] => Array.from(t!.data);
 
 describe('backward', () => {
-  test.each(backendsHere())('accumulates into leaves (in place, on the %s backend) and keeps non-leaves without .grad', (name) => {
-    backend.use(name);
-    const x = f64([1, 2, 3]);
-    const h = x.mul(x); // non-leaf
-    h.add(x).sum().backward(); // d/dx (x^2 + x) = 2x + 1: x reaches the sum along two paths
-    expect(arr(x.grad)).toEqual([3, 5, 7]);
-    expect(h.grad).toBeNull();
-    expect(x.isLeaf).toBe(true);
-    expect(h.isLeaf).toBe(false);
-    // A second graph accumulates on top.
-    const buffer = x.grad!.data;
-    x.mul(2).sum().backward();
-    expect(arr(x.grad)).toEqual([5, 7, 9]);
-    expect(x.grad!.data).toBe(buffer);
-    backend.use(initial);
-  });
+  test.each(backendsHere())(
+    'accumulates into leaves (in place, on the %s backend) and keeps non-leaves without .grad',
+    (name) => {
+      backend.use(name);
+      const x = f64([1, 2, 3]);
+      const h = x.mul(x); // non-leaf
+      h.add(x).sum().backward(); // d/dx (x^2 + x) = 2x + 1: x reaches the sum along two paths
+      expect(arr(x.grad)).toEqual([3, 5, 7]);
+      expect(h.grad).toBeNull();
+      expect(x.isLeaf).toBe(true);
+      expect(h.isLeaf).toBe(false);
+      // A second graph accumulates on top.
+      const buffer = x.grad!.data;
+      x.mul(2).sum().backward();
+      expect(arr(x.grad)).toEqual([5, 7, 9]);
+      expect(x.grad!.data).toBe(buffer);
+      backend.use(initial);
+    },
+  );
 
   test('leaves reached with one shared gradient get separate buffers', () => {
     // add passes g through to both inputs; in-place accumulation later must not mix them.
@@ -112,7 +115,9 @@ describe('backward', () => {
     const y = x.mul(3);
     expect(() => y.backward()).toThrow(/only for a scalar.*shape \[3\]/);
     expect(() => y.backward(f64([1, 1], [2], false))).toThrow(/gradient shape \[2\] does not match output shape \[3\]/);
-    expect(() => y.backward(new Tensor(new Float32Array(3), [3]))).toThrow(/dtype float32 does not match output dtype float64/);
+    expect(() => y.backward(new Tensor(new Float32Array(3), [3]))).toThrow(
+      /dtype float32 does not match output dtype float64/,
+    );
     y.backward(f64([1, 10, 100], [3], false));
     expect(arr(x.grad)).toEqual([3, 30, 300]);
   });
@@ -164,7 +169,11 @@ describe('noGrad', () => {
     const y = noGrad(() => x.mul(2).exp());
     expect(y.requiresGrad).toBe(false);
     expect(y.gradFn).toBeNull();
-    expect(() => noGrad(() => { throw new Error('boom'); })).toThrow('boom');
+    expect(() =>
+      noGrad(() => {
+        throw new Error('boom');
+      }),
+    ).toThrow('boom');
     expect(x.mul(2).requiresGrad).toBe(true);
   });
 });
@@ -225,7 +234,7 @@ describe('detectAnomaly', () => {
     expect(Number.isNaN(x.log().data[0])).toBe(true);
   });
 
-  test("throws naming the op whose backward produced Inf", () => {
+  test('throws naming the op whose backward produced Inf', () => {
     const x = f64([0, 4]);
     const y = x.sqrt().sum(); // forward finite, d sqrt(x)/dx at 0 is Inf
     expect(() => detectAnomaly(() => y.backward())).toThrow(/backward of 'sqrt' produced Inf/);
@@ -244,7 +253,9 @@ describe('hvp', () => {
     const x0 = leaf(rng, [n], { requiresGrad: false });
     const v = leaf(rng, [n], { requiresGrad: false });
     const { value, hvp: hv } = hvp((x) => x.matmul(A.matmul(x)), x0, v);
-    const a = A.data, xv = x0.data, vv = v.data;
+    const a = A.data,
+      xv = x0.data,
+      vv = v.data;
     let q = 0;
     for (let i = 0; i < n; i++) for (let j = 0; j < n; j++) q += xv[i] * a[i * n + j] * xv[j];
     expect(value.item()).toBeCloseTo(q, 12);
@@ -273,7 +284,10 @@ describe('hvp', () => {
       const gs = grad(loss(ps[0], ps[1], ps[2], ps[3]), ps);
       const out = new Float64Array(total);
       let o = 0;
-      for (const g of gs) { out.set(g.data, o); o += g.size; }
+      for (const g of gs) {
+        out.set(g.data, o);
+        o += g.size;
+      }
       return out;
     };
     const locate = (j: number): [Tensor, number] => {
@@ -295,10 +309,16 @@ describe('hvp', () => {
     }
     const vFlat = new Float64Array(total);
     let o = 0;
-    for (const t of v) { vFlat.set(t.data, o); o += t.size; }
+    for (const t of v) {
+      vFlat.set(t.data, o);
+      o += t.size;
+    }
     const hvFlat = new Float64Array(total);
     o = 0;
-    for (const t of hv) { hvFlat.set(t.data, o); o += t.size; }
+    for (const t of hv) {
+      hvFlat.set(t.data, o);
+      o += t.size;
+    }
     for (let i = 0; i < total; i++) {
       let e = 0;
       for (let j = 0; j < total; j++) e += H[j][i] * vFlat[j];
@@ -309,13 +329,17 @@ describe('hvp', () => {
   });
 
   test('checks its arguments', () => {
-    expect(() => hvp((x) => x.sum(), zeros([2]), zeros([3]))).toThrow(/v\[0\] must be a Tensor of the input's shape \[2\]/);
+    expect(() => hvp((x) => x.sum(), zeros([2]), zeros([3]))).toThrow(
+      /v\[0\] must be a Tensor of the input's shape \[2\]/,
+    );
     expect(() => hvp((x) => x.mul(2), zeros([2]), zeros([2]))).toThrow(/scalar/);
   });
 });
 
 describe('errors name the op', () => {
   test('dtype mix', () => {
-    expect(() => tensor([1, 2]).add(tensor([1, 2], { dtype: 'float64' }))).toThrow(/add: dtype mismatch, float32 and float64/);
+    expect(() => tensor([1, 2]).add(tensor([1, 2], { dtype: 'float64' }))).toThrow(
+      /add: dtype mismatch, float32 and float64/,
+    );
   });
 });

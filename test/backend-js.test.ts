@@ -27,8 +27,21 @@ function expectClose(actual: ArrayLike<number>, expected: ArrayLike<number>, rto
 }
 
 /** C = alpha op(A) op(B) + beta C by the textbook triple loop, in float64. */
-function naiveGemm(tA: boolean, tB: boolean, m: number, n: number, k: number, alpha: number,
-  a: ArrayLike<number>, aOff: number, b: ArrayLike<number>, bOff: number, beta: number, c: ArrayLike<number>, cOff: number): number[] {
+function naiveGemm(
+  tA: boolean,
+  tB: boolean,
+  m: number,
+  n: number,
+  k: number,
+  alpha: number,
+  a: ArrayLike<number>,
+  aOff: number,
+  b: ArrayLike<number>,
+  bOff: number,
+  beta: number,
+  c: ArrayLike<number>,
+  cOff: number,
+): number[] {
   const out: number[] = [];
   for (let i = 0; i < m; i++) {
     for (let j = 0; j < n; j++) {
@@ -56,10 +69,21 @@ describe('js gemm', () => {
   it('matches a naive triple loop for every transpose, alpha and beta, both dtypes', () => {
     const rng = new Rng(1);
     for (const T of [F32, F64] as Ctor[]) {
-      for (const [m, n, k] of [[1, 1, 1], [3, 5, 7], [17, 4, 9], [8, 8, 1], [5, 13, 31]]) {
+      for (const [m, n, k] of [
+        [1, 1, 1],
+        [3, 5, 7],
+        [17, 4, 9],
+        [8, 8, 1],
+        [5, 13, 31],
+      ]) {
         for (const tA of [false, true]) {
           for (const tB of [false, true]) {
-            for (const [alpha, beta] of [[1, 0], [0.5, 2], [-1.5, 1], [2, -0.25]]) {
+            for (const [alpha, beta] of [
+              [1, 0],
+              [0.5, 2],
+              [-1.5, 1],
+              [2, -0.25],
+            ]) {
               const a = rng.fill(new T(m * k));
               const b = rng.fill(new T(k * n));
               const c = rng.fill(new T(m * n));
@@ -86,7 +110,21 @@ describe('js gemm', () => {
     const before = Float64Array.from(c);
     js.gemm(true, false, m, n, k, 1.5, a, b, 0.5, c, batch, m * k, 0, strideC, aOff, bOff, cOff);
     for (let i = 0; i < batch; i++) {
-      const expected = naiveGemm(true, false, m, n, k, 1.5, a, aOff + i * m * k, b, bOff, 0.5, before, cOff + i * strideC);
+      const expected = naiveGemm(
+        true,
+        false,
+        m,
+        n,
+        k,
+        1.5,
+        a,
+        aOff + i * m * k,
+        b,
+        bOff,
+        0.5,
+        before,
+        cOff + i * strideC,
+      );
       expectClose(c.subarray(cOff + i * strideC, cOff + i * strideC + m * n), expected, 1e-13, 1e-13);
       if (i < batch - 1) {
         const gap = cOff + i * strideC + m * n;
@@ -108,7 +146,12 @@ describe('js gemm', () => {
         js.gemm(false, true, m, n, k, 1, a, b, -1, c, batch, m * k, strideB, m * n, 0, 2, 0);
         for (let i = 0; i < batch; i++) {
           const expected = naiveGemm(false, true, m, n, k, 1, a, i * m * k, b, 2 + i * strideB, -1, before, i * m * n);
-          expectClose(c.subarray(i * m * n, (i + 1) * m * n), expected, T === F32 ? 1e-5 : 1e-13, T === F32 ? 1e-5 : 1e-13);
+          expectClose(
+            c.subarray(i * m * n, (i + 1) * m * n),
+            expected,
+            T === F32 ? 1e-5 : 1e-13,
+            T === F32 ? 1e-5 : 1e-13,
+          );
         }
       }
     }
@@ -134,25 +177,39 @@ describe('js gemm', () => {
     expect(() => js.gemm(false, false, -1, 2, 3, 1, a, b, 0, new F32(4))).toThrow(RangeError);
     expect(() => js.gemm(false, false, 2.5, 2, 3, 1, a, b, 0, new F32(4))).toThrow(RangeError);
     expect(() => js.gemm(false, false, 2, 2, 3, 1, a, new F64(6), 0, new F32(4))).toThrow(TypeError);
-    expect(() => js.gemm(false, false, 2, 2, 3, 1, [1, 2] as unknown as Float32Array, b, 0, new F32(4))).toThrow(TypeError);
+    expect(() => js.gemm(false, false, 2, 2, 3, 1, [1, 2] as unknown as Float32Array, b, 0, new F32(4))).toThrow(
+      TypeError,
+    );
     expect(() => js.gemm(false, false, 2, 2, 3, 1, a, b, 0, new F32(8), 2, 6, 6, 4, 1)).toThrow(RangeError);
   });
 });
 
 describe('js erf and unary kernels', () => {
-  // [x, erf(x), erfc(x)] from mpmath at 40 digits.
+  // [x, erf(x), erfc(x)] from mpmath at 40 digits, printed to 20: each literal rounds to the
+  // nearest double, which is the reference wanted.
+  /* eslint-disable no-loss-of-precision */
   const erfTable: [number, number, number][] = [
-    [-30, -1, 2], [-5, -0.99999999999846254021, 1.9999999999984625402],
-    [-3, -0.99997790950300141456, 1.9999779095030014146], [-1.5, -0.96610514647531072707, 1.9661051464753107271],
-    [-1.4999, -0.96609325166229527062, 1.9660932516622952706], [-1, -0.84270079294971486934, 1.8427007929497148693],
-    [-0.001, -0.0011283787909692364034, 1.0011283787909692364], [0, 0, 1],
-    [1e-8, 1.1283791670955125599e-8, 0.99999998871620832904], [0.3, 0.32862675945912741619, 0.67137324054087258381],
-    [0.5, 0.52049987781304653768, 0.47950012218695346232], [1, 0.84270079294971486934, 0.15729920705028513066],
-    [1.49, 0.96489786484320421101, 0.035102135156795788985], [1.5, 0.96610514647531072707, 0.033894853524689272933],
-    [2, 0.99532226501895273416, 0.0046777349810472658379], [3, 0.99997790950300141456, 0.000022090496998585441373],
-    [4.5, 0.99999999980338395585, 1.9661604415428874763e-10], [6, 0.99999999999999997848, 2.1519736712498913117e-17],
+    [-30, -1, 2],
+    [-5, -0.99999999999846254021, 1.9999999999984625402],
+    [-3, -0.99997790950300141456, 1.9999779095030014146],
+    [-1.5, -0.96610514647531072707, 1.9661051464753107271],
+    [-1.4999, -0.96609325166229527062, 1.9660932516622952706],
+    [-1, -0.84270079294971486934, 1.8427007929497148693],
+    [-0.001, -0.0011283787909692364034, 1.0011283787909692364],
+    [0, 0, 1],
+    [1e-8, 1.1283791670955125599e-8, 0.99999998871620832904],
+    [0.3, 0.32862675945912741619, 0.67137324054087258381],
+    [0.5, 0.52049987781304653768, 0.47950012218695346232],
+    [1, 0.84270079294971486934, 0.15729920705028513066],
+    [1.49, 0.96489786484320421101, 0.035102135156795788985],
+    [1.5, 0.96610514647531072707, 0.033894853524689272933],
+    [2, 0.99532226501895273416, 0.0046777349810472658379],
+    [3, 0.99997790950300141456, 0.000022090496998585441373],
+    [4.5, 0.99999999980338395585, 1.9661604415428874763e-10],
+    [6, 0.99999999999999997848, 2.1519736712498913117e-17],
     [8, 1, 1.122429717298292708e-29],
   ];
+  /* eslint-enable no-loss-of-precision */
 
   it('erf and erfc agree with mpmath to about 1e-15 relative', () => {
     for (const [x, e, ec] of erfTable) {
@@ -169,8 +226,18 @@ describe('js erf and unary kernels', () => {
     const run = (op: UnaryOp, alpha = 0): number[] => (js.unary(op, x, y, alpha, 0), [...y]);
     expect(run(UnaryOp.relu)).toEqual([0, 0, 0, 0.5, 3]);
     expect(run(UnaryOp.leakyRelu, 0.1)).toEqual([-0.2, -0.05, 0, 0.5, 3]);
-    expectClose(run(UnaryOp.sigmoid), [...x].map((v) => 1 / (1 + Math.exp(-v))), 1e-15, 0);
-    expectClose(run(UnaryOp.tanh), [...x].map((v) => (Math.exp(2 * v) - 1) / (Math.exp(2 * v) + 1)), 1e-15, 1e-16);
+    expectClose(
+      run(UnaryOp.sigmoid),
+      [...x].map((v) => 1 / (1 + Math.exp(-v))),
+      1e-15,
+      0,
+    );
+    expectClose(
+      run(UnaryOp.tanh),
+      [...x].map((v) => (Math.exp(2 * v) - 1) / (Math.exp(2 * v) + 1)),
+      1e-15,
+      1e-16,
+    );
     expectClose(run(UnaryOp.exp), [Math.E ** -2, Math.E ** -0.5, 1, Math.E ** 0.5, Math.E ** 3], 1e-15, 0);
     expect(run(UnaryOp.abs)).toEqual([2, 0.5, 0, 0.5, 3]);
     expect(run(UnaryOp.neg)).toEqual([2, 0.5, -0, -0.5, -3]);
@@ -184,14 +251,21 @@ describe('js erf and unary kernels', () => {
   });
 
   it('GELU (erf form) and its derivative agree with mpmath', () => {
-    // [x, x*Phi(x), Phi(x) + x*phi(x)]
+    // [x, x*Phi(x), Phi(x) + x*phi(x)], printed to 20 digits (rounded to the nearest double here)
+    /* eslint-disable no-loss-of-precision */
     const table = [
-      [-10, -7.619853024160526066e-23, -7.6184000964648140857e-22], [-6, -5.9195258702261888442e-9, -3.5468709453902014781e-8],
-      [-3, -0.00404969409489028358, -0.011945647204183927], [-1, -0.15865525393145705141, -0.083315470587686298383],
-      [-0.25, -0.10032341857926906894, 0.30462664511636397402], [0, 0, 0.5],
-      [0.25, 0.14967658142073093106, 0.69537335488363602598], [1, 0.84134474606854294859, 1.0833154705876862984],
-      [3, 2.9959503059051097164, 1.011945647204183927], [6, 5.9999999940804741298, 1.0000000354687094539],
+      [-10, -7.619853024160526066e-23, -7.6184000964648140857e-22],
+      [-6, -5.9195258702261888442e-9, -3.5468709453902014781e-8],
+      [-3, -0.00404969409489028358, -0.011945647204183927],
+      [-1, -0.15865525393145705141, -0.083315470587686298383],
+      [-0.25, -0.10032341857926906894, 0.30462664511636397402],
+      [0, 0, 0.5],
+      [0.25, 0.14967658142073093106, 0.69537335488363602598],
+      [1, 0.84134474606854294859, 1.0833154705876862984],
+      [3, 2.9959503059051097164, 1.011945647204183927],
+      [6, 5.9999999940804741298, 1.0000000354687094539],
     ];
+    /* eslint-enable no-loss-of-precision */
     const x = new F64(table.map((r) => r[0]));
     const y = new F64(x.length);
     const gx = new F64(x.length);
@@ -214,9 +288,16 @@ describe('js erf and unary kernels', () => {
     const rng = new Rng(3);
     const ops: [UnaryOp, number, number, number][] = [
       // [op, alpha, input lo, input hi]: ranges avoid kinks (relu, abs at 0) and domain edges.
-      [UnaryOp.leakyRelu, 0.2, -3, 3], [UnaryOp.relu, 0, -3, 3], [UnaryOp.sigmoid, 0, -6, 6],
-      [UnaryOp.tanh, 0, -3, 3], [UnaryOp.gelu, 0, -5, 5], [UnaryOp.exp, 0, -3, 3],
-      [UnaryOp.log, 0, 0.1, 5], [UnaryOp.sqrt, 0, 0.1, 5], [UnaryOp.abs, 0, -3, 3], [UnaryOp.neg, 0, -3, 3],
+      [UnaryOp.leakyRelu, 0.2, -3, 3],
+      [UnaryOp.relu, 0, -3, 3],
+      [UnaryOp.sigmoid, 0, -6, 6],
+      [UnaryOp.tanh, 0, -3, 3],
+      [UnaryOp.gelu, 0, -5, 5],
+      [UnaryOp.exp, 0, -3, 3],
+      [UnaryOp.log, 0, 0.1, 5],
+      [UnaryOp.sqrt, 0, 0.1, 5],
+      [UnaryOp.abs, 0, -3, 3],
+      [UnaryOp.neg, 0, -3, 3],
     ];
     const h = 1e-6;
     for (const [op, alpha, lo, hi] of ops) {
@@ -296,7 +377,22 @@ describe('js binary kernels', () => {
   it('matches an index-by-index broadcast written here on random 4-D shapes', () => {
     const rng = new Rng(4);
     const cases: [number[], number[]][] = [
-      [[2, 1, 3, 4], [5, 1, 1]], [[3, 1], [2, 1, 4, 3, 1]], [[1, 4, 1, 2], [3, 1, 5, 1]], [[0, 3], [1, 3]],
+      [
+        [2, 1, 3, 4],
+        [5, 1, 1],
+      ],
+      [
+        [3, 1],
+        [2, 1, 4, 3, 1],
+      ],
+      [
+        [1, 4, 1, 2],
+        [3, 1, 5, 1],
+      ],
+      [
+        [0, 3],
+        [1, 3],
+      ],
     ];
     for (const [as, bs] of cases) {
       const nd = Math.max(as.length, bs.length);
@@ -394,7 +490,12 @@ describe('js softmax family', () => {
     js.softmax(x, 2, 3, y);
     expectClose(y, [1 / 6, 2 / 6, 3 / 6, 1 / 6, 2 / 6, 3 / 6], 1e-12, 0);
     js.logSoftmax(x, 2, 3, y);
-    expectClose(y, [Math.log(1 / 6), Math.log(2 / 6), Math.log(3 / 6), Math.log(1 / 6), Math.log(2 / 6), Math.log(3 / 6)], 1e-12, 1e-12);
+    expectClose(
+      y,
+      [Math.log(1 / 6), Math.log(2 / 6), Math.log(3 / 6), Math.log(1 / 6), Math.log(2 / 6), Math.log(3 / 6)],
+      1e-12,
+      1e-12,
+    );
   });
 
   it('the backward kernels match finite differences of <w, f(x)>', () => {
@@ -402,7 +503,14 @@ describe('js softmax family', () => {
     const [rows, cols] = [3, 5];
     const x = rng.fill(new F64(rows * cols));
     const w = rng.fill(new F64(rows * cols));
-    for (const [fwd, bwd] of [[js.softmax, js.softmaxBackward], [js.logSoftmax, js.logSoftmaxBackward]] as const) {
+    // The js kernels are plain functions (no `this`): safe to take off the object.
+    /* eslint-disable @typescript-eslint/unbound-method */
+    const kernelPairs = [
+      [js.softmax, js.softmaxBackward],
+      [js.logSoftmax, js.logSoftmaxBackward],
+    ] as const;
+    /* eslint-enable @typescript-eslint/unbound-method */
+    for (const [fwd, bwd] of kernelPairs) {
       const y = new F64(rows * cols);
       fwd(x, rows, cols, y);
       const gx = new F64(rows * cols);
@@ -433,7 +541,12 @@ describe('js softmax family', () => {
     const lse = Math.log(Math.exp(1) + Math.exp(2) + Math.exp(3));
     expectClose(losses, [lse - 3, Math.log(3), 1000], 1e-12, 1e-12);
     const p = [Math.exp(1 - lse), Math.exp(2 - lse), Math.exp(3 - lse)];
-    expectClose(grad, [0.5 * p[0], 0.5 * p[1], 0.5 * (p[2] - 1), 0.5 * (1 / 3 - 1), 0.5 / 3, 0.5 / 3, 0.5, -0.5, 0], 1e-12, 1e-15);
+    expectClose(
+      grad,
+      [0.5 * p[0], 0.5 * p[1], 0.5 * (p[2] - 1), 0.5 * (1 / 3 - 1), 0.5 / 3, 0.5 / 3, 0.5, -0.5, 0],
+      1e-12,
+      1e-15,
+    );
     const losses2 = new F64(3);
     js.softmaxCrossEntropy(logits, 3, 3, targets, losses2, null, 1);
     expect([...losses2]).toEqual([...losses]);
@@ -442,7 +555,9 @@ describe('js softmax family', () => {
   it('softmaxCrossEntropy rejects out-of-range targets before writing anything', () => {
     const losses = new F64([7, 7]);
     expect(() => js.softmaxCrossEntropy(new F64(6), 2, 3, new Int32Array([0, 3]), losses, null, 1)).toThrow(RangeError);
-    expect(() => js.softmaxCrossEntropy(new F64(6), 2, 3, new Int32Array([-1, 0]), losses, null, 1)).toThrow(RangeError);
+    expect(() => js.softmaxCrossEntropy(new F64(6), 2, 3, new Int32Array([-1, 0]), losses, null, 1)).toThrow(
+      RangeError,
+    );
     expect([...losses]).toEqual([7, 7]);
     expect(() => js.softmaxCrossEntropy(new F64(6), 2, 3, new Int32Array([0]), losses, null, 1)).toThrow(RangeError);
   });
@@ -467,9 +582,11 @@ describe('js bias, permute, gather, scatterAdd', () => {
     const x = F64.from({ length: 24 }, (_, i) => i);
     const y = new F64(24);
     js.permute(x, [d0, d1, d2], [2, 0, 1], y); // y[k, i, j] = x[i, j, k]
-    for (let i = 0; i < d0; i++) for (let j = 0; j < d1; j++) for (let k = 0; k < d2; k++) {
-      expect(y[(k * d0 + i) * d1 + j]).toBe(x[(i * d1 + j) * d2 + k]);
-    }
+    for (let i = 0; i < d0; i++)
+      for (let j = 0; j < d1; j++)
+        for (let k = 0; k < d2; k++) {
+          expect(y[(k * d0 + i) * d1 + j]).toBe(x[(i * d1 + j) * d2 + k]);
+        }
     expect(() => js.permute(x, [d0, d1, d2], [0, 0, 1], y)).toThrow(RangeError);
     expect(() => js.permute(x, [d0, d1, d2], [0, 1], y)).toThrow(RangeError);
   });
@@ -482,7 +599,14 @@ describe('js bias, permute, gather, scatterAdd', () => {
     js.gather(x, 2, 3, 2, idx, out);
     expect([...out]).toEqual([5, 6, 1, 2, 5, 6, 11, 12, 7, 8, 11, 12]);
     const gx = new F64(12).fill(1);
-    js.scatterAdd(F64.from({ length: 12 }, () => 1), 2, 3, 2, idx, gx);
+    js.scatterAdd(
+      F64.from({ length: 12 }, () => 1),
+      2,
+      3,
+      2,
+      idx,
+      gx,
+    );
     expect([...gx]).toEqual([2, 2, 1, 1, 3, 3, 2, 2, 1, 1, 3, 3]);
     expect(() => js.gather(x, 2, 3, 2, new Int32Array([3]), new F64(4))).toThrow(RangeError);
     expect(() => js.scatterAdd(new F64(4), 2, 3, 2, new Int32Array([-1]), gx)).toThrow(RangeError);
@@ -491,15 +615,43 @@ describe('js bias, permute, gather, scatterAdd', () => {
 
 describe('js optimizer steps against torch.optim (torch 1.13, float64)', () => {
   const p0 = [1.0, -2.0, 3.0, 0.5];
-  const grads = [[0.1, -0.2, 0.3, 0.0], [0.5, 0.4, -0.3, -1.0], [-0.2, 0.0, 0.7, 0.25]];
+  const grads = [
+    [0.1, -0.2, 0.3, 0.0],
+    [0.5, 0.4, -0.3, -1.0],
+    [-0.2, 0.0, 0.7, 0.25],
+  ];
   // Parameters after each of three steps, printed by torch.optim with these settings.
   const torchResults: Record<string, number[][]> = {
-    sgd_plain: [[0.99, -1.98, 2.97, 0.5], [0.94, -2.02, 3.0, 0.6], [0.96, -2.02, 2.93, 0.575]],
-    sgd_mom: [[0.989, -1.978, 2.967, 0.4995], [0.9332099, -1.9924198, 2.9616297, 0.58860045], [0.9001589210900001, -2.00360444218, 2.89113096327, 0.6457611145950001]],
-    sgd_nesterov: [[0.9892, -1.9784, 2.9676, 0.4991], [0.9385794399999999, -2.00315888, 2.97773832, 0.58788162], [0.9351849090079999, -2.004943018016, 2.9078631270239996, 0.595748009084]],
-    adam: [[0.9900000009999999, -1.9900000005, 2.990000000333333, 0.5], [0.9813895386180784, -1.9936610356546038, 2.990526316105263, 0.5074413681304593], [0.9775273185242537, -1.9964910264197966, 2.985272930227276, 0.5114715765237968]],
-    adam_wd_ams: [[0.9800000999995, -1.980000049999875, 2.980000033333278, 0.48000039999200017], [0.961301344636151, -1.9758304209171385, 2.967639123606417, 0.49484483770660986], [0.9502406194372867, -1.9672554184059214, 2.9510112118140617, 0.5009444954921963]],
-    adamw: [[0.9890000009999999, -1.9880000005, 2.987000000333333, 0.4995], [0.9794005386170784, -1.989673035654104, 2.9845393161049296, 0.5064418681304593], [0.9745589179846366, -1.9905133533836425, 2.976301390910838, 0.5099656346556665]],
+    sgd_plain: [
+      [0.99, -1.98, 2.97, 0.5],
+      [0.94, -2.02, 3.0, 0.6],
+      [0.96, -2.02, 2.93, 0.575],
+    ],
+    sgd_mom: [
+      [0.989, -1.978, 2.967, 0.4995],
+      [0.9332099, -1.9924198, 2.9616297, 0.58860045],
+      [0.9001589210900001, -2.00360444218, 2.89113096327, 0.6457611145950001],
+    ],
+    sgd_nesterov: [
+      [0.9892, -1.9784, 2.9676, 0.4991],
+      [0.9385794399999999, -2.00315888, 2.97773832, 0.58788162],
+      [0.9351849090079999, -2.004943018016, 2.9078631270239996, 0.595748009084],
+    ],
+    adam: [
+      [0.9900000009999999, -1.9900000005, 2.990000000333333, 0.5],
+      [0.9813895386180784, -1.9936610356546038, 2.990526316105263, 0.5074413681304593],
+      [0.9775273185242537, -1.9964910264197966, 2.985272930227276, 0.5114715765237968],
+    ],
+    adam_wd_ams: [
+      [0.9800000999995, -1.980000049999875, 2.980000033333278, 0.48000039999200017],
+      [0.961301344636151, -1.9758304209171385, 2.967639123606417, 0.49484483770660986],
+      [0.9502406194372867, -1.9672554184059214, 2.9510112118140617, 0.5009444954921963],
+    ],
+    adamw: [
+      [0.9890000009999999, -1.9880000005, 2.987000000333333, 0.4995],
+      [0.9794005386170784, -1.989673035654104, 2.9845393161049296, 0.5064418681304593],
+      [0.9745589179846366, -1.9905133533836425, 2.976301390910838, 0.5099656346556665],
+    ],
   };
 
   const sgdCases: [string, number, number, number, number, boolean][] = [
@@ -540,8 +692,12 @@ describe('js optimizer steps against torch.optim (torch 1.13, float64)', () => {
 
   it('rejects a missing momentum buffer and a step below 1', () => {
     expect(() => js.sgdStep(new F64(2), new F64(2), null, 0.1, 0.9, 0, 0, false, true)).toThrow(TypeError);
-    expect(() => js.adamStep(new F64(2), new F64(2), new F64(2), new F64(2), null, 0, 0.1, 0.9, 0.999, 1e-8, 0, false)).toThrow(RangeError);
-    expect(() => js.adamStep(new F64(2), new F64(2), new F64(1), new F64(2), null, 1, 0.1, 0.9, 0.999, 1e-8, 0, false)).toThrow(RangeError);
+    expect(() =>
+      js.adamStep(new F64(2), new F64(2), new F64(2), new F64(2), null, 0, 0.1, 0.9, 0.999, 1e-8, 0, false),
+    ).toThrow(RangeError);
+    expect(() =>
+      js.adamStep(new F64(2), new F64(2), new F64(1), new F64(2), null, 1, 0.1, 0.9, 0.999, 1e-8, 0, false),
+    ).toThrow(RangeError);
   });
 });
 

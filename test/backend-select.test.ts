@@ -2,16 +2,11 @@
 // warning that carries the reason, use()/current()/available()/info()/setNumThreads().
 // Each case imports a fresh copy of the module, with the native loader real or made to fail.
 import { afterEach, describe, expect, it, vi } from 'vitest';
+import { tryLoadNative } from './support/native.js';
 
 type IndexModule = typeof import('../lib/backend/index.js');
 
-let nativeLoads = true;
-try {
-  const { loadNative } = await import('../lib/backend/native.js');
-  loadNative();
-} catch {
-  nativeLoads = false;
-}
+const nativeLoads = tryLoadNative().native !== null;
 
 async function freshIndex(env: string | undefined, failNative: string | null): Promise<IndexModule> {
   vi.resetModules();

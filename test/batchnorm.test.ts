@@ -42,11 +42,13 @@ describe.each(backendsHere())('batchNorm on %s', (name) => {
     const inner = 10;
     for (let i = 0; i < x.size; i++) {
       const ch = Math.floor(i / inner) % 3;
-      const want = (x.data[i] - mean[ch]) / Math.sqrt(variance[ch] + 1e-3) * w.data[ch] + b.data[ch];
+      const want = ((x.data[i] - mean[ch]) / Math.sqrt(variance[ch] + 1e-3)) * w.data[ch] + b.data[ch];
       expect(y.data[i]).toBeCloseTo(want, 12);
     }
     [0.5, -1, 2].forEach((r, ch) => expect(rm.data[ch]).toBeCloseTo(0.8 * r + 0.2 * mean[ch], 13));
-    [1, 2, 0.5].forEach((r, ch) => expect(rv.data[ch]).toBeCloseTo(0.8 * r + 0.2 * variance[ch] * count / (count - 1), 13));
+    [1, 2, 0.5].forEach((r, ch) =>
+      expect(rv.data[ch]).toBeCloseTo(0.8 * r + (0.2 * variance[ch] * count) / (count - 1), 13),
+    );
   });
 
   test('eval: normalises by the running stats, which stay unchanged', () => {
@@ -67,7 +69,11 @@ describe.each(backendsHere())('batchNorm on %s', (name) => {
   test('gradcheck (training and eval; 2-D, 3-D, 4-D) and gradgradcheck', () => {
     backend.use(name);
     const rng = new Rng(3);
-    for (const shape of [[5, 3], [3, 2, 4], [2, 3, 3, 2]]) {
+    for (const shape of [
+      [5, 3],
+      [3, 2, 4],
+      [2, 3, 3, 2],
+    ]) {
       const c = shape[1];
       const x = leaf(rng, shape);
       const w = leaf(rng, [c]);
@@ -91,7 +97,8 @@ describe.skipIf(!backendsHere().includes('native'))('native batchNorm equals js 
     const b = leaf(rng, [6], { dtype: 'float32' });
     const { ref, got } = onJsThenNative(() => outputAndGrads(F.batchNorm(x, null, null, w, b, true), [x, w, b]));
     got.forEach((t, i) => {
-      for (let k = 0; k < t.size; k++) expect(Math.abs(t.data[k] - ref[i].data[k])).toBeLessThanOrEqual(1e-5 * (1 + Math.abs(ref[i].data[k])));
+      for (let k = 0; k < t.size; k++)
+        expect(Math.abs(t.data[k] - ref[i].data[k])).toBeLessThanOrEqual(1e-5 * (1 + Math.abs(ref[i].data[k])));
     });
   });
 });
@@ -99,7 +106,13 @@ describe.skipIf(!backendsHere().includes('native'))('native batchNorm equals js 
 describe('BatchNorm2d', () => {
   test('state_dict names and defaults; train then eval', () => {
     const bn = new nn.BatchNorm2d(3);
-    expect(Object.keys(bn.stateDict()).sort()).toEqual(['bias', 'num_batches_tracked', 'running_mean', 'running_var', 'weight']);
+    expect(Object.keys(bn.stateDict()).sort()).toEqual([
+      'bias',
+      'num_batches_tracked',
+      'running_mean',
+      'running_var',
+      'weight',
+    ]);
     expect(bn.momentum).toBe(0.1);
     expect(bn.eps).toBe(1e-5);
     const rng = new Rng(5);
@@ -109,18 +122,35 @@ describe('BatchNorm2d', () => {
     expect(bn.num_batches_tracked?.item()).toBe(1);
     const { mean, variance } = channelStats(x);
     mean.forEach((m, ch) => expect(bn.running_mean!.data[ch]).toBeCloseTo(0.1 * m, 6));
-    variance.forEach((v, ch) => expect(bn.running_var!.data[ch]).toBeCloseTo(0.9 + 0.1 * v * 16 / 15, 6));
+    variance.forEach((v, ch) => expect(bn.running_var!.data[ch]).toBeCloseTo(0.9 + (0.1 * v * 16) / 15, 6));
     bn.eval();
     const z = bn.forward(x);
-    expect(z.data[0]).toBeCloseTo((x.data[0] - bn.running_mean!.data[0]) / Math.sqrt(bn.running_var!.data[0] + 1e-5), 5);
+    expect(z.data[0]).toBeCloseTo(
+      (x.data[0] - bn.running_mean!.data[0]) / Math.sqrt(bn.running_var!.data[0] + 1e-5),
+      5,
+    );
   });
 
   test('errors name the layer and the shapes', () => {
     const bn = new nn.BatchNorm2d(3);
-    expect(() => bn.forward(new Tensor(new Float32Array(12), [4, 3]))).toThrow(/BatchNorm2d: expected a 4-D \[N, C, H, W\] input, got shape \[4, 3\]/);
-    expect(() => bn.forward(new Tensor(new Float32Array(16), [2, 2, 2, 2]))).toThrow(/BatchNorm2d: input shape \[2, 2, 2, 2\] has 2 channels, the layer 3/);
-    expect(() => F.batchNorm(new Tensor(new Float32Array(6), [2, 3]), new Tensor(new Float32Array(2), [2]), null, null, null, true))
-      .toThrow(/batchNorm: runningMean has shape \[2\], the input \[2, 3\] has 3 channels/);
-    expect(() => F.batchNorm(new Tensor(new Float32Array(3), [1, 3]), null, null, null, null, true)).toThrow(/more than 1 value per channel/);
+    expect(() => bn.forward(new Tensor(new Float32Array(12), [4, 3]))).toThrow(
+      /BatchNorm2d: expected a 4-D \[N, C, H, W\] input, got shape \[4, 3\]/,
+    );
+    expect(() => bn.forward(new Tensor(new Float32Array(16), [2, 2, 2, 2]))).toThrow(
+      /BatchNorm2d: input shape \[2, 2, 2, 2\] has 2 channels, the layer 3/,
+    );
+    expect(() =>
+      F.batchNorm(
+        new Tensor(new Float32Array(6), [2, 3]),
+        new Tensor(new Float32Array(2), [2]),
+        null,
+        null,
+        null,
+        true,
+      ),
+    ).toThrow(/batchNorm: runningMean has shape \[2\], the input \[2, 3\] has 3 channels/);
+    expect(() => F.batchNorm(new Tensor(new Float32Array(3), [1, 3]), null, null, null, null, true)).toThrow(
+      /more than 1 value per channel/,
+    );
   });
 });

@@ -27,7 +27,11 @@ function setup(kind: Kind = 'adam+step') {
     return { model, optimizer, scheduler: new optim.lrScheduler.StepLR(optimizer, { stepSize: 1, gamma: 0.7 }) };
   }
   const optimizer = new optim.SGD(model.parameters(), { lr: 0.05, momentum: 0.9, nesterov: true });
-  return { model, optimizer, scheduler: new optim.lrScheduler.ReduceLROnPlateau(optimizer, { patience: 0, factor: 0.5 }) };
+  return {
+    model,
+    optimizer,
+    scheduler: new optim.lrScheduler.ReduceLROnPlateau(optimizer, { patience: 0, factor: 0.5 }),
+  };
 }
 
 const run = (parts: ReturnType<typeof setup>, epochs: number, initialEpoch = 0) =>
@@ -41,40 +45,46 @@ const run = (parts: ReturnType<typeof setup>, epochs: number, initialEpoch = 0) 
     loss: new nn.CrossEntropyLoss(),
   });
 
-const bytes = (m: nn.Module): Buffer[] => m.parameters().map((p) => Buffer.from(p.data.buffer, p.data.byteOffset, p.data.byteLength));
+const bytes = (m: nn.Module): Buffer[] =>
+  m.parameters().map((p) => Buffer.from(p.data.buffer, p.data.byteOffset, p.data.byteLength));
 
 describe('checkpoints', () => {
-  it.each<Kind>(['adam+step', 'sgd+plateau'])('%s: resume after 2 epochs + 1 more equals 3 uninterrupted epochs bit for bit', async (kind) => {
-    const dir = mkdtempSync(join(tmpdir(), 'backprop-ckpt-'));
-    manualSeed(11);
-    const straight = setup(kind);
-    await run(straight, 3);
+  it.each<Kind>(['adam+step', 'sgd+plateau'])(
+    '%s: resume after 2 epochs + 1 more equals 3 uninterrupted epochs bit for bit',
+    async (kind) => {
+      const dir = mkdtempSync(join(tmpdir(), 'backprop-ckpt-'));
+      manualSeed(11);
+      const straight = setup(kind);
+      await run(straight, 3);
 
-    manualSeed(11);
-    const first = setup(kind);
-    await run(first, 2);
-    const path = join(dir, 'ckpt.safetensors');
-    saveCheckpoint(path, { ...first, epoch: 2, extra: { note: 'two epochs' } });
+      manualSeed(11);
+      const first = setup(kind);
+      await run(first, 2);
+      const path = join(dir, 'ckpt.safetensors');
+      saveCheckpoint(path, { ...first, epoch: 2, extra: { note: 'two epochs' } });
 
-    manualSeed(999); // a different generator state and different initial weights
-    const resumed = setup(kind);
-    expect(bytes(resumed.model)).not.toEqual(bytes(straight.model));
-    const info = loadCheckpoint(path, resumed);
-    expect(info).toEqual({ epoch: 2, extra: { note: 'two epochs' } });
-    const history = await run(resumed, 3, info.epoch);
-    expect(history.epochs.map((e) => e.epoch)).toEqual([3]);
-    expect(resumed.optimizer.paramGroups[0].lr).toBe(straight.optimizer.paramGroups[0].lr);
-    const a = bytes(straight.model);
-    const b = bytes(resumed.model);
-    expect(b.length).toBe(a.length);
-    for (let i = 0; i < a.length; i++) expect(b[i].equals(a[i]), `parameter ${i}`).toBe(true);
-  });
+      manualSeed(999); // a different generator state and different initial weights
+      const resumed = setup(kind);
+      expect(bytes(resumed.model)).not.toEqual(bytes(straight.model));
+      const info = loadCheckpoint(path, resumed);
+      expect(info).toEqual({ epoch: 2, extra: { note: 'two epochs' } });
+      const history = await run(resumed, 3, info.epoch);
+      expect(history.epochs.map((e) => e.epoch)).toEqual([3]);
+      expect(resumed.optimizer.paramGroups[0].lr).toBe(straight.optimizer.paramGroups[0].lr);
+      const a = bytes(straight.model);
+      const b = bytes(resumed.model);
+      expect(b.length).toBe(a.length);
+      for (let i = 0; i < a.length; i++) expect(b[i].equals(a[i]), `parameter ${i}`).toBe(true);
+    },
+  );
 
   it('refuses files that are not checkpoints', () => {
     const dir = mkdtempSync(join(tmpdir(), 'backprop-ckpt-'));
     const plain = join(dir, 'plain.safetensors');
     save(plain, { w: tensor([1, 2]) });
-    expect(() => loadCheckpoint(plain, setup())).toThrow(/plain\.safetensors is a safetensors file but not a backprop checkpoint/);
+    expect(() => loadCheckpoint(plain, setup())).toThrow(
+      /plain\.safetensors is a safetensors file but not a backprop checkpoint/,
+    );
     const junk = join(dir, 'junk.safetensors');
     writeFileSync(junk, 'not a checkpoint at all');
     expect(() => loadCheckpoint(junk, setup())).toThrow(/junk\.safetensors is not a valid safetensors file/);

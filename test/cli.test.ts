@@ -42,7 +42,9 @@ describe('backprop CLI', () => {
     expect(Number(m![1])).toBeGreaterThan(50);
     const file = readSafetensors(join(dir, 'w.safetensors'));
     expect(file.metadata['backprop.model']).toBe('mlp');
-    expect(Object.fromEntries(Object.entries(file.tensors).map(([k, t]) => [k, t.shape]))).toMatchObject({ '1.weight': [expect.any(Number), 784] });
+    expect(Object.fromEntries(Object.entries(file.tensors).map(([k, t]) => [k, t.shape]))).toMatchObject({
+      '1.weight': [expect.any(Number), 784],
+    });
     const e = backprop(['eval', '--model-file', join(dir, 'w.safetensors')]);
     expect(e.code).toBe(0);
     expect(e.stdout).toContain(`test accuracy: ${m![1]}% (1000 images)`);
@@ -50,7 +52,10 @@ describe('backprop CLI', () => {
 
   it('train --model lenet learns above chance and its file evaluates to the same accuracy', () => {
     const dir = mkdtempSync(join(tmpdir(), 'backprop-cli-'));
-    const r = backprop(['train', '--model', 'lenet', '--epochs', '1', '--seed', '2', '--out', 'lenet.safetensors'], dir);
+    const r = backprop(
+      ['train', '--model', 'lenet', '--epochs', '1', '--seed', '2', '--out', 'lenet.safetensors'],
+      dir,
+    );
     expect(r.code).toBe(0);
     const m = /test accuracy: ([\d.]+)%/.exec(r.stdout);
     expect(Number(m![1])).toBeGreaterThan(25);
@@ -70,7 +75,8 @@ describe('backprop CLI', () => {
     const a = readSafetensors(join(dir, 'a.safetensors')).tensors;
     const b = readSafetensors(join(dir, 'b.safetensors')).tensors;
     expect(Object.keys(b).sort()).toEqual(Object.keys(a).sort());
-    for (const k of Object.keys(a)) expect(Buffer.from(b[k].data.buffer).equals(Buffer.from(a[k].data.buffer)), k).toBe(true);
+    for (const k of Object.keys(a))
+      expect(Buffer.from(b[k].data.buffer).equals(Buffer.from(a[k].data.buffer)), k).toBe(true);
   });
 
   it('bench reports GEMM and training throughput of the chosen backend', () => {

@@ -1,5 +1,5 @@
-// conv2d, the pools and batchNorm against PyTorch (/usr/bin/python3 with torch, skipped where it
-// is missing): the same float64 inputs, outputs and gradients (and batchNorm's running stats)
+// conv2d, the pools and batchNorm against PyTorch (test/support/torch.ts: skipped where python3
+// lacks torch): the same float64 inputs, outputs and gradients (and batchNorm's running stats)
 // equal to 1e-10, on every backend that loads.
 
 import { describe, expect, test } from 'vitest';
@@ -7,9 +7,9 @@ import { spawnSync } from 'node:child_process';
 import { Tensor, backend, grad, F } from '../lib/index.js';
 import { Rng } from './support/random.js';
 import { backendsHere, leaf } from './support/autograd.js';
+import { PYTHON as python, torchHere } from './support/torch.js';
 
-const python = '/usr/bin/python3';
-const hasTorch = spawnSync(python, ['-c', 'import torch'], { encoding: 'utf8' }).status === 0;
+const hasTorch = torchHere();
 
 const script = `
 import json, sys, torch
@@ -43,17 +43,23 @@ function expectClose(got: Tensor, want: unknown, what: string): void {
   const w = flat(want);
   expect(got.size, what).toBe(w.length);
   w.forEach((e, i) => {
-    if (!(Math.abs(got.data[i] - e) <= 1e-10 * (1 + Math.abs(e)))) throw new Error(`${what} element ${i}: ${got.data[i]} vs torch ${e}`);
+    if (!(Math.abs(got.data[i] - e) <= 1e-10 * (1 + Math.abs(e))))
+      throw new Error(`${what} element ${i}: ${got.data[i]} vs torch ${e}`);
   });
 }
 
 describe.skipIf(!hasTorch)('conv2d, pools and batchNorm equal PyTorch in float64', () => {
   const rng = new Rng(21);
   const inputs = {
-    x: leaf(rng, [2, 3, 7, 6]), w: leaf(rng, [4, 3, 3, 2]), b: leaf(rng, [4]),
+    x: leaf(rng, [2, 3, 7, 6]),
+    w: leaf(rng, [4, 3, 3, 2]),
+    b: leaf(rng, [4]),
     p: leaf(rng, [2, 2, 7, 6]),
-    q: leaf(rng, [4, 3, 2, 3]), bw: leaf(rng, [3]), bb: leaf(rng, [3]),
-    rm: leaf(rng, [3], { requiresGrad: false }), rv: leaf(rng, [3], { lo: 0.5, hi: 2, requiresGrad: false }),
+    q: leaf(rng, [4, 3, 2, 3]),
+    bw: leaf(rng, [3]),
+    bb: leaf(rng, [3]),
+    rm: leaf(rng, [3], { requiresGrad: false }),
+    rv: leaf(rng, [3], { lo: 0.5, hi: 2, requiresGrad: false }),
   };
   const json = JSON.stringify(Object.fromEntries(Object.entries(inputs).map(([k, v]) => [k, v.toArray()])));
   const r = spawnSync(python, ['-c', script], { input: json, encoding: 'utf8' });
@@ -64,7 +70,10 @@ describe.skipIf(!hasTorch)('conv2d, pools and batchNorm equal PyTorch in float64
     backend.use(name);
     const { x, w, b, p, q, bw, bb } = inputs;
     const y = F.conv2d(x, w, b, { stride: [2, 1], padding: [1, 0], dilation: [1, 2] });
-    const gy = new Tensor(Float64Array.from({ length: y.size }, (_, i) => Math.sin(i)), y.shape);
+    const gy = new Tensor(
+      Float64Array.from({ length: y.size }, (_, i) => Math.sin(i)),
+      y.shape,
+    );
     const [gx, gw, gb] = grad(y, [x, w, b], { gradOutputs: [gy] });
     [y, gx, gw, gb].forEach((t, i) => expectClose(t, torch.conv[i], `conv2d result ${i}`));
 

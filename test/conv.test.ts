@@ -16,7 +16,11 @@ import { backendsHere, leaf, onJsThenNative, outputAndGrads } from './support/au
 const initial = backend.current();
 afterAll(() => backend.use(initial));
 
-interface Geo { stride: [number, number]; padding: [number, number]; dilation: [number, number] }
+interface Geo {
+  stride: [number, number];
+  padding: [number, number];
+  dilation: [number, number];
+}
 
 /** y[n, o, i, j] = b[o] + sum over c, a, d of x[n, c, i*s - p + a*dil, j*s - p + d*dil] * w[o, c, a, d]. */
 function naiveConv(x: Tensor, w: Tensor, b: Tensor | null, g: Geo): { data: Float64Array; shape: number[] } {
@@ -25,16 +29,21 @@ function naiveConv(x: Tensor, w: Tensor, b: Tensor | null, g: Geo): { data: Floa
   const OH = Math.floor((H + 2 * g.padding[0] - g.dilation[0] * (KH - 1) - 1) / g.stride[0]) + 1;
   const OW = Math.floor((W + 2 * g.padding[1] - g.dilation[1] * (KW - 1) - 1) / g.stride[1]) + 1;
   const out = new Float64Array(N * O * OH * OW);
-  for (let n = 0; n < N; n++) for (let o = 0; o < O; o++) for (let i = 0; i < OH; i++) for (let j = 0; j < OW; j++) {
-    let s = b ? b.data[o] : 0;
-    for (let c = 0; c < C; c++) for (let a = 0; a < KH; a++) for (let d = 0; d < KW; d++) {
-      const yi = i * g.stride[0] - g.padding[0] + a * g.dilation[0];
-      const xj = j * g.stride[1] - g.padding[1] + d * g.dilation[1];
-      if (yi < 0 || yi >= H || xj < 0 || xj >= W) continue;
-      s += x.data[((n * C + c) * H + yi) * W + xj] * w.data[((o * C + c) * KH + a) * KW + d];
-    }
-    out[((n * O + o) * OH + i) * OW + j] = s;
-  }
+  for (let n = 0; n < N; n++)
+    for (let o = 0; o < O; o++)
+      for (let i = 0; i < OH; i++)
+        for (let j = 0; j < OW; j++) {
+          let s = b ? b.data[o] : 0;
+          for (let c = 0; c < C; c++)
+            for (let a = 0; a < KH; a++)
+              for (let d = 0; d < KW; d++) {
+                const yi = i * g.stride[0] - g.padding[0] + a * g.dilation[0];
+                const xj = j * g.stride[1] - g.padding[1] + d * g.dilation[1];
+                if (yi < 0 || yi >= H || xj < 0 || xj >= W) continue;
+                s += x.data[((n * C + c) * H + yi) * W + xj] * w.data[((o * C + c) * KH + a) * KW + d];
+              }
+          out[((n * O + o) * OH + i) * OW + j] = s;
+        }
   return { data: out, shape: [N, O, OH, OW] };
 }
 
@@ -62,7 +71,8 @@ describe.each(backendsHere())('conv2d on %s', (name) => {
       const ref = naiveConv(x, w, b, { stride, padding, dilation });
       expect(y.shape).toEqual(ref.shape);
       const scale = Math.max(...ref.data.map(Math.abs));
-      for (let i = 0; i < ref.data.length; i++) expect(Math.abs(y.data[i] - ref.data[i])).toBeLessThanOrEqual(1e-12 * scale);
+      for (let i = 0; i < ref.data.length; i++)
+        expect(Math.abs(y.data[i] - ref.data[i])).toBeLessThanOrEqual(1e-12 * scale);
     }
   });
 
@@ -83,7 +93,9 @@ describe.each(backendsHere())('conv2d on %s', (name) => {
     const x = leaf(rng, [1, 2, 5, 4]);
     const w = leaf(rng, [3, 2, 3, 2]);
     const b = leaf(rng, [3]);
-    expect(gradgradcheck((x, w, b) => F.conv2d(x, w, b, { stride: [2, 1], padding: 1, dilation: [1, 2] }), [x, w, b])).toBe(true);
+    expect(
+      gradgradcheck((x, w, b) => F.conv2d(x, w, b, { stride: [2, 1], padding: 1, dilation: [1, 2] }), [x, w, b]),
+    ).toBe(true);
   });
 
   test('the fused weight/bias kernel equals the composed rule', () => {
@@ -105,30 +117,36 @@ describe.each(backendsHere())('conv2d on %s', (name) => {
 const native = backendsHere().includes('native') ? (await import('../lib/backend/native.js')).loadNative() : null;
 
 describe.skipIf(!native)('native conv2d equals js in float32', () => {
-  test.each(native ? native._simdLevels() : [])('forward and the three gradients, LeNet shapes and strided/dilated ones (%s)', (level) => {
-    native!._setSimd(level);
-    const rng = new Rng(11);
-    const shapes: [number[], number[], Parameters<typeof F.conv2d>[3]][] = [
-      [[8, 1, 28, 28], [6, 1, 5, 5], { padding: 2 }],
-      [[8, 6, 14, 14], [16, 6, 5, 5], {}],
-      [[3, 3, 11, 9], [5, 3, 3, 3], { stride: 2, padding: 1, dilation: 2 }],
-      [[2, 5, 6, 6], [7, 5, 1, 1], { stride: [1, 2] }],
-    ];
-    for (const [xs, ws, opts] of shapes) {
-      const x = leaf(rng, xs, { dtype: 'float32' });
-      const w = leaf(rng, ws, { dtype: 'float32' });
-      const b = leaf(rng, [ws[0]], { dtype: 'float32' });
-      const { ref, got } = onJsThenNative(() => outputAndGrads(F.conv2d(x, w, b, opts), [x, w, b]));
-      got.forEach((t, i) => {
-        const scale = Math.max(...Array.from(ref[i].data, Math.abs));
-        for (let k = 0; k < t.size; k++) {
-          const d = Math.abs(t.data[k] - ref[i].data[k]);
-          if (!(d <= 1e-5 * scale + 1e-6)) throw new Error(`${JSON.stringify(xs)} result ${i} element ${k}: native ${t.data[k]} js ${ref[i].data[k]}`);
-        }
-      });
-    }
-    native!._setSimd(native!._simdLevels()[0]);
-  });
+  test.each(native ? native._simdLevels() : [])(
+    'forward and the three gradients, LeNet shapes and strided/dilated ones (%s)',
+    (level) => {
+      native!._setSimd(level);
+      const rng = new Rng(11);
+      const shapes: [number[], number[], Parameters<typeof F.conv2d>[3]][] = [
+        [[8, 1, 28, 28], [6, 1, 5, 5], { padding: 2 }],
+        [[8, 6, 14, 14], [16, 6, 5, 5], {}],
+        [[3, 3, 11, 9], [5, 3, 3, 3], { stride: 2, padding: 1, dilation: 2 }],
+        [[2, 5, 6, 6], [7, 5, 1, 1], { stride: [1, 2] }],
+      ];
+      for (const [xs, ws, opts] of shapes) {
+        const x = leaf(rng, xs, { dtype: 'float32' });
+        const w = leaf(rng, ws, { dtype: 'float32' });
+        const b = leaf(rng, [ws[0]], { dtype: 'float32' });
+        const { ref, got } = onJsThenNative(() => outputAndGrads(F.conv2d(x, w, b, opts), [x, w, b]));
+        got.forEach((t, i) => {
+          const scale = Math.max(...Array.from(ref[i].data, Math.abs));
+          for (let k = 0; k < t.size; k++) {
+            const d = Math.abs(t.data[k] - ref[i].data[k]);
+            if (!(d <= 1e-5 * scale + 1e-6))
+              throw new Error(
+                `${JSON.stringify(xs)} result ${i} element ${k}: native ${t.data[k]} js ${ref[i].data[k]}`,
+              );
+          }
+        });
+      }
+      native!._setSimd(native!._simdLevels()[0]);
+    },
+  );
 });
 
 describe('Conv2d module', () => {
@@ -155,11 +173,21 @@ describe('conv2d errors name the op and the shapes', () => {
   const x = new Tensor(new Float32Array(2 * 3 * 5 * 5), [2, 3, 5, 5]);
   const w = new Tensor(new Float32Array(4 * 3 * 3 * 3), [4, 3, 3, 3]);
   test('non-4-D input, channel mismatch, kernel too large, bias shape', () => {
-    expect(() => F.conv2d(new Tensor(new Float32Array(75), [3, 5, 5]), w)).toThrow(/conv2d: expected a 4-D input .*\[3, 5, 5\]/);
-    expect(() => F.conv2d(x, new Tensor(new Float32Array(4 * 2 * 9), [4, 2, 3, 3]))).toThrow(/conv2d: input shape \[2, 3, 5, 5\] has 3 channels but weight shape \[4, 2, 3, 3\] expects 2/);
-    expect(() => F.conv2d(x, new Tensor(new Float32Array(4 * 3 * 36), [4, 3, 6, 6]))).toThrow(/conv2d: kernel 6x6 .*larger than the padded input 5x5 .*\[2, 3, 5, 5\]/);
-    expect(() => F.conv2d(x, w, null, { dilation: 3 })).toThrow(/conv2d: kernel 3x3 \(dilation 3x3\).*larger than the padded input/);
-    expect(() => F.conv2d(x, w, new Tensor(new Float32Array(3), [3]))).toThrow(/conv2d: bias shape \[3\] does not match weight shape \[4, 3, 3, 3\]/);
+    expect(() => F.conv2d(new Tensor(new Float32Array(75), [3, 5, 5]), w)).toThrow(
+      /conv2d: expected a 4-D input .*\[3, 5, 5\]/,
+    );
+    expect(() => F.conv2d(x, new Tensor(new Float32Array(4 * 2 * 9), [4, 2, 3, 3]))).toThrow(
+      /conv2d: input shape \[2, 3, 5, 5\] has 3 channels but weight shape \[4, 2, 3, 3\] expects 2/,
+    );
+    expect(() => F.conv2d(x, new Tensor(new Float32Array(4 * 3 * 36), [4, 3, 6, 6]))).toThrow(
+      /conv2d: kernel 6x6 .*larger than the padded input 5x5 .*\[2, 3, 5, 5\]/,
+    );
+    expect(() => F.conv2d(x, w, null, { dilation: 3 })).toThrow(
+      /conv2d: kernel 3x3 \(dilation 3x3\).*larger than the padded input/,
+    );
+    expect(() => F.conv2d(x, w, new Tensor(new Float32Array(3), [3]))).toThrow(
+      /conv2d: bias shape \[3\] does not match weight shape \[4, 3, 3, 3\]/,
+    );
     expect(() => F.conv2d(x, w, null, { stride: 0 })).toThrow(/conv2d: stride must be an integer >= 1/);
   });
   test.each(backendsHere())('the %s kernels check their arguments', (name) => {

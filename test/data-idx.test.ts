@@ -7,7 +7,14 @@ import { loadIdx } from '../lib/data/idx.js';
 
 // IDX files written byte by byte here, independently of the reader.
 function idxBytes(typeCode: number, shape: number[], body: number[]): Buffer {
-  return Buffer.from([0, 0, typeCode, shape.length, ...shape.flatMap((d) => [(d >>> 24) & 255, (d >>> 16) & 255, (d >>> 8) & 255, d & 255]), ...body]);
+  return Buffer.from([
+    0,
+    0,
+    typeCode,
+    shape.length,
+    ...shape.flatMap((d) => [(d >>> 24) & 255, (d >>> 16) & 255, (d >>> 8) & 255, d & 255]),
+    ...body,
+  ]);
 }
 
 let dir: string;
@@ -48,7 +55,11 @@ describe('loadIdx', () => {
       ['type', idxBytes(0x07, [1], [0]), /unknown type code 0x07/],
       ['short', good.subarray(0, 3), /shorter than the 4-byte magic/],
       ['header', good.subarray(0, 9), /truncated header/],
-      ['truncated', good.subarray(0, good.length - 1), /truncated: shape \[2, 2\] of uint8 needs 16 bytes, file has 15/],
+      [
+        'truncated',
+        good.subarray(0, good.length - 1),
+        /truncated: shape \[2, 2\] of uint8 needs 16 bytes, file has 15/,
+      ],
       ['trailing', Buffer.concat([good, Buffer.from([9])]), /trailing bytes/],
       ['gzip', gzipSync(good).subarray(0, 15), /corrupt or truncated gzip/],
     ];

@@ -14,7 +14,13 @@ function numbered(n: number): TensorDataset {
     x[2 * i] = i;
     x[2 * i + 1] = 10 + i;
   }
-  return new TensorDataset(tensor(x, { shape: [n, 2] }), tensor(Float32Array.from({ length: n }, (_, i) => i), { shape: [n] }));
+  return new TensorDataset(
+    tensor(x, { shape: [n, 2] }),
+    tensor(
+      Float32Array.from({ length: n }, (_, i) => i),
+      { shape: [n] },
+    ),
+  );
 }
 
 const ids = (batches: Iterable<[{ data: ArrayLike<number> }, unknown]>): number[][] =>
@@ -29,8 +35,10 @@ describe('TensorDataset', () => {
     expect(Array.from(x.data)).toEqual([3, 13]);
     expect(y.item()).toBe(3);
     expect(() => ds.get(5)).toThrow(/out of range/);
-    expect(() => new TensorDataset(tensor(new Float32Array(6), { shape: [3, 2] }), tensor(new Float32Array(4), { shape: [4] })))
-      .toThrow(/\[3, 2\] and \[4\]/);
+    expect(
+      () =>
+        new TensorDataset(tensor(new Float32Array(6), { shape: [3, 2] }), tensor(new Float32Array(4), { shape: [4] })),
+    ).toThrow(/\[3, 2\] and \[4\]/);
   });
 });
 
@@ -39,13 +47,20 @@ describe('DataLoader', () => {
     const ds = numbered(10);
     const keep = new DataLoader(ds, { batchSize: 4 });
     expect(keep.length).toBe(3);
-    expect(ids(keep)).toEqual([[0, 1, 2, 3], [4, 5, 6, 7], [8, 9]]);
+    expect(ids(keep)).toEqual([
+      [0, 1, 2, 3],
+      [4, 5, 6, 7],
+      [8, 9],
+    ]);
     const [firstX] = [...keep][0];
     expect(firstX.shape).toEqual([4, 2]);
     expect(Array.from(firstX.data)).toEqual([0, 10, 1, 11, 2, 12, 3, 13]);
     const drop = new DataLoader(ds, { batchSize: 4, dropLast: true });
     expect(drop.length).toBe(2);
-    expect(ids(drop)).toEqual([[0, 1, 2, 3], [4, 5, 6, 7]]);
+    expect(ids(drop)).toEqual([
+      [0, 1, 2, 3],
+      [4, 5, 6, 7],
+    ]);
     expect(() => new DataLoader(ds, { batchSize: 0 })).toThrow(/batchSize/);
   });
 
@@ -117,7 +132,9 @@ describe('loadMnist', () => {
     const labels = gunzipSync(readFileSync(join(sampleDir(), 't10k-labels-idx1-ubyte.gz')));
     labels[8 + 17] = 12;
     writeFileSync(join(dir, 't10k-labels-idx1-ubyte'), labels);
-    expect(() => loadMnist(dir, { split: 'test' })).toThrow(/t10k-labels-idx1-ubyte: label 12 at index 17 is out of range for 10 classes/);
+    expect(() => loadMnist(dir, { split: 'test' })).toThrow(
+      /t10k-labels-idx1-ubyte: label 12 at index 17 is out of range for 10 classes/,
+    );
     writeFileSync(join(dir, 't10k-labels-idx1-ubyte'), gzipSync(labels.subarray(0, 100)));
     expect(() => loadMnist(dir, { split: 'test' })).toThrow(/t10k-labels-idx1-ubyte.*truncated/);
   });

@@ -62,7 +62,10 @@ describe('fit', () => {
     expect(last.valAccuracy).toBeGreaterThan(0.9);
     expect(last.samples).toBe(128);
     // 8 training batches then 2 validation batches per epoch
-    expect(seen.slice(0, 10)).toEqual([...Array(8).fill({ training: true, grad: true }), ...Array(2).fill({ training: false, grad: false })]);
+    expect(seen.slice(0, 10)).toEqual([
+      ...Array(8).fill({ training: true, grad: true }),
+      ...Array(2).fill({ training: false, grad: false }),
+    ]);
     expect(model.training).toBe(true);
     // the reported validation loss is the mean cross-entropy, recomputed here by hand
     const val = separable(64);
@@ -74,7 +77,10 @@ describe('fit', () => {
       ce += m + Math.log(Math.exp(a - m) + Math.exp(b - m)) - (val.y.data[i] === 1 ? b : a);
     }
     expect(last.valLoss).toBeCloseTo(ce / 64, 4);
-    const again = await evaluate(model, new DataLoader(val, { batchSize: 64 }), { loss: new nn.CrossEntropyLoss(), metrics: ['accuracy'] });
+    const again = await evaluate(model, new DataLoader(val, { batchSize: 64 }), {
+      loss: new nn.CrossEntropyLoss(),
+      metrics: ['accuracy'],
+    });
     expect(again.accuracy).toBe(last.valAccuracy);
   });
 
@@ -111,10 +117,10 @@ describe('fit', () => {
     const opt = new optim.SGD(model.parameters(), { lr: 0.1 });
     let steps = 0;
     const step = opt.step.bind(opt);
-    opt.step = ((...args: Parameters<typeof step>) => {
+    opt.step = (...args: Parameters<typeof step>) => {
       steps++;
       return step(...args);
-    }) as typeof opt.step;
+    };
     const controller = new AbortController();
     const history = await fit(model, {
       train: new DataLoader(separable(64), { batchSize: 8 }),
@@ -138,15 +144,17 @@ describe('fit', () => {
     ds.x.data[2 * 20] = NaN; // sample 20: batch 3 of 8-sample batches
     const before = model.parameters().map((p) => Array.from(p.data));
     let stepsBefore: number[][] = [];
-    await expect(fit(model, {
-      train: new DataLoader(ds, { batchSize: 8 }),
-      epochs: 2,
-      optimizer: new optim.SGD(model.parameters(), { lr: 0.1 }),
-      loss: new nn.CrossEntropyLoss(),
-      onBatchEnd: ({ batch }) => {
-        if (batch === 2) stepsBefore = model.parameters().map((p) => Array.from(p.data));
-      },
-    })).rejects.toThrow(/loss is NaN at epoch 1, batch 3/);
+    await expect(
+      fit(model, {
+        train: new DataLoader(ds, { batchSize: 8 }),
+        epochs: 2,
+        optimizer: new optim.SGD(model.parameters(), { lr: 0.1 }),
+        loss: new nn.CrossEntropyLoss(),
+        onBatchEnd: ({ batch }) => {
+          if (batch === 2) stepsBefore = model.parameters().map((p) => Array.from(p.data));
+        },
+      }),
+    ).rejects.toThrow(/loss is NaN at epoch 1, batch 3/);
     expect(model.parameters().map((p) => Array.from(p.data))).toEqual(stepsBefore);
     expect(stepsBefore).not.toEqual(before);
   });

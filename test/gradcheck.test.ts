@@ -98,25 +98,47 @@ const firstOrder: Case[] = [
   ['softmax dim 0', (x) => F.softmax(x, 0), (r) => [L(r, [3, 2, 2])]],
   ['logSoftmax', (x) => F.logSoftmax(x, 1), (r) => [L(r, [2, 5])]],
   ['logSoftmax dim 1 of 3-D', (x) => F.logSoftmax(x, 1), (r) => [L(r, [2, 3, 2])]],
-  ['dropout (seeded mask)', (x) => { manualSeed(3); return F.dropout(x, 0.4); }, (r) => [L(r, [4, 5])]],
+  [
+    'dropout (seeded mask)',
+    (x) => {
+      manualSeed(3);
+      return F.dropout(x, 0.4);
+    },
+    (r) => [L(r, [4, 5])],
+  ],
   // losses, every reduction
   ['mseLoss mean', (a, b) => F.mseLoss(a, b), (r) => [L(r, [4, 2]), L(r, [4, 2])]],
   ['mseLoss sum', (a, b) => F.mseLoss(a, b, { reduction: 'sum' }), (r) => [L(r, [3]), L(r, [3])]],
   ['mseLoss none', (a, b) => F.mseLoss(a, b, { reduction: 'none' }), (r) => [L(r, [2, 2]), L(r, [2, 2])]],
   ['l1Loss', (a, b) => F.l1Loss(a, b), (r) => [L(r, [5]), L(r, [5]).add(3).detach().requiresGrad_()]],
-  ['huberLoss both regimes', (a, b) => F.huberLoss(a, b, { delta: 0.7 }), (r) => [L(r, [6]), L(r, [6]).mul(0.1).detach().requiresGrad_()]],
+  [
+    'huberLoss both regimes',
+    (a, b) => F.huberLoss(a, b, { delta: 0.7 }),
+    (r) => [L(r, [6]), L(r, [6]).mul(0.1).detach().requiresGrad_()],
+  ],
   ['huberLoss none', (a, b) => F.huberLoss(a, b, { reduction: 'none' }), (r) => [L(r, [4]), L(r, [4])]],
   ['crossEntropy mean', (x) => F.crossEntropy(x, [1, 0, 3]), (r) => [L(r, [3, 4])]],
   ['crossEntropy sum', (x) => F.crossEntropy(x, new Int32Array([2, 2]), { reduction: 'sum' }), (r) => [L(r, [2, 3])]],
   ['crossEntropy none', (x) => F.crossEntropy(x, [0, 4, 1], { reduction: 'none' }), (r) => [L(r, [3, 5])]],
   ['crossEntropy 1-D input', (x) => F.crossEntropy(x, [2]), (r) => [L(r, [4])]],
-  ['crossEntropy weight, ignoreIndex, labelSmoothing', (x, w) => F.crossEntropy(x, [1, 5, 0], { weight: w, ignoreIndex: 5, labelSmoothing: 0.1 }),
-    (r) => [L(r, [3, 4]), L(r, [4], { lo: 0.5, hi: 2, requiresGrad: false })]],
+  [
+    'crossEntropy weight, ignoreIndex, labelSmoothing',
+    (x, w) => F.crossEntropy(x, [1, 5, 0], { weight: w, ignoreIndex: 5, labelSmoothing: 0.1 }),
+    (r) => [L(r, [3, 4]), L(r, [4], { lo: 0.5, hi: 2, requiresGrad: false })],
+  ],
   ['nllLoss', (x) => F.nllLoss(F.logSoftmax(x, 1), [1, 2]), (r) => [L(r, [2, 3])]],
-  ['nllLoss weight', (x, w) => F.nllLoss(x, [1, 2, 2], { weight: w }), (r) => [L(r, [3, 3]), L(r, [3], { lo: 0.5, hi: 2, requiresGrad: false })]],
+  [
+    'nllLoss weight',
+    (x, w) => F.nllLoss(x, [1, 2, 2], { weight: w }),
+    (r) => [L(r, [3, 3]), L(r, [3], { lo: 0.5, hi: 2, requiresGrad: false })],
+  ],
   ['nllLoss none', (x) => F.nllLoss(x, [0, 2], { reduction: 'none' }), (r) => [L(r, [2, 3])]],
   ['bceWithLogits', (x, y) => F.bceWithLogits(x, y), (r) => [L(r, [3, 2]), L(r, [3, 2], { lo: 0, hi: 1 })]],
-  ['bceWithLogits sum', (x, y) => F.bceWithLogits(x, y, { reduction: 'sum' }), (r) => [L(r, [4]), L(r, [4], { lo: 0, hi: 1 })]],
+  [
+    'bceWithLogits sum',
+    (x, y) => F.bceWithLogits(x, y, { reduction: 'sum' }),
+    (r) => [L(r, [4]), L(r, [4], { lo: 0, hi: 1 })],
+  ],
 ];
 
 /** Second-order cases: the ops an MLP uses (and a few more). */
@@ -142,8 +164,11 @@ const secondOrder: Case[] = [
   ['mean', (x) => x.mul(x).mean(), (r) => [L(r, [3, 2])]],
   ['mseLoss', (a, b) => F.mseLoss(a.tanh(), b), (r) => [L(r, [3]), L(r, [3])]],
   ['bceWithLogits', (x, y) => F.bceWithLogits(x, y), (r) => [L(r, [3]), L(r, [3], { lo: 0, hi: 1 })]],
-  ['mlp', (x, w1, b1, w2, b2) => F.crossEntropy(F.linear(F.linear(x, w1, b1).tanh(), w2, b2), [1, 0]),
-    (r) => [L(r, [2, 3]), L(r, [4, 3]), L(r, [4]), L(r, [2, 4]), L(r, [2])]],
+  [
+    'mlp',
+    (x, w1, b1, w2, b2) => F.crossEntropy(F.linear(F.linear(x, w1, b1).tanh(), w2, b2), [1, 0]),
+    (r) => [L(r, [2, 3]), L(r, [4, 3]), L(r, [4]), L(r, [2, 4]), L(r, [2])],
+  ],
 ];
 
 const initial = backend.current();

@@ -9,7 +9,10 @@ describe('io.saveAsync / io.loadAsync', () => {
   it('round-trips tensors and metadata, saving the values as they were at the call', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'backprop-async-'));
     const path = join(dir, 'w.safetensors');
-    const w = tensor([[1, 2], [3, 4]]);
+    const w = tensor([
+      [1, 2],
+      [3, 4],
+    ]);
     const d = tensor([0.1, -0.2], { dtype: 'float64' });
     const pending = saveAsync(path, { w, d }, { step: '7' });
     w.data[0] = 100; // training goes on while the file is written

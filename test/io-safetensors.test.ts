@@ -4,14 +4,23 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { readSafetensors, writeSafetensors, type RawTensor } from '../lib/io/safetensors.js';
+import { PYTHON as python, torchHere } from './support/torch.js';
 
 let dir: string;
 beforeAll(() => {
   dir = mkdtempSync(join(tmpdir(), 'backprop-st-'));
 });
 
-const f32 = (shape: number[], values: number[]): RawTensor => ({ dtype: 'float32', shape, data: Float32Array.from(values) });
-const f64 = (shape: number[], values: number[]): RawTensor => ({ dtype: 'float64', shape, data: Float64Array.from(values) });
+const f32 = (shape: number[], values: number[]): RawTensor => ({
+  dtype: 'float32',
+  shape,
+  data: Float32Array.from(values),
+});
+const f64 = (shape: number[], values: number[]): RawTensor => ({
+  dtype: 'float64',
+  shape,
+  data: Float64Array.from(values),
+});
 
 /** A file assembled by hand from the spec: 8-byte LE length, JSON header, byte buffer. */
 function handMade(header: unknown, body: Buffer, rawHeader?: string): Buffer {
@@ -59,11 +68,17 @@ describe('safetensors', () => {
     body.writeUInt16LE(0x3fc0, 4); // bf16 1.5
     body.writeUInt16LE(0x0001, 6); // f16 smallest subnormal
     const path = join(dir, 'half.safetensors');
-    writeFileSync(path, handMade({
-      h: { dtype: 'F16', shape: [2], data_offsets: [0, 4] },
-      b: { dtype: 'BF16', shape: [1], data_offsets: [4, 6] },
-      t: { dtype: 'F16', shape: [1], data_offsets: [6, 8] },
-    }, body));
+    writeFileSync(
+      path,
+      handMade(
+        {
+          h: { dtype: 'F16', shape: [2], data_offsets: [0, 4] },
+          b: { dtype: 'BF16', shape: [1], data_offsets: [4, 6] },
+          t: { dtype: 'F16', shape: [1], data_offsets: [6, 8] },
+        },
+        body,
+      ),
+    );
     const r = readSafetensors(path).tensors;
     expect(Array.from(r.h.data)).toEqual([1, -2]);
     expect(Array.from(r.b.data)).toEqual([1.5]);
@@ -75,15 +90,53 @@ describe('safetensors', () => {
     const ok = { a: { dtype: 'F32', shape: [2], data_offsets: [0, 8] } };
     const cases: [string, Buffer, RegExp][] = [
       ['tiny', Buffer.alloc(5), /shorter than the 8-byte header length/],
-      ['len', (() => { const b = handMade(ok, body); b.writeBigUInt64LE(10_000n); return b; })(), /runs past the end of the file/],
-      ['huge', (() => { const b = handMade(ok, body); b.writeBigUInt64LE(2n ** 60n); return b; })(), /larger than the limit/],
+      [
+        'len',
+        (() => {
+          const b = handMade(ok, body);
+          b.writeBigUInt64LE(10_000n);
+          return b;
+        })(),
+        /runs past the end of the file/,
+      ],
+      [
+        'huge',
+        (() => {
+          const b = handMade(ok, body);
+          b.writeBigUInt64LE(2n ** 60n);
+          return b;
+        })(),
+        /larger than the limit/,
+      ],
       ['json', handMade(null, body, '{"a": {'), /not valid JSON/],
       ['brace', handMade(null, body, '[1, 2, 3]'), /does not start with/],
       ['dtype', handMade({ a: { dtype: 'F33', shape: [2], data_offsets: [0, 8] } }, body), /unknown dtype "F33"/],
-      ['int', handMade({ a: { dtype: 'I64', shape: [1], data_offsets: [0, 8] } }, body), /dtype I64, which backprop cannot load/],
-      ['range', handMade({ a: { dtype: 'F32', shape: [4], data_offsets: [0, 16] } }, body), /outside the 8-byte data buffer/],
-      ['size', handMade({ a: { dtype: 'F32', shape: [3], data_offsets: [0, 8] } }, body), /shape \[3\] of F32 \(12 bytes\) but data_offsets span 8/],
-      ['overlap', handMade({ a: { dtype: 'F32', shape: [2], data_offsets: [0, 8] }, b: { dtype: 'F32', shape: [1], data_offsets: [4, 8] } }, body), /overlaps/],
+      [
+        'int',
+        handMade({ a: { dtype: 'I64', shape: [1], data_offsets: [0, 8] } }, body),
+        /dtype I64, which backprop cannot load/,
+      ],
+      [
+        'range',
+        handMade({ a: { dtype: 'F32', shape: [4], data_offsets: [0, 16] } }, body),
+        /outside the 8-byte data buffer/,
+      ],
+      [
+        'size',
+        handMade({ a: { dtype: 'F32', shape: [3], data_offsets: [0, 8] } }, body),
+        /shape \[3\] of F32 \(12 bytes\) but data_offsets span 8/,
+      ],
+      [
+        'overlap',
+        handMade(
+          {
+            a: { dtype: 'F32', shape: [2], data_offsets: [0, 8] },
+            b: { dtype: 'F32', shape: [1], data_offsets: [4, 8] },
+          },
+          body,
+        ),
+        /overlaps/,
+      ],
       ['hole', handMade({ a: { dtype: 'F32', shape: [1], data_offsets: [4, 8] } }, body), /hole at bytes \[0, 4\)/],
       ['truncated', handMade(ok, body.subarray(0, 6)), /outside the 6-byte data buffer/],
       ['shape', handMade({ a: { dtype: 'F32', shape: [-2], data_offsets: [0, 8] } }, body), /invalid shape/],
@@ -125,7 +178,9 @@ describe('safetensors', () => {
     const before = readFileSync(path);
     const script = `import(${JSON.stringify(dist)}).then((m) => m.writeSafetensors(${JSON.stringify(path)}, { big: { dtype: 'float32', shape: [100000], data: new Float32Array(100000) } }))`;
     // ulimit -f 8: writes past 8 KiB fail with EFBIG, like a full disk
-    const r = spawnSync('bash', ['-c', `ulimit -f 8; exec "${process.execPath}" -e "$0"`, script], { encoding: 'utf8' });
+    const r = spawnSync('bash', ['-c', `ulimit -f 8; exec "${process.execPath}" -e "$0"`, script], {
+      encoding: 'utf8',
+    });
     expect(r.status).not.toBe(0);
     expect(r.stderr).toMatch(/EFBIG/);
     expect(readFileSync(path).equals(before)).toBe(true);
@@ -135,14 +190,17 @@ describe('safetensors', () => {
 
 // Interop with PyTorch: torch 1.13 in /usr/bin/python3 has no `safetensors` package, so the
 // Python side reads and writes the format with struct + json + torch.frombuffer, from the spec.
-const python = '/usr/bin/python3';
-const hasTorch = spawnSync(python, ['-c', 'import torch'], { encoding: 'utf8' }).status === 0;
+const hasTorch = torchHere();
 
 describe.skipIf(!hasTorch)('safetensors interop with PyTorch', () => {
   it('a file written by backprop reads in torch, and one written by torch reads in backprop', () => {
     const ours = join(dir, 'ours.safetensors');
     const theirs = join(dir, 'theirs.safetensors');
-    writeSafetensors(ours, { '0.weight': f32([2, 3], [1, 2, 3, 4, 5, 6]), '0.bias': f32([2], [-1, 0.25]), d: f64([2], [1e-300, -2]) }, { format: 'pt' });
+    writeSafetensors(
+      ours,
+      { '0.weight': f32([2, 3], [1, 2, 3, 4, 5, 6]), '0.bias': f32([2], [-1, 0.25]), d: f64([2], [1e-300, -2]) },
+      { format: 'pt' },
+    );
     const py = `
 import json, struct, sys, torch
 def read(path):

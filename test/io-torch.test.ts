@@ -2,16 +2,16 @@
 // and gives the same outputs; weights written from PyTorch load into backprop.
 import { describe, expect, it } from 'vitest';
 import { mkdtempSync } from 'node:fs';
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { tensor, Tensor } from '../lib/tensor.js';
 import { manualSeed } from '../lib/random.js';
 import * as nn from '../lib/nn/index.js';
 import { save, load } from '../lib/io/index.js';
+import { PYTHON as python, torchHere } from './support/torch.js';
 
-const python = '/usr/bin/python3';
-const hasTorch = spawnSync(python, ['-c', 'import torch'], { encoding: 'utf8' }).status === 0;
+const hasTorch = torchHere();
 
 // Python reads and writes safetensors with struct + json (torch 1.13 has no safetensors package).
 const pyIo = `
@@ -37,7 +37,10 @@ describe.skipIf(!hasTorch)('state dicts between backprop and PyTorch', () => {
     const ours = join(dir, 'ours.safetensors');
     const theirs = join(dir, 'theirs.safetensors');
     save(ours, model.stateDict(), { format: 'pt' });
-    const x = [[0.5, -1, 2, 0.25], [1, 1, -1, 0]];
+    const x = [
+      [0.5, -1, 2, 0.25],
+      [1, 1, -1, 0],
+    ];
     const script = `${pyIo}
 m = torch.nn.Sequential(torch.nn.Linear(4, 3), torch.nn.ReLU(), torch.nn.Linear(3, 2))
 m.load_state_dict(read(sys.argv[1]), strict=True)
@@ -46,8 +49,12 @@ torch.manual_seed(0); m2 = torch.nn.Sequential(torch.nn.Linear(4, 3), torch.nn.R
 write(sys.argv[2], m2.state_dict())
 print(json.dumps({'out': out, 'out2': m2(torch.tensor(${JSON.stringify(x)})).tolist()}))
 `;
-    const result = JSON.parse(execFileSync(python, ['-c', script, ours, theirs], { encoding: 'utf8' })) as { out: number[][]; out2: number[][] };
-    const forward = (m: nn.Module, input: Tensor): number[] => Array.from((m as unknown as { forward(x: Tensor): Tensor }).forward(input).data);
+    const result = JSON.parse(execFileSync(python, ['-c', script, ours, theirs], { encoding: 'utf8' })) as {
+      out: number[][];
+      out2: number[][];
+    };
+    const forward = (m: nn.Module, input: Tensor): number[] =>
+      Array.from((m as unknown as { forward(x: Tensor): Tensor }).forward(input).data);
     const ourOut = forward(model, tensor(x));
     result.out.flat().forEach((v, i) => expect(ourOut[i]).toBeCloseTo(v, 5));
 

@@ -2,6 +2,7 @@
 // wrong types, short arrays, mixed dtypes, negative/huge/NaN/fractional sizes, out-of-range
 // indices and targets. Each call must throw a TypeError or RangeError whose message names the
 // function; none may crash the process or write out of bounds (checked with guard arrays).
+import { inspect } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import type { NativeBackend } from '../lib/backend/native.js';
 import { tryLoadNative } from './support/native.js';
@@ -14,36 +15,79 @@ type FloatCtor = Float32ArrayConstructor | Float64ArrayConstructor;
 
 // Argument kinds; each knows values that are invalid wherever that kind is expected.
 type Kind =
-  | { k: 'bool' } | { k: 'size' } | { k: 'num' } | { k: 'op'; count: number } | { k: 'step' }
-  | { k: 'f' } | { k: 'fNull' } | { k: 'i32'; bound?: number; shortOk?: boolean }
-  | { k: 'shape' } | { k: 'perm' } | { k: 'str' } | { k: 'stride' };
+  | { k: 'bool' }
+  | { k: 'size' }
+  | { k: 'num' }
+  | { k: 'op'; count: number }
+  | { k: 'step' }
+  | { k: 'f' }
+  | { k: 'fNull' }
+  | { k: 'i32'; bound?: number; shortOk?: boolean }
+  | { k: 'shape' }
+  | { k: 'perm' }
+  | { k: 'str' }
+  | { k: 'stride' };
 
-interface Arg { name: string; kind: Kind; make: (F: FloatCtor) => unknown }
-interface Spec { fn: string; args: Arg[]; optionalFrom?: number }
+interface Arg {
+  name: string;
+  kind: Kind;
+  make: (F: FloatCtor) => unknown;
+}
+interface Spec {
+  fn: string;
+  args: Arg[];
+  optionalFrom?: number;
+}
 
 const f = (name: string, n: number): Arg => ({ name, kind: { k: 'f' }, make: (F) => new F(n).fill(0.5) });
-const fNull = (name: string, n: number | null): Arg =>
-  ({ name, kind: { k: 'fNull' }, make: (F) => (n === null ? null : new F(n).fill(0.5)) });
+const fNull = (name: string, n: number | null): Arg => ({
+  name,
+  kind: { k: 'fNull' },
+  make: (F) => (n === null ? null : new F(n).fill(0.5)),
+});
 const size = (name: string, v: number): Arg => ({ name, kind: { k: 'size' }, make: () => v });
 const num = (name: string, v: number): Arg => ({ name, kind: { k: 'num' }, make: () => v });
 const bool = (name: string, v: boolean): Arg => ({ name, kind: { k: 'bool' }, make: () => v });
 const op = (count: number, v: number): Arg => ({ name: 'op', kind: { k: 'op', count }, make: () => v });
-const i32 = (name: string, values: number[], bound?: number, shortOk = false): Arg =>
-  ({ name, kind: { k: 'i32', bound, shortOk }, make: () => Int32Array.from(values) });
+const i32 = (name: string, values: number[], bound?: number, shortOk = false): Arg => ({
+  name,
+  kind: { k: 'i32', bound, shortOk },
+  make: () => Int32Array.from(values),
+});
 const shape = (name: string, v: number[]): Arg => ({ name, kind: { k: 'shape' }, make: () => v.slice() });
 
 // Conv geometry n, cIn, h, w, cOut, kH, kW, strideH, strideW, padH, padW, dilationH, dilationW:
 // 1x2x4x4 input, 3 output channels, 3x3 kernel, padding 1 -> 1x3x4x4 output. A huge stride only
 // shrinks the output (valid), so strides get their own kind.
 const stride = (name: string): Arg => ({ name, kind: { k: 'stride' }, make: () => 1 });
-const convGeom = (): Arg[] => [size('n', 1), size('cIn', 2), size('h', 4), size('w', 4), size('cOut', 3),
-  size('kH', 3), size('kW', 3), stride('strideH'), stride('strideW'), size('padH', 1), size('padW', 1),
-  size('dilationH', 1), size('dilationW', 1)];
+const convGeom = (): Arg[] => [
+  size('n', 1),
+  size('cIn', 2),
+  size('h', 4),
+  size('w', 4),
+  size('cOut', 3),
+  size('kH', 3),
+  size('kW', 3),
+  stride('strideH'),
+  stride('strideW'),
+  size('padH', 1),
+  size('padW', 1),
+  size('dilationH', 1),
+  size('dilationW', 1),
+];
 // Pool geometry planes, h, w, kH, kW, strideH, strideW, padH, padW: 2 planes of 4x4, 2x2 windows,
 // stride 2 -> 2 planes of 2x2.
-const poolGeom = (): Arg[] => [size('planes', 2), size('h', 4), size('w', 4), size('kH', 2), size('kW', 2),
-  { name: 'strideH', kind: { k: 'stride' }, make: () => 2 }, { name: 'strideW', kind: { k: 'stride' }, make: () => 2 },
-  size('padH', 0), size('padW', 0)];
+const poolGeom = (): Arg[] => [
+  size('planes', 2),
+  size('h', 4),
+  size('w', 4),
+  size('kH', 2),
+  size('kW', 2),
+  { name: 'strideH', kind: { k: 'stride' }, make: () => 2 },
+  { name: 'strideW', kind: { k: 'stride' }, make: () => 2 },
+  size('padH', 0),
+  size('padW', 0),
+];
 
 // Op codes run from 0 to the length of their family's name list (one past is invalid).
 const UNARY_COUNT = OP_FAMILIES.unary.length;
@@ -69,27 +113,81 @@ const SPECS: Spec[] = [
   { fn: 'logSoftmax', args: [f('x', 6), size('rows', 2), size('cols', 3), f('y', 6)] },
   { fn: 'softmaxBackward', args: [f('y', 6), f('gy', 6), size('rows', 2), size('cols', 3), f('gx', 6)] },
   { fn: 'logSoftmaxBackward', args: [f('y', 6), f('gy', 6), size('rows', 2), size('cols', 3), f('gx', 6)] },
-  { fn: 'softmaxCrossEntropy', args: [f('logits', 6), size('rows', 2), size('cols', 3), i32('targets', [0, 2], 3),
-    f('losses', 2), fNull('grad', 6), num('scale', 0.5)] },
+  {
+    fn: 'softmaxCrossEntropy',
+    args: [
+      f('logits', 6),
+      size('rows', 2),
+      size('cols', 3),
+      i32('targets', [0, 2], 3),
+      f('losses', 2),
+      fNull('grad', 6),
+      num('scale', 0.5),
+    ],
+  },
   { fn: 'biasAdd', args: [f('x', 6), size('rows', 2), size('cols', 3), f('bias', 3), f('out', 6)] },
   { fn: 'biasGrad', args: [f('gy', 6), size('rows', 2), size('cols', 3), f('gb', 3)] },
-  { fn: 'permute', args: [f('x', 6), shape('shape', [2, 3]), { name: 'perm', kind: { k: 'perm' }, make: () => [1, 0] }, f('out', 6)] },
-  { fn: 'gather', args: [f('x', 24), size('outer', 2), size('n', 3), size('inner', 4), i32('indices', [0, 2], 3, true), f('out', 16)] },
-  { fn: 'scatterAdd', args: [f('g', 16), size('outer', 2), size('n', 3), size('inner', 4), i32('indices', [0, 2], 3, true), f('gx', 24)] },
-  { fn: 'sgdStep', args: [f('param', 5), f('grad', 5), fNull('buf', 5), num('lr', 0.1), num('momentum', 0.9),
-    num('dampening', 0), num('weightDecay', 0), bool('nesterov', false), bool('firstStep', true)] },
-  { fn: 'adamStep', args: [f('param', 5), f('grad', 5), f('expAvg', 5), f('expAvgSq', 5), fNull('maxExpAvgSq', 5),
-    { name: 'step', kind: { k: 'step' }, make: () => 1 }, num('lr', 1e-3), num('beta1', 0.9), num('beta2', 0.999),
-    num('eps', 1e-8), num('weightDecay', 0), bool('decoupled', false)] },
+  {
+    fn: 'permute',
+    args: [f('x', 6), shape('shape', [2, 3]), { name: 'perm', kind: { k: 'perm' }, make: () => [1, 0] }, f('out', 6)],
+  },
+  {
+    fn: 'gather',
+    args: [f('x', 24), size('outer', 2), size('n', 3), size('inner', 4), i32('indices', [0, 2], 3, true), f('out', 16)],
+  },
+  {
+    fn: 'scatterAdd',
+    args: [f('g', 16), size('outer', 2), size('n', 3), size('inner', 4), i32('indices', [0, 2], 3, true), f('gx', 24)],
+  },
+  {
+    fn: 'sgdStep',
+    args: [
+      f('param', 5),
+      f('grad', 5),
+      fNull('buf', 5),
+      num('lr', 0.1),
+      num('momentum', 0.9),
+      num('dampening', 0),
+      num('weightDecay', 0),
+      bool('nesterov', false),
+      bool('firstStep', true),
+    ],
+  },
+  {
+    fn: 'adamStep',
+    args: [
+      f('param', 5),
+      f('grad', 5),
+      f('expAvg', 5),
+      f('expAvgSq', 5),
+      fNull('maxExpAvgSq', 5),
+      { name: 'step', kind: { k: 'step' }, make: () => 1 },
+      num('lr', 1e-3),
+      num('beta1', 0.9),
+      num('beta2', 0.999),
+      num('eps', 1e-8),
+      num('weightDecay', 0),
+      bool('decoupled', false),
+    ],
+  },
   { fn: 'conv2d', args: [f('x', 32), f('weight', 54), fNull('bias', 3), f('y', 48), ...convGeom()] },
   { fn: 'conv2dBackwardInput', args: [f('gy', 48), f('weight', 54), f('gx', 32), ...convGeom()] },
   { fn: 'conv2dBackwardWeight', args: [f('x', 32), f('gy', 48), f('gw', 54), fNull('gb', 3), ...convGeom()] },
   { fn: 'maxPool2d', args: [f('x', 32), f('y', 8), i32('indices', [0, 0, 0, 0, 0, 0, 0, 0]), ...poolGeom()] },
-  { fn: 'maxPool2dBackward', args: [f('gy', 8), i32('indices', [0, 1, 4, 5, 15, 3, 2, 0], 16), f('gx', 32), ...poolGeom()] },
+  {
+    fn: 'maxPool2dBackward',
+    args: [f('gy', 8), i32('indices', [0, 1, 4, 5, 15, 3, 2, 0], 16), f('gx', 32), ...poolGeom()],
+  },
   { fn: 'avgPool2d', args: [f('x', 32), f('y', 8), ...poolGeom()] },
   { fn: 'avgPool2dBackward', args: [f('gy', 8), f('gx', 32), ...poolGeom()] },
-  { fn: 'batchNormStats', args: [f('x', 24), size('n', 2), size('c', 3), size('inner', 4), f('mean', 3), f('variance', 3)] },
-  { fn: 'channelAffine', args: [f('x', 24), size('n', 2), size('c', 3), size('inner', 4), f('scale', 3), f('shift', 3), f('y', 24)] },
+  {
+    fn: 'batchNormStats',
+    args: [f('x', 24), size('n', 2), size('c', 3), size('inner', 4), f('mean', 3), f('variance', 3)],
+  },
+  {
+    fn: 'channelAffine',
+    args: [f('x', 24), size('n', 2), size('c', 3), size('inner', 4), f('scale', 3), f('shift', 3), f('y', 24)],
+  },
   // An LSTM step (cell 2: 4 gates) and a GRU backward step (cell 3: 3 gates), batch 2, hidden 3.
   { fn: 'rnnCellForward', args: [{ name: 'cell', kind: { k: 'op', count: CELL_COUNT }, make: () => 2 }, size('batch', 2), size('hidden', 3),
     f('xp', 24), f('hh', 24), fNull('bHh', 12), fNull('hPrev', 6), f('cPrev', 6), f('h', 6), f('c', 6), f('saved', 24)] },
@@ -104,7 +202,19 @@ const SPECS: Spec[] = [
   { fn: '_opNames', args: [] },
 ];
 
-const JUNK: unknown[] = [undefined, null, 'x', '2', {}, [], () => 1, Symbol('s'), 1n, new ArrayBuffer(8), new DataView(new ArrayBuffer(8))];
+const JUNK: unknown[] = [
+  undefined,
+  null,
+  'x',
+  '2',
+  {},
+  [],
+  () => 1,
+  Symbol('s'),
+  1n,
+  new ArrayBuffer(8),
+  new DataView(new ArrayBuffer(8)),
+];
 
 function floatArrayCount(spec: Spec): number {
   return spec.args.filter((a) => a.kind.k === 'f' || (a.kind.k === 'fNull' && a.make(Float32Array) !== null)).length;
@@ -114,18 +224,68 @@ function floatArrayCount(spec: Spec): number {
 function invalidValues(kind: Kind, valid: unknown, F: FloatCtor, floatArrays: number): unknown[] {
   const other = F === Float32Array ? Float64Array : Float32Array;
   switch (kind.k) {
-    case 'bool': return [0, 1, 'true', null, undefined, {}, NaN, 1n];
-    case 'size': return [-1, -0.5, 1.5, NaN, Infinity, -Infinity, 2 ** 31, 2 ** 53, 1e300, 1000, 2 ** 31 - 1, '2', null, undefined, true, {}, 1n];
-    case 'num': return ['1', null, undefined, true, {}, [], 1n, Symbol('n')];
-    case 'op': return [-1, kind.count, 1.5, NaN, Infinity, 2 ** 31, '0', null, undefined, true];
-    case 'step': return [0, -1, 1.5, NaN, Infinity, '1', null, undefined];
-    case 'stride': return [0, -1, 1.5, NaN, Infinity, 2 ** 53, '1', null, undefined, {}];
-    case 'str': return ['avx9', '', 'sse4', 'OPENBLAS', 1, null, undefined, {}];
-    case 'shape': return ['x', {}, null, undefined, 6, [-1], [1.5], [NaN], [2 ** 31], ['2', '3'], new Array(9).fill(1), [7], [2, 3, 5], Int32Array.of(2, 3)];
-    case 'perm': return ['x', null, [0, 0], [1, 2], [0], [-1, 0], [0, 1, 2], [0.5, 1]];
+    case 'bool':
+      return [0, 1, 'true', null, undefined, {}, NaN, 1n];
+    case 'size':
+      return [
+        -1,
+        -0.5,
+        1.5,
+        NaN,
+        Infinity,
+        -Infinity,
+        2 ** 31,
+        2 ** 53,
+        1e300,
+        1000,
+        2 ** 31 - 1,
+        '2',
+        null,
+        undefined,
+        true,
+        {},
+        1n,
+      ];
+    case 'num':
+      return ['1', null, undefined, true, {}, [], 1n, Symbol('n')];
+    case 'op':
+      return [-1, kind.count, 1.5, NaN, Infinity, 2 ** 31, '0', null, undefined, true];
+    case 'step':
+      return [0, -1, 1.5, NaN, Infinity, '1', null, undefined];
+    case 'stride':
+      return [0, -1, 1.5, NaN, Infinity, 2 ** 53, '1', null, undefined, {}];
+    case 'str':
+      return ['avx9', '', 'sse4', 'OPENBLAS', 1, null, undefined, {}];
+    case 'shape':
+      return [
+        'x',
+        {},
+        null,
+        undefined,
+        6,
+        [-1],
+        [1.5],
+        [NaN],
+        [2 ** 31],
+        ['2', '3'],
+        new Array(9).fill(1),
+        [7],
+        [2, 3, 5],
+        Int32Array.of(2, 3),
+      ];
+    case 'perm':
+      return ['x', null, [0, 0], [1, 2], [0], [-1, 0], [0, 1, 2], [0.5, 1]];
     case 'i32': {
       const a = valid as Int32Array;
-      const out: unknown[] = [null, undefined, [0, 1], Float32Array.from(a), Float64Array.from(a), Uint32Array.from(a), new Int16Array(a.length)];
+      const out: unknown[] = [
+        null,
+        undefined,
+        [0, 1],
+        Float32Array.from(a),
+        Float64Array.from(a),
+        Uint32Array.from(a),
+        new Int16Array(a.length),
+      ];
       if (!kind.shortOk) out.push(a.slice(0, a.length - 1));
       if (kind.bound !== undefined) {
         for (const bad of [-1, kind.bound, 2 ** 31 - 1, -(2 ** 31)]) {
@@ -139,8 +299,17 @@ function invalidValues(kind: Kind, valid: unknown, F: FloatCtor, floatArrays: nu
     case 'f':
     case 'fNull': {
       const a = valid as Float32Array | Float64Array;
-      const out: unknown[] = [[0.5, 0.5], 'x', 1, {}, new Int32Array(a.length), new Uint8Array(a.length * 8),
-        a.slice(0, a.length - 1), new F(0), new ArrayBuffer(a.length * F.BYTES_PER_ELEMENT)];
+      const out: unknown[] = [
+        [0.5, 0.5],
+        'x',
+        1,
+        {},
+        new Int32Array(a.length),
+        new Uint8Array(a.length * 8),
+        a.slice(0, a.length - 1),
+        new F(0),
+        new ArrayBuffer(a.length * F.BYTES_PER_ELEMENT),
+      ];
       if (floatArrays > 1) out.push(new other(a.length)); // mixed dtypes within one call
       if (kind.k === 'f') out.push(null, undefined);
       return out;
@@ -156,9 +325,12 @@ function expectArgError(b: Record<string, unknown>, fn: string, args: unknown[],
     threw = e;
   }
   if (!(threw instanceof TypeError || threw instanceof RangeError)) {
-    throw new Error(`${fn} with ${what}: expected a TypeError or RangeError, got ${threw === null ? 'no error' : String(threw)}`);
+    throw new Error(
+      `${fn} with ${what}: expected a TypeError or RangeError, got ${threw === null ? 'no error' : inspect(threw)}`,
+    );
   }
-  if (!threw.message.startsWith(`${fn}:`)) throw new Error(`${fn} with ${what}: message does not name the function: ${threw.message}`);
+  if (!threw.message.startsWith(`${fn}:`))
+    throw new Error(`${fn} with ${what}: message does not name the function: ${threw.message}`);
 }
 
 describe.skipIf(!native)(`native argument fuzzing${native ? '' : ` (SKIPPED: ${loadError})`}`, () => {
@@ -169,7 +341,10 @@ describe.skipIf(!native)(`native argument fuzzing${native ? '' : ` (SKIPPED: ${l
     expect(b.name).toBe('native');
     const exported = Object.keys(b).filter((k) => typeof b[k] === 'function');
     const covered = new Set(SPECS.map((s) => s.fn));
-    expect(exported.filter((k) => !covered.has(k)), 'exports without a fuzz spec').toEqual([]);
+    expect(
+      exported.filter((k) => !covered.has(k)),
+      'exports without a fuzz spec',
+    ).toEqual([]);
   });
 
   for (const F of [Float32Array, Float64Array] as FloatCtor[]) {
@@ -184,10 +359,13 @@ describe.skipIf(!native)(`native argument fuzzing${native ? '' : ` (SKIPPED: ${l
         const min = spec.optionalFrom ?? spec.args.length;
         // Wrong counts: fewer than required, more than accepted.
         for (let n = 0; n < min; n++) {
-          expectArgError(b, spec.fn, valid().slice(0, n), `${n} arguments`); calls++;
+          expectArgError(b, spec.fn, valid().slice(0, n), `${n} arguments`);
+          calls++;
         }
-        expectArgError(b, spec.fn, [...valid(), 0], `${spec.args.length + 1} arguments`); calls++;
-        expectArgError(b, spec.fn, [...valid(), 0, 0, 0], `${spec.args.length + 3} arguments`); calls++;
+        expectArgError(b, spec.fn, [...valid(), 0], `${spec.args.length + 1} arguments`);
+        calls++;
+        expectArgError(b, spec.fn, [...valid(), 0, 0, 0], `${spec.args.length + 3} arguments`);
+        calls++;
         // One bad argument at a time.
         spec.args.forEach((arg, i) => {
           const base = valid();
@@ -195,7 +373,8 @@ describe.skipIf(!native)(`native argument fuzzing${native ? '' : ` (SKIPPED: ${l
             if (i >= min && bad === undefined) continue; // an omitted optional argument is fine
             const args = valid();
             args[i] = bad;
-            expectArgError(b, spec.fn, args, `argument ${i + 1} (${arg.name}) = ${show(bad)}`); calls++;
+            expectArgError(b, spec.fn, args, `argument ${i + 1} (${arg.name}) = ${show(bad)}`);
+            calls++;
           }
         });
       }
@@ -213,7 +392,8 @@ describe.skipIf(!native)(`native argument fuzzing${native ? '' : ` (SKIPPED: ${l
         // A list of junk values: no kind accepts junk as its first argument.
         const n = spec.args.length === 0 ? rng.int(1, 5) : rng.int(1, spec.args.length + 3);
         const args = Array.from({ length: n }, () => JUNK[rng.int(2, JUNK.length)]);
-        expectArgError(b, spec.fn, args, `junk ${args.map(show).join(', ')}`); calls++;
+        expectArgError(b, spec.fn, args, `junk ${args.map(show).join(', ')}`);
+        calls++;
         continue;
       }
       const args = spec.args.map((a) => a.make(F));
@@ -223,11 +403,14 @@ describe.skipIf(!native)(`native argument fuzzing${native ? '' : ` (SKIPPED: ${l
       for (let m = 0; m < mutations; m++) {
         const i = rng.int(0, spec.args.length);
         // floatArrays = 1: two arrays both switched to the other dtype would be a valid call.
-        const bads = invalidValues(spec.args[i].kind, spec.args[i].make(F), F, 1).filter((v) => !(i >= min && v === undefined));
+        const bads = invalidValues(spec.args[i].kind, spec.args[i].make(F), F, 1).filter(
+          (v) => !(i >= min && v === undefined),
+        );
         args[i] = bads[rng.int(0, bads.length)];
         what.push(`${spec.args[i].name} = ${show(args[i])}`);
       }
-      expectArgError(b, spec.fn, args, what.join(', ')); calls++;
+      expectArgError(b, spec.fn, args, what.join(', '));
+      calls++;
     }
     expect(calls).toBe(3000);
   });
@@ -247,13 +430,20 @@ describe.skipIf(!native)(`native argument fuzzing${native ? '' : ` (SKIPPED: ${l
       const none = new Int32Array(0);
       const calls: [string, unknown[]][] = [
         ['gemm', [false, false, 0, 5, 5, 1, e, new F(25), 0, e, M, 0, 0, 0]],
-        ['reduce', [0, e, M, 5, 0, e]], ['reduce', [2, e, M, 5, 0, e]],
-        ['maxAxis', [e, M, 5, 0, e, none]], ['argmax', [e, M, 5, 0, none]],
-        ['softmax', [e, M, 0, e]], ['logSoftmax', [e, M, 0, e]],
-        ['softmaxBackward', [e, e, M, 0, e]], ['logSoftmaxBackward', [e, e, M, 0, e]],
-        ['biasAdd', [e, M, 0, e, e]], ['biasGrad', [e, M, 0, e]],
-        ['gather', [e, M, 5, 0, Int32Array.of(1, 2, 3), e]], ['scatterAdd', [e, M, 5, 0, Int32Array.of(1, 2, 3), e]],
-        ['permute', [e, [M, 0], [1, 0], e]], ['binary', [0, e, [M, 0], e, [0], e]],
+        ['reduce', [0, e, M, 5, 0, e]],
+        ['reduce', [2, e, M, 5, 0, e]],
+        ['maxAxis', [e, M, 5, 0, e, none]],
+        ['argmax', [e, M, 5, 0, none]],
+        ['softmax', [e, M, 0, e]],
+        ['logSoftmax', [e, M, 0, e]],
+        ['softmaxBackward', [e, e, M, 0, e]],
+        ['logSoftmaxBackward', [e, e, M, 0, e]],
+        ['biasAdd', [e, M, 0, e, e]],
+        ['biasGrad', [e, M, 0, e]],
+        ['gather', [e, M, 5, 0, Int32Array.of(1, 2, 3), e]],
+        ['scatterAdd', [e, M, 5, 0, Int32Array.of(1, 2, 3), e]],
+        ['permute', [e, [M, 0], [1, 0], e]],
+        ['binary', [0, e, [M, 0], e, [0], e]],
         ['rnnCellForward', [2, M, 0, e, e, null, null, e, e, e, e]],
         ['rnnCellBackward', [3, M, 0, e, e, null, null, null, e, null, null, e, e, e, null]],
       ];
@@ -289,7 +479,8 @@ function show(v: unknown): string {
   if (typeof v === 'symbol') return 'Symbol';
   if (typeof v === 'bigint') return `${v}n`;
   if (typeof v === 'string') return JSON.stringify(v);
-  if (ArrayBuffer.isView(v)) return `${v.constructor.name}(${(v as unknown as { length?: number }).length ?? v.byteLength})`;
+  if (ArrayBuffer.isView(v))
+    return `${v.constructor.name}(${(v as unknown as { length?: number }).length ?? v.byteLength})`;
   if (Array.isArray(v)) return `[${v.map(show).join(',')}]`;
   return String(v);
 }

@@ -52,7 +52,8 @@ const refs: Record<string, (x: number) => number> = {
   sigmoid: (x) => (x >= 0 ? 1 / (1 + Math.exp(-x)) : Math.exp(x) / (1 + Math.exp(x))),
   gelu: (x) => 0.5 * x * erfc(-x / Math.SQRT2),
 };
-const geluGrad = (x: number): number => 0.5 * erfc(-x / Math.SQRT2) + (x * Math.exp(-0.5 * x * x)) / Math.sqrt(2 * Math.PI);
+const geluGrad = (x: number): number =>
+  0.5 * erfc(-x / Math.SQRT2) + (x * Math.exp(-0.5 * x * x)) / Math.sqrt(2 * Math.PI);
 
 // Domains whose float32 results stay normal numbers (relative error is meaningless in subnormals).
 const domains: Record<string, [number, number]> = {
@@ -81,12 +82,18 @@ function logInputs(float32: boolean): number[] {
   const xs: number[] = [];
   const [lo, hi] = float32 ? [-149, 127] : [-1074, 1023];
   for (let e = lo; e <= hi; e++) for (const m of [1, 1.1, 1.4142, 1.5, 1.99]) xs.push(m * 2 ** e);
-  for (let i = 1; i <= 2000; i++) xs.push(1 + i * 1e-4, 1 - i * 1e-4 / 2, 1 + i * 1e-7, 1 - i * 1e-7);
+  for (let i = 1; i <= 2000; i++) xs.push(1 + i * 1e-4, 1 - (i * 1e-4) / 2, 1 + i * 1e-7, 1 - i * 1e-7);
   return xs;
 }
 
-function worstRelError(actual: ArrayLike<number>, x: ArrayLike<number>, ref: (x: number) => number, floor: number,
-  cond: (x: number) => number = () => 1, scale: (x: number) => number = () => 0): { err: number; at: number } {
+function worstRelError(
+  actual: ArrayLike<number>,
+  x: ArrayLike<number>,
+  ref: (x: number) => number,
+  floor: number,
+  cond: (x: number) => number = () => 1,
+  scale: (x: number) => number = () => 0,
+): { err: number; at: number } {
   let worst = { err: 0, at: NaN };
   for (let i = 0; i < x.length; i++) {
     const e = ref(x[i]);
@@ -125,7 +132,8 @@ describe.skipIf(!native)(`native vectorised math accuracy${native ? '' : ` (SKIP
             nb.unaryBackward(UnaryOp.gelu, x, y, g, gx, 0, 0);
             // gelu'(x) = Phi(x) + x phi(x) crosses zero near x = -0.7518: relative to the size of its
             // two terms there, not to their vanishing sum.
-            const terms = (v: number) => 0.5 * erfc(-v / Math.SQRT2) + Math.abs(v * Math.exp(-0.5 * v * v)) / Math.sqrt(2 * Math.PI);
+            const terms = (v: number) =>
+              0.5 * erfc(-v / Math.SQRT2) + Math.abs(v * Math.exp(-0.5 * v * v)) / Math.sqrt(2 * Math.PI);
             const wg = worstRelError(gx, x, geluGrad, floor, cond, terms);
             expect(wg.err, `gelu' worst relative error ${wg.err} at x = ${wg.at}`).toBeLessThanOrEqual(rtol);
           }

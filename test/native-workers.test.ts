@@ -77,7 +77,12 @@ parentPort.once('message', () => {
 });
 `;
 
-interface Report { id: number; info: { name: string; blas: string }; worst: number; checks: number }
+interface Report {
+  id: number;
+  info: { name: string; blas: string };
+  worst: number;
+  checks: number;
+}
 
 function startWorkers(count: number): { workers: Worker[]; reports: Promise<Report[]> } {
   const workers: Worker[] = [];
@@ -85,39 +90,44 @@ function startWorkers(count: number): { workers: Worker[]; reports: Promise<Repo
   for (let id = 0; id < count; id++) {
     const w = new Worker(workerSource, { eval: true, workerData: { id, root, nodeGypBuildPath } });
     workers.push(w);
-    reports.push(new Promise<Report>((resolve, reject) => {
-      w.once('message', (r: Report) => resolve(r));
-      w.once('error', reject);
-      w.once('exit', (code) => reject(new Error(`worker ${id} exited (code ${code}) before reporting`)));
-    }));
+    reports.push(
+      new Promise<Report>((resolve, reject) => {
+        w.once('message', (r: Report) => resolve(r));
+        w.once('error', reject);
+        w.once('exit', (code) => reject(new Error(`worker ${id} exited (code ${code}) before reporting`)));
+      }),
+    );
   }
   return { workers, reports: Promise.all(reports) };
 }
 
-describe.skipIf(loadError !== '')(`native addon in worker_threads${loadError ? ` (SKIPPED: ${loadError})` : ''}`, () => {
-  it('runs GEMMs in 4 workers at once, survives their termination, and loads again in new workers', async () => {
-    for (let round = 0; round < 2; round++) {
-      const { workers, reports } = startWorkers(4);
-      try {
-        const rs = await reports;
-        expect(rs.map((r) => r.id).sort()).toEqual([0, 1, 2, 3]);
-        for (const r of rs) {
-          expect(r.info.name).toBe('native');
-          expect(r.checks).toBeGreaterThanOrEqual(r.info.blas === 'builtin' ? 12 : 20);
-          // float32 accumulation over k <= 2600 terms of size <= 0.25: far below 1e-3.
-          expect(r.worst).toBeLessThan(1e-3);
+describe.skipIf(loadError !== '')(
+  `native addon in worker_threads${loadError ? ` (SKIPPED: ${loadError})` : ''}`,
+  () => {
+    it('runs GEMMs in 4 workers at once, survives their termination, and loads again in new workers', async () => {
+      for (let round = 0; round < 2; round++) {
+        const { workers, reports } = startWorkers(4);
+        try {
+          const rs = await reports;
+          expect(rs.map((r) => r.id).sort()).toEqual([0, 1, 2, 3]);
+          for (const r of rs) {
+            expect(r.info.name).toBe('native');
+            expect(r.checks).toBeGreaterThanOrEqual(r.info.blas === 'builtin' ? 12 : 20);
+            // float32 accumulation over k <= 2600 terms of size <= 0.25: far below 1e-3.
+            expect(r.worst).toBeLessThan(1e-3);
+          }
+          for (const w of workers) w.postMessage('spin');
+          await new Promise((resolve) => setTimeout(resolve, 100));
+        } finally {
+          const codes = await Promise.all(workers.map((w) => w.terminate()));
+          expect(codes).toEqual([1, 1, 1, 1]); // terminated, not crashed or exited on their own
         }
-        for (const w of workers) w.postMessage('spin');
-        await new Promise((resolve) => setTimeout(resolve, 100));
-      } finally {
-        const codes = await Promise.all(workers.map((w) => w.terminate()));
-        expect(codes).toEqual([1, 1, 1, 1]); // terminated, not crashed or exited on their own
       }
-    }
-    // The main thread's instance is unaffected by the workers' teardown.
-    const b = loadNative();
-    const c = new Float64Array(4).fill(NaN);
-    b.gemm(false, false, 2, 2, 2, 1, Float64Array.of(1, 2, 3, 4), Float64Array.of(5, 6, 7, 8), 0, c);
-    expect(Array.from(c)).toEqual([19, 22, 43, 50]);
-  });
-});
+      // The main thread's instance is unaffected by the workers' teardown.
+      const b = loadNative();
+      const c = new Float64Array(4).fill(NaN);
+      b.gemm(false, false, 2, 2, 2, 1, Float64Array.of(1, 2, 3, 4), Float64Array.of(5, 6, 7, 8), 0, c);
+      expect(Array.from(c)).toEqual([19, 22, 43, 50]);
+    });
+  },
+);

@@ -53,7 +53,13 @@ describe('layer gradients (gradcheck)', () => {
 
   it('an MLP with cross-entropy, through every parameter', () => {
     manualSeed(5);
-    const model = new nn.Sequential(new nn.Linear(3, 5, f64), new nn.Tanh(), new nn.Linear(5, 4, f64), new nn.GELU(), new nn.Linear(4, 3, f64));
+    const model = new nn.Sequential(
+      new nn.Linear(3, 5, f64),
+      new nn.Tanh(),
+      new nn.Linear(5, 4, f64),
+      new nn.GELU(),
+      new nn.Linear(4, 3, f64),
+    );
     const loss = new nn.CrossEntropyLoss();
     const x = randn([6, 3], f64);
     const y = [0, 2, 1, 1, 0, 2];
@@ -90,7 +96,12 @@ describe('training end to end', () => {
     it(`${name} fits a small classifier (loss falls by 80%)`, () => {
       manualSeed(10);
       const [x, y] = data();
-      const model = new nn.Sequential(new nn.Linear(2, 16), new nn.ReLU(), new nn.BatchNorm1d(16), new nn.Linear(16, 2));
+      const model = new nn.Sequential(
+        new nn.Linear(2, 16),
+        new nn.ReLU(),
+        new nn.BatchNorm1d(16),
+        new nn.Linear(16, 2),
+      );
       const lossFn = new nn.CrossEntropyLoss();
       const opt = make(model.parameters());
       const first = lossFn.call(model.call(x), y).item();

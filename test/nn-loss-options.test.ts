@@ -3,7 +3,11 @@
 import { describe, expect, it } from 'vitest';
 import { tensor, nn } from '../lib/index.js';
 
-const logits = [[1, 2, 0.5], [0.1, -1, 2], [0.3, 0.3, 0.3]];
+const logits = [
+  [1, 2, 0.5],
+  [0.1, -1, 2],
+  [0.3, 0.3, 0.3],
+];
 const targets = [1, 2, 0];
 const logSoftmaxRow = (row: number[]): number[] => {
   const m = Math.max(...row);
@@ -34,8 +38,10 @@ describe('CrossEntropyLoss and NLLLoss options', () => {
     const s = 0.1;
     const loss = new nn.CrossEntropyLoss({ labelSmoothing: s, reduction: 'sum' });
     const got = loss.forward(tensor(logits, { dtype: 'float64' }), targets).item();
-    const want = targets.reduce((acc, t, i) =>
-      acc - logp[i].reduce((r, lp, c) => r + ((c === t ? 1 - s : 0) + s / 3) * lp, 0), 0);
+    const want = targets.reduce(
+      (acc, t, i) => acc - logp[i].reduce((r, lp, c) => r + ((c === t ? 1 - s : 0) + s / 3) * lp, 0),
+      0,
+    );
     expect(got).toBeCloseTo(want, 12);
   });
 });

@@ -40,8 +40,26 @@ describe('public entry point', () => {
     expect(typeof backprop.nn.Linear).toBe('function');
     expect(typeof backprop.optim.lrScheduler.CosineAnnealingLR).toBe('function');
     const f = backprop.F;
-    for (const name of ['linear', 'relu', 'leakyRelu', 'gelu', 'sigmoid', 'tanh', 'softmax', 'logSoftmax', 'dropout',
-      'batchNorm', 'layerNorm', 'embedding', 'crossEntropy', 'nllLoss', 'mseLoss', 'l1Loss', 'huberLoss', 'bceWithLogits'] as const) {
+    for (const name of [
+      'linear',
+      'relu',
+      'leakyRelu',
+      'gelu',
+      'sigmoid',
+      'tanh',
+      'softmax',
+      'logSoftmax',
+      'dropout',
+      'batchNorm',
+      'layerNorm',
+      'embedding',
+      'crossEntropy',
+      'nllLoss',
+      'mseLoss',
+      'l1Loss',
+      'huberLoss',
+      'bceWithLogits',
+    ] as const) {
       expect(typeof f[name]).toBe('function');
     }
   });
@@ -52,7 +70,10 @@ describe('Module: names, traversal, modes', () => {
     const m = new nn.Sequential(new nn.Linear(3, 4), new nn.ReLU(), new nn.Linear(4, 2));
     expect(Object.keys(m.stateDict())).toEqual(['0.weight', '0.bias', '2.weight', '2.bias']);
     expect(m.namedParameters().map(([n, p]) => [n, p.shape])).toEqual([
-      ['0.weight', [4, 3]], ['0.bias', [4]], ['2.weight', [2, 4]], ['2.bias', [2]],
+      ['0.weight', [4, 3]],
+      ['0.bias', [4]],
+      ['2.weight', [2, 4]],
+      ['2.bias', [2]],
     ]);
     expect(m.parameters().length).toBe(4);
     expect(m.children().length).toBe(3);
@@ -64,27 +85,53 @@ describe('Module: names, traversal, modes', () => {
   });
 
   it('layers name parameters and buffers as torch does', () => {
-    expect(Object.keys(new nn.BatchNorm1d(3).stateDict())).toEqual(['weight', 'bias', 'running_mean', 'running_var', 'num_batches_tracked']);
+    expect(Object.keys(new nn.BatchNorm1d(3).stateDict())).toEqual([
+      'weight',
+      'bias',
+      'running_mean',
+      'running_var',
+      'num_batches_tracked',
+    ]);
     expect(Object.keys(new nn.LayerNorm([2, 3]).stateDict())).toEqual(['weight', 'bias']);
     expect(Object.keys(new nn.Embedding(5, 2).stateDict())).toEqual(['weight']);
     expect(Object.keys(new nn.Linear(2, 2, { bias: false }).stateDict())).toEqual(['weight']);
-    expect(Object.keys(new nn.BatchNorm1d(3, { affine: false }).stateDict())).toEqual(['running_mean', 'running_var', 'num_batches_tracked']);
+    expect(Object.keys(new nn.BatchNorm1d(3, { affine: false }).stateDict())).toEqual([
+      'running_mean',
+      'running_var',
+      'num_batches_tracked',
+    ]);
   });
 
   it('nested modules: own parameters first, then children, dotted names', () => {
     const net = new Net();
     expect(Object.keys(net.stateDict())).toEqual([
       'scale',
-      'encoder.0.weight', 'encoder.0.bias',
-      'encoder.2.weight', 'encoder.2.bias', 'encoder.2.running_mean', 'encoder.2.running_var', 'encoder.2.num_batches_tracked',
+      'encoder.0.weight',
+      'encoder.0.bias',
+      'encoder.2.weight',
+      'encoder.2.bias',
+      'encoder.2.running_mean',
+      'encoder.2.running_var',
+      'encoder.2.num_batches_tracked',
       'head.weight',
     ]);
-    expect(net.namedBuffers().map(([n]) => n)).toEqual(['encoder.2.running_mean', 'encoder.2.running_var', 'encoder.2.num_batches_tracked']);
+    expect(net.namedBuffers().map(([n]) => n)).toEqual([
+      'encoder.2.running_mean',
+      'encoder.2.running_var',
+      'encoder.2.num_batches_tracked',
+    ]);
     expect(net.namedModules().map(([n]) => n)).toEqual(['', 'encoder', 'encoder.0', 'encoder.1', 'encoder.2', 'head']);
-    expect(net.call(tensor([[1, 2, 3], [0, -1, 1]])).shape).toEqual([2, 2]);
+    expect(
+      net.call(
+        tensor([
+          [1, 2, 3],
+          [0, -1, 1],
+        ]),
+      ).shape,
+    ).toEqual([2, 2]);
   });
 
-  it('ModuleList children are named like torch\'s (layers.0.weight)', () => {
+  it("ModuleList children are named like torch's (layers.0.weight)", () => {
     class Stack extends nn.Module {
       layers = new nn.ModuleList([new nn.Linear(2, 2), new nn.Linear(2, 1)]);
       forward(x: Tensor): Tensor {
@@ -94,7 +141,12 @@ describe('Module: names, traversal, modes', () => {
       }
     }
     const s = new Stack();
-    expect(Object.keys(s.stateDict())).toEqual(['layers.0.weight', 'layers.0.bias', 'layers.1.weight', 'layers.1.bias']);
+    expect(Object.keys(s.stateDict())).toEqual([
+      'layers.0.weight',
+      'layers.0.bias',
+      'layers.1.weight',
+      'layers.1.bias',
+    ]);
     expect(s.call(ones([3, 2])).shape).toEqual([3, 1]);
     expect(() => s.layers.forward()).toThrow(/ModuleList has no forward/);
   });
@@ -118,7 +170,9 @@ describe('Module: names, traversal, modes', () => {
 
   it('zeroGrad drops every gradient', () => {
     const m = new nn.Linear(2, 1);
-    m.call(tensor([[1, 2]])).sum().backward();
+    m.call(tensor([[1, 2]]))
+      .sum()
+      .backward();
     expect(m.weight.grad).not.toBeNull();
     m.zeroGrad();
     expect(m.parameters().every((p) => p.grad === null)).toBe(true);
@@ -135,7 +189,17 @@ describe('Module: names, traversal, modes', () => {
       expect(Array.from(v.data)).toEqual(beforeValues[k]);
     }
     expect(net.parameters().every((p) => p.requiresGrad && p.isLeaf && p.dtype === 'float64')).toBe(true);
-    expect(net.call(tensor([[1, 2, 3], [3, 2, 1]], { dtype: 'float64' })).dtype).toBe('float64');
+    expect(
+      net.call(
+        tensor(
+          [
+            [1, 2, 3],
+            [3, 2, 1],
+          ],
+          { dtype: 'float64' },
+        ),
+      ).dtype,
+    ).toBe('float64');
   });
 
   it('to(dtype) keeps tied parameters tied', () => {
@@ -163,7 +227,8 @@ describe('Module: names, traversal, modes', () => {
 
   it('toString shows the tree', () => {
     expect(new nn.Sequential(new nn.Linear(2, 3), new nn.ReLU()).toString()).toBe(
-      'Sequential(\n  (0): Linear(inFeatures=2, outFeatures=3, bias=true)\n  (1): ReLU()\n)');
+      'Sequential(\n  (0): Linear(inFeatures=2, outFeatures=3, bias=true)\n  (1): ReLU()\n)',
+    );
   });
 });
 
@@ -171,13 +236,20 @@ describe('Module: loadStateDict', () => {
   it('round-trips into a fresh model, in place', () => {
     const a = new Net();
     a.train();
-    a.call(tensor([[1, 2, 3], [0, 1, 0], [2, 2, 2]])); // moves BatchNorm running stats
+    a.call(
+      tensor([
+        [1, 2, 3],
+        [0, 1, 0],
+        [2, 2, 2],
+      ]),
+    ); // moves BatchNorm running stats
     const b = new Net();
     const weight = b.head.weight;
     const result = b.loadStateDict(a.stateDict());
     expect(result).toEqual({ missingKeys: [], unexpectedKeys: [] });
     expect(b.head.weight).toBe(weight);
-    for (const [k, v] of Object.entries(b.stateDict())) expect(Array.from(v.data)).toEqual(Array.from(a.stateDict()[k].data));
+    for (const [k, v] of Object.entries(b.stateDict()))
+      expect(Array.from(v.data)).toEqual(Array.from(a.stateDict()[k].data));
   });
 
   it('lists missing, unexpected and wrongly shaped keys in one Error', () => {
@@ -185,7 +257,10 @@ describe('Module: loadStateDict', () => {
     const sd = m.stateDict();
     delete sd['2.bias'];
     sd['3.weight'] = tensor([1]);
-    sd['0.weight'] = tensor([[1, 2], [3, 4]]);
+    sd['0.weight'] = tensor([
+      [1, 2],
+      [3, 4],
+    ]);
     let message = '';
     try {
       m.loadStateDict(sd);
@@ -199,11 +274,16 @@ describe('Module: loadStateDict', () => {
 
   it('strict: false tolerates missing and unexpected keys but never wrong shapes', () => {
     const m = new nn.Linear(2, 2);
-    const w = tensor([[1, 2], [3, 4]]);
+    const w = tensor([
+      [1, 2],
+      [3, 4],
+    ]);
     const result = m.loadStateDict({ weight: w, extra: tensor([0]) }, { strict: false });
     expect(result).toEqual({ missingKeys: ['bias'], unexpectedKeys: ['extra'] });
     expect(Array.from(m.weight.data)).toEqual([1, 2, 3, 4]);
-    expect(() => m.loadStateDict({ bias: tensor([1, 2, 3]) }, { strict: false })).toThrow(/bias: checkpoint has shape \[3\]/);
+    expect(() => m.loadStateDict({ bias: tensor([1, 2, 3]) }, { strict: false })).toThrow(
+      /bias: checkpoint has shape \[3\]/,
+    );
   });
 
   it('converts float64 values into a float32 model', () => {
@@ -218,7 +298,12 @@ describe('layers: forward values', () => {
     const m = new nn.Linear(2, 3);
     set(m.weight, [1, 2, 3, 4, 5, 6]);
     set(m.bias, [0.5, -1, 0]);
-    const y = m.call(tensor([[1, -1], [2, 0.5]]));
+    const y = m.call(
+      tensor([
+        [1, -1],
+        [2, 0.5],
+      ]),
+    );
     expect(y.shape).toEqual([2, 3]);
     close(y, [-0.5, -2, -1, 3.5, 7, 13]);
     expect(m.call(tensor([[[1, -1]], [[2, 0.5]]])).shape).toEqual([2, 1, 3]);
@@ -236,8 +321,8 @@ describe('layers: forward values', () => {
     expect(Math.max(...w.map(Math.abs))).toBeLessThanOrEqual(bound);
     expect(Math.max(...w.map(Math.abs))).toBeGreaterThan(0.95 * bound);
     const variance = w.reduce((s, v) => s + v * v, 0) / w.length;
-    expect(variance).toBeGreaterThan(0.9 * bound * bound / 3);
-    expect(variance).toBeLessThan(1.1 * bound * bound / 3);
+    expect(variance).toBeGreaterThan((0.9 * bound * bound) / 3);
+    expect(variance).toBeLessThan((1.1 * bound * bound) / 3);
     expect(Math.max(...Array.from(a.bias?.data ?? []).map(Math.abs))).toBeLessThanOrEqual(bound);
     const c = new nn.Linear(64, 100);
     expect(Array.from(c.weight.data)).not.toEqual(w);
@@ -253,21 +338,49 @@ describe('layers: forward values', () => {
     close(new nn.ReLU().call(x), [0, 0, 0, 1, 3], 1e-12);
     close(new nn.LeakyReLU(0.2).call(x), [-0.4, -0.1, 0, 1, 3], 1e-12);
     close(new nn.LeakyReLU().call(x), [-0.02, -0.005, 0, 1, 3], 1e-12);
-    close(new nn.Sigmoid().call(x), [-2, -0.5, 0, 1, 3].map((v) => 1 / (1 + Math.exp(-v))), 1e-12);
+    close(
+      new nn.Sigmoid().call(x),
+      [-2, -0.5, 0, 1, 3].map((v) => 1 / (1 + Math.exp(-v))),
+      1e-12,
+    );
     close(new nn.Tanh().call(x), [-2, -0.5, 0, 1, 3].map(Math.tanh), 1e-12);
     // x Φ(x), Φ from tabulated erf values
-    close(new nn.GELU().call(tensor([-1, 0, 1, 2], { dtype: 'float64' })),
-      [-0.15865525393145707, 0, 0.8413447460685429, 1.9544997361036416], 1e-7);
+    close(
+      new nn.GELU().call(tensor([-1, 0, 1, 2], { dtype: 'float64' })),
+      [-0.15865525393145707, 0, 0.8413447460685429, 1.9544997361036416],
+      1e-7,
+    );
   });
 
   it('Softmax and LogSoftmax along a chosen dim', () => {
-    const x = tensor([[1, 2, 3], [1, 0, -1]], { dtype: 'float64' });
-    const rows = [[1, 2, 3], [1, 0, -1]];
+    const x = tensor(
+      [
+        [1, 2, 3],
+        [1, 0, -1],
+      ],
+      { dtype: 'float64' },
+    );
+    const rows = [
+      [1, 2, 3],
+      [1, 0, -1],
+    ];
     const lse = rows.map((r) => Math.log(r.reduce((s, v) => s + Math.exp(v), 0)));
-    close(new nn.LogSoftmax(1).call(x), rows.flatMap((r, i) => r.map((v) => v - lse[i])), 1e-12);
-    close(new nn.Softmax(-1).call(x), rows.flatMap((r, i) => r.map((v) => Math.exp(v - lse[i]))), 1e-12);
+    close(
+      new nn.LogSoftmax(1).call(x),
+      rows.flatMap((r, i) => r.map((v) => v - lse[i])),
+      1e-12,
+    );
+    close(
+      new nn.Softmax(-1).call(x),
+      rows.flatMap((r, i) => r.map((v) => Math.exp(v - lse[i]))),
+      1e-12,
+    );
     const cols = [0, 1, 2].map((j) => Math.exp(rows[0][j]) + Math.exp(rows[1][j]));
-    close(new nn.Softmax(0).call(x), rows.flatMap((r) => r.map((v, j) => Math.exp(v) / cols[j])), 1e-12);
+    close(
+      new nn.Softmax(0).call(x),
+      rows.flatMap((r) => r.map((v, j) => Math.exp(v) / cols[j])),
+      1e-12,
+    );
   });
 
   it('Dropout: zeroes about p, scales the rest by 1/(1-p), identity in eval, reproducible', () => {
@@ -291,23 +404,38 @@ describe('layers: forward values', () => {
     const bn = new nn.BatchNorm1d(2);
     set(bn.weight, [2, 0.5]);
     set(bn.bias, [0.1, -0.1]);
-    const cols = [[1, 2, 3, 4], [0, 0, 1, 3]];
-    const x = tensor([[1, 0], [2, 0], [3, 1], [4, 3]]);
+    const cols = [
+      [1, 2, 3, 4],
+      [0, 0, 1, 3],
+    ];
+    const x = tensor([
+      [1, 0],
+      [2, 0],
+      [3, 1],
+      [4, 3],
+    ]);
     const y = bn.call(x);
     const mean = [2.5, 1];
     const varB = [1.25, 1.5];
-    const w = [2, 0.5], b = [0.1, -0.1];
+    const w = [2, 0.5],
+      b = [0.1, -0.1];
     const expected: number[] = [];
-    for (let i = 0; i < 4; i++) for (let c = 0; c < 2; c++) expected.push((cols[c][i] - mean[c]) / Math.sqrt(varB[c] + 1e-5) * w[c] + b[c]);
+    for (let i = 0; i < 4; i++)
+      for (let c = 0; c < 2; c++) expected.push(((cols[c][i] - mean[c]) / Math.sqrt(varB[c] + 1e-5)) * w[c] + b[c]);
     close(y, expected, 1e-5);
     close(bn.running_mean as Tensor, [0.25, 0.1]);
     close(bn.running_var as Tensor, [0.9 + 0.1 * (5 / 3), 0.9 + 0.1 * 2]);
     close(bn.num_batches_tracked as Tensor, [1]);
 
     bn.eval();
-    const rm = [0.25, 0.1], rv = [0.9 + 0.1 * (5 / 3), 1.1];
+    const rm = [0.25, 0.1],
+      rv = [0.9 + 0.1 * (5 / 3), 1.1];
     const z = bn.call(tensor([[1, 1]]));
-    close(z, [0, 1].map((c) => (1 - rm[c]) / Math.sqrt(rv[c] + 1e-5) * w[c] + b[c]), 1e-5);
+    close(
+      z,
+      [0, 1].map((c) => ((1 - rm[c]) / Math.sqrt(rv[c] + 1e-5)) * w[c] + b[c]),
+      1e-5,
+    );
     close(bn.num_batches_tracked as Tensor, [1]);
   });
 
@@ -319,13 +447,25 @@ describe('layers: forward values', () => {
     const stats = [0, 1].map((c) => {
       const v = chan(c);
       const m = v.reduce((s, a) => s + a, 0) / v.length;
-      return { m, var: v.reduce((s, a) => s + (a - m) ** 2, 0) / v.length, unbiased: v.reduce((s, a) => s + (a - m) ** 2, 0) / (v.length - 1) };
+      return {
+        m,
+        var: v.reduce((s, a) => s + (a - m) ** 2, 0) / v.length,
+        unbiased: v.reduce((s, a) => s + (a - m) ** 2, 0) / (v.length - 1),
+      };
     });
-    close(y, values.map((v, i) => {
-      const c = Math.floor(i / 3) % 2;
-      return (v - stats[c].m) / Math.sqrt(stats[c].var + 1e-5);
-    }), 1e-10);
-    close(bn.running_var as Tensor, stats.map((s) => 0.9 + 0.1 * s.unbiased), 1e-12);
+    close(
+      y,
+      values.map((v, i) => {
+        const c = Math.floor(i / 3) % 2;
+        return (v - stats[c].m) / Math.sqrt(stats[c].var + 1e-5);
+      }),
+      1e-10,
+    );
+    close(
+      bn.running_var as Tensor,
+      stats.map((s) => 0.9 + 0.1 * s.unbiased),
+      1e-12,
+    );
     expect(() => bn.call(ones([2, 3], { dtype: 'float64' }))).toThrow(/channels/);
     expect(() => bn.call(ones([1, 2], { dtype: 'float64' }))).toThrow(/more than 1 value per channel/);
   });
@@ -341,15 +481,32 @@ describe('layers: forward values', () => {
     const ln = new nn.LayerNorm(3, { dtype: 'float64' });
     set(ln.weight, [1, 2, 3]);
     set(ln.bias, [0, 1, 0]);
-    const rows = [[1, 2, 6], [-1, 0, 1]];
+    const rows = [
+      [1, 2, 6],
+      [-1, 0, 1],
+    ];
     const y = ln.call(tensor(rows, { dtype: 'float64' }));
-    close(y, rows.flatMap((r) => {
-      const m = r.reduce((s, v) => s + v, 0) / 3;
-      const v2 = r.reduce((s, v) => s + (v - m) ** 2, 0) / 3;
-      return r.map((v, j) => ((v - m) / Math.sqrt(v2 + 1e-5)) * [1, 2, 3][j] + [0, 1, 0][j]);
-    }), 1e-10);
+    close(
+      y,
+      rows.flatMap((r) => {
+        const m = r.reduce((s, v) => s + v, 0) / 3;
+        const v2 = r.reduce((s, v) => s + (v - m) ** 2, 0) / 3;
+        return r.map((v, j) => ((v - m) / Math.sqrt(v2 + 1e-5)) * [1, 2, 3][j] + [0, 1, 0][j]);
+      }),
+      1e-10,
+    );
     const ln2 = new nn.LayerNorm([2, 2], { dtype: 'float64' });
-    const z = ln2.call(tensor([[[1, 2], [3, 4]]], { dtype: 'float64' }));
+    const z = ln2.call(
+      tensor(
+        [
+          [
+            [1, 2],
+            [3, 4],
+          ],
+        ],
+        { dtype: 'float64' },
+      ),
+    );
     const s = Math.sqrt(1.25 + 1e-5);
     close(z, [-1.5 / s, -0.5 / s, 0.5 / s, 1.5 / s], 1e-10);
     expect(() => ln.call(ones([2, 4], { dtype: 'float64' }))).toThrow(/layerNorm/);
@@ -358,7 +515,12 @@ describe('layers: forward values', () => {
   it('Embedding picks rows; output shape is indices shape + [dim]; N(0,1) init', () => {
     const e = new nn.Embedding(4, 2);
     set(e.weight, [0, 1, 10, 11, 20, 21, 30, 31]);
-    const y = e.call(tensor([[0, 2], [3, 0]]));
+    const y = e.call(
+      tensor([
+        [0, 2],
+        [3, 0],
+      ]),
+    );
     expect(y.shape).toEqual([2, 2, 2]);
     close(y, [0, 1, 20, 21, 30, 31, 0, 1]);
     close(e.call([1]), [10, 11]);
@@ -374,22 +536,42 @@ describe('layers: forward values', () => {
 });
 
 describe('loss modules', () => {
-  const x = tensor([[0.5, -1], [2, 0]], { dtype: 'float64' });
-  const t = tensor([[1, -1], [0, 0.25]], { dtype: 'float64' });
+  const x = tensor(
+    [
+      [0.5, -1],
+      [2, 0],
+    ],
+    { dtype: 'float64' },
+  );
+  const t = tensor(
+    [
+      [1, -1],
+      [0, 0.25],
+    ],
+    { dtype: 'float64' },
+  );
   const d = [-0.5, 0, 2, -0.25];
 
   it('MSELoss, L1Loss, HuberLoss with each reduction', () => {
     close(new nn.MSELoss().call(x, t), [d.reduce((s, v) => s + v * v, 0) / 4], 1e-12);
     close(new nn.MSELoss({ reduction: 'sum' }).call(x, t), [d.reduce((s, v) => s + v * v, 0)], 1e-12);
     close(new nn.L1Loss({ reduction: 'none' }).call(x, t), d.map(Math.abs), 1e-12);
-    const huber = (v: number, delta: number): number => (Math.abs(v) < delta ? 0.5 * v * v : delta * (Math.abs(v) - 0.5 * delta));
+    const huber = (v: number, delta: number): number =>
+      Math.abs(v) < delta ? 0.5 * v * v : delta * (Math.abs(v) - 0.5 * delta);
     close(new nn.HuberLoss().call(x, t), [d.reduce((s, v) => s + huber(v, 1), 0) / 4], 1e-12);
-    close(new nn.HuberLoss({ delta: 0.4, reduction: 'none' }).call(x, t), d.map((v) => huber(v, 0.4)), 1e-12);
+    close(
+      new nn.HuberLoss({ delta: 0.4, reduction: 'none' }).call(x, t),
+      d.map((v) => huber(v, 0.4)),
+      1e-12,
+    );
     expect(() => new nn.MSELoss({ reduction: 'avg' as 'mean' })).toThrow(/reduction/);
   });
 
   it('CrossEntropyLoss and NLLLoss with class indices', () => {
-    const logits = [[1, 2, 3], [1, 0, -1]];
+    const logits = [
+      [1, 2, 3],
+      [1, 0, -1],
+    ];
     const targets = [2, 0];
     const ce = logits.map((r, i) => Math.log(r.reduce((s, v) => s + Math.exp(v), 0)) - r[targets[i]]);
     const z = tensor(logits, { dtype: 'float64' });
@@ -404,7 +586,14 @@ describe('loss modules', () => {
     const ys = [0, 1, 0.5, 1];
     const sig = (v: number): number => 1 / (1 + Math.exp(-v));
     const expected = xs.map((v, i) => -(ys[i] * Math.log(sig(v)) + (1 - ys[i]) * Math.log(1 - sig(v))));
-    close(new nn.BCEWithLogitsLoss({ reduction: 'none' }).call(tensor(xs, { dtype: 'float64' }), tensor(ys, { dtype: 'float64' })), expected, 1e-12);
+    close(
+      new nn.BCEWithLogitsLoss({ reduction: 'none' }).call(
+        tensor(xs, { dtype: 'float64' }),
+        tensor(ys, { dtype: 'float64' }),
+      ),
+      expected,
+      1e-12,
+    );
   });
 });
 

@@ -39,7 +39,12 @@ function workload(): Tensor[] {
     F.huberLoss(logits, logits.mul(0.5)),
     F.bceWithLogits(logits, logits.sigmoid().detach()),
     a.matmul(m).sum(2).max(1).sum(),
-    a.matmul(m.narrow(1, 0, 5)).div(p).exp().mean([0, 2]).sum(),
+    a
+      .matmul(m.narrow(1, 0, 5))
+      .div(p)
+      .exp()
+      .mean([0, 2])
+      .sum(),
     p.log().abs().sqrt().pow(3).permute(2, 0, 1).indexSelect(0, [4, 0, 0]).sum(),
     a.transpose(1, 2).flatten(1).max().add(a.min()),
   ];
@@ -90,14 +95,28 @@ describe('kernel coverage', () => {
       for (const [k, v] of originals) target[k] = v;
     }
     // The ops must use the core kernels (a sanity check that the recording worked) ...
-    for (const k of ['gemm', 'unary', 'unaryBackward', 'binary', 'binaryScalar', 'reduce', 'softmaxCrossEntropy', 'biasAdd', 'biasGrad', 'gather', 'scatterAdd', 'permute']) {
+    for (const k of [
+      'gemm',
+      'unary',
+      'unaryBackward',
+      'binary',
+      'binaryScalar',
+      'reduce',
+      'softmaxCrossEntropy',
+      'biasAdd',
+      'biasGrad',
+      'gather',
+      'scatterAdd',
+      'permute',
+    ]) {
       expect(used).toContain(k);
     }
     // ... and each must exist in every backend that loads.
     for (const name of backendsHere()) {
       backend.use(name);
       const k = kernels();
-      for (const op of used) expect(typeof (k as unknown as Record<string, unknown>)[op], `${name}.${op}`).toBe('function');
+      for (const op of used)
+        expect(typeof (k as unknown as Record<string, unknown>)[op], `${name}.${op}`).toBe('function');
     }
   });
 });

@@ -48,9 +48,13 @@ function denseDirection(g: Vec, pairs: { s: Vec; y: Vec }[], gamma: number): Vec
   for (const { s, y } of pairs) {
     const rho = 1 / dotv(y, s);
     // V = I - rho y sᵀ ; H = Vᵀ H V + rho s sᵀ
-    const V: Mat = Array.from({ length: n }, (_, i) => Array.from({ length: n }, (_, j) => (i === j ? 1 : 0) - rho * y[i] * s[j]));
+    const V: Mat = Array.from({ length: n }, (_, i) =>
+      Array.from({ length: n }, (_, j) => (i === j ? 1 : 0) - rho * y[i] * s[j]),
+    );
     const HV = H.map((row) => V[0].map((_, j) => row.reduce((acc, h, k) => acc + h * V[k][j], 0)));
-    H = V[0].map((_, i) => V[0].map((__, j) => V.reduce((acc, row, k) => acc + row[i] * HV[k][j], 0) + rho * s[i] * s[j]));
+    H = V[0].map((_, i) =>
+      V[0].map((__, j) => V.reduce((acc, row, k) => acc + row[i] * HV[k][j], 0) + rho * s[i] * s[j]),
+    );
   }
   return matVec(H, g).map((v) => -v);
 }
@@ -62,7 +66,7 @@ describe('LBFGS', () => {
     const p = tensor(X0, { dtype: 'float64', requiresGrad: true });
     const counter = { n: 0 };
     const opt = new LBFGS([p], { lr, maxIter: iters, toleranceGrad: 0, toleranceChange: 0 });
-    expect(opt.paramGroups[0].maxEval).toBe(Math.floor(iters * 5 / 4));
+    expect(opt.paramGroups[0].maxEval).toBe(Math.floor((iters * 5) / 4));
     const loss = opt.step(closureFor(p, counter));
     expect(loss).toBeCloseTo(f(X0), 14);
 
@@ -96,7 +100,14 @@ describe('LBFGS', () => {
 
   it('keeps its history across step() calls and respects historySize', () => {
     const p = tensor(X0, { dtype: 'float64', requiresGrad: true });
-    const opt = new LBFGS([p], { lr: 0.5, maxIter: 3, maxEval: 10, historySize: 2, toleranceGrad: 0, toleranceChange: 0 });
+    const opt = new LBFGS([p], {
+      lr: 0.5,
+      maxIter: 3,
+      maxEval: 10,
+      historySize: 2,
+      toleranceGrad: 0,
+      toleranceChange: 0,
+    });
     const counter = { n: 0 };
     opt.step(closureFor(p, counter));
     opt.step(closureFor(p, counter));
@@ -124,7 +135,12 @@ describe('LBFGS', () => {
 
   it('with strong-Wolfe line search reaches the minimum of the convex problem', () => {
     const p = tensor(X0, { dtype: 'float64', requiresGrad: true });
-    const opt = new LBFGS([p], { lineSearchFn: 'strong_wolfe', maxIter: 50, toleranceGrad: 1e-12, toleranceChange: 1e-15 });
+    const opt = new LBFGS([p], {
+      lineSearchFn: 'strong_wolfe',
+      maxIter: 50,
+      toleranceGrad: 1e-12,
+      toleranceChange: 1e-15,
+    });
     opt.step(closureFor(p, { n: 0 }));
     const g = grad(Array.from(p.data));
     expect(Math.max(...g.map(Math.abs))).toBeLessThan(1e-6);
@@ -134,7 +150,13 @@ describe('LBFGS', () => {
     const rosen = (x: Vec): number => (1 - x[0]) ** 2 + 100 * (x[1] - x[0] ** 2) ** 2;
     const rosenGrad = (x: Vec): Vec => [-2 * (1 - x[0]) - 400 * x[0] * (x[1] - x[0] ** 2), 200 * (x[1] - x[0] ** 2)];
     const p = tensor([-1.5, 2], { dtype: 'float64', requiresGrad: true });
-    const opt = new LBFGS([p], { lineSearchFn: 'strong_wolfe', maxIter: 200, maxEval: 400, toleranceGrad: 1e-10, toleranceChange: 1e-14 });
+    const opt = new LBFGS([p], {
+      lineSearchFn: 'strong_wolfe',
+      maxIter: 200,
+      maxEval: 400,
+      toleranceGrad: 1e-10,
+      toleranceChange: 1e-14,
+    });
     const counter = { n: 0 };
     opt.step(closureFor(p, counter, rosen, rosenGrad));
     expect(p.data[0]).toBeCloseTo(1, 6);

@@ -30,7 +30,10 @@ describe('lr schedulers', () => {
     const opt = optimizer(0.1);
     const s = new lrScheduler.StepLR(opt, { stepSize: 3, gamma: 0.5 });
     const seq = sequence(s, 10);
-    expectSeq(seq, seq.map((_, e) => 0.1 * 0.5 ** Math.floor(e / 3)));
+    expectSeq(
+      seq,
+      seq.map((_, e) => 0.1 * 0.5 ** Math.floor(e / 3)),
+    );
     expect(opt.paramGroups[0].lr).toBe(seq[10]);
     expect(opt.paramGroups[0].initialLr).toBe(0.1);
   });
@@ -43,19 +46,28 @@ describe('lr schedulers', () => {
   it('MultiStepLR: base * gamma^(milestones passed)', () => {
     const s = new lrScheduler.MultiStepLR(optimizer(1), { milestones: [5, 2, 5], gamma: 0.5 });
     const seq = sequence(s, 7);
-    expectSeq(seq, seq.map((_, e) => 0.5 ** [2, 5, 5].filter((m) => m <= e).length));
+    expectSeq(
+      seq,
+      seq.map((_, e) => 0.5 ** [2, 5, 5].filter((m) => m <= e).length),
+    );
   });
 
   it('ExponentialLR: base * gamma^epoch', () => {
     const s = new lrScheduler.ExponentialLR(optimizer(0.2), { gamma: 0.9 });
     const seq = sequence(s, 8);
-    expectSeq(seq, seq.map((_, e) => 0.2 * 0.9 ** e));
+    expectSeq(
+      seq,
+      seq.map((_, e) => 0.2 * 0.9 ** e),
+    );
   });
 
   it('CosineAnnealingLR: etaMin + (base - etaMin)(1 + cos(pi e / tMax)) / 2, periodic past tMax', () => {
     const s = new lrScheduler.CosineAnnealingLR(optimizer(0.1), { tMax: 5, etaMin: 0.01 });
     const seq = sequence(s, 17);
-    expectSeq(seq, seq.map((_, e) => 0.01 + (0.1 - 0.01) * (1 + Math.cos((Math.PI * e) / 5)) / 2));
+    expectSeq(
+      seq,
+      seq.map((_, e) => 0.01 + ((0.1 - 0.01) * (1 + Math.cos((Math.PI * e) / 5))) / 2),
+    );
   });
 
   it('schedulers chain on the same optimizer (torch semantics)', () => {
@@ -68,7 +80,10 @@ describe('lr schedulers', () => {
       b.step();
       lrs.push(opt.paramGroups[0].lr);
     }
-    expectSeq(lrs, [1, 2, 3, 4].map((e) => 0.9 ** e * 0.5 ** Math.floor(e / 2)));
+    expectSeq(
+      lrs,
+      [1, 2, 3, 4].map((e) => 0.9 ** e * 0.5 ** Math.floor(e / 2)),
+    );
   });
 
   it('a scheduler restored from its state dict continues the same sequence', () => {
@@ -103,8 +118,22 @@ describe('lr schedulers', () => {
   it('ReduceLROnPlateau: max mode with absolute threshold, minLr and defaults', () => {
     const opt = optimizer(0.1);
     const d = new lrScheduler.ReduceLROnPlateau(opt);
-    expect([d.mode, d.factor, d.patience, d.threshold, d.thresholdMode, d.cooldown, d.eps]).toEqual(['min', 0.1, 10, 1e-4, 'rel', 0, 1e-8]);
-    const s = new lrScheduler.ReduceLROnPlateau(opt, { mode: 'max', patience: 0, thresholdMode: 'abs', threshold: 0.1, minLr: 0.03 });
+    expect([d.mode, d.factor, d.patience, d.threshold, d.thresholdMode, d.cooldown, d.eps]).toEqual([
+      'min',
+      0.1,
+      10,
+      1e-4,
+      'rel',
+      0,
+      1e-8,
+    ]);
+    const s = new lrScheduler.ReduceLROnPlateau(opt, {
+      mode: 'max',
+      patience: 0,
+      thresholdMode: 'abs',
+      threshold: 0.1,
+      minLr: 0.03,
+    });
     const lrs = [0.5, 0.55, 0.7, 0.7].map((m) => {
       s.step(m);
       return s.getLastLr()[0];
@@ -132,7 +161,10 @@ describe('lr schedulers', () => {
 
 function withGrads(values: number[][]): Tensor[] {
   return values.map((v) => {
-    const p = tensor(v.map(() => 0), { dtype: 'float64', requiresGrad: true });
+    const p = tensor(
+      v.map(() => 0),
+      { dtype: 'float64', requiresGrad: true },
+    );
     p.grad = tensor(v, { dtype: 'float64' });
     return p;
   });
@@ -140,7 +172,10 @@ function withGrads(values: number[][]): Tensor[] {
 
 describe('gradient clipping', () => {
   it('clipGradNorm returns the joint 2-norm and scales all gradients to maxNorm', () => {
-    const ps = withGrads([[3, 0], [0, 4, 12]]); // norm 13
+    const ps = withGrads([
+      [3, 0],
+      [0, 4, 12],
+    ]); // norm 13
     const total = clipGradNorm(ps, 6.5);
     expect(total).toBeCloseTo(13, 12);
     const coef = 6.5 / (13 + 1e-6);
@@ -154,7 +189,7 @@ describe('gradient clipping', () => {
     expect(Array.from((ps[0].grad as Tensor).data)).toEqual([0.1, -0.2]);
     const qs = withGrads([[1, -5], [2]]);
     expect(clipGradNorm(qs, 2.5, Infinity)).toBe(5);
-    expect((qs[0].grad as Tensor).data[1]).toBeCloseTo(-5 * 2.5 / (5 + 1e-6), 14);
+    expect((qs[0].grad as Tensor).data[1]).toBeCloseTo((-5 * 2.5) / (5 + 1e-6), 14);
     expect(clipGradNorm(withGrads([[1, -5], [2]]), 100, 1)).toBe(8);
   });
 

@@ -1,15 +1,13 @@
-// Optional cross-check against PyTorch itself (skipped where /usr/bin/python3 lacks torch):
+// Optional cross-check against PyTorch itself (skipped where python3 lacks torch: test/support/torch.ts):
 // optimizer trajectories, LBFGS with and without strong-Wolfe, schedulers, BatchNorm1d and
 // state_dict names. The main tests do not need python.
 
 import { spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { Tensor, tensor } from '../lib/tensor.js';
 import * as nn from '../lib/nn/index.js';
 import { SGD, Adam, AdamW, RMSprop, LBFGS, lrScheduler, type Optimizer, type BaseOptions } from '../lib/optim/index.js';
-
-const PYTHON = '/usr/bin/python3';
+import { PYTHON, torchHere } from './support/torch.js';
 
 const SCRIPT = String.raw`
 import json, torch
@@ -80,24 +78,22 @@ out['names'] = {
 print(json.dumps(out))
 `;
 
-function runTorch(): Record<string, unknown> | null {
-  if (!existsSync(PYTHON)) return null;
+function runTorch(): Record<string, unknown> {
   const r = spawnSync(PYTHON, ['-c', SCRIPT], { encoding: 'utf8', timeout: 120_000 });
-  if (r.status !== 0) {
-    if (/No module named 'torch'/.test(r.stderr)) return null;
-    throw new Error(`torch reference script failed: ${r.stderr}`);
-  }
+  if (r.status !== 0) throw new Error(`torch reference script failed: ${r.stderr}`);
   return JSON.parse(r.stdout) as Record<string, unknown>;
 }
 
-const hasTorch = existsSync(PYTHON) && spawnSync(PYTHON, ['-c', 'import torch'], { timeout: 60_000 }).status === 0;
-const ref = hasTorch ? runTorch() : null;
+const ref = torchHere() ? runTorch() : null;
 
 const C = [1.5, 0.5, 2.0, 1.0, 0.25];
 const D = [-1.0, 0.3, 0.7, -0.2, 0.05];
 
 function start(): Tensor[] {
-  return [tensor([0.5, -1.2, 2.0], { dtype: 'float64', requiresGrad: true }), tensor([1.0, 0.1, -0.4, 0.8], { dtype: 'float64', requiresGrad: true })];
+  return [
+    tensor([0.5, -1.2, 2.0], { dtype: 'float64', requiresGrad: true }),
+    tensor([1.0, 0.1, -0.4, 0.8], { dtype: 'float64', requiresGrad: true }),
+  ];
 }
 
 function expectNear(actual: ArrayLike<number>, expected: number[], tol: number): void {
@@ -127,7 +123,10 @@ describe.skipIf(ref === null)('agreement with PyTorch', () => {
         opt.zeroGrad();
         ps.forEach((p, k) => {
           const x = Array.from(p.data);
-          p.grad = tensor(x.map((v, i) => C[(i + 3 * k) % 5] * v + D[(i + 3 * k) % 5] + 0.4 * v ** 3), { dtype: 'float64' });
+          p.grad = tensor(
+            x.map((v, i) => C[(i + 3 * k) % 5] * v + D[(i + 3 * k) % 5] + 0.4 * v ** 3),
+            { dtype: 'float64' },
+          );
         });
         opt.step();
       }
@@ -149,13 +148,13 @@ describe.skipIf(ref === null)('agreement with PyTorch', () => {
       };
       opt.step(closure);
       opt.step(closure);
-      const expected = torchOut[`lbfgs_${ls ?? "None"}`] as { p: number[]; evals: number };
+      const expected = torchOut[`lbfgs_${ls ?? 'None'}`] as { p: number[]; evals: number };
       expectNear(p.data, expected.p, 1e-9);
       expect(evals).toBe(expected.evals);
     });
   }
 
-  it('CosineAnnealingLR and ReduceLROnPlateau sequences equal torch\'s', () => {
+  it("CosineAnnealingLR and ReduceLROnPlateau sequences equal torch's", () => {
     const opt = new SGD([tensor([0], { requiresGrad: true })], { lr: 0.1 });
     const s = new lrScheduler.CosineAnnealingLR(opt, { tMax: 4, etaMin: 0.001 });
     const lrs = [opt.paramGroups[0].lr];
@@ -173,11 +172,19 @@ describe.skipIf(ref === null)('agreement with PyTorch', () => {
     expect(lrs2).toEqual(torchOut.plateau);
   });
 
-  it('BatchNorm1d outputs and running statistics equal torch\'s', () => {
+  it("BatchNorm1d outputs and running statistics equal torch's", () => {
     const bn = new nn.BatchNorm1d(3, { dtype: 'float64' });
     bn.weight?.data.set([1.5, -0.5, 2.0]);
     bn.bias?.data.set([0.1, 0.2, -0.3]);
-    const x = tensor([[1, 2, 3], [0, -1, 5], [2, 2, 2], [4, 0, 1]], { dtype: 'float64' });
+    const x = tensor(
+      [
+        [1, 2, 3],
+        [0, -1, 5],
+        [2, 2, 2],
+        [4, 0, 1],
+      ],
+      { dtype: 'float64' },
+    );
     const y1 = bn.call(x);
     bn.call(x.mul(2));
     bn.eval();
@@ -190,7 +197,7 @@ describe.skipIf(ref === null)('agreement with PyTorch', () => {
     expect((bn.num_batches_tracked as Tensor).data[0]).toBe(e.n);
   });
 
-  it('state_dict names and shapes equal torch\'s', () => {
+  it("state_dict names and shapes equal torch's", () => {
     class Net extends nn.Module {
       encoder = new nn.Sequential(new nn.Linear(3, 4), new nn.ReLU(), new nn.BatchNorm1d(4));
       head = new nn.Linear(4, 2, { bias: false });
@@ -199,7 +206,8 @@ describe.skipIf(ref === null)('agreement with PyTorch', () => {
         return x;
       }
     }
-    const names = (m: nn.Module): [string, number[]][] => Object.entries(m.stateDict()).map(([k, v]) => [k, [...v.shape]]);
+    const names = (m: nn.Module): [string, number[]][] =>
+      Object.entries(m.stateDict()).map(([k, v]) => [k, [...v.shape]]);
     const e = torchOut.names as Record<string, [string, number[]][]>;
     expect(names(new Net())).toEqual(e.net);
     expect(names(new nn.LayerNorm([2, 3]))).toEqual(e.ln);

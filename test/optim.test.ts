@@ -19,10 +19,7 @@ const START_A = [0.5, -1.2, 2.0];
 const START_B = [1.0, 0.1, -0.4, 0.8];
 
 function params(dtype: 'float32' | 'float64' = 'float64'): [Tensor, Tensor] {
-  return [
-    tensor(START_A, { dtype, requiresGrad: true }),
-    tensor(START_B, { dtype, requiresGrad: true }),
-  ];
+  return [tensor(START_A, { dtype, requiresGrad: true }), tensor(START_B, { dtype, requiresGrad: true })];
 }
 
 function setGrads(ps: Tensor[]): void {
@@ -40,7 +37,11 @@ function run(opt: Optimizer<BaseOptions>, ps: Tensor[], steps: number): void {
 }
 
 /** Runs a per-element reference rule on both starting vectors; returns the final values. */
-function reference(steps: number, lrs: [number, number], update: (x: Vec, g: Vec, st: Record<string, Vec | number>, lr: number) => void): [Vec, Vec] {
+function reference(
+  steps: number,
+  lrs: [number, number],
+  update: (x: Vec, g: Vec, st: Record<string, Vec | number>, lr: number) => void,
+): [Vec, Vec] {
   const xs: [Vec, Vec] = [[...START_A], [...START_B]];
   const states: Record<string, Vec | number>[] = [{}, {}];
   for (let s = 0; s < steps; s++) {
@@ -71,16 +72,27 @@ function sgdReference(o: { momentum: number; dampening: number; weightDecay: num
       st.buf = b;
       g = o.nesterov ? g.map((v, i) => v + o.momentum * b[i]) : b;
     }
-    x.forEach((v, i) => { x[i] = v - lr * g[i]; });
+    x.forEach((v, i) => {
+      x[i] = v - lr * g[i];
+    });
   };
 }
 
-function adamReference(o: { betas: [number, number]; eps: number; weightDecay: number; amsgrad: boolean; decoupled: boolean }) {
+function adamReference(o: {
+  betas: [number, number];
+  eps: number;
+  weightDecay: number;
+  amsgrad: boolean;
+  decoupled: boolean;
+}) {
   return (x: Vec, g0: Vec, st: Record<string, Vec | number>, lr: number): void => {
     const [b1, b2] = o.betas;
     const t = ((st.t as number | undefined) ?? 0) + 1;
     st.t = t;
-    if (o.decoupled) x.forEach((v, i) => { x[i] = v * (1 - lr * o.weightDecay); });
+    if (o.decoupled)
+      x.forEach((v, i) => {
+        x[i] = v * (1 - lr * o.weightDecay);
+      });
     const g = o.decoupled ? g0 : g0.map((v, i) => v + o.weightDecay * x[i]);
     const m = ((st.m as Vec | undefined) ?? zerosLike(x)).map((v, i) => b1 * v + (1 - b1) * g[i]);
     const v2 = ((st.v as Vec | undefined) ?? zerosLike(x)).map((v, i) => b2 * v + (1 - b2) * g[i] * g[i]);
@@ -95,7 +107,7 @@ function adamReference(o: { betas: [number, number]; eps: number; weightDecay: n
     const bc2 = 1 - b2 ** t;
     x.forEach((v, i) => {
       const mHat = m[i] / bc1;
-      x[i] = v - lr * mHat / (Math.sqrt(vUsed[i]) / Math.sqrt(bc2) + o.eps);
+      x[i] = v - (lr * mHat) / (Math.sqrt(vUsed[i]) / Math.sqrt(bc2) + o.eps);
     });
   };
 }
@@ -114,9 +126,13 @@ function rmspropReference(o: { alpha: number; eps: number; weightDecay: number; 
     if (o.momentum > 0) {
       const buf = ((st.buf as Vec | undefined) ?? zerosLike(x)).map((v, i) => o.momentum * v + g[i] / avg[i]);
       st.buf = buf;
-      x.forEach((v, i) => { x[i] = v - lr * buf[i]; });
+      x.forEach((v, i) => {
+        x[i] = v - lr * buf[i];
+      });
     } else {
-      x.forEach((v, i) => { x[i] = v - lr * g[i] / avg[i]; });
+      x.forEach((v, i) => {
+        x[i] = v - (lr * g[i]) / avg[i];
+      });
     }
   };
 }
@@ -145,8 +161,16 @@ describe('SGD', () => {
     const opt = new SGD([{ params: [pa] }, { params: [pb], lr: 0.01, momentum: 0.5 }], { lr: 0.1 });
     expect(opt.paramGroups.map((g) => g.lr)).toEqual([0.1, 0.01]);
     run(opt, [pa, pb], STEPS);
-    const refA = reference(STEPS, [0.1, 0.1], sgdReference({ momentum: 0, dampening: 0, weightDecay: 0, nesterov: false }))[0];
-    const refB = reference(STEPS, [0.01, 0.01], sgdReference({ momentum: 0.5, dampening: 0, weightDecay: 0, nesterov: false }))[1];
+    const refA = reference(
+      STEPS,
+      [0.1, 0.1],
+      sgdReference({ momentum: 0, dampening: 0, weightDecay: 0, nesterov: false }),
+    )[0];
+    const refB = reference(
+      STEPS,
+      [0.01, 0.01],
+      sgdReference({ momentum: 0.5, dampening: 0, weightDecay: 0, nesterov: false }),
+    )[1];
     expectClose(pa, refA);
     expectClose(pb, refB);
   });
@@ -166,7 +190,10 @@ describe('SGD', () => {
     pa.grad = tensor([1, 1, 1], { dtype: 'float64' });
     opt.step();
     expect(Array.from(pb.data)).toEqual(START_B);
-    expectClose(pa, START_A.map((v) => v - 0.1));
+    expectClose(
+      pa,
+      START_A.map((v) => v - 0.1),
+    );
   });
 
   it('rejects invalid hyperparameters', () => {
@@ -187,7 +214,11 @@ describe('Adam and AdamW', () => {
     const opt = new Adam(ps, { lr: 0.1 });
     expect(opt.paramGroups[0]).toMatchObject({ betas: [0.9, 0.999], eps: 1e-8, weightDecay: 0, amsgrad: false });
     run(opt, ps, STEPS);
-    const [a, b] = reference(STEPS, [0.1, 0.1], adamReference({ ...defaults, weightDecay: 0, amsgrad: false, decoupled: false }));
+    const [a, b] = reference(
+      STEPS,
+      [0.1, 0.1],
+      adamReference({ ...defaults, weightDecay: 0, amsgrad: false, decoupled: false }),
+    );
     expectClose(ps[0], a);
     expectClose(ps[1], b);
   });
@@ -206,7 +237,11 @@ describe('Adam and AdamW', () => {
     const opt = new AdamW(ps, { lr: 0.1 });
     expect(opt.paramGroups[0].weightDecay).toBe(1e-2);
     run(opt, ps, STEPS);
-    const [a, b] = reference(STEPS, [0.1, 0.1], adamReference({ ...defaults, weightDecay: 1e-2, amsgrad: false, decoupled: true }));
+    const [a, b] = reference(
+      STEPS,
+      [0.1, 0.1],
+      adamReference({ ...defaults, weightDecay: 1e-2, amsgrad: false, decoupled: true }),
+    );
     expectClose(ps[0], a);
     expectClose(ps[1], b);
     // and differs from L2-coupled Adam with the same decay
@@ -234,9 +269,20 @@ describe('RMSprop', () => {
   it('defaults (lr 1e-2, alpha 0.99) match the reference', () => {
     const ps = params();
     const opt = new RMSprop(ps);
-    expect(opt.paramGroups[0]).toMatchObject({ lr: 1e-2, alpha: 0.99, eps: 1e-8, weightDecay: 0, momentum: 0, centered: false });
+    expect(opt.paramGroups[0]).toMatchObject({
+      lr: 1e-2,
+      alpha: 0.99,
+      eps: 1e-8,
+      weightDecay: 0,
+      momentum: 0,
+      centered: false,
+    });
     run(opt, ps, STEPS);
-    const [a, b] = reference(STEPS, [1e-2, 1e-2], rmspropReference({ alpha: 0.99, eps: 1e-8, weightDecay: 0, momentum: 0, centered: false }));
+    const [a, b] = reference(
+      STEPS,
+      [1e-2, 1e-2],
+      rmspropReference({ alpha: 0.99, eps: 1e-8, weightDecay: 0, momentum: 0, centered: false }),
+    );
     expectClose(ps[0], a);
     expectClose(ps[1], b);
   });
@@ -261,7 +307,9 @@ describe('optimizer state dicts', () => {
     expect(Object.keys(sd.state[0]).sort()).toEqual(['exp_avg', 'exp_avg_sq', 'max_exp_avg_sq', 'step']);
     expect(sd.state[0].step).toBe(2);
     expect((sd.state[1].exp_avg as Tensor).shape).toEqual([4]);
-    expect(sd.param_groups).toEqual([{ lr: 0.1, betas: [0.9, 0.999], eps: 1e-8, weight_decay: 0, amsgrad: true, params: [0, 1] }]);
+    expect(sd.param_groups).toEqual([
+      { lr: 0.1, betas: [0.9, 0.999], eps: 1e-8, weight_decay: 0, amsgrad: true, params: [0, 1] },
+    ]);
   });
 
   for (const make of [

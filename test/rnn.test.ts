@@ -1,11 +1,11 @@
 // Recurrent layers: values against a float64 reference written here from torch's equations
-// (and against torch itself where /usr/bin/python3 has it), gradcheck on every backend for each
+// (and against torch itself where python3 has it), gradcheck on every backend for each
 // layer over 1 and 2 layers, one and two directions, with and without an initial state, several
 // sequence lengths; the fused backward against the rule in Tensor ops; truncated BPTT; vanishing
 // and exploding gradients; bad input.
 
 import { spawnSync } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { afterAll, describe, expect, it, vi } from 'vitest';
 import { Tensor, cat, randn, tensor, zeros } from '../lib/tensor.js';
 import { manualSeed } from '../lib/random.js';
@@ -15,6 +15,8 @@ import * as nn from '../lib/nn/index.js';
 import { clipGradNorm } from '../lib/optim/clip.js';
 import { Adam } from '../lib/optim/index.js';
 import { crossEntropy } from '../lib/ops/loss.js';
+import { backendsHere } from './support/native.js';
+import { PYTHON as PY, torchHere } from './support/torch.js';
 
 type Kind = 'rnnTanh' | 'rnnRelu' | 'lstm' | 'gru';
 const KINDS: Kind[] = ['rnnTanh', 'rnnRelu', 'lstm', 'gru'];
@@ -22,7 +24,7 @@ const f64 = 'float64' as const;
 
 const initial = backend.current();
 afterAll(() => backend.use(initial));
-const backends = backend.available();
+const backends = backendsHere();
 
 interface Config {
   numLayers: number;
@@ -53,8 +55,15 @@ function runLayer(layer: nn.RNNBase, x: Tensor, h0: Tensor | null, c0: Tensor | 
 
 const sig = (v: number): number => 1 / (1 + Math.exp(-v));
 
-function refRun(kind: Kind, sd: Record<string, Tensor>, x: number[][][], H: number, cfg: Config,
-  h0: number[][][] | null, c0: number[][][] | null): { out: number[][][]; h: number[][][]; c: number[][][] } {
+function refRun(
+  kind: Kind,
+  sd: Record<string, Tensor>,
+  x: number[][][],
+  H: number,
+  cfg: Config,
+  h0: number[][][] | null,
+  c0: number[][][] | null,
+): { out: number[][][]; h: number[][][]; c: number[][][] } {
   const T = x.length;
   const B = x[0].length;
   const D = cfg.bidirectional ? 2 : 1;
@@ -71,8 +80,10 @@ function refRun(kind: Kind, sd: Record<string, Tensor>, x: number[][][], H: numb
     const outs: number[][][][] = [];
     for (let d = 0; d < D; d++) {
       const sfx = `_l${l}${d === 1 ? '_reverse' : ''}`;
-      const wih = sd[`weight_ih${sfx}`], whh = sd[`weight_hh${sfx}`];
-      const bih = sd[`bias_ih${sfx}`], bhh = sd[`bias_hh${sfx}`];
+      const wih = sd[`weight_ih${sfx}`],
+        whh = sd[`weight_hh${sfx}`];
+      const bih = sd[`bias_ih${sfx}`],
+        bhh = sd[`bias_hh${sfx}`];
       const bi = (r: number): number => (bih ? bih.data[r] : 0);
       const bh = (r: number): number => (bhh ? bhh.data[r] : 0);
       const out: number[][][] = Array.from({ length: T }, () => []);
@@ -91,7 +102,10 @@ function refRun(kind: Kind, sd: Record<string, Tensor>, x: number[][][], H: numb
           for (let j = 0; j < H; j++) {
             if (kind === 'lstm') {
               const pre = (k: number): number => gi(k * H + j) + gh(k * H + j);
-              const i = sig(pre(0)), f = sig(pre(1)), g = Math.tanh(pre(2)), o = sig(pre(3));
+              const i = sig(pre(0)),
+                f = sig(pre(1)),
+                g = Math.tanh(pre(2)),
+                o = sig(pre(3));
               cNew[j] = f * c[j] + i * g;
               hNew[j] = o * Math.tanh(cNew[j]);
             } else if (kind === 'gru') {
@@ -144,48 +158,50 @@ const CONFIGS: (Config & { T: number; state: boolean })[] = [
 ];
 
 describe.each(backends)('recurrent layers on the %s backend', (name) => {
-  it.each(KINDS)('%s: output and final state equal the float64 reference (1/2 layers, 1/2 directions, with/without state)', (kind) => {
-    backend.use(name);
-    manualSeed(11);
-    const I = 2, H = 3, B = 2;
-    for (const cfg of [...CONFIGS, { numLayers: 2, bidirectional: true, T: 3, state: false, bias: false }]) {
-      const layer = makeLayer(kind, I, H, cfg);
-      const D = cfg.bidirectional ? 2 : 1;
-      const x = randn([cfg.T, B, I], { dtype: f64 });
-      const h0 = cfg.state ? randn([cfg.numLayers * D, B, H], { dtype: f64 }) : null;
-      const c0 = cfg.state && kind === 'lstm' ? randn([cfg.numLayers * D, B, H], { dtype: f64 }) : null;
-      const res = runLayer(layer, x, h0, c0);
-      const ref = refRun(kind, layer.stateDict(), toNested3(x), H, cfg, h0 && toNested3(h0), c0 && toNested3(c0));
-      const what = `${kind} ${JSON.stringify(cfg)}`;
-      expect(res[0].shape).toEqual([cfg.T, B, D * H]);
-      expect(res[1].shape).toEqual([cfg.numLayers * D, B, H]);
-      expectClose(res[0], ref.out, 1e-12, `${what} output`);
-      expectClose(res[1], ref.h, 1e-12, `${what} h_n`);
-      if (kind === 'lstm') expectClose(res[2], ref.c, 1e-12, `${what} c_n`);
-    }
-  });
+  it.each(KINDS)(
+    '%s: output and final state equal the float64 reference (1/2 layers, 1/2 directions, with/without state)',
+    (kind) => {
+      backend.use(name);
+      manualSeed(11);
+      const I = 2,
+        H = 3,
+        B = 2;
+      for (const cfg of [...CONFIGS, { numLayers: 2, bidirectional: true, T: 3, state: false, bias: false }]) {
+        const layer = makeLayer(kind, I, H, cfg);
+        const D = cfg.bidirectional ? 2 : 1;
+        const x = randn([cfg.T, B, I], { dtype: f64 });
+        const h0 = cfg.state ? randn([cfg.numLayers * D, B, H], { dtype: f64 }) : null;
+        const c0 = cfg.state && kind === 'lstm' ? randn([cfg.numLayers * D, B, H], { dtype: f64 }) : null;
+        const res = runLayer(layer, x, h0, c0);
+        const ref = refRun(kind, layer.stateDict(), toNested3(x), H, cfg, h0 && toNested3(h0), c0 && toNested3(c0));
+        const what = `${kind} ${JSON.stringify(cfg)}`;
+        expect(res[0].shape).toEqual([cfg.T, B, D * H]);
+        expect(res[1].shape).toEqual([cfg.numLayers * D, B, H]);
+        expectClose(res[0], ref.out, 1e-12, `${what} output`);
+        expectClose(res[1], ref.h, 1e-12, `${what} h_n`);
+        if (kind === 'lstm') expectClose(res[2], ref.c, 1e-12, `${what} c_n`);
+      }
+    },
+  );
 
   it.each(KINDS)('%s: gradcheck of input, initial state and every parameter', (kind) => {
     backend.use(name);
     manualSeed(12);
-    const I = 2, H = 3, B = 2;
+    const I = 2,
+      H = 3,
+      B = 2;
     for (const cfg of [...CONFIGS, { numLayers: 1, bidirectional: true, T: 2, state: true, bias: false }]) {
       const layer = makeLayer(kind, I, H, cfg);
       const D = cfg.bidirectional ? 2 : 1;
       const x = randn([cfg.T, B, I], { dtype: f64, requiresGrad: true });
       const inputs = [x];
-      let h0: Tensor | null = null;
-      let c0: Tensor | null = null;
       if (cfg.state) {
-        h0 = randn([cfg.numLayers * D, B, H], { dtype: f64, requiresGrad: true });
-        inputs.push(h0);
-        if (kind === 'lstm') {
-          c0 = randn([cfg.numLayers * D, B, H], { dtype: f64, requiresGrad: true });
-          inputs.push(c0);
-        }
+        inputs.push(randn([cfg.numLayers * D, B, H], { dtype: f64, requiresGrad: true })); // h0
+        if (kind === 'lstm') inputs.push(randn([cfg.numLayers * D, B, H], { dtype: f64, requiresGrad: true })); // c0
       }
       const params = layer.parameters();
-      const fn = (...ts: Tensor[]): Tensor[] => runLayer(layer, ts[0], cfg.state ? ts[1] : null, cfg.state && kind === 'lstm' ? ts[2] : null);
+      const fn = (...ts: Tensor[]): Tensor[] =>
+        runLayer(layer, ts[0], cfg.state ? ts[1] : null, cfg.state && kind === 'lstm' ? ts[2] : null);
       expect(gradcheck(fn, [...inputs, ...params]), `${kind} ${JSON.stringify(cfg)}`).toBe(true);
     }
   });
@@ -205,8 +221,9 @@ describe.each(backends)('recurrent layers on the %s backend', (name) => {
     const rule = grad(loss, targets, { createGraph: true }); // grad mode on: the Tensor-op rule runs
     fused.forEach((g, i) => {
       expect(g).not.toBeNull();
-      const r = rule[i]!;
-      for (let k = 0; k < g!.size; k++) expect(Math.abs(g!.data[k] - r.data[k])).toBeLessThan(1e-12 * (1 + Math.abs(r.data[k])));
+      const r = rule[i];
+      for (let k = 0; k < g.size; k++)
+        expect(Math.abs(g.data[k] - r.data[k])).toBeLessThan(1e-12 * (1 + Math.abs(r.data[k])));
     });
   });
 });
@@ -217,22 +234,29 @@ describe('double backward through the recurrence (the Tensor-op rule)', () => {
     const layer = makeLayer(kind, 2, 2, { numLayers: 1, bidirectional: false });
     const x = randn([2, 1, 2], { dtype: f64, requiresGrad: true });
     const [wih, whh] = layer.parameters();
-    expect(gradgradcheck((xx, a, b) => {
-      void a; void b;
-      return runLayer(layer, xx, null, null)[0];
-    }, [x, wih, whh])).toBe(true);
+    expect(
+      gradgradcheck(
+        (xx, a, b) => {
+          void a;
+          void b;
+          return runLayer(layer, xx, null, null)[0];
+        },
+        [x, wih, whh],
+      ),
+    ).toBe(true);
   });
 });
 
 describe('layer options and shapes', () => {
-  it('state_dict names, shapes and order are torch\'s', () => {
+  it("state_dict names, shapes and order are torch's", () => {
     const lstm = new nn.LSTM(5, 7, { numLayers: 2, bidirectional: true });
     const sd = lstm.stateDict();
     const names = Object.keys(sd);
     const expected: string[] = [];
-    for (const l of [0, 1]) for (const sfx of ['', '_reverse']) {
-      for (const p of ['weight_ih', 'weight_hh', 'bias_ih', 'bias_hh']) expected.push(`${p}_l${l}${sfx}`);
-    }
+    for (const l of [0, 1])
+      for (const sfx of ['', '_reverse']) {
+        for (const p of ['weight_ih', 'weight_hh', 'bias_ih', 'bias_hh']) expected.push(`${p}_l${l}${sfx}`);
+      }
     expect(names).toEqual(expected);
     expect(sd.weight_ih_l0.shape).toEqual([28, 5]);
     expect(sd.weight_hh_l0.shape).toEqual([28, 7]);
@@ -273,7 +297,11 @@ describe('layer options and shapes', () => {
   it('an empty batch gives empty outputs of the right shapes', () => {
     const m = new nn.LSTM(3, 4, { numLayers: 2, bidirectional: true });
     const [out, [h, c]] = m.forward(zeros([5, 0, 3]));
-    expect([out.shape, h.shape, c.shape]).toEqual([[5, 0, 8], [4, 0, 4], [4, 0, 4]]);
+    expect([out.shape, h.shape, c.shape]).toEqual([
+      [5, 0, 8],
+      [4, 0, 4],
+      [4, 0, 4],
+    ]);
   });
 
   it('dropout between layers only in training mode', () => {
@@ -328,7 +356,10 @@ describe('vanishing and exploding gradients', () => {
     const rnn = new nn.RNN(4, 16, { dtype: f64 });
     const x = randn([T, 1, 4], { dtype: f64, requiresGrad: true });
     const [out] = rnn.forward(x);
-    out.narrow(0, T - 1, 1).sum().backward();
+    out
+      .narrow(0, T - 1, 1)
+      .sum()
+      .backward();
     const norms = Array.from({ length: T }, (_, t) => Math.hypot(...x.grad!.narrow(0, t, 1).data));
     expect(norms[T - 1]).toBeGreaterThan(1e-2);
     // The norm shrinks geometrically going back in time.
@@ -346,7 +377,10 @@ describe('vanishing and exploding gradients', () => {
     for (let i = 0; i < 8; i++) w.data[i * 8 + i] = 1.3;
     const x = randn([T, 3, 2], { dtype: f64 }).abs();
     const [out] = rnn.forward(x);
-    out.narrow(0, T - 1, 1).sum().backward();
+    out
+      .narrow(0, T - 1, 1)
+      .sum()
+      .backward();
     const total = clipGradNorm(rnn.parameters(), 1);
     expect(total).toBeGreaterThan(1e6);
     let after = 0;
@@ -364,18 +398,28 @@ describe('bad input gives a clear Error', () => {
     expect(() => lstm.forward(zeros([1, 2, 3, 4]))).toThrow(/LSTM.*got shape \[1, 2, 3, 4\]/);
   });
   it('wrong input size', () => {
-    expect(() => lstm.forward(zeros([5, 2, 7]))).toThrow(/LSTM: input shape \[5, 2, 7\] has 7 features, expected inputSize 3/);
-    expect(() => gru.forward(zeros([2, 5, 2]))).toThrow(/GRU: input shape \[2, 5, 2\] has 2 features, expected inputSize 3/);
+    expect(() => lstm.forward(zeros([5, 2, 7]))).toThrow(
+      /LSTM: input shape \[5, 2, 7\] has 7 features, expected inputSize 3/,
+    );
+    expect(() => gru.forward(zeros([2, 5, 2]))).toThrow(
+      /GRU: input shape \[2, 5, 2\] has 2 features, expected inputSize 3/,
+    );
   });
   it('a state of the wrong shape', () => {
-    expect(() => lstm.forward(zeros([5, 2, 3]), [zeros([1, 2, 4]), zeros([2, 2, 4])]))
-      .toThrow(/LSTM: expected h0 \(state\[0\]\) of shape \[2, 2, 4\] for input of shape \[5, 2, 3\], got \[1, 2, 4\]/);
-    expect(() => lstm.forward(zeros([5, 2, 3]), [zeros([2, 2, 4]), zeros([2, 3, 4])]))
-      .toThrow(/LSTM: expected c0 \(state\[1\]\) of shape \[2, 2, 4\].*got \[2, 3, 4\]/);
-    expect(() => gru.forward(zeros([2, 5, 3]), zeros([1, 5, 4]))).toThrow(/GRU: expected h0 of shape \[1, 2, 4\].*got \[1, 5, 4\]/);
+    expect(() => lstm.forward(zeros([5, 2, 3]), [zeros([1, 2, 4]), zeros([2, 2, 4])])).toThrow(
+      /LSTM: expected h0 \(state\[0\]\) of shape \[2, 2, 4\] for input of shape \[5, 2, 3\], got \[1, 2, 4\]/,
+    );
+    expect(() => lstm.forward(zeros([5, 2, 3]), [zeros([2, 2, 4]), zeros([2, 3, 4])])).toThrow(
+      /LSTM: expected c0 \(state\[1\]\) of shape \[2, 2, 4\].*got \[2, 3, 4\]/,
+    );
+    expect(() => gru.forward(zeros([2, 5, 3]), zeros([1, 5, 4]))).toThrow(
+      /GRU: expected h0 of shape \[1, 2, 4\].*got \[1, 5, 4\]/,
+    );
   });
   it('a dtype mismatch and bad options', () => {
-    expect(() => lstm.forward(zeros([5, 2, 3], { dtype: f64 }))).toThrow(/LSTM: input is float64 but the parameters are float32/);
+    expect(() => lstm.forward(zeros([5, 2, 3], { dtype: f64 }))).toThrow(
+      /LSTM: input is float64 but the parameters are float32/,
+    );
     expect(() => new nn.RNN(3, 4, { nonlinearity: 'sigmoid' as 'tanh' })).toThrow(/nonlinearity/);
     expect(() => new nn.LSTM(3, 0)).toThrow(/hiddenSize must be a positive integer/);
   });
@@ -390,13 +434,47 @@ describe('nn.Embedding feeding a recurrent layer', () => {
     try {
       const emb = new nn.Embedding(5, 2, { dtype: f64 });
       emb.weight.data.set([0, 1, 10, 11, 20, 21, 30, 31, 40, 41]);
-      const idx = tensor([[3, 1], [3, 0]]);
+      const idx = tensor([
+        [3, 1],
+        [3, 0],
+      ]);
       const e = emb.forward(idx);
       expect(e.shape).toEqual([2, 2, 2]);
-      expect(e.toArray()).toEqual([[[30, 31], [10, 11]], [[30, 31], [0, 1]]]);
-      e.mul(tensor([[[1, 2], [3, 4]], [[5, 6], [7, 8]]], { dtype: f64 })).sum().backward();
+      expect(e.toArray()).toEqual([
+        [
+          [30, 31],
+          [10, 11],
+        ],
+        [
+          [30, 31],
+          [0, 1],
+        ],
+      ]);
+      e.mul(
+        tensor(
+          [
+            [
+              [1, 2],
+              [3, 4],
+            ],
+            [
+              [5, 6],
+              [7, 8],
+            ],
+          ],
+          { dtype: f64 },
+        ),
+      )
+        .sum()
+        .backward();
       // Row 3 is used twice: its gradient is the sum of both uses.
-      expect(emb.weight.grad!.toArray()).toEqual([[7, 8], [3, 4], [0, 0], [6, 8], [0, 0]]);
+      expect(emb.weight.grad!.toArray()).toEqual([
+        [7, 8],
+        [3, 4],
+        [0, 0],
+        [6, 8],
+        [0, 0],
+      ]);
       expect(gather).toHaveBeenCalled();
       expect(scatterAdd).toHaveBeenCalled();
       expect(gemm).not.toHaveBeenCalled();
@@ -424,7 +502,9 @@ describe('a character-level language model on the bundled text', () => {
     for (const c of codes) counts[c]++;
     let unigram = 0;
     for (const n of counts) if (n > 0) unigram -= (n / codes.length) * Math.log(n / codes.length);
-    const B = 16, T = 32, len = Math.floor(codes.length / B);
+    const B = 16,
+      T = 32,
+      len = Math.floor(codes.length / B);
     const emb = new nn.Embedding(V, 16);
     const lstm = new nn.LSTM(16, 64);
     const head = new nn.Linear(64, V);
@@ -436,10 +516,11 @@ describe('a character-level language model on the bundled text', () => {
       if (t0 === 0) state = null;
       const x = new Float32Array(T * B);
       const y = new Int32Array(T * B);
-      for (let t = 0; t < T; t++) for (let b = 0; b < B; b++) {
-        x[t * B + b] = codes[b * len + t0 + t];
-        y[t * B + b] = codes[b * len + t0 + t + 1];
-      }
+      for (let t = 0; t < T; t++)
+        for (let b = 0; b < B; b++) {
+          x[t * B + b] = codes[b * len + t0 + t];
+          y[t * B + b] = codes[b * len + t0 + t + 1];
+        }
       opt.zeroGrad();
       const [out, [h, c]] = lstm.forward(emb.forward(tensor(x, { shape: [T, B] })), state);
       const loss = crossEntropy(head.forward(out.reshape([T * B, 64])), y);
@@ -456,10 +537,9 @@ describe('a character-level language model on the bundled text', () => {
 });
 
 // ---------------------------------------------------------------------------------------------
-// Against torch itself (skipped where /usr/bin/python3 or its torch is missing).
+// Against torch itself (skipped where python3 or its torch is missing: test/support/torch.ts).
 
-const PY = '/usr/bin/python3';
-const hasTorch = existsSync(PY) && spawnSync(PY, ['-c', 'import torch'], { encoding: 'utf8' }).status === 0;
+const hasTorch = torchHere();
 
 const TORCH_SCRIPT = `
 import json, sys, torch
@@ -482,16 +562,36 @@ for case in req:
 print(json.dumps(res))
 `;
 
-describe.skipIf(!hasTorch)('against PyTorch (/usr/bin/python3)', () => {
+describe.skipIf(!hasTorch)(`against PyTorch (${PY})`, () => {
   it('outputs and gradients of every layer kind, 2 layers, bidirectional, batchFirst', () => {
     manualSeed(22);
     const cases = KINDS.map((kind) => {
       const layer = makeLayer(kind, 3, 4, { numLayers: 2, bidirectional: true, batchFirst: true });
       const x = randn([2, 5, 3], { dtype: f64, requiresGrad: true });
-      const sd = Object.fromEntries(Object.entries(layer.stateDict()).map(([k, v]) => [k, { data: [...v.data], shape: v.shape }]));
-      return { kind, layer, xT: x, req: { name: kind, kind, input: 3, hidden: 4, numLayers: 2, bidirectional: true, sd, x: { data: [...x.data], shape: x.shape } } };
+      const sd = Object.fromEntries(
+        Object.entries(layer.stateDict()).map(([k, v]) => [k, { data: [...v.data], shape: v.shape }]),
+      );
+      return {
+        kind,
+        layer,
+        xT: x,
+        req: {
+          name: kind,
+          kind,
+          input: 3,
+          hidden: 4,
+          numLayers: 2,
+          bidirectional: true,
+          sd,
+          x: { data: [...x.data], shape: x.shape },
+        },
+      };
     });
-    const r = spawnSync(PY, ['-c', TORCH_SCRIPT], { input: JSON.stringify(cases.map((c) => c.req)), encoding: 'utf8', maxBuffer: 1 << 26 });
+    const r = spawnSync(PY, ['-c', TORCH_SCRIPT], {
+      input: JSON.stringify(cases.map((c) => c.req)),
+      encoding: 'utf8',
+      maxBuffer: 1 << 26,
+    });
     expect(r.status, r.stderr).toBe(0);
     const torchRes = JSON.parse(r.stdout) as Record<string, { out: number[]; h: number[]; gx: number[]; gw: number[] }>;
     for (const c of cases) {
@@ -500,7 +600,8 @@ describe.skipIf(!hasTorch)('against PyTorch (/usr/bin/python3)', () => {
       const t = torchRes[c.kind];
       const cmp = (a: ArrayLike<number>, b: number[], what: string): void => {
         expect(a.length, what).toBe(b.length);
-        for (let i = 0; i < b.length; i++) expect(Math.abs(a[i] - b[i]), `${c.kind} ${what} [${i}]`).toBeLessThan(1e-10);
+        for (let i = 0; i < b.length; i++)
+          expect(Math.abs(a[i] - b[i]), `${c.kind} ${what} [${i}]`).toBeLessThan(1e-10);
       };
       cmp(out.data, t.out, 'output');
       cmp(h.data, t.h, 'h_n');
@@ -509,4 +610,3 @@ describe.skipIf(!hasTorch)('against PyTorch (/usr/bin/python3)', () => {
     }
   });
 });
-

@@ -3,7 +3,20 @@
 import { describe, expect, test } from 'vitest';
 import { inspect } from 'node:util';
 import {
-  Tensor, arange, cat, eye, full, manualSeed, ones, rand, randn, stack, tensor, zeros, getRngState, setRngState,
+  Tensor,
+  arange,
+  cat,
+  eye,
+  full,
+  manualSeed,
+  ones,
+  rand,
+  randn,
+  stack,
+  tensor,
+  zeros,
+  getRngState,
+  setRngState,
 } from '../lib/index.js';
 import { dropout } from '../lib/ops/activation.js';
 import { randomPermutation, randomUniform } from '../lib/random.js';
@@ -13,7 +26,10 @@ describe('creation', () => {
     const s = tensor(3.5);
     expect(s.shape).toEqual([]);
     expect(s.item()).toBe(3.5);
-    const t = tensor([[1, 2, 3], [4, 5, 6]]);
+    const t = tensor([
+      [1, 2, 3],
+      [4, 5, 6],
+    ]);
     expect(t.shape).toEqual([2, 3]);
     expect(t.dtype).toBe('float32');
     expect(t.data).toBeInstanceOf(Float32Array);
@@ -29,12 +45,19 @@ describe('creation', () => {
     const c = tensor(raw, { shape: [4], dtype: 'float32' });
     expect(c.data).toBeInstanceOf(Float32Array);
     expect(Array.from(c.data)).toEqual([1, 2, 3, 4]);
-    expect(tensor([1, 2, 3, 4, 5, 6], { shape: [3, 2] }).toArray()).toEqual([[1, 2], [3, 4], [5, 6]]);
+    expect(tensor([1, 2, 3, 4, 5, 6], { shape: [3, 2] }).toArray()).toEqual([
+      [1, 2],
+      [3, 4],
+      [5, 6],
+    ]);
     expect(tensor([1, 2], { requiresGrad: true }).requiresGrad).toBe(true);
     const labels = tensor(new Uint8Array([3, 255]));
     expect(labels.dtype).toBe('float32');
     expect(labels.toArray()).toEqual([3, 255]);
-    expect(tensor(new Int32Array([-1, 2, 3, 4]), { shape: [2, 2], dtype: 'float64' }).toArray()).toEqual([[-1, 2], [3, 4]]);
+    expect(tensor(new Int32Array([-1, 2, 3, 4]), { shape: [2, 2], dtype: 'float64' }).toArray()).toEqual([
+      [-1, 2],
+      [3, 4],
+    ]);
   });
 
   test('tensor() rejects ragged arrays, bad shapes and bad dtypes', () => {
@@ -45,24 +68,47 @@ describe('creation', () => {
   });
 
   test('zeros, ones, full, arange, eye', () => {
-    expect(zeros([2, 2]).toArray()).toEqual([[0, 0], [0, 0]]);
+    expect(zeros([2, 2]).toArray()).toEqual([
+      [0, 0],
+      [0, 0],
+    ]);
     expect(ones(3, { dtype: 'float64' }).toArray()).toEqual([1, 1, 1]);
     expect(full([2], 7).toArray()).toEqual([7, 7]);
     expect(arange(4).toArray()).toEqual([0, 1, 2, 3]);
     expect(arange(1, 2, 0.25, { dtype: 'float64' }).toArray()).toEqual([1, 1.25, 1.5, 1.75]);
     expect(arange(5, 0, -2).toArray()).toEqual([5, 3, 1]);
-    expect(eye(3).toArray()).toEqual([[1, 0, 0], [0, 1, 0], [0, 0, 1]]);
-    expect(eye(2, 3).toArray()).toEqual([[1, 0, 0], [0, 1, 0]]);
+    expect(eye(3).toArray()).toEqual([
+      [1, 0, 0],
+      [0, 1, 0],
+      [0, 0, 1],
+    ]);
+    expect(eye(2, 3).toArray()).toEqual([
+      [1, 0, 0],
+      [0, 1, 0],
+    ]);
     expect(() => arange(0, 1, 0)).toThrow(/non-zero step/);
   });
 
   test('cat and stack', () => {
-    const a = tensor([[1, 2], [3, 4]]);
+    const a = tensor([
+      [1, 2],
+      [3, 4],
+    ]);
     const b = tensor([[5, 6]]);
-    expect(cat([a, b], 0).toArray()).toEqual([[1, 2], [3, 4], [5, 6]]);
-    expect(cat([a, tensor([[9], [8]])], 1).toArray()).toEqual([[1, 2, 9], [3, 4, 8]]);
+    expect(cat([a, b], 0).toArray()).toEqual([
+      [1, 2],
+      [3, 4],
+      [5, 6],
+    ]);
+    expect(cat([a, tensor([[9], [8]])], 1).toArray()).toEqual([
+      [1, 2, 9],
+      [3, 4, 8],
+    ]);
     expect(stack([a, a], 2).shape).toEqual([2, 2, 2]);
-    expect(stack([tensor([1, 2]), tensor([3, 4])], 1).toArray()).toEqual([[1, 3], [2, 4]]);
+    expect(stack([tensor([1, 2]), tensor([3, 4])], 1).toArray()).toEqual([
+      [1, 3],
+      [2, 4],
+    ]);
     expect(() => cat([a, tensor([[1, 2, 3]])], 0)).toThrow(/cat: shapes \[2, 2\] and \[1, 3\] differ outside dim 0/);
     expect(() => stack([a, b])).toThrow(/stack: all tensors must have the same shape, got \[2, 2\] and \[1, 2\]/);
   });
@@ -81,12 +127,18 @@ describe('reading, views and copies', () => {
     expect(v.shape).toEqual([2, 3]);
     expect(v.data).toBe(t.data);
     t.data[0] = 42;
-    expect(v.toArray()).toEqual([[42, 1, 2], [3, 4, 5]]);
+    expect(v.toArray()).toEqual([
+      [42, 1, 2],
+      [3, 4, 5],
+    ]);
     expect(t.reshape([3, 2]).unsqueeze(0).shape).toEqual([1, 3, 2]);
     expect(zeros([1, 3, 1]).squeeze().shape).toEqual([3]);
     expect(zeros([1, 3, 1]).squeeze(2).shape).toEqual([1, 3]);
     expect(zeros([2, 3, 4]).flatten(1).shape).toEqual([2, 12]);
-    expect(tensor([1, 2]).expand(2, -1).toArray()).toEqual([[1, 2], [1, 2]]);
+    expect(tensor([1, 2]).expand(2, -1).toArray()).toEqual([
+      [1, 2],
+      [1, 2],
+    ]);
     expect(() => t.reshape(4, -1)).toThrow(/reshape: shape \[4, -1\] is invalid for input of shape \[6\]/);
   });
 
@@ -109,8 +161,16 @@ describe('reading, views and copies', () => {
 
   test('transpose and permute copy in the new order', () => {
     const t = arange(6).reshape(2, 3);
-    expect(t.transpose(0, 1).toArray()).toEqual([[0, 3], [1, 4], [2, 5]]);
-    expect(t.t().toArray()).toEqual([[0, 3], [1, 4], [2, 5]]);
+    expect(t.transpose(0, 1).toArray()).toEqual([
+      [0, 3],
+      [1, 4],
+      [2, 5],
+    ]);
+    expect(t.t().toArray()).toEqual([
+      [0, 3],
+      [1, 4],
+      [2, 5],
+    ]);
     const p = arange(24).reshape(2, 3, 4).permute(2, 0, 1);
     expect(p.shape).toEqual([4, 2, 3]);
     // p[k, i, j] = original[i, j, k] = 12 i + 4 j + k
@@ -120,10 +180,21 @@ describe('reading, views and copies', () => {
 
   test('narrow and indexSelect', () => {
     const t = arange(12).reshape(3, 4);
-    expect(t.narrow(1, 1, 2).toArray()).toEqual([[1, 2], [5, 6], [9, 10]]);
+    expect(t.narrow(1, 1, 2).toArray()).toEqual([
+      [1, 2],
+      [5, 6],
+      [9, 10],
+    ]);
     expect(t.narrow(0, -1, 1).toArray()).toEqual([[8, 9, 10, 11]]);
-    expect(t.indexSelect(0, tensor([2, 0])).toArray()).toEqual([[8, 9, 10, 11], [0, 1, 2, 3]]);
-    expect(t.indexSelect(1, [3, 3]).toArray()).toEqual([[3, 3], [7, 7], [11, 11]]);
+    expect(t.indexSelect(0, tensor([2, 0])).toArray()).toEqual([
+      [8, 9, 10, 11],
+      [0, 1, 2, 3],
+    ]);
+    expect(t.indexSelect(1, [3, 3]).toArray()).toEqual([
+      [3, 3],
+      [7, 7],
+      [11, 11],
+    ]);
     expect(() => t.narrow(1, 3, 2)).toThrow(/narrow: start 3 and length 2 do not fit dim 1 of size 4/);
     expect(() => t.indexSelect(0, [3])).toThrow(/index 3 at position 0 is out of range \[0, 3\)/);
     expect(() => t.indexSelect(0, [0.5])).toThrow(/indices must be integers/);
@@ -143,7 +214,10 @@ test('small op results are independent zeroed arrays (slab pieces do not overlap
 
 describe('printing', () => {
   test('shows values, shape, dtype and autograd state like torch', () => {
-    const t = tensor([[1, 2], [3, 4]]);
+    const t = tensor([
+      [1, 2],
+      [3, 4],
+    ]);
     expect(inspect(t)).toBe('tensor([[1., 2.],\n        [3., 4.]], shape=[2, 2], dtype=float32)');
     const g = tensor([0.5, -1.25], { dtype: 'float64', requiresGrad: true });
     expect(inspect(g)).toBe('tensor([ 0.5000, -1.2500], shape=[2], dtype=float64, requiresGrad=true)');

@@ -18,7 +18,15 @@ test('a 2-2-1 sigmoid network learns XOR', () => {
   const w2 = uniform([1, 2]);
   const b2 = uniform([1]);
   const params = [w1, b1, w2, b2];
-  const x = tensor([[0, 0], [0, 1], [1, 0], [1, 1]], { dtype: 'float64' });
+  const x = tensor(
+    [
+      [0, 0],
+      [0, 1],
+      [1, 0],
+      [1, 1],
+    ],
+    { dtype: 'float64' },
+  );
   const y = tensor([[0], [1], [1], [0]], { dtype: 'float64' });
   const forward = (): Tensor => F.linear(F.linear(x, w1, b1).sigmoid(), w2, b2).sigmoid();
 

@@ -28,7 +28,7 @@ export function loadIdx(path: string): IdxData {
   try {
     raw = readFileSync(path);
   } catch (e) {
-    throw new Error(`loadIdx: cannot read ${path}: ${(e as Error).message}`);
+    throw new Error(`loadIdx: cannot read ${path}: ${(e as Error).message}`, { cause: e });
   }
   return parseIdx(raw, path);
 }

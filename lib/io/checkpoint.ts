@@ -38,7 +38,11 @@ function pack(value: unknown, path: string, tensors: Record<string, RawTensor>):
     return { $tensor: path };
   }
   if (value instanceof Float32Array || value instanceof Float64Array) {
-    tensors[path] = { dtype: value instanceof Float32Array ? 'float32' : 'float64', shape: [value.length], data: value };
+    tensors[path] = {
+      dtype: value instanceof Float32Array ? 'float32' : 'float64',
+      shape: [value.length],
+      data: value,
+    };
     return { $array: path };
   }
   if (value instanceof Int32Array) return { $int32: Array.from(value) };
@@ -75,8 +79,12 @@ function unpack(value: Json, tensors: Record<string, DecodedTensor>, file: strin
 }
 
 /** Saves model, optimizer and scheduler state, the epoch count and the RNG state, atomically. */
-export function saveCheckpoint(path: string, parts: CheckpointParts & { epoch: number; extra?: Record<string, string> }): void {
-  if (!Number.isInteger(parts.epoch) || parts.epoch < 0) throw new RangeError(`saveCheckpoint: epoch must be a non-negative integer, got ${parts.epoch}`);
+export function saveCheckpoint(
+  path: string,
+  parts: CheckpointParts & { epoch: number; extra?: Record<string, string> },
+): void {
+  if (!Number.isInteger(parts.epoch) || parts.epoch < 0)
+    throw new RangeError(`saveCheckpoint: epoch must be a non-negative integer, got ${parts.epoch}`);
   const tensors: Record<string, RawTensor> = {};
   const record = {
     version: 1,
@@ -97,14 +105,18 @@ export function saveCheckpoint(path: string, parts: CheckpointParts & { epoch: n
 export function loadCheckpoint(path: string, parts: CheckpointParts): CheckpointInfo {
   const { tensors, metadata } = readSafetensors(path);
   const text = metadata[KEY];
-  if (text === undefined) throw new Error(`loadCheckpoint: ${path} is a safetensors file but not a backprop checkpoint (no '${KEY}' metadata)`);
+  if (text === undefined)
+    throw new Error(
+      `loadCheckpoint: ${path} is a safetensors file but not a backprop checkpoint (no '${KEY}' metadata)`,
+    );
   let record: { version: number; epoch: number; rng: number[]; model: Json; optimizer: Json; scheduler: Json };
   try {
-    record = JSON.parse(text);
+    record = JSON.parse(text) as typeof record;
   } catch (e) {
-    throw new Error(`loadCheckpoint: ${path} has corrupt checkpoint metadata (${(e as Error).message})`);
+    throw new Error(`loadCheckpoint: ${path} has corrupt checkpoint metadata (${(e as Error).message})`, { cause: e });
   }
-  if (record.version !== 1) throw new Error(`loadCheckpoint: ${path} has unknown checkpoint version ${String(record.version)}`);
+  if (record.version !== 1)
+    throw new Error(`loadCheckpoint: ${path} has unknown checkpoint version ${String(record.version)}`);
   if (parts.optimizer && record.optimizer === null) throw new Error(`loadCheckpoint: ${path} holds no optimizer state`);
   if (parts.scheduler && record.scheduler === null) throw new Error(`loadCheckpoint: ${path} holds no scheduler state`);
   parts.model.loadStateDict(unpack(record.model, tensors, path) as never);

@@ -30,8 +30,21 @@ export interface DecodedFile {
 
 const WRITE_DTYPES = { float32: 'F32', float64: 'F64' } as const;
 const BYTES: Record<string, number> = {
-  BOOL: 1, U8: 1, I8: 1, F8_E5M2: 1, F8_E4M3: 1, I16: 2, U16: 2, F16: 2, BF16: 2,
-  I32: 4, U32: 4, F32: 4, I64: 8, U64: 8, F64: 8,
+  BOOL: 1,
+  U8: 1,
+  I8: 1,
+  F8_E5M2: 1,
+  F8_E4M3: 1,
+  I16: 2,
+  U16: 2,
+  F16: 2,
+  BF16: 2,
+  I32: 4,
+  U32: 4,
+  F32: 4,
+  I64: 8,
+  U64: 8,
+  F64: 8,
 };
 const READABLE = ['F16', 'BF16', 'F32', 'F64'];
 /** The reference implementation refuses larger headers; so do we (protects against garbage). */
@@ -52,12 +65,15 @@ interface Encoded {
 function encode(path: string, tensors: Record<string, RawTensor>, metadata?: Record<string, string>): Encoded {
   requireLittleEndian();
   const entries = Object.entries(tensors).map(([name, t]) => {
-    if (name === '__metadata__' || name.length === 0) throw new Error(`io.save(${path}): invalid tensor name '${name}'`);
+    if (name === '__metadata__' || name.length === 0)
+      throw new Error(`io.save(${path}): invalid tensor name '${name}'`);
     const code = WRITE_DTYPES[t.dtype];
     if (!code) throw new Error(`io.save(${path}): tensor '${name}' has unsupported dtype ${String(t.dtype)}`);
     const size = t.shape.reduce((a, b) => a * b, 1);
     if (t.data.length !== size) {
-      throw new Error(`io.save(${path}): tensor '${name}' has shape [${t.shape.join(', ')}] but ${t.data.length} values`);
+      throw new Error(
+        `io.save(${path}): tensor '${name}' has shape [${t.shape.join(', ')}] but ${t.data.length} values`,
+      );
     }
     return { name, shape: [...t.shape], tensor: t, code, bytes: size * BYTES[code] };
   });
@@ -91,7 +107,11 @@ function encode(path: string, tensors: Record<string, RawTensor>, metadata?: Rec
 }
 
 /** Writes tensors (and optional string metadata) to `path` atomically. */
-export function writeSafetensors(path: string, tensors: Record<string, RawTensor>, metadata?: Record<string, string>): void {
+export function writeSafetensors(
+  path: string,
+  tensors: Record<string, RawTensor>,
+  metadata?: Record<string, string>,
+): void {
   const { prefix, header, chunks } = encode(path, tensors, metadata);
   writeFileAtomic(path, (write) => {
     write(prefix);
@@ -105,7 +125,11 @@ export function writeSafetensors(path: string, tensors: Record<string, RawTensor
  * copied first, so tensors changed while the write is in flight (training goes on) are saved
  * as they were at the call.
  */
-export async function writeSafetensorsAsync(path: string, tensors: Record<string, RawTensor>, metadata?: Record<string, string>): Promise<void> {
+export async function writeSafetensorsAsync(
+  path: string,
+  tensors: Record<string, RawTensor>,
+  metadata?: Record<string, string>,
+): Promise<void> {
   const { prefix, header, chunks } = encode(path, tensors, metadata);
   await writeFileAtomicAsync(path, Buffer.concat([prefix, header, ...chunks.map((c) => c())]));
 }
@@ -116,7 +140,7 @@ export function readSafetensors(path: string): DecodedFile {
   try {
     bytes = readFileSync(path);
   } catch (e) {
-    throw new Error(`io.load: cannot read ${path}: ${(e as Error).message}`);
+    throw new Error(`io.load: cannot read ${path}: ${(e as Error).message}`, { cause: e });
   }
   return decodeSafetensors(bytes, path);
 }
@@ -127,7 +151,7 @@ export async function readSafetensorsAsync(path: string): Promise<DecodedFile> {
   try {
     bytes = await readFile(path);
   } catch (e) {
-    throw new Error(`io.load: cannot read ${path}: ${(e as Error).message}`);
+    throw new Error(`io.load: cannot read ${path}: ${(e as Error).message}`, { cause: e });
   }
   return decodeSafetensors(bytes, path);
 }
@@ -143,7 +167,8 @@ export function decodeSafetensors(bytes: Uint8Array, name = '<buffer>'): Decoded
   const n = buf.readBigUInt64LE(0);
   if (n > BigInt(MAX_HEADER)) fail(`header length ${n} is larger than the limit of ${MAX_HEADER} bytes`);
   const headerLength = Number(n);
-  if (8 + headerLength > buf.length) fail(`header length ${headerLength} runs past the end of the file (${buf.length} bytes; truncated?)`);
+  if (8 + headerLength > buf.length)
+    fail(`header length ${headerLength} runs past the end of the file (${buf.length} bytes; truncated?)`);
   const text = buf.toString('utf8', 8, 8 + headerLength);
   if (!text.startsWith('{')) fail('the header does not start with "{"');
   let header: unknown;
@@ -170,7 +195,8 @@ export function decodeSafetensors(bytes: Uint8Array, name = '<buffer>'): Decoded
     const info = value as { dtype?: unknown; shape?: unknown; data_offsets?: unknown };
     if (typeof info !== 'object' || info === null) fail(`entry '${key}' is not an object`);
     const { dtype, shape, data_offsets: offsets } = info;
-    if (typeof dtype !== 'string' || !(dtype in BYTES)) fail(`tensor '${key}' has unknown dtype ${JSON.stringify(dtype)}`);
+    if (typeof dtype !== 'string' || !(dtype in BYTES))
+      fail(`tensor '${key}' has unknown dtype ${JSON.stringify(dtype)}`);
     if (!READABLE.includes(dtype as string)) {
       fail(`tensor '${key}' has dtype ${String(dtype)}, which backprop cannot load (it reads ${READABLE.join(', ')})`);
     }
@@ -188,7 +214,9 @@ export function decodeSafetensors(bytes: Uint8Array, name = '<buffer>'): Decoded
     const count = dims.reduce((a, b) => a * b, 1);
     const expected = count * BYTES[dtype as string];
     if (end - begin !== expected) {
-      fail(`tensor '${key}' has shape [${dims.join(', ')}] of ${String(dtype)} (${expected} bytes) but data_offsets span ${end - begin} bytes`);
+      fail(
+        `tensor '${key}' has shape [${dims.join(', ')}] of ${String(dtype)} (${expected} bytes) but data_offsets span ${end - begin} bytes`,
+      );
     }
     spans.push({ name: key, begin, end });
     tensors[key] = { ...convert(body.subarray(begin, end), dtype as string, count), shape: dims };
@@ -196,11 +224,14 @@ export function decodeSafetensors(bytes: Uint8Array, name = '<buffer>'): Decoded
   spans.sort((a, b) => a.begin - b.begin || a.end - b.end);
   let covered = 0;
   for (const s of spans) {
-    if (s.begin < covered) fail(`tensor '${s.name}' overlaps the previous tensor (data_offsets start at ${s.begin}, before ${covered})`);
-    if (s.begin > covered) fail(`the data buffer has a hole at bytes [${covered}, ${s.begin}) before tensor '${s.name}'`);
+    if (s.begin < covered)
+      fail(`tensor '${s.name}' overlaps the previous tensor (data_offsets start at ${s.begin}, before ${covered})`);
+    if (s.begin > covered)
+      fail(`the data buffer has a hole at bytes [${covered}, ${s.begin}) before tensor '${s.name}'`);
     covered = s.end;
   }
-  if (covered !== body.length) fail(`${body.length - covered} bytes after the last tensor are not covered by any tensor`);
+  if (covered !== body.length)
+    fail(`${body.length - covered} bytes after the last tensor are not covered by any tensor`);
   return { tensors, metadata };
 }
 

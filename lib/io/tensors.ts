@@ -1,6 +1,12 @@
 // io.save / io.load: named Tensors in a safetensors file, loadable by PyTorch's safetensors.
 import { Tensor, tensor } from '../tensor.js';
-import { readSafetensors, readSafetensorsAsync, writeSafetensors, writeSafetensorsAsync, type DecodedFile } from './safetensors.js';
+import {
+  readSafetensors,
+  readSafetensorsAsync,
+  writeSafetensors,
+  writeSafetensorsAsync,
+  type DecodedFile,
+} from './safetensors.js';
 
 export interface Loaded {
   tensors: Record<string, Tensor>;
@@ -20,7 +26,11 @@ export function save(path: string, tensors: Record<string, Tensor>, metadata?: R
  * save() without blocking the event loop on writes and fsync (for servers). The values are
  * taken at the call: training may go on while the file is written.
  */
-export async function saveAsync(path: string, tensors: Record<string, Tensor>, metadata?: Record<string, string>): Promise<void> {
+export async function saveAsync(
+  path: string,
+  tensors: Record<string, Tensor>,
+  metadata?: Record<string, string>,
+): Promise<void> {
   await writeSafetensorsAsync(path, checkTensors(path, tensors), metadata);
 }
 
@@ -35,7 +45,8 @@ export async function loadAsync(path: string): Promise<Loaded> {
 }
 
 function checkTensors(path: string, tensors: Record<string, Tensor>): Record<string, Tensor> {
-  if (typeof tensors !== 'object' || tensors === null) throw new TypeError(`io.save(${path}): tensors must be a Record<string, Tensor>`);
+  if (typeof tensors !== 'object' || tensors === null)
+    throw new TypeError(`io.save(${path}): tensors must be a Record<string, Tensor>`);
   for (const [name, t] of Object.entries(tensors)) {
     if (!(t instanceof Tensor)) throw new TypeError(`io.save(${path}): '${name}' is not a Tensor`);
   }

@@ -18,7 +18,8 @@ abstract class AdamBase extends Optimizer<AdamOptions> {
   protected override validate(group: ParamGroup<AdamOptions>): void {
     super.validate(group);
     const name = this.constructor.name;
-    if (!Array.isArray(group.betas) || group.betas.length !== 2) throw new TypeError(`${name}: betas must be [beta1, beta2]`);
+    if (!Array.isArray(group.betas) || group.betas.length !== 2)
+      throw new TypeError(`${name}: betas must be [beta1, beta2]`);
     group.betas.forEach((b, i) => {
       if (!(b >= 0 && b < 1)) throw new RangeError(`${name}: invalid beta parameter at index ${i}: ${b}`);
     });
@@ -39,8 +40,20 @@ abstract class AdamBase extends Optimizer<AdamOptions> {
         const expAvg = this.zerosState(s, 'exp_avg', p);
         const expAvgSq = this.zerosState(s, 'exp_avg_sq', p);
         const maxSq = group.amsgrad ? this.zerosState(s, 'max_exp_avg_sq', p).data : null;
-        k.adamStep(p.data, p.grad.data, expAvg.data, expAvgSq.data, maxSq,
-          step, group.lr, beta1, beta2, group.eps, group.weightDecay, this.decoupled);
+        k.adamStep(
+          p.data,
+          p.grad.data,
+          expAvg.data,
+          expAvgSq.data,
+          maxSq,
+          step,
+          group.lr,
+          beta1,
+          beta2,
+          group.eps,
+          group.weightDecay,
+          this.decoupled,
+        );
       }
     }
     return loss;

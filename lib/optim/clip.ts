@@ -18,10 +18,16 @@ export interface ClipGradNormOptions {
  * Scales all gradients together so that their joint norm is at most maxNorm; returns the
  * joint norm before clipping. normType is p of the p-norm, Infinity for the max norm.
  */
-export function clipGradNorm(params: Tensor | Iterable<Tensor>, maxNorm: number, normType = 2,
-  options: ClipGradNormOptions = {}): number {
-  if (!(typeof maxNorm === 'number' && maxNorm >= 0)) throw new RangeError(`clipGradNorm: maxNorm must be a non-negative number, got ${maxNorm}`);
-  if (!(typeof normType === 'number' && normType > 0)) throw new RangeError(`clipGradNorm: normType must be positive, got ${normType}`);
+export function clipGradNorm(
+  params: Tensor | Iterable<Tensor>,
+  maxNorm: number,
+  normType = 2,
+  options: ClipGradNormOptions = {},
+): number {
+  if (!(typeof maxNorm === 'number' && maxNorm >= 0))
+    throw new RangeError(`clipGradNorm: maxNorm must be a non-negative number, got ${maxNorm}`);
+  if (!(typeof normType === 'number' && normType > 0))
+    throw new RangeError(`clipGradNorm: normType must be positive, got ${normType}`);
   const grads = gradsOf(params);
   if (grads.length === 0) return 0;
   let total = 0;
@@ -37,7 +43,9 @@ export function clipGradNorm(params: Tensor | Iterable<Tensor>, maxNorm: number,
     total **= 1 / normType;
   }
   if (options.errorIfNonfinite && !Number.isFinite(total)) {
-    throw new Error(`clipGradNorm: the total norm of order ${normType} of the gradients is non-finite (${total}), so it cannot be clipped`);
+    throw new Error(
+      `clipGradNorm: the total norm of order ${normType} of the gradients is non-finite (${total}), so it cannot be clipped`,
+    );
   }
   const coef = maxNorm / (total + 1e-6);
   if (coef < 1) {
@@ -51,7 +59,8 @@ export function clipGradNorm(params: Tensor | Iterable<Tensor>, maxNorm: number,
 
 /** Clamps every gradient element into [-clipValue, clipValue]. */
 export function clipGradValue(params: Tensor | Iterable<Tensor>, clipValue: number): void {
-  if (!(typeof clipValue === 'number' && clipValue >= 0)) throw new RangeError(`clipGradValue: clipValue must be a non-negative number, got ${clipValue}`);
+  if (!(typeof clipValue === 'number' && clipValue >= 0))
+    throw new RangeError(`clipGradValue: clipValue must be a non-negative number, got ${clipValue}`);
   for (const g of gradsOf(params)) {
     const d = g.data;
     for (let i = 0; i < d.length; i++) d[i] = Math.min(clipValue, Math.max(-clipValue, d[i]));

@@ -1,7 +1,16 @@
 // optim: torch.optim's optimizers, lr schedulers and gradient clipping.
 
 export { Optimizer } from './optimizer.js';
-export type { BaseOptions, Closure, OptimizerStateDict, ParamGroup, ParamGroupInput, ParamState, Params, StateValue } from './optimizer.js';
+export type {
+  BaseOptions,
+  Closure,
+  OptimizerStateDict,
+  ParamGroup,
+  ParamGroupInput,
+  ParamState,
+  Params,
+  StateValue,
+} from './optimizer.js';
 export { SGD } from './sgd.js';
 export type { SGDOptions } from './sgd.js';
 export { Adam, AdamW } from './adam.js';

@@ -43,16 +43,24 @@ function absSum(a: Vec): number {
  * Minimiser of the cubic interpolating (x1, f1, g1) and (x2, f2, g2), clamped to bounds
  * (by default the interval between x1 and x2); the midpoint when the cubic has no minimum.
  */
-export function cubicInterpolate(x1: number, f1: number, g1: number, x2: number, f2: number, g2: number,
-  bounds?: [number, number]): number {
+export function cubicInterpolate(
+  x1: number,
+  f1: number,
+  g1: number,
+  x2: number,
+  f2: number,
+  g2: number,
+  bounds?: [number, number],
+): number {
   const [lo, hi] = bounds ?? (x1 <= x2 ? [x1, x2] : [x2, x1]);
   const d1 = g1 + g2 - (3 * (f1 - f2)) / (x1 - x2);
   const d2Square = d1 * d1 - g1 * g2;
   if (d2Square >= 0) {
     const d2 = Math.sqrt(d2Square);
-    const minPos = x1 <= x2
-      ? x2 - (x2 - x1) * ((g2 + d2 - d1) / (g2 - g1 + 2 * d2))
-      : x1 - (x1 - x2) * ((g1 + d2 - d1) / (g1 - g2 + 2 * d2));
+    const minPos =
+      x1 <= x2
+        ? x2 - (x2 - x1) * ((g2 + d2 - d1) / (g2 - g1 + 2 * d2))
+        : x1 - (x1 - x2) * ((g1 + d2 - d1) / (g1 - g2 + 2 * d2));
     return Math.min(Math.max(minPos, lo), hi);
   }
   return (lo + hi) / 2;
@@ -64,14 +72,27 @@ type Objective = (t: number) => [number, Vec];
  * Strong-Wolfe line search along d from the current point (loss f, gradient g, slope gtd),
  * starting at step t. Returns [loss, gradient, step, evaluations].
  */
-function strongWolfe(obj: Objective, t: number, d: Vec, f: number, g: Vec, gtd: number,
-  c1 = 1e-4, c2 = 0.9, toleranceChange = 1e-9, maxLs = 25): [number, Vec, number, number] {
+function strongWolfe(
+  obj: Objective,
+  t: number,
+  d: Vec,
+  f: number,
+  g: Vec,
+  gtd: number,
+  c1 = 1e-4,
+  c2 = 0.9,
+  toleranceChange = 1e-9,
+  maxLs = 25,
+): [number, Vec, number, number] {
   const dNorm = absMax(d);
   let [fNew, gNew] = obj(t);
   let evals = 1;
   let gtdNew = dot(gNew, d);
 
-  let tPrev = 0, fPrev = f, gPrev: Vec = g.slice(), gtdPrev = gtd;
+  let tPrev = 0,
+    fPrev = f,
+    gPrev: Vec = g.slice(),
+    gtdPrev = gtd;
   let done = false;
   let lsIter = 0;
   let bracket: number[] = [];
@@ -81,16 +102,24 @@ function strongWolfe(obj: Objective, t: number, d: Vec, f: number, g: Vec, gtd: 
   while (lsIter < maxLs) {
     // the step went too far (Armijo fails, or the loss stopped decreasing): a bracket
     if (fNew > f + c1 * t * gtd || (lsIter > 1 && fNew >= fPrev)) {
-      bracket = [tPrev, t]; bracketF = [fPrev, fNew]; bracketG = [gPrev, gNew.slice()]; bracketGtd = [gtdPrev, gtdNew];
+      bracket = [tPrev, t];
+      bracketF = [fPrev, fNew];
+      bracketG = [gPrev, gNew.slice()];
+      bracketGtd = [gtdPrev, gtdNew];
       break;
     }
     if (Math.abs(gtdNew) <= -c2 * gtd) {
-      bracket = [t]; bracketF = [fNew]; bracketG = [gNew];
+      bracket = [t];
+      bracketF = [fNew];
+      bracketG = [gNew];
       done = true;
       break;
     }
     if (gtdNew >= 0) {
-      bracket = [tPrev, t]; bracketF = [fPrev, fNew]; bracketG = [gPrev, gNew.slice()]; bracketGtd = [gtdPrev, gtdNew];
+      bracket = [tPrev, t];
+      bracketF = [fPrev, fNew];
+      bracketG = [gPrev, gNew.slice()];
+      bracketGtd = [gtdPrev, gtdNew];
       break;
     }
     // extrapolate
@@ -98,14 +127,19 @@ function strongWolfe(obj: Objective, t: number, d: Vec, f: number, g: Vec, gtd: 
     const maxStep = t * 10;
     const tmp = t;
     t = cubicInterpolate(tPrev, fPrev, gtdPrev, t, fNew, gtdNew, [minStep, maxStep]);
-    tPrev = tmp; fPrev = fNew; gPrev = gNew.slice(); gtdPrev = gtdNew;
+    tPrev = tmp;
+    fPrev = fNew;
+    gPrev = gNew.slice();
+    gtdPrev = gtdNew;
     [fNew, gNew] = obj(t);
     evals += 1;
     gtdNew = dot(gNew, d);
     lsIter += 1;
   }
   if (lsIter === maxLs) {
-    bracket = [0, t]; bracketF = [f, fNew]; bracketG = [g, gNew];
+    bracket = [0, t];
+    bracketF = [f, fNew];
+    bracketG = [g, gNew];
   }
 
   // zoom: shrink the bracket until a point satisfies the strong Wolfe conditions
@@ -134,16 +168,24 @@ function strongWolfe(obj: Objective, t: number, d: Vec, f: number, g: Vec, gtd: 
     lsIter += 1;
 
     if (fNew > f + c1 * t * gtd || fNew >= bracketF[lowPos]) {
-      bracket[highPos] = t; bracketF[highPos] = fNew; bracketG[highPos] = gNew.slice(); bracketGtd[highPos] = gtdNew;
+      bracket[highPos] = t;
+      bracketF[highPos] = fNew;
+      bracketG[highPos] = gNew.slice();
+      bracketGtd[highPos] = gtdNew;
       [lowPos, highPos] = bracketF[0] <= bracketF[1] ? [0, 1] : [1, 0];
     } else {
       if (Math.abs(gtdNew) <= -c2 * gtd) {
         done = true;
       } else if (gtdNew * (bracket[highPos] - bracket[lowPos]) >= 0) {
-        bracket[highPos] = bracket[lowPos]; bracketF[highPos] = bracketF[lowPos];
-        bracketG[highPos] = bracketG[lowPos]; bracketGtd[highPos] = bracketGtd[lowPos];
+        bracket[highPos] = bracket[lowPos];
+        bracketF[highPos] = bracketF[lowPos];
+        bracketG[highPos] = bracketG[lowPos];
+        bracketGtd[highPos] = bracketGtd[lowPos];
       }
-      bracket[lowPos] = t; bracketF[lowPos] = fNew; bracketG[lowPos] = gNew.slice(); bracketGtd[lowPos] = gtdNew;
+      bracket[lowPos] = t;
+      bracketF[lowPos] = fNew;
+      bracketG[lowPos] = gNew.slice();
+      bracketGtd[lowPos] = gtdNew;
     }
   }
   return [bracketF[lowPos], bracketG[lowPos], bracket[lowPos], evals];
@@ -166,8 +208,14 @@ export class LBFGS extends Optimizer<LBFGSOptions> {
   constructor(params: Params<LBFGSOptions>, options: Partial<LBFGSOptions> = {}) {
     const maxIter = options.maxIter ?? 20;
     super(params, {
-      lr: 1, maxIter, maxEval: null, toleranceGrad: 1e-7, toleranceChange: 1e-9, historySize: 100,
-      lineSearchFn: null, ...options,
+      lr: 1,
+      maxIter,
+      maxEval: null,
+      toleranceGrad: 1e-7,
+      toleranceChange: 1e-9,
+      historySize: 100,
+      lineSearchFn: null,
+      ...options,
     });
     if (this.paramGroups.length !== 1) {
       throw new Error("LBFGS doesn't support per-parameter options (parameter groups)");
@@ -178,10 +226,14 @@ export class LBFGS extends Optimizer<LBFGSOptions> {
 
   protected override validate(group: ParamGroup<LBFGSOptions>): void {
     super.validate(group);
-    if (!(Number.isInteger(group.maxIter) && group.maxIter > 0)) throw new RangeError(`LBFGS: maxIter must be a positive integer, got ${group.maxIter}`);
-    if (!(Number.isInteger(group.historySize) && group.historySize > 0)) throw new RangeError(`LBFGS: historySize must be a positive integer, got ${group.historySize}`);
+    if (!(Number.isInteger(group.maxIter) && group.maxIter > 0))
+      throw new RangeError(`LBFGS: maxIter must be a positive integer, got ${group.maxIter}`);
+    if (!(Number.isInteger(group.historySize) && group.historySize > 0))
+      throw new RangeError(`LBFGS: historySize must be a positive integer, got ${group.historySize}`);
     if (group.lineSearchFn !== null && group.lineSearchFn !== 'strong_wolfe') {
-      throw new RangeError(`LBFGS: only 'strong_wolfe' is supported as lineSearchFn, got '${String(group.lineSearchFn)}'`);
+      throw new RangeError(
+        `LBFGS: only 'strong_wolfe' is supported as lineSearchFn, got '${String(group.lineSearchFn)}'`,
+      );
     }
   }
 
@@ -263,15 +315,20 @@ export class LBFGS extends Optimizer<LBFGSOptions> {
       // direction: steepest descent first, then the two-loop recursion over the history
       if (state.n_iter === 1 || d === null || prevFlatGrad === null) {
         d = flatGrad.map((v) => -v);
-        oldDirs.length = 0; oldStps.length = 0; ro.length = 0;
+        oldDirs.length = 0;
+        oldStps.length = 0;
+        ro.length = 0;
         hDiag = 1;
       } else {
-        const y = flatGrad.map((v, i) => v - (prevFlatGrad as Vec)[i]);
-        const s = (d as Vec).map((v) => v * t);
+        const prev = prevFlatGrad;
+        const y = flatGrad.map((v, i) => v - prev[i]);
+        const s = d.map((v) => v * t);
         const ys = dot(y, s);
         if (ys > 1e-10) {
           if (oldDirs.length === historySize) {
-            oldDirs.shift(); oldStps.shift(); ro.shift();
+            oldDirs.shift();
+            oldStps.shift();
+            ro.shift();
           }
           oldDirs.push(y);
           oldStps.push(s);
@@ -328,7 +385,7 @@ export class LBFGS extends Optimizer<LBFGSOptions> {
         }
       }
       currentEvals += lsEvals;
-      state.func_evals = (state.func_evals as number) + lsEvals;
+      state.func_evals = state.func_evals + lsEvals;
 
       if (nIter === maxIter) break;
       if (currentEvals >= maxEval) break;

@@ -28,7 +28,9 @@ export abstract class LRScheduler {
     } else {
       optimizer.paramGroups.forEach((group, i) => {
         if (group.initialLr === undefined) {
-          throw new Error(`${this.constructor.name}: param group ${i} has no initialLr, needed when resuming with lastEpoch=${lastEpoch}`);
+          throw new Error(
+            `${this.constructor.name}: param group ${i} has no initialLr, needed when resuming with lastEpoch=${lastEpoch}`,
+          );
         }
       });
     }
@@ -135,7 +137,8 @@ export class MultiStepLR extends LRScheduler {
 
   constructor(optimizer: AnyOptimizer, options: { milestones: readonly number[]; gamma?: number; lastEpoch?: number }) {
     super(optimizer, options.lastEpoch ?? -1);
-    if (!Array.isArray(options.milestones) || !options.milestones.every((m) => Number.isInteger(m))) {
+    const milestones: unknown = options.milestones; // checked as JavaScript callers may pass anything
+    if (!Array.isArray(milestones) || !milestones.every((m) => Number.isInteger(m))) {
       throw new TypeError('MultiStepLR: milestones must be a list of integers');
     }
     this.milestones = [...options.milestones].sort((a, b) => a - b);
@@ -213,8 +216,10 @@ export class CosineAnnealingLR extends LRScheduler {
       // the recursive ratio below would divide by zero at the bottom of the cosine
       return groups.map((g, i) => g.lr + ((this.baseLrs[i] - etaMin) * (1 - Math.cos(Math.PI / tMax))) / 2);
     }
-    return groups.map((g) =>
-      ((1 + Math.cos((Math.PI * e) / tMax)) / (1 + Math.cos((Math.PI * (e - 1)) / tMax))) * (g.lr - etaMin) + etaMin);
+    return groups.map(
+      (g) =>
+        ((1 + Math.cos((Math.PI * e) / tMax)) / (1 + Math.cos((Math.PI * (e - 1)) / tMax))) * (g.lr - etaMin) + etaMin,
+    );
   }
 
   protected hyperparameters(): SchedulerStateDict {
@@ -266,14 +271,16 @@ export class ReduceLROnPlateau {
     this.cooldown = options.cooldown ?? 0;
     this.eps = options.eps ?? 1e-8;
     if (!(this.factor < 1)) throw new RangeError(`ReduceLROnPlateau: factor should be < 1.0, got ${this.factor}`);
-    if (this.mode !== 'min' && this.mode !== 'max') throw new RangeError(`ReduceLROnPlateau: mode '${String(this.mode)}' is unknown`);
+    if (this.mode !== 'min' && this.mode !== 'max')
+      throw new RangeError(`ReduceLROnPlateau: mode '${String(this.mode)}' is unknown`);
     if (this.thresholdMode !== 'rel' && this.thresholdMode !== 'abs') {
       throw new RangeError(`ReduceLROnPlateau: thresholdMode '${String(this.thresholdMode)}' is unknown`);
     }
     const groups = optimizer.paramGroups.length;
     const minLr = options.minLr ?? 0;
     if (Array.isArray(minLr)) {
-      if (minLr.length !== groups) throw new RangeError(`ReduceLROnPlateau: expected ${groups} minLr values, got ${minLr.length}`);
+      if (minLr.length !== groups)
+        throw new RangeError(`ReduceLROnPlateau: expected ${groups} minLr values, got ${minLr.length}`);
       this.minLrs = [...minLr];
     } else {
       this.minLrs = new Array<number>(groups).fill(minLr);
@@ -296,7 +303,8 @@ export class ReduceLROnPlateau {
   /** Records one epoch's metric (e.g. the validation loss; a scalar Tensor is read with item()). */
   step(value: number | Tensor): void {
     const metric = value instanceof Tensor ? value.item() : value;
-    if (typeof metric !== 'number') throw new TypeError('ReduceLROnPlateau.step: metric must be a number or a scalar Tensor');
+    if (typeof metric !== 'number')
+      throw new TypeError('ReduceLROnPlateau.step: metric must be a number or a scalar Tensor');
     this.lastEpoch += 1;
     if (this.isBetter(metric, this.best)) {
       this.best = metric;
@@ -325,17 +333,28 @@ export class ReduceLROnPlateau {
 
   stateDict(): SchedulerStateDict {
     return {
-      mode: this.mode, factor: this.factor, patience: this.patience, threshold: this.threshold,
-      threshold_mode: this.thresholdMode, cooldown: this.cooldown, min_lrs: [...this.minLrs], eps: this.eps,
-      best: this.best, num_bad_epochs: this.numBadEpochs, cooldown_counter: this.cooldownCounter,
-      last_epoch: this.lastEpoch, _last_lr: [...this.#lastLr],
+      mode: this.mode,
+      factor: this.factor,
+      patience: this.patience,
+      threshold: this.threshold,
+      threshold_mode: this.thresholdMode,
+      cooldown: this.cooldown,
+      min_lrs: [...this.minLrs],
+      eps: this.eps,
+      best: this.best,
+      num_bad_epochs: this.numBadEpochs,
+      cooldown_counter: this.cooldownCounter,
+      last_epoch: this.lastEpoch,
+      _last_lr: [...this.#lastLr],
     };
   }
 
   loadStateDict(sd: SchedulerStateDict): void {
     const owner = 'ReduceLROnPlateau';
-    if (sd.mode !== 'min' && sd.mode !== 'max') throw new TypeError(`${owner}.loadStateDict: 'mode' must be 'min' or 'max'`);
-    if (sd.threshold_mode !== 'rel' && sd.threshold_mode !== 'abs') throw new TypeError(`${owner}.loadStateDict: 'threshold_mode' must be 'rel' or 'abs'`);
+    if (sd.mode !== 'min' && sd.mode !== 'max')
+      throw new TypeError(`${owner}.loadStateDict: 'mode' must be 'min' or 'max'`);
+    if (sd.threshold_mode !== 'rel' && sd.threshold_mode !== 'abs')
+      throw new TypeError(`${owner}.loadStateDict: 'threshold_mode' must be 'rel' or 'abs'`);
     const lists = (key: string): number[] => {
       const v = sd[key];
       if (!Array.isArray(v)) throw new TypeError(`${owner}.loadStateDict: '${key}' must be a list of numbers`);

@@ -63,14 +63,21 @@ export abstract class Optimizer<O extends BaseOptions> {
 
   constructor(params: Params<O>, defaults: O) {
     this.defaults = defaults;
-    if (params === null || typeof params !== 'object' || typeof (params as Iterable<unknown>)[Symbol.iterator] !== 'function') {
-      throw new TypeError(`${this.constructor.name}: params must be an iterable of Tensors or parameter groups (e.g. model.parameters())`);
+    if (
+      params === null ||
+      typeof params !== 'object' ||
+      typeof (params as Iterable<unknown>)[Symbol.iterator] !== 'function'
+    ) {
+      throw new TypeError(
+        `${this.constructor.name}: params must be an iterable of Tensors or parameter groups (e.g. model.parameters())`,
+      );
     }
     const list = [...(params as Iterable<Tensor | ParamGroupInput<O>>)];
     if (list.length === 0) throw new Error(`${this.constructor.name}: got an empty parameter list`);
-    const groups: ParamGroupInput<O>[] = list[0] instanceof Tensor
-      ? [{ params: list as Tensor[] } as unknown as ParamGroupInput<O>]
-      : (list as ParamGroupInput<O>[]);
+    const groups: ParamGroupInput<O>[] =
+      list[0] instanceof Tensor
+        ? [{ params: list as Tensor[] } as unknown as ParamGroupInput<O>]
+        : (list as ParamGroupInput<O>[]);
     for (const group of groups) this.addParamGroup(group);
   }
 
@@ -87,7 +94,8 @@ export abstract class Optimizer<O extends BaseOptions> {
     const seen = new Set<Tensor>();
     for (const g of this.paramGroups) for (const p of g.params) seen.add(p);
     for (const p of params) {
-      if (seen.has(p)) throw new Error(`${this.constructor.name}: some parameters appear in more than one parameter group`);
+      if (seen.has(p))
+        throw new Error(`${this.constructor.name}: some parameters appear in more than one parameter group`);
       seen.add(p);
     }
     const full = { ...this.defaults, ...group, params } as ParamGroup<O>;
@@ -164,18 +172,27 @@ export abstract class Optimizer<O extends BaseOptions> {
   /** Restores hyperparameters and state saved by stateDict() into an optimizer over the same parameters. */
   loadStateDict(stateDict: OptimizerStateDict): void {
     const name = this.constructor.name;
-    if (stateDict === null || typeof stateDict !== 'object' || !Array.isArray(stateDict.param_groups) ||
-        stateDict.state === null || typeof stateDict.state !== 'object') {
+    if (
+      stateDict === null ||
+      typeof stateDict !== 'object' ||
+      !Array.isArray(stateDict.param_groups) ||
+      stateDict.state === null ||
+      typeof stateDict.state !== 'object'
+    ) {
       throw new TypeError(`${name}.loadStateDict: expected { state, param_groups }`);
     }
     const saved = stateDict.param_groups;
     if (saved.length !== this.paramGroups.length) {
-      throw new Error(`${name}.loadStateDict: the state dict has ${saved.length} parameter groups, the optimizer ${this.paramGroups.length}`);
+      throw new Error(
+        `${name}.loadStateDict: the state dict has ${saved.length} parameter groups, the optimizer ${this.paramGroups.length}`,
+      );
     }
     saved.forEach((g, i) => {
       const own = this.paramGroups[i].params.length;
       if (!Array.isArray(g.params) || g.params.length !== own) {
-        throw new Error(`${name}.loadStateDict: parameter group ${i} has ${Array.isArray(g.params) ? g.params.length : 'no'} params in the state dict, ${own} in the optimizer`);
+        throw new Error(
+          `${name}.loadStateDict: parameter group ${i} has ${Array.isArray(g.params) ? g.params.length : 'no'} params in the state dict, ${own} in the optimizer`,
+        );
       }
     });
     const byIndex = new Map<number, Tensor>();
@@ -185,7 +202,9 @@ export abstract class Optimizer<O extends BaseOptions> {
       if (p === undefined) throw new Error(`${name}.loadStateDict: state for parameter ${key}, which no group lists`);
       for (const [k, v] of Object.entries(s)) {
         if (v instanceof Tensor && v.size !== p.size && this.stateIsPerElement(k)) {
-          throw new Error(`${name}.loadStateDict: state '${k}' of parameter ${key} has shape [${v.shape.join(', ')}], the parameter [${p.shape.join(', ')}]`);
+          throw new Error(
+            `${name}.loadStateDict: state '${k}' of parameter ${key} has shape [${v.shape.join(', ')}], the parameter [${p.shape.join(', ')}]`,
+          );
         }
       }
     }

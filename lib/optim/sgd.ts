@@ -43,8 +43,17 @@ export class SGD extends Optimizer<SGDOptions> {
           firstStep = s.momentum_buffer === undefined;
           buf = this.zerosState(s, 'momentum_buffer', p);
         }
-        k.sgdStep(p.data, p.grad.data, buf === null ? null : buf.data, group.lr, group.momentum,
-          group.dampening, group.weightDecay, group.nesterov, firstStep);
+        k.sgdStep(
+          p.data,
+          p.grad.data,
+          buf === null ? null : buf.data,
+          group.lr,
+          group.momentum,
+          group.dampening,
+          group.weightDecay,
+          group.nesterov,
+          firstStep,
+        );
       }
     }
     return loss;

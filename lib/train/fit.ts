@@ -20,12 +20,14 @@ export interface OptimizerLike {
   readonly paramGroups?: readonly { lr: number }[];
 }
 
-/** An lr scheduler; ReduceLROnPlateau-style schedulers (with `mode`) get the monitored loss. */
-export interface SchedulerLike {
-  step(metric?: number): unknown;
-}
+/**
+ * An lr scheduler, stepped once per epoch: with no argument, or, for ReduceLROnPlateau-style
+ * schedulers (those with a `mode`), with the monitored loss.
+ */
+export type SchedulerLike = { step(): unknown } | { readonly mode: string; step(metric: number): unknown };
 
-export type LossFunction = ((output: Tensor, target: Tensor) => Tensor) | { forward(output: Tensor, target: Tensor): Tensor };
+export type LossFunction =
+  ((output: Tensor, target: Tensor) => Tensor) | { forward(output: Tensor, target: Tensor): Tensor };
 
 export type Batches = Iterable<[Tensor, Tensor]> | AsyncIterable<[Tensor, Tensor]>;
 
@@ -117,8 +119,10 @@ function forward(model: Trainable, x: Tensor): Tensor {
 
 export async function fit(model: Trainable, options: FitOptions): Promise<History> {
   const { train, validation, epochs, optimizer, scheduler, signal, onBatchEnd, onEpochEnd, initialEpoch = 0 } = options;
-  if (!Number.isInteger(epochs) || epochs < 0) throw new RangeError(`fit: epochs must be a non-negative integer, got ${String(epochs)}`);
-  if (!Number.isInteger(initialEpoch) || initialEpoch < 0) throw new RangeError(`fit: initialEpoch must be a non-negative integer, got ${String(initialEpoch)}`);
+  if (!Number.isInteger(epochs) || epochs < 0)
+    throw new RangeError(`fit: epochs must be a non-negative integer, got ${String(epochs)}`);
+  if (!Number.isInteger(initialEpoch) || initialEpoch < 0)
+    throw new RangeError(`fit: initialEpoch must be a non-negative integer, got ${String(initialEpoch)}`);
   if (!optimizer || typeof optimizer.step !== 'function' || typeof optimizer.zeroGrad !== 'function') {
     throw new TypeError('fit: optimizer must have step() and zeroGrad()');
   }
@@ -148,7 +152,9 @@ export async function fit(model: Trainable, options: FitOptions): Promise<Histor
       const loss = lossFn(output, y);
       const value = loss.item();
       if (!Number.isFinite(value)) {
-        throw new Error(`fit: the loss is ${value} at epoch ${epoch}, batch ${batch}; training stopped before applying that batch (lower the learning rate, or check the data)`);
+        throw new Error(
+          `fit: the loss is ${value} at epoch ${epoch}, batch ${batch}; training stopped before applying that batch (lower the learning rate, or check the data)`,
+        );
       }
       // Forward, backward and the update each run in their own turn of the event loop, so
       // the longest stretch a server waits is a third of a batch, not a whole one.
@@ -160,7 +166,15 @@ export async function fit(model: Trainable, options: FitOptions): Promise<Histor
       lossSum += value * n;
       samples += n;
       for (const m of trainMetrics) m.update(output, y);
-      if (onBatchEnd) await onBatchEnd({ epoch, batch, batches: batchesPerEpoch, loss: value, runningLoss: lossSum / samples, samples });
+      if (onBatchEnd)
+        await onBatchEnd({
+          epoch,
+          batch,
+          batches: batchesPerEpoch,
+          loss: value,
+          runningLoss: lossSum / samples,
+          samples,
+        });
       await nextTick();
       if (signal?.aborted) {
         history.aborted = true;
@@ -198,9 +212,13 @@ export interface EvaluateOptions {
  * Runs the model in eval mode without recording gradients over the data; returns the mean loss
  * (when a loss is given), the metrics by name and the sample count. Restores the model's mode.
  */
-export async function evaluate(model: Trainable, data: Batches, options: EvaluateOptions = {}): Promise<{ loss: number; samples: number; [metric: string]: number }> {
+export async function evaluate(
+  model: Trainable,
+  data: Batches,
+  options: EvaluateOptions = {},
+): Promise<{ loss: number; samples: number; [metric: string]: number }> {
   const lossFn = options.loss ? asLossFn(options.loss) : undefined;
-  const metrics = createMetrics((options.metrics ?? []) as MetricSpec[]);
+  const metrics = createMetrics(options.metrics ?? []);
   const wasTraining = model.training;
   model.eval();
   for (const m of metrics) m.reset();
@@ -220,7 +238,10 @@ export async function evaluate(model: Trainable, data: Batches, options: Evaluat
   } finally {
     model.train(wasTraining);
   }
-  const result: { loss: number; samples: number; [metric: string]: number } = { loss: lossFn && samples > 0 ? lossSum / samples : NaN, samples };
+  const result: { loss: number; samples: number; [metric: string]: number } = {
+    loss: lossFn && samples > 0 ? lossSum / samples : NaN,
+    samples,
+  };
   for (const m of metrics) result[m.name] = m.compute();
   return result;
 }

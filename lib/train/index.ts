@@ -1,4 +1,17 @@
 // The training loop's part of the public API (`fit` is exported at the top level).
-export { fit, evaluate, type FitOptions, type History, type EpochLogs, type BatchLogs, type EvaluateOptions, type Trainable, type OptimizerLike, type SchedulerLike, type LossFunction, type Batches } from './fit.js';
+export {
+  fit,
+  evaluate,
+  type FitOptions,
+  type History,
+  type EpochLogs,
+  type BatchLogs,
+  type EvaluateOptions,
+  type Trainable,
+  type OptimizerLike,
+  type SchedulerLike,
+  type LossFunction,
+  type Batches,
+} from './fit.js';
 export { Accuracy, createMetrics, type Metric, type MetricSpec } from './metrics.js';
 export { createProgress, type Progress, type ProgressOptions } from './progress.js';

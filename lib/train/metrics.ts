@@ -28,7 +28,9 @@ export class Accuracy implements Metric {
     const n = output.shape[0];
     const classes = output.ndim === 2 ? output.shape[1] : 1;
     if (output.ndim > 2 || output.ndim === 0 || target.size !== n) {
-      throw new Error(`accuracy: expects outputs [N, C] or [N] and N targets, got shapes [${output.shape.join(', ')}] and [${target.shape.join(', ')}]`);
+      throw new Error(
+        `accuracy: expects outputs [N, C] or [N] and N targets, got shapes [${output.shape.join(', ')}] and [${target.shape.join(', ')}]`,
+      );
     }
     const o = output.data;
     const t = target.data;
@@ -62,9 +64,13 @@ export type MetricSpec = 'loss' | 'accuracy' | Metric;
 
 /** Metric objects for the given specs: a fresh Accuracy per 'accuracy', Metric objects as given. */
 export function createMetrics(specs: readonly MetricSpec[]): Metric[] {
-  return specs.filter((s) => s !== 'loss').map((s) => {
-    if (s === 'accuracy') return new Accuracy();
-    if (typeof s === 'object' && s !== null && typeof s.update === 'function') return s;
-    throw new TypeError(`fit: unknown metric ${String(s)} (use 'loss', 'accuracy' or an object implementing Metric)`);
-  });
+  return specs
+    .filter((s) => s !== 'loss')
+    .map((s) => {
+      if (s === 'accuracy') return new Accuracy();
+      if (typeof s === 'object' && s !== null && typeof s.update === 'function') return s;
+      const spec: unknown = s; // what a JavaScript caller passed
+      const what = typeof spec === 'string' ? `'${spec}'` : `of type ${spec === null ? 'null' : typeof spec}`;
+      throw new TypeError(`fit: unknown metric ${what} (use 'loss', 'accuracy' or an object implementing Metric)`);
+    });
 }

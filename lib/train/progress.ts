@@ -58,7 +58,12 @@ export function createProgress(options: ProgressOptions): Progress {
       const done = (logs.epoch - 1) * perEpoch + logs.batch;
       if (logs.batch === 1) epochStart = performance.now();
       if (!started) {
-        bar.start(perEpoch * options.epochs, done - 1, { epoch: logs.epoch, epochs: options.epochs, rate: 0, loss: '-' });
+        bar.start(perEpoch * options.epochs, done - 1, {
+          epoch: logs.epoch,
+          epochs: options.epochs,
+          rate: 0,
+          loss: '-',
+        });
         started = true;
       }
       const seconds = (performance.now() - epochStart) / 1000;

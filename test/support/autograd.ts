@@ -3,15 +3,15 @@
 import { Tensor, backend, grad } from '../../lib/index.js';
 import { Rng } from './random.js';
 
-export type BackendName = 'js' | 'native';
-
-/** Every backend that loads here (native first when the addon is built). */
-export function backendsHere(): BackendName[] {
-  return backend.available();
-}
+export { backendsHere } from './native.js';
+export type { BackendName } from '../../lib/backend/index.js';
 
 /** A float64 leaf with requiresGrad, values normal (or uniform in [lo, hi)), kept at least `away` from 0. */
-export function leaf(rng: Rng, shape: number[], opts: { lo?: number; hi?: number; away?: number; dtype?: 'float32' | 'float64'; requiresGrad?: boolean } = {}): Tensor {
+export function leaf(
+  rng: Rng,
+  shape: number[],
+  opts: { lo?: number; hi?: number; away?: number; dtype?: 'float32' | 'float64'; requiresGrad?: boolean } = {},
+): Tensor {
   const n = shape.reduce((a, b) => a * b, 1);
   const data = opts.dtype === 'float32' ? new Float32Array(n) : new Float64Array(n);
   for (let i = 0; i < n; i++) {
@@ -33,6 +33,9 @@ export function onJsThenNative<T>(run: () => T): { ref: T; got: T } {
 
 /** y and the gradients of `inputs` for the float32 upstream gradient sin(i) at element i (no two alike). */
 export function outputAndGrads(y: Tensor, inputs: Tensor[]): Tensor[] {
-  const gy = new Tensor(Float32Array.from(y.data, (_, i) => Math.sin(i)), y.shape);
+  const gy = new Tensor(
+    Float32Array.from(y.data, (_, i) => Math.sin(i)),
+    y.shape,
+  );
   return [y, ...grad(y, inputs, { gradOutputs: [gy] })];
 }
