@@ -1,13 +1,39 @@
 // The public entry point of backprop: a plain list of re-exports.
 
 export {
-  Tensor, tensor, zeros, ones, full, rand, randn, arange, eye, cat, stack, zerosLike, onesLike,
-  type DType, type FloatArray, type NestedArray, type TensorOptions, type TensorFromOptions, type BackwardOptions,
+  Tensor,
+  tensor,
+  zeros,
+  ones,
+  full,
+  rand,
+  randn,
+  arange,
+  eye,
+  cat,
+  stack,
+  zerosLike,
+  onesLike,
+  type DType,
+  type FloatArray,
+  type NestedArray,
+  type TensorOptions,
+  type TensorFromOptions,
+  type BackwardOptions,
 } from './tensor.js';
 export { manualSeed, initialSeed, getRngState, setRngState } from './random.js';
 export {
-  noGrad, enableGrad, isGradEnabled, grad, hvp, gradcheck, gradgradcheck, detectAnomaly,
-  type GradOptions, type HvpResult, type GradcheckOptions,
+  noGrad,
+  enableGrad,
+  isGradEnabled,
+  grad,
+  hvp,
+  gradcheck,
+  gradgradcheck,
+  detectAnomaly,
+  type GradOptions,
+  type HvpResult,
+  type GradcheckOptions,
 } from './autograd/index.js';
 export { backend } from './backend/index.js';
 export * as nn from './nn/index.js';

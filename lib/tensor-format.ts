@@ -52,8 +52,14 @@ function walk(shape: readonly number[], dim: number, offset: number, elide: bool
   }
 }
 
-function formatDim(shape: readonly number[], dim: number, offset: number, elide: boolean,
-  cell: (i: number) => string, indent: number): string {
+function formatDim(
+  shape: readonly number[],
+  dim: number,
+  offset: number,
+  elide: boolean,
+  cell: (i: number) => string,
+  indent: number,
+): string {
   const stride = strides(shape, dim);
   const idx = shownIndices(shape[dim], elide);
   if (dim === shape.length - 1) {
@@ -61,7 +67,9 @@ function formatDim(shape: readonly number[], dim: number, offset: number, elide:
   }
   const pad = ' '.repeat(indent + 1);
   const sep = ',' + '\n'.repeat(shape.length - dim - 1) + pad;
-  const parts = idx.map((i) => (i === null ? '...' : formatDim(shape, dim + 1, offset + i * stride, elide, cell, indent + 1)));
+  const parts = idx.map((i) =>
+    i === null ? '...' : formatDim(shape, dim + 1, offset + i * stride, elide, cell, indent + 1),
+  );
   return `[${parts.join(sep)}]`;
 }
 

@@ -11,13 +11,31 @@ import { add, binary, div, maximum, minimum, mul, pow, sub } from './ops/binary.
 import { abs, exp, log, neg, sign, sqrt } from './ops/unary.js';
 import { argmax, expand, max, mean, min, sum } from './ops/reduce.js';
 import {
-  cat as catOp, flatten, indexSelect, narrow, permute, reshape, squeeze, stack as stackOp,
-  transpose, unsqueeze,
+  cat as catOp,
+  flatten,
+  indexSelect,
+  narrow,
+  permute,
+  reshape,
+  squeeze,
+  stack as stackOp,
+  transpose,
+  unsqueeze,
 } from './ops/shape.js';
 import { matmul } from './ops/matmul.js';
 import {
-  elu, gelu, leakyRelu, logSoftmax, relu, sigmoid, silu, softmax, softplus, tanh,
-  type EluOptions, type SoftplusOptions,
+  elu,
+  gelu,
+  leakyRelu,
+  logSoftmax,
+  relu,
+  sigmoid,
+  silu,
+  softmax,
+  softplus,
+  tanh,
+  type EluOptions,
+  type SoftplusOptions,
 } from './ops/activation.js';
 import { clone, toDtype } from './ops/copy.js';
 import { formatTensor } from './tensor-format.js';
@@ -92,70 +110,163 @@ export class Tensor {
   }
 
   // --- elementwise ----------------------------------------------------------------------------
-  add(other: TensorLike): Tensor { return add(this, other); }
-  sub(other: TensorLike): Tensor { return sub(this, other); }
-  mul(other: TensorLike): Tensor { return mul(this, other); }
-  div(other: TensorLike): Tensor { return div(this, other); }
-  pow(exponent: TensorLike): Tensor { return pow(this, exponent); }
+  add(other: TensorLike): Tensor {
+    return add(this, other);
+  }
+  sub(other: TensorLike): Tensor {
+    return sub(this, other);
+  }
+  mul(other: TensorLike): Tensor {
+    return mul(this, other);
+  }
+  div(other: TensorLike): Tensor {
+    return div(this, other);
+  }
+  pow(exponent: TensorLike): Tensor {
+    return pow(this, exponent);
+  }
   /** other - this */
-  rsub(other: TensorLike): Tensor { return sub(other, this); }
+  rsub(other: TensorLike): Tensor {
+    return sub(other, this);
+  }
   /** other / this */
-  rdiv(other: TensorLike): Tensor { return div(other, this); }
-  maximum(other: TensorLike): Tensor { return maximum(this, other); }
-  minimum(other: TensorLike): Tensor { return minimum(this, other); }
-  neg(): Tensor { return neg(this); }
-  exp(): Tensor { return exp(this); }
-  log(): Tensor { return log(this); }
-  sqrt(): Tensor { return sqrt(this); }
-  abs(): Tensor { return abs(this); }
+  rdiv(other: TensorLike): Tensor {
+    return div(other, this);
+  }
+  maximum(other: TensorLike): Tensor {
+    return maximum(this, other);
+  }
+  minimum(other: TensorLike): Tensor {
+    return minimum(this, other);
+  }
+  neg(): Tensor {
+    return neg(this);
+  }
+  exp(): Tensor {
+    return exp(this);
+  }
+  log(): Tensor {
+    return log(this);
+  }
+  sqrt(): Tensor {
+    return sqrt(this);
+  }
+  abs(): Tensor {
+    return abs(this);
+  }
   /** -1, 0 or 1 (not differentiable). */
-  sign(): Tensor { return sign(this); }
-  tanh(): Tensor { return tanh(this); }
-  sigmoid(): Tensor { return sigmoid(this); }
-  relu(): Tensor { return relu(this); }
-  leakyRelu(negativeSlope = 0.01): Tensor { return leakyRelu(this, negativeSlope); }
-  gelu(): Tensor { return gelu(this); }
-  softplus(options?: SoftplusOptions): Tensor { return softplus(this, options); }
-  silu(): Tensor { return silu(this); }
-  elu(options?: EluOptions): Tensor { return elu(this, options); }
-  softmax(dim = -1): Tensor { return softmax(this, dim); }
-  logSoftmax(dim = -1): Tensor { return logSoftmax(this, dim); }
+  sign(): Tensor {
+    return sign(this);
+  }
+  tanh(): Tensor {
+    return tanh(this);
+  }
+  sigmoid(): Tensor {
+    return sigmoid(this);
+  }
+  relu(): Tensor {
+    return relu(this);
+  }
+  leakyRelu(negativeSlope = 0.01): Tensor {
+    return leakyRelu(this, negativeSlope);
+  }
+  gelu(): Tensor {
+    return gelu(this);
+  }
+  softplus(options?: SoftplusOptions): Tensor {
+    return softplus(this, options);
+  }
+  silu(): Tensor {
+    return silu(this);
+  }
+  elu(options?: EluOptions): Tensor {
+    return elu(this, options);
+  }
+  softmax(dim = -1): Tensor {
+    return softmax(this, dim);
+  }
+  logSoftmax(dim = -1): Tensor {
+    return logSoftmax(this, dim);
+  }
 
   // Comparisons: 1 where true, else 0, in this tensor's dtype (not differentiable).
-  gt(other: TensorLike): Tensor { return binary(BinaryOp.gt, this, other); }
-  lt(other: TensorLike): Tensor { return binary(BinaryOp.lt, this, other); }
-  ge(other: TensorLike): Tensor { return binary(BinaryOp.ge, this, other); }
-  le(other: TensorLike): Tensor { return binary(BinaryOp.le, this, other); }
-  eq(other: TensorLike): Tensor { return binary(BinaryOp.eq, this, other); }
+  gt(other: TensorLike): Tensor {
+    return binary(BinaryOp.gt, this, other);
+  }
+  lt(other: TensorLike): Tensor {
+    return binary(BinaryOp.lt, this, other);
+  }
+  ge(other: TensorLike): Tensor {
+    return binary(BinaryOp.ge, this, other);
+  }
+  le(other: TensorLike): Tensor {
+    return binary(BinaryOp.le, this, other);
+  }
+  eq(other: TensorLike): Tensor {
+    return binary(BinaryOp.eq, this, other);
+  }
 
-  matmul(other: Tensor): Tensor { return matmul(this, other); }
+  matmul(other: Tensor): Tensor {
+    return matmul(this, other);
+  }
 
   // --- reductions -----------------------------------------------------------------------------
-  sum(dim?: number | readonly number[], keepdim = false): Tensor { return sum(this, dim, keepdim); }
-  mean(dim?: number | readonly number[], keepdim = false): Tensor { return mean(this, dim, keepdim); }
+  sum(dim?: number | readonly number[], keepdim = false): Tensor {
+    return sum(this, dim, keepdim);
+  }
+  mean(dim?: number | readonly number[], keepdim = false): Tensor {
+    return mean(this, dim, keepdim);
+  }
   /** Maximum values over dim (or all elements); indices: argmax. */
-  max(dim?: number, keepdim = false): Tensor { return max(this, dim, keepdim); }
-  min(dim?: number, keepdim = false): Tensor { return min(this, dim, keepdim); }
-  argmax(dim?: number, keepdim = false): Tensor { return argmax(this, dim, keepdim); }
+  max(dim?: number, keepdim = false): Tensor {
+    return max(this, dim, keepdim);
+  }
+  min(dim?: number, keepdim = false): Tensor {
+    return min(this, dim, keepdim);
+  }
+  argmax(dim?: number, keepdim = false): Tensor {
+    return argmax(this, dim, keepdim);
+  }
 
   // --- shape ----------------------------------------------------------------------------------
   /** A view with another shape (one dim may be -1); shares storage. */
-  reshape(...shape: number[] | [readonly number[]]): Tensor { return reshape(this, shapeArgs(shape)); }
-  view(...shape: number[] | [readonly number[]]): Tensor { return reshape(this, shapeArgs(shape)); }
-  transpose(dim0: number, dim1: number): Tensor { return transpose(this, dim0, dim1); }
+  reshape(...shape: number[] | [readonly number[]]): Tensor {
+    return reshape(this, shapeArgs(shape));
+  }
+  view(...shape: number[] | [readonly number[]]): Tensor {
+    return reshape(this, shapeArgs(shape));
+  }
+  transpose(dim0: number, dim1: number): Tensor {
+    return transpose(this, dim0, dim1);
+  }
   /** Transpose of a 2-D tensor (a 0-D or 1-D tensor is returned as is). */
   t(): Tensor {
-    if (this.shape.length > 2) throw new Error(`t: expects a tensor with <= 2 dims, got shape [${this.shape.join(', ')}]`);
+    if (this.shape.length > 2)
+      throw new Error(`t: expects a tensor with <= 2 dims, got shape [${this.shape.join(', ')}]`);
     return this.shape.length < 2 ? this : transpose(this, 0, 1);
   }
-  permute(...dims: number[] | [readonly number[]]): Tensor { return permute(this, shapeArgs(dims)); }
-  flatten(startDim = 0, endDim = -1): Tensor { return flatten(this, startDim, endDim); }
-  squeeze(dim?: number): Tensor { return squeeze(this, dim); }
-  unsqueeze(dim: number): Tensor { return unsqueeze(this, dim); }
-  narrow(dim: number, start: number, length: number): Tensor { return narrow(this, dim, start, length); }
-  indexSelect(dim: number, indices: Indices): Tensor { return indexSelect(this, dim, indices); }
+  permute(...dims: number[] | [readonly number[]]): Tensor {
+    return permute(this, shapeArgs(dims));
+  }
+  flatten(startDim = 0, endDim = -1): Tensor {
+    return flatten(this, startDim, endDim);
+  }
+  squeeze(dim?: number): Tensor {
+    return squeeze(this, dim);
+  }
+  unsqueeze(dim: number): Tensor {
+    return unsqueeze(this, dim);
+  }
+  narrow(dim: number, start: number, length: number): Tensor {
+    return narrow(this, dim, start, length);
+  }
+  indexSelect(dim: number, indices: Indices): Tensor {
+    return indexSelect(this, dim, indices);
+  }
   /** Broadcasts to shape (a copy, NumPy rules). */
-  expand(...shape: number[] | [readonly number[]]): Tensor { return expand(this, shapeArgs(shape)); }
+  expand(...shape: number[] | [readonly number[]]): Tensor {
+    return expand(this, shapeArgs(shape));
+  }
 
   // --- autograd -------------------------------------------------------------------------------
   /**
@@ -172,10 +283,14 @@ export class Tensor {
   }
 
   /** A copy (differentiable). */
-  clone(): Tensor { return clone(this); }
+  clone(): Tensor {
+    return clone(this);
+  }
 
   /** This tensor in another dtype (this itself when it already has it); differentiable. */
-  to(dtype: DType): Tensor { return toDtype(this, dtype); }
+  to(dtype: DType): Tensor {
+    return toDtype(this, dtype);
+  }
 
   // --- reading --------------------------------------------------------------------------------
   /** The values as nested arrays (a number for a 0-D tensor). */
@@ -199,7 +314,9 @@ export class Tensor {
   /** The value of a one-element tensor. */
   item(): number {
     if (this.data.length !== 1) {
-      throw new Error(`item: only one-element tensors can be converted to a number, got shape [${this.shape.join(', ')}]`);
+      throw new Error(
+        `item: only one-element tensors can be converted to a number, got shape [${this.shape.join(', ')}]`,
+      );
     }
     return this.data[0];
   }
@@ -242,7 +359,8 @@ function checkShape(op: string, shape: number | readonly number[]): number[] {
   const s = typeof shape === 'number' ? [shape] : shape;
   if (!Array.isArray(s)) throw new TypeError(`${op}: shape must be a number or an array of numbers`);
   for (const d of s) {
-    if (!Number.isInteger(d) || d < 0) throw new RangeError(`${op}: invalid size ${String(d)} in shape [${s.join(', ')}]`);
+    if (!Number.isInteger(d) || d < 0)
+      throw new RangeError(`${op}: invalid size ${String(d)} in shape [${s.join(', ')}]`);
   }
   return s.slice();
 }
@@ -253,7 +371,16 @@ function checkShape(op: string, shape: number | readonly number[]): number[] {
  * integer typed arrays are converted (float32 unless dtype says otherwise).
  */
 export function tensor(
-  values: NestedArray | FloatArray | Int32Array | Uint8Array | Int8Array | Uint16Array | Int16Array | Uint32Array | readonly number[],
+  values:
+    | NestedArray
+    | FloatArray
+    | Int32Array
+    | Uint8Array
+    | Int8Array
+    | Uint16Array
+    | Int16Array
+    | Uint32Array
+    | readonly number[],
   opts: TensorFromOptions = {},
 ): Tensor {
   if (ArrayBuffer.isView(values) && !(values instanceof Float32Array) && !(values instanceof Float64Array)) {
@@ -267,9 +394,12 @@ export function tensor(
     return tensor(converted, opts);
   }
   const isTyped = values instanceof Float32Array || values instanceof Float64Array;
-  const dtype = opts.dtype !== undefined
-    ? checkDtype('tensor', opts.dtype)
-    : values instanceof Float64Array ? 'float64' : 'float32';
+  const dtype =
+    opts.dtype !== undefined
+      ? checkDtype('tensor', opts.dtype)
+      : values instanceof Float64Array
+        ? 'float64'
+        : 'float32';
   let data: FloatArray;
   let shape: number[];
   if (isTyped) {
@@ -316,7 +446,10 @@ function fillNested(v: NestedArray[], shape: readonly number[], dim: number, out
   for (let i = 0; i < v.length; i++) {
     const e = v[i];
     if (last) {
-      if (typeof e !== 'number') throw new TypeError(`tensor: expected a number at depth ${dim}, got ${Array.isArray(e) ? 'an array' : typeof e}`);
+      if (typeof e !== 'number')
+        throw new TypeError(
+          `tensor: expected a number at depth ${dim}, got ${Array.isArray(e) ? 'an array' : typeof e}`,
+        );
       out[offset++] = e;
     } else {
       if (!Array.isArray(e)) throw new Error(`tensor: ragged nested array: expected an array at depth ${dim + 1}`);
@@ -362,7 +495,12 @@ export function onesLike(t: Tensor, opts: TensorOptions = {}): Tensor {
 }
 
 /** [start, end) with step; arange(n) is [0, n). */
-export function arange(start: number, end?: number, step: number | TensorOptions = 1, opts: TensorOptions = {}): Tensor {
+export function arange(
+  start: number,
+  end?: number,
+  step: number | TensorOptions = 1,
+  opts: TensorOptions = {},
+): Tensor {
   if (typeof step === 'object') {
     opts = step;
     step = 1;

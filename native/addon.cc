@@ -48,46 +48,48 @@ Addon::Addon(Napi::Env env, Napi::Object exports)
   // OpenBLAS runs single-threaded: gemm_dispatch spreads its calls over the pool instead.
   if (ownsBlasThreads()) blas().setNumThreads(1);
 
-  DefineAddon(exports, {
-    InstanceValue("name", Napi::String::New(env, "native"), napi_enumerable),
-    InstanceMethod("info", &Addon::Info, napi_enumerable),
-    InstanceMethod("setNumThreads", &Addon::SetNumThreads, napi_enumerable),
-    InstanceMethod("_setSimd", &Addon::SetSimd, napi_enumerable),
-    InstanceMethod("_simdLevels", &Addon::SimdLevels, napi_enumerable),
-    InstanceMethod("_setBlas", &Addon::SetBlas, napi_enumerable),
-    InstanceMethod("_opNames", &Addon::OpNames, napi_enumerable),
-    InstanceMethod("gemm", &Addon::Gemm, napi_enumerable),
-    InstanceMethod("unary", &Addon::Unary, napi_enumerable),
-    InstanceMethod("unaryBackward", &Addon::UnaryBackward, napi_enumerable),
-    InstanceMethod("binary", &Addon::Binary, napi_enumerable),
-    InstanceMethod("binaryScalar", &Addon::BinaryScalar, napi_enumerable),
-    InstanceMethod("reduce", &Addon::Reduce, napi_enumerable),
-    InstanceMethod("maxAxis", &Addon::MaxAxis, napi_enumerable),
-    InstanceMethod("argmax", &Addon::Argmax, napi_enumerable),
-    InstanceMethod("softmax", &Addon::Softmax, napi_enumerable),
-    InstanceMethod("logSoftmax", &Addon::LogSoftmax, napi_enumerable),
-    InstanceMethod("softmaxBackward", &Addon::SoftmaxBackward, napi_enumerable),
-    InstanceMethod("logSoftmaxBackward", &Addon::LogSoftmaxBackward, napi_enumerable),
-    InstanceMethod("softmaxCrossEntropy", &Addon::SoftmaxCrossEntropy, napi_enumerable),
-    InstanceMethod("biasAdd", &Addon::BiasAdd, napi_enumerable),
-    InstanceMethod("biasGrad", &Addon::BiasGrad, napi_enumerable),
-    InstanceMethod("permute", &Addon::Permute, napi_enumerable),
-    InstanceMethod("gather", &Addon::Gather, napi_enumerable),
-    InstanceMethod("scatterAdd", &Addon::ScatterAdd, napi_enumerable),
-    InstanceMethod("sgdStep", &Addon::SgdStep, napi_enumerable),
-    InstanceMethod("adamStep", &Addon::AdamStep, napi_enumerable),
-    InstanceMethod("rnnCellForward", &Addon::RnnCellForward, napi_enumerable),
-    InstanceMethod("rnnCellBackward", &Addon::RnnCellBackward, napi_enumerable),
-    InstanceMethod("conv2d", &Addon::Conv2d, napi_enumerable),
-    InstanceMethod("conv2dBackwardInput", &Addon::Conv2dBackwardInput, napi_enumerable),
-    InstanceMethod("conv2dBackwardWeight", &Addon::Conv2dBackwardWeight, napi_enumerable),
-    InstanceMethod("maxPool2d", &Addon::MaxPool2d, napi_enumerable),
-    InstanceMethod("maxPool2dBackward", &Addon::MaxPool2dBackward, napi_enumerable),
-    InstanceMethod("avgPool2d", &Addon::AvgPool2d, napi_enumerable),
-    InstanceMethod("avgPool2dBackward", &Addon::AvgPool2dBackward, napi_enumerable),
-    InstanceMethod("batchNormStats", &Addon::BatchNormStats, napi_enumerable),
-    InstanceMethod("channelAffine", &Addon::ChannelAffine, napi_enumerable),
-  });
+  DefineAddon(
+      exports,
+      {
+          InstanceValue("name", Napi::String::New(env, "native"), napi_enumerable),
+          InstanceMethod("info", &Addon::Info, napi_enumerable),
+          InstanceMethod("setNumThreads", &Addon::SetNumThreads, napi_enumerable),
+          InstanceMethod("_setSimd", &Addon::SetSimd, napi_enumerable),
+          InstanceMethod("_simdLevels", &Addon::SimdLevels, napi_enumerable),
+          InstanceMethod("_setBlas", &Addon::SetBlas, napi_enumerable),
+          InstanceMethod("_opNames", &Addon::OpNames, napi_enumerable),
+          InstanceMethod("gemm", &Addon::Gemm, napi_enumerable),
+          InstanceMethod("unary", &Addon::Unary, napi_enumerable),
+          InstanceMethod("unaryBackward", &Addon::UnaryBackward, napi_enumerable),
+          InstanceMethod("binary", &Addon::Binary, napi_enumerable),
+          InstanceMethod("binaryScalar", &Addon::BinaryScalar, napi_enumerable),
+          InstanceMethod("reduce", &Addon::Reduce, napi_enumerable),
+          InstanceMethod("maxAxis", &Addon::MaxAxis, napi_enumerable),
+          InstanceMethod("argmax", &Addon::Argmax, napi_enumerable),
+          InstanceMethod("softmax", &Addon::Softmax, napi_enumerable),
+          InstanceMethod("logSoftmax", &Addon::LogSoftmax, napi_enumerable),
+          InstanceMethod("softmaxBackward", &Addon::SoftmaxBackward, napi_enumerable),
+          InstanceMethod("logSoftmaxBackward", &Addon::LogSoftmaxBackward, napi_enumerable),
+          InstanceMethod("softmaxCrossEntropy", &Addon::SoftmaxCrossEntropy, napi_enumerable),
+          InstanceMethod("biasAdd", &Addon::BiasAdd, napi_enumerable),
+          InstanceMethod("biasGrad", &Addon::BiasGrad, napi_enumerable),
+          InstanceMethod("permute", &Addon::Permute, napi_enumerable),
+          InstanceMethod("gather", &Addon::Gather, napi_enumerable),
+          InstanceMethod("scatterAdd", &Addon::ScatterAdd, napi_enumerable),
+          InstanceMethod("sgdStep", &Addon::SgdStep, napi_enumerable),
+          InstanceMethod("adamStep", &Addon::AdamStep, napi_enumerable),
+          InstanceMethod("rnnCellForward", &Addon::RnnCellForward, napi_enumerable),
+          InstanceMethod("rnnCellBackward", &Addon::RnnCellBackward, napi_enumerable),
+          InstanceMethod("conv2d", &Addon::Conv2d, napi_enumerable),
+          InstanceMethod("conv2dBackwardInput", &Addon::Conv2dBackwardInput, napi_enumerable),
+          InstanceMethod("conv2dBackwardWeight", &Addon::Conv2dBackwardWeight, napi_enumerable),
+          InstanceMethod("maxPool2d", &Addon::MaxPool2d, napi_enumerable),
+          InstanceMethod("maxPool2dBackward", &Addon::MaxPool2dBackward, napi_enumerable),
+          InstanceMethod("avgPool2d", &Addon::AvgPool2d, napi_enumerable),
+          InstanceMethod("avgPool2dBackward", &Addon::AvgPool2dBackward, napi_enumerable),
+          InstanceMethod("batchNormStats", &Addon::BatchNormStats, napi_enumerable),
+          InstanceMethod("channelAffine", &Addon::ChannelAffine, napi_enumerable),
+      });
 }
 
 Napi::Value Addon::Info(const Napi::CallbackInfo& info) {
@@ -119,7 +121,8 @@ Napi::Value Addon::SetSimd(const Napi::CallbackInfo& info) {
   const std::string level = v.As<Napi::String>();
   const KernelTable* table = supportedTableNamed(level);
   if (!table)
-    args.rangeError(0, "level", "'" + level + "' is not available here (" + supportedTableNames() + ")");
+    args.rangeError(0, "level",
+                    "'" + level + "' is not available here (" + supportedTableNames() + ")");
   ctx_.setSimd(table);
   return info.Env().Undefined();
 }
@@ -142,7 +145,8 @@ Napi::Value Addon::SetBlas(const Napi::CallbackInfo& info) {
     ctx_.setBlasForGemm(nullptr);
   } else if (which == "openblas") {
     if (!blas().loaded())
-      throw Napi::Error::New(info.Env(), "_setBlas: OpenBLAS was not loaded (" + blas().error + ")");
+      throw Napi::Error::New(info.Env(),
+                             "_setBlas: OpenBLAS was not loaded (" + blas().error + ")");
     ctx_.setBlasForGemm(&blas());
   } else {
     args.rangeError(0, "which", "must be 'openblas' or 'builtin', got '" + which + "'");

@@ -82,13 +82,19 @@ class Addon : public Napi::Addon<Addon> {
 
   // The running table's kernels for one precision: k(t) inside withDType, or k<T>().
   template <typename T>
-  const Kernels<T>& k() const { return kernelsOf<T>(ctx_.simd()); }
+  const Kernels<T>& k() const {
+    return kernelsOf<T>(ctx_.simd());
+  }
   template <typename T>
-  const Kernels<T>& k(TypeTag<T>) const { return kernelsOf<T>(ctx_.simd()); }
+  const Kernels<T>& k(TypeTag<T>) const {
+    return kernelsOf<T>(ctx_.simd());
+  }
 
   // Runs an elementwise kernel f(begin, end) over [0, n), split across the pool when long.
   template <typename F>
-  void elementwise(size_t n, F&& f) { parallelChunks(ctx_.pool(), n, f); }
+  void elementwise(size_t n, F&& f) {
+    parallelChunks(ctx_.pool(), n, f);
+  }
 
   AddonContext ctx_;
 };

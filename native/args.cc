@@ -10,18 +10,30 @@ namespace {
 
 const char* typedArrayName(napi_typedarray_type t) {
   switch (t) {
-    case napi_int8_array: return "Int8Array";
-    case napi_uint8_array: return "Uint8Array";
-    case napi_uint8_clamped_array: return "Uint8ClampedArray";
-    case napi_int16_array: return "Int16Array";
-    case napi_uint16_array: return "Uint16Array";
-    case napi_int32_array: return "Int32Array";
-    case napi_uint32_array: return "Uint32Array";
-    case napi_float32_array: return "Float32Array";
-    case napi_float64_array: return "Float64Array";
-    case napi_bigint64_array: return "BigInt64Array";
-    case napi_biguint64_array: return "BigUint64Array";
-    default: return "typed array";
+    case napi_int8_array:
+      return "Int8Array";
+    case napi_uint8_array:
+      return "Uint8Array";
+    case napi_uint8_clamped_array:
+      return "Uint8ClampedArray";
+    case napi_int16_array:
+      return "Int16Array";
+    case napi_uint16_array:
+      return "Uint16Array";
+    case napi_int32_array:
+      return "Int32Array";
+    case napi_uint32_array:
+      return "Uint32Array";
+    case napi_float32_array:
+      return "Float32Array";
+    case napi_float64_array:
+      return "Float64Array";
+    case napi_bigint64_array:
+      return "BigInt64Array";
+    case napi_biguint64_array:
+      return "BigUint64Array";
+    default:
+      return "typed array";
   }
 }
 
@@ -67,19 +79,27 @@ std::string Args::describe(napi_value v) const {
   napi_valuetype t;
   if (napi_typeof(env, v, &t) != napi_ok) return "an unknown value";
   switch (t) {
-    case napi_undefined: return "undefined";
-    case napi_null: return "null";
-    case napi_boolean: return "a boolean";
+    case napi_undefined:
+      return "undefined";
+    case napi_null:
+      return "null";
+    case napi_boolean:
+      return "a boolean";
     case napi_number: {
       double d = 0;
       napi_get_value_double(env, v, &d);
       return formatNumber(d);
     }
-    case napi_string: return "a string";
-    case napi_symbol: return "a symbol";
-    case napi_function: return "a function";
-    case napi_bigint: return "a bigint";
-    case napi_external: return "an external";
+    case napi_string:
+      return "a string";
+    case napi_symbol:
+      return "a symbol";
+    case napi_function:
+      return "a function";
+    case napi_bigint:
+      return "a bigint";
+    case napi_external:
+      return "an external";
     case napi_object: {
       bool isTyped = false;
       napi_is_typedarray(env, v, &isTyped);
@@ -126,7 +146,8 @@ FloatArg Args::floats(size_t i, const char* name) {
     dtype_ = d;
   } else if (d != dtype_) {
     typeError(i, name,
-              std::string("must be a ") + (dtype_ == DType::kF32 ? "Float32Array" : "Float64Array") +
+              std::string("must be a ") +
+                  (dtype_ == DType::kF32 ? "Float32Array" : "Float64Array") +
                   " like the other arrays of this call, got " + describe(v));
   }
   out.isNull = false;
@@ -166,9 +187,9 @@ double Args::number(size_t i, const char* name) {
 size_t Args::size(size_t i, const char* name) {
   const double v = number(i, name);
   if (!(v >= 0) || v != std::floor(v) || v > static_cast<double>(kMaxSize))
-    rangeError(i, name,
-               "must be an integer in [0, " + std::to_string(kMaxSize) + "], got " +
-                   formatNumber(v));
+    rangeError(
+        i, name,
+        "must be an integer in [0, " + std::to_string(kMaxSize) + "], got " + formatNumber(v));
   return static_cast<size_t>(v);
 }
 
@@ -196,9 +217,9 @@ size_t Args::shape(size_t i, const char* name, size_t* dims) {
   uint32_t len = 0;
   napi_get_array_length(env, v, &len);
   if (len > kMaxDims)
-    rangeError(i, name,
-               "must have at most " + std::to_string(kMaxDims) + " dims, got " +
-                   std::to_string(len));
+    rangeError(
+        i, name,
+        "must have at most " + std::to_string(kMaxDims) + " dims, got " + std::to_string(len));
   for (uint32_t d = 0; d < len; ++d) {
     napi_value e;
     double x;
@@ -233,8 +254,8 @@ void Args::indicesBelow(const IndexArg& a, size_t count, size_t n, size_t i, con
     const int32_t v = a.data[j];
     if (v < 0 || static_cast<size_t>(v) >= n)
       rangeError(i, name,
-                 "holds " + std::to_string(v) + " at " + at + std::to_string(j) + ", outside " + range +
-                     "[0, " + std::to_string(n) + ")");
+                 "holds " + std::to_string(v) + " at " + at + std::to_string(j) + ", outside " +
+                     range + "[0, " + std::to_string(n) + ")");
   }
 }
 

@@ -26,7 +26,9 @@ struct FloatArg {
   size_t length = 0;
   bool isNull = true;
   template <typename T>
-  T* as(TypeTag<T>) const { return static_cast<T*>(data); }
+  T* as(TypeTag<T>) const {
+    return static_cast<T*>(data);
+  }
 };
 
 struct IndexArg {
@@ -55,7 +57,7 @@ class Args {
   size_t sizeOr(size_t i, const char* name, size_t fallback) {
     return present(i) ? size(i, name) : fallback;
   }
-  int code(size_t i, const char* name, int count);    // integer in [0, count)
+  int code(size_t i, const char* name, int count);  // integer in [0, count)
   bool boolean(size_t i, const char* name);
   // A JS array of at most kMaxDims sizes; returns the number of dims.
   size_t shape(size_t i, const char* name, size_t* dims);

@@ -7,7 +7,8 @@
 namespace bp {
 
 template <typename T>
-void batchNormStats(const ExecContext& ctx, const T* x, size_t n, size_t c, size_t inner, T* mean, T* var) {
+void batchNormStats(const ExecContext& ctx, const T* x, size_t n, size_t c, size_t inner, T* mean,
+                    T* var) {
   const size_t count = n * inner;
   parallelFor(*ctx.pool, c, count, [&](size_t ch, size_t) {
     double s = 0;
@@ -30,8 +31,8 @@ void batchNormStats(const ExecContext& ctx, const T* x, size_t n, size_t c, size
 }
 
 template <typename T>
-void channelAffine(const ExecContext& ctx, const T* x, size_t n, size_t c, size_t inner, const T* scale,
-                    const T* shift, T* y) {
+void channelAffine(const ExecContext& ctx, const T* x, size_t n, size_t c, size_t inner,
+                   const T* scale, const T* shift, T* y) {
   parallelFor(*ctx.pool, n, c * inner, [&](size_t i, size_t) {
     for (size_t ch = 0; ch < c; ++ch) {
       const T* src = x + (i * c + ch) * inner;

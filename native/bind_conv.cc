@@ -35,12 +35,15 @@ ConvGeom readConvGeom(Args& args, size_t f) {
   g.X = args.mul(args.mul(g.cIn, g.h), g.w);
   // Every GEMM dimension and leading dimension must fit in a BLAS int.
   for (size_t v : {g.K, g.NP, g.cOut})
-    if (v > kMaxSize) args.rangeError("convolution too large for one GEMM (a dimension exceeds 2^31-1)");
+    if (v > kMaxSize)
+      args.rangeError("convolution too large for one GEMM (a dimension exceeds 2^31-1)");
   args.mul(g.K, g.NP);
   args.mul(g.cOut, g.NP);
   // The stride-1 paths zero-pad one image into a buffer; its size must be addressable too.
-  const size_t padded = args.mul(args.mul(g.cIn, args.add(g.h, args.mul(2, g.pH))), args.add(g.w, args.mul(2, g.pW)));
-  if (padded > kMaxSize) args.rangeError("convolution too large (a zero-padded image exceeds 2^31-1 elements)");
+  const size_t padded =
+      args.mul(args.mul(g.cIn, args.add(g.h, args.mul(2, g.pH))), args.add(g.w, args.mul(2, g.pW)));
+  if (padded > kMaxSize)
+    args.rangeError("convolution too large (a zero-padded image exceeds 2^31-1 elements)");
   return g;
 }
 
@@ -50,9 +53,11 @@ void guarded(const Napi::CallbackInfo& info, const char* fn, F&& kernel) {
   try {
     kernel();
   } catch (const std::bad_alloc&) {
-    throw Napi::Error::New(info.Env(), std::string(fn) + ": out of memory for the convolution workspace");
+    throw Napi::Error::New(info.Env(),
+                           std::string(fn) + ": out of memory for the convolution workspace");
   } catch (const std::length_error&) {
-    throw Napi::Error::New(info.Env(), std::string(fn) + ": out of memory for the convolution workspace");
+    throw Napi::Error::New(info.Env(),
+                           std::string(fn) + ": out of memory for the convolution workspace");
   }
 }
 
@@ -85,7 +90,8 @@ Napi::Value Addon::Conv2dBackwardInput(const Napi::CallbackInfo& info) {
   args.atLeast(w, args.mul(g.cOut, g.K), 1, "weight");
   args.atLeast(gx, args.mul(g.n, g.X), 2, "gx");
   guarded(info, "conv2dBackwardInput", [&] {
-    withDType(args, [&](auto t) { conv2dBackwardInput(ctx_.exec(), gy.as(t), w.as(t), gx.as(t), g); });
+    withDType(args,
+              [&](auto t) { conv2dBackwardInput(ctx_.exec(), gy.as(t), w.as(t), gx.as(t), g); });
   });
   return info.Env().Undefined();
 }

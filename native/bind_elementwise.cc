@@ -107,9 +107,13 @@ Napi::Value Addon::softmaxCommon(const Napi::CallbackInfo& info, const char* fn,
   return info.Env().Undefined();
 }
 
-Napi::Value Addon::Softmax(const Napi::CallbackInfo& info) { return softmaxCommon(info, "softmax", false); }
+Napi::Value Addon::Softmax(const Napi::CallbackInfo& info) {
+  return softmaxCommon(info, "softmax", false);
+}
 
-Napi::Value Addon::LogSoftmax(const Napi::CallbackInfo& info) { return softmaxCommon(info, "logSoftmax", true); }
+Napi::Value Addon::LogSoftmax(const Napi::CallbackInfo& info) {
+  return softmaxCommon(info, "logSoftmax", true);
+}
 
 Napi::Value Addon::softmaxBackwardCommon(const Napi::CallbackInfo& info, const char* fn, bool log) {
   Args args(info, fn, 5, 5);
@@ -121,9 +125,8 @@ Napi::Value Addon::softmaxBackwardCommon(const Napi::CallbackInfo& info, const c
   args.atLeast(y, total, 0, "y");
   args.atLeast(gy, total, 1, "gy");
   args.atLeast(gx, total, 4, "gx");
-  withDType(args, [&](auto t) {
-    k(t).softmaxBackward(y.as(t), gy.as(t), rows, cols, gx.as(t), log);
-  });
+  withDType(args,
+            [&](auto t) { k(t).softmaxBackward(y.as(t), gy.as(t), rows, cols, gx.as(t), log); });
   return info.Env().Undefined();
 }
 
@@ -150,7 +153,8 @@ Napi::Value Addon::SoftmaxCrossEntropy(const Napi::CallbackInfo& info) {
   if (!grad.isNull) args.atLeast(grad, total, 5, "grad");
   args.indicesBelow(targets, rows, cols, 3, "targets", "row ", "the classes ");
   withDType(args, [&](auto t) {
-    k(t).softmaxCrossEntropy(logits.as(t), rows, cols, targets.data, losses.as(t), grad.as(t), scale);
+    k(t).softmaxCrossEntropy(logits.as(t), rows, cols, targets.data, losses.as(t), grad.as(t),
+                             scale);
   });
   return info.Env().Undefined();
 }

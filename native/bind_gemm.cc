@@ -39,7 +39,8 @@ Napi::Value Addon::Gemm(const Napi::CallbackInfo& info) {
   checkSpan(args, b, offB, strideB, batch, sizeB, 7, "b");
   checkSpan(args, c, offC, strideC, batch, sizeC, 9, "c");
   if (batch > 1 && strideC == 0 && sizeC > 0)
-    args.rangeError(13, "strideC", "must not be 0 when batch > 1 (batches would overwrite each other)");
+    args.rangeError(13, "strideC",
+                    "must not be 0 when batch > 1 (batches would overwrite each other)");
   try {
     withDType(args, [&](auto t) {
       using T = typename decltype(t)::type;

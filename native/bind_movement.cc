@@ -15,13 +15,15 @@ Napi::Value Addon::Permute(const Napi::CallbackInfo& info) {
   const size_t pdims = args.shape(2, "perm", perm);
   const FloatArg out = args.floats(3, "out");
   if (pdims != dims)
-    args.rangeError(2, "perm", "must have " + std::to_string(dims) + " entries like shape, got " +
-                                   std::to_string(pdims));
+    args.rangeError(
+        2, "perm",
+        "must have " + std::to_string(dims) + " entries like shape, got " + std::to_string(pdims));
   bool seen[kMaxDims] = {false};
   for (size_t d = 0; d < dims; ++d) {
     if (perm[d] >= dims || seen[perm[d]])
-      args.rangeError(2, "perm", "must be a permutation of 0.." + std::to_string(dims) + "-1, got " +
-                                     shapeString(perm, dims));
+      args.rangeError(2, "perm",
+                      "must be a permutation of 0.." + std::to_string(dims) + "-1, got " +
+                          shapeString(perm, dims));
     seen[perm[d]] = true;
   }
   size_t total = 1;

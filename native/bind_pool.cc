@@ -23,9 +23,10 @@ PoolGeom readPoolGeom(Args& args, size_t f) {
   g.pH = args.size(f + 7, "padH");
   g.pW = args.size(f + 8, "padW");
   if (g.pH > g.kH / 2 || g.pW > g.kW / 2)
-    args.rangeError(f + 7, "padH", "padding " + std::to_string(g.pH) + "x" + std::to_string(g.pW) +
-                                      " must be at most half the kernel " + std::to_string(g.kH) +
-                                      "x" + std::to_string(g.kW));
+    args.rangeError(f + 7, "padH",
+                    "padding " + std::to_string(g.pH) + "x" + std::to_string(g.pW) +
+                        " must be at most half the kernel " + std::to_string(g.kH) + "x" +
+                        std::to_string(g.kW));
   g.oH = windowOutSize(args, f + 3, "height", g.h, g.kH, g.sH, g.pH, 1);
   g.oW = windowOutSize(args, f + 4, "width", g.w, g.kW, g.sW, g.pW, 1);
   g.HW = args.mul(g.h, g.w);
@@ -33,7 +34,8 @@ PoolGeom readPoolGeom(Args& args, size_t f) {
   args.mul(g.planes, g.HW);
   args.mul(g.planes, g.O);
   if (g.HW > static_cast<size_t>(std::numeric_limits<int32_t>::max()))
-    args.rangeError(f + 1, "h", "a plane of more than 2^31-1 elements cannot be indexed by an Int32Array");
+    args.rangeError(f + 1, "h",
+                    "a plane of more than 2^31-1 elements cannot be indexed by an Int32Array");
   return g;
 }
 

@@ -29,10 +29,10 @@ Napi::Value Addon::MaxAxis(const Napi::CallbackInfo& info) {
   args.atLeast(x, ax.total, 0, "x");
   args.atLeast(out, ax.kept, 4, "out");
   args.atLeast(idx, ax.kept, 5, "indices");
-  if (ax.n == 0 && ax.kept > 0) args.rangeError(2, "n", "must be at least 1 (an empty axis has no maximum)");
-  withDType(args, [&](auto t) {
-    maxWithIndex(x.as(t), ax.outer, ax.n, ax.inner, out.as(t), idx.data);
-  });
+  if (ax.n == 0 && ax.kept > 0)
+    args.rangeError(2, "n", "must be at least 1 (an empty axis has no maximum)");
+  withDType(args,
+            [&](auto t) { maxWithIndex(x.as(t), ax.outer, ax.n, ax.inner, out.as(t), idx.data); });
   return info.Env().Undefined();
 }
 
@@ -43,7 +43,8 @@ Napi::Value Addon::Argmax(const Napi::CallbackInfo& info) {
   const IndexArg idx = args.indices(4, "indices");
   args.atLeast(x, ax.total, 0, "x");
   args.atLeast(idx, ax.kept, 4, "indices");
-  if (ax.n == 0 && ax.kept > 0) args.rangeError(2, "n", "must be at least 1 (an empty axis has no maximum)");
+  if (ax.n == 0 && ax.kept > 0)
+    args.rangeError(2, "n", "must be at least 1 (an empty axis has no maximum)");
   withDType(args, [&](auto t) {
     using T = typename decltype(t)::type;
     maxWithIndex<T>(x.as(t), ax.outer, ax.n, ax.inner, nullptr, idx.data);

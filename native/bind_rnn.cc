@@ -13,7 +13,8 @@ namespace {
 FloatArg cellArray(Args& args, size_t i, const char* name, size_t need, bool required,
                    const char* why) {
   FloatArg a = args.floatsOrNull(i, name);
-  if (required && a.isNull) args.typeError(i, name, std::string("is required ") + why + ", got null");
+  if (required && a.isNull)
+    args.typeError(i, name, std::string("is required ") + why + ", got null");
   if (!a.isNull) args.atLeast(a, need, i, name);
   return a;
 }
@@ -42,8 +43,8 @@ Napi::Value Addon::RnnCellForward(const Napi::CallbackInfo& info) {
   const FloatArg h = args.floats(8, "h");
   args.atLeast(h, bh, 8, "h");
   const FloatArg c = cellArray(args, 9, "c", bh, lstm, "for an LSTM cell");
-  const FloatArg sv = cellArray(args, 10, "saved", args.mul(bh, 4), lstm || gru,
-                                "for LSTM and GRU cells");
+  const FloatArg sv =
+      cellArray(args, 10, "saved", args.mul(bh, 4), lstm || gru, "for LSTM and GRU cells");
   withDType(args, [&](auto t) {
     rnnCellForward(ctx_.exec(), cell, batch, H, xp.as(t), hh.as(t), b.as(t), hp.as(t), cp.as(t),
                    h.as(t), c.as(t), sv.as(t));
@@ -59,8 +60,8 @@ Napi::Value Addon::RnnCellBackward(const Napi::CallbackInfo& info) {
   const size_t gw = args.mul(gatesOf(cell), H);
   const size_t bh = args.mul(batch, H);
   const bool lstm = cell == kLstm, gru = cell == kGru, rnn = !lstm && !gru;
-  const FloatArg sv = cellArray(args, 3, "saved", args.mul(bh, 4), lstm || gru,
-                                "for LSTM and GRU cells");
+  const FloatArg sv =
+      cellArray(args, 3, "saved", args.mul(bh, 4), lstm || gru, "for LSTM and GRU cells");
   const FloatArg hp = cellArray(args, 4, "hPrev", bh, gru, "for a GRU cell");
   const FloatArg cp = cellArray(args, 5, "cPrev", bh, lstm, "for an LSTM cell");
   const FloatArg c = cellArray(args, 6, "c", bh, lstm, "for an LSTM cell");

@@ -17,7 +17,7 @@ std::string versionFrom(const Blas& b, const std::string& name) {
     if (config.compare(0, 8, "OpenBLAS") == 0 && space != std::string::npos) {
       const size_t end = config.find(' ', space + 1);
       return "openblas " + config.substr(space + 1, end == std::string::npos ? std::string::npos
-                                                                               : end - space - 1);
+                                                                             : end - space - 1);
     }
     return "openblas " + config;
   }
@@ -61,7 +61,7 @@ Blas load() {
     return b;
   }
   const std::vector<std::string> candidates = {
-      "libopenblas.so.0", "libopenblas.so", "libopenblasp.so.0", "libopenblasp.so",
+      "libopenblas.so.0",  "libopenblas.so",    "libopenblasp.so.0",  "libopenblasp.so",
       "libopenblaso.so.0", "libopenblas.dylib", "libopenblas.0.dylib"};
   for (const auto& name : candidates) {
     if (tryOpen(b, name)) return b;

@@ -13,8 +13,8 @@ typedef void (*SgemmFn)(int order, int transA, int transB, int m, int n, int k, 
                         const float* a, int lda, const float* b, int ldb, float beta, float* c,
                         int ldc);
 typedef void (*DgemmFn)(int order, int transA, int transB, int m, int n, int k, double alpha,
-                        const double* a, int lda, const double* b, int ldb, double beta,
-                        double* c, int ldc);
+                        const double* a, int lda, const double* b, int ldb, double beta, double* c,
+                        int ldc);
 
 struct Blas {
   SgemmFn sgemm = nullptr;

@@ -44,11 +44,11 @@ void conv2dBackwardWeight(const ExecContext& ctx, const T* x, const T* gy, T* gw
     conv2dBackwardWeightIm2col(ctx, x, gy, gw, gb, g);
 }
 
-#define BP_INSTANTIATE(T)                                                                          \
+#define BP_INSTANTIATE(T)                                                                         \
   template void conv2d<T>(const ExecContext&, const T*, const T*, const T*, T*, const ConvGeom&); \
-  template void conv2dBackwardInput<T>(const ExecContext&, const T*, const T*, T*,               \
-                                       const ConvGeom&);                                         \
-  template void conv2dBackwardWeight<T>(const ExecContext&, const T*, const T*, T*, T*,          \
+  template void conv2dBackwardInput<T>(const ExecContext&, const T*, const T*, T*,                \
+                                       const ConvGeom&);                                          \
+  template void conv2dBackwardWeight<T>(const ExecContext&, const T*, const T*, T*, T*,           \
                                         const ConvGeom&);
 BP_INSTANTIATE(float)
 BP_INSTANTIATE(double)

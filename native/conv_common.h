@@ -24,7 +24,8 @@ struct ThreadBuffers {
 
 // One buffer of each of `sizes` (element counts) per pool thread, from workspace slots base on.
 template <typename T>
-ThreadBuffers<T> threadBuffers(const ExecContext& ctx, size_t base, std::initializer_list<size_t> sizes) {
+ThreadBuffers<T> threadBuffers(const ExecContext& ctx, size_t base,
+                               std::initializer_list<size_t> sizes) {
   ThreadBuffers<T> b;
   const size_t threads = static_cast<size_t>(ctx.pool->size());
   size_t s = 0;

@@ -50,14 +50,16 @@ void padImage(const T* x, const ConvGeom& g, size_t Hp, size_t Wp, size_t slack,
   std::fill(xp, xp + g.cIn * plane + slack, T(0));
   for (size_t c = 0; c < g.cIn; ++c)
     for (size_t r = 0; r < g.h; ++r)
-      std::memcpy(xp + c * plane + (r + g.pH) * Wp + g.pW, x + (c * g.h + r) * g.w, g.w * sizeof(T));
+      std::memcpy(xp + c * plane + (r + g.pH) * Wp + g.pW, x + (c * g.h + r) * g.w,
+                  g.w * sizeof(T));
 }
 
 // RA x 4 block of dot products of length len (a multiple of the vector length L), kept as
 // vectors: out[(i*ldo + j)*L + l] += sum over p = l mod L of a_i[p] * b_j[p]. The lanes are
 // summed once per call by the caller, not once per image.
 template <typename T, size_t Bytes, int RA>
-BP_ALWAYS_INLINE void dotBlock(const T* const* a, const T* const* b, size_t len, T* out, size_t ldo) {
+BP_ALWAYS_INLINE void dotBlock(const T* const* a, const T* const* b, size_t len, T* out,
+                               size_t ldo) {
   typedef typename VecOf<T, Bytes>::type V;
   constexpr size_t L = Bytes / sizeof(T);
   V s[RA][4];
@@ -81,8 +83,8 @@ BP_ALWAYS_INLINE void dotBlock(const T* const* a, const T* const* b, size_t len,
 // of 4): blocks of RB channels (4 where there are 32 vector registers, 2 where 16), then one
 // block of the ones left over.
 template <typename T, size_t Bytes, int RB>
-BP_ALWAYS_INLINE void weightDots(const T* gyw, size_t ldg, const T* xp, const size_t* offs, size_t cOut,
-                                 size_t kPad, size_t len, T* acc) {
+BP_ALWAYS_INLINE void weightDots(const T* gyw, size_t ldg, const T* xp, const size_t* offs,
+                                 size_t cOut, size_t kPad, size_t len, T* acc) {
   constexpr size_t L = Bytes / sizeof(T);
   for (size_t co = 0; co < cOut; co += RB) {
     const size_t rows = std::min<size_t>(RB, cOut - co);
@@ -92,10 +94,18 @@ BP_ALWAYS_INLINE void weightDots(const T* gyw, size_t ldg, const T* xp, const si
       const T* b[4] = {xp + offs[k], xp + offs[k + 1], xp + offs[k + 2], xp + offs[k + 3]};
       T* out = acc + (co * kPad + k) * L;
       switch (rows) {
-        case 1: dotBlock<T, Bytes, 1>(a, b, len, out, kPad); break;
-        case 2: dotBlock<T, Bytes, (RB >= 2 ? 2 : 1)>(a, b, len, out, kPad); break;
-        case 3: dotBlock<T, Bytes, (RB >= 3 ? 3 : 1)>(a, b, len, out, kPad); break;
-        default: dotBlock<T, Bytes, RB>(a, b, len, out, kPad); break;
+        case 1:
+          dotBlock<T, Bytes, 1>(a, b, len, out, kPad);
+          break;
+        case 2:
+          dotBlock<T, Bytes, (RB >= 2 ? 2 : 1)>(a, b, len, out, kPad);
+          break;
+        case 3:
+          dotBlock<T, Bytes, (RB >= 3 ? 3 : 1)>(a, b, len, out, kPad);
+          break;
+        default:
+          dotBlock<T, Bytes, RB>(a, b, len, out, kPad);
+          break;
       }
     }
   }
@@ -105,8 +115,8 @@ BP_ALWAYS_INLINE void weightDots(const T* gyw, size_t ldg, const T* xp, const si
 // r < R, p < NV*L; R rows of accumulators times NV vectors, B read straight from the padded
 // image (no packing).
 template <typename T, size_t Bytes, int R, int NV>
-BP_ALWAYS_INLINE void windowTile(const T* w, size_t K, const T* xp, const size_t* offs, size_t p0, T* out,
-                                 size_t ldo) {
+BP_ALWAYS_INLINE void windowTile(const T* w, size_t K, const T* xp, const size_t* offs, size_t p0,
+                                 T* out, size_t ldo) {
   typedef typename VecOf<T, Bytes>::type V;
   constexpr size_t L = Bytes / sizeof(T);
   V acc[R][NV];
@@ -127,8 +137,8 @@ BP_ALWAYS_INLINE void windowTile(const T* w, size_t K, const T* xp, const size_t
 
 // One block of NV*L wide pixels for every output channel, in row groups of at most RMAX.
 template <typename T, size_t Bytes, int RMAX, int NV>
-BP_ALWAYS_INLINE void windowBlock(const T* w, size_t cOut, size_t K, const T* xp, const size_t* offs,
-                                  size_t p0, T* out, size_t ldo) {
+BP_ALWAYS_INLINE void windowBlock(const T* w, size_t cOut, size_t K, const T* xp,
+                                  const size_t* offs, size_t p0, T* out, size_t ldo) {
   size_t co = 0;
   for (; co + RMAX <= cOut; co += RMAX)
     windowTile<T, Bytes, RMAX, NV>(w + co * K, K, xp, offs, p0, out + co * ldo, ldo);
@@ -136,26 +146,43 @@ BP_ALWAYS_INLINE void windowBlock(const T* w, size_t cOut, size_t K, const T* xp
   const T* wr = w + co * K;
   T* o = out + co * ldo;
   switch (rest) {
-    case 0: break;
-    case 1: windowTile<T, Bytes, 1, NV>(wr, K, xp, offs, p0, o, ldo); break;
-    case 2: windowTile<T, Bytes, 2, NV>(wr, K, xp, offs, p0, o, ldo); break;
-    case 3: windowTile<T, Bytes, 3, NV>(wr, K, xp, offs, p0, o, ldo); break;
-    case 4: windowTile<T, Bytes, 4, NV>(wr, K, xp, offs, p0, o, ldo); break;
-    case 5: windowTile<T, Bytes, 5, NV>(wr, K, xp, offs, p0, o, ldo); break;
-    case 6: windowTile<T, Bytes, 6, NV>(wr, K, xp, offs, p0, o, ldo); break;
-    default: windowTile<T, Bytes, 7, NV>(wr, K, xp, offs, p0, o, ldo); break;
+    case 0:
+      break;
+    case 1:
+      windowTile<T, Bytes, 1, NV>(wr, K, xp, offs, p0, o, ldo);
+      break;
+    case 2:
+      windowTile<T, Bytes, 2, NV>(wr, K, xp, offs, p0, o, ldo);
+      break;
+    case 3:
+      windowTile<T, Bytes, 3, NV>(wr, K, xp, offs, p0, o, ldo);
+      break;
+    case 4:
+      windowTile<T, Bytes, 4, NV>(wr, K, xp, offs, p0, o, ldo);
+      break;
+    case 5:
+      windowTile<T, Bytes, 5, NV>(wr, K, xp, offs, p0, o, ldo);
+      break;
+    case 6:
+      windowTile<T, Bytes, 6, NV>(wr, K, xp, offs, p0, o, ldo);
+      break;
+    default:
+      windowTile<T, Bytes, 7, NV>(wr, K, xp, offs, p0, o, ldo);
+      break;
   }
 }
 
 // dst_k[e] += tile[k*nb + e] for every row k of a tile, dst_k = gxp + offs[k] + p0; nb = NV*L.
 template <typename T, size_t Bytes, int NV>
-BP_ALWAYS_INLINE void addWindows(T* gxp, const size_t* offs, size_t rows, size_t p0, const T* tile) {
+BP_ALWAYS_INLINE void addWindows(T* gxp, const size_t* offs, size_t rows, size_t p0,
+                                 const T* tile) {
   constexpr size_t L = Bytes / sizeof(T);
   for (size_t k = 0; k < rows; ++k) {
     T* dst = gxp + offs[k] + p0;
     const T* src = tile + k * NV * L;
     for (int v = 0; v < NV; ++v)
-      storeVec<T, Bytes>(dst + v * L, loadVec<T, Bytes>(dst + v * L) + loadVec<T, Bytes>(src + v * L));
+      storeVec<T, Bytes>(dst + v * L,
+                         loadVec<T, Bytes>(dst + v * L) + loadVec<T, Bytes>(src + v * L));
   }
 }
 
@@ -193,16 +220,20 @@ BP_TARGET_AVX2 void windowBlockAvx2(const double* w, size_t c, size_t K, const d
   windowBlock<double, 32, 4, 3>(w, c, K, x, o, p0, out, ldo);
 }
 
-BP_TARGET_AVX512 void addWindowsAvx512(float* g, const size_t* o, size_t rows, size_t p0, const float* t) {
+BP_TARGET_AVX512 void addWindowsAvx512(float* g, const size_t* o, size_t rows, size_t p0,
+                                       const float* t) {
   addWindows<float, 64, 3>(g, o, rows, p0, t);
 }
-BP_TARGET_AVX512 void addWindowsAvx512(double* g, const size_t* o, size_t rows, size_t p0, const double* t) {
+BP_TARGET_AVX512 void addWindowsAvx512(double* g, const size_t* o, size_t rows, size_t p0,
+                                       const double* t) {
   addWindows<double, 64, 3>(g, o, rows, p0, t);
 }
-BP_TARGET_AVX2 void addWindowsAvx2(float* g, const size_t* o, size_t rows, size_t p0, const float* t) {
+BP_TARGET_AVX2 void addWindowsAvx2(float* g, const size_t* o, size_t rows, size_t p0,
+                                   const float* t) {
   addWindows<float, 32, 3>(g, o, rows, p0, t);
 }
-BP_TARGET_AVX2 void addWindowsAvx2(double* g, const size_t* o, size_t rows, size_t p0, const double* t) {
+BP_TARGET_AVX2 void addWindowsAvx2(double* g, const size_t* o, size_t rows, size_t p0,
+                                   const double* t) {
   addWindows<double, 32, 3>(g, o, rows, p0, t);
 }
 #endif
@@ -257,7 +288,8 @@ void weightDotsDispatch(IsaLevel level, const T* g, size_t ld, const T* x, const
 
 // Forward, stride 1: y = conv(x, w) + bias, by windowBlock over blocks of wide pixels.
 template <typename T>
-void conv2dDirect(const ExecContext& ctx, const T* x, const T* wt, const T* bias, T* y, const ConvGeom& g) {
+void conv2dDirect(const ExecContext& ctx, const T* x, const T* wt, const T* bias, T* y,
+                  const ConvGeom& g) {
   const IsaLevel level = ctx.simd->level;
   const size_t bytes = vectorBytes(level);
   const size_t nb = windowPixels(bytes, sizeof(T));
@@ -308,7 +340,8 @@ void conv2dDirect(const ExecContext& ctx, const T* x, const T* wt, const T* bias
 // Wᵀ·gy is added to the zero-padded gx at off_k + q: one contiguous run per tap, so no col2im.
 // gy is laid out on the wide grid with zeros at ox >= oW, so those columns add nothing.
 template <typename T>
-void conv2dBackwardInputDirect(const ExecContext& ctx, const T* gy, const T* wt, T* gx, const ConvGeom& g) {
+void conv2dBackwardInputDirect(const ExecContext& ctx, const T* gy, const T* wt, T* gx,
+                               const ConvGeom& g) {
   const IsaLevel level = ctx.simd->level;
   const size_t bytes = vectorBytes(level);
   const size_t nb = windowPixels(bytes, sizeof(T));
@@ -346,14 +379,17 @@ void conv2dBackwardInputDirect(const ExecContext& ctx, const T* gy, const T* wt,
     T* gxi = gx + img * g.X;
     for (size_t c = 0; c < g.cIn; ++c)
       for (size_t r = 0; r < g.h; ++r)
-        std::memcpy(gxi + (c * g.h + r) * g.w, gxp + c * Hp * Wp + (r + g.pH) * Wp + g.pW, g.w * sizeof(T));
+        std::memcpy(gxi + (c * g.h + r) * g.w, gxp + c * Hp * Wp + (r + g.pH) * Wp + g.pW,
+                    g.w * sizeof(T));
   });
 }
 
 // Weight (and bias) gradient, stride 1: gw[co, k] = sum over images and wide pixels of
-// gy_wide[co, p'] * xp[off_k + p'], gy_wide being gy spread on the wide grid with zeros at ox >= oW.
+// gy_wide[co, p'] * xp[off_k + p'], gy_wide being gy spread on the wide grid with zeros at ox >=
+// oW.
 template <typename T>
-void conv2dBackwardWeightDirect(const ExecContext& ctx, const T* x, const T* gy, T* gw, T* gb, const ConvGeom& g) {
+void conv2dBackwardWeightDirect(const ExecContext& ctx, const T* x, const T* gy, T* gw, T* gb,
+                                const ConvGeom& g) {
   std::fill(gw, gw + g.cOut * g.K, T(0));  // the lanes of each thread are added into it
   const IsaLevel level = ctx.simd->level;
   const size_t bytes = vectorBytes(level);
@@ -370,7 +406,8 @@ void conv2dBackwardWeightDirect(const ExecContext& ctx, const T* x, const T* gy,
   for (size_t k = g.K; k < kPad; ++k) offs[k] = 0;  // padding taps: computed, then dropped
   auto buf = threadBuffers<T>(ctx, 1, {xpSize, g.cOut * len, g.cOut * kPad * L});
   const size_t threads = buf.slot[0].size();
-  for (size_t t = 0; t < threads; ++t) std::fill(buf.slot[2][t], buf.slot[2][t] + g.cOut * kPad * L, T(0));
+  for (size_t t = 0; t < threads; ++t)
+    std::fill(buf.slot[2][t], buf.slot[2][t] + g.cOut * kPad * L, T(0));
   BiasGradSums<T> gbSums(gb, threads, g.cOut);
   std::vector<char> used(threads, 0);
   parallelFor(*ctx.pool, g.n, g.K * len * g.cOut, [&](size_t img, size_t t) {
@@ -400,12 +437,12 @@ void conv2dBackwardWeightDirect(const ExecContext& ctx, const T* x, const T* gy,
   gbSums.finish();
 }
 
-#define BP_INSTANTIATE(T)                                                                          \
-  template void conv2dDirect<T>(const ExecContext&, const T*, const T*, const T*, T*,            \
-                                const ConvGeom&);                                                \
-  template void conv2dBackwardInputDirect<T>(const ExecContext&, const T*, const T*, T*,         \
-                                             const ConvGeom&);                                   \
-  template void conv2dBackwardWeightDirect<T>(const ExecContext&, const T*, const T*, T*, T*,    \
+#define BP_INSTANTIATE(T)                                                                     \
+  template void conv2dDirect<T>(const ExecContext&, const T*, const T*, const T*, T*,         \
+                                const ConvGeom&);                                             \
+  template void conv2dBackwardInputDirect<T>(const ExecContext&, const T*, const T*, T*,      \
+                                             const ConvGeom&);                                \
+  template void conv2dBackwardWeightDirect<T>(const ExecContext&, const T*, const T*, T*, T*, \
                                               const ConvGeom&);
 BP_INSTANTIATE(float)
 BP_INSTANTIATE(double)

@@ -91,7 +91,8 @@ void col2im(const T* cols, size_t ld, const ConvGeom& g, T* gx) {
 }
 
 // A packed as micro-panels of mr rows: panel q, column p holds rows q*mr.. of op(A)[:, p]
-// (zeros past `rows`). rowStride/colStride give element (r, p) of op(A) at r*rowStride + p*colStride.
+// (zeros past `rows`). rowStride/colStride give element (r, p) of op(A) at r*rowStride +
+// p*colStride.
 template <typename T>
 void packPanels(const T* a, size_t rows, size_t cols, size_t rowStride, size_t colStride, size_t mr,
                 T* dst) {
@@ -123,7 +124,8 @@ void scatterRowToBlocks(const T* row, size_t P, size_t nr, size_t kc, size_t k, 
 }  // namespace
 
 template <typename T>
-void conv2dIm2col(const ExecContext& ctx, const T* x, const T* wt, const T* bias, T* y, const ConvGeom& g) {
+void conv2dIm2col(const ExecContext& ctx, const T* x, const T* wt, const T* bias, T* y,
+                  const ConvGeom& g) {
   if (g.n == 0 || g.cOut == 0) return;
   const Kernels<T>& kr = kernelsOf<T>(*ctx.simd);
   const size_t mr = static_cast<size_t>(kr.mr), nr = static_cast<size_t>(kr.nr);
@@ -131,7 +133,8 @@ void conv2dIm2col(const ExecContext& ctx, const T* x, const T* wt, const T* bias
   if (g.K == 0) {
     for (size_t i = 0; i < g.n; ++i)
       for (size_t co = 0; co < g.cOut; ++co)
-        std::fill(y + (i * g.cOut + co) * g.P, y + (i * g.cOut + co + 1) * g.P, bias ? bias[co] : T(0));
+        std::fill(y + (i * g.cOut + co) * g.P, y + (i * g.cOut + co + 1) * g.P,
+                  bias ? bias[co] : T(0));
     return;
   }
   T* apack = ctx.ws->get<T>(0, panels * mr * g.K);
@@ -168,7 +171,8 @@ void conv2dIm2col(const ExecContext& ctx, const T* x, const T* wt, const T* bias
 }
 
 template <typename T>
-void conv2dBackwardInputIm2col(const ExecContext& ctx, const T* gy, const T* wt, T* gx, const ConvGeom& g) {
+void conv2dBackwardInputIm2col(const ExecContext& ctx, const T* gy, const T* wt, T* gx,
+                               const ConvGeom& g) {
   if (g.n == 0 || g.X == 0) return;
   if (g.cOut == 0) {
     std::fill(gx, gx + g.n * g.X, T(0));
@@ -186,11 +190,13 @@ void conv2dBackwardInputIm2col(const ExecContext& ctx, const T* gy, const T* wt,
     T* gcols = buf.slot[1][t];
     T* tile = buf.slot[2][t];
     const T* gyi = gy + i * g.cOut * g.P;
-    for (size_t co = 0; co < g.cOut; ++co) scatterRowToBlocks(gyi + co * g.P, g.P, nr, g.cOut, co, bpack);
+    for (size_t co = 0; co < g.cOut; ++co)
+      scatterRowToBlocks(gyi + co * g.P, g.P, nr, g.cOut, co, bpack);
     for (size_t blk = 0; blk < blocks; ++blk) {
       const size_t p0 = blk * nr, cols = std::min(nr, g.P - p0);
       for (size_t q = 0; q < panels; ++q) {
-        kr.gemmMicro(g.cOut, apack + q * mr * g.cOut, bpack + blk * g.cOut * nr, tile, nr, T(1), T(0));
+        kr.gemmMicro(g.cOut, apack + q * mr * g.cOut, bpack + blk * g.cOut * nr, tile, nr, T(1),
+                     T(0));
         const size_t rows = std::min(mr, g.K - q * mr);
         for (size_t r = 0; r < rows; ++r)
           std::memcpy(gcols + (q * mr + r) * g.P + p0, tile + r * nr, cols * sizeof(T));
@@ -200,9 +206,9 @@ void conv2dBackwardInputIm2col(const ExecContext& ctx, const T* gy, const T* wt,
   });
 }
 
-
 template <typename T>
-void conv2dBackwardWeightIm2col(const ExecContext& ctx, const T* x, const T* gy, T* gw, T* gb, const ConvGeom& g) {
+void conv2dBackwardWeightIm2col(const ExecContext& ctx, const T* x, const T* gy, T* gw, T* gb,
+                                const ConvGeom& g) {
   const size_t wsize = g.cOut * g.K;
   std::fill(gw, gw + wsize, T(0));
   if (gb) std::fill(gb, gb + g.cOut, T(0));
@@ -226,7 +232,8 @@ void conv2dBackwardWeightIm2col(const ExecContext& ctx, const T* x, const T* gy,
   auto buf = threadBuffers<T>(ctx, 1, {kPad * g.P, g.K * g.P, mPad * g.P, mPad * kPad});
   const size_t threads = buf.slot[0].size();
   BiasGradSums<T> gbSums(gb, threads, g.cOut);
-  for (size_t t = 0; t < threads; ++t) std::fill(buf.slot[3][t], buf.slot[3][t] + mPad * kPad, T(0));
+  for (size_t t = 0; t < threads; ++t)
+    std::fill(buf.slot[3][t], buf.slot[3][t] + mPad * kPad, T(0));
   std::vector<char> used(threads, 0);
   parallelFor(*ctx.pool, g.n, g.K * g.P * (g.cOut + 3), [&](size_t i, size_t t) {
     used[t] = 1;
@@ -251,8 +258,8 @@ void conv2dBackwardWeightIm2col(const ExecContext& ctx, const T* x, const T* gy,
     packPanels(gyi, g.cOut, g.P, g.P, 1, mr, apack);
     for (size_t q = 0; q < panels; ++q)
       for (size_t blk = 0; blk < blocks; ++blk)
-        kr.gemmMicro(g.P, apack + q * mr * g.P, bpack + blk * g.P * nr, acc + q * mr * kPad + blk * nr,
-                     kPad, T(1), T(1));
+        kr.gemmMicro(g.P, apack + q * mr * g.P, bpack + blk * g.P * nr,
+                     acc + q * mr * kPad + blk * nr, kPad, T(1), T(1));
     gbSums.add(t, gyi, g.P);
   });
   for (size_t t = 0; t < threads; ++t) {
@@ -264,12 +271,12 @@ void conv2dBackwardWeightIm2col(const ExecContext& ctx, const T* x, const T* gy,
   gbSums.finish();
 }
 
-#define BP_INSTANTIATE(T)                                                                          \
-  template void conv2dIm2col<T>(const ExecContext&, const T*, const T*, const T*, T*,            \
-                                const ConvGeom&);                                                \
-  template void conv2dBackwardInputIm2col<T>(const ExecContext&, const T*, const T*, T*,         \
-                                             const ConvGeom&);                                   \
-  template void conv2dBackwardWeightIm2col<T>(const ExecContext&, const T*, const T*, T*, T*,    \
+#define BP_INSTANTIATE(T)                                                                     \
+  template void conv2dIm2col<T>(const ExecContext&, const T*, const T*, const T*, T*,         \
+                                const ConvGeom&);                                             \
+  template void conv2dBackwardInputIm2col<T>(const ExecContext&, const T*, const T*, T*,      \
+                                             const ConvGeom&);                                \
+  template void conv2dBackwardWeightIm2col<T>(const ExecContext&, const T*, const T*, T*, T*, \
                                               const ConvGeom&);
 BP_INSTANTIATE(float)
 BP_INSTANTIATE(double)

@@ -19,8 +19,15 @@ struct ExecContext {
 };
 
 // The table's kernels for one precision: kernelsOf<T>(table).
-template <typename T> const Kernels<T>& kernelsOf(const KernelTable& t);
-template <> inline const Kernels<float>& kernelsOf<float>(const KernelTable& t) { return t.f32; }
-template <> inline const Kernels<double>& kernelsOf<double>(const KernelTable& t) { return t.f64; }
+template <typename T>
+const Kernels<T>& kernelsOf(const KernelTable& t);
+template <>
+inline const Kernels<float>& kernelsOf<float>(const KernelTable& t) {
+  return t.f32;
+}
+template <>
+inline const Kernels<double>& kernelsOf<double>(const KernelTable& t) {
+  return t.f64;
+}
 
 }  // namespace bp

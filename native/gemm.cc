@@ -19,9 +19,16 @@ void scaleMatrix(size_t m, size_t n, T beta, T* c, size_t ldc) {
 
 namespace {
 
-template <typename T> struct Blocking;
-template <> struct Blocking<float> { static constexpr size_t kc = 256, mcRows = 16, nc = 1024; };
-template <> struct Blocking<double> { static constexpr size_t kc = 128, mcRows = 16, nc = 1024; };
+template <typename T>
+struct Blocking;
+template <>
+struct Blocking<float> {
+  static constexpr size_t kc = 256, mcRows = 16, nc = 1024;
+};
+template <>
+struct Blocking<double> {
+  static constexpr size_t kc = 128, mcRows = 16, nc = 1024;
+};
 
 // Packs op(A)[i0:i0+mc, p0:p0+kc] as micro-panels of mr rows: panel s holds, for each p, the
 // mr values of column p (rows past mc are zero).
@@ -144,7 +151,7 @@ void gemmBuiltin(bool transA, bool transB, size_t m, size_t n, size_t k, T alpha
         const size_t sBegin = chunk * perChunk;
         const size_t sEnd = std::min(slivers, sBegin + perChunk);
         const T* ap = aPack + i0 * kc;  // i0 is a multiple of mr: sliver i0 / mr
-        alignas(64) T tile[16 * 64];     // mr * nr <= 1024 for every kernel table
+        alignas(64) T tile[16 * 64];    // mr * nr <= 1024 for every kernel table
         for (size_t s = sBegin; s < sEnd; ++s) {
           const size_t jj = j0 + s * nr;
           const size_t cols = std::min(nr, n - jj);
@@ -224,10 +231,10 @@ template void gemmSmall<double>(bool, bool, size_t, size_t, size_t, double, cons
                                 const double*, size_t, double, double*, size_t,
                                 const Kernels<double>&, Workspace&);
 template void gemmBuiltin<float>(bool, bool, size_t, size_t, size_t, float, const float*, size_t,
-                                 const float*, size_t, float, float*, size_t,
-                                 const Kernels<float>&, ThreadPool&, Workspace&);
-template void gemmBuiltin<double>(bool, bool, size_t, size_t, size_t, double, const double*,
-                                  size_t, const double*, size_t, double, double*, size_t,
+                                 const float*, size_t, float, float*, size_t, const Kernels<float>&,
+                                 ThreadPool&, Workspace&);
+template void gemmBuiltin<double>(bool, bool, size_t, size_t, size_t, double, const double*, size_t,
+                                  const double*, size_t, double, double*, size_t,
                                   const Kernels<double>&, ThreadPool&, Workspace&);
 
 }  // namespace bp

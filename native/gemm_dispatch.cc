@@ -36,9 +36,8 @@ void blasGemm(const Blas& blas, ThreadPool& pool, bool transA, bool transB, size
   const bool splitRows = m >= 2 * kAlign;
   const size_t side = splitRows ? m : n;
   if (threads <= 1 || work < 96.0 * 96 * 96 || side < 2 * kAlign) {
-    cblasGemm(blas, ta, tb, static_cast<int>(m), static_cast<int>(n), static_cast<int>(kk),
-              alpha, a, static_cast<int>(lda), b, static_cast<int>(ldb), beta, c,
-              static_cast<int>(ldc));
+    cblasGemm(blas, ta, tb, static_cast<int>(m), static_cast<int>(n), static_cast<int>(kk), alpha,
+              a, static_cast<int>(lda), b, static_cast<int>(ldb), beta, c, static_cast<int>(ldc));
     return;
   }
   const size_t parts = std::min(threads, side / kAlign);

@@ -38,14 +38,16 @@ const KernelTable* bestSupportedTable() {
 
 const KernelTable* supportedTableNamed(const std::string& name) {
   for (size_t i = 0; i < kIsaChoiceCount; ++i)
-    if (name == kIsaChoices[i].table->name && kIsaChoices[i].supported()) return kIsaChoices[i].table;
+    if (name == kIsaChoices[i].table->name && kIsaChoices[i].supported())
+      return kIsaChoices[i].table;
   return nullptr;
 }
 
 std::string supportedTableNames() {
   std::string s;
   for (size_t i = 0; i < kIsaChoiceCount; ++i)
-    if (kIsaChoices[i].supported()) s += (s.empty() ? "" : ", ") + std::string(kIsaChoices[i].table->name);
+    if (kIsaChoices[i].supported())
+      s += (s.empty() ? "" : ", ") + std::string(kIsaChoices[i].table->name);
   return s;
 }
 

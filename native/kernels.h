@@ -59,10 +59,16 @@ struct KernelTable {
   Kernels<double> f64;
 };
 
-namespace scalar { extern const KernelTable table; }
+namespace scalar {
+extern const KernelTable table;
+}
 #if defined(__x86_64__) || defined(_M_X64)
-namespace avx2 { extern const KernelTable table; }
-namespace avx512 { extern const KernelTable table; }
+namespace avx2 {
+extern const KernelTable table;
+}
+namespace avx512 {
+extern const KernelTable table;
+}
 #endif
 
 }  // namespace bp

@@ -6,8 +6,8 @@ namespace bp {
 
 template <typename T>
 void broadcastBinary(const Kernels<T>& k, int op, const T* a, const size_t* aShape, size_t aDims,
-                     const T* b, const size_t* bShape, size_t bDims, T* out,
-                     const size_t* outShape, size_t outDims) {
+                     const T* b, const size_t* bShape, size_t bDims, T* out, const size_t* outShape,
+                     size_t outDims) {
   size_t total = 1;
   for (size_t d = 0; d < outDims; ++d) total *= outShape[d];
   if (total == 0) return;
@@ -59,7 +59,8 @@ void broadcastBinary(const Kernels<T>& k, int op, const T* a, const size_t* aSha
     else if (ia == 0 && ib == 1)
       k.binaryVS(op, b + offB, a[offA], o, inner, true);
     else  // not reached: the innermost kept dim is real in at least one input
-      for (size_t i = 0; i < inner; ++i) k.binaryVV(op, a + offA + i * ia, b + offB + i * ib, o + i, 1);
+      for (size_t i = 0; i < inner; ++i)
+        k.binaryVV(op, a + offA + i * ia, b + offB + i * ib, o + i, 1);
     for (size_t d = 1; d < m; ++d) {
       offA += sa[d];
       offB += sb[d];
@@ -162,12 +163,12 @@ void maxWithIndex(const T* x, size_t outer, size_t n, size_t inner, T* out, int3
   }
 }
 
-#define BP_INSTANTIATE(T)                                                                       \
-  template void broadcastBinary<T>(const Kernels<T>&, int, const T*, const size_t*, size_t,     \
-                                   const T*, const size_t*, size_t, T*, const size_t*, size_t); \
-  template void biasAdd<T>(const Kernels<T>&, const T*, size_t, size_t, const T*, T*);          \
-  template void permuteCopy<T>(const T*, const size_t*, const size_t*, size_t, T*);             \
-  template void gatherRows<T>(const T*, size_t, size_t, size_t, const int32_t*, size_t, T*);    \
+#define BP_INSTANTIATE(T)                                                                        \
+  template void broadcastBinary<T>(const Kernels<T>&, int, const T*, const size_t*, size_t,      \
+                                   const T*, const size_t*, size_t, T*, const size_t*, size_t);  \
+  template void biasAdd<T>(const Kernels<T>&, const T*, size_t, size_t, const T*, T*);           \
+  template void permuteCopy<T>(const T*, const size_t*, const size_t*, size_t, T*);              \
+  template void gatherRows<T>(const T*, size_t, size_t, size_t, const int32_t*, size_t, T*);     \
   template void scatterAddRows<T>(const T*, size_t, size_t, size_t, const int32_t*, size_t, T*); \
   template void maxWithIndex<T>(const T*, size_t, size_t, size_t, T*, int32_t*);
 BP_INSTANTIATE(float)

@@ -15,8 +15,8 @@ constexpr size_t kMaxDimsCommon = 8;
 // out = a op b with NumPy broadcasting; shapes were validated (at most 8 dims each).
 template <typename T>
 void broadcastBinary(const Kernels<T>& k, int op, const T* a, const size_t* aShape, size_t aDims,
-                     const T* b, const size_t* bShape, size_t bDims, T* out,
-                     const size_t* outShape, size_t outDims);
+                     const T* b, const size_t* bShape, size_t bDims, T* out, const size_t* outShape,
+                     size_t outDims);
 
 // out[r, :] = x[r, :] + bias for each of `rows` rows of `cols` values (the table's binaryVV).
 template <typename T>

@@ -10,46 +10,46 @@
 #pragma once
 
 // X(enumerator, "name")
-#define BP_UNARY_OP_LIST(X)     \
-  X(kRelu, "relu")              \
-  X(kLeakyRelu, "leakyRelu")    \
-  X(kSigmoid, "sigmoid")        \
-  X(kTanh, "tanh")              \
-  X(kGelu, "gelu")              \
-  X(kExp, "exp")                \
-  X(kLog, "log")                \
-  X(kSqrt, "sqrt")              \
-  X(kAbs, "abs")                \
-  X(kNeg, "neg")                \
-  X(kSign, "sign")              \
-  X(kSoftplus, "softplus")      \
-  X(kSilu, "silu")              \
+#define BP_UNARY_OP_LIST(X)  \
+  X(kRelu, "relu")           \
+  X(kLeakyRelu, "leakyRelu") \
+  X(kSigmoid, "sigmoid")     \
+  X(kTanh, "tanh")           \
+  X(kGelu, "gelu")           \
+  X(kExp, "exp")             \
+  X(kLog, "log")             \
+  X(kSqrt, "sqrt")           \
+  X(kAbs, "abs")             \
+  X(kNeg, "neg")             \
+  X(kSign, "sign")           \
+  X(kSoftplus, "softplus")   \
+  X(kSilu, "silu")           \
   X(kElu, "elu")
 
-#define BP_BINARY_OP_LIST(X)    \
-  X(kAdd, "add")                \
-  X(kSub, "sub")                \
-  X(kMul, "mul")                \
-  X(kDiv, "div")                \
-  X(kPow, "pow")                \
-  X(kMaximum, "maximum")        \
-  X(kMinimum, "minimum")        \
-  X(kGt, "gt")                  \
-  X(kLt, "lt")                  \
-  X(kGe, "ge")                  \
-  X(kLe, "le")                  \
+#define BP_BINARY_OP_LIST(X) \
+  X(kAdd, "add")             \
+  X(kSub, "sub")             \
+  X(kMul, "mul")             \
+  X(kDiv, "div")             \
+  X(kPow, "pow")             \
+  X(kMaximum, "maximum")     \
+  X(kMinimum, "minimum")     \
+  X(kGt, "gt")               \
+  X(kLt, "lt")               \
+  X(kGe, "ge")               \
+  X(kLe, "le")               \
   X(kEq, "eq")
 
-#define BP_REDUCE_OP_LIST(X)    \
-  X(kSum, "sum")                \
-  X(kMean, "mean")              \
-  X(kMax, "max")                \
+#define BP_REDUCE_OP_LIST(X) \
+  X(kSum, "sum")             \
+  X(kMean, "mean")           \
+  X(kMax, "max")             \
   X(kMin, "min")
 
-#define BP_RNN_CELL_LIST(X)     \
-  X(kRnnTanh, "rnnTanh")        \
-  X(kRnnRelu, "rnnRelu")        \
-  X(kLstm, "lstm")              \
+#define BP_RNN_CELL_LIST(X) \
+  X(kRnnTanh, "rnnTanh")    \
+  X(kRnnRelu, "rnnRelu")    \
+  X(kLstm, "lstm")          \
   X(kGru, "gru")
 
 namespace bp {

@@ -48,8 +48,9 @@ inline void maxStep(T v, size_t at, T& best, size_t& bestAt) {
 // The 2x2/2 window without the NaN rule, so that the compiler can vectorize it; returns whether
 // the plane holds a NaN (then the caller redoes it with maxStep).
 template <typename T>
-BP_ALWAYS_INLINE bool maxPool2x2Plain(const T* __restrict xp, T* __restrict yp, int32_t* __restrict ip,
-                                      size_t h, size_t w, size_t oH, size_t oW) {
+BP_ALWAYS_INLINE bool maxPool2x2Plain(const T* __restrict xp, T* __restrict yp,
+                                      int32_t* __restrict ip, size_t h, size_t w, size_t oH,
+                                      size_t oW) {
   const int32_t wi = static_cast<int32_t>(w);
   for (size_t oy = 0; oy < oH; ++oy) {
     const T* r0 = xp + 2 * oy * w;
@@ -81,17 +82,19 @@ BP_ALWAYS_INLINE bool maxPool2x2Plain(const T* __restrict xp, T* __restrict yp, 
 }
 
 #ifdef BP_HAS_X86_VARIANTS
-BP_TARGET_AVX2 bool maxPool2x2Avx2(const float* x, float* y, int32_t* i, size_t h, size_t w, size_t oH, size_t oW) {
+BP_TARGET_AVX2 bool maxPool2x2Avx2(const float* x, float* y, int32_t* i, size_t h, size_t w,
+                                   size_t oH, size_t oW) {
   return maxPool2x2Plain(x, y, i, h, w, oH, oW);
 }
-BP_TARGET_AVX2 bool maxPool2x2Avx2(const double* x, double* y, int32_t* i, size_t h, size_t w, size_t oH, size_t oW) {
+BP_TARGET_AVX2 bool maxPool2x2Avx2(const double* x, double* y, int32_t* i, size_t h, size_t w,
+                                   size_t oH, size_t oW) {
   return maxPool2x2Plain(x, y, i, h, w, oH, oW);
 }
 #endif
 
 template <typename T>
-bool maxPool2x2Dispatch(IsaLevel level, const T* x, T* y, int32_t* i, size_t h, size_t w,
-                        size_t oH, size_t oW) {
+bool maxPool2x2Dispatch(IsaLevel level, const T* x, T* y, int32_t* i, size_t h, size_t w, size_t oH,
+                        size_t oW) {
 #ifdef BP_HAS_X86_VARIANTS
   if (level >= IsaLevel::kAvx2) return maxPool2x2Avx2(x, y, i, h, w, oH, oW);
 #endif
@@ -135,7 +138,8 @@ void maxPool2d(const ExecContext& ctx, const T* x, T* y, int32_t* idx, const Poo
 }
 
 template <typename T>
-void maxPool2dBackward(const ExecContext& ctx, const T* gy, const int32_t* idx, T* gx, const PoolGeom& g) {
+void maxPool2dBackward(const ExecContext& ctx, const T* gy, const int32_t* idx, T* gx,
+                       const PoolGeom& g) {
   parallelFor(*ctx.pool, g.planes, g.HW, [&](size_t pl, size_t) {
     T* gp = gx + pl * g.HW;
     std::fill(gp, gp + g.HW, T(0));
@@ -175,11 +179,11 @@ void avgPool2dBackward(const ExecContext& ctx, const T* gy, T* gx, const PoolGeo
   });
 }
 
-#define BP_INSTANTIATE(T)                                                                          \
-  template void maxPool2d<T>(const ExecContext&, const T*, T*, int32_t*, const PoolGeom&);       \
-  template void maxPool2dBackward<T>(const ExecContext&, const T*, const int32_t*, T*,           \
-                                     const PoolGeom&);                                           \
-  template void avgPool2d<T>(const ExecContext&, const T*, T*, const PoolGeom&);                 \
+#define BP_INSTANTIATE(T)                                                                  \
+  template void maxPool2d<T>(const ExecContext&, const T*, T*, int32_t*, const PoolGeom&); \
+  template void maxPool2dBackward<T>(const ExecContext&, const T*, const int32_t*, T*,     \
+                                     const PoolGeom&);                                     \
+  template void avgPool2d<T>(const ExecContext&, const T*, T*, const PoolGeom&);           \
   template void avgPool2dBackward<T>(const ExecContext&, const T*, T*, const PoolGeom&);
 BP_INSTANTIATE(float)
 BP_INSTANTIATE(double)

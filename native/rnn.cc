@@ -57,7 +57,9 @@ inline float sigmoidF(float x) { return 1.0f / (1.0f + expClamped(-x)); }
 inline float tanhF(float x) {
   const float a = x < 0.0f ? -x : x;
   const float x2 = x * x;
-  const float small = x * (1.0f + x2 * (-1.0f / 3.0f + x2 * (2.0f / 15.0f + x2 * (-17.0f / 315.0f + x2 * (62.0f / 2835.0f)))));
+  const float small =
+      x * (1.0f + x2 * (-1.0f / 3.0f +
+                        x2 * (2.0f / 15.0f + x2 * (-17.0f / 315.0f + x2 * (62.0f / 2835.0f)))));
   const float big = 1.0f - 2.0f / (1.0f + expClamped(2.0f * a));
   const float signedBig = x < 0.0f ? -big : big;
   return a < 0.25f ? small : signedBig;
@@ -86,10 +88,16 @@ struct Activations {
   bool avx512 = false;
 
   void sigmoid(const T* x, T* y, size_t n) const {
-    if (sig) sig(x, y, n); else k.unary(kSigmoid, x, y, n, 0, 0);
+    if (sig)
+      sig(x, y, n);
+    else
+      k.unary(kSigmoid, x, y, n, 0, 0);
   }
   void tanh(const T* x, T* y, size_t n) const {
-    if (th) th(x, y, n); else k.unary(kTanh, x, y, n, 0, 0);
+    if (th)
+      th(x, y, n);
+    else
+      k.unary(kTanh, x, y, n, 0, 0);
   }
   void relu(const T* x, T* y, size_t n) const { k.unary(kRelu, x, y, n, 0, 0); }
 };
@@ -97,7 +105,9 @@ struct Activations {
 template <typename T>
 Activations<T> activationsFor(const KernelTable& t);
 template <>
-Activations<double> activationsFor<double>(const KernelTable& t) { return {t.f64}; }
+Activations<double> activationsFor<double>(const KernelTable& t) {
+  return {t.f64};
+}
 template <>
 Activations<float> activationsFor<float>(const KernelTable& t) {
   Activations<float> a{t.f32};
@@ -112,8 +122,9 @@ Activations<float> activationsFor<float>(const KernelTable& t) {
 }
 
 template <typename T>
-BP_RNN_INLINE void cellForwardImpl(const Activations<T>& act, int cell, size_t batch, size_t H, const T* xp, const T* hh,
-                 const T* b, const T* hp, const T* cp, T* h, T* c, T* sv) {
+BP_RNN_INLINE void cellForwardImpl(const Activations<T>& act, int cell, size_t batch, size_t H,
+                                   const T* xp, const T* hh, const T* b, const T* hp, const T* cp,
+                                   T* h, T* c, T* sv) {
   const size_t G = gatesOf(cell);
   const size_t gw = G * H;
   for (size_t r = 0; r < batch; ++r) {
@@ -295,7 +306,8 @@ void cellBackward(const Activations<T>& act, int cell, size_t batch, size_t H, c
 #ifdef BP_HAS_X86_VARIANTS
   if constexpr (std::is_same_v<T, float>) {
     if (act.avx512) {
-      cellBackwardAvx512(act, cell, batch, H, sv, hp, cp, c, h, gh, ghn, gcn, gxp, ghh, ghPrev, gcPrev, rows);
+      cellBackwardAvx512(act, cell, batch, H, sv, hp, cp, c, h, gh, ghn, gcn, gxp, ghh, ghPrev,
+                         gcPrev, rows);
       return;
     }
   }
@@ -325,11 +337,11 @@ void rnnCellBackward(const ExecContext& ctx, int cell, size_t batch, size_t H, c
 }
 
 #define BP_INSTANTIATE(T)                                                                          \
-  template void rnnCellForward<T>(const ExecContext&, int, size_t, size_t, const T*, const T*,   \
-                                  const T*, const T*, const T*, T*, T*, T*);                     \
-  template void rnnCellBackward<T>(const ExecContext&, int, size_t, size_t, const T*, const T*,  \
-                                   const T*, const T*, const T*, const T*, const T*, const T*,   \
-                                   T*, T*, T*, T*);
+  template void rnnCellForward<T>(const ExecContext&, int, size_t, size_t, const T*, const T*,     \
+                                  const T*, const T*, const T*, T*, T*, T*);                       \
+  template void rnnCellBackward<T>(const ExecContext&, int, size_t, size_t, const T*, const T*,    \
+                                   const T*, const T*, const T*, const T*, const T*, const T*, T*, \
+                                   T*, T*, T*);
 BP_INSTANTIATE(float)
 BP_INSTANTIATE(double)
 #undef BP_INSTANTIATE

@@ -25,28 +25,45 @@ typedef long long vdi __attribute__((vector_size(BP_VBYTES)));
 #error "BP_VBYTES must be at least 8"
 #endif
 
-template <typename T> struct Vec;
+template <typename T>
+struct Vec;
 // V: the full-width storage vector. H: the storage vector with as many lanes as vd, so that
 // float data widens to exactly one double vector (transcendental functions run in double; a
 // vector twice the hardware width would make GCC scalarise the selects).
-template <> struct Vec<float> {
+template <>
+struct Vec<float> {
   typedef vf V;
   typedef vfh H;
   static constexpr int L = BP_VBYTES / 4;
 };
-template <> struct Vec<double> {
+template <>
+struct Vec<double> {
   typedef vd V;
   typedef vd H;
   static constexpr int L = BP_VBYTES / 8;
 };
 constexpr int LW = BP_VBYTES / 8;  // lanes of vd
-template <typename W> struct IntOf;
-template <> struct IntOf<vd> { typedef vdi I; };
+template <typename W>
+struct IntOf;
+template <>
+struct IntOf<vd> {
+  typedef vdi I;
+};
 
-template <typename V> struct ElemOf;
-template <> struct ElemOf<vf> { typedef float E; };
-template <> struct ElemOf<vfh> { typedef float E; };
-template <> struct ElemOf<vd> { typedef double E; };
+template <typename V>
+struct ElemOf;
+template <>
+struct ElemOf<vf> {
+  typedef float E;
+};
+template <>
+struct ElemOf<vfh> {
+  typedef float E;
+};
+template <>
+struct ElemOf<vd> {
+  typedef double E;
+};
 
 // Broadcast. `s - 0` folds to a plain broadcast (x - 0 == x for every x, -0.0 included),
 // while `0 + s` would have to keep the addition.
@@ -80,25 +97,50 @@ BP_INLINE void storePartial(T* p, V v, size_t count) {
 // Widen a half storage vector to double and back (identity for double).
 BP_INLINE vd widen(vfh v) { return __builtin_convertvector(v, vd); }
 BP_INLINE vd widen(vd v) { return v; }
-template <typename H> BP_INLINE H narrow(vd v);
-template <> BP_INLINE vfh narrow<vfh>(vd v) { return __builtin_convertvector(v, vfh); }
-template <> BP_INLINE vd narrow<vd>(vd v) { return v; }
+template <typename H>
+BP_INLINE H narrow(vd v);
+template <>
+BP_INLINE vfh narrow<vfh>(vd v) {
+  return __builtin_convertvector(v, vfh);
+}
+template <>
+BP_INLINE vd narrow<vd>(vd v) {
+  return v;
+}
 
 template <typename V>
-BP_INLINE V vabs(V x) { return x < splat<V>(0) ? -x : x; }
+BP_INLINE V vabs(V x) {
+  return x < splat<V>(0) ? -x : x;
+}
 template <typename V>
-BP_INLINE V vmin(V a, V b) { return b < a ? b : a; }  // keeps a when a is NaN
+BP_INLINE V vmin(V a, V b) {
+  return b < a ? b : a;
+}  // keeps a when a is NaN
 template <typename V>
-BP_INLINE V vmax(V a, V b) { return b > a ? b : a; }
+BP_INLINE V vmax(V a, V b) {
+  return b > a ? b : a;
+}
 
 // ---------------------------------------------------------------------------------------------
 // Vector math in double precision. DEG picks the Taylor degree: 7 suffices for float results
 // (truncation < 1e-8 relative), 13 for double (< 1e-16).
 
-constexpr double kInvFact[16] = {
-    1.0, 1.0, 1.0 / 2, 1.0 / 6, 1.0 / 24, 1.0 / 120, 1.0 / 720, 1.0 / 5040, 1.0 / 40320,
-    1.0 / 362880, 1.0 / 3628800, 1.0 / 39916800, 1.0 / 479001600, 1.0 / 6227020800.0,
-    1.0 / 87178291200.0, 1.0 / 1307674368000.0};
+constexpr double kInvFact[16] = {1.0,
+                                 1.0,
+                                 1.0 / 2,
+                                 1.0 / 6,
+                                 1.0 / 24,
+                                 1.0 / 120,
+                                 1.0 / 720,
+                                 1.0 / 5040,
+                                 1.0 / 40320,
+                                 1.0 / 362880,
+                                 1.0 / 3628800,
+                                 1.0 / 39916800,
+                                 1.0 / 479001600,
+                                 1.0 / 6227020800.0,
+                                 1.0 / 87178291200.0,
+                                 1.0 / 1307674368000.0};
 
 // exp(x): x = k ln2 + r with |r| <= ln2/2, exp(r) by Taylor, 2^k built from the exponent bits in
 // two halves so that results near the overflow/underflow limits stay right. vexpSplit returns
@@ -117,7 +159,7 @@ BP_INLINE void vexpSplit(W x, W& hi, W& lo) {
   W t = x * splat<W>(1.4426950408889634) + shifter;
   W k = t - shifter;
   W r = x - k * splat<W>(6.93147180369123816490e-01);  // ln2 high part: k*hi is exact
-  r = r - k * splat<W>(1.90821492927058770002e-10);     // ln2 low part
+  r = r - k * splat<W>(1.90821492927058770002e-10);    // ln2 low part
   W p = splat<W>(kInvFact[DEG]);
 #pragma GCC unroll 16
   for (int i = DEG - 1; i >= 0; --i) p = p * r + splat<W>(kInvFact[i]);
@@ -159,7 +201,8 @@ BP_INLINE W vlog(W x) {
   W p = splat<W>(1.0 / (2 * terms - 1));
 #pragma GCC unroll 16
   for (int k = terms - 2; k >= 0; --k) p = p * s2 + splat<W>(1.0 / (2 * k + 1));
-  W r = e * splat<W>(6.93147180369123816490e-01) + (s * splat<W>(2.0) * p + e * splat<W>(1.90821492927058770002e-10));
+  W r = e * splat<W>(6.93147180369123816490e-01) +
+        (s * splat<W>(2.0) * p + e * splat<W>(1.90821492927058770002e-10));
   r = x == splat<W>(0.0) ? splat<W>(-__builtin_inf()) : r;
   r = x < splat<W>(0.0) ? splat<W>(__builtin_nan("")) : r;
   r = x == splat<W>(__builtin_inf()) ? x : r;
@@ -255,20 +298,19 @@ BP_INLINE W vsiluGrad(W x) {
 // float results) and 3e-15 (degree 22, double results).
 constexpr double kErfcT0 = 1.0 / 15.0;
 constexpr double kErfcP14[15] = {
-    -4.509851612615383e-06, 5.2852870122726226e-06, 2.9802766854666085e-05,
-    -5.362807568193185e-05, -9.292618268552148e-05, 0.00030931347146397753,
-    0.00013024018918586906, -0.0014318492217056413, 0.00043855438487837387,
-    0.0065929326754184505, -0.005189155751594196, -0.0399423257016513, 0.032864863730501716,
-    0.6330982683018185, -0.6267548660446945};
+    -4.509851612615383e-06, 5.2852870122726226e-06, 2.9802766854666085e-05, -5.362807568193185e-05,
+    -9.292618268552148e-05, 0.00030931347146397753, 0.00013024018918586906, -0.0014318492217056413,
+    0.00043855438487837387, 0.0065929326754184505,  -0.005189155751594196,  -0.0399423257016513,
+    0.032864863730501716,   0.6330982683018185,     -0.6267548660446945};
 constexpr double kErfcP22[23] = {
-    9.36183126319195e-09, -2.4274892563049458e-08, -5.307742909714025e-08,
+    9.36183126319195e-09,   -2.4274892563049458e-08, -5.307742909714025e-08,
     2.4158973313712984e-07, -2.9692422623231987e-08, -1.1137787736348813e-06,
-    1.608002404082323e-06, 2.5742685805619314e-06, -9.979991874810347e-06,
-    2.008601087000233e-06, 3.803059396786871e-05, -5.121401218349358e-05,
-    -9.958025528029616e-05, 0.00030828009236251496, 0.0001332683734305396,
-    -0.0014316033350500056, 0.0004377994342677269, 0.006592903700776049,
-    -0.005189062823157542, -0.039942324417930844, 0.03286485935736119, 0.6330982682940408,
-    -0.6267548660108487};
+    1.608002404082323e-06,  2.5742685805619314e-06,  -9.979991874810347e-06,
+    2.008601087000233e-06,  3.803059396786871e-05,   -5.121401218349358e-05,
+    -9.958025528029616e-05, 0.00030828009236251496,  0.0001332683734305396,
+    -0.0014316033350500056, 0.0004377994342677269,   0.006592903700776049,
+    -0.005189062823157542,  -0.039942324417930844,   0.03286485935736119,
+    0.6330982682940408,     -0.6267548660108487};
 
 template <int DEG, typename W>
 BP_INLINE W verfcPos(W v) {
@@ -298,7 +340,9 @@ BP_INLINE W vnormcdf(W x) {
 }
 
 template <int DEG, typename W>
-BP_INLINE W vgelu(W x) { return x * vnormcdf<DEG>(x); }
+BP_INLINE W vgelu(W x) {
+  return x * vnormcdf<DEG>(x);
+}
 
 template <int DEG, typename W>
 BP_INLINE W vgeluGrad(W x) {
@@ -325,10 +369,10 @@ BP_INLINE void map3(const T* a, const T* b, const T* c, T* out, size_t n, F f) {
   size_t i = 0;
   for (; i + L <= n; i += L) store(out + i, f(load<V>(a + i), load<V>(b + i), load<V>(c + i)));
   if (i < n)
-    storePartial(out + i,
-                 f(loadPartial<V>(a + i, n - i), loadPartial<V>(b + i, n - i),
-                   loadPartial<V>(c + i, n - i)),
-                 n - i);
+    storePartial(
+        out + i,
+        f(loadPartial<V>(a + i, n - i), loadPartial<V>(b + i, n - i), loadPartial<V>(c + i, n - i)),
+        n - i);
 }
 
 // Same, with f working on double vectors (vd) whatever T is.
@@ -345,22 +389,33 @@ BP_INLINE void mapW3(const T* a, const T* b, const T* c, T* out, size_t n, F f) 
   typedef typename Vec<T>::H H;
   size_t i = 0;
   for (; i + LW <= n; i += LW)
-    store(out + i, narrow<H>(f(widen(load<H>(a + i)), widen(load<H>(b + i)), widen(load<H>(c + i)))));
+    store(out + i,
+          narrow<H>(f(widen(load<H>(a + i)), widen(load<H>(b + i)), widen(load<H>(c + i)))));
   if (i < n)
-    storePartial(out + i,
-                 narrow<H>(f(widen(loadPartial<H>(a + i, n - i)), widen(loadPartial<H>(b + i, n - i)),
-                             widen(loadPartial<H>(c + i, n - i)))),
-                 n - i);
+    storePartial(
+        out + i,
+        narrow<H>(f(widen(loadPartial<H>(a + i, n - i)), widen(loadPartial<H>(b + i, n - i)),
+                    widen(loadPartial<H>(c + i, n - i)))),
+        n - i);
 }
 
-template <typename T> struct Deg;
-template <> struct Deg<float> { static constexpr int v = 7; };
-template <> struct Deg<double> { static constexpr int v = 13; };
+template <typename T>
+struct Deg;
+template <>
+struct Deg<float> {
+  static constexpr int v = 7;
+};
+template <>
+struct Deg<double> {
+  static constexpr int v = 13;
+};
 
 // v rounded to T (identity for double). Where torch compares in the tensor's own precision
 // (softplus's beta*x against its threshold), the double lanes round first to take its branch.
 template <typename T>
-BP_INLINE vd roundTo(vd v) { return widen(narrow<typename Vec<T>::H>(v)); }
+BP_INLINE vd roundTo(vd v) {
+  return widen(narrow<typename Vec<T>::H>(v));
+}
 
 // softplus, silu and elu run in functions of their own, kept out of unaryK / unaryBackwardK:
 // compiled into those switches, their code changed how GCC compiled the older cases (float64
@@ -447,7 +502,8 @@ void unaryK(int op, const T* x, T* y, size_t n, double p0, double p1) {
       mapW1(x, y, n, [](vd v) { return vlog<D>(v); });
       break;
     case kSqrt:
-      for (size_t i = 0; i < n; ++i) y[i] = sizeof(T) == 4 ? __builtin_sqrtf(x[i]) : __builtin_sqrt(x[i]);
+      for (size_t i = 0; i < n; ++i)
+        y[i] = sizeof(T) == 4 ? __builtin_sqrtf(x[i]) : __builtin_sqrt(x[i]);
       break;
     case kAbs:
       map1(x, y, n, [](V v) { return vabs(v); });
@@ -537,18 +593,18 @@ void unaryBackwardK(int op, const T* x, const T* y, const T* gy, T* gx, size_t n
 // ---------------------------------------------------------------------------------------------
 // Binary ops: plain loops per op, vectorised by the compiler for this unit's instruction set.
 
-#define BP_BINARY_OPS(X)                                     \
-  X(kAdd, a + b)                                             \
-  X(kSub, a - b)                                             \
-  X(kMul, a * b)                                             \
-  X(kDiv, a / b)                                             \
-  X(kPow, powT(a, b))                                        \
-  X(kMaximum, (a != a || b != b) ? a + b : (a > b ? a : b))  \
-  X(kMinimum, (a != a || b != b) ? a + b : (a < b ? a : b))  \
-  X(kGt, a > b ? T(1) : T(0))                                \
-  X(kLt, a < b ? T(1) : T(0))                                \
-  X(kGe, a >= b ? T(1) : T(0))                               \
-  X(kLe, a <= b ? T(1) : T(0))                               \
+#define BP_BINARY_OPS(X)                                    \
+  X(kAdd, a + b)                                            \
+  X(kSub, a - b)                                            \
+  X(kMul, a* b)                                             \
+  X(kDiv, a / b)                                            \
+  X(kPow, powT(a, b))                                       \
+  X(kMaximum, (a != a || b != b) ? a + b : (a > b ? a : b)) \
+  X(kMinimum, (a != a || b != b) ? a + b : (a < b ? a : b)) \
+  X(kGt, a > b ? T(1) : T(0))                               \
+  X(kLt, a < b ? T(1) : T(0))                               \
+  X(kGe, a >= b ? T(1) : T(0))                              \
+  X(kLe, a <= b ? T(1) : T(0))                              \
   X(kEq, a == b ? T(1) : T(0))
 
 BP_INLINE float powT(float a, float b) { return __builtin_powf(a, b); }
@@ -557,12 +613,12 @@ BP_INLINE double powT(double a, double b) { return __builtin_pow(a, b); }
 template <typename T>
 void binaryVVK(int op, const T* pa, const T* pb, T* out, size_t n) {
   switch (op) {
-#define BP_CASE(code, expr)            \
-  case code:                           \
-    for (size_t i = 0; i < n; ++i) {   \
-      const T a = pa[i], b = pb[i];    \
-      out[i] = (expr);                 \
-    }                                  \
+#define BP_CASE(code, expr)          \
+  case code:                         \
+    for (size_t i = 0; i < n; ++i) { \
+      const T a = pa[i], b = pb[i];  \
+      out[i] = (expr);               \
+    }                                \
     break;
     BP_BINARY_OPS(BP_CASE)
 #undef BP_CASE
@@ -575,12 +631,12 @@ template <typename T>
 void binaryVSK(int op, const T* pa, T s, T* out, size_t n, bool scalarFirst) {
   if (scalarFirst) {
     switch (op) {
-#define BP_CASE(code, expr)            \
-  case code:                           \
-    for (size_t i = 0; i < n; ++i) {   \
-      const T a = s, b = pa[i];        \
-      out[i] = (expr);                 \
-    }                                  \
+#define BP_CASE(code, expr)          \
+  case code:                         \
+    for (size_t i = 0; i < n; ++i) { \
+      const T a = s, b = pa[i];      \
+      out[i] = (expr);               \
+    }                                \
     break;
       BP_BINARY_OPS(BP_CASE)
 #undef BP_CASE
@@ -589,12 +645,12 @@ void binaryVSK(int op, const T* pa, T s, T* out, size_t n, bool scalarFirst) {
     }
   } else {
     switch (op) {
-#define BP_CASE(code, expr)            \
-  case code:                           \
-    for (size_t i = 0; i < n; ++i) {   \
-      const T a = pa[i], b = s;        \
-      out[i] = (expr);                 \
-    }                                  \
+#define BP_CASE(code, expr)          \
+  case code:                         \
+    for (size_t i = 0; i < n; ++i) { \
+      const T a = pa[i], b = s;      \
+      out[i] = (expr);               \
+    }                                \
     break;
       BP_BINARY_OPS(BP_CASE)
 #undef BP_CASE
@@ -691,7 +747,8 @@ void reduceK(int op, const T* x, size_t outer, size_t n, size_t inner, T* out) {
           for (size_t i = 0; i < len; ++i) acc[i] += row[i];
         }
         if (op == kMean)
-          for (size_t i = 0; i < len; ++i) oo[i0 + i] = static_cast<T>(acc[i] / static_cast<double>(n));
+          for (size_t i = 0; i < len; ++i)
+            oo[i0 + i] = static_cast<T>(acc[i] / static_cast<double>(n));
         else
           for (size_t i = 0; i < len; ++i) oo[i0 + i] = static_cast<T>(acc[i]);
       } else {
@@ -814,7 +871,8 @@ void softmaxCrossEntropyK(const T* logits, size_t rows, size_t cols, const int32
       s = 0;
       for (size_t l = 0; l < L; ++l) s += acc[l];
     }
-    losses[r] = static_cast<T>(static_cast<double>(m) + __builtin_log(s) - static_cast<double>(xr[t]));
+    losses[r] =
+        static_cast<T>(static_cast<double>(m) + __builtin_log(s) - static_cast<double>(xr[t]));
   }
 }
 
@@ -874,8 +932,8 @@ void adamStepK(T* param, const T* grad, T* expAvg, T* expAvgSq, T* maxExpAvgSq, 
 // GEMM micro-kernel: MR rows x NV vectors, accumulators in registers.
 
 template <typename T, int MR, int NV>
-void gemmMicroK(size_t kc, const T* __restrict a, const T* __restrict b, T* c, size_t ldc,
-                T alpha, T beta) {
+void gemmMicroK(size_t kc, const T* __restrict a, const T* __restrict b, T* c, size_t ldc, T alpha,
+                T beta) {
   typedef typename Vec<T>::V V;
   constexpr int L = Vec<T>::L;
   V acc[MR][NV];
@@ -964,8 +1022,10 @@ BP_INLINE void smallRows(size_t n, size_t k, const T* a, size_t ars, size_t acs,
   size_t j = 0;
   for (; j + 2 * L <= nFull; j += 2 * L)
     smallBlock<T, R, 2>(k, a, ars, acs, b + j, ldb, c + j, ldc, alpha, beta, L);
-  for (; j < nFull; j += L) smallBlock<T, R, 1>(k, a, ars, acs, b + j, ldb, c + j, ldc, alpha, beta, L);
-  if (n > nFull) smallBlock<T, R, 1>(k, a, ars, acs, tail, L, c + nFull, ldc, alpha, beta, n - nFull);
+  for (; j < nFull; j += L)
+    smallBlock<T, R, 1>(k, a, ars, acs, b + j, ldb, c + j, ldc, alpha, beta, L);
+  if (n > nFull)
+    smallBlock<T, R, 1>(k, a, ars, acs, tail, L, c + nFull, ldc, alpha, beta, n - nFull);
 }
 
 template <typename T>
@@ -1007,15 +1067,14 @@ void gemmSmallK(size_t m, size_t n, size_t k, T alpha, const T* a, size_t ars, s
 }
 
 const KernelTable table = {
-    BP_ISA_NAME, BP_ISA_LEVEL,
-    {&unaryK<float>, &unaryBackwardK<float>, &binaryVVK<float>, &binaryVSK<float>,
-     &reduceK<float>, &softmaxK<float>, &softmaxBackwardK<float>, &softmaxCrossEntropyK<float>,
-     &sgdStepK<float>, &adamStepK<float>,
-     &gemmMicroK<float, BP_GEMM_MR_F32, BP_GEMM_NV_F32>, BP_GEMM_MR_F32,
-     BP_GEMM_NV_F32 * Vec<float>::L, &gemmSmallK<float>},
+    BP_ISA_NAME,
+    BP_ISA_LEVEL,
+    {&unaryK<float>, &unaryBackwardK<float>, &binaryVVK<float>, &binaryVSK<float>, &reduceK<float>,
+     &softmaxK<float>, &softmaxBackwardK<float>, &softmaxCrossEntropyK<float>, &sgdStepK<float>,
+     &adamStepK<float>, &gemmMicroK<float, BP_GEMM_MR_F32, BP_GEMM_NV_F32>, BP_GEMM_MR_F32,
+     BP_GEMM_NV_F32* Vec<float>::L, &gemmSmallK<float>},
     {&unaryK<double>, &unaryBackwardK<double>, &binaryVVK<double>, &binaryVSK<double>,
      &reduceK<double>, &softmaxK<double>, &softmaxBackwardK<double>, &softmaxCrossEntropyK<double>,
-     &sgdStepK<double>, &adamStepK<double>,
-     &gemmMicroK<double, BP_GEMM_MR_F64, BP_GEMM_NV_F64>, BP_GEMM_MR_F64,
-     BP_GEMM_NV_F64 * Vec<double>::L, &gemmSmallK<double>},
+     &sgdStepK<double>, &adamStepK<double>, &gemmMicroK<double, BP_GEMM_MR_F64, BP_GEMM_NV_F64>,
+     BP_GEMM_MR_F64, BP_GEMM_NV_F64* Vec<double>::L, &gemmSmallK<double>},
 };

@@ -65,7 +65,9 @@ void ThreadPool::drain(const Task& task, size_t tasks, int thread) {
 void ThreadPool::workerLoop(int thread) {
   size_t seen = 0;
   for (;;) {
-    auto ready = [&] { return stop_.load() || generation_.load(std::memory_order_acquire) != seen; };
+    auto ready = [&] {
+      return stop_.load() || generation_.load(std::memory_order_acquire) != seen;
+    };
     if (!spinFor(kIdleSpinMicros, ready)) {
       std::unique_lock<std::mutex> lock(mutex_);
       wake_.wait(lock, ready);

@@ -2,9 +2,7 @@
 // detectAnomaly, hvp against closed forms and finite differences, and the engine's errors.
 
 import { describe, expect, test } from 'vitest';
-import {
-  Tensor, backend, detectAnomaly, grad, hvp, noGrad, ones, tensor, zeros,
-} from '../lib/index.js';
+import { Tensor, backend, detectAnomaly, grad, hvp, noGrad, ones, tensor, zeros } from '../lib/index.js';
 import * as F from '../lib/ops/index.js';
 import { Rng } from './support/random.js';
 import { backendsHere, leaf } from './support/autograd.js';

@@ -271,8 +271,18 @@ describe('js erf and unary kernels', () => {
     const gx = new F64(x.length);
     js.unary(UnaryOp.gelu, x, y, 0, 0);
     js.unaryBackward(UnaryOp.gelu, x, y, new F64(x.length).fill(1), gx, 0, 0);
-    expectClose(y, table.map((r) => r[1]), 1e-13, 1e-300);
-    expectClose(gx, table.map((r) => r[2]), 1e-13, 1e-300);
+    expectClose(
+      y,
+      table.map((r) => r[1]),
+      1e-13,
+      1e-300,
+    );
+    expectClose(
+      gx,
+      table.map((r) => r[2]),
+      1e-13,
+      1e-300,
+    );
   });
 
   it('keeps sigmoid, tanh and softmax finite at extreme inputs', () => {
@@ -337,7 +347,9 @@ describe('js erf and unary kernels', () => {
     expect(() => js.unary(99 as UnaryOp, new F32(2), new F32(2), 0, 0)).toThrow(RangeError);
     expect(() => js.unary(UnaryOp.relu, new F32(2), new F32(3), 0, 0)).toThrow(RangeError);
     expect(() => js.unary(UnaryOp.relu, new F32(2), new F64(2), 0, 0)).toThrow(TypeError);
-    expect(() => js.unaryBackward(UnaryOp.relu, new F32(2), new F32(2), new F32(1), new F32(2), 0, 0)).toThrow(RangeError);
+    expect(() => js.unaryBackward(UnaryOp.relu, new F32(2), new F32(2), new F32(1), new F32(2), 0, 0)).toThrow(
+      RangeError,
+    );
   });
 });
 

@@ -196,8 +196,22 @@ for (const name of backendsHere()) {
 
 describe('gradcheck reports a wrong rule', () => {
   // x^2 with a deliberately wrong derivative 3x: the error must name input, element and both values.
-  const badSquareOp = defineOp<null>({ name: 'badSquare', kernels: [], arity: 1, rule: (g, n) => [g.mul(n.inputs[0]).mul(3)] });
-  const badSquare = (x: Tensor): Tensor => record(new Tensor(x.data.map((v) => v * v), x.shape), badSquareOp, [x], null);
+  const badSquareOp = defineOp<null>({
+    name: 'badSquare',
+    kernels: [],
+    arity: 1,
+    rule: (g, n) => [g.mul(n.inputs[0]).mul(3)],
+  });
+  const badSquare = (x: Tensor): Tensor =>
+    record(
+      new Tensor(
+        x.data.map((v) => v * v),
+        x.shape,
+      ),
+      badSquareOp,
+      [x],
+      null,
+    );
 
   test('names the input, the element, analytic and numeric', () => {
     const x = new Tensor(new Float64Array([0.5, -1]), [2], true);
@@ -210,9 +224,21 @@ describe('gradcheck reports a wrong rule', () => {
   test('gradgradcheck catches a wrong second derivative', () => {
     // First derivative right (2x), but written with a constant copy of x, so d/dx of it is 0.
     const constSquareOp = defineOp<null>({
-      name: 'constSquare', kernels: [], arity: 1, rule: (g, n) => [g.mul(n.inputs[0].detach()).mul(2)],
+      name: 'constSquare',
+      kernels: [],
+      arity: 1,
+      rule: (g, n) => [g.mul(n.inputs[0].detach()).mul(2)],
     });
-    const square = (x: Tensor): Tensor => record(new Tensor(x.data.map((v) => v * v), x.shape), constSquareOp, [x], null);
+    const square = (x: Tensor): Tensor =>
+      record(
+        new Tensor(
+          x.data.map((v) => v * v),
+          x.shape,
+        ),
+        constSquareOp,
+        [x],
+        null,
+      );
     const x = new Tensor(new Float64Array([0.5, -1]), [2], true);
     expect(gradcheck(square, [x])).toBe(true);
     expect(() => gradgradcheck(square, [x])).toThrow(/gradcheck: Jacobian mismatch for input 0/);

@@ -98,11 +98,20 @@ const tol: Record<'unary' | 'exact' | 'pow' | 'optim', Record<Dtype, Pair>> &
 
 // Input domain per unary op: [lo, hi] uniform, or normal * spread when lo is undefined.
 const UNARY_CASES: [string, UnaryOp, number | undefined, number][] = [
-  ['relu', UnaryOp.relu, undefined, 3], ['leakyRelu', UnaryOp.leakyRelu, undefined, 3],
-  ['sigmoid', UnaryOp.sigmoid, -30, 30], ['tanh', UnaryOp.tanh, -12, 12], ['gelu', UnaryOp.gelu, -9, 9],
-  ['exp', UnaryOp.exp, -80, 80], ['log', UnaryOp.log, 1e-3, 1e3], ['sqrt', UnaryOp.sqrt, 0, 1e3],
-  ['abs', UnaryOp.abs, undefined, 3], ['neg', UnaryOp.neg, undefined, 3], ['sign', UnaryOp.sign, undefined, 3],
-  ['softplus', UnaryOp.softplus, -30, 30], ['silu', UnaryOp.silu, -30, 30], ['elu', UnaryOp.elu, undefined, 3],
+  ['relu', UnaryOp.relu, undefined, 3],
+  ['leakyRelu', UnaryOp.leakyRelu, undefined, 3],
+  ['sigmoid', UnaryOp.sigmoid, -30, 30],
+  ['tanh', UnaryOp.tanh, -12, 12],
+  ['gelu', UnaryOp.gelu, -9, 9],
+  ['exp', UnaryOp.exp, -80, 80],
+  ['log', UnaryOp.log, 1e-3, 1e3],
+  ['sqrt', UnaryOp.sqrt, 0, 1e3],
+  ['abs', UnaryOp.abs, undefined, 3],
+  ['neg', UnaryOp.neg, undefined, 3],
+  ['sign', UnaryOp.sign, undefined, 3],
+  ['softplus', UnaryOp.softplus, -30, 30],
+  ['silu', UnaryOp.silu, -30, 30],
+  ['elu', UnaryOp.elu, undefined, 3],
 ];
 
 function unaryInput(rng: Rng, dtype: Dtype, n: number, lo: number | undefined, hi: number): FloatArray {

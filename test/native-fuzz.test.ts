@@ -97,18 +97,61 @@ const CELL_COUNT = OP_FAMILIES.rnnCell.length;
 
 // Valid calls (every array exactly as long as it must be, so one element less is invalid).
 const SPECS: Spec[] = [
-  { fn: 'gemm', optionalFrom: 10, args: [
-    bool('transA', false), bool('transB', true), size('m', 2), size('n', 3), size('k', 4), num('alpha', 1),
-    f('a', 16), f('b', 24), num('beta', 0), f('c', 12),
-    size('batch', 2), size('strideA', 8), size('strideB', 12), size('strideC', 6),
-    size('aOffset', 0), size('bOffset', 0), size('cOffset', 0)] },
+  {
+    fn: 'gemm',
+    optionalFrom: 10,
+    args: [
+      bool('transA', false),
+      bool('transB', true),
+      size('m', 2),
+      size('n', 3),
+      size('k', 4),
+      num('alpha', 1),
+      f('a', 16),
+      f('b', 24),
+      num('beta', 0),
+      f('c', 12),
+      size('batch', 2),
+      size('strideA', 8),
+      size('strideB', 12),
+      size('strideC', 6),
+      size('aOffset', 0),
+      size('bOffset', 0),
+      size('cOffset', 0),
+    ],
+  },
   { fn: 'unary', args: [op(UNARY_COUNT, 2), f('x', 5), f('y', 5), num('p0', 0.1), num('p1', 20)] },
-  { fn: 'unaryBackward', args: [op(UNARY_COUNT, 4), f('x', 5), f('y', 5), f('gy', 5), f('gx', 5), num('p0', 0.1), num('p1', 20)] },
-  { fn: 'binary', args: [op(BINARY_COUNT, 0), f('a', 6), shape('aShape', [2, 3]), f('b', 3), shape('bShape', [3]), f('out', 6)] },
-  { fn: 'binaryScalar', args: [op(BINARY_COUNT, 3), f('a', 5), num('scalar', 2), f('out', 5), bool('scalarFirst', true)] },
-  { fn: 'reduce', args: [op(REDUCE_COUNT, 2), f('x', 24), size('outer', 2), size('n', 3), size('inner', 4), f('out', 8)] },
-  { fn: 'maxAxis', args: [f('x', 24), size('outer', 2), size('n', 3), size('inner', 4), f('out', 8), i32('indices', [0, 0, 0, 0, 0, 0, 0, 0])] },
-  { fn: 'argmax', args: [f('x', 24), size('outer', 2), size('n', 3), size('inner', 4), i32('indices', [0, 0, 0, 0, 0, 0, 0, 0])] },
+  {
+    fn: 'unaryBackward',
+    args: [op(UNARY_COUNT, 4), f('x', 5), f('y', 5), f('gy', 5), f('gx', 5), num('p0', 0.1), num('p1', 20)],
+  },
+  {
+    fn: 'binary',
+    args: [op(BINARY_COUNT, 0), f('a', 6), shape('aShape', [2, 3]), f('b', 3), shape('bShape', [3]), f('out', 6)],
+  },
+  {
+    fn: 'binaryScalar',
+    args: [op(BINARY_COUNT, 3), f('a', 5), num('scalar', 2), f('out', 5), bool('scalarFirst', true)],
+  },
+  {
+    fn: 'reduce',
+    args: [op(REDUCE_COUNT, 2), f('x', 24), size('outer', 2), size('n', 3), size('inner', 4), f('out', 8)],
+  },
+  {
+    fn: 'maxAxis',
+    args: [
+      f('x', 24),
+      size('outer', 2),
+      size('n', 3),
+      size('inner', 4),
+      f('out', 8),
+      i32('indices', [0, 0, 0, 0, 0, 0, 0, 0]),
+    ],
+  },
+  {
+    fn: 'argmax',
+    args: [f('x', 24), size('outer', 2), size('n', 3), size('inner', 4), i32('indices', [0, 0, 0, 0, 0, 0, 0, 0])],
+  },
   { fn: 'softmax', args: [f('x', 6), size('rows', 2), size('cols', 3), f('y', 6)] },
   { fn: 'logSoftmax', args: [f('x', 6), size('rows', 2), size('cols', 3), f('y', 6)] },
   { fn: 'softmaxBackward', args: [f('y', 6), f('gy', 6), size('rows', 2), size('cols', 3), f('gx', 6)] },
@@ -189,11 +232,42 @@ const SPECS: Spec[] = [
     args: [f('x', 24), size('n', 2), size('c', 3), size('inner', 4), f('scale', 3), f('shift', 3), f('y', 24)],
   },
   // An LSTM step (cell 2: 4 gates) and a GRU backward step (cell 3: 3 gates), batch 2, hidden 3.
-  { fn: 'rnnCellForward', args: [{ name: 'cell', kind: { k: 'op', count: CELL_COUNT }, make: () => 2 }, size('batch', 2), size('hidden', 3),
-    f('xp', 24), f('hh', 24), fNull('bHh', 12), fNull('hPrev', 6), f('cPrev', 6), f('h', 6), f('c', 6), f('saved', 24)] },
-  { fn: 'rnnCellBackward', args: [{ name: 'cell', kind: { k: 'op', count: CELL_COUNT }, make: () => 3 }, size('batch', 2), size('hidden', 3),
-    f('saved', 24), f('hPrev', 6), fNull('cPrev', 6), fNull('c', 6), fNull('h', 6), f('gh', 6), fNull('ghNext', 6),
-    fNull('gcNext', 6), f('gxp', 18), f('ghh', 18), f('ghPrev', 6), fNull('gcPrev', 6)] },
+  {
+    fn: 'rnnCellForward',
+    args: [
+      { name: 'cell', kind: { k: 'op', count: CELL_COUNT }, make: () => 2 },
+      size('batch', 2),
+      size('hidden', 3),
+      f('xp', 24),
+      f('hh', 24),
+      fNull('bHh', 12),
+      fNull('hPrev', 6),
+      f('cPrev', 6),
+      f('h', 6),
+      f('c', 6),
+      f('saved', 24),
+    ],
+  },
+  {
+    fn: 'rnnCellBackward',
+    args: [
+      { name: 'cell', kind: { k: 'op', count: CELL_COUNT }, make: () => 3 },
+      size('batch', 2),
+      size('hidden', 3),
+      f('saved', 24),
+      f('hPrev', 6),
+      fNull('cPrev', 6),
+      fNull('c', 6),
+      fNull('h', 6),
+      f('gh', 6),
+      fNull('ghNext', 6),
+      fNull('gcNext', 6),
+      f('gxp', 18),
+      f('ghh', 18),
+      f('ghPrev', 6),
+      fNull('gcPrev', 6),
+    ],
+  },
   { fn: 'setNumThreads', args: [size('n', 2)] },
   { fn: '_setSimd', args: [{ name: 'level', kind: { k: 'str' }, make: () => 'scalar' }] },
   { fn: '_setBlas', args: [{ name: 'which', kind: { k: 'str' }, make: () => 'builtin' }] },
@@ -417,10 +491,15 @@ describe.skipIf(!native)(`native argument fuzzing${native ? '' : ` (SKIPPED: ${l
 
   it('names a missing or non-number op parameter p1 of unary and unaryBackward (the old four/six-argument form)', () => {
     const x = new Float32Array(3);
-    expect(() => (b.unary as (...a: unknown[]) => void)(0, x, x, 0)).toThrow(new TypeError('unary: argument 5 (p1) must be a number, got undefined'));
-    expect(() => (b.unary as (...a: unknown[]) => void)(0, x, x, 0, '20')).toThrow(new TypeError('unary: argument 5 (p1) must be a number, got a string'));
+    expect(() => (b.unary as (...a: unknown[]) => void)(0, x, x, 0)).toThrow(
+      new TypeError('unary: argument 5 (p1) must be a number, got undefined'),
+    );
+    expect(() => (b.unary as (...a: unknown[]) => void)(0, x, x, 0, '20')).toThrow(
+      new TypeError('unary: argument 5 (p1) must be a number, got a string'),
+    );
     expect(() => (b.unaryBackward as (...a: unknown[]) => void)(0, x, x, x, x, 0)).toThrow(
-      new TypeError('unaryBackward: argument 7 (p1) must be a number, got undefined'));
+      new TypeError('unaryBackward: argument 7 (p1) must be a number, got undefined'),
+    );
   });
 
   it('accepts a zero dimension next to a huge one (nothing to compute, so nothing is looped over)', () => {

@@ -58,8 +58,10 @@ const cases: Record<string, Case[]> = {
     (r, d) => F.mseLoss(x(r, d, [5, 2]), x(r, d, [5, 2]), { reduction: 'sum' }),
     (r, d) => F.mseLoss(x(r, d, [5, 2]), x(r, d, [5, 2]), { reduction: 'none' }),
   ],
-  crossEntropy: ['mean', 'sum', 'none'].map((reduction) =>
-    (r: Rng, d: Dtype) => F.crossEntropy(x(r, d, [5, 4]), [0, 3, 1, 1, 2], { reduction: reduction as 'mean' })),
+  crossEntropy: ['mean', 'sum', 'none'].map(
+    (reduction) => (r: Rng, d: Dtype) =>
+      F.crossEntropy(x(r, d, [5, 4]), [0, 3, 1, 1, 2], { reduction: reduction as 'mean' }),
+  ),
   batchNorm: [
     (r, d) => F.batchNorm(x(r, d, [4, 3, 2]), null, null, x(r, d, [3]), x(r, d, [3]), true),
     (r, d) => {
@@ -70,12 +72,33 @@ const cases: Record<string, Case[]> = {
   ],
   rows: [(r, d) => rows(x(r, d, [5, 2, 3]), 1, 3)],
 };
-for (const [cell, G] of [['rnnTanh', 1], ['rnnRelu', 1], ['lstm', 4], ['gru', 3]] as const) {
+for (const [cell, G] of [
+  ['rnnTanh', 1],
+  ['rnnRelu', 1],
+  ['lstm', 4],
+  ['gru', 3],
+] as const) {
   cases[`recurrence(${cell})`] = [
-    (r, d) => recurrence(cell, x(r, d, [3, 2, G * 4]), x(r, d, [2, 4]), cell === 'lstm' ? x(r, d, [2, 4]) : null,
-      x(r, d, [G * 4, 4]), x(r, d, [G * 4])),
-    (r, d) => recurrence(cell, x(r, d, [2, 3, G * 2]), x(r, d, [3, 2]), cell === 'lstm' ? x(r, d, [3, 2]) : null,
-      x(r, d, [G * 2, 2]), null, true, cell === 'gru' ? null : x(r, d, [G * 2])),
+    (r, d) =>
+      recurrence(
+        cell,
+        x(r, d, [3, 2, G * 4]),
+        x(r, d, [2, 4]),
+        cell === 'lstm' ? x(r, d, [2, 4]) : null,
+        x(r, d, [G * 4, 4]),
+        x(r, d, [G * 4]),
+      ),
+    (r, d) =>
+      recurrence(
+        cell,
+        x(r, d, [2, 3, G * 2]),
+        x(r, d, [3, 2]),
+        cell === 'lstm' ? x(r, d, [3, 2]) : null,
+        x(r, d, [G * 2, 2]),
+        null,
+        true,
+        cell === 'gru' ? null : x(r, d, [G * 2]),
+      ),
   ];
 }
 
@@ -86,7 +109,11 @@ const casesOf = (op: OpDef): Case[] | undefined =>
 test('every op with a fused backward has a case here, and every case an op', () => {
   expect(fusedOps.length).toBeGreaterThan(10);
   for (const op of fusedOps) expect(casesOf(op), `no sweep case for the fused backward of '${op.id}'`).toBeDefined();
-  for (const id of Object.keys(cases)) expect(fusedOps.map((o) => o.id), `case '${id}' names no fused op`).toContain(id);
+  for (const id of Object.keys(cases))
+    expect(
+      fusedOps.map((o) => o.id),
+      `case '${id}' names no fused op`,
+    ).toContain(id);
 });
 
 for (const name of backendsHere()) {
@@ -113,7 +140,9 @@ for (const name of backendsHere()) {
               expect(f.dtype).toBe(c.dtype);
               for (let k = 0; k < f.numel(); k++) {
                 if (!(Math.abs(f.data[k] - c.data[k]) <= tol * (1 + Math.abs(c.data[k])))) {
-                  throw new Error(`${op.id} case ${variant}: input ${i} element ${k}: fused ${f.data[k]} vs rule ${c.data[k]}`);
+                  throw new Error(
+                    `${op.id} case ${variant}: input ${i} element ${k}: fused ${f.data[k]} vs rule ${c.data[k]}`,
+                  );
                 }
               }
             });

@@ -6,7 +6,13 @@ import { describe, expect, test } from 'vitest';
 import '../lib/index.js'; // registers every op
 import { registeredOps, type OpDef } from '../lib/ops/registry.js';
 import {
-  BINARY_OPS, KERNEL_NAMES, OP_FAMILIES, REDUCE_OPS, RNN_CELLS, UNARY_OPS, type KernelName,
+  BINARY_OPS,
+  KERNEL_NAMES,
+  OP_FAMILIES,
+  REDUCE_OPS,
+  RNN_CELLS,
+  UNARY_OPS,
+  type KernelName,
 } from '../lib/backend/types.js';
 import { jsBackend } from '../lib/backend/js.js';
 import { tryLoadNative } from './support/native.js';
@@ -17,11 +23,17 @@ const ops = registeredOps();
 /** The op-code list an op's code indexes, by the kernel its forward runs first. */
 function familyOf(op: OpDef): readonly string[] | null {
   switch (op.kernels[0]) {
-    case 'unary': return UNARY_OPS;
-    case 'binary': case 'binaryScalar': return BINARY_OPS;
-    case 'reduce': return REDUCE_OPS;
-    case 'gemm': return op.name.startsWith('recurrence(') ? RNN_CELLS : null;
-    default: return null;
+    case 'unary':
+      return UNARY_OPS;
+    case 'binary':
+    case 'binaryScalar':
+      return BINARY_OPS;
+    case 'reduce':
+      return REDUCE_OPS;
+    case 'gemm':
+      return op.name.startsWith('recurrence(') ? RNN_CELLS : null;
+    default:
+      return null;
   }
 }
 
@@ -72,7 +84,7 @@ describe('the op registry', () => {
 });
 
 describe.skipIf(!native)(`the addon agrees with the registry${native ? '' : ` (SKIPPED: ${loadError})`}`, () => {
-  test('its op-code name lists equal the registry\'s, in order', () => {
+  test("its op-code name lists equal the registry's, in order", () => {
     const names = native!._opNames();
     expect(Object.keys(names).sort()).toEqual(Object.keys(OP_FAMILIES).sort());
     for (const [family, list] of Object.entries(OP_FAMILIES)) {
@@ -81,7 +93,9 @@ describe.skipIf(!native)(`the addon agrees with the registry${native ? '' : ` (S
   });
 
   test('it exports every kernel of KERNEL_NAMES and no other kernel', () => {
-    const exported = Object.keys(native!).filter((k) => !k.startsWith('_') && !['name', 'info', 'setNumThreads'].includes(k));
+    const exported = Object.keys(native!).filter(
+      (k) => !k.startsWith('_') && !['name', 'info', 'setNumThreads'].includes(k),
+    );
     expect(exported.sort()).toEqual([...KERNEL_NAMES].sort());
   });
 });

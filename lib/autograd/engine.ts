@@ -60,7 +60,9 @@ function rootGradient(op: string, root: Tensor, given: Tensor | null | undefined
   }
   if (!(given instanceof Tensor)) throw new TypeError(`${op}: the gradient must be a Tensor`);
   if (!sameShape(given.shape, root.shape)) {
-    throw new Error(`${op}: gradient shape ${shapeStr(given.shape)} does not match output shape ${shapeStr(root.shape)}`);
+    throw new Error(
+      `${op}: gradient shape ${shapeStr(given.shape)} does not match output shape ${shapeStr(root.shape)}`,
+    );
   }
   if (given.data.constructor !== root.data.constructor) {
     throw new TypeError(`${op}: gradient dtype ${given.dtype} does not match output dtype ${root.dtype}`);
@@ -80,7 +82,9 @@ function run(
   const seeds = roots.map((r, i) => {
     if (!(r instanceof Tensor)) throw new TypeError(`${op}: outputs must be Tensors`);
     if (!r.requiresGrad) {
-      throw new Error(`${op}: output ${roots.length > 1 ? `${i} ` : ''}does not require grad and has no gradFn (was it computed under noGrad, or from tensors without requiresGrad?)`);
+      throw new Error(
+        `${op}: output ${roots.length > 1 ? `${i} ` : ''}does not require grad and has no gradFn (was it computed under noGrad, or from tensors without requiresGrad?)`,
+      );
     }
     return rootGradient(op, r, rootGrads[i]);
   });
@@ -187,7 +191,9 @@ function run(
         const gi = grads === null ? null : grads[i];
         if (gi != null) {
           if (!sameShape(gi.shape, input.shape)) {
-            throw new Error(`backward of '${node.name}' produced a gradient of shape ${shapeStr(gi.shape)} for input ${i} of shape ${shapeStr(input.shape)}`);
+            throw new Error(
+              `backward of '${node.name}' produced a gradient of shape ${shapeStr(gi.shape)} for input ${i} of shape ${shapeStr(input.shape)}`,
+            );
           }
           if (anomaly) checkFinite(gi, `backward of '${node.name}'`);
         }
@@ -240,8 +246,13 @@ function accumulateNode(node: Node, g: Tensor, owned: boolean, createGraph: bool
 }
 
 function deliverToLeaf(
-  leaf: Tensor, g: Tensor, owned: boolean, createGraph: boolean,
-  targets: readonly Tensor[] | null, leafTarget: Map<Tensor, number>, captured: (Tensor | null)[],
+  leaf: Tensor,
+  g: Tensor,
+  owned: boolean,
+  createGraph: boolean,
+  targets: readonly Tensor[] | null,
+  leafTarget: Map<Tensor, number>,
+  captured: (Tensor | null)[],
 ): void {
   if (targets) {
     const ti = leafTarget.get(leaf);
@@ -254,8 +265,13 @@ function deliverToLeaf(
     // The leaf keeps the buffer; copy it unless the engine owns it (it may be shared otherwise).
     // A gradient with a graph (createGraph) is kept as is: it is only ever accumulated out of place.
     leaf.grad = owned || (createGraph && g.requiresGrad) ? g : new Tensor(g.data.slice(), g.shape);
-  } else if (!createGraph && cur.gradFn === null && !cur.requiresGrad && sameShape(cur.shape, g.shape) &&
-    cur.data.constructor === g.data.constructor) {
+  } else if (
+    !createGraph &&
+    cur.gradFn === null &&
+    !cur.requiresGrad &&
+    sameShape(cur.shape, g.shape) &&
+    cur.data.constructor === g.data.constructor
+  ) {
     addInPlace(cur, g);
   } else {
     leaf.grad = cur.add(g);
@@ -263,7 +279,11 @@ function deliverToLeaf(
 }
 
 /** Tensor.backward: accumulates gradients into the leaves' .grad. */
-export function backward(roots: readonly Tensor[], grads: readonly (Tensor | null | undefined)[], opts: BackwardOptions = {}): void {
+export function backward(
+  roots: readonly Tensor[],
+  grads: readonly (Tensor | null | undefined)[],
+  opts: BackwardOptions = {},
+): void {
   const createGraph = opts.createGraph ?? false;
   run('backward', roots, grads, opts.retainGraph ?? createGraph, createGraph, null);
 }
@@ -272,13 +292,27 @@ export function backward(roots: readonly Tensor[], grads: readonly (Tensor | nul
  * torch.autograd.grad: the gradients of outputs with respect to inputs, without touching .grad.
  * With allowUnused, inputs the outputs do not depend on get null.
  */
-export function grad(outputs: Tensor | readonly Tensor[], inputs: Tensor | readonly Tensor[], opts?: GradOptions & { allowUnused?: false }): Tensor[];
-export function grad(outputs: Tensor | readonly Tensor[], inputs: Tensor | readonly Tensor[], opts: GradOptions & { allowUnused: true }): (Tensor | null)[];
-export function grad(outputs: Tensor | readonly Tensor[], inputs: Tensor | readonly Tensor[], opts: GradOptions = {}): (Tensor | null)[] {
+export function grad(
+  outputs: Tensor | readonly Tensor[],
+  inputs: Tensor | readonly Tensor[],
+  opts?: GradOptions & { allowUnused?: false },
+): Tensor[];
+export function grad(
+  outputs: Tensor | readonly Tensor[],
+  inputs: Tensor | readonly Tensor[],
+  opts: GradOptions & { allowUnused: true },
+): (Tensor | null)[];
+export function grad(
+  outputs: Tensor | readonly Tensor[],
+  inputs: Tensor | readonly Tensor[],
+  opts: GradOptions = {},
+): (Tensor | null)[] {
   const outs = outputs instanceof Tensor ? [outputs] : outputs;
   const ins = inputs instanceof Tensor ? [inputs] : inputs;
-  if (!Array.isArray(outs) || outs.length === 0) throw new TypeError('grad: outputs must be a Tensor or a non-empty array of Tensors');
-  if (!Array.isArray(ins) || ins.length === 0) throw new TypeError('grad: inputs must be a Tensor or a non-empty array of Tensors');
+  if (!Array.isArray(outs) || outs.length === 0)
+    throw new TypeError('grad: outputs must be a Tensor or a non-empty array of Tensors');
+  if (!Array.isArray(ins) || ins.length === 0)
+    throw new TypeError('grad: inputs must be a Tensor or a non-empty array of Tensors');
   const go = opts.gradOutputs;
   const gradOutputs = go == null ? [] : go instanceof Tensor ? [go] : go;
   if (gradOutputs.length !== 0 && gradOutputs.length !== outs.length) {
@@ -289,7 +323,9 @@ export function grad(outputs: Tensor | readonly Tensor[], inputs: Tensor | reado
   if (!opts.allowUnused) {
     result.forEach((r, i) => {
       if (r === null) {
-        throw new Error(`grad: input ${i} was not used to compute the outputs (pass allowUnused: true to get null for it)`);
+        throw new Error(
+          `grad: input ${i} was not used to compute the outputs (pass allowUnused: true to get null for it)`,
+        );
       }
     });
   }

@@ -49,13 +49,19 @@ export function gradcheck(fn: Fn, inputs: readonly Tensor[], opts: GradcheckOpti
   // Analytic Jacobian, one backward per output element.
   const outs = enableGrad(() => outputsOf(fn(...inputs)));
   const outSizes = outs.map((o) => o.data.length);
-  const analytic: Float64Array[][] = checked.map(([x]) => outs.map((o) => new Float64Array(o.data.length * x.data.length)));
+  const analytic: Float64Array[][] = checked.map(([x]) =>
+    outs.map((o) => new Float64Array(o.data.length * x.data.length)),
+  );
   outs.forEach((o, oi) => {
     if (!o.requiresGrad) return; // constant output: analytic gradient zero
     for (let j = 0; j < o.data.length; j++) {
       const go = new Tensor(new Float64Array(o.data.length), o.shape);
       go.data[j] = 1;
-      const gs = grad(o, checked.map(([x]) => x), { gradOutputs: go, retainGraph: true, allowUnused: true });
+      const gs = grad(
+        o,
+        checked.map(([x]) => x),
+        { gradOutputs: go, retainGraph: true, allowUnused: true },
+      );
       gs.forEach((g, ci) => {
         if (g === null) return;
         analytic[ci][oi].set(g.data, j * g.data.length);
@@ -105,11 +111,15 @@ export function gradgradcheck(fn: Fn, inputs: readonly Tensor[], opts: Gradcheck
     const os = outputsOf(fn(...xs));
     const diffOuts = os.map((o, i) => [o, v[i]] as const).filter(([o]) => o.requiresGrad);
     if (diffOuts.length === 0) return [];
-    const gs = grad(diffOuts.map(([o]) => o), checkedIdx.map((i) => xs[i]), {
-      gradOutputs: diffOuts.map(([, vi]) => vi),
-      createGraph: true,
-      allowUnused: true,
-    });
+    const gs = grad(
+      diffOuts.map(([o]) => o),
+      checkedIdx.map((i) => xs[i]),
+      {
+        gradOutputs: diffOuts.map(([, vi]) => vi),
+        createGraph: true,
+        allowUnused: true,
+      },
+    );
     // An unused input has a zero gradient: a constant output for the check.
     return gs.map((g, i) => g ?? new Tensor(new Float64Array(xs[checkedIdx[i]].data.length), xs[checkedIdx[i]].shape));
   };

@@ -10,8 +10,8 @@ export type BackendName = 'native' | 'js';
 
 // The native module is imported dynamically so that a failure while evaluating it (a missing or
 // broken addon file) becomes a reason to fall back, never an import error of the whole library.
-const nativeModule: { loadNative(): Backend } | Error = await import('./native.js').catch(
-  (e: unknown) => (e instanceof Error ? e : new Error(String(e))),
+const nativeModule: { loadNative(): Backend } | Error = await import('./native.js').catch((e: unknown) =>
+  e instanceof Error ? e : new Error(String(e)),
 );
 
 let nativeResult: Backend | Error | undefined;
@@ -91,7 +91,8 @@ export const backend = {
   /** Threads for GEMM and large kernels; remembered and applied to a backend chosen later too. */
   setNumThreads(n: number): void {
     if (typeof n !== 'number') throw new TypeError(`backend.setNumThreads: n must be a number, got ${typeof n}`);
-    if (!Number.isInteger(n) || n < 1) throw new RangeError(`backend.setNumThreads: n must be an integer >= 1, got ${n}`);
+    if (!Number.isInteger(n) || n < 1)
+      throw new RangeError(`backend.setNumThreads: n must be an integer >= 1, got ${n}`);
     kernels().setNumThreads(n);
     requestedThreads = n;
   },

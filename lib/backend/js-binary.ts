@@ -4,7 +4,14 @@
 
 import { BINARY_OPS, type Backend, type BinaryName, type BinaryOp, type FloatArray } from './types.js';
 import {
-  checkAtLeast, checkBoolean, checkCode, checkedProduct, checkFloatArrays, checkLength, checkNumber, checkShape,
+  checkAtLeast,
+  checkBoolean,
+  checkCode,
+  checkedProduct,
+  checkFloatArrays,
+  checkLength,
+  checkNumber,
+  checkShape,
 } from './js-checks.js';
 import { rounderFor } from './js-math.js';
 
@@ -31,7 +38,9 @@ function broadcastOutShape(op: string, aShape: readonly number[], bShape: readon
     const sa = aShape[aShape.length - nd + d] ?? 1;
     const sb = bShape[bShape.length - nd + d] ?? 1;
     if (sa !== sb && sa !== 1 && sb !== 1) {
-      throw new RangeError(`${op}: shapes [${aShape.join(', ')}] and [${bShape.join(', ')}] cannot be broadcast together`);
+      throw new RangeError(
+        `${op}: shapes [${aShape.join(', ')}] and [${bShape.join(', ')}] cannot be broadcast together`,
+      );
     }
     out[d] = sa === 1 ? sb : sa;
   }
@@ -51,7 +60,14 @@ function broadcastStrides(shape: readonly number[], outShape: readonly number[])
   return strides;
 }
 
-function binary(op: BinaryOp, a: FloatArray, aShape: readonly number[], b: FloatArray, bShape: readonly number[], out: FloatArray): void {
+function binary(
+  op: BinaryOp,
+  a: FloatArray,
+  aShape: readonly number[],
+  b: FloatArray,
+  bShape: readonly number[],
+  out: FloatArray,
+): void {
   const name = 'binary';
   checkCode(name, 'op', BINARY_OPS, op);
   checkFloatArrays(name, { a, b, out });

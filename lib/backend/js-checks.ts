@@ -16,12 +16,18 @@ function describeArg(v: unknown): string {
   if (v === null) return 'null';
   if (v === undefined) return 'undefined';
   switch (typeof v) {
-    case 'number': return String(v);
-    case 'boolean': return 'a boolean';
-    case 'string': return 'a string';
-    case 'symbol': return 'a symbol';
-    case 'bigint': return 'a bigint';
-    case 'function': return 'a function';
+    case 'number':
+      return String(v);
+    case 'boolean':
+      return 'a boolean';
+    case 'string':
+      return 'a string';
+    case 'symbol':
+      return 'a symbol';
+    case 'bigint':
+      return 'a bigint';
+    case 'function':
+      return 'a function';
   }
   if (ArrayBuffer.isView(v) && !(v instanceof DataView)) return `a ${v.constructor.name}`;
   return Array.isArray(v) ? 'an array' : 'an object';
@@ -40,7 +46,9 @@ export function checkFloatArray(op: string, name: string, v: unknown): asserts v
 export function checkLike(op: string, name: string, v: unknown, like: FloatArray): asserts v is FloatArray {
   checkFloatArray(op, name, v);
   if (v.constructor !== like.constructor) {
-    throw new TypeError(`${op}: ${name} must be a ${like.constructor.name} like the other arrays of this call, got ${describeArg(v)}`);
+    throw new TypeError(
+      `${op}: ${name} must be a ${like.constructor.name} like the other arrays of this call, got ${describeArg(v)}`,
+    );
   }
 }
 
@@ -73,8 +81,15 @@ export function checkOptional(op: string, name: string, v: unknown, like: FloatA
  * An array that is required when `required` (a TypeError names `why` when it is missing) and
  * may be omitted otherwise; checked when given. Returns it, or null when omitted.
  */
-export function checkRequiredIf(op: string, name: string, v: unknown, required: boolean, why: string,
-  like: FloatArray, need: number): FloatArray | null {
+export function checkRequiredIf(
+  op: string,
+  name: string,
+  v: unknown,
+  required: boolean,
+  why: string,
+  like: FloatArray,
+  need: number,
+): FloatArray | null {
   if (required && (v === null || v === undefined)) {
     throw new TypeError(`${op}: ${name} is required ${why}, got ${describeArg(v)}`);
   }
@@ -110,8 +125,15 @@ export function checkLength(op: string, name: string, arr: ArrayLike<number>, ne
  * The first `count` indices lie in [0, n), else a RangeError "holds 7 at <at>3, outside <range>[0, 5)"
  * (at: '' or 'row '; range: '' or 'the plane '), as the native side words it.
  */
-export function checkIndicesBelow(op: string, name: string, indices: Int32Array, count: number, n: number,
-  at = '', range = ''): void {
+export function checkIndicesBelow(
+  op: string,
+  name: string,
+  indices: Int32Array,
+  count: number,
+  n: number,
+  at = '',
+  range = '',
+): void {
   for (let j = 0; j < count; j++) {
     const v = indices[j];
     if (v < 0 || v >= n) throw new RangeError(`${op}: ${name} holds ${v} at ${at}${j}, outside ${range}[0, ${n})`);
@@ -156,7 +178,8 @@ export function checkedProduct(op: string, what: string, sizes: readonly number[
 /** A shape: an array of at most MAX_DIMS sizes. */
 export function checkShape(op: string, name: string, shape: unknown): asserts shape is readonly number[] {
   if (!Array.isArray(shape)) throw new TypeError(`${op}: ${name} must be an array of sizes, got ${describeArg(shape)}`);
-  if (shape.length > MAX_DIMS) throw new RangeError(`${op}: ${name} must have at most ${MAX_DIMS} dims, got ${shape.length}`);
+  if (shape.length > MAX_DIMS)
+    throw new RangeError(`${op}: ${name} must have at most ${MAX_DIMS} dims, got ${shape.length}`);
   shape.forEach((s, i) => checkSize(op, `${name}[${i}]`, s));
 }
 
@@ -164,8 +187,14 @@ export function checkShape(op: string, name: string, shape: unknown): asserts sh
 // Argument groups several kernels share
 
 /** x viewed as outer×n×inner; the `sameDtype` arrays must share x's dtype (checked first, as natively). */
-export function checkAxisArgs(op: string, x: unknown, outer: unknown, n: unknown, inner: unknown,
-  sameDtype: Record<string, unknown> = {}): asserts x is FloatArray {
+export function checkAxisArgs(
+  op: string,
+  x: unknown,
+  outer: unknown,
+  n: unknown,
+  inner: unknown,
+  sameDtype: Record<string, unknown> = {},
+): asserts x is FloatArray {
   checkFloatArrays(op, { x, ...sameDtype });
   checkSize(op, 'outer', outer);
   checkSize(op, 'n', n);

@@ -4,25 +4,60 @@
 // im2col for the rest) are tested against these.
 
 import type { Backend, FloatArray } from './types.js';
-import { checkAtLeast, checkFloatArray, checkIndicesBelow, checkInt32Array, checkLike, checkSize } from './js-checks.js';
+import {
+  checkAtLeast,
+  checkFloatArray,
+  checkIndicesBelow,
+  checkInt32Array,
+  checkLike,
+  checkSize,
+} from './js-checks.js';
 
 /** One spatial dimension of a window op: the output size, or a RangeError when it is empty. */
 function outSize(op: string, dim: string, input: number, k: number, stride: number, pad: number, dil: number): number {
   const span = dil * (k - 1) + 1;
   if (input + 2 * pad < span) {
-    throw new RangeError(`${op}: kernel ${dim} ${k}${dil > 1 ? ` (dilation ${dil}, span ${span})` : ''} is larger than the padded input ${dim} ${input} + 2*${pad}`);
+    throw new RangeError(
+      `${op}: kernel ${dim} ${k}${dil > 1 ? ` (dilation ${dil}, span ${span})` : ''} is larger than the padded input ${dim} ${input} + 2*${pad}`,
+    );
   }
   return Math.floor((input + 2 * pad - span) / stride) + 1;
 }
 
 interface ConvGeom {
-  n: number; cIn: number; h: number; w: number; cOut: number; kH: number; kW: number;
-  sH: number; sW: number; pH: number; pW: number; dH: number; dW: number;
-  oH: number; oW: number;
+  n: number;
+  cIn: number;
+  h: number;
+  w: number;
+  cOut: number;
+  kH: number;
+  kW: number;
+  sH: number;
+  sW: number;
+  pH: number;
+  pW: number;
+  dH: number;
+  dW: number;
+  oH: number;
+  oW: number;
 }
 
 function convGeom(op: string, g: readonly number[]): ConvGeom {
-  const names = ['n', 'cIn', 'h', 'w', 'cOut', 'kH', 'kW', 'strideH', 'strideW', 'padH', 'padW', 'dilationH', 'dilationW'];
+  const names = [
+    'n',
+    'cIn',
+    'h',
+    'w',
+    'cOut',
+    'kH',
+    'kW',
+    'strideH',
+    'strideW',
+    'padH',
+    'padW',
+    'dilationH',
+    'dilationW',
+  ];
   const mins = [0, 0, 0, 0, 0, 1, 1, 1, 1, 0, 0, 1, 1];
   names.forEach((name, i) => checkSize(op, name, g[i], mins[i]));
   const [n, cIn, h, w, cOut, kH, kW, sH, sW, pH, pW, dH, dW] = g;
@@ -31,7 +66,19 @@ function convGeom(op: string, g: readonly number[]): ConvGeom {
   return { n, cIn, h, w, cOut, kH, kW, sH, sW, pH, pW, dH, dW, oH, oW };
 }
 
-interface PoolGeom { planes: number; h: number; w: number; kH: number; kW: number; sH: number; sW: number; pH: number; pW: number; oH: number; oW: number }
+interface PoolGeom {
+  planes: number;
+  h: number;
+  w: number;
+  kH: number;
+  kW: number;
+  sH: number;
+  sW: number;
+  pH: number;
+  pW: number;
+  oH: number;
+  oW: number;
+}
 
 function poolGeom(op: string, g: readonly number[]): PoolGeom {
   const names = ['planes', 'h', 'w', 'kH', 'kW', 'strideH', 'strideW', 'padH', 'padW'];
@@ -118,7 +165,8 @@ function conv2d(x: FloatArray, weight: FloatArray, bias: FloatArray | null, y: F
   if (bias !== null) checkLike(op, 'bias', bias, x);
   checkLike(op, 'y', y, x);
   const g = convGeom(op, geom);
-  const K = g.cIn * g.kH * g.kW, P = g.oH * g.oW;
+  const K = g.cIn * g.kH * g.kW,
+    P = g.oH * g.oW;
   checkAtLeast(op, 'x', x, g.n * g.cIn * g.h * g.w);
   checkAtLeast(op, 'weight', weight, g.cOut * K);
   if (bias !== null) checkAtLeast(op, 'bias', bias, g.cOut);
@@ -145,7 +193,9 @@ function conv2dBackwardInput(gy: FloatArray, weight: FloatArray, gx: FloatArray,
   checkLike(op, 'weight', weight, gy);
   checkLike(op, 'gx', gx, gy);
   const g = convGeom(op, geom);
-  const K = g.cIn * g.kH * g.kW, P = g.oH * g.oW, X = g.cIn * g.h * g.w;
+  const K = g.cIn * g.kH * g.kW,
+    P = g.oH * g.oW,
+    X = g.cIn * g.h * g.w;
   checkAtLeast(op, 'gy', gy, g.n * g.cOut * P);
   checkAtLeast(op, 'weight', weight, g.cOut * K);
   checkAtLeast(op, 'gx', gx, g.n * X);
@@ -165,14 +215,21 @@ function conv2dBackwardInput(gy: FloatArray, weight: FloatArray, gx: FloatArray,
   }
 }
 
-function conv2dBackwardWeight(x: FloatArray, gy: FloatArray, gw: FloatArray, gb: FloatArray | null, ...geom: number[]): void {
+function conv2dBackwardWeight(
+  x: FloatArray,
+  gy: FloatArray,
+  gw: FloatArray,
+  gb: FloatArray | null,
+  ...geom: number[]
+): void {
   const op = 'conv2dBackwardWeight';
   checkFloatArray(op, 'x', x);
   checkLike(op, 'gy', gy, x);
   checkLike(op, 'gw', gw, x);
   if (gb !== null) checkLike(op, 'gb', gb, x);
   const g = convGeom(op, geom);
-  const K = g.cIn * g.kH * g.kW, P = g.oH * g.oW;
+  const K = g.cIn * g.kH * g.kW,
+    P = g.oH * g.oW;
   checkAtLeast(op, 'x', x, g.n * g.cIn * g.h * g.w);
   checkAtLeast(op, 'gy', gy, g.n * g.cOut * P);
   checkAtLeast(op, 'gw', gw, g.cOut * K);
@@ -208,7 +265,8 @@ function maxPool2d(x: FloatArray, y: FloatArray, idx: Int32Array, ...geom: numbe
   checkLike(op, 'y', y, x);
   checkInt32Array(op, 'indices', idx);
   const g = poolGeom(op, geom);
-  const HW = g.h * g.w, O = g.oH * g.oW;
+  const HW = g.h * g.w,
+    O = g.oH * g.oW;
   checkAtLeast(op, 'x', x, g.planes * HW);
   checkAtLeast(op, 'y', y, g.planes * O);
   checkAtLeast(op, 'indices', idx, g.planes * O);
@@ -218,7 +276,8 @@ function maxPool2d(x: FloatArray, y: FloatArray, idx: Int32Array, ...geom: numbe
       const y0 = oy * g.sH - g.pH;
       for (let ox = 0; ox < g.oW; ox++) {
         const x0 = ox * g.sW - g.pW;
-        const i0 = Math.max(y0, 0), j0 = Math.max(x0, 0);
+        const i0 = Math.max(y0, 0),
+          j0 = Math.max(x0, 0);
         let best = x[xo + i0 * g.w + j0];
         let at = i0 * g.w + j0;
         for (let i = i0; i < Math.min(y0 + g.kH, g.h); i++) {
@@ -245,7 +304,8 @@ function maxPool2dBackward(gy: FloatArray, idx: Int32Array, gx: FloatArray, ...g
   checkInt32Array(op, 'indices', idx);
   checkLike(op, 'gx', gx, gy);
   const g = poolGeom(op, geom);
-  const HW = g.h * g.w, O = g.oH * g.oW;
+  const HW = g.h * g.w,
+    O = g.oH * g.oW;
   checkAtLeast(op, 'gy', gy, g.planes * O);
   checkAtLeast(op, 'indices', idx, g.planes * O);
   checkAtLeast(op, 'gx', gx, g.planes * HW);
@@ -261,7 +321,8 @@ function avgPool2d(x: FloatArray, y: FloatArray, ...geom: number[]): void {
   checkFloatArray(op, 'x', x);
   checkLike(op, 'y', y, x);
   const g = poolGeom(op, geom);
-  const HW = g.h * g.w, O = g.oH * g.oW;
+  const HW = g.h * g.w,
+    O = g.oH * g.oW;
   checkAtLeast(op, 'x', x, g.planes * HW);
   checkAtLeast(op, 'y', y, g.planes * O);
   const inv = 1 / (g.kH * g.kW);
@@ -286,7 +347,8 @@ function avgPool2dBackward(gy: FloatArray, gx: FloatArray, ...geom: number[]): v
   checkFloatArray(op, 'gy', gy);
   checkLike(op, 'gx', gx, gy);
   const g = poolGeom(op, geom);
-  const HW = g.h * g.w, O = g.oH * g.oW;
+  const HW = g.h * g.w,
+    O = g.oH * g.oW;
   checkAtLeast(op, 'gy', gy, g.planes * O);
   checkAtLeast(op, 'gx', gx, g.planes * HW);
   gx.fill(0, 0, g.planes * HW);
@@ -309,7 +371,14 @@ function avgPool2dBackward(gy: FloatArray, gx: FloatArray, ...geom: number[]): v
 // ---------------------------------------------------------------------------------------------
 // Batch-norm statistics
 
-function batchNormStats(x: FloatArray, n: number, c: number, inner: number, mean: FloatArray, variance: FloatArray): void {
+function batchNormStats(
+  x: FloatArray,
+  n: number,
+  c: number,
+  inner: number,
+  mean: FloatArray,
+  variance: FloatArray,
+): void {
   const op = 'batchNormStats';
   checkFloatArray(op, 'x', x);
   checkLike(op, 'mean', mean, x);
@@ -341,7 +410,15 @@ function batchNormStats(x: FloatArray, n: number, c: number, inner: number, mean
   }
 }
 
-function channelAffine(x: FloatArray, n: number, c: number, inner: number, scale: FloatArray, shift: FloatArray, y: FloatArray): void {
+function channelAffine(
+  x: FloatArray,
+  n: number,
+  c: number,
+  inner: number,
+  scale: FloatArray,
+  shift: FloatArray,
+  y: FloatArray,
+): void {
   const op = 'channelAffine';
   checkFloatArray(op, 'x', x);
   checkLike(op, 'scale', scale, x);
@@ -357,15 +434,26 @@ function channelAffine(x: FloatArray, n: number, c: number, inner: number, scale
   for (let i = 0; i < n; i++) {
     for (let ch = 0; ch < c; ch++) {
       const o = (i * c + ch) * inner;
-      const a = scale[ch], b = shift[ch];
+      const a = scale[ch],
+        b = shift[ch];
       for (let j = 0; j < inner; j++) y[o + j] = x[o + j] * a + b;
     }
   }
 }
 
 /** The kernels of this file, spread into jsBackend. */
-export const convKernels: Pick<Backend, 'conv2d' | 'conv2dBackwardInput' | 'conv2dBackwardWeight' | 'maxPool2d' |
-  'maxPool2dBackward' | 'avgPool2d' | 'avgPool2dBackward' | 'batchNormStats' | 'channelAffine'> = {
+export const convKernels: Pick<
+  Backend,
+  | 'conv2d'
+  | 'conv2dBackwardInput'
+  | 'conv2dBackwardWeight'
+  | 'maxPool2d'
+  | 'maxPool2dBackward'
+  | 'avgPool2d'
+  | 'avgPool2dBackward'
+  | 'batchNormStats'
+  | 'channelAffine'
+> = {
   conv2d,
   conv2dBackwardInput,
   conv2dBackwardWeight,

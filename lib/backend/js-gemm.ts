@@ -4,10 +4,23 @@ import type { Backend, FloatArray } from './types.js';
 import { checkAtLeast, checkBoolean, checkedProduct, checkFloatArrays, checkNumber, checkSize } from './js-checks.js';
 
 function gemm(
-  transA: boolean, transB: boolean, m: number, n: number, k: number,
-  alpha: number, a: FloatArray, b: FloatArray, beta: number, c: FloatArray,
-  batch = 1, strideA = m * k, strideB = k * n, strideC = m * n,
-  aOffset = 0, bOffset = 0, cOffset = 0,
+  transA: boolean,
+  transB: boolean,
+  m: number,
+  n: number,
+  k: number,
+  alpha: number,
+  a: FloatArray,
+  b: FloatArray,
+  beta: number,
+  c: FloatArray,
+  batch = 1,
+  strideA = m * k,
+  strideB = k * n,
+  strideC = m * n,
+  aOffset = 0,
+  bOffset = 0,
+  cOffset = 0,
 ): void {
   const op = 'gemm';
   checkBoolean(op, 'transA', transA);
@@ -29,12 +42,17 @@ function gemm(
   checkedProduct(op, 'B', [k, n]);
   checkedProduct(op, 'C', [m, n]);
   if (batch > 1 && m * n > 0 && strideC === 0) {
-    throw new RangeError(`${op}: strideC must not be 0 when batch > 1 (the ${batch} outputs would overwrite each other)`);
+    throw new RangeError(
+      `${op}: strideC must not be 0 when batch > 1 (the ${batch} outputs would overwrite each other)`,
+    );
   }
   const needs = (name: string, arr: FloatArray, offset: number, stride: number, size: number): void => {
     if (batch === 0 || size === 0) return;
     const end = offset + (batch - 1) * stride + size;
-    const what = batch === 1 && offset === 0 ? name : `${name} (${batch} batches of ${size} at offset ${offset}, stride ${stride})`;
+    const what =
+      batch === 1 && offset === 0
+        ? name
+        : `${name} (${batch} batches of ${size} at offset ${offset}, stride ${stride})`;
     checkAtLeast(op, what, arr, end);
   };
   needs('a', a, aOffset, strideA, m * k);

@@ -3,8 +3,16 @@
 
 import type { Backend, FloatArray } from './types.js';
 import {
-  checkAtLeast, checkAxisArgs, checkedProduct, checkFloatArray, checkFloatArrays, checkIndicesBelow, checkInt32Array,
-  checkRowsCols, checkShape, checkSize,
+  checkAtLeast,
+  checkAxisArgs,
+  checkedProduct,
+  checkFloatArray,
+  checkFloatArrays,
+  checkIndicesBelow,
+  checkInt32Array,
+  checkRowsCols,
+  checkShape,
+  checkSize,
 } from './js-checks.js';
 
 function biasAdd(x: FloatArray, rows: number, cols: number, bias: FloatArray, out: FloatArray): void {
@@ -42,7 +50,8 @@ function permute(x: FloatArray, shape: readonly number[], perm: readonly number[
   if (perm.length !== nd) throw new RangeError(`${name}: perm must have ${nd} entries like shape, got ${perm.length}`);
   const seen = new Array<boolean>(nd).fill(false);
   for (const p of perm) {
-    if (p >= nd || seen[p]) throw new RangeError(`${name}: perm must be a permutation of 0..${nd - 1}, got [${perm.join(', ')}]`);
+    if (p >= nd || seen[p])
+      throw new RangeError(`${name}: perm must be a permutation of 0..${nd - 1}, got [${perm.join(', ')}]`);
     seen[p] = true;
   }
   const total = checkedProduct(name, 'shape', shape);
@@ -110,5 +119,9 @@ function scatterAdd(g: FloatArray, outer: number, n: number, inner: number, indi
 }
 
 export const movementKernels: Pick<Backend, 'biasAdd' | 'biasGrad' | 'permute' | 'gather' | 'scatterAdd'> = {
-  biasAdd, biasGrad, permute, gather, scatterAdd,
+  biasAdd,
+  biasGrad,
+  permute,
+  gather,
+  scatterAdd,
 };

@@ -5,8 +5,17 @@ import type { Backend, FloatArray } from './types.js';
 import { checkBoolean, checkFloatArrays, checkLength, checkLike, checkNumber } from './js-checks.js';
 import { rounderFor } from './js-math.js';
 
-function sgdStep(param: FloatArray, grad: FloatArray, buf: FloatArray | null, lr: number, momentum: number,
-  dampening: number, weightDecay: number, nesterov: boolean, firstStep: boolean): void {
+function sgdStep(
+  param: FloatArray,
+  grad: FloatArray,
+  buf: FloatArray | null,
+  lr: number,
+  momentum: number,
+  dampening: number,
+  weightDecay: number,
+  nesterov: boolean,
+  firstStep: boolean,
+): void {
   const name = 'sgdStep';
   buf ??= null;
   checkFloatArrays(name, { param, grad });
@@ -35,9 +44,20 @@ function sgdStep(param: FloatArray, grad: FloatArray, buf: FloatArray | null, lr
   }
 }
 
-function adamStep(param: FloatArray, grad: FloatArray, expAvg: FloatArray, expAvgSq: FloatArray,
-  maxExpAvgSq: FloatArray | null, step: number, lr: number, beta1: number, beta2: number,
-  eps: number, weightDecay: number, decoupled: boolean): void {
+function adamStep(
+  param: FloatArray,
+  grad: FloatArray,
+  expAvg: FloatArray,
+  expAvgSq: FloatArray,
+  maxExpAvgSq: FloatArray | null,
+  step: number,
+  lr: number,
+  beta1: number,
+  beta2: number,
+  eps: number,
+  weightDecay: number,
+  decoupled: boolean,
+): void {
   const name = 'adamStep';
   maxExpAvgSq ??= null;
   checkFloatArrays(name, { param, grad, expAvg, expAvgSq });
@@ -49,7 +69,8 @@ function adamStep(param: FloatArray, grad: FloatArray, expAvg: FloatArray, expAv
     checkLength(name, 'maxExpAvgSq', maxExpAvgSq, param.length);
   }
   checkNumber(name, 'step', step);
-  if (!Number.isSafeInteger(step) || step < 1) throw new RangeError(`${name}: step must be an integer >= 1, got ${step}`);
+  if (!Number.isSafeInteger(step) || step < 1)
+    throw new RangeError(`${name}: step must be an integer >= 1, got ${step}`);
   checkNumber(name, 'lr', lr);
   checkNumber(name, 'beta1', beta1);
   checkNumber(name, 'beta2', beta2);

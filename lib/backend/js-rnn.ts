@@ -3,7 +3,16 @@
 // native/rnn.cc compute the same thing and are tested against these.
 
 import { RNN_CELLS, RnnCell, type Backend, type FloatArray } from './types.js';
-import { checkAtLeast, checkCode, checkFloatArray, checkLike, checkNull, checkOptional, checkRequiredIf, checkSize } from './js-checks.js';
+import {
+  checkAtLeast,
+  checkCode,
+  checkFloatArray,
+  checkLike,
+  checkNull,
+  checkOptional,
+  checkRequiredIf,
+  checkSize,
+} from './js-checks.js';
 
 function gatesOf(cell: RnnCell): number {
   return cell === RnnCell.lstm ? 4 : cell === RnnCell.gru ? 3 : 1;
@@ -14,9 +23,17 @@ const sigmoid = (v: number): number => 1 / (1 + Math.exp(-v));
 // ---------------------------------------------------------------------------------------------
 
 function rnnCellForward(
-  cell: RnnCell, batch: number, hidden: number, xp: FloatArray, hh: FloatArray,
-  bHh: FloatArray | null, hPrev: FloatArray | null, cPrev: FloatArray | null, h: FloatArray,
-  c: FloatArray | null, saved: FloatArray | null,
+  cell: RnnCell,
+  batch: number,
+  hidden: number,
+  xp: FloatArray,
+  hh: FloatArray,
+  bHh: FloatArray | null,
+  hPrev: FloatArray | null,
+  cPrev: FloatArray | null,
+  h: FloatArray,
+  c: FloatArray | null,
+  saved: FloatArray | null,
 ): void {
   const op = 'rnnCellForward';
   checkCode(op, 'cell', RNN_CELLS, cell);
@@ -77,10 +94,21 @@ function rnnCellForward(
 }
 
 function rnnCellBackward(
-  cell: RnnCell, batch: number, hidden: number, saved: FloatArray | null, hPrev: FloatArray | null,
-  cPrev: FloatArray | null, c: FloatArray | null, h: FloatArray | null, gh: FloatArray,
-  ghNext: FloatArray | null, gcNext: FloatArray | null, gxp: FloatArray, ghh: FloatArray | null,
-  ghPrev: FloatArray, gcPrev: FloatArray | null,
+  cell: RnnCell,
+  batch: number,
+  hidden: number,
+  saved: FloatArray | null,
+  hPrev: FloatArray | null,
+  cPrev: FloatArray | null,
+  c: FloatArray | null,
+  h: FloatArray | null,
+  gh: FloatArray,
+  ghNext: FloatArray | null,
+  gcNext: FloatArray | null,
+  gxp: FloatArray,
+  ghh: FloatArray | null,
+  ghPrev: FloatArray,
+  gcPrev: FloatArray | null,
 ): void {
   const op = 'rnnCellBackward';
   checkCode(op, 'cell', RNN_CELLS, cell);
@@ -118,7 +146,10 @@ function rnnCellBackward(
     for (let j = 0; j < H; j++) {
       const gt = gh[h0 + j] + (ghn ? ghn[h0 + j] : 0);
       if (isLstm) {
-        const i = sv![s0 + j], f = sv![s0 + H + j], g = sv![s0 + 2 * H + j], o = sv![s0 + 3 * H + j];
+        const i = sv![s0 + j],
+          f = sv![s0 + H + j],
+          g = sv![s0 + 2 * H + j],
+          o = sv![s0 + 3 * H + j];
         const tc = Math.tanh(cc![h0 + j]);
         const gc = (gcn ? gcn[h0 + j] : 0) + gt * o * (1 - tc * tc);
         gxp[g0 + j] = gc * g * i * (1 - i);
@@ -128,7 +159,10 @@ function rnnCellBackward(
         gcp![h0 + j] = gc * f;
         ghPrev[h0 + j] = 0;
       } else if (isGru) {
-        const rr = sv![s0 + j], z = sv![s0 + H + j], n = sv![s0 + 2 * H + j], hn = sv![s0 + 3 * H + j];
+        const rr = sv![s0 + j],
+          z = sv![s0 + H + j],
+          n = sv![s0 + 2 * H + j],
+          hn = sv![s0 + 3 * H + j];
         const gnp = gt * (1 - z) * (1 - n * n);
         const grp = gnp * hn * rr * (1 - rr);
         const gzp = gt * (hp![h0 + j] - n) * z * (1 - z);

@@ -3,7 +3,13 @@
 
 import type { Backend, FloatArray } from './types.js';
 import {
-  checkAtLeast, checkFloatArrays, checkIndicesBelow, checkInt32Array, checkNumber, checkRowArrays, checkRowsCols,
+  checkAtLeast,
+  checkFloatArrays,
+  checkIndicesBelow,
+  checkInt32Array,
+  checkNumber,
+  checkRowArrays,
+  checkRowsCols,
 } from './js-checks.js';
 import { rounderFor } from './js-math.js';
 
@@ -67,8 +73,15 @@ function logSoftmaxBackward(y: FloatArray, gy: FloatArray, rows: number, cols: n
   }
 }
 
-function softmaxCrossEntropy(logits: FloatArray, rows: number, cols: number, targets: Int32Array,
-  losses: FloatArray, grad: FloatArray | null, scale: number): void {
+function softmaxCrossEntropy(
+  logits: FloatArray,
+  rows: number,
+  cols: number,
+  targets: Int32Array,
+  losses: FloatArray,
+  grad: FloatArray | null,
+  scale: number,
+): void {
   const name = 'softmaxCrossEntropy';
   grad ??= null; // undefined means "no gradient", as on the native side
   checkRowsCols(name, rows, cols);
@@ -100,5 +113,7 @@ function softmaxCrossEntropy(logits: FloatArray, rows: number, cols: number, tar
   }
 }
 
-export const softmaxKernels: Pick<Backend, 'softmax' | 'logSoftmax' | 'softmaxBackward' | 'logSoftmaxBackward' |
-  'softmaxCrossEntropy'> = { softmax, logSoftmax, softmaxBackward, logSoftmaxBackward, softmaxCrossEntropy };
+export const softmaxKernels: Pick<
+  Backend,
+  'softmax' | 'logSoftmax' | 'softmaxBackward' | 'logSoftmaxBackward' | 'softmaxCrossEntropy'
+> = { softmax, logSoftmax, softmaxBackward, logSoftmaxBackward, softmaxCrossEntropy };

@@ -40,7 +40,10 @@ const UNARY_KERNELS: Record<UnaryName, UnaryKernel> = {
   },
   leakyRelu: {
     forward(x, y, slope) {
-      for (let i = 0, n = x.length; i < n; i++) { const v = x[i]; y[i] = v > 0 ? v : slope * v; }
+      for (let i = 0, n = x.length; i < n; i++) {
+        const v = x[i];
+        y[i] = v > 0 ? v : slope * v;
+      }
     },
     backward(x, y, gy, gx, slope) {
       for (let i = 0, n = x.length; i < n; i++) gx[i] = x[i] > 0 ? gy[i] : slope * gy[i];
@@ -60,7 +63,10 @@ const UNARY_KERNELS: Record<UnaryName, UnaryKernel> = {
       }
     },
     backward(x, y, gy, gx) {
-      for (let i = 0, n = x.length; i < n; i++) { const s = y[i]; gx[i] = gy[i] * s * (1 - s); }
+      for (let i = 0, n = x.length; i < n; i++) {
+        const s = y[i];
+        gx[i] = gy[i] * s * (1 - s);
+      }
     },
   },
   tanh: {
@@ -68,12 +74,18 @@ const UNARY_KERNELS: Record<UnaryName, UnaryKernel> = {
       for (let i = 0, n = x.length; i < n; i++) y[i] = Math.tanh(x[i]);
     },
     backward(x, y, gy, gx) {
-      for (let i = 0, n = x.length; i < n; i++) { const t = y[i]; gx[i] = gy[i] * (1 - t * t); }
+      for (let i = 0, n = x.length; i < n; i++) {
+        const t = y[i];
+        gx[i] = gy[i] * (1 - t * t);
+      }
     },
   },
   gelu: {
     forward(x, y) {
-      for (let i = 0, n = x.length; i < n; i++) { const v = x[i]; y[i] = v * normalCdf(v); }
+      for (let i = 0, n = x.length; i < n; i++) {
+        const v = x[i];
+        y[i] = v * normalCdf(v);
+      }
     },
     backward(x, y, gy, gx) {
       // d/dx [x Phi(x)] = Phi(x) + x phi(x)
@@ -140,7 +152,8 @@ const UNARY_KERNELS: Record<UnaryName, UnaryKernel> = {
     // t > 0: the same value, but it cannot overflow when the threshold is raised past 709.
     forward(x, y, p0, p1) {
       const f32 = x instanceof Float32Array;
-      const beta = paramOf(x, p0), threshold = paramOf(x, p1);
+      const beta = paramOf(x, p0),
+        threshold = paramOf(x, p1);
       for (let i = 0, n = x.length; i < n; i++) {
         const v = x[i];
         const t = f32 ? Math.fround(beta * v) : beta * v;
@@ -150,7 +163,8 @@ const UNARY_KERNELS: Record<UnaryName, UnaryKernel> = {
     backward(x, y, gy, gx, p0, p1) {
       // gy * z/(z + 1) with z = exp(beta*x), i.e. gy * sigmoid(beta*x), in its two overflow-free forms.
       const f32 = x instanceof Float32Array;
-      const beta = paramOf(x, p0), threshold = paramOf(x, p1);
+      const beta = paramOf(x, p0),
+        threshold = paramOf(x, p1);
       for (let i = 0, n = x.length; i < n; i++) {
         const t = f32 ? Math.fround(beta * x[i]) : beta * x[i];
         if (t > threshold) {
@@ -167,7 +181,10 @@ const UNARY_KERNELS: Record<UnaryName, UnaryKernel> = {
   silu: {
     // torch's form x / (1 + exp(-x)): exp overflowing to Inf for x << 0 gives -0, not NaN.
     forward(x, y) {
-      for (let i = 0, n = x.length; i < n; i++) { const v = x[i]; y[i] = v / (1 + Math.exp(-v)); }
+      for (let i = 0, n = x.length; i < n; i++) {
+        const v = x[i];
+        y[i] = v / (1 + Math.exp(-v));
+      }
     },
     backward(x, y, gy, gx) {
       // d/dx [x s(x)] = s (1 + x (1 - s)), s = sigmoid(x)
@@ -182,11 +199,17 @@ const UNARY_KERNELS: Record<UnaryName, UnaryKernel> = {
     // expm1 keeps alpha*(e^x - 1) accurate for x near 0, where e^x - 1 would cancel.
     forward(x, y, p0) {
       const alpha = paramOf(x, p0);
-      for (let i = 0, n = x.length; i < n; i++) { const v = x[i]; y[i] = v > 0 ? v : alpha * Math.expm1(v); }
+      for (let i = 0, n = x.length; i < n; i++) {
+        const v = x[i];
+        y[i] = v > 0 ? v : alpha * Math.expm1(v);
+      }
     },
     backward(x, y, gy, gx, p0) {
       const alpha = paramOf(x, p0);
-      for (let i = 0, n = x.length; i < n; i++) { const v = x[i]; gx[i] = v > 0 ? gy[i] : gy[i] * alpha * Math.exp(v); }
+      for (let i = 0, n = x.length; i < n; i++) {
+        const v = x[i];
+        gx[i] = v > 0 ? gy[i] : gy[i] * alpha * Math.exp(v);
+      }
     },
   },
 };
@@ -201,7 +224,15 @@ function unary(op: UnaryOp, x: FloatArray, y: FloatArray, p0: number, p1: number
   UNARY_KERNELS[UNARY_OPS[op]].forward(x, y, p0, p1);
 }
 
-function unaryBackward(op: UnaryOp, x: FloatArray, y: FloatArray, gy: FloatArray, gx: FloatArray, p0: number, p1: number): void {
+function unaryBackward(
+  op: UnaryOp,
+  x: FloatArray,
+  y: FloatArray,
+  gy: FloatArray,
+  gx: FloatArray,
+  p0: number,
+  p1: number,
+): void {
   const name = 'unaryBackward';
   checkCode(name, 'op', UNARY_OPS, op);
   checkFloatArrays(name, { x, y, gy, gx });

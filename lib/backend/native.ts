@@ -25,7 +25,12 @@ export type NativeBackend = Backend & NativeHooks;
 const packageRoot = fileURLToPath(new URL('../../', import.meta.url));
 
 /** Test and benchmark hooks the addon must export next to the kernels. */
-const HOOK_NAMES = ['_setSimd', '_simdLevels', '_setBlas', '_opNames'] as const satisfies readonly (keyof NativeHooks)[];
+const HOOK_NAMES = [
+  '_setSimd',
+  '_simdLevels',
+  '_setBlas',
+  '_opNames',
+] as const satisfies readonly (keyof NativeHooks)[];
 type MissingHook = Exclude<keyof NativeHooks, (typeof HOOK_NAMES)[number]>;
 // A compile error here names a NativeHooks member that HOOK_NAMES lacks.
 const everyHookListed: [MissingHook] extends [never] ? true : MissingHook = true;

@@ -33,8 +33,18 @@ export const UNARY_OPS = [
 
 /** Elementwise binary ops with NumPy broadcasting (`binary`, `binaryScalar`). */
 export const BINARY_OPS = [
-  'add', 'sub', 'mul', 'div', 'pow', 'maximum', 'minimum',
-  'gt', 'lt', 'ge', 'le', 'eq', // comparisons write 1 or 0
+  'add',
+  'sub',
+  'mul',
+  'div',
+  'pow',
+  'maximum',
+  'minimum',
+  'gt',
+  'lt',
+  'ge',
+  'le',
+  'eq', // comparisons write 1 or 0
 ] as const;
 
 /** Reductions over one axis of a tensor viewed as [outer, n, inner] (`reduce`). */
@@ -90,10 +100,23 @@ export interface Backend {
    * beta = 0 ignores the previous contents of C (NaN in C does not leak).
    */
   gemm(
-    transA: boolean, transB: boolean, m: number, n: number, k: number,
-    alpha: number, a: FloatArray, b: FloatArray, beta: number, c: FloatArray,
-    batch?: number, strideA?: number, strideB?: number, strideC?: number,
-    aOffset?: number, bOffset?: number, cOffset?: number,
+    transA: boolean,
+    transB: boolean,
+    m: number,
+    n: number,
+    k: number,
+    alpha: number,
+    a: FloatArray,
+    b: FloatArray,
+    beta: number,
+    c: FloatArray,
+    batch?: number,
+    strideA?: number,
+    strideB?: number,
+    strideC?: number,
+    aOffset?: number,
+    bOffset?: number,
+    cOffset?: number,
   ): void;
 
   /**
@@ -105,7 +128,15 @@ export interface Backend {
    * gx = gy * f'(x), given x and y = f(x) (each kernel reads whichever it needs; both must be
    * passed with the full length). gx may alias gy.
    */
-  unaryBackward(op: UnaryOp, x: FloatArray, y: FloatArray, gy: FloatArray, gx: FloatArray, p0: number, p1: number): void;
+  unaryBackward(
+    op: UnaryOp,
+    x: FloatArray,
+    y: FloatArray,
+    gy: FloatArray,
+    gx: FloatArray,
+    p0: number,
+    p1: number,
+  ): void;
 
   /**
    * out = a (op) b with NumPy broadcasting; out has the broadcast shape of aShape and bShape
@@ -113,7 +144,14 @@ export interface Backend {
    * broadcast shape (each element is read before it is written): the autograd engine adds
    * gradients in place this way.
    */
-  binary(op: BinaryOp, a: FloatArray, aShape: readonly number[], b: FloatArray, bShape: readonly number[], out: FloatArray): void;
+  binary(
+    op: BinaryOp,
+    a: FloatArray,
+    aShape: readonly number[],
+    b: FloatArray,
+    bShape: readonly number[],
+    out: FloatArray,
+  ): void;
   /** out = a (op) scalar, or scalar (op) a when scalarFirst. */
   binaryScalar(op: BinaryOp, a: FloatArray, scalar: number, out: FloatArray, scalarFirst: boolean): void;
 
@@ -137,7 +175,15 @@ export interface Backend {
    * grad[r, c] = scale * (softmax(x[r])[c] - [c == t[r]]).
    * A target outside [0, cols) throws a RangeError.
    */
-  softmaxCrossEntropy(logits: FloatArray, rows: number, cols: number, targets: Int32Array, losses: FloatArray, grad: FloatArray | null, scale: number): void;
+  softmaxCrossEntropy(
+    logits: FloatArray,
+    rows: number,
+    cols: number,
+    targets: Int32Array,
+    losses: FloatArray,
+    grad: FloatArray | null,
+    scale: number,
+  ): void;
 
   /** out[r, c] = x[r, c] + bias[c]. out may be x. */
   biasAdd(x: FloatArray, rows: number, cols: number, bias: FloatArray, out: FloatArray): void;
@@ -159,15 +205,35 @@ export interface Backend {
    * g = grad + weightDecay*param; if momentum != 0: buf = firstStep ? g : momentum*buf + (1-dampening)*g,
    * g = nesterov ? g + momentum*buf : buf; param -= lr*g. buf may be null when momentum is 0.
    */
-  sgdStep(param: FloatArray, grad: FloatArray, buf: FloatArray | null, lr: number, momentum: number,
-    dampening: number, weightDecay: number, nesterov: boolean, firstStep: boolean): void;
+  sgdStep(
+    param: FloatArray,
+    grad: FloatArray,
+    buf: FloatArray | null,
+    lr: number,
+    momentum: number,
+    dampening: number,
+    weightDecay: number,
+    nesterov: boolean,
+    firstStep: boolean,
+  ): void;
   /**
    * Fused Adam/AdamW step, torch.optim.Adam's rule (step counts from 1). decoupled = AdamW
    * (param *= 1 - lr*weightDecay) instead of L2 added to the gradient. maxExpAvgSq only with amsgrad.
    */
-  adamStep(param: FloatArray, grad: FloatArray, expAvg: FloatArray, expAvgSq: FloatArray,
-    maxExpAvgSq: FloatArray | null, step: number, lr: number, beta1: number, beta2: number,
-    eps: number, weightDecay: number, decoupled: boolean): void;
+  adamStep(
+    param: FloatArray,
+    grad: FloatArray,
+    expAvg: FloatArray,
+    expAvgSq: FloatArray,
+    maxExpAvgSq: FloatArray | null,
+    step: number,
+    lr: number,
+    beta1: number,
+    beta2: number,
+    eps: number,
+    weightDecay: number,
+    decoupled: boolean,
+  ): void;
 
   // ---- convolution, pooling and batch-norm statistics (NCHW) ----------------------------------
   // Geometry arguments, in this order, for every conv kernel: n, cIn, h, w (input), cOut, kH, kW
@@ -180,36 +246,129 @@ export interface Backend {
    * y = conv2d(x, weight) + bias (cross-correlation, groups = 1): x is n×cIn×h×w, weight
    * cOut×cIn×kH×kW, bias cOut or null, y n×cOut×oH×oW (overwritten).
    */
-  conv2d(x: FloatArray, weight: FloatArray, bias: FloatArray | null, y: FloatArray,
-    n: number, cIn: number, h: number, w: number, cOut: number, kH: number, kW: number,
-    strideH: number, strideW: number, padH: number, padW: number, dilationH: number, dilationW: number): void;
+  conv2d(
+    x: FloatArray,
+    weight: FloatArray,
+    bias: FloatArray | null,
+    y: FloatArray,
+    n: number,
+    cIn: number,
+    h: number,
+    w: number,
+    cOut: number,
+    kH: number,
+    kW: number,
+    strideH: number,
+    strideW: number,
+    padH: number,
+    padW: number,
+    dilationH: number,
+    dilationW: number,
+  ): void;
   /** gx = d<conv2d(x, weight), gy>/dx (a transposed convolution of gy); gx (n×cIn×h×w) is overwritten. */
-  conv2dBackwardInput(gy: FloatArray, weight: FloatArray, gx: FloatArray,
-    n: number, cIn: number, h: number, w: number, cOut: number, kH: number, kW: number,
-    strideH: number, strideW: number, padH: number, padW: number, dilationH: number, dilationW: number): void;
+  conv2dBackwardInput(
+    gy: FloatArray,
+    weight: FloatArray,
+    gx: FloatArray,
+    n: number,
+    cIn: number,
+    h: number,
+    w: number,
+    cOut: number,
+    kH: number,
+    kW: number,
+    strideH: number,
+    strideW: number,
+    padH: number,
+    padW: number,
+    dilationH: number,
+    dilationW: number,
+  ): void;
   /**
    * gw = d<conv2d(x, w), gy>/dw (cOut×cIn×kH×kW, overwritten) and, when gb is not null, the bias
    * gradient gb[c] = sum of gy over n, oH, oW (overwritten).
    */
-  conv2dBackwardWeight(x: FloatArray, gy: FloatArray, gw: FloatArray, gb: FloatArray | null,
-    n: number, cIn: number, h: number, w: number, cOut: number, kH: number, kW: number,
-    strideH: number, strideW: number, padH: number, padW: number, dilationH: number, dilationW: number): void;
+  conv2dBackwardWeight(
+    x: FloatArray,
+    gy: FloatArray,
+    gw: FloatArray,
+    gb: FloatArray | null,
+    n: number,
+    cIn: number,
+    h: number,
+    w: number,
+    cOut: number,
+    kH: number,
+    kW: number,
+    strideH: number,
+    strideW: number,
+    padH: number,
+    padW: number,
+    dilationH: number,
+    dilationW: number,
+  ): void;
 
   /**
    * Max pooling of each h×w plane (padding counts as -Infinity); y is planes×oH×oW and indices
    * (same length) receives the flat index (row*w + col) within its plane of the first maximum.
    */
-  maxPool2d(x: FloatArray, y: FloatArray, indices: Int32Array, planes: number, h: number, w: number,
-    kH: number, kW: number, strideH: number, strideW: number, padH: number, padW: number): void;
+  maxPool2d(
+    x: FloatArray,
+    y: FloatArray,
+    indices: Int32Array,
+    planes: number,
+    h: number,
+    w: number,
+    kH: number,
+    kW: number,
+    strideH: number,
+    strideW: number,
+    padH: number,
+    padW: number,
+  ): void;
   /** gx = 0, then gx[plane, indices[plane, j]] += gy[plane, j]; an index outside the plane throws. */
-  maxPool2dBackward(gy: FloatArray, indices: Int32Array, gx: FloatArray, planes: number, h: number, w: number,
-    kH: number, kW: number, strideH: number, strideW: number, padH: number, padW: number): void;
+  maxPool2dBackward(
+    gy: FloatArray,
+    indices: Int32Array,
+    gx: FloatArray,
+    planes: number,
+    h: number,
+    w: number,
+    kH: number,
+    kW: number,
+    strideH: number,
+    strideW: number,
+    padH: number,
+    padW: number,
+  ): void;
   /** Average pooling, padding counted in the divisor (torch's count_include_pad = true): sum / (kH*kW). */
-  avgPool2d(x: FloatArray, y: FloatArray, planes: number, h: number, w: number,
-    kH: number, kW: number, strideH: number, strideW: number, padH: number, padW: number): void;
+  avgPool2d(
+    x: FloatArray,
+    y: FloatArray,
+    planes: number,
+    h: number,
+    w: number,
+    kH: number,
+    kW: number,
+    strideH: number,
+    strideW: number,
+    padH: number,
+    padW: number,
+  ): void;
   /** gx (overwritten) = the adjoint of avgPool2d applied to gy. */
-  avgPool2dBackward(gy: FloatArray, gx: FloatArray, planes: number, h: number, w: number,
-    kH: number, kW: number, strideH: number, strideW: number, padH: number, padW: number): void;
+  avgPool2dBackward(
+    gy: FloatArray,
+    gx: FloatArray,
+    planes: number,
+    h: number,
+    w: number,
+    kH: number,
+    kW: number,
+    strideH: number,
+    strideW: number,
+    padH: number,
+    padW: number,
+  ): void;
 
   /**
    * Per-channel statistics of x viewed as n×c×inner: mean[c] and the biased variance var[c]
@@ -217,7 +376,15 @@ export interface Backend {
    */
   batchNormStats(x: FloatArray, n: number, c: number, inner: number, mean: FloatArray, variance: FloatArray): void;
   /** y[i, c, j] = x[i, c, j] * scale[c] + shift[c] over x viewed as n×c×inner; y may be x. */
-  channelAffine(x: FloatArray, n: number, c: number, inner: number, scale: FloatArray, shift: FloatArray, y: FloatArray): void;
+  channelAffine(
+    x: FloatArray,
+    n: number,
+    c: number,
+    inner: number,
+    scale: FloatArray,
+    shift: FloatArray,
+    y: FloatArray,
+  ): void;
   /**
    * One time step of a recurrent cell (see RnnCell), fused into one pass over batch×hidden:
    * adds the two projections and the hidden bias, applies the gate nonlinearities and the state
@@ -228,9 +395,19 @@ export interface Backend {
    * (LSTM; null otherwise) and saved [batch, 4*hidden], what rnnCellBackward needs (LSTM: the
    * activated i, f, g, o; GRU: r, z, n and W_hn hPrev + b_hn; RNN: unused, may be null).
    */
-  rnnCellForward(cell: RnnCell, batch: number, hidden: number, xp: FloatArray, hh: FloatArray,
-    bHh: FloatArray | null, hPrev: FloatArray | null, cPrev: FloatArray | null, h: FloatArray,
-    c: FloatArray | null, saved: FloatArray | null): void;
+  rnnCellForward(
+    cell: RnnCell,
+    batch: number,
+    hidden: number,
+    xp: FloatArray,
+    hh: FloatArray,
+    bHh: FloatArray | null,
+    hPrev: FloatArray | null,
+    cPrev: FloatArray | null,
+    h: FloatArray,
+    c: FloatArray | null,
+    saved: FloatArray | null,
+  ): void;
   /**
    * The backward of one rnnCellForward step. The gradient reaching h is gh + ghNext (ghNext, from
    * the next time step, may be null), the one reaching c is gcNext (LSTM; null = zero).
@@ -240,10 +417,23 @@ export interface Backend {
    * gradient of hPrev that does not go through hh (GRU: z * gh; zero otherwise), to which the
    * caller adds ghh W_hh; gcPrev [batch, hidden] (LSTM; null otherwise).
    */
-  rnnCellBackward(cell: RnnCell, batch: number, hidden: number, saved: FloatArray | null,
-    hPrev: FloatArray | null, cPrev: FloatArray | null, c: FloatArray | null, h: FloatArray | null,
-    gh: FloatArray, ghNext: FloatArray | null, gcNext: FloatArray | null, gxp: FloatArray,
-    ghh: FloatArray | null, ghPrev: FloatArray, gcPrev: FloatArray | null): void;
+  rnnCellBackward(
+    cell: RnnCell,
+    batch: number,
+    hidden: number,
+    saved: FloatArray | null,
+    hPrev: FloatArray | null,
+    cPrev: FloatArray | null,
+    c: FloatArray | null,
+    h: FloatArray | null,
+    gh: FloatArray,
+    ghNext: FloatArray | null,
+    gcNext: FloatArray | null,
+    gxp: FloatArray,
+    ghh: FloatArray | null,
+    ghPrev: FloatArray,
+    gcPrev: FloatArray | null,
+  ): void;
 }
 
 /** The kernels of the Backend interface (everything but its name and info/setNumThreads). */
@@ -254,12 +444,37 @@ export type KernelName = Exclude<keyof Backend, 'name' | 'info' | 'setNumThreads
  * walk every kernel. The type below makes this list and the Backend interface agree exactly.
  */
 export const KERNEL_NAMES = [
-  'gemm', 'unary', 'unaryBackward', 'binary', 'binaryScalar', 'reduce', 'maxAxis', 'argmax',
-  'softmax', 'logSoftmax', 'softmaxBackward', 'logSoftmaxBackward', 'softmaxCrossEntropy',
-  'biasAdd', 'biasGrad', 'permute', 'gather', 'scatterAdd', 'sgdStep', 'adamStep',
-  'conv2d', 'conv2dBackwardInput', 'conv2dBackwardWeight', 'maxPool2d', 'maxPool2dBackward',
-  'avgPool2d', 'avgPool2dBackward', 'batchNormStats', 'channelAffine',
-  'rnnCellForward', 'rnnCellBackward',
+  'gemm',
+  'unary',
+  'unaryBackward',
+  'binary',
+  'binaryScalar',
+  'reduce',
+  'maxAxis',
+  'argmax',
+  'softmax',
+  'logSoftmax',
+  'softmaxBackward',
+  'logSoftmaxBackward',
+  'softmaxCrossEntropy',
+  'biasAdd',
+  'biasGrad',
+  'permute',
+  'gather',
+  'scatterAdd',
+  'sgdStep',
+  'adamStep',
+  'conv2d',
+  'conv2dBackwardInput',
+  'conv2dBackwardWeight',
+  'maxPool2d',
+  'maxPool2dBackward',
+  'avgPool2d',
+  'avgPool2dBackward',
+  'batchNormStats',
+  'channelAffine',
+  'rnnCellForward',
+  'rnnCellBackward',
 ] as const satisfies readonly KernelName[];
 
 type Missing = Exclude<KernelName, (typeof KERNEL_NAMES)[number]>;

@@ -8,9 +8,7 @@ import { checkTensor, shapeStr, toIndexArray, type Indices } from '../ops/util.j
 
 // Every activation (and softmax, logSoftmax, dropout) with its options type.
 export * from '../ops/activation.js';
-export {
-  linear, mseLoss, l1Loss, huberLoss, crossEntropy, nllLoss, bceWithLogits,
-} from '../ops/index.js';
+export { linear, mseLoss, l1Loss, huberLoss, crossEntropy, nllLoss, bceWithLogits } from '../ops/index.js';
 export type { Reduction, LossOptions, HuberOptions, ClassLossOptions, CrossEntropyOptions } from '../ops/index.js';
 export type { Indices } from '../ops/util.js';
 // Convolution, pooling and batch normalisation run on their own kernels (lib/ops).
@@ -19,8 +17,13 @@ export { maxPool2d, avgPool2d, type Pool2dOptions } from '../ops/pool.js';
 export { batchNorm } from '../ops/batchnorm.js';
 
 /** Layer normalisation over the trailing dims given by normalizedShape (biased variance). */
-export function layerNorm(x: Tensor, normalizedShape: number | readonly number[], weight: Tensor | null = null,
-  bias: Tensor | null = null, eps = 1e-5): Tensor {
+export function layerNorm(
+  x: Tensor,
+  normalizedShape: number | readonly number[],
+  weight: Tensor | null = null,
+  bias: Tensor | null = null,
+  eps = 1e-5,
+): Tensor {
   const op = 'layerNorm';
   checkTensor(op, 'input', x);
   const shape = typeof normalizedShape === 'number' ? [normalizedShape] : [...normalizedShape];
@@ -29,7 +32,10 @@ export function layerNorm(x: Tensor, normalizedShape: number | readonly number[]
   if (k === 0 || k > x.ndim || tail.some((d, i) => d !== shape[i])) {
     throw new Error(`${op}: input shape ${shapeStr(x.shape)} does not end in normalized shape ${shapeStr(shape)}`);
   }
-  for (const [name, t] of [['weight', weight], ['bias', bias]] as const) {
+  for (const [name, t] of [
+    ['weight', weight],
+    ['bias', bias],
+  ] as const) {
     if (t !== null && (t.ndim !== k || t.shape.some((d, i) => d !== shape[i]))) {
       throw new Error(`${op}: ${name} has shape ${shapeStr(t.shape)}, expected ${shapeStr(shape)}`);
     }
@@ -53,4 +59,3 @@ export function embedding(indices: Indices, weight: Tensor): Tensor {
   const idxShape = indices instanceof Tensor ? [...indices.shape] : [idx.length];
   return weight.indexSelect(0, idx).reshape([...idxShape, weight.shape[1]]);
 }
-

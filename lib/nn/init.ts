@@ -5,8 +5,20 @@ import type { Tensor } from '../tensor.js';
 import { fillNormal, fillUniform } from '../random.js';
 
 export type Nonlinearity =
-  | 'linear' | 'identity' | 'sigmoid' | 'tanh' | 'relu' | 'leaky_relu' | 'leakyRelu' | 'selu'
-  | 'conv1d' | 'conv2d' | 'conv3d' | 'conv_transpose1d' | 'conv_transpose2d' | 'conv_transpose3d';
+  | 'linear'
+  | 'identity'
+  | 'sigmoid'
+  | 'tanh'
+  | 'relu'
+  | 'leaky_relu'
+  | 'leakyRelu'
+  | 'selu'
+  | 'conv1d'
+  | 'conv2d'
+  | 'conv3d'
+  | 'conv_transpose1d'
+  | 'conv_transpose2d'
+  | 'conv_transpose3d';
 
 export type FanMode = 'fan_in' | 'fan_out' | 'fanIn' | 'fanOut';
 
@@ -22,15 +34,22 @@ export interface KaimingOptions {
 /** torch.nn.init.calculate_gain. */
 export function calculateGain(nonlinearity: Nonlinearity, param?: number): number {
   switch (nonlinearity) {
-    case 'linear': case 'identity': case 'sigmoid':
-    case 'conv1d': case 'conv2d': case 'conv3d':
-    case 'conv_transpose1d': case 'conv_transpose2d': case 'conv_transpose3d':
+    case 'linear':
+    case 'identity':
+    case 'sigmoid':
+    case 'conv1d':
+    case 'conv2d':
+    case 'conv3d':
+    case 'conv_transpose1d':
+    case 'conv_transpose2d':
+    case 'conv_transpose3d':
       return 1;
     case 'tanh':
       return 5 / 3;
     case 'relu':
       return Math.SQRT2;
-    case 'leaky_relu': case 'leakyRelu': {
+    case 'leaky_relu':
+    case 'leakyRelu': {
       const slope = param ?? 0.01;
       if (!Number.isFinite(slope)) throw new TypeError(`calculateGain: negative slope ${slope} is not a finite number`);
       return Math.sqrt(2 / (1 + slope * slope));
@@ -45,7 +64,9 @@ export function calculateGain(nonlinearity: Nonlinearity, param?: number): numbe
 /** [fanIn, fanOut] as torch computes them: dim 1 and dim 0 times the receptive field size. */
 export function calculateFanInAndFanOut(t: Tensor): [number, number] {
   if (t.ndim < 2) {
-    throw new RangeError(`init: fan in and fan out need a tensor with at least 2 dimensions, got shape [${t.shape.join(', ')}]`);
+    throw new RangeError(
+      `init: fan in and fan out need a tensor with at least 2 dimensions, got shape [${t.shape.join(', ')}]`,
+    );
   }
   let receptive = 1;
   for (let i = 2; i < t.ndim; i++) receptive *= t.shape[i];

@@ -67,7 +67,9 @@ export abstract class Module {
 
   #checkName(kind: string, name: string): void {
     if (typeof name !== 'string' || name === '' || name.includes('.')) {
-      throw new TypeError(`${this.constructor.name}.register${kind}: name must be a non-empty string without '.', got ${JSON.stringify(name)}`);
+      throw new TypeError(
+        `${this.constructor.name}.register${kind}: name must be a non-empty string without '.', got ${JSON.stringify(name)}`,
+      );
     }
   }
 
@@ -93,7 +95,8 @@ export abstract class Module {
   /** Sets `this[name]` to a child module. */
   registerModule(name: string, module: Module): Module {
     this.#checkName('Module', name);
-    if (!(module instanceof Module)) throw new TypeError(`${this.constructor.name}.registerModule: '${name}' is not a Module`);
+    if (!(module instanceof Module))
+      throw new TypeError(`${this.constructor.name}.registerModule: '${name}' is not a Module`);
     this.#slots()[name] = module;
     return module;
   }
@@ -269,7 +272,9 @@ export abstract class Module {
       if (!(source instanceof Tensor)) {
         wrongShapes.push(`${key}: expected a Tensor, got ${typeof source}`);
       } else if (!sameShape(source.shape, target.shape)) {
-        wrongShapes.push(`${key}: checkpoint has shape [${source.shape.join(', ')}], the model has [${target.shape.join(', ')}]`);
+        wrongShapes.push(
+          `${key}: checkpoint has shape [${source.shape.join(', ')}], the model has [${target.shape.join(', ')}]`,
+        );
       }
     }
     const problems: string[] = [];

@@ -14,9 +14,17 @@ import { allocLike, allocOut, checkTensor, normDim, record } from './util.js';
 const reluOp = defineUnary('relu', (g, x) => g.mul(x.gt(0)));
 export const relu = (x: Tensor): Tensor => unary(reluOp, x);
 
-const leakyReluOp = defineUnary('leakyRelu', (g, x, _y, slope) => g.mul(x.gt(0).mul(1 - slope).add(slope)));
+const leakyReluOp = defineUnary('leakyRelu', (g, x, _y, slope) =>
+  g.mul(
+    x
+      .gt(0)
+      .mul(1 - slope)
+      .add(slope),
+  ),
+);
 /** max(0, x) + slope * min(0, x). */
-export const leakyRelu = (x: Tensor, negativeSlope = 0.01): Tensor => unary(leakyReluOp, x, checkParam('leakyRelu', 'negativeSlope', negativeSlope));
+export const leakyRelu = (x: Tensor, negativeSlope = 0.01): Tensor =>
+  unary(leakyReluOp, x, checkParam('leakyRelu', 'negativeSlope', negativeSlope));
 
 const sigmoidOp = defineUnary('sigmoid', (g, _x, y) => g.mul(y.mul(y.rsub(1))));
 export const sigmoid = (x: Tensor): Tensor => unary(sigmoidOp, x);
@@ -185,7 +193,8 @@ function softmaxFused(g: Tensor, node: Node<Tensor>, log: boolean): Grads {
  */
 export function dropout(x: Tensor, p = 0.5, training = true): Tensor {
   checkTensor('dropout', 'input', x);
-  if (typeof p !== 'number' || !(p >= 0 && p <= 1)) throw new RangeError(`dropout: p must be in [0, 1], got ${String(p)}`);
+  if (typeof p !== 'number' || !(p >= 0 && p <= 1))
+    throw new RangeError(`dropout: p must be in [0, 1], got ${String(p)}`);
   if (!training || p === 0) return x;
   const mask = allocLike(x.data, x.data.length);
   if (p < 1) {

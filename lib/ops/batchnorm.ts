@@ -35,36 +35,58 @@ function nonChannelDims(x: Tensor): number[] {
  * `running = (1 - momentum) * running + momentum * batch` (running_var from the unbiased
  * variance); otherwise it normalises by the running stats.
  */
-export function batchNorm(x: Tensor, runningMean: Tensor | null, runningVar: Tensor | null,
-  weight: Tensor | null = null, bias: Tensor | null = null, training = false, momentum = 0.1, eps = 1e-5): Tensor {
+export function batchNorm(
+  x: Tensor,
+  runningMean: Tensor | null,
+  runningVar: Tensor | null,
+  weight: Tensor | null = null,
+  bias: Tensor | null = null,
+  training = false,
+  momentum = 0.1,
+  eps = 1e-5,
+): Tensor {
   const op = 'batchNorm';
   checkTensor(op, 'input', x);
-  if (x.ndim < 2) throw new RangeError(`${op}: expected an input of shape [N, C] or [N, C, ...], got ${shapeStr(x.shape)}`);
+  if (x.ndim < 2)
+    throw new RangeError(`${op}: expected an input of shape [N, C] or [N, C, ...], got ${shapeStr(x.shape)}`);
   const c = x.shape[1];
   const n = x.shape[0];
   const inner = c === 0 || n === 0 ? 0 : x.size / (n * c);
-  for (const [name, t] of [['runningMean', runningMean], ['runningVar', runningVar], ['weight', weight], ['bias', bias]] as const) {
+  for (const [name, t] of [
+    ['runningMean', runningMean],
+    ['runningVar', runningVar],
+    ['weight', weight],
+    ['bias', bias],
+  ] as const) {
     if (t === null || t === undefined) continue;
     checkTensor(op, name, t);
     checkSameDtype(op, x, t);
     if (t.ndim !== 1 || t.shape[0] !== c) {
-      throw new Error(`${op}: ${name} has shape ${shapeStr(t.shape)}, the input ${shapeStr(x.shape)} has ${c} channels`);
+      throw new Error(
+        `${op}: ${name} has shape ${shapeStr(t.shape)}, the input ${shapeStr(x.shape)} has ${c} channels`,
+      );
     }
   }
   if (typeof momentum !== 'number' || typeof eps !== 'number' || !(eps >= 0)) {
-    throw new TypeError(`${op}: momentum and eps must be numbers (eps >= 0), got ${String(momentum)} and ${String(eps)}`);
+    throw new TypeError(
+      `${op}: momentum and eps must be numbers (eps >= 0), got ${String(momentum)} and ${String(eps)}`,
+    );
   }
   const K = kernels();
   let mean: FloatArray;
   let variance: FloatArray;
   if (training) {
     const count = n * inner;
-    if (count <= 1) throw new Error(`${op}: expected more than 1 value per channel when training, got input shape ${shapeStr(x.shape)}`);
+    if (count <= 1)
+      throw new Error(
+        `${op}: expected more than 1 value per channel when training, got input shape ${shapeStr(x.shape)}`,
+      );
     mean = allocLike(x.data, c);
     variance = allocLike(x.data, c);
     K.batchNormStats(x.data, n, c, inner, mean, variance);
     if (runningMean != null && runningVar != null) {
-      const rm = runningMean.data, rv = runningVar.data;
+      const rm = runningMean.data,
+        rv = runningVar.data;
       const unbias = count / (count - 1);
       for (let i = 0; i < c; i++) {
         rm[i] = (1 - momentum) * rm[i] + momentum * mean[i];
@@ -91,8 +113,14 @@ export function batchNorm(x: Tensor, runningMean: Tensor | null, runningVar: Ten
   const inputs = [x];
   if (weight != null) inputs.push(weight);
   if (bias != null) inputs.push(bias);
-  return record<BnSaved>(new Tensor(y, x.shape), batchNormOp, inputs,
-    { training, eps, mean, invStd, hasWeight: weight != null, hasBias: bias != null });
+  return record<BnSaved>(new Tensor(y, x.shape), batchNormOp, inputs, {
+    training,
+    eps,
+    mean,
+    invStd,
+    hasWeight: weight != null,
+    hasBias: bias != null,
+  });
 }
 
 /**
@@ -123,7 +151,10 @@ function batchNormGrads(gy: Tensor, node: Node<BnSaved>, recompute: boolean): Gr
   let gx: Tensor | null = null;
   if (x.requiresGrad) {
     gx = s.training
-      ? gScaled.sub(gScaled.mean(dims, true)).sub(xhat.mul(gScaled.mul(xhat).mean(dims, true))).mul(invStd)
+      ? gScaled
+          .sub(gScaled.mean(dims, true))
+          .sub(xhat.mul(gScaled.mul(xhat).mean(dims, true)))
+          .mul(invStd)
       : gScaled.mul(invStd);
   }
   const gw = w !== null && w.requiresGrad ? gy.mul(xhat).sum(dims) : null;

@@ -9,7 +9,15 @@ import { Tensor } from '../tensor.js';
 import type { Grads, Node } from '../autograd/node.js';
 import { defineOp, type OpDef } from './registry.js';
 import {
-  broadcastShapes, checkSameDtype, checkTensor, describe, numel, allocOut, record, sameShape, type TensorLike,
+  broadcastShapes,
+  checkSameDtype,
+  checkTensor,
+  describe,
+  numel,
+  allocOut,
+  record,
+  sameShape,
+  type TensorLike,
 } from './util.js';
 import { sumToShape } from './reduce.js';
 
@@ -79,31 +87,41 @@ interface ScalarSaved {
 
 for (const name of BINARY_OPS) {
   const rules = BINARY_RULES[name];
-  tensorOps.push(defineOp<null>({
-    name,
-    kernels: ['binary'],
-    code: BinaryOp[name],
-    arity: 2,
-    rule: rules === null ? null : (g, node) => {
-      const [a, b] = node.inputs;
-      return [
-        a.requiresGrad ? sumToShape(rules.left(g, a, b), a.shape) : null,
-        b.requiresGrad ? sumToShape(rules.right(g, a, b), b.shape) : null,
-      ];
-    },
-  }));
-  scalarOps.push(defineOp<ScalarSaved>({
-    id: `${name}Scalar`,
-    name,
-    kernels: ['binaryScalar'],
-    code: BinaryOp[name],
-    arity: 1,
-    rule: rules === null ? null : (g: Tensor, node: Node<ScalarSaved>): Grads => {
-      const { s, first } = node.saved;
-      const a = node.inputs[0];
-      return [first ? rules.scalarTensor(g, s, a) : rules.tensorScalar(g, a, s)];
-    },
-  }));
+  tensorOps.push(
+    defineOp<null>({
+      name,
+      kernels: ['binary'],
+      code: BinaryOp[name],
+      arity: 2,
+      rule:
+        rules === null
+          ? null
+          : (g, node) => {
+              const [a, b] = node.inputs;
+              return [
+                a.requiresGrad ? sumToShape(rules.left(g, a, b), a.shape) : null,
+                b.requiresGrad ? sumToShape(rules.right(g, a, b), b.shape) : null,
+              ];
+            },
+    }),
+  );
+  scalarOps.push(
+    defineOp<ScalarSaved>({
+      id: `${name}Scalar`,
+      name,
+      kernels: ['binaryScalar'],
+      code: BinaryOp[name],
+      arity: 1,
+      rule:
+        rules === null
+          ? null
+          : (g: Tensor, node: Node<ScalarSaved>): Grads => {
+              const { s, first } = node.saved;
+              const a = node.inputs[0];
+              return [first ? rules.scalarTensor(g, s, a) : rules.tensorScalar(g, a, s)];
+            },
+    }),
+  );
 }
 
 /** a (op) b where either may be a number; broadcasting as NumPy. */

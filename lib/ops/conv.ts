@@ -21,39 +21,68 @@ export interface Conv2dOptions {
 
 /** The full geometry of one convolution, in the order the kernels take it. */
 interface Geometry {
-  n: number; cIn: number; h: number; w: number; cOut: number; kH: number; kW: number;
-  sH: number; sW: number; pH: number; pW: number; dH: number; dW: number;
-  oH: number; oW: number;
+  n: number;
+  cIn: number;
+  h: number;
+  w: number;
+  cOut: number;
+  kH: number;
+  kW: number;
+  sH: number;
+  sW: number;
+  pH: number;
+  pW: number;
+  dH: number;
+  dW: number;
+  oH: number;
+  oW: number;
 }
 
-function args(g: Geometry): [number, number, number, number, number, number, number, number, number, number, number, number, number] {
+function args(
+  g: Geometry,
+): [number, number, number, number, number, number, number, number, number, number, number, number, number] {
   return [g.n, g.cIn, g.h, g.w, g.cOut, g.kH, g.kW, g.sH, g.sW, g.pH, g.pW, g.dH, g.dW];
 }
 
 /** A pair of window parameters from a number or [h, w], checked. */
-export function pair(op: string, name: string, v: number | readonly number[] | undefined, fallback: number, min: number): [number, number] {
+export function pair(
+  op: string,
+  name: string,
+  v: number | readonly number[] | undefined,
+  fallback: number,
+  min: number,
+): [number, number] {
   const p = v === undefined ? [fallback, fallback] : typeof v === 'number' ? [v, v] : v;
-  if (!Array.isArray(p) && typeof v !== 'number') throw new TypeError(`${op}: ${name} must be a number or [h, w], got ${String(v)}`);
+  if (!Array.isArray(p) && typeof v !== 'number')
+    throw new TypeError(`${op}: ${name} must be a number or [h, w], got ${String(v)}`);
   if (p.length !== 2 || !p.every((e) => Number.isInteger(e) && e >= min)) {
-    throw new RangeError(`${op}: ${name} must be an integer >= ${min} or a pair of them, got ${Array.isArray(v) ? shapeStr(v) : String(v)}`);
+    throw new RangeError(
+      `${op}: ${name} must be an integer >= ${min} or a pair of them, got ${Array.isArray(v) ? shapeStr(v) : String(v)}`,
+    );
   }
   return [p[0], p[1]];
 }
 
 function geometry(op: string, x: Tensor, weight: Tensor, opts: Conv2dOptions): Geometry {
   if (x.ndim !== 4) throw new Error(`${op}: expected a 4-D input [N, C, H, W], got shape ${shapeStr(x.shape)}`);
-  if (weight.ndim !== 4) throw new Error(`${op}: expected a 4-D weight [outC, inC, kH, kW], got shape ${shapeStr(weight.shape)}`);
+  if (weight.ndim !== 4)
+    throw new Error(`${op}: expected a 4-D weight [outC, inC, kH, kW], got shape ${shapeStr(weight.shape)}`);
   const [n, cIn, h, w] = x.shape;
   const [cOut, wcIn, kH, kW] = weight.shape;
   if (wcIn !== cIn) {
-    throw new Error(`${op}: input shape ${shapeStr(x.shape)} has ${cIn} channels but weight shape ${shapeStr(weight.shape)} expects ${wcIn}`);
+    throw new Error(
+      `${op}: input shape ${shapeStr(x.shape)} has ${cIn} channels but weight shape ${shapeStr(weight.shape)} expects ${wcIn}`,
+    );
   }
   const [sH, sW] = pair(op, 'stride', opts.stride, 1, 1);
   const [pH, pW] = pair(op, 'padding', opts.padding, 0, 0);
   const [dH, dW] = pair(op, 'dilation', opts.dilation, 1, 1);
-  const spanH = dH * (kH - 1) + 1, spanW = dW * (kW - 1) + 1;
+  const spanH = dH * (kH - 1) + 1,
+    spanW = dW * (kW - 1) + 1;
   if (h + 2 * pH < spanH || w + 2 * pW < spanW || kH === 0 || kW === 0) {
-    throw new Error(`${op}: kernel ${kH}x${kW}${dH > 1 || dW > 1 ? ` (dilation ${dH}x${dW})` : ''} of weight shape ${shapeStr(weight.shape)} is larger than the padded input ${h + 2 * pH}x${w + 2 * pW} of input shape ${shapeStr(x.shape)} (padding ${pH}x${pW})`);
+    throw new Error(
+      `${op}: kernel ${kH}x${kW}${dH > 1 || dW > 1 ? ` (dilation ${dH}x${dW})` : ''} of weight shape ${shapeStr(weight.shape)} is larger than the padded input ${h + 2 * pH}x${w + 2 * pW} of input shape ${shapeStr(x.shape)} (padding ${pH}x${pW})`,
+    );
   }
   const oH = Math.floor((h + 2 * pH - spanH) / sH) + 1;
   const oW = Math.floor((w + 2 * pW - spanW) / sW) + 1;
@@ -72,7 +101,9 @@ export function conv2d(x: Tensor, weight: Tensor, bias?: Tensor | null, opts: Co
     checkTensor(op, 'bias', b);
     checkSameDtype(op, x, b);
     if (b.ndim !== 1 || b.shape[0] !== g.cOut) {
-      throw new Error(`${op}: bias shape ${shapeStr(b.shape)} does not match weight shape ${shapeStr(weight.shape)} (expected [${g.cOut}])`);
+      throw new Error(
+        `${op}: bias shape ${shapeStr(b.shape)} does not match weight shape ${shapeStr(weight.shape)} (expected [${g.cOut}])`,
+      );
     }
   }
   return conv2dRaw(x, weight, b, g);
@@ -129,13 +160,15 @@ function conv2dInputGrad(gy: Tensor, w: Tensor, g: Geometry): Tensor {
 function inputGradBackward(h: Tensor, node: Node<Geometry>): Grads {
   const [gy, w] = node.inputs;
   const g = node.saved;
-  return [
-    gy.requiresGrad ? conv2dRaw(h, w, null, g) : null,
-    w.requiresGrad ? conv2dWeightGrad(h, gy, g) : null,
-  ];
+  return [gy.requiresGrad ? conv2dRaw(h, w, null, g) : null, w.requiresGrad ? conv2dWeightGrad(h, gy, g) : null];
 }
 
-const conv2dInputGradOp = defineOp<Geometry>({ name: 'conv2dInputGrad', kernels: ['conv2dBackwardInput'], arity: 2, rule: inputGradBackward });
+const conv2dInputGradOp = defineOp<Geometry>({
+  name: 'conv2dInputGrad',
+  kernels: ['conv2dBackwardInput'],
+  arity: 2,
+  rule: inputGradBackward,
+});
 
 /** d<conv2d(x, w), gy>/dw: the correlation of x with gy; linear in x and in gy. */
 function conv2dWeightGrad(x: Tensor, gy: Tensor, g: Geometry): Tensor {
@@ -147,10 +180,12 @@ function conv2dWeightGrad(x: Tensor, gy: Tensor, g: Geometry): Tensor {
 function weightGradBackward(h: Tensor, node: Node<Geometry>): Grads {
   const [x, gy] = node.inputs;
   const g = node.saved;
-  return [
-    x.requiresGrad ? conv2dInputGrad(gy, h, g) : null,
-    gy.requiresGrad ? conv2dRaw(x, h, null, g) : null,
-  ];
+  return [x.requiresGrad ? conv2dInputGrad(gy, h, g) : null, gy.requiresGrad ? conv2dRaw(x, h, null, g) : null];
 }
 
-const conv2dWeightGradOp = defineOp<Geometry>({ name: 'conv2dWeightGrad', kernels: ['conv2dBackwardWeight'], arity: 2, rule: weightGradBackward });
+const conv2dWeightGradOp = defineOp<Geometry>({
+  name: 'conv2dWeightGrad',
+  kernels: ['conv2dBackwardWeight'],
+  arity: 2,
+  rule: weightGradBackward,
+});

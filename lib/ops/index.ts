@@ -3,8 +3,17 @@
 export * from './activation.js';
 export { linear, matmul } from './matmul.js';
 export {
-  mseLoss, l1Loss, huberLoss, crossEntropy, nllLoss, bceWithLogits,
-  type Reduction, type LossOptions, type HuberOptions, type ClassLossOptions, type CrossEntropyOptions,
+  mseLoss,
+  l1Loss,
+  huberLoss,
+  crossEntropy,
+  nllLoss,
+  bceWithLogits,
+  type Reduction,
+  type LossOptions,
+  type HuberOptions,
+  type ClassLossOptions,
+  type CrossEntropyOptions,
 } from './loss.js';
 export { add, sub, mul, div, pow, maximum, minimum } from './binary.js';
 export { neg, exp, log, sqrt, abs, sign } from './unary.js';

@@ -8,7 +8,16 @@ import { noGrad } from '../autograd/mode.js';
 import type { Grads, Node } from '../autograd/node.js';
 import { defineOp } from './registry.js';
 import {
-  allocLike, allocOut, checkSameDtype, checkTensor, describe, record, sameShape, shapeStr, toIndexArray, willRecord,
+  allocLike,
+  allocOut,
+  checkSameDtype,
+  checkTensor,
+  describe,
+  record,
+  sameShape,
+  shapeStr,
+  toIndexArray,
+  willRecord,
   type Indices,
 } from './util.js';
 import { logSoftmax, softmax } from './activation.js';
@@ -77,7 +86,10 @@ const mseLossOp = defineOp<MseSaved>({
   rule: (g, node) => {
     const [input, target] = node.inputs;
     const { diff, reduction } = node.saved;
-    const gi = input.sub(target).mul(g).mul(reduction === 'mean' ? 2 / diff.data.length : 2);
+    const gi = input
+      .sub(target)
+      .mul(g)
+      .mul(reduction === 'mean' ? 2 / diff.data.length : 2);
     return [input.requiresGrad ? gi : null, target.requiresGrad ? gi.neg() : null];
   },
   // The saved difference times one number: a single kernel pass for a reduced loss.
@@ -147,8 +159,14 @@ function classTargets(op: string, target: Indices, rows: number, cols: number, i
 }
 
 /** torch's cross_entropy with weight / ignore_index / label_smoothing: logSoftmax, then NLL (+ smoothing). */
-function composedCrossEntropy(input: Tensor, targets: Int32Array, r: Reduction, weight: Tensor | null,
-  ignoreIndex: number, smoothing: number): Tensor {
+function composedCrossEntropy(
+  input: Tensor,
+  targets: Int32Array,
+  r: Reduction,
+  weight: Tensor | null,
+  ignoreIndex: number,
+  smoothing: number,
+): Tensor {
   const logp = logSoftmax(input, 1);
   const nll = nllLoss(logp, targets, { reduction: r, weight, ignoreIndex });
   if (smoothing === 0) return nll;
@@ -164,7 +182,10 @@ function composedCrossEntropy(input: Tensor, targets: Int32Array, r: Reduction, 
       if (weight !== null) weightSum += weight.data[targets[i]];
     }
   }
-  const perRow = (weight === null ? logp : logp.mul(weight)).sum(1).neg().mul(new Tensor(keep, [rows]));
+  const perRow = (weight === null ? logp : logp.mul(weight))
+    .sum(1)
+    .neg()
+    .mul(new Tensor(keep, [rows]));
   let smooth: Tensor;
   if (r === 'none') smooth = perRow;
   else if (r === 'sum') smooth = perRow.sum();
@@ -191,7 +212,9 @@ function checkClassWeight(op: string, weight: Tensor | null | undefined, input: 
   checkSameDtype(op, input, weight);
   const cols = input.shape[input.shape.length - 1];
   if (weight.shape.length !== 1 || weight.shape[0] !== cols) {
-    throw new Error(`${op}: weight shape ${shapeStr(weight.shape)} does not match the ${cols} classes of input shape ${shapeStr(input.shape)}`);
+    throw new Error(
+      `${op}: weight shape ${shapeStr(weight.shape)} does not match the ${cols} classes of input shape ${shapeStr(input.shape)}`,
+    );
   }
   return weight;
 }
@@ -351,4 +374,9 @@ function bceBackward(g: Tensor, node: Node<null>): Grads {
   return [x.requiresGrad ? x.sigmoid().sub(y).mul(g) : null, y.requiresGrad ? x.mul(g).neg() : null];
 }
 
-const bceWithLogitsOp = defineOp<null>({ name: 'bceWithLogits', kernels: ['unary', 'binary'], arity: 2, rule: bceBackward });
+const bceWithLogitsOp = defineOp<null>({
+  name: 'bceWithLogits',
+  kernels: ['unary', 'binary'],
+  arity: 2,
+  rule: bceBackward,
+});

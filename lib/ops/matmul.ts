@@ -6,9 +6,7 @@ import { kernels } from '../backend/index.js';
 import { Tensor } from '../tensor.js';
 import type { Grads, Node } from '../autograd/node.js';
 import { defineOp } from './registry.js';
-import {
-  allocOut, broadcastShapes, checkSameDtype, checkTensor, numel, record, shapeStr,
-} from './util.js';
+import { allocOut, broadcastShapes, checkSameDtype, checkTensor, numel, record, shapeStr } from './util.js';
 import { sumToShape } from './reduce.js';
 
 interface MmSaved {
@@ -26,7 +24,9 @@ export function mm(a: Tensor, b: Tensor, ta = false, tb = false): Tensor {
   const k2 = tb ? b.shape[1] : b.shape[0];
   const n = tb ? b.shape[0] : b.shape[1];
   if (k !== k2) {
-    throw new Error(`matmul: shapes ${shapeStr(a.shape)}${ta ? 'ᵀ' : ''} and ${shapeStr(b.shape)}${tb ? 'ᵀ' : ''} cannot be multiplied (${k} vs ${k2})`);
+    throw new Error(
+      `matmul: shapes ${shapeStr(a.shape)}${ta ? 'ᵀ' : ''} and ${shapeStr(b.shape)}${tb ? 'ᵀ' : ''} cannot be multiplied (${k} vs ${k2})`,
+    );
   }
   const out = new Tensor(allocOut(a.data, m * n), [m, n]);
   kernels().gemm(ta, tb, m, n, k, 1, a.data, b.data, 0, out.data);
@@ -47,13 +47,16 @@ const mmOp = defineOp<MmSaved>({ name: 'matmul', kernels: ['gemm'], arity: 2, ru
 
 /** Batched op(a) @ op(b) over broadcast batch dims; a and b have at least 2 dims. */
 export function bmm(a: Tensor, b: Tensor, ta = false, tb = false): Tensor {
-  const ra = a.shape.length, rb = b.shape.length;
+  const ra = a.shape.length,
+    rb = b.shape.length;
   const m = ta ? a.shape[ra - 1] : a.shape[ra - 2];
   const k = ta ? a.shape[ra - 2] : a.shape[ra - 1];
   const k2 = tb ? b.shape[rb - 1] : b.shape[rb - 2];
   const n = tb ? b.shape[rb - 2] : b.shape[rb - 1];
   if (k !== k2) {
-    throw new Error(`matmul: shapes ${shapeStr(a.shape)} and ${shapeStr(b.shape)} cannot be multiplied (${k} vs ${k2})`);
+    throw new Error(
+      `matmul: shapes ${shapeStr(a.shape)} and ${shapeStr(b.shape)} cannot be multiplied (${k} vs ${k2})`,
+    );
   }
   const batchA = a.shape.slice(0, ra - 2);
   const batchB = b.shape.slice(0, rb - 2);
@@ -61,8 +64,11 @@ export function bmm(a: Tensor, b: Tensor, ta = false, tb = false): Tensor {
   const nb = numel(batch);
   const out = new Tensor(allocOut(a.data, nb * m * n), [...batch, m, n]);
   const K = kernels();
-  const na = numel(batchA), nbB = numel(batchB);
-  const sa = m * k, sb = k * n, sc = m * n;
+  const na = numel(batchA),
+    nbB = numel(batchB);
+  const sa = m * k,
+    sb = k * n,
+    sc = m * n;
   if ((na === nb || na === 1) && (nbB === nb || nbB === 1)) {
     // Either operand is full-batch or a single matrix: one strided gemm (stride 0 broadcasts).
     K.gemm(ta, tb, m, n, k, 1, a.data, b.data, 0, out.data, nb, na === 1 ? 0 : sa, nbB === 1 ? 0 : sb, sc);
@@ -73,7 +79,8 @@ export function bmm(a: Tensor, b: Tensor, ta = false, tb = false): Tensor {
     const stridesB = broadcastStrides(batchB, nd);
     const idx = new Array<number>(nd).fill(0);
     for (let i = 0; i < nb; i++) {
-      let offA = 0, offB = 0;
+      let offA = 0,
+        offB = 0;
       for (let d = 0; d < nd; d++) {
         offA += idx[d] * stridesA[d];
         offB += idx[d] * stridesB[d];
@@ -116,9 +123,12 @@ export function matmul(a: Tensor, b: Tensor): Tensor {
   checkTensor('matmul', 'a', a);
   checkTensor('matmul', 'b', b);
   checkSameDtype('matmul', a, b);
-  const ra = a.shape.length, rb = b.shape.length;
+  const ra = a.shape.length,
+    rb = b.shape.length;
   if (ra === 0 || rb === 0) {
-    throw new Error(`matmul: both arguments need at least 1 dimension, got shapes ${shapeStr(a.shape)} and ${shapeStr(b.shape)}`);
+    throw new Error(
+      `matmul: both arguments need at least 1 dimension, got shapes ${shapeStr(a.shape)} and ${shapeStr(b.shape)}`,
+    );
   }
   if (ra === 1 && rb === 1) {
     if (a.shape[0] !== b.shape[0]) {
@@ -139,7 +149,9 @@ export function matmul(a: Tensor, b: Tensor): Tensor {
     const k = a.shape[ra - 1];
     const b2 = rb === 1 ? b.reshape([-1, 1]) : b;
     if (b2.shape[0] !== k) {
-      throw new Error(`matmul: shapes ${shapeStr(a.shape)} and ${shapeStr(b.shape)} cannot be multiplied (${k} vs ${b2.shape[0]})`);
+      throw new Error(
+        `matmul: shapes ${shapeStr(a.shape)} and ${shapeStr(b.shape)} cannot be multiplied (${k} vs ${b2.shape[0]})`,
+      );
     }
     const c = mm(a.reshape([-1, k]), b2);
     const shape = a.shape.slice(0, ra - 1);
@@ -160,17 +172,22 @@ export function linear(x: Tensor, weight: Tensor, bias?: Tensor | null): Tensor 
   checkTensor('linear', 'input', x);
   checkTensor('linear', 'weight', weight);
   checkSameDtype('linear', x, weight);
-  if (weight.shape.length !== 2) throw new Error(`linear: weight must be 2-D [out, in], got shape ${shapeStr(weight.shape)}`);
+  if (weight.shape.length !== 2)
+    throw new Error(`linear: weight must be 2-D [out, in], got shape ${shapeStr(weight.shape)}`);
   const [outF, inF] = weight.shape;
   const rx = x.shape.length;
   if (rx === 0 || x.shape[rx - 1] !== inF) {
-    throw new Error(`linear: input shape ${shapeStr(x.shape)} does not match weight shape ${shapeStr(weight.shape)} (expected last dim ${inF})`);
+    throw new Error(
+      `linear: input shape ${shapeStr(x.shape)} does not match weight shape ${shapeStr(weight.shape)} (expected last dim ${inF})`,
+    );
   }
   if (bias != null) {
     checkTensor('linear', 'bias', bias);
     checkSameDtype('linear', x, bias);
     if (bias.shape.length !== 1 || bias.shape[0] !== outF) {
-      throw new Error(`linear: bias shape ${shapeStr(bias.shape)} does not match weight shape ${shapeStr(weight.shape)} (expected [${outF}])`);
+      throw new Error(
+        `linear: bias shape ${shapeStr(bias.shape)} does not match weight shape ${shapeStr(weight.shape)} (expected [${outF}])`,
+      );
     }
   }
   if (rx !== 2) {

@@ -21,26 +21,42 @@ interface PoolGeometry {
   /** Shape of the input (3-D or 4-D). */
   inShape: readonly number[];
   outShape: number[];
-  planes: number; h: number; w: number;
-  kH: number; kW: number; sH: number; sW: number; pH: number; pW: number;
+  planes: number;
+  h: number;
+  w: number;
+  kH: number;
+  kW: number;
+  sH: number;
+  sW: number;
+  pH: number;
+  pW: number;
 }
 
 function args(g: PoolGeometry): [number, number, number, number, number, number, number, number, number] {
   return [g.planes, g.h, g.w, g.kH, g.kW, g.sH, g.sW, g.pH, g.pW];
 }
 
-function geometry(op: string, x: Tensor, kernelSize: number | readonly [number, number], opts: Pool2dOptions): PoolGeometry {
+function geometry(
+  op: string,
+  x: Tensor,
+  kernelSize: number | readonly [number, number],
+  opts: Pool2dOptions,
+): PoolGeometry {
   checkTensor(op, 'input', x);
-  if (x.ndim !== 4 && x.ndim !== 3) throw new Error(`${op}: expected a 4-D [N, C, H, W] or 3-D [C, H, W] input, got shape ${shapeStr(x.shape)}`);
+  if (x.ndim !== 4 && x.ndim !== 3)
+    throw new Error(`${op}: expected a 4-D [N, C, H, W] or 3-D [C, H, W] input, got shape ${shapeStr(x.shape)}`);
   const [kH, kW] = pair(op, 'kernelSize', kernelSize, 1, 1);
   const [sH, sW] = opts.stride === undefined || opts.stride === null ? [kH, kW] : pair(op, 'stride', opts.stride, 1, 1);
   const [pH, pW] = pair(op, 'padding', opts.padding, 0, 0);
   if (2 * pH > kH || 2 * pW > kW) {
     throw new Error(`${op}: padding ${pH}x${pW} must be at most half of kernel size ${kH}x${kW}`);
   }
-  const h = x.shape[x.ndim - 2], w = x.shape[x.ndim - 1];
+  const h = x.shape[x.ndim - 2],
+    w = x.shape[x.ndim - 1];
   if (h + 2 * pH < kH || w + 2 * pW < kW) {
-    throw new Error(`${op}: kernel size ${kH}x${kW} is larger than the padded input ${h + 2 * pH}x${w + 2 * pW} of input shape ${shapeStr(x.shape)} (padding ${pH}x${pW})`);
+    throw new Error(
+      `${op}: kernel size ${kH}x${kW} is larger than the padded input ${h + 2 * pH}x${w + 2 * pW} of input shape ${shapeStr(x.shape)} (padding ${pH}x${pW})`,
+    );
   }
   const oH = Math.floor((h + 2 * pH - kH) / sH) + 1;
   const oW = Math.floor((w + 2 * pW - kW) / sW) + 1;
@@ -90,7 +106,12 @@ function maxPoolScatterBackward(h: Tensor, node: Node<MaxSaved>): Grads {
   return [h.reshape([-1]).indexSelect(0, flat).reshape(g.outShape)];
 }
 
-const maxPool2dBackwardOp = defineOp<MaxSaved>({ name: 'maxPool2dBackward', kernels: ['maxPool2dBackward'], arity: 1, rule: maxPoolScatterBackward });
+const maxPool2dBackwardOp = defineOp<MaxSaved>({
+  name: 'maxPool2dBackward',
+  kernels: ['maxPool2dBackward'],
+  arity: 1,
+  rule: maxPoolScatterBackward,
+});
 
 // ---------------------------------------------------------------------------------------------
 // average pooling
@@ -111,7 +132,12 @@ function avgPoolBackward(gy: Tensor, node: Node<PoolGeometry>): Grads {
   return [avgPoolAdjoint(gy, node.saved)];
 }
 
-const avgPool2dOp = defineOp<PoolGeometry>({ name: 'avgPool2d', kernels: ['avgPool2d'], arity: 1, rule: avgPoolBackward });
+const avgPool2dOp = defineOp<PoolGeometry>({
+  name: 'avgPool2d',
+  kernels: ['avgPool2d'],
+  arity: 1,
+  rule: avgPoolBackward,
+});
 
 function avgPoolAdjoint(gy: Tensor, g: PoolGeometry): Tensor {
   const gx = allocOut(gy.data, g.planes * g.h * g.w);
@@ -123,4 +149,9 @@ function avgPoolAdjointBackward(h: Tensor, node: Node<PoolGeometry>): Grads {
   return [avgPoolRaw(h, node.saved)];
 }
 
-const avgPool2dBackwardOp = defineOp<PoolGeometry>({ name: 'avgPool2dBackward', kernels: ['avgPool2dBackward'], arity: 1, rule: avgPoolAdjointBackward });
+const avgPool2dBackwardOp = defineOp<PoolGeometry>({
+  name: 'avgPool2dBackward',
+  kernels: ['avgPool2dBackward'],
+  arity: 1,
+  rule: avgPoolAdjointBackward,
+});

@@ -7,7 +7,17 @@ import { Tensor } from '../tensor.js';
 import type { Grads, Node } from '../autograd/node.js';
 import { defineOp } from './registry.js';
 import {
-  allocIndices, allocLike, allocOut, axisSplit, broadcastShapes, checkTensor, normDim, numel, record, sameShape, shapeStr,
+  allocIndices,
+  allocLike,
+  allocOut,
+  axisSplit,
+  broadcastShapes,
+  checkTensor,
+  normDim,
+  numel,
+  record,
+  sameShape,
+  shapeStr,
 } from './util.js';
 
 const REDUCE_NAMES = ['sum', 'mean', 'max', 'min'];
@@ -75,7 +85,8 @@ function reduction(op: ReduceOp, x: Tensor, dim: number | readonly number[] | un
   const name = REDUCE_NAMES[op];
   checkTensor(name, 'input', x);
   const dims = reduceDims(name, x.shape.length, dim);
-  if (op === ReduceOp.mean && x.data.length === 0) throw new Error(`mean: input of shape ${shapeStr(x.shape)} is empty`);
+  if (op === ReduceOp.mean && x.data.length === 0)
+    throw new Error(`mean: input of shape ${shapeStr(x.shape)} is empty`);
   const { data, keepShape } = reduceOver(op, x, dims);
   const out = new Tensor(data, keepdim ? keepShape : dropDims(keepShape, dims));
   const count = x.data.length / Math.max(data.length, 1);
@@ -90,8 +101,20 @@ function meanBackward(g: Tensor, node: Node<ReduceSaved>): Grads {
   return [expand(g.reshape(node.saved.keepShape), node.inputs[0].shape).div(node.saved.count)];
 }
 
-const sumOp = defineOp<ReduceSaved>({ name: 'sum', kernels: ['reduce'], code: ReduceOp.sum, arity: 1, rule: sumBackward });
-const meanOp = defineOp<ReduceSaved>({ name: 'mean', kernels: ['reduce'], code: ReduceOp.mean, arity: 1, rule: meanBackward });
+const sumOp = defineOp<ReduceSaved>({
+  name: 'sum',
+  kernels: ['reduce'],
+  code: ReduceOp.sum,
+  arity: 1,
+  rule: sumBackward,
+});
+const meanOp = defineOp<ReduceSaved>({
+  name: 'mean',
+  kernels: ['reduce'],
+  code: ReduceOp.mean,
+  arity: 1,
+  rule: meanBackward,
+});
 
 interface MaxSaved {
   indices: Int32Array;
@@ -107,7 +130,9 @@ interface MaxSaved {
 export function max(x: Tensor, dim?: number, keepdim = false): Tensor {
   checkTensor('max', 'input', x);
   if (x.data.length === 0) throw new Error(`max: input of shape ${shapeStr(x.shape)} is empty`);
-  let outer = 1, n = x.data.length, inner = 1;
+  let outer = 1,
+    n = x.data.length,
+    inner = 1;
   let d = -1;
   const keepShape = x.shape.map(() => 1);
   let shape: number[] = keepdim ? keepShape : [];
@@ -154,7 +179,9 @@ export function min(x: Tensor, dim?: number, keepdim = false): Tensor {
 export function argmax(x: Tensor, dim?: number, keepdim = false): Tensor {
   checkTensor('argmax', 'input', x);
   if (x.data.length === 0) throw new Error(`argmax: input of shape ${shapeStr(x.shape)} is empty`);
-  let outer = 1, n = x.data.length, inner = 1;
+  let outer = 1,
+    n = x.data.length,
+    inner = 1;
   let shape: number[] = keepdim ? x.shape.map(() => 1) : [];
   if (dim !== undefined) {
     const d = normDim('argmax', dim, x.shape.length);

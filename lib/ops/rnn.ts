@@ -59,8 +59,16 @@ function checkShapeIs(op: string, name: string, t: Tensor, expected: readonly nu
  * Returns [T, B, H], the h of every step by time; for LSTM [T + 1, B, H], whose last slice is the
  * final c. The final h is slice T-1 (forward) or 0 (reverse).
  */
-export function recurrence(kind: RnnCellKind, xp: Tensor, h0: Tensor, c0: Tensor | null, wHh: Tensor,
-  bHh: Tensor | null, reverse = false, bIh: Tensor | null = null): Tensor {
+export function recurrence(
+  kind: RnnCellKind,
+  xp: Tensor,
+  h0: Tensor,
+  c0: Tensor | null,
+  wHh: Tensor,
+  bHh: Tensor | null,
+  reverse = false,
+  bIh: Tensor | null = null,
+): Tensor {
   const op = 'recurrence';
   checkTensor(op, 'xp', xp);
   checkTensor(op, 'h0', h0);
@@ -71,7 +79,9 @@ export function recurrence(kind: RnnCellKind, xp: Tensor, h0: Tensor, c0: Tensor
   }
   const H = wHh.shape[1];
   if (xp.shape.length !== 3 || xp.shape[2] !== G * H) {
-    throw new Error(`${op}: xp must be [seq, batch, ${G * H}] for wHh of shape ${shapeStr(wHh.shape)}, got shape ${shapeStr(xp.shape)}`);
+    throw new Error(
+      `${op}: xp must be [seq, batch, ${G * H}] for wHh of shape ${shapeStr(wHh.shape)}, got shape ${shapeStr(xp.shape)}`,
+    );
   }
   const [T, B] = xp.shape;
   if (T < 1) throw new Error(`${op}: the sequence must have at least one step, got xp shape ${shapeStr(xp.shape)}`);
@@ -89,11 +99,18 @@ export function recurrence(kind: RnnCellKind, xp: Tensor, h0: Tensor, c0: Tensor
     checkShapeIs(op, 'bHh', bHh, [G * H]);
   }
   if (bIh !== null) {
-    if (kind === 'gru') throw new Error(`${op}: bIh cannot be folded into a GRU cell (b_in sits outside r * (...)); add it to xp`);
+    if (kind === 'gru')
+      throw new Error(`${op}: bIh cannot be folded into a GRU cell (b_in sits outside r * (...)); add it to xp`);
     checkTensor(op, 'bIh', bIh);
     checkShapeIs(op, 'bIh', bIh, [G * H]);
   }
-  for (const [name, t] of [['h0', h0], ['c0', c0], ['wHh', wHh], ['bHh', bHh], ['bIh', bIh]] as const) {
+  for (const [name, t] of [
+    ['h0', h0],
+    ['c0', c0],
+    ['wHh', wHh],
+    ['bHh', bHh],
+    ['bIh', bIh],
+  ] as const) {
     if (t !== null && t.data.constructor !== xp.data.constructor) {
       throw new TypeError(`${op}: ${name} is ${t.dtype} but xp is ${xp.dtype}; convert one with .to(dtype)`);
     }
@@ -144,7 +161,17 @@ export function recurrence(kind: RnnCellKind, xp: Tensor, h0: Tensor, c0: Tensor
   const out = new Tensor(y, [lstm ? T + 1 : T, B, H]);
   if (!keep) return out;
   return record<RecurrenceSaved>(out, recurrenceOps[kind], inputs, {
-    cell, kind, reverse, T, B, H, hasBias: bHh !== null, hasBiasIh: bIh !== null, y, gates, cs,
+    cell,
+    kind,
+    reverse,
+    T,
+    B,
+    H,
+    hasBias: bHh !== null,
+    hasBiasIh: bIh !== null,
+    y,
+    gates,
+    cs,
   });
 }
 
@@ -162,13 +189,24 @@ function unpack(node: Node<RecurrenceSaved>): Unpacked {
   const lstm = node.saved.kind === 'lstm';
   const wi = lstm ? 3 : 2;
   return {
-    xp: ins[0], h0: ins[1], c0: lstm ? ins[2] : null, wHh: ins[wi], bHh: node.saved.hasBias ? ins[wi + 1] : null,
+    xp: ins[0],
+    h0: ins[1],
+    c0: lstm ? ins[2] : null,
+    wHh: ins[wi],
+    bHh: node.saved.hasBias ? ins[wi + 1] : null,
     bIh: node.saved.hasBiasIh ? ins[wi + (node.saved.hasBias ? 2 : 1)] : null,
   };
 }
 
-function pack(node: Node<RecurrenceSaved>, gxp: Tensor | null, gh0: Tensor | null, gc0: Tensor | null,
-  gw: Tensor | null, gb: Tensor | null, gbIh: Tensor | null): Grads {
+function pack(
+  node: Node<RecurrenceSaved>,
+  gxp: Tensor | null,
+  gh0: Tensor | null,
+  gc0: Tensor | null,
+  gw: Tensor | null,
+  gb: Tensor | null,
+  gbIh: Tensor | null,
+): Grads {
   const out: Grads = [gxp, gh0];
   if (node.saved.kind === 'lstm') out.push(gc0);
   out.push(gw);
@@ -209,9 +247,21 @@ function recurrenceFused(g: Tensor, node: Node<RecurrenceSaved>): Grads {
     const gxp = gXp.subarray(t * B * GW, (t + 1) * B * GW);
     const ghh = gru ? gHh.subarray(t * B * GW, (t + 1) * B * GW) : null;
     K.rnnCellBackward(
-      cell, B, H, gates === null ? null : gates.subarray(t * B * S, (t + 1) * B * S), hPrev, cPrev,
-      cs === null ? null : cs.subarray(t * BH, (t + 1) * BH), y.subarray(t * BH, (t + 1) * BH),
-      gy.subarray(t * BH, (t + 1) * BH), ghIn, gcIn, gxp, ghh, ghOut, gcOut,
+      cell,
+      B,
+      H,
+      gates === null ? null : gates.subarray(t * B * S, (t + 1) * B * S),
+      hPrev,
+      cPrev,
+      cs === null ? null : cs.subarray(t * BH, (t + 1) * BH),
+      y.subarray(t * BH, (t + 1) * BH),
+      gy.subarray(t * BH, (t + 1) * BH),
+      ghIn,
+      gcIn,
+      gxp,
+      ghh,
+      ghOut,
+      gcOut,
     );
     if (s > 0 || needH0) K.gemm(false, false, B, H, GW, 1, ghh ?? gxp, w, 1, ghOut);
     // The outgoing gradients become the next (earlier) step's incoming ones.
@@ -275,7 +325,14 @@ interface StepValues {
   c: Tensor | null;
 }
 
-function cellForwardComposed(kind: RnnCellKind, xt: Tensor, hh: Tensor, hPrev: Tensor, cPrev: Tensor | null, H: number): StepValues {
+function cellForwardComposed(
+  kind: RnnCellKind,
+  xt: Tensor,
+  hh: Tensor,
+  hPrev: Tensor,
+  cPrev: Tensor | null,
+  H: number,
+): StepValues {
   if (kind === 'lstm') {
     const pre = xt.add(hh);
     const i = pre.narrow(1, 0, H).sigmoid();
@@ -287,10 +344,19 @@ function cellForwardComposed(kind: RnnCellKind, xt: Tensor, hh: Tensor, hPrev: T
     return { hPrev, cPrev, a: [i, f, g, o, tc], h: o.mul(tc), c };
   }
   if (kind === 'gru') {
-    const r = xt.narrow(1, 0, H).add(hh.narrow(1, 0, H)).sigmoid();
-    const z = xt.narrow(1, H, H).add(hh.narrow(1, H, H)).sigmoid();
+    const r = xt
+      .narrow(1, 0, H)
+      .add(hh.narrow(1, 0, H))
+      .sigmoid();
+    const z = xt
+      .narrow(1, H, H)
+      .add(hh.narrow(1, H, H))
+      .sigmoid();
     const hn = hh.narrow(1, 2 * H, H);
-    const n = xt.narrow(1, 2 * H, H).add(r.mul(hn)).tanh();
+    const n = xt
+      .narrow(1, 2 * H, H)
+      .add(r.mul(hn))
+      .tanh();
     const h = z.rsub(1).mul(n).add(z.mul(hPrev));
     return { hPrev, cPrev: null, a: [r, z, n, hn], h, c: null };
   }
@@ -316,12 +382,15 @@ function cellBackwardComposed(kind: RnnCellKind, st: StepValues, gt: Tensor, gcN
     const [i, f, g, o, tc] = st.a;
     let gc = gt.mul(o).mul(dTanh(tc));
     if (gcNext !== null) gc = gc.add(gcNext);
-    const gxp = cat([
-      gc.mul(g).mul(dSigmoid(i)),
-      gc.mul(st.cPrev!).mul(dSigmoid(f)),
-      gc.mul(i).mul(dTanh(g)),
-      gt.mul(tc).mul(dSigmoid(o)),
-    ], 1);
+    const gxp = cat(
+      [
+        gc.mul(g).mul(dSigmoid(i)),
+        gc.mul(st.cPrev!).mul(dSigmoid(f)),
+        gc.mul(i).mul(dTanh(g)),
+        gt.mul(tc).mul(dSigmoid(o)),
+      ],
+      1,
+    );
     return { gxp, ghh: gxp, ghDirect: null, gcPrev: gc.mul(f) };
   }
   if (kind === 'gru') {
@@ -399,15 +468,18 @@ function recurrenceRule(g: Tensor, node: Node<RecurrenceSaved>): Grads {
 
 /** One op per cell kind, so that messages name the cell (recurrence(lstm)). */
 const recurrenceOps = Object.fromEntries(
-  (Object.keys(RnnCell) as RnnCellKind[]).map((kind) => [kind, defineOp<RecurrenceSaved>({
-    name: `recurrence(${kind})`,
-    kernels: ['gemm', 'permute', 'rnnCellForward'],
-    code: RnnCell[kind],
-    arity: 'variadic', // xp, h0, c0 (LSTM), wHh, and the biases when given
-    rule: recurrenceRule,
-    fused: recurrenceFused,
-    fusedKernels: ['gemm', 'rnnCellBackward', 'biasGrad'],
-  })]),
+  (Object.keys(RnnCell) as RnnCellKind[]).map((kind) => [
+    kind,
+    defineOp<RecurrenceSaved>({
+      name: `recurrence(${kind})`,
+      kernels: ['gemm', 'permute', 'rnnCellForward'],
+      code: RnnCell[kind],
+      arity: 'variadic', // xp, h0, c0 (LSTM), wHh, and the biases when given
+      rule: recurrenceRule,
+      fused: recurrenceFused,
+      fusedKernels: ['gemm', 'rnnCellBackward', 'biasGrad'],
+    }),
+  ]),
 ) as Record<RnnCellKind, OpDef<RecurrenceSaved>>;
 
 // ---------------------------------------------------------------------------------------------
@@ -422,7 +494,14 @@ interface RowsSaved {
 /** x[start : start + length] along dim 0, sharing x's storage. */
 export function rows(x: Tensor, start: number, length: number): Tensor {
   checkTensor('rows', 'input', x);
-  if (x.shape.length === 0 || !Number.isInteger(start) || !Number.isInteger(length) || start < 0 || length < 0 || start + length > x.shape[0]) {
+  if (
+    x.shape.length === 0 ||
+    !Number.isInteger(start) ||
+    !Number.isInteger(length) ||
+    start < 0 ||
+    length < 0 ||
+    start + length > x.shape[0]
+  ) {
     throw new RangeError(`rows: start ${start} and length ${length} do not fit dim 0 of shape ${shapeStr(x.shape)}`);
   }
   if (start === 0 && length === x.shape[0]) return x;

@@ -7,8 +7,18 @@ import { Tensor } from '../tensor.js';
 import type { Grads, Node } from '../autograd/node.js';
 import { defineOp } from './registry.js';
 import {
-  allocLike, allocOut, axisSplit, checkSameDtype, checkTensor, normDim, numel, record, sameShape, shapeStr,
-  toIndexArray, type Indices,
+  allocLike,
+  allocOut,
+  axisSplit,
+  checkSameDtype,
+  checkTensor,
+  normDim,
+  numel,
+  record,
+  sameShape,
+  shapeStr,
+  toIndexArray,
+  type Indices,
 } from './util.js';
 
 // ---------------------------------------------------------------------------------------------
@@ -32,11 +42,15 @@ export function inferShape(op: string, shape: readonly number[], size: number, f
   }
   if (infer >= 0) {
     if (known === 0 || size % known !== 0) {
-      throw new Error(`${op}: shape ${shapeStr(shape)} is invalid for input of shape ${shapeStr(from)} (${size} elements)`);
+      throw new Error(
+        `${op}: shape ${shapeStr(shape)} is invalid for input of shape ${shapeStr(from)} (${size} elements)`,
+      );
     }
     out[infer] = size / known;
   } else if (known !== size) {
-    throw new Error(`${op}: shape ${shapeStr(shape)} is invalid for input of shape ${shapeStr(from)} (${size} elements)`);
+    throw new Error(
+      `${op}: shape ${shapeStr(shape)} is invalid for input of shape ${shapeStr(from)} (${size} elements)`,
+    );
   }
   return out;
 }
@@ -73,7 +87,12 @@ export function flatten(x: Tensor, startDim = 0, endDim = -1): Tensor {
 }
 
 export function squeeze(x: Tensor, dim?: number): Tensor {
-  if (dim === undefined) return view(x, x.shape.filter((s) => s !== 1), 'squeeze');
+  if (dim === undefined)
+    return view(
+      x,
+      x.shape.filter((s) => s !== 1),
+      'squeeze',
+    );
   const d = normDim('squeeze', dim, x.shape.length);
   if (x.shape.length === 0 || x.shape[d] !== 1) return x;
   const shape = x.shape.slice();
@@ -144,7 +163,15 @@ export function indexSelect(x: Tensor, dim: number, indices: Indices): Tensor {
   return gatherOp('indexSelect', x, d, outer, n, inner, idx);
 }
 
-function gatherOp(name: string, x: Tensor, d: number, outer: number, n: number, inner: number, idx: Int32Array): Tensor {
+function gatherOp(
+  name: string,
+  x: Tensor,
+  d: number,
+  outer: number,
+  n: number,
+  inner: number,
+  idx: Int32Array,
+): Tensor {
   const shape = x.shape.length === 0 ? [idx.length] : x.shape.slice();
   shape[d] = idx.length;
   const out = new Tensor(allocOut(x.data, outer * idx.length * inner), shape);
@@ -156,7 +183,12 @@ function gatherBackward(g: Tensor, node: Node<SelectSaved>): Grads {
   return [indexAdd(g, node.saved.dim, node.saved.indices, node.inputs[0].shape)];
 }
 
-const indexSelectOp = defineOp<SelectSaved>({ name: 'indexSelect', kernels: ['gather'], arity: 1, rule: gatherBackward });
+const indexSelectOp = defineOp<SelectSaved>({
+  name: 'indexSelect',
+  kernels: ['gather'],
+  arity: 1,
+  rule: gatherBackward,
+});
 
 /** zeros(shape) with g's slices added at `indices` along dim (repeats add up). */
 export function indexAdd(g: Tensor, dim: number, indices: Int32Array, shape: readonly number[]): Tensor {
@@ -172,7 +204,12 @@ function indexAddBackward(g: Tensor, node: Node<SelectSaved>): Grads {
   return [gatherOp('indexSelect', g, dim, outer, n, inner, indices)];
 }
 
-const indexAddOp = defineOp<SelectSaved>({ name: 'indexAdd', kernels: ['scatterAdd'], arity: 1, rule: indexAddBackward });
+const indexAddOp = defineOp<SelectSaved>({
+  name: 'indexAdd',
+  kernels: ['scatterAdd'],
+  arity: 1,
+  rule: indexAddBackward,
+});
 
 export function narrow(x: Tensor, dim: number, start: number, length: number): Tensor {
   checkTensor('narrow', 'input', x);
@@ -180,7 +217,9 @@ export function narrow(x: Tensor, dim: number, start: number, length: number): T
   const size = x.shape[d];
   if (start < 0) start += size;
   if (!Number.isInteger(start) || !Number.isInteger(length) || start < 0 || length < 0 || start + length > size) {
-    throw new RangeError(`narrow: start ${start} and length ${length} do not fit dim ${d} of size ${size} (shape ${shapeStr(x.shape)})`);
+    throw new RangeError(
+      `narrow: start ${start} and length ${length} do not fit dim ${d} of size ${size} (shape ${shapeStr(x.shape)})`,
+    );
   }
   if (start === 0 && length === size) return x;
   const [outer, n, inner] = axisSplit(x.shape, d);
@@ -252,9 +291,14 @@ export function stack(tensors: readonly Tensor[], dim = 0): Tensor {
   const first = tensors[0];
   for (const t of tensors) {
     if (!sameShape(t.shape, first.shape)) {
-      throw new Error(`stack: all tensors must have the same shape, got ${shapeStr(first.shape)} and ${shapeStr(t.shape)}`);
+      throw new Error(
+        `stack: all tensors must have the same shape, got ${shapeStr(first.shape)} and ${shapeStr(t.shape)}`,
+      );
     }
   }
   const d = normDim('stack', dim, first.shape.length + 1);
-  return cat(tensors.map((t) => unsqueeze(t, d)), d);
+  return cat(
+    tensors.map((t) => unsqueeze(t, d)),
+    d,
+  );
 }

@@ -145,7 +145,9 @@ export function normDim(op: string, dim: number, ndim: number): number {
   const lo = ndim === 0 ? -1 : -ndim;
   const hi = ndim === 0 ? 0 : ndim - 1;
   if (dim < lo || dim > hi) {
-    throw new RangeError(`${op}: dim ${dim} is out of range for a tensor with ${ndim} dimension${ndim === 1 ? '' : 's'} (expected ${lo}..${hi})`);
+    throw new RangeError(
+      `${op}: dim ${dim} is out of range for a tensor with ${ndim} dimension${ndim === 1 ? '' : 's'} (expected ${lo}..${hi})`,
+    );
   }
   return dim < 0 ? dim + Math.max(ndim, 1) : dim;
 }
@@ -159,7 +161,10 @@ export function broadcastShapes(op: string, a: readonly number[], b: readonly nu
     const db = i < n - b.length ? 1 : b[i - (n - b.length)];
     if (da === db || db === 1) out[i] = da;
     else if (da === 1) out[i] = db;
-    else throw new Error(`${op}: shapes ${shapeStr(a)} and ${shapeStr(b)} cannot be broadcast together (dim ${i}: ${da} vs ${db})`);
+    else
+      throw new Error(
+        `${op}: shapes ${shapeStr(a)} and ${shapeStr(b)} cannot be broadcast together (dim ${i}: ${da} vs ${db})`,
+      );
   }
   return out;
 }
@@ -183,7 +188,9 @@ export function toIndexArray(op: string, indices: Indices, bound?: number): Int3
   } else if (Array.isArray(indices)) {
     out = copyIndices(op, indices);
   } else {
-    throw new TypeError(`${op}: indices must be a Tensor of integral values, an Int32Array or a number[], got ${describe(indices)}`);
+    throw new TypeError(
+      `${op}: indices must be a Tensor of integral values, an Int32Array or a number[], got ${describe(indices)}`,
+    );
   }
   if (bound !== undefined) {
     for (let i = 0; i < out.length; i++) {
@@ -235,7 +242,9 @@ export function checkFinite(t: Tensor, where: string): void {
   for (let i = 0; i < d.length; i++) {
     const v = d[i];
     if (v - v !== 0) {
-      throw new Error(`detectAnomaly: ${where} produced ${Number.isNaN(v) ? 'NaN' : v > 0 ? 'Inf' : '-Inf'} at element ${i} (output shape ${shapeStr(t.shape)})`);
+      throw new Error(
+        `detectAnomaly: ${where} produced ${Number.isNaN(v) ? 'NaN' : v > 0 ? 'Inf' : '-Inf'} at element ${i} (output shape ${shapeStr(t.shape)})`,
+      );
     }
   }
 }

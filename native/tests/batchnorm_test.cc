@@ -3,12 +3,13 @@
 // channel), on well-conditioned data and on data far from zero where a one-pass variance would
 // cancel; and the per-channel affine map, also in place. Every SIMD level this CPU runs, 1 and 2
 // threads, both dtypes.
+#include "batchnorm.h"
+
 #include <cmath>
 #include <limits>
 #include <string>
 #include <vector>
 
-#include "batchnorm.h"
 #include "test_support.h"
 
 namespace {
@@ -21,8 +22,8 @@ struct Shape {
 
 const std::vector<Shape>& shapes() {
   static const std::vector<Shape> all = {
-      {1, 1, 1}, {4, 3, 5},  {7, 5, 1},  {2, 16, 49}, {3, 2, 1000}, {8, 4, 700},
-      {64, 6, 1}, {0, 3, 4}, {5, 0, 3}, {2, 3, 0},
+      {1, 1, 1},   {4, 3, 5},  {7, 5, 1}, {2, 16, 49}, {3, 2, 1000},
+      {8, 4, 700}, {64, 6, 1}, {0, 3, 4}, {5, 0, 3},   {2, 3, 0},
   };
   return all;
 }
@@ -106,7 +107,8 @@ void affine(const bp::ExecContext& ctx, const Shape& s, Rng& rng, bool inPlace) 
   if (inPlace) {
     Buf<T> y(x);
     bp::channelAffine(ctx, y.data(), s.n, s.c, s.inner, scale.data(), shift.data(), y.data());
-    BP_CHECK_CLOSE("y = x * scale + shift in place", y.data(), ref.data(), y.size(), tol, magnitude.data());
+    BP_CHECK_CLOSE("y = x * scale + shift in place", y.data(), ref.data(), y.size(), tol,
+                   magnitude.data());
   } else {
     Buf<T> y(x.size(), std::numeric_limits<T>::quiet_NaN());
     bp::channelAffine(ctx, x.data(), s.n, s.c, s.inner, scale.data(), shift.data(), y.data());

@@ -21,26 +21,51 @@ constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
 // The reference of one op code (lib/backend/types.ts BINARY_OPS); false when the code is unknown.
 bool binaryRef(int op, double a, double b, double& out) {
   switch (op) {
-    case bp::kAdd: out = a + b; return true;
-    case bp::kSub: out = a - b; return true;
-    case bp::kMul: out = a * b; return true;
-    case bp::kDiv: out = a / b; return true;
-    case bp::kPow: out = std::pow(a, b); return true;
+    case bp::kAdd:
+      out = a + b;
+      return true;
+    case bp::kSub:
+      out = a - b;
+      return true;
+    case bp::kMul:
+      out = a * b;
+      return true;
+    case bp::kDiv:
+      out = a / b;
+      return true;
+    case bp::kPow:
+      out = std::pow(a, b);
+      return true;
     // NaN in either operand gives NaN (torch.maximum / torch.minimum).
-    case bp::kMaximum: out = std::isnan(a) || std::isnan(b) ? kNaN : std::fmax(a, b); return true;
-    case bp::kMinimum: out = std::isnan(a) || std::isnan(b) ? kNaN : std::fmin(a, b); return true;
-    case bp::kGt: out = a > b; return true;
-    case bp::kLt: out = a < b; return true;
-    case bp::kGe: out = a >= b; return true;
-    case bp::kLe: out = a <= b; return true;
-    case bp::kEq: out = a == b; return true;
-    default: return false;
+    case bp::kMaximum:
+      out = std::isnan(a) || std::isnan(b) ? kNaN : std::fmax(a, b);
+      return true;
+    case bp::kMinimum:
+      out = std::isnan(a) || std::isnan(b) ? kNaN : std::fmin(a, b);
+      return true;
+    case bp::kGt:
+      out = a > b;
+      return true;
+    case bp::kLt:
+      out = a < b;
+      return true;
+    case bp::kGe:
+      out = a >= b;
+      return true;
+    case bp::kLe:
+      out = a <= b;
+      return true;
+    case bp::kEq:
+      out = a == b;
+      return true;
+    default:
+      return false;
   }
 }
 
 const char* binaryName(int op) {
-  static const char* const names[] = {"add", "sub", "mul", "div", "pow", "maximum",
-                                      "minimum", "gt", "lt", "ge", "le", "eq"};
+  static const char* const names[] = {"add",     "sub", "mul", "div", "pow", "maximum",
+                                      "minimum", "gt",  "lt",  "ge",  "le",  "eq"};
   return op >= 0 && op < static_cast<int>(sizeof names / sizeof *names) ? names[op] : "unknown";
 }
 
@@ -113,7 +138,8 @@ void vectorScalar(const bp::Kernels<T>& k) {
     for (double sd : scalars)
       for (bool scalarFirst : {false, true})
         for (size_t n : kSizes) {
-          Context c(str(binaryName(op), " scalar=", sd, scalarFirst ? " (scalar op a)" : " (a op scalar)", " n=", n));
+          Context c(str(binaryName(op), " scalar=", sd,
+                        scalarFirst ? " (scalar op a)" : " (a op scalar)", " n=", n));
           Buf<T> a(n), unused(n);
           operands(rng, n, op, a, unused);
           const T s = static_cast<T>(sd);
@@ -122,7 +148,8 @@ void vectorScalar(const bp::Kernels<T>& k) {
           for (size_t i = 0; i < n && known; ++i)
             known = scalarFirst ? binaryRef(op, s, a[i], ref[i]) : binaryRef(op, a[i], s, ref[i]);
           if (!known) {
-            fail(__FILE__, __LINE__, str("binary op code ", op, " has no reference in binary_test.cc"));
+            fail(__FILE__, __LINE__,
+                 str("binary op code ", op, " has no reference in binary_test.cc"));
             return;
           }
           Buf<T> out(n, std::numeric_limits<T>::quiet_NaN());
@@ -169,11 +196,25 @@ template <typename T>
 void broadcast(const bp::Kernels<T>& k) {
   Rng rng(203);
   const std::vector<std::pair<Shape, Shape>> cases = {
-      {{}, {}}, {{1}, {7}}, {{7}, {}}, {{}, {33}}, {{17}, {17}}, {{1000}, {1000}},
-      {{3, 17}, {17}}, {{3, 17}, {3, 1}}, {{65, 1}, {1, 9}}, {{2, 1, 33}, {5, 1}},
-      {{4, 3, 1, 5}, {3, 6, 1}}, {{1, 1, 1, 1, 1, 1, 1, 17}, {2, 1, 1, 1, 1, 1, 1, 1}},
-      {{2, 2, 2, 2, 2, 2, 2, 3}, {3}}, {{0, 5}, {5}}, {{3, 0}, {1}}, {{300, 257}, {257}},
-      {{2, 3, 1000}, {3, 1}}, {{9, 1, 16}, {1, 8, 1}}, {{1, 31}, {15, 1}}};
+      {{}, {}},
+      {{1}, {7}},
+      {{7}, {}},
+      {{}, {33}},
+      {{17}, {17}},
+      {{1000}, {1000}},
+      {{3, 17}, {17}},
+      {{3, 17}, {3, 1}},
+      {{65, 1}, {1, 9}},
+      {{2, 1, 33}, {5, 1}},
+      {{4, 3, 1, 5}, {3, 6, 1}},
+      {{1, 1, 1, 1, 1, 1, 1, 17}, {2, 1, 1, 1, 1, 1, 1, 1}},
+      {{2, 2, 2, 2, 2, 2, 2, 3}, {3}},
+      {{0, 5}, {5}},
+      {{3, 0}, {1}},
+      {{300, 257}, {257}},
+      {{2, 3, 1000}, {3, 1}},
+      {{9, 1, 16}, {1, 8, 1}},
+      {{1, 31}, {15, 1}}};
   for (int op = 0; op < bp::kBinaryCount; ++op) {
     for (const auto& [aShape, bShape] : cases)
       for (bool swap : {false, true}) {
@@ -190,7 +231,8 @@ void broadcast(const bp::Kernels<T>& k) {
         for (size_t flat = 0; flat < total; ++flat) {
           const T av = a[sourceIndex(os, as, index)], bv = b[sourceIndex(os, bs, index)];
           if (!binaryRef(op, av, bv, ref[flat])) {
-            fail(__FILE__, __LINE__, str("binary op code ", op, " has no reference in binary_test.cc"));
+            fail(__FILE__, __LINE__,
+                 str("binary op code ", op, " has no reference in binary_test.cc"));
             return;
           }
           for (size_t d = os.size(); d-- > 0;) {
@@ -206,7 +248,8 @@ void broadcast(const bp::Kernels<T>& k) {
           Buf<T> inPlace(a);
           bp::broadcastBinary(k, op, inPlace.data(), as.data(), as.size(), b.data(), bs.data(),
                               bs.size(), inPlace.data(), os.data(), os.size());
-          BP_CHECK_CLOSE("a = a op b", inPlace.data(), roundedTo<T>(ref).data(), total, binaryTol<T>(op));
+          BP_CHECK_CLOSE("a = a op b", inPlace.data(), roundedTo<T>(ref).data(), total,
+                         binaryTol<T>(op));
         }
       }
   }

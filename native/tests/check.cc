@@ -26,7 +26,7 @@ std::vector<std::string>& contexts() {
 }
 
 const TestCase* current = nullptr;
-size_t failures = 0;             // in the running test case
+size_t failures = 0;                // in the running test case
 constexpr size_t kMaxReports = 25;  // per test case; the rest are only counted
 
 std::string stemOf(const char* path) {
@@ -106,7 +106,8 @@ int main(int argc, char** argv) {
     contexts().clear();
     if (failures) {
       ++failed;
-      std::printf("[ FAILED ] %s.%s (%zu failed checks)\n", t.stem.c_str(), t.name.c_str(), failures);
+      std::printf("[ FAILED ] %s.%s (%zu failed checks)\n", t.stem.c_str(), t.name.c_str(),
+                  failures);
     } else {
       ++passed;
       std::printf("[     OK ] %s.%s\n", t.stem.c_str(), t.name.c_str());

@@ -120,15 +120,15 @@ bool checkEqualInts(const char* file, int line, const std::string& what, const T
 #define BP_TEST_CONCAT(a, b) BP_TEST_CONCAT2(a, b)
 
 // BP_TEST(name) { body }: a test case, run by `bp_kernel_tests <this file's stem>`.
-#define BP_TEST(name)                                                                          \
-  static void name();                                                                          \
-  [[maybe_unused]] static const int BP_TEST_CONCAT(bpRegistered_, name) =                      \
-      ::bpt::registerTest(__FILE__, #name, &name);                                             \
+#define BP_TEST(name)                                                     \
+  static void name();                                                     \
+  [[maybe_unused]] static const int BP_TEST_CONCAT(bpRegistered_, name) = \
+      ::bpt::registerTest(__FILE__, #name, &name);                        \
   static void name()
 
-#define BP_CHECK(cond)                                                          \
-  do {                                                                          \
-    if (!(cond)) ::bpt::fail(__FILE__, __LINE__, "check failed: " #cond);      \
+#define BP_CHECK(cond)                                                    \
+  do {                                                                    \
+    if (!(cond)) ::bpt::fail(__FILE__, __LINE__, "check failed: " #cond); \
   } while (0)
 
 // Scalars: got == expected (exactly; use BP_CHECK_NEAR for floating-point results).
@@ -141,13 +141,13 @@ bool checkEqualInts(const char* file, int line, const std::string& what, const T
                   ::bpt::str(#got " is ", bpGot, ", expected " #expected " = ", bpExpected)); \
   } while (0)
 
-#define BP_CHECK_NEAR(got, expected, tol)                                                       \
-  do {                                                                                          \
-    const double bpGot = static_cast<double>(got);                                              \
-    const double bpExpected = static_cast<double>(expected);                                    \
-    if (!::bpt::closeEnough(bpGot, bpExpected, (tol), std::fabs(bpExpected)))                   \
-      ::bpt::fail(__FILE__, __LINE__,                                                           \
-                  ::bpt::str(#got " is ", bpGot, ", expected " #expected " = ", bpExpected));   \
+#define BP_CHECK_NEAR(got, expected, tol)                                                     \
+  do {                                                                                        \
+    const double bpGot = static_cast<double>(got);                                            \
+    const double bpExpected = static_cast<double>(expected);                                  \
+    if (!::bpt::closeEnough(bpGot, bpExpected, (tol), std::fabs(bpExpected)))                 \
+      ::bpt::fail(__FILE__, __LINE__,                                                         \
+                  ::bpt::str(#got " is ", bpGot, ", expected " #expected " = ", bpExpected)); \
   } while (0)
 
 // Arrays: BP_CHECK_CLOSE(what, got, expected, n, tol[, scale]) with got a T*, expected a

@@ -4,12 +4,13 @@
 // geometries run both); on every SIMD level this CPU runs, 1 and 2 threads, both dtypes.
 // Geometries: padding, dilation, odd and non-square sizes, channel counts on both sides of the
 // register tiles, 1x1 outputs, and the empty sizes (no image, no input or output channel).
+#include "conv.h"
+
 #include <cmath>
 #include <limits>
 #include <string>
 #include <vector>
 
-#include "conv.h"
 #include "test_support.h"
 
 namespace {
@@ -28,7 +29,7 @@ const std::vector<Shape>& shapes() {
       {3, 2, 9, 11, 5, 5, 3, 1, 1, 2, 1, 1, 1},
       {2, 3, 8, 9, 7, 3, 2, 1, 1, 0, 1, 2, 3},
       {1, 4, 6, 6, 13, 3, 3, 1, 1, 1, 1, 1, 1},
-      {2, 1, 28, 28, 6, 5, 5, 1, 1, 2, 2, 1, 1},  // LeNet's first layer
+      {2, 1, 28, 28, 6, 5, 5, 1, 1, 2, 2, 1, 1},   // LeNet's first layer
       {2, 6, 12, 12, 16, 5, 5, 1, 1, 0, 0, 1, 1},  // and its second
       {1, 2, 3, 3, 2, 3, 3, 1, 1, 0, 0, 1, 1},     // 1x1 output
       {1, 1, 1, 1, 3, 3, 3, 1, 1, 1, 1, 1, 1},     // 1x1 input, all taps but one in the padding
@@ -83,7 +84,8 @@ void forEachTap(const Shape& s, F&& visit) {
                 if (ix < 0) continue;
                 visit(((i * s.cOut + co) * oH + oy) * oW + ox,
                       ((co * s.cIn + ci) * s.kH + ky) * s.kW + kx,
-                      ((i * s.cIn + ci) * s.h + static_cast<size_t>(iy)) * s.w + static_cast<size_t>(ix));
+                      ((i * s.cIn + ci) * s.h + static_cast<size_t>(iy)) * s.w +
+                          static_cast<size_t>(ix));
               }
             }
 }
@@ -102,9 +104,16 @@ struct Ref {
 
 // Sums of up to ~1600 products (a weight gradient over two 28x28 images) accumulated in T in
 // some order, relative to the sum of their magnitudes.
-template <typename T> constexpr Tol accumulationTol();
-template <> constexpr Tol accumulationTol<float>() { return {5e-5, 0}; }
-template <> constexpr Tol accumulationTol<double>() { return {1e-12, 0}; }
+template <typename T>
+constexpr Tol accumulationTol();
+template <>
+constexpr Tol accumulationTol<float>() {
+  return {5e-5, 0};
+}
+template <>
+constexpr Tol accumulationTol<double>() {
+  return {1e-12, 0};
+}
 
 template <typename T>
 Buf<T> nanBuf(size_t n) {
@@ -112,13 +121,16 @@ Buf<T> nanBuf(size_t n) {
 }
 
 enum class Path { kEntry, kDirect, kIm2col };
-const char* pathName(Path p) { return p == Path::kEntry ? "entry" : p == Path::kDirect ? "direct" : "im2col"; }
+const char* pathName(Path p) {
+  return p == Path::kEntry ? "entry" : p == Path::kDirect ? "direct" : "im2col";
+}
 
 template <typename T>
 struct Problem {
   Problem(const Shape& s, Rng& rng)
       : shape(s),
-        g(bp::convGeom(s.n, s.cIn, s.h, s.w, s.cOut, s.kH, s.kW, s.sH, s.sW, s.pH, s.pW, s.dH, s.dW)),
+        g(bp::convGeom(s.n, s.cIn, s.h, s.w, s.cOut, s.kH, s.kW, s.sH, s.sW, s.pH, s.pW, s.dH,
+                       s.dW)),
         x(uniformBuf<T>(rng, s.n * s.cIn * s.h * s.w, -1, 1)),
         weight(uniformBuf<T>(rng, s.cOut * s.cIn * s.kH * s.kW, -1, 1)),
         bias(uniformBuf<T>(rng, s.cOut, -1, 1)),
@@ -143,7 +155,8 @@ void forward(const bp::ExecContext& ctx, const Problem<T>& p, bool withBias) {
   if (withBias)
     for (size_t i = 0; i < s.n; ++i)
       for (size_t co = 0; co < s.cOut; ++co)
-        for (size_t o = 0; o < p.g.oH * p.g.oW; ++o) ref.add((i * s.cOut + co) * p.g.oH * p.g.oW + o, p.bias[co]);
+        for (size_t o = 0; o < p.g.oH * p.g.oW; ++o)
+          ref.add((i * s.cOut + co) * p.g.oH * p.g.oW + o, p.bias[co]);
   forEachTap(s, [&](size_t yi, size_t wi, size_t xi) {
     ref.add(yi, static_cast<double>(p.weight[wi]) * static_cast<double>(p.x[xi]));
   });
@@ -152,9 +165,12 @@ void forward(const bp::ExecContext& ctx, const Problem<T>& p, bool withBias) {
     Context c(str(pathName(path), withBias ? " with bias" : " without bias"));
     Buf<T> y = nanBuf<T>(p.ySize());
     if (path == Path::kEntry) bp::conv2d(ctx, p.x.data(), p.weight.data(), bias, y.data(), p.g);
-    if (path == Path::kDirect) bp::conv2dDirect(ctx, p.x.data(), p.weight.data(), bias, y.data(), p.g);
-    if (path == Path::kIm2col) bp::conv2dIm2col(ctx, p.x.data(), p.weight.data(), bias, y.data(), p.g);
-    BP_CHECK_CLOSE("y", y.data(), ref.value.data(), y.size(), accumulationTol<T>(), ref.magnitude.data());
+    if (path == Path::kDirect)
+      bp::conv2dDirect(ctx, p.x.data(), p.weight.data(), bias, y.data(), p.g);
+    if (path == Path::kIm2col)
+      bp::conv2dIm2col(ctx, p.x.data(), p.weight.data(), bias, y.data(), p.g);
+    BP_CHECK_CLOSE("y", y.data(), ref.value.data(), y.size(), accumulationTol<T>(),
+                   ref.magnitude.data());
   }
 }
 
@@ -168,10 +184,14 @@ void backwardInput(const bp::ExecContext& ctx, const Problem<T>& p) {
   for (Path path : pathsFor(p.g, s.n > 0 && s.cOut > 0 && s.cIn > 0)) {
     Context c(pathName(path));
     Buf<T> gx = nanBuf<T>(p.x.size());
-    if (path == Path::kEntry) bp::conv2dBackwardInput(ctx, p.gy.data(), p.weight.data(), gx.data(), p.g);
-    if (path == Path::kDirect) bp::conv2dBackwardInputDirect(ctx, p.gy.data(), p.weight.data(), gx.data(), p.g);
-    if (path == Path::kIm2col) bp::conv2dBackwardInputIm2col(ctx, p.gy.data(), p.weight.data(), gx.data(), p.g);
-    BP_CHECK_CLOSE("gx", gx.data(), ref.value.data(), gx.size(), accumulationTol<T>(), ref.magnitude.data());
+    if (path == Path::kEntry)
+      bp::conv2dBackwardInput(ctx, p.gy.data(), p.weight.data(), gx.data(), p.g);
+    if (path == Path::kDirect)
+      bp::conv2dBackwardInputDirect(ctx, p.gy.data(), p.weight.data(), gx.data(), p.g);
+    if (path == Path::kIm2col)
+      bp::conv2dBackwardInputIm2col(ctx, p.gy.data(), p.weight.data(), gx.data(), p.g);
+    BP_CHECK_CLOSE("gx", gx.data(), ref.value.data(), gx.size(), accumulationTol<T>(),
+                   ref.magnitude.data());
   }
 }
 
@@ -191,12 +211,17 @@ void backwardWeight(const bp::ExecContext& ctx, const Problem<T>& p, bool withBi
     Buf<T> gw = nanBuf<T>(p.weight.size());
     Buf<T> gb = nanBuf<T>(s.cOut);
     T* gbOut = withBias ? gb.data() : nullptr;
-    if (path == Path::kEntry) bp::conv2dBackwardWeight(ctx, p.x.data(), p.gy.data(), gw.data(), gbOut, p.g);
-    if (path == Path::kDirect) bp::conv2dBackwardWeightDirect(ctx, p.x.data(), p.gy.data(), gw.data(), gbOut, p.g);
-    if (path == Path::kIm2col) bp::conv2dBackwardWeightIm2col(ctx, p.x.data(), p.gy.data(), gw.data(), gbOut, p.g);
-    BP_CHECK_CLOSE("gw", gw.data(), gwRef.value.data(), gw.size(), accumulationTol<T>(), gwRef.magnitude.data());
+    if (path == Path::kEntry)
+      bp::conv2dBackwardWeight(ctx, p.x.data(), p.gy.data(), gw.data(), gbOut, p.g);
+    if (path == Path::kDirect)
+      bp::conv2dBackwardWeightDirect(ctx, p.x.data(), p.gy.data(), gw.data(), gbOut, p.g);
+    if (path == Path::kIm2col)
+      bp::conv2dBackwardWeightIm2col(ctx, p.x.data(), p.gy.data(), gw.data(), gbOut, p.g);
+    BP_CHECK_CLOSE("gw", gw.data(), gwRef.value.data(), gw.size(), accumulationTol<T>(),
+                   gwRef.magnitude.data());
     if (withBias)
-      BP_CHECK_CLOSE("gb", gb.data(), gbRef.value.data(), gb.size(), accumulationTol<T>(), gbRef.magnitude.data());
+      BP_CHECK_CLOSE("gb", gb.data(), gbRef.value.data(), gb.size(), accumulationTol<T>(),
+                     gbRef.magnitude.data());
     else
       for (size_t co = 0; co < s.cOut; ++co) BP_CHECK(std::isnan(gb[co]));  // untouched
   }
@@ -205,7 +230,8 @@ void backwardWeight(const bp::ExecContext& ctx, const Problem<T>& p, bool withBi
 BP_TEST(geometryMatchesTheDefinition) {
   for (const Shape& s : shapes()) {
     Context c(describe(s));
-    const bp::ConvGeom g = bp::convGeom(s.n, s.cIn, s.h, s.w, s.cOut, s.kH, s.kW, s.sH, s.sW, s.pH, s.pW, s.dH, s.dW);
+    const bp::ConvGeom g =
+        bp::convGeom(s.n, s.cIn, s.h, s.w, s.cOut, s.kH, s.kW, s.sH, s.sW, s.pH, s.pW, s.dH, s.dW);
     BP_CHECK_EQ(g.oH, outputSize(s.h, s.kH, s.sH, s.pH, s.dH));
     BP_CHECK_EQ(g.oW, outputSize(s.w, s.kW, s.sW, s.pW, s.dW));
     BP_CHECK_EQ(g.K, s.cIn * s.kH * s.kW);

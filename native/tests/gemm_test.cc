@@ -3,12 +3,13 @@
 // transposes, alpha/beta (beta = 0 with NaN in C must not leak), padded leading dimensions,
 // odd sizes around every register tile and sizes past the cache blocks, against a naive
 // product in long double. Bound: |C - ref| <= (k + 3) eps (|alpha| sum |a||b| + |beta c|).
+#include "gemm.h"
+
 #include <cmath>
 #include <limits>
 #include <memory>
 #include <vector>
 
-#include "gemm.h"
 #include "test_support.h"
 #include "thread_pool.h"
 
@@ -27,8 +28,8 @@ struct Product {
 };
 
 std::string describe(const Product& p) {
-  return str(p.transA ? "A^T" : "A", " ", p.transB ? "B^T" : "B", " m=", p.m, " n=", p.n, " k=", p.k,
-             " alpha=", p.alpha, " beta=", p.beta, " pad=", p.pad);
+  return str(p.transA ? "A^T" : "A", " ", p.transB ? "B^T" : "B", " m=", p.m, " n=", p.n,
+             " k=", p.k, " alpha=", p.alpha, " beta=", p.beta, " pad=", p.pad);
 }
 
 // Elements of a rows x len matrix with rows ld apart: the last row has no padding, so that
@@ -67,8 +68,7 @@ struct Operands {
         }
         const double c = p.beta == 0 ? 0.0 : static_cast<double>(c0[i * ldc + j]);
         ref[i * p.n + j] = static_cast<double>(p.alpha * s + p.beta * c);
-        scale[i * p.n + j] =
-            static_cast<double>(std::fabs(p.alpha) * sAbs) + std::fabs(p.beta * c);
+        scale[i * p.n + j] = static_cast<double>(std::fabs(p.alpha) * sAbs) + std::fabs(p.beta * c);
       }
   }
 
@@ -84,7 +84,8 @@ struct Operands {
     const Tol tol = {static_cast<double>(p.k + 3) * epsOf<T>(), 0};
     checkClose(file, line, "C", body.data(), ref.data(), body.size(), tol, scale.data());
     const std::vector<double> sentinels(padding.size(), kSentinel);
-    checkClose(file, line, "padding of C", padding.data(), sentinels.data(), padding.size(), kExact);
+    checkClose(file, line, "padding of C", padding.data(), sentinels.data(), padding.size(),
+               kExact);
   }
 };
 
@@ -97,7 +98,8 @@ std::vector<Product> smallProducts(Rng& rng) {
   auto add = [&](size_t m, size_t n, size_t k) {
     for (int t = 0; t < 4; ++t, ++variant) {
       const double* ab = alphaBeta[variant % 4];
-      out.push_back({(t & 1) != 0, (t & 2) != 0, m, n, k, ab[0], ab[1], variant % 3 == 0 ? 3u : 0u});
+      out.push_back(
+          {(t & 1) != 0, (t & 2) != 0, m, n, k, ab[0], ab[1], variant % 3 == 0 ? 3u : 0u});
     }
   };
   for (size_t s : sizes) {
@@ -106,7 +108,8 @@ std::vector<Product> smallProducts(Rng& rng) {
     add(5, s, 17);
     add(17, 5, s);
   }
-  for (int i = 0; i < 20; ++i) add(sizes[rng.below(20)], sizes[rng.below(20)], sizes[rng.below(20)]);
+  for (int i = 0; i < 20; ++i)
+    add(sizes[rng.below(20)], sizes[rng.below(20)], sizes[rng.below(20)]);
   // Degenerate: nothing to do, k = 0 (C = beta C), alpha = 0.
   out.push_back({false, false, 0, 5, 3, 1, 0, 0});
   out.push_back({false, false, 5, 0, 3, 1, 0, 1});
@@ -131,8 +134,8 @@ std::vector<Product> largeProducts() {
 }
 
 template <typename T>
-void runBuiltin(const Product& p, const Operands<T>& o, const bp::Kernels<T>& k, bp::ThreadPool& pool,
-                bp::Workspace& ws) {
+void runBuiltin(const Product& p, const Operands<T>& o, const bp::Kernels<T>& k,
+                bp::ThreadPool& pool, bp::Workspace& ws) {
   Buf<T> c(o.c0);
   bp::gemmBuiltin<T>(p.transA, p.transB, p.m, p.n, p.k, static_cast<T>(p.alpha), o.a.data(), o.lda,
                      o.b.data(), o.ldb, static_cast<T>(p.beta), c.data(), o.ldc, k, pool, ws);
@@ -211,8 +214,10 @@ void microKernel(const bp::Kernels<T>& k) {
       Buf<T> c0 = normalBuf<T>(rng, mr * ldc);
       for (size_t i = 0; i < mr; ++i)
         for (size_t j = 0; j < ldc; ++j)
-          if (j >= nr) c0[i * ldc + j] = static_cast<T>(kSentinel);
-          else if (ab[1] == 0) c0[i * ldc + j] = static_cast<T>(kNaN);
+          if (j >= nr)
+            c0[i * ldc + j] = static_cast<T>(kSentinel);
+          else if (ab[1] == 0)
+            c0[i * ldc + j] = static_cast<T>(kNaN);
       Buf<double> ref(mr * ldc), scale(mr * ldc);
       for (size_t i = 0; i < mr; ++i)
         for (size_t j = 0; j < ldc; ++j) {
@@ -232,7 +237,8 @@ void microKernel(const bp::Kernels<T>& k) {
           scale[i * ldc + j] = static_cast<double>(std::fabs(ab[0]) * sAbs) + std::fabs(ab[1] * cv);
         }
       Buf<T> cOut(c0);
-      k.gemmMicro(kc, a.data(), b.data(), cOut.data(), ldc, static_cast<T>(ab[0]), static_cast<T>(ab[1]));
+      k.gemmMicro(kc, a.data(), b.data(), cOut.data(), ldc, static_cast<T>(ab[0]),
+                  static_cast<T>(ab[1]));
       BP_CHECK_CLOSE("C (and its padding)", cOut.data(), ref.data(), mr * ldc,
                      Tol{static_cast<double>(kc + 3) * epsOf<T>(), 0}, scale.data());
     }

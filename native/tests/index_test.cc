@@ -49,9 +49,17 @@ BP_TEST(permuteCopyEveryRank) {
   Rng rng(303);
   // Fixed cases: transposes, the identity, a scalar, empty extents, the full 8 dims.
   const std::vector<std::pair<std::vector<size_t>, std::vector<size_t>>> cases = {
-      {{}, {}}, {{7}, {0}}, {{3, 17}, {1, 0}}, {{17, 3}, {0, 1}}, {{33, 65}, {1, 0}},
-      {{2, 3, 4}, {2, 0, 1}}, {{2, 3, 4}, {1, 2, 0}}, {{0, 5}, {1, 0}}, {{4, 0, 3}, {2, 1, 0}},
-      {{1, 9, 1, 8}, {3, 1, 2, 0}}, {{2, 2, 2, 2, 2, 2, 2, 3}, {7, 6, 5, 4, 3, 2, 1, 0}},
+      {{}, {}},
+      {{7}, {0}},
+      {{3, 17}, {1, 0}},
+      {{17, 3}, {0, 1}},
+      {{33, 65}, {1, 0}},
+      {{2, 3, 4}, {2, 0, 1}},
+      {{2, 3, 4}, {1, 2, 0}},
+      {{0, 5}, {1, 0}},
+      {{4, 0, 3}, {2, 1, 0}},
+      {{1, 9, 1, 8}, {3, 1, 2, 0}},
+      {{2, 2, 2, 2, 2, 2, 2, 3}, {7, 6, 5, 4, 3, 2, 1, 0}},
       {{2, 1, 3, 1, 2, 1, 3, 2}, {1, 3, 5, 0, 2, 4, 6, 7}}};
   for (const auto& [shape, perm] : cases) {
     permuteCase<float>(rng, shape, perm);
@@ -104,7 +112,8 @@ void gatherScatterCase(Rng& rng, size_t outer, size_t n, size_t inner, size_t le
       }
   bp::scatterAddRows(g.data(), outer, n, inner, idx.data(), len, gx.data());
   // Repeated indices add in T, one rounding per addition.
-  BP_CHECK_CLOSE("scatterAdd", gx.data(), gxRef.data(), gx.size(), Tol{4 * epsOf<T>() * len, 0}, scale.data());
+  BP_CHECK_CLOSE("scatterAdd", gx.data(), gxRef.data(), gx.size(), Tol{4 * epsOf<T>() * len, 0},
+                 scale.data());
 }
 
 BP_TEST(gatherAndScatterAddRows) {

@@ -11,9 +11,16 @@ namespace {
 
 using namespace bpt;
 
-template <typename T> constexpr Tol optimTol();
-template <> constexpr Tol optimTol<float>() { return {1e-5, 1e-6}; }
-template <> constexpr Tol optimTol<double>() { return {1e-12, 1e-14}; }
+template <typename T>
+constexpr Tol optimTol();
+template <>
+constexpr Tol optimTol<float>() {
+  return {1e-5, 1e-6};
+}
+template <>
+constexpr Tol optimTol<double>() {
+  return {1e-12, 1e-14};
+}
 
 struct SgdOptions {
   double momentum, dampening, weightDecay;
@@ -42,7 +49,8 @@ void sgdCase(const bp::Kernels<T>& k, Rng& rng, size_t n, const SgdOptions& o) {
     k.sgdStep(param.data(), grad.data(), o.withBuf ? buf.data() : nullptr, n, lr, o.momentum,
               o.dampening, o.weightDecay, o.nesterov, first);
     BP_CHECK_CLOSE("param", param.data(), P.data(), n, optimTol<T>());
-    if (o.momentum != 0 && o.withBuf) BP_CHECK_CLOSE("momentum buffer", buf.data(), B.data(), n, optimTol<T>());
+    if (o.momentum != 0 && o.withBuf)
+      BP_CHECK_CLOSE("momentum buffer", buf.data(), B.data(), n, optimTol<T>());
   }
 }
 
@@ -57,8 +65,9 @@ void sgdEveryOption(const bp::Kernels<T>& k) {
             if (!withBuf && momentum != 0) continue;
             const SgdOptions o = {momentum, dampening, weightDecay, nesterov, withBuf};
             for (size_t n : kSizes) {
-              Context c(str("momentum=", momentum, " dampening=", dampening, " weightDecay=", weightDecay,
-                            nesterov ? " nesterov" : "", withBuf ? "" : " no buffer", " n=", n));
+              Context c(str("momentum=", momentum, " dampening=", dampening,
+                            " weightDecay=", weightDecay, nesterov ? " nesterov" : "",
+                            withBuf ? "" : " no buffer", " n=", n));
               sgdCase(k, rng, n, o);
             }
           }
@@ -118,7 +127,8 @@ void adamEveryOption(const bp::Kernels<T>& k) {
     for (bool decoupled : {false, true})
       for (bool amsgrad : {false, true})
         for (size_t n : kSizes) {
-          Context c(str(decoupled ? "AdamW" : "Adam", " weightDecay=", weightDecay, amsgrad ? " amsgrad" : "", " n=", n));
+          Context c(str(decoupled ? "AdamW" : "Adam", " weightDecay=", weightDecay,
+                        amsgrad ? " amsgrad" : "", " n=", n));
           adamCase(k, rng, n, AdamOptions{weightDecay, decoupled, amsgrad});
         }
 }

@@ -4,13 +4,14 @@
 // indices), average pooling (padding counted in the divisor) and its adjoint; on every SIMD level
 // this CPU runs, 1 and 2 threads, both dtypes. Geometries include the vectorised 2x2/2 window on
 // even and odd planes (with and without NaN), overlapping and padded windows, and 1x1 kernels.
+#include "pool.h"
+
 #include <cmath>
 #include <cstdint>
 #include <limits>
 #include <string>
 #include <vector>
 
-#include "pool.h"
 #include "test_support.h"
 
 namespace {
@@ -25,7 +26,8 @@ const std::vector<Shape>& shapes() {
   static const std::vector<Shape> all = {
       // planes h   w kH kW sH sW pH pW
       {3, 8, 8, 2, 2, 2, 2, 0, 0},
-      {5, 7, 9, 2, 2, 2, 2, 0, 0},  // odd: the last row and column belong to no window
+      {5, 7, 9, 2, 2, 2, 2, 0, 0},      // odd: the last row and column
+                                        // belong to no window
       {384, 28, 28, 2, 2, 2, 2, 0, 0},  // LeNet's first pooling, enough work for 2 threads
       {2, 2, 2, 2, 2, 2, 2, 0, 0},
       {4, 7, 6, 3, 3, 2, 2, 1, 1},
@@ -40,11 +42,13 @@ const std::vector<Shape>& shapes() {
 }
 
 std::string describe(const Shape& s) {
-  return str("planes=", s.planes, " ", s.h, "x", s.w, " k=", s.kH, "x", s.kW, " stride=", s.sH,
-             "x", s.sW, " pad=", s.pH, "x", s.pW);
+  return str("planes=", s.planes, " ", s.h, "x", s.w, " k=", s.kH, "x", s.kW, " stride=", s.sH, "x",
+             s.sW, " pad=", s.pH, "x", s.pW);
 }
 
-size_t outputSize(size_t in, size_t k, size_t stride, size_t pad) { return (in + 2 * pad - k) / stride + 1; }
+size_t outputSize(size_t in, size_t k, size_t stride, size_t pad) {
+  return (in + 2 * pad - k) / stride + 1;
+}
 
 // The input positions of window (oy, ox) that lie inside the plane, row by row: visit(row*w + col).
 template <typename F>
@@ -122,7 +126,8 @@ void maxPoolBackward(const bp::ExecContext& ctx, const Problem<T>& p, Rng& rng) 
   for (size_t pl = 0; pl < s.planes; ++pl)
     for (size_t j = 0; j < outs; ++j) {
       ref[pl * hw + static_cast<size_t>(idx[pl * outs + j])] += p.gy[pl * outs + j];
-      magnitude[pl * hw + static_cast<size_t>(idx[pl * outs + j])] += std::fabs(static_cast<double>(p.gy[pl * outs + j]));
+      magnitude[pl * hw + static_cast<size_t>(idx[pl * outs + j])] +=
+          std::fabs(static_cast<double>(p.gy[pl * outs + j]));
     }
   Buf<T> gx(s.planes * hw, std::numeric_limits<T>::quiet_NaN());
   bp::maxPool2dBackward(ctx, p.gy.data(), idx.data(), gx.data(), p.g);
@@ -189,9 +194,9 @@ BP_TEST(maxPoolNaNRule) {
     Rng rng(302);
     Problem<T> p(s, rng, 0);
     for (size_t i = 0; i < p.x.size(); ++i) p.x[i] = static_cast<T>(i % 5);
-    p.x[0] = nan;                     // window 0: first element
-    p.x[8 + 3] = nan;                 // window 1: last element
-    p.x[4] = nan;                     // window 2: both rows hold a NaN, the later one wins
+    p.x[0] = nan;      // window 0: first element
+    p.x[8 + 3] = nan;  // window 1: last element
+    p.x[4] = nan;      // window 2: both rows hold a NaN, the later one wins
     p.x[8 + 5] = nan;
     maxPool(ctx, p);
     Buf<T> y(s.planes * 4);

@@ -32,11 +32,16 @@ std::vector<Geometry> reduceGeometries() {
 
 const char* reduceName(int op) {
   switch (op) {
-    case bp::kSum: return "sum";
-    case bp::kMean: return "mean";
-    case bp::kMax: return "max";
-    case bp::kMin: return "min";
-    default: return "unknown";
+    case bp::kSum:
+      return "sum";
+    case bp::kMean:
+      return "mean";
+    case bp::kMax:
+      return "max";
+    case bp::kMin:
+      return "min";
+    default:
+      return "unknown";
   }
 }
 
@@ -52,7 +57,8 @@ void reduceEveryOp(const bp::Kernels<T>& k) {
     for (const Geometry& g : reduceGeometries()) {
       if (!isSum && g.n == 0) continue;  // max/min of nothing is rejected before the kernel
       for (bool withNaN : {false, true}) {
-        Context c(str(reduceName(op), " [", g.outer, ", ", g.n, ", ", g.inner, "]", withNaN ? " with NaN" : ""));
+        Context c(str(reduceName(op), " [", g.outer, ", ", g.n, ", ", g.inner, "]",
+                      withNaN ? " with NaN" : ""));
         Buf<T> x = normalBuf<T>(rng, g.outer * g.n * g.inner, 2.0);
         // Offsets make sums that cancel, ties make max/min pick between equal values.
         for (size_t i = 0; i < x.size(); i += 5) x[i] = static_cast<T>(x[i] + (i % 3 ? 100 : -100));
@@ -67,9 +73,12 @@ void reduceEveryOp(const bp::Kernels<T>& k) {
               const double v = x[(o * g.n + j) * g.inner + i];
               sawNaN = sawNaN || std::isnan(v);
               magnitude += std::fabs(v);
-              if (isSum) acc += v;
-              else if (op == bp::kMax) acc = v > acc ? v : acc;
-              else acc = v < acc ? v : acc;
+              if (isSum)
+                acc += v;
+              else if (op == bp::kMax)
+                acc = v > acc ? v : acc;
+              else
+                acc = v < acc ? v : acc;
             }
             if (op == bp::kMean) {
               acc /= static_cast<double>(g.n);
@@ -81,7 +90,8 @@ void reduceEveryOp(const bp::Kernels<T>& k) {
         Buf<T> out(ref.size(), static_cast<T>(kNaN));
         k.reduce(op, x.data(), g.outer, g.n, g.inner, out.data());
         if (isSum)  // the kernel's summation order is its own: error relative to sum |x|
-          BP_CHECK_CLOSE("out", out.data(), ref.data(), ref.size(), Tol{sumTol<T>(), 0}, scale.data());
+          BP_CHECK_CLOSE("out", out.data(), ref.data(), ref.size(), Tol{sumTol<T>(), 0},
+                         scale.data());
         else
           BP_CHECK_CLOSE("out", out.data(), ref.data(), ref.size(), kExact);
       }
@@ -96,8 +106,8 @@ BP_TEST(reduceEveryOp) {
 // maxWithIndex: value and index of the first maximum; the first NaN counts as the maximum.
 template <typename T>
 void maxWithIndexCase(Rng& rng, const Geometry& g, bool withNaN, bool withTies) {
-  Context c(str(dtypeName<T>(), " [", g.outer, ", ", g.n, ", ", g.inner, "]", withNaN ? " with NaN" : "",
-                withTies ? " with ties" : ""));
+  Context c(str(dtypeName<T>(), " [", g.outer, ", ", g.n, ", ", g.inner, "]",
+                withNaN ? " with NaN" : "", withTies ? " with ties" : ""));
   Buf<T> x = normalBuf<T>(rng, g.outer * g.n * g.inner);
   if (withTies)
     for (size_t i = 0; i < x.size(); ++i) x[i] = static_cast<T>(std::floor(x[i]));

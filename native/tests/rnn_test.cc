@@ -5,12 +5,13 @@
 // cell-state gradient, ghPrev/gcPrev aliasing ghNext/gcNext as the contract allows; batch and
 // hidden sizes around the vector widths; every SIMD level this CPU runs (float32 on AVX-512 uses
 // the fast gate activations), 1 and 2 threads, both dtypes.
+#include "rnn.h"
+
 #include <cmath>
 #include <limits>
 #include <string>
 #include <vector>
 
-#include "rnn.h"
 #include "test_support.h"
 
 namespace {
@@ -19,10 +20,14 @@ using namespace bpt;
 
 const char* cellName(int cell) {
   switch (cell) {
-    case bp::kRnnTanh: return "rnnTanh";
-    case bp::kRnnRelu: return "rnnRelu";
-    case bp::kLstm: return "lstm";
-    default: return "gru";
+    case bp::kRnnTanh:
+      return "rnnTanh";
+    case bp::kRnnRelu:
+      return "rnnRelu";
+    case bp::kLstm:
+      return "lstm";
+    default:
+      return "gru";
   }
 }
 
@@ -32,9 +37,16 @@ double sigmoid(double v) { return 1 / (1 + std::exp(-v)); }
 
 // Gate activations in float32 may come from the fast AVX-512 kernels (a few ulp) and products of
 // up to five rounded factors follow; float64 ones from the tables' vector math.
-template <typename T> constexpr Tol cellTol();
-template <> constexpr Tol cellTol<float>() { return {2e-5, 2e-6}; }
-template <> constexpr Tol cellTol<double>() { return {1e-12, 1e-14}; }
+template <typename T>
+constexpr Tol cellTol();
+template <>
+constexpr Tol cellTol<float>() {
+  return {2e-5, 2e-6};
+}
+template <>
+constexpr Tol cellTol<double>() {
+  return {1e-12, 1e-14};
+}
 
 struct Case {
   int cell;
@@ -53,8 +65,8 @@ std::vector<Case> cases() {
     for (size_t batch : {size_t(1), size_t(3), size_t(5)})
       for (size_t H : {size_t(1), size_t(7), size_t(16), size_t(33)})
         for (int variant = 0; variant < 3; ++variant)
-          all.push_back({cell, batch, H, variant != 1, variant != 0, variant == 2 && cell == bp::kLstm,
-                         variant == 2});
+          all.push_back({cell, batch, H, variant != 1, variant != 0,
+                         variant == 2 && cell == bp::kLstm, variant == 2});
   all.push_back({bp::kLstm, 0, 8, true, true, true, false});  // no row: nothing is written
   all.push_back({bp::kGru, 4, 0, true, true, false, false});
   return all;
@@ -83,7 +95,8 @@ struct Step {
   // Pre-activation of gate q (the projections plus the hidden bias).
   double pre(const Case& k, size_t r, size_t q, size_t j) const {
     const size_t at = r * G * k.H + q * k.H + j;
-    return static_cast<double>(xp[at]) + static_cast<double>(hh[at]) + (k.bias ? static_cast<double>(bHh[q * k.H + j]) : 0.0);
+    return static_cast<double>(xp[at]) + static_cast<double>(hh[at]) +
+           (k.bias ? static_cast<double>(bHh[q * k.H + j]) : 0.0);
   }
 
   void forwardUnit(const Case& k, size_t r, size_t j) {
@@ -101,7 +114,8 @@ struct Step {
     } else {
       const double rg = sigmoid(pre(k, r, 0, j)), z = sigmoid(pre(k, r, 1, j));
       // The n gate: r scales the hidden projection of n (with its bias), not the input's.
-      const double hn = static_cast<double>(hh[r * 3 * k.H + 2 * k.H + j]) + (k.bias ? static_cast<double>(bHh[2 * k.H + j]) : 0.0);
+      const double hn = static_cast<double>(hh[r * 3 * k.H + 2 * k.H + j]) +
+                        (k.bias ? static_cast<double>(bHh[2 * k.H + j]) : 0.0);
       const double n = std::tanh(static_cast<double>(xp[r * 3 * k.H + 2 * k.H + j]) + rg * hn);
       hRef[u] = (1 - z) * n + z * static_cast<double>(hPrev[u]);
       s[j] = rg, s[k.H + j] = z, s[2 * k.H + j] = n, s[3 * k.H + j] = hn;
@@ -125,12 +139,14 @@ void forward(const bp::ExecContext& ctx, const Case& k, Step<T>& st) {
   const bool lstm = k.cell == bp::kLstm, gru = k.cell == bp::kGru;
   const T nan = std::numeric_limits<T>::quiet_NaN();
   Buf<T> h(st.h.size(), nan), c(st.c.size(), nan), saved(st.saved.size(), nan);
-  bp::rnnCellForward(ctx, k.cell, k.batch, k.H, st.xp.data(), st.hh.data(), k.bias ? st.bHh.data() : nullptr,
-                     gru ? st.hPrev.data() : nullptr, lstm ? st.cPrev.data() : nullptr, h.data(),
-                     lstm ? c.data() : nullptr, lstm || gru ? saved.data() : nullptr);
+  bp::rnnCellForward(ctx, k.cell, k.batch, k.H, st.xp.data(), st.hh.data(),
+                     k.bias ? st.bHh.data() : nullptr, gru ? st.hPrev.data() : nullptr,
+                     lstm ? st.cPrev.data() : nullptr, h.data(), lstm ? c.data() : nullptr,
+                     lstm || gru ? saved.data() : nullptr);
   BP_CHECK_CLOSE("h", h.data(), st.hRef.data(), h.size(), cellTol<T>());
   if (lstm) BP_CHECK_CLOSE("c", c.data(), st.cRef.data(), c.size(), cellTol<T>());
-  if (lstm || gru) BP_CHECK_CLOSE("saved", saved.data(), st.savedRef.data(), saved.size(), cellTol<T>());
+  if (lstm || gru)
+    BP_CHECK_CLOSE("saved", saved.data(), st.savedRef.data(), saved.size(), cellTol<T>());
 }
 
 // The backward from the definitions, given the (rounded) forward results the kernel reads.
@@ -145,14 +161,16 @@ void backward(const bp::ExecContext& ctx, const Case& k, const Step<T>& st, Rng&
   for (size_t r = 0; r < rows; ++r)
     for (size_t j = 0; j < H; ++j) {
       const size_t u = r * H + j;
-      const double gt = static_cast<double>(gh[u]) + (k.ghNext ? static_cast<double>(ghNext[u]) : 0.0);
+      const double gt =
+          static_cast<double>(gh[u]) + (k.ghNext ? static_cast<double>(ghNext[u]) : 0.0);
       const T* s = saved.data() + r * 4 * H;
       double* gx = gxpRef.data() + r * G * H;
       if (lstm) {
         const double i = s[j], f = s[H + j], g = s[2 * H + j], o = s[3 * H + j];
         const double tc = std::tanh(static_cast<double>(c[u]));
         // h = o tanh(c), c = f cPrev + i g.
-        const double gc = (k.gcNext ? static_cast<double>(gcNext[u]) : 0.0) + gt * o * (1 - tc * tc);
+        const double gc =
+            (k.gcNext ? static_cast<double>(gcNext[u]) : 0.0) + gt * o * (1 - tc * tc);
         gx[j] = gc * g * i * (1 - i);
         gx[H + j] = gc * static_cast<double>(st.cPrev[u]) * f * (1 - f);
         gx[2 * H + j] = gc * i * (1 - g * g);

@@ -56,12 +56,14 @@ BP_TEST(blasLoaderReportsWhatItFound) {
       for (int p = 0; p < 4; ++p) ref[i * 3 + j] += a[i * 4 + p] * bm[p * 3 + j];
     }
   double c[6];
-  b.dgemm(bp::kCblasRowMajor, bp::kCblasNoTrans, bp::kCblasNoTrans, 2, 3, 4, 1.0, a, 4, bm, 3, 0.0, c, 3);
+  b.dgemm(bp::kCblasRowMajor, bp::kCblasNoTrans, bp::kCblasNoTrans, 2, 3, 4, 1.0, a, 4, bm, 3, 0.0,
+          c, 3);
   BP_CHECK_CLOSE("dgemm C", c, ref, 6, kExact);
   float af[8], bf[12], cf[6];
   for (int i = 0; i < 8; ++i) af[i] = static_cast<float>(a[i]);
   for (int i = 0; i < 12; ++i) bf[i] = static_cast<float>(bm[i]);
-  b.sgemm(bp::kCblasRowMajor, bp::kCblasNoTrans, bp::kCblasNoTrans, 2, 3, 4, 1.0f, af, 4, bf, 3, 0.0f, cf, 3);
+  b.sgemm(bp::kCblasRowMajor, bp::kCblasNoTrans, bp::kCblasNoTrans, 2, 3, 4, 1.0f, af, 4, bf, 3,
+          0.0f, cf, 3);
   BP_CHECK_CLOSE("sgemm C", cf, ref, 6, kExact);  // small integers and halves: exact in float
 }
 

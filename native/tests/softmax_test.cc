@@ -51,8 +51,8 @@ void softmaxForwardBackward(const bp::Kernels<T>& k) {
       for (size_t cols : kSizes)
         for (double shift : {0.0, 1000.0, -1000.0})
           for (bool masked : {false, true}) {
-            Context c(str(log ? "logSoftmax" : "softmax", " rows=", rows, " cols=", cols, " shift=", shift,
-                          masked ? " masked" : ""));
+            Context c(str(log ? "logSoftmax" : "softmax", " rows=", rows, " cols=", cols,
+                          " shift=", shift, masked ? " masked" : ""));
             const Buf<T> x = logits<T>(rng, rows, cols, shift, masked);
             const size_t n = rows * cols;
             Buf<double> ref(n), yScale(n);
@@ -105,7 +105,8 @@ void softmaxForwardBackward(const bp::Kernels<T>& k) {
             Buf<T> gx(n, static_cast<T>(kNaN));
             k.softmaxBackward(yIn.data(), gy.data(), rows, cols, gx.data(), log);
             // A difference of two terms: the error is relative to their magnitudes.
-            BP_CHECK_CLOSE("gx", gx.data(), gxRef.data(), n, Tol{tol.rtol + 8 * epsOf<T>(), 0}, scale.data());
+            BP_CHECK_CLOSE("gx", gx.data(), gxRef.data(), n, Tol{tol.rtol + 8 * epsOf<T>(), 0},
+                           scale.data());
           }
 }
 
@@ -124,12 +125,14 @@ void crossEntropy(const bp::Kernels<T>& k) {
       for (double shift : {0.0, 500.0})
         for (bool withGrad : {true, false}) {
           const double gradScale = 1.0 / static_cast<double>(rows);
-          Context c(str("rows=", rows, " cols=", cols, " shift=", shift, withGrad ? " with grad" : " loss only"));
+          Context c(str("rows=", rows, " cols=", cols, " shift=", shift,
+                        withGrad ? " with grad" : " loss only"));
           const Buf<T> x = logits<T>(rng, rows, cols, shift, false);
           Buf<int32_t> targets(rows);
           for (size_t r = 0; r < rows; ++r)
             targets[r] = static_cast<int32_t>(r == 1 ? cols - 1 : rng.below(cols));
-          Buf<double> lossRef(rows), lossScale(rows), gradRef(rows * cols), gradScaleRef(rows * cols);
+          Buf<double> lossRef(rows), lossScale(rows), gradRef(rows * cols),
+              gradScaleRef(rows * cols);
           for (size_t r = 0; r < rows; ++r) {
             const T* xr = x.data() + r * cols;
             const RowStats st = rowStats(xr, cols);
@@ -146,9 +149,11 @@ void crossEntropy(const bp::Kernels<T>& k) {
           Buf<T> losses(rows, static_cast<T>(kNaN)), grad(rows * cols, static_cast<T>(kNaN));
           k.softmaxCrossEntropy(x.data(), rows, cols, targets.data(), losses.data(),
                                 withGrad ? grad.data() : nullptr, gradScale);
-          BP_CHECK_CLOSE("losses", losses.data(), lossRef.data(), rows, Tol{tol.rtol, 0}, lossScale.data());
+          BP_CHECK_CLOSE("losses", losses.data(), lossRef.data(), rows, Tol{tol.rtol, 0},
+                         lossScale.data());
           if (withGrad)
-            BP_CHECK_CLOSE("grad", grad.data(), gradRef.data(), rows * cols, Tol{tol.rtol, 0}, gradScaleRef.data());
+            BP_CHECK_CLOSE("grad", grad.data(), gradRef.data(), rows * cols, Tol{tol.rtol, 0},
+                           gradScaleRef.data());
         }
     }
 }

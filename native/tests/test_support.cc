@@ -28,7 +28,8 @@ const std::vector<Level>& levels() {
   return found;
 }
 
-const std::vector<size_t> kSizes = {0, 1, 2, 3, 4, 5, 7, 8, 9, 15, 16, 17, 31, 32, 33, 63, 64, 65, 1000};
+const std::vector<size_t> kSizes = {0,  1,  2,  3,  4,  5,  7,  8,  9,   15,
+                                    16, 17, 31, 32, 33, 63, 64, 65, 1000};
 
 std::string shapeText(const std::vector<size_t>& shape) {
   std::string s;

@@ -26,9 +26,16 @@ const std::vector<Level>& levels();
 
 using bp::kernelsOf;  // exec_context.h: a table's kernels for one precision
 
-template <typename T> constexpr const char* dtypeName();
-template <> constexpr const char* dtypeName<float>() { return "float32"; }
-template <> constexpr const char* dtypeName<double>() { return "float64"; }
+template <typename T>
+constexpr const char* dtypeName();
+template <>
+constexpr const char* dtypeName<float>() {
+  return "float32";
+}
+template <>
+constexpr const char* dtypeName<double>() {
+  return "float64";
+}
 
 // Calls fn(kernels) for every level this CPU runs and both dtypes, inside a Context naming them.
 // fn is generic: [](const auto& k) { someTest(k); } with someTest(const bp::Kernels<T>&).
@@ -90,7 +97,7 @@ class Rng {
  public:
   explicit Rng(uint64_t seed) : state_(seed * 0x9E3779B97F4A7C15ULL + 1) {}
   uint64_t next();
-  double uniform();                     // [0, 1)
+  double uniform();                      // [0, 1)
   double uniform(double lo, double hi);  // [lo, hi)
   double normal();
   size_t below(size_t n);  // [0, n)
@@ -161,17 +168,38 @@ Buf<double> roundedTo(const Buf<double>& ref) {
 // Tolerances (as in test/kernels-native-vs-js.test.ts).
 // Vectorised transcendental functions: float32 within 2e-6 relative (1e-6 absolute), float64
 // within 1e-12 relative (1e-14 absolute).
-template <typename T> constexpr Tol transcendentalTol();
-template <> constexpr Tol transcendentalTol<float>() { return {2e-6, 1e-6}; }
-template <> constexpr Tol transcendentalTol<double>() { return {1e-12, 1e-14}; }
+template <typename T>
+constexpr Tol transcendentalTol();
+template <>
+constexpr Tol transcendentalTol<float>() {
+  return {2e-6, 1e-6};
+}
+template <>
+constexpr Tol transcendentalTol<double>() {
+  return {1e-12, 1e-14};
+}
 // Sums and dot products, relative to the sum of the magnitudes that went into each result.
-template <typename T> constexpr double sumTol();
-template <> constexpr double sumTol<float>() { return 1e-5; }
-template <> constexpr double sumTol<double>() { return 1e-12; }
+template <typename T>
+constexpr double sumTol();
+template <>
+constexpr double sumTol<float>() {
+  return 1e-5;
+}
+template <>
+constexpr double sumTol<double>() {
+  return 1e-12;
+}
 
 // Machine epsilon of T as a double.
-template <typename T> constexpr double epsOf();
-template <> constexpr double epsOf<float>() { return 1.1920928955078125e-07; }
-template <> constexpr double epsOf<double>() { return 2.220446049250313e-16; }
+template <typename T>
+constexpr double epsOf();
+template <>
+constexpr double epsOf<float>() {
+  return 1.1920928955078125e-07;
+}
+template <>
+constexpr double epsOf<double>() {
+  return 2.220446049250313e-16;
+}
 
 }  // namespace bpt

@@ -31,7 +31,9 @@ constexpr double kSqrt1_2 = 0.70710678118654752440;
 constexpr double kInvSqrt2Pi = 0.39894228040143267794;
 
 double normalCdf(double x) { return 0.5 * std::erfc(-x * kSqrt1_2); }
-double sigmoidRef(double x) { return x >= 0 ? 1 / (1 + std::exp(-x)) : std::exp(x) / (1 + std::exp(x)); }
+double sigmoidRef(double x) {
+  return x >= 0 ? 1 / (1 + std::exp(-x)) : std::exp(x) / (1 + std::exp(x));
+}
 double signRef(double x) { return std::isnan(x) ? x : (x > 0) - (x < 0); }
 
 // How a reference is compared: exactly (the op is one IEEE operation, which the reference in
@@ -59,64 +61,178 @@ constexpr double kNormal = std::numeric_limits<double>::quiet_NaN();
 // UNARY_OPS. Parameters reach the references already rounded to the kernel's dtype.
 const std::vector<UnaryRef>& unaryReferences() {
   static const std::vector<UnaryRef> refs = {
-      {bp::kRelu, "relu",
-       [](double x, const OpParams&) { return std::isnan(x) ? x : x > 0 ? x : 0.0; },
+      {bp::kRelu,
+       "relu",
+       [](double x, const OpParams&) { return std::isnan(x) ? x
+                                              : x > 0       ? x
+                                                            : 0.0; },
        [](double x, const OpParams&) { return x > 0 ? 1.0 : 0.0; },
-       Compare::kExact, Compare::kExact, kNormal, 3, false, {{0, 0}}, true},
-      {bp::kLeakyRelu, "leakyRelu",
+       Compare::kExact,
+       Compare::kExact,
+       kNormal,
+       3,
+       false,
+       {{0, 0}},
+       true},
+      {bp::kLeakyRelu,
+       "leakyRelu",
        [](double x, const OpParams& p) { return x > 0 ? x : x * p.p0; },
        [](double x, const OpParams& p) { return x > 0 ? 1.0 : p.p0; },
-       Compare::kExact, Compare::kExact, kNormal, 3, false, {{0.01, 0}, {0.37, 0}}, true},
-      {bp::kSigmoid, "sigmoid", [](double x, const OpParams&) { return sigmoidRef(x); },
+       Compare::kExact,
+       Compare::kExact,
+       kNormal,
+       3,
+       false,
+       {{0.01, 0}, {0.37, 0}},
+       true},
+      {bp::kSigmoid,
+       "sigmoid",
+       [](double x, const OpParams&) { return sigmoidRef(x); },
        [](double x, const OpParams&) { return sigmoidRef(x) * sigmoidRef(-x); },
-       Compare::kTol, Compare::kTol, -30, 30, false, {{0, 0}}, true},
-      {bp::kTanh, "tanh", [](double x, const OpParams&) { return std::tanh(x); },
+       Compare::kTol,
+       Compare::kTol,
+       -30,
+       30,
+       false,
+       {{0, 0}},
+       true},
+      {bp::kTanh,
+       "tanh",
+       [](double x, const OpParams&) { return std::tanh(x); },
        [](double x, const OpParams&) {
          const double c = std::cosh(x);
          return 1 / (c * c);
        },
-       Compare::kTol, Compare::kTol, -12, 12, false, {{0, 0}}, true},
+       Compare::kTol,
+       Compare::kTol,
+       -12,
+       12,
+       false,
+       {{0, 0}},
+       true},
       // gelu(-Infinity) is 0 * Infinity in the exact form: no infinities in the edge test.
-      {bp::kGelu, "gelu", [](double x, const OpParams&) { return x * normalCdf(x); },
-       [](double x, const OpParams&) { return normalCdf(x) + x * kInvSqrt2Pi * std::exp(-0.5 * x * x); },
-       Compare::kTol, Compare::kTol, -9, 9, false, {{0, 0}}, false},
-      {bp::kExp, "exp", [](double x, const OpParams&) { return std::exp(x); },
+      {bp::kGelu,
+       "gelu",
+       [](double x, const OpParams&) { return x * normalCdf(x); },
+       [](double x, const OpParams&) {
+         return normalCdf(x) + x * kInvSqrt2Pi * std::exp(-0.5 * x * x);
+       },
+       Compare::kTol,
+       Compare::kTol,
+       -9,
+       9,
+       false,
+       {{0, 0}},
+       false},
+      {bp::kExp,
+       "exp",
        [](double x, const OpParams&) { return std::exp(x); },
-       Compare::kTol, Compare::kTol, -80, 80, false, {{0, 0}}, true},
-      {bp::kLog, "log", [](double x, const OpParams&) { return std::log(x); },
+       [](double x, const OpParams&) { return std::exp(x); },
+       Compare::kTol,
+       Compare::kTol,
+       -80,
+       80,
+       false,
+       {{0, 0}},
+       true},
+      {bp::kLog,
+       "log",
+       [](double x, const OpParams&) { return std::log(x); },
        [](double x, const OpParams&) { return 1 / x; },
-       Compare::kTol, Compare::kTol, 1e-3, 1e3, true, {{0, 0}}, true},
-      {bp::kSqrt, "sqrt", [](double x, const OpParams&) { return std::sqrt(x); },
+       Compare::kTol,
+       Compare::kTol,
+       1e-3,
+       1e3,
+       true,
+       {{0, 0}},
+       true},
+      {bp::kSqrt,
+       "sqrt",
+       [](double x, const OpParams&) { return std::sqrt(x); },
        [](double x, const OpParams&) { return 0.5 / std::sqrt(x); },
-       Compare::kExact, Compare::kTol, 1e-6, 1e3, true, {{0, 0}}, true},
-      {bp::kAbs, "abs", [](double x, const OpParams&) { return std::fabs(x); },
+       Compare::kExact,
+       Compare::kTol,
+       1e-6,
+       1e3,
+       true,
+       {{0, 0}},
+       true},
+      {bp::kAbs,
+       "abs",
+       [](double x, const OpParams&) { return std::fabs(x); },
        [](double x, const OpParams&) { return signRef(x); },
-       Compare::kExact, Compare::kExact, kNormal, 3, false, {{0, 0}}, true},
-      {bp::kNeg, "neg", [](double x, const OpParams&) { return -x; },
+       Compare::kExact,
+       Compare::kExact,
+       kNormal,
+       3,
+       false,
+       {{0, 0}},
+       true},
+      {bp::kNeg,
+       "neg",
+       [](double x, const OpParams&) { return -x; },
        [](double, const OpParams&) { return -1.0; },
-       Compare::kExact, Compare::kExact, kNormal, 3, false, {{0, 0}}, true},
+       Compare::kExact,
+       Compare::kExact,
+       kNormal,
+       3,
+       false,
+       {{0, 0}},
+       true},
       // Backward of sign is zero (torch's convention), not a derivative that is a Dirac pulse.
-      {bp::kSign, "sign", [](double x, const OpParams&) { return signRef(x); },
+      {bp::kSign,
+       "sign",
+       [](double x, const OpParams&) { return signRef(x); },
        [](double, const OpParams&) { return 0.0; },
-       Compare::kExact, Compare::kExact, kNormal, 3, false, {{0, 0}}, true},
-      // torch: x where beta x > threshold, else log1p(exp(beta x)) / beta; p0 = beta, p1 = threshold.
-      {bp::kSoftplus, "softplus",
+       Compare::kExact,
+       Compare::kExact,
+       kNormal,
+       3,
+       false,
+       {{0, 0}},
+       true},
+      // torch: x where beta x > threshold, else log1p(exp(beta x)) / beta; p0 = beta, p1 =
+      // threshold.
+      {bp::kSoftplus,
+       "softplus",
        [](double x, const OpParams& p) {
          return p.p0 * x > p.p1 ? x : std::log1p(std::exp(p.p0 * x)) / p.p0;
        },
        [](double x, const OpParams& p) { return p.p0 * x > p.p1 ? 1.0 : sigmoidRef(p.p0 * x); },
-       Compare::kTol, Compare::kTol, -25, 25, false, {{1, 20}, {2, 1.5}, {0.5, 3}}, true},
+       Compare::kTol,
+       Compare::kTol,
+       -25,
+       25,
+       false,
+       {{1, 20}, {2, 1.5}, {0.5, 3}},
+       true},
       // x sigmoid(x); silu(-inf) is -inf * 0 (NaN in torch too): no infinities in the edge test.
-      {bp::kSilu, "silu", [](double x, const OpParams&) { return x * sigmoidRef(x); },
+      {bp::kSilu,
+       "silu",
+       [](double x, const OpParams&) { return x * sigmoidRef(x); },
        [](double x, const OpParams&) {
          const double s = sigmoidRef(x);
          return s * (1 + x * (1 - s));
        },
-       Compare::kTol, Compare::kTol, -30, 30, false, {{0, 0}}, false},
+       Compare::kTol,
+       Compare::kTol,
+       -30,
+       30,
+       false,
+       {{0, 0}},
+       false},
       // x where x > 0, else alpha expm1(x); p0 = alpha.
-      {bp::kElu, "elu", [](double x, const OpParams& p) { return x > 0 ? x : p.p0 * std::expm1(x); },
+      {bp::kElu,
+       "elu",
+       [](double x, const OpParams& p) { return x > 0 ? x : p.p0 * std::expm1(x); },
        [](double x, const OpParams& p) { return x > 0 ? 1.0 : p.p0 * std::exp(x); },
-       Compare::kTol, Compare::kTol, -30, 10, false, {{1, 0}, {0.3, 0}, {-0.7, 0}}, true},
+       Compare::kTol,
+       Compare::kTol,
+       -30,
+       10,
+       false,
+       {{1, 0}, {0.3, 0}, {-0.7, 0}},
+       true},
   };
   return refs;
 }
@@ -176,7 +292,8 @@ void checkOp(const bp::Kernels<T>& k, const UnaryRef& r, const OpParams& params,
   const Buf<T> gy = normalBuf<T>(rng, n);
   Buf<T> gx(n, std::numeric_limits<T>::quiet_NaN());
   callUnaryKernel(k.unaryBackward, params, r.code, x.data(), yIn.data(), gy.data(), gx.data(), n);
-  for (size_t i = 0; i < n; ++i) gxRef[i] = static_cast<double>(gy[i]) * r.df(static_cast<double>(x[i]), p);
+  for (size_t i = 0; i < n; ++i)
+    gxRef[i] = static_cast<double>(gy[i]) * r.df(static_cast<double>(x[i]), p);
   const Buf<double> gxRounded = roundedTo<T>(gxRef);
   BP_CHECK_CLOSE("gx", gx.data(), gxRounded.data(), n, tolFor<T>(r.backward));
 }
@@ -213,9 +330,8 @@ template <typename T>
 void edgeValues(const bp::Kernels<T>& k) {
   const double inf = std::numeric_limits<double>::infinity();
   const double nan = std::numeric_limits<double>::quiet_NaN();
-  const std::vector<double> general = {0,   -0.0, 1e-30, -1e-30, 1e-7, -1e-7, 3,    20,
-                                       -20, 50,   -50,   100,    -100, 700,   -700, 1e30,
-                                       -1e30, nan};
+  const std::vector<double> general = {0,  -0.0, 1e-30, -1e-30, 1e-7, -1e-7, 3,    20,    -20,
+                                       50, -50,  100,   -100,   700,  -700,  1e30, -1e30, nan};
   const std::vector<double> positive = {0, -0.0, -1, 1e-30, 1e-300, 4, 1e30, nan, inf};
   for (int code = 0; code < bp::kUnaryCount; ++code) {
     const UnaryRef* r = referenceFor(code);
@@ -237,7 +353,8 @@ void edgeValues(const bp::Kernels<T>& k) {
     for (size_t i = 0; i < n; ++i) yRef[i] = r->f(static_cast<double>(x[i]), p);
     const Buf<double> yRounded = roundedTo<T>(yRef);
     Context c(r->name);
-    BP_CHECK_CLOSE(str("y at ", n, " edge values"), y.data(), yRounded.data(), n, tolFor<T>(r->forward));
+    BP_CHECK_CLOSE(str("y at ", n, " edge values"), y.data(), yRounded.data(), n,
+                   tolFor<T>(r->forward));
   }
 }
 
@@ -265,9 +382,11 @@ void inPlace(const bp::Kernels<T>& k) {
 
       for (size_t i = 0; i < n; ++i) y[i] = static_cast<T>(yRef[i]);
       Buf<T> g = normalBuf<T>(rng, n);
-      for (size_t i = 0; i < n; ++i) gxRef[i] = static_cast<double>(g[i]) * r->df(static_cast<double>(x[i]), p);
+      for (size_t i = 0; i < n; ++i)
+        gxRef[i] = static_cast<double>(g[i]) * r->df(static_cast<double>(x[i]), p);
       callUnaryKernel(k.unaryBackward, params, code, x.data(), y.data(), g.data(), g.data(), n);
-      BP_CHECK_CLOSE("g = g * f'(x)", g.data(), roundedTo<T>(gxRef).data(), n, tolFor<T>(r->backward));
+      BP_CHECK_CLOSE("g = g * f'(x)", g.data(), roundedTo<T>(gxRef).data(), n,
+                     tolFor<T>(r->backward));
     }
   }
 }

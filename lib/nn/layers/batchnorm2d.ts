@@ -16,7 +16,9 @@ export class BatchNorm2d extends BatchNorm1d {
       throw new RangeError(`BatchNorm2d: expected a 4-D [N, C, H, W] input, got shape [${x.shape.join(', ')}]`);
     }
     if (x.shape[1] !== this.numFeatures) {
-      throw new Error(`BatchNorm2d: input shape [${x.shape.join(', ')}] has ${x.shape[1]} channels, the layer ${this.numFeatures}`);
+      throw new Error(
+        `BatchNorm2d: input shape [${x.shape.join(', ')}] has ${x.shape[1]} channels, the layer ${this.numFeatures}`,
+      );
     }
     const [n, c, h, w] = x.shape;
     return super.forward(x.reshape([n, c, h * w])).reshape([n, c, h, w]);

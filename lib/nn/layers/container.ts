@@ -13,7 +13,8 @@ abstract class IndexedModules extends Module {
   at(i: number): Module {
     const list = this.children();
     const m = list[i < 0 ? list.length + i : i];
-    if (m === undefined) throw new RangeError(`${this.constructor.name}: index ${i} is out of range for ${list.length} modules`);
+    if (m === undefined)
+      throw new RangeError(`${this.constructor.name}: index ${i} is out of range for ${list.length} modules`);
     return m;
   }
 

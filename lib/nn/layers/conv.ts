@@ -24,9 +24,17 @@ export class Conv2d extends Module {
   weight: Tensor;
   bias: Tensor | null;
 
-  constructor(inChannels: number, outChannels: number, kernelSize: number | readonly [number, number], options: Conv2dLayerOptions = {}) {
+  constructor(
+    inChannels: number,
+    outChannels: number,
+    kernelSize: number | readonly [number, number],
+    options: Conv2dLayerOptions = {},
+  ) {
     super();
-    for (const [name, v] of [['inChannels', inChannels], ['outChannels', outChannels]] as const) {
+    for (const [name, v] of [
+      ['inChannels', inChannels],
+      ['outChannels', outChannels],
+    ] as const) {
       if (!Number.isInteger(v) || v < 1) throw new RangeError(`Conv2d: ${name} must be a positive integer, got ${v}`);
     }
     this.inChannels = inChannels;
@@ -37,8 +45,14 @@ export class Conv2d extends Module {
     this.dilation = pair('Conv2d', 'dilation', options.dilation, 1, 1);
     const dtype = options.dtype ?? 'float32';
     const [kH, kW] = this.kernelSize;
-    this.weight = this.registerParameter('weight', zeros([outChannels, inChannels, kH, kW], { dtype, requiresGrad: true })) as Tensor;
-    this.bias = this.registerParameter('bias', options.bias === false ? null : zeros([outChannels], { dtype, requiresGrad: true }));
+    this.weight = this.registerParameter(
+      'weight',
+      zeros([outChannels, inChannels, kH, kW], { dtype, requiresGrad: true }),
+    ) as Tensor;
+    this.bias = this.registerParameter(
+      'bias',
+      options.bias === false ? null : zeros([outChannels], { dtype, requiresGrad: true }),
+    );
     this.resetParameters();
   }
 
@@ -53,8 +67,10 @@ export class Conv2d extends Module {
 
   override extraRepr(): string {
     const k = (p: [number, number]): string => `[${p.join(', ')}]`;
-    return `${this.inChannels}, ${this.outChannels}, kernelSize=${k(this.kernelSize)}, stride=${k(this.stride)}` +
+    return (
+      `${this.inChannels}, ${this.outChannels}, kernelSize=${k(this.kernelSize)}, stride=${k(this.stride)}` +
       `${this.padding[0] || this.padding[1] ? `, padding=${k(this.padding)}` : ''}` +
-      `${this.dilation[0] > 1 || this.dilation[1] > 1 ? `, dilation=${k(this.dilation)}` : ''}, bias=${this.bias !== null}`;
+      `${this.dilation[0] > 1 || this.dilation[1] > 1 ? `, dilation=${k(this.dilation)}` : ''}, bias=${this.bias !== null}`
+    );
   }
 }

@@ -14,13 +14,20 @@ export class Embedding extends Module {
 
   constructor(numEmbeddings: number, embeddingDim: number, options: { dtype?: DType } = {}) {
     super();
-    for (const [name, v] of [['numEmbeddings', numEmbeddings], ['embeddingDim', embeddingDim]] as const) {
-      if (!Number.isInteger(v) || v <= 0) throw new RangeError(`Embedding: ${name} must be a positive integer, got ${v}`);
+    for (const [name, v] of [
+      ['numEmbeddings', numEmbeddings],
+      ['embeddingDim', embeddingDim],
+    ] as const) {
+      if (!Number.isInteger(v) || v <= 0)
+        throw new RangeError(`Embedding: ${name} must be a positive integer, got ${v}`);
     }
     this.numEmbeddings = numEmbeddings;
     this.embeddingDim = embeddingDim;
     const dtype = options.dtype ?? 'float32';
-    this.weight = this.registerParameter('weight', zeros([numEmbeddings, embeddingDim], { dtype, requiresGrad: true })) as Tensor;
+    this.weight = this.registerParameter(
+      'weight',
+      zeros([numEmbeddings, embeddingDim], { dtype, requiresGrad: true }),
+    ) as Tensor;
     normal(this.weight);
   }
 

@@ -20,14 +20,24 @@ export class Linear extends Module {
 
   constructor(inFeatures: number, outFeatures: number, options: LinearOptions = {}) {
     super();
-    for (const [name, v] of [['inFeatures', inFeatures], ['outFeatures', outFeatures]] as const) {
-      if (!Number.isInteger(v) || v < 0) throw new RangeError(`Linear: ${name} must be a non-negative integer, got ${v}`);
+    for (const [name, v] of [
+      ['inFeatures', inFeatures],
+      ['outFeatures', outFeatures],
+    ] as const) {
+      if (!Number.isInteger(v) || v < 0)
+        throw new RangeError(`Linear: ${name} must be a non-negative integer, got ${v}`);
     }
     this.inFeatures = inFeatures;
     this.outFeatures = outFeatures;
     const dtype = options.dtype ?? 'float32';
-    this.weight = this.registerParameter('weight', zeros([outFeatures, inFeatures], { dtype, requiresGrad: true })) as Tensor;
-    this.bias = this.registerParameter('bias', options.bias === false ? null : zeros([outFeatures], { dtype, requiresGrad: true }));
+    this.weight = this.registerParameter(
+      'weight',
+      zeros([outFeatures, inFeatures], { dtype, requiresGrad: true }),
+    ) as Tensor;
+    this.bias = this.registerParameter(
+      'bias',
+      options.bias === false ? null : zeros([outFeatures], { dtype, requiresGrad: true }),
+    );
     this.resetParameters();
   }
 

@@ -12,7 +12,9 @@ abstract class Loss extends Module {
     super();
     const reduction = options.reduction ?? 'mean';
     if (reduction !== 'mean' && reduction !== 'sum' && reduction !== 'none') {
-      throw new RangeError(`${this.constructor.name}: reduction must be 'mean', 'sum' or 'none', got '${String(reduction)}'`);
+      throw new RangeError(
+        `${this.constructor.name}: reduction must be 'mean', 'sum' or 'none', got '${String(reduction)}'`,
+      );
     }
     this.reduction = reduction;
   }
@@ -70,7 +72,10 @@ export class CrossEntropyLoss extends ClassLoss {
 
   forward(input: Tensor, target: Indices): Tensor {
     return F.crossEntropy(input, target, {
-      reduction: this.reduction, weight: this.weight, ignoreIndex: this.ignoreIndex, labelSmoothing: this.labelSmoothing,
+      reduction: this.reduction,
+      weight: this.weight,
+      ignoreIndex: this.ignoreIndex,
+      labelSmoothing: this.labelSmoothing,
     });
   }
 }

@@ -41,8 +41,14 @@ export class BatchNorm1d extends Module {
     this.affine = options.affine ?? true;
     this.trackRunningStats = options.trackRunningStats ?? true;
     const dtype = options.dtype ?? 'float32';
-    this.weight = this.registerParameter('weight', this.affine ? ones([numFeatures], { dtype, requiresGrad: true }) : null);
-    this.bias = this.registerParameter('bias', this.affine ? zeros([numFeatures], { dtype, requiresGrad: true }) : null);
+    this.weight = this.registerParameter(
+      'weight',
+      this.affine ? ones([numFeatures], { dtype, requiresGrad: true }) : null,
+    );
+    this.bias = this.registerParameter(
+      'bias',
+      this.affine ? zeros([numFeatures], { dtype, requiresGrad: true }) : null,
+    );
     const track = this.trackRunningStats;
     this.running_mean = this.registerBuffer('running_mean', track ? zeros([numFeatures], { dtype }) : null);
     this.running_var = this.registerBuffer('running_var', track ? ones([numFeatures], { dtype }) : null);
@@ -58,10 +64,14 @@ export class BatchNorm1d extends Module {
 
   forward(x: Tensor): Tensor {
     if (x.ndim !== 2 && x.ndim !== 3) {
-      throw new RangeError(`BatchNorm1d: expected a 2-D [N, C] or 3-D [N, C, L] input, got shape [${x.shape.join(', ')}]`);
+      throw new RangeError(
+        `BatchNorm1d: expected a 2-D [N, C] or 3-D [N, C, L] input, got shape [${x.shape.join(', ')}]`,
+      );
     }
     if (x.shape[1] !== this.numFeatures) {
-      throw new Error(`BatchNorm1d: input shape [${x.shape.join(', ')}] has ${x.shape[1]} channels, the layer ${this.numFeatures}`);
+      throw new Error(
+        `BatchNorm1d: input shape [${x.shape.join(', ')}] has ${x.shape[1]} channels, the layer ${this.numFeatures}`,
+      );
     }
     let factor = this.momentum ?? 0;
     if (this.training && this.num_batches_tracked !== null) {
@@ -71,8 +81,16 @@ export class BatchNorm1d extends Module {
     // batch statistics in training, or whenever there are no running ones
     const useBatchStats = this.training || this.running_mean === null;
     const useRunning = !this.training || this.trackRunningStats;
-    return batchNorm(x, useRunning ? this.running_mean : null, useRunning ? this.running_var : null,
-      this.weight, this.bias, useBatchStats, factor, this.eps);
+    return batchNorm(
+      x,
+      useRunning ? this.running_mean : null,
+      useRunning ? this.running_var : null,
+      this.weight,
+      this.bias,
+      useBatchStats,
+      factor,
+      this.eps,
+    );
   }
 
   override extraRepr(): string {
@@ -99,14 +117,21 @@ export class LayerNorm extends Module {
     super();
     this.normalizedShape = typeof normalizedShape === 'number' ? [normalizedShape] : [...normalizedShape];
     if (this.normalizedShape.length === 0 || !this.normalizedShape.every((d) => Number.isInteger(d) && d > 0)) {
-      throw new RangeError(`LayerNorm: normalizedShape must be positive integers, got [${this.normalizedShape.join(', ')}]`);
+      throw new RangeError(
+        `LayerNorm: normalizedShape must be positive integers, got [${this.normalizedShape.join(', ')}]`,
+      );
     }
     this.eps = options.eps ?? 1e-5;
     const affine = options.elementwiseAffine ?? true;
     const dtype = options.dtype ?? 'float32';
-    this.weight = this.registerParameter('weight', affine ? ones(this.normalizedShape, { dtype, requiresGrad: true }) : null);
-    this.bias = this.registerParameter('bias',
-      affine && options.bias !== false ? zeros(this.normalizedShape, { dtype, requiresGrad: true }) : null);
+    this.weight = this.registerParameter(
+      'weight',
+      affine ? ones(this.normalizedShape, { dtype, requiresGrad: true }) : null,
+    );
+    this.bias = this.registerParameter(
+      'bias',
+      affine && options.bias !== false ? zeros(this.normalizedShape, { dtype, requiresGrad: true }) : null,
+    );
   }
 
   forward(x: Tensor): Tensor {

@@ -16,7 +16,9 @@ abstract class Pool2d extends Module {
     this.stride = options.stride == null ? this.kernelSize : pair(name, 'stride', options.stride, 1, 1);
     this.padding = pair(name, 'padding', options.padding, 0, 0);
     if (2 * this.padding[0] > this.kernelSize[0] || 2 * this.padding[1] > this.kernelSize[1]) {
-      throw new RangeError(`${name}: padding [${this.padding.join(', ')}] must be at most half of kernel size [${this.kernelSize.join(', ')}]`);
+      throw new RangeError(
+        `${name}: padding [${this.padding.join(', ')}] must be at most half of kernel size [${this.kernelSize.join(', ')}]`,
+      );
     }
   }
 

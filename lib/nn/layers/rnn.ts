@@ -57,11 +57,17 @@ export abstract class RNNBase extends Module {
   constructor(name: string, mode: RnnCellKind, inputSize: number, hiddenSize: number, options: RNNBaseOptions) {
     super();
     const numLayers = options.numLayers ?? 1;
-    for (const [what, v, min] of [['inputSize', inputSize, 1], ['hiddenSize', hiddenSize, 1], ['numLayers', numLayers, 1]] as const) {
-      if (!Number.isInteger(v) || v < min) throw new RangeError(`${name}: ${what} must be a positive integer, got ${String(v)}`);
+    for (const [what, v, min] of [
+      ['inputSize', inputSize, 1],
+      ['hiddenSize', hiddenSize, 1],
+      ['numLayers', numLayers, 1],
+    ] as const) {
+      if (!Number.isInteger(v) || v < min)
+        throw new RangeError(`${name}: ${what} must be a positive integer, got ${String(v)}`);
     }
     const p = options.dropout ?? 0;
-    if (typeof p !== 'number' || !(p >= 0 && p <= 1)) throw new RangeError(`${name}: dropout must be in [0, 1], got ${String(p)}`);
+    if (typeof p !== 'number' || !(p >= 0 && p <= 1))
+      throw new RangeError(`${name}: dropout must be in [0, 1], got ${String(p)}`);
     this.mode = mode;
     this.inputSize = inputSize;
     this.hiddenSize = hiddenSize;
@@ -109,14 +115,20 @@ export abstract class RNNBase extends Module {
     if (!(input instanceof Tensor)) throw new TypeError(`${name}: input must be a Tensor`);
     const nd = input.shape.length;
     if (nd !== 2 && nd !== 3) {
-      throw new Error(`${name}: expected an input of 3 dims ([seq, batch, input]${this.batchFirst ? ', batchFirst: [batch, seq, input]' : ''}) or 2 dims (unbatched [seq, input]), got shape ${shapeStr(input.shape)}`);
+      throw new Error(
+        `${name}: expected an input of 3 dims ([seq, batch, input]${this.batchFirst ? ', batchFirst: [batch, seq, input]' : ''}) or 2 dims (unbatched [seq, input]), got shape ${shapeStr(input.shape)}`,
+      );
     }
     if (input.shape[nd - 1] !== this.inputSize) {
-      throw new Error(`${name}: input shape ${shapeStr(input.shape)} has ${input.shape[nd - 1]} features, expected inputSize ${this.inputSize}`);
+      throw new Error(
+        `${name}: input shape ${shapeStr(input.shape)} has ${input.shape[nd - 1]} features, expected inputSize ${this.inputSize}`,
+      );
     }
     const w0 = this.#param('weight_ih_l0')!;
     if (input.dtype !== w0.dtype) {
-      throw new TypeError(`${name}: input is ${input.dtype} but the parameters are ${w0.dtype}; convert one with .to(dtype)`);
+      throw new TypeError(
+        `${name}: input is ${input.dtype} but the parameters are ${w0.dtype}; convert one with .to(dtype)`,
+      );
     }
     const batched = nd === 3;
     let x = batched ? (this.batchFirst ? input.transpose(0, 1) : input) : input.unsqueeze(1);
@@ -132,9 +144,12 @@ export abstract class RNNBase extends Module {
       if (s === null) return null;
       if (!(s instanceof Tensor)) throw new TypeError(`${name}: ${what} must be a Tensor`);
       if (s.shape.length !== stateShape.length || s.shape.some((v, i) => v !== stateShape[i])) {
-        throw new Error(`${name}: expected ${what} of shape ${shapeStr(stateShape)} for input of shape ${shapeStr(input.shape)}, got ${shapeStr(s.shape)}`);
+        throw new Error(
+          `${name}: expected ${what} of shape ${shapeStr(stateShape)} for input of shape ${shapeStr(input.shape)}, got ${shapeStr(s.shape)}`,
+        );
       }
-      if (s.dtype !== input.dtype) throw new TypeError(`${name}: ${what} is ${s.dtype} but the input is ${input.dtype}`);
+      if (s.dtype !== input.dtype)
+        throw new TypeError(`${name}: ${what} is ${s.dtype} but the input is ${input.dtype}`);
       return batched ? s : s.unsqueeze(1);
     };
     const hx = prepState(h0, lstm ? 'h0 (state[0])' : 'h0');
@@ -156,8 +171,16 @@ export abstract class RNNBase extends Module {
         const xp = linear(flat, this.#param(`weight_ih${sfx}`)!, foldBias ? null : bIh).reshape([T, B, G * H]);
         const hInit = hx === null ? zeroState() : rows(hx, idx, 1).reshape([B, H]);
         const cInit = !lstm ? null : cx === null ? zeroState() : rows(cx, idx, 1).reshape([B, H]);
-        const y = recurrence(this.mode, xp, hInit, cInit, this.#param(`weight_hh${sfx}`)!, this.#param(`bias_hh${sfx}`), d === 1,
-          foldBias ? bIh : null);
+        const y = recurrence(
+          this.mode,
+          xp,
+          hInit,
+          cInit,
+          this.#param(`weight_hh${sfx}`)!,
+          this.#param(`bias_hh${sfx}`),
+          d === 1,
+          foldBias ? bIh : null,
+        );
         outs.push(lstm ? rows(y, 0, T) : y);
         hs.push(rows(y, d === 1 ? 0 : T - 1, 1));
         if (lstm) cs.push(rows(y, T, 1));
@@ -195,7 +218,8 @@ export class RNN extends RNNBase {
 
   constructor(inputSize: number, hiddenSize: number, options: RNNOptions = {}) {
     const nl = options.nonlinearity ?? 'tanh';
-    if (nl !== 'tanh' && nl !== 'relu') throw new RangeError(`RNN: nonlinearity must be 'tanh' or 'relu', got '${String(nl)}'`);
+    if (nl !== 'tanh' && nl !== 'relu')
+      throw new RangeError(`RNN: nonlinearity must be 'tanh' or 'relu', got '${String(nl)}'`);
     super('RNN', nl === 'tanh' ? 'rnnTanh' : 'rnnRelu', inputSize, hiddenSize, options);
     this.nonlinearity = nl;
   }
