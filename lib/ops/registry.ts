@@ -43,7 +43,7 @@ export interface OpDef<S = unknown> {
 }
 
 /** Both float dtypes: the default of defineOp. */
-export const FLOAT_DTYPES: readonly DType[] = ['float32', 'float64'];
+const FLOAT_DTYPES: readonly DType[] = ['float32', 'float64'];
 
 type OpSpec<S> = Omit<OpDef<S>, 'dtypes' | 'id'> & { readonly dtypes?: readonly DType[]; readonly id?: string };
 
@@ -67,9 +67,4 @@ export function defineOp<S>(spec: OpSpec<S>): OpDef<S> {
 /** Every registered op, in registration order (import the library first: the op files register). */
 export function registeredOps(): readonly OpDef[] {
   return [...ops.values()];
-}
-
-/** The op registered under id, or undefined. */
-export function findOp(id: string): OpDef | undefined {
-  return ops.get(id);
 }
