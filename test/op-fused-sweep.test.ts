@@ -119,7 +119,8 @@ test('every op with a fused backward has a case here, and every case an op', () 
 for (const name of backendsHere()) {
   describe(`fused backward equals the rule on the ${name} backend`, () => {
     for (const op of fusedOps) {
-      for (const dtype of ['float64', 'float32'] as const) {
+      // In every dtype the op declares.
+      for (const dtype of op.dtypes) {
         test(`${op.id} (${dtype})`, () => {
           backend.use(name);
           const rng = new Rng(31);
@@ -127,6 +128,8 @@ for (const name of backendsHere()) {
             const y = make(rng, dtype);
             const node = y.gradFn!;
             expect(node.op.id, `case ${variant} records '${node.op.id}'`).toBe(op.id);
+            if (op.arity !== 'variadic')
+              expect(node.inputs.length, `${op.id}: inputs recorded vs arity`).toBe(op.arity);
             const g = x(rng, dtype, [...y.shape]).detach();
             const fused = noGrad(() => op.fused!(g, node));
             const rule = noGrad(() => op.rule!(g, node));
