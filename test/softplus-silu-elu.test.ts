@@ -4,16 +4,16 @@
 //     exp: ordinary, tiny, subnormal and huge arguments, ±Infinity and NaN, the vector-loop tails,
 //     in place, the softplus threshold boundary and non-default parameters; torch's values pinned
 //     (signed zeros included); float64 gradients against finite differences; argument errors.
-//  2. The ops through autograd on every backend: gradcheck and gradgradcheck, the nn modules and
-//     Tensor methods against F, option errors, and values, gradients and second derivatives against
-//     PyTorch 1.13 in float64 (run whenever torch imports, and made to fail without it by
-//     BACKPROP_REQUIRE_TORCH=1).
-// Float32 follows torch's float32 kernels: the parameters and softplus's product beta*x are float32
-// values (the product decides the threshold branch and feeds the curve); each result is the float64
-// value of that, rounded once. Where torch 1.13 gives an artifact rather than a value, the closed
-// form wins: softplus past a threshold above 709 (torch: inf, gradient NaN), float64 silu(x) for x
-// in [-745, -709.8] (torch: -0 where x e^x is a nonzero subnormal) and elu'(NaN) (torch: 1 in its
-// scalar loop, NaN in its vector loop; here NaN).
+//  2. The ops through autograd on every backend: gradcheck (the fused backward), gradgradcheck, the
+//     rule against the fused backward, second derivatives at the kinks, the nn modules and Tensor
+//     methods against F, option errors; and values, gradients and second derivatives against
+//     PyTorch 1.13 in float64 (whenever torch imports; BACKPROP_REQUIRE_TORCH=1 fails without it).
+// torch 1.13 decides the conventions: float32 parameters and a float32 product beta*x (which decides
+// the softplus branch and feeds the curve), elu(-0) = +0, and second derivatives 0 at elu's x = 0
+// and softplus's beta x = threshold. Where torch gives an artifact rather than a value, the closed
+// form wins: softplus past a threshold above 709 (torch: inf, gradient NaN), float64 silu(x) and
+// silu'(x) for x in [-745, -709.8] (torch: -0 where x e^x is a nonzero subnormal) and elu'(NaN)
+// (torch: 1 in its scalar loop, NaN in its vector loop; here NaN).
 import { afterAll, describe, expect, it, test } from 'vitest';
 import { spawnSync } from 'node:child_process';
 import { Tensor, backend, grad, gradcheck, gradgradcheck, nn, F, tensor } from '../lib/index.js';
@@ -42,9 +42,11 @@ interface Tol { rtol: number; floor: number }
 type Tols = Record<Dtype['name'], Tol>;
 // js: float32 results are a float64 value good to a few of its ulps rounded once (so within half a
 // float32 ulp, or half a subnormal step); float64 results within 2e-15 relative or one subnormal
-// step. The addon: 1e-6 and 2e-14 relative (its polynomials), floors at the smallest normal.
+// step. The addon's polynomials measure 6.2e-8 and 6.2e-16 at worst here: one float32 ulp and
+// 2e-15 (a cancelling 1 - s in silu's backward gives 4e-15), floors at the smallest normal (its
+// exp flushes to 0 below -745).
 const JS_TOL: Tols = { float32: { rtol: 2 ** -24 + 2 ** -50, floor: 2 ** -126 }, float64: { rtol: 2e-15, floor: 2 ** -1074 / 2e-15 } };
-const NATIVE_TOL: Tols = { float32: { rtol: 1e-6, floor: 2 ** -126 }, float64: { rtol: 2e-14, floor: 2 ** -1022 } };
+const NATIVE_TOL: Tols = { float32: { rtol: 2 ** -23, floor: 2 ** -126 }, float64: { rtol: 2e-15, floor: 2 ** -1022 } };
 
 type Kernels = Pick<Backend, 'unary' | 'unaryBackward'>;
 
@@ -208,7 +210,7 @@ function kernelTests(label: string, k: Kernels, select: () => void, tols: Tols):
     const tol = tols[d.name];
     const expectWithin = (c: Case, what: string, x: ArrayLike<number>, got: ArrayLike<number>, want: number[], scale?: (i: number) => number): void => {
       const w = worstError(got, want, d, tol.floor, scale);
-      expect(w.err, `${caseLabel(c)} ${what}: worst error ${w.err} at x = ${x[w.at]}: got ${got[w.at]}, want ${want[w.at]}`)
+      expect(w.err, `${caseLabel(c)} ${what}: worst error ${w.err} at x = ${x[w.at]}: got ${show0(got[w.at])}, want ${show0(want[w.at])}`)
         .toBeLessThanOrEqual(tol.rtol);
     };
 
@@ -383,9 +385,28 @@ for (const name of backendsHere()) {
         for (const k of kinks) {
           expect(input.data.some((v) => v < k) && input.data.some((v) => v > k), `inputs on both sides of ${k}`).toBe(true);
         }
-        expect(gradcheck(fn, [input])).toBe(true);
+        expect(gradcheck(fn, [input])).toBe(true); // the fused backward (no graph recorded)
         expect(gradgradcheck(fn, [input])).toBe(true);
+        // gradgradcheck differentiates the rule (what runs under createGraph) but cannot tell that
+        // it is the derivative: it must equal the fused backward, which gradcheck checked.
+        const gy = leaf(new Rng(90 + i), [3, 4], { requiresGrad: false });
+        const [rule] = grad(fn(input), [input], { gradOutputs: gy, createGraph: true });
+        const [fused] = grad(fn(input), [input], { gradOutputs: gy });
+        rule.data.forEach((v, j) => expect(Math.abs(v - fused.data[j]), `rule vs fused at ${j}`).toBeLessThanOrEqual(1e-12 * (1 + Math.abs(fused.data[j]))));
       });
+    });
+
+    test("second derivatives at the kinks are torch's: 0 at elu's x = 0 and at softplus's beta x = threshold", () => {
+      backend.use(name);
+      const second = (fn: (t: Tensor) => Tensor, xs: number[]): number[] => {
+        const x = tensor(xs, { dtype: 'float64', requiresGrad: true });
+        const [g] = grad(fn(x).sum(), [x], { createGraph: true });
+        return Array.from(grad(g.sum(), [x])[0].data);
+      };
+      const s = 1 / (1 + Math.exp(-0.5)); // sigmoid(2 * 0.25)
+      const want = [[0, 0, 0.4 * Math.exp(-1), 0], [0, 0, 2 * s * (1 - s), 0]];
+      const got = [second((t) => F.elu(t, { alpha: 0.4 }), [-0, 0, -1, 1]), second((t) => F.softplus(t, { beta: 2, threshold: 1 }), [0.5, 0.75, 0.25, 20])];
+      got.flat().forEach((v, i) => expect(v, `case ${i}`).toBeCloseTo(want.flat()[i], 14));
     });
 
     test('the modules and Tensor methods equal F', () => {
