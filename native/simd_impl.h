@@ -424,26 +424,28 @@ BP_INLINE vd roundTo(vd v) {
 // also fills the middle slot of mapW3.
 #define BP_NOINLINE __attribute__((noinline))
 
-// beta*x is compared with the threshold rounded to T, but the curve uses the exact product.
+// t = beta*x in T's precision, as torch computes it: it decides the branch (t > threshold) and
+// feeds the curve, so float32 results follow torch's where rounding t moves log1p(exp(t)) by
+// |t| 2^-24 relative (up to 6e-6 before the result underflows).
 template <typename T>
 BP_NOINLINE void softplusK(const T* x, T* y, size_t n, double beta, double threshold) {
   constexpr int D = Deg<T>::v;
   const vd b = splat<vd>(static_cast<T>(beta)), th = splat<vd>(static_cast<T>(threshold));
   mapW1(x, y, n, [b, th](vd v) {
-    const vd bx = v * b;
-    return roundTo<T>(bx) > th ? v : vsoftplus<D>(bx) / b;
+    const vd t = roundTo<T>(v * b);
+    return t > th ? v : vsoftplus<D>(t) / b;
   });
 }
 
-// exp(bx) / (exp(bx) + 1) is sigmoid(bx), which never overflows.
+// exp(t) / (exp(t) + 1) is sigmoid(t), which never overflows.
 template <typename T>
 BP_NOINLINE void softplusBackwardK(const T* x, const T* gy, T* gx, size_t n, double beta,
                                    double threshold) {
   constexpr int D = Deg<T>::v;
   const vd b = splat<vd>(static_cast<T>(beta)), th = splat<vd>(static_cast<T>(threshold));
   mapW3(x, gy, gy, gx, n, [b, th](vd xv, vd g, vd) {
-    const vd bx = xv * b;
-    return roundTo<T>(bx) > th ? g : g * vsigmoid<D>(bx);
+    const vd t = roundTo<T>(xv * b);
+    return t > th ? g : g * vsigmoid<D>(t);
   });
 }
 
@@ -463,7 +465,8 @@ template <typename T>
 BP_NOINLINE void eluK(const T* x, T* y, size_t n, double alpha) {
   constexpr int D = Deg<T>::v;
   const vd a = splat<vd>(static_cast<T>(alpha));
-  mapW1(x, y, n, [a](vd v) { return v > splat<vd>(0) ? v : a * vexpm1<D>(v); });
+  // + 0 turns expm1(-0) = -0 into torch's exp(-0) - 1 = +0 (then times alpha).
+  mapW1(x, y, n, [a](vd v) { return v > splat<vd>(0) ? v : a * (vexpm1<D>(v) + splat<vd>(0.0)); });
 }
 
 template <typename T>

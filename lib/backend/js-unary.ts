@@ -21,13 +21,6 @@ function paramOf(x: FloatArray, p: number): number {
   return x instanceof Float32Array ? Math.fround(p) : p;
 }
 
-/** sigmoid(v) in two forms so exp never overflows into Inf/Inf. */
-function sigmoidOf(v: number): number {
-  if (v >= 0) return 1 / (1 + Math.exp(-v));
-  const e = Math.exp(v);
-  return e / (1 + e);
-}
-
 const UNARY_KERNELS: Record<UnaryName, UnaryKernel> = {
   relu: {
     forward(x, y) {
@@ -179,29 +172,43 @@ const UNARY_KERNELS: Record<UnaryName, UnaryKernel> = {
     },
   },
   silu: {
-    // torch's form x / (1 + exp(-x)): exp overflowing to Inf for x << 0 gives -0, not NaN.
+    // torch's form x / (1 + exp(-x)), except below -700: there exp(-x) overflows (torch gives -0)
+    // and e^x is subnormal, while x e^x is a nonzero float64 down to -745, taken as x e^(x/2) e^(x/2).
     forward(x, y) {
       for (let i = 0, n = x.length; i < n; i++) {
         const v = x[i];
-        y[i] = v / (1 + Math.exp(-v));
+        y[i] = v > -700 ? v / (1 + Math.exp(-v)) : v * Math.exp(v / 2) * Math.exp(v / 2);
       }
     },
     backward(x, y, gy, gx) {
-      // d/dx [x s(x)] = s (1 + x (1 - s)), s = sigmoid(x)
+      // d/dx [x s(x)] = s (1 + x (1 - s)), s = sigmoid(x), with 1 - s taken from e = exp(-|x|)
+      // rather than by a subtraction that cancels for large x; below -700, s = e^x (split as in
+      // the forward) and 1 - s = 1.
       for (let i = 0, n = x.length; i < n; i++) {
         const v = x[i];
-        const s = sigmoidOf(v);
-        gx[i] = gy[i] * s * (1 + v * (1 - s));
+        if (v >= 0) {
+          const e = Math.exp(-v);
+          const s = 1 / (1 + e);
+          gx[i] = gy[i] * s * (1 + v * e * s);
+        } else if (v > -700) {
+          const e = Math.exp(v);
+          const c = 1 / (1 + e); // 1 - s
+          gx[i] = gy[i] * e * c * (1 + v * c);
+        } else {
+          const h = Math.exp(v / 2);
+          gx[i] = gy[i] * (1 + v) * h * h;
+        }
       }
     },
   },
   elu: {
-    // expm1 keeps alpha*(e^x - 1) accurate for x near 0, where e^x - 1 would cancel.
+    // expm1 keeps alpha*(e^x - 1) accurate for x near 0, where e^x - 1 would cancel; + 0 turns
+    // expm1(-0) = -0 into torch's exp(-0) - 1 = +0.
     forward(x, y, p0) {
       const alpha = paramOf(x, p0);
       for (let i = 0, n = x.length; i < n; i++) {
         const v = x[i];
-        y[i] = v > 0 ? v : alpha * Math.expm1(v);
+        y[i] = v > 0 ? v : alpha * (Math.expm1(v) + 0);
       }
     },
     backward(x, y, gy, gx, p0) {

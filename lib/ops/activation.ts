@@ -69,11 +69,13 @@ export interface SoftplusOptions {
   threshold?: number;
 }
 
-// d/dx = sigmoid(beta x) below the threshold, 1 above it.
+// d/dx = sigmoid(beta x) up to the threshold, 1 above it. At beta x = threshold, s - s.detach()
+// (0, with s's slope) takes the slope off, so the second derivative there is 0 as torch's (whose
+// double backward masks with beta x < threshold while its backward takes the curve).
 const softplusOp = defineUnary('softplus', (g, x, _y, beta, threshold) => {
   const bx = x.mul(beta);
   const s = bx.sigmoid();
-  return g.mul(s.add(bx.gt(threshold).mul(s.rsub(1))));
+  return g.mul(s.add(bx.gt(threshold).mul(s.rsub(1))).sub(bx.eq(threshold).mul(s.sub(s.detach()))));
 });
 /** torch.nn.functional.softplus: log(1 + exp(beta x)) / beta, and x where beta x > threshold. */
 export function softplus(x: Tensor, { beta = 1, threshold = 20 }: SoftplusOptions = {}): Tensor {
@@ -93,13 +95,12 @@ export interface EluOptions {
   alpha?: number;
 }
 
-// d/dx = 1 for x > 0, alpha exp(x) otherwise. exp is taken of x masked to 0 where x > 0, so a
-// large positive x cannot make Inf * 0 = NaN in the unused branch, and the mask's derivative (1
-// where x <= 0) gives torch's second derivative at x = 0 too.
+// d/dx = 1 for x > 0, alpha exp(x) otherwise (x = 0 included, as torch). exp is taken of x masked
+// to 0 unless x < 0: a large positive x cannot make Inf * 0 = NaN in the unused branch, and at
+// x = 0 the mask makes the second derivative 0, as torch's (whose double backward masks with x < 0).
 const eluOp = defineUnary('elu', (g, x, _y, alpha) => {
   const pos = x.gt(0);
-  const neg = pos.rsub(1);
-  return g.mul(pos.add(neg.mul(x.mul(neg).exp().mul(alpha))));
+  return g.mul(pos.add(pos.rsub(1).mul(x.mul(x.lt(0)).exp().mul(alpha))));
 });
 /** torch.nn.functional.elu: x where x > 0, alpha (exp(x) - 1) otherwise. */
 export function elu(x: Tensor, { alpha = 1 }: EluOptions = {}): Tensor {
