@@ -1,7 +1,7 @@
 // Shared by the benchmarks: loading the compiled backends, timing, worker subprocesses, tables.
 import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { availableParallelism, cpus, tmpdir } from 'node:os';
+import { cpus, tmpdir } from 'node:os';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { dirname, join } from 'node:path';
 
@@ -167,7 +167,7 @@ export function measureFmaPeak() {
   const dir = mkdtempSync(join(tmpdir(), 'backprop-fma-peak-'));
   const exe = join(dir, 'fma-peak');
   /** @type {(error: string) => FmaPeak} */
-  const failed = (error) => ({ cpu, isa: null, peak1: null, peakAll: null, cores: availableParallelism(), error });
+  const failed = (error) => ({ cpu, isa: null, peak1: null, peakAll: null, cores: cpus().length, error });
   /** @type {(err: unknown) => string} */
   const why = (err) => {
     const e = /** @type {Error & { code?: string, stderr?: Buffer | string }} */ (err);
