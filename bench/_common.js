@@ -1,6 +1,7 @@
 // Shared by the benchmarks: loading the compiled backends, timing, worker subprocesses, tables.
-import { spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { cpus, tmpdir } from 'node:os';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { dirname, join } from 'node:path';
 
@@ -130,4 +131,110 @@ export function printSpeedups(rows, key) {
     if (n && p) parts.push(`native/PyTorch ${(n[key] / p[key]).toFixed(2)}x`);
     if (parts.length) console.log(`${t} thread${t > 1 ? 's' : ''}: ${parts.join(', ')}`);
   }
+}
+
+/**
+ * The CPU and its float32 FMA peak in GFLOP/s, measured by bench/c/fma-peak.c in this process's
+ * run: `peak1` on one core, `peakAll` on all `cores` together (the CPUs this process may use).
+ * When it could not be measured, the peaks and isa are null and `error` says why.
+ * @typedef {{ cpu: string, isa: string | null, peak1: number | null, peakAll: number | null, cores: number,
+ *   error: string }} FmaPeak
+ */
+
+/** @type {FmaPeak | null} */
+let fmaPeakCache = null;
+
+/** The CPU's model name from /proc/cpuinfo (or what Node reports where there is none). */
+function cpuModel() {
+  try {
+    const match = /^model name\s*:\s*(.+)$/m.exec(readFileSync('/proc/cpuinfo', 'utf8'));
+    if (match) return match[1].trim();
+  } catch {
+    // not Linux: fall back to Node's view below
+  }
+  return cpus()[0]?.model.trim() || 'unknown CPU';
+}
+
+/**
+ * Compiles and runs bench/c/fma-peak.c once per process (later calls return the same figures):
+ * benchmark figures mean little across machines, but their share of the peak measured in the
+ * same run does. Never throws: without a C compiler the peaks are null and `error` says so.
+ * @returns {FmaPeak}
+ */
+export function measureFmaPeak() {
+  if (fmaPeakCache) return fmaPeakCache;
+  const cpu = cpuModel();
+  const dir = mkdtempSync(join(tmpdir(), 'backprop-fma-peak-'));
+  const exe = join(dir, 'fma-peak');
+  /** @type {(error: string) => FmaPeak} */
+  const failed = (error) => ({ cpu, isa: null, peak1: null, peakAll: null, cores: cpus().length, error });
+  /** @type {(err: unknown) => string} */
+  const why = (err) => {
+    const e = /** @type {Error & { code?: string, stderr?: Buffer | string }} */ (err);
+    return (e.stderr ? String(e.stderr).trim().split('\n').pop() : '') || e.message;
+  };
+  try {
+    try {
+      execFileSync('cc', ['-O2', '-pthread', join(root, 'bench', 'c', 'fma-peak.c'), '-o', exe], {
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+    } catch (err) {
+      const e = /** @type {Error & { code?: string }} */ (err);
+      fmaPeakCache = failed(
+        e.code === 'ENOENT'
+          ? 'cc is missing (no C compiler on PATH)'
+          : `cannot compile bench/c/fma-peak.c: ${why(err)}`,
+      );
+      return fmaPeakCache;
+    }
+    try {
+      const out = execFileSync(exe, [], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+      const r = JSON.parse(out.trim().split('\n').pop() ?? '');
+      fmaPeakCache = { cpu, isa: r.isa, peak1: r.peak1, peakAll: r.peakAll, cores: r.cores, error: '' };
+    } catch (err) {
+      fmaPeakCache = failed(`bench/c/fma-peak failed: ${why(err)}`);
+    }
+    return fmaPeakCache;
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/**
+ * The line every benchmark prints above its tables, e.g. `CPU: AMD EPYC (avx512f), measured FMA
+ * peak float32: 1 core 245 GFLOP/s, 2 cores 484 GFLOP/s`.
+ * @param {FmaPeak} [peak]
+ * @returns {string}
+ */
+export function machineLine(peak = measureFmaPeak()) {
+  if (peak.peak1 === null || peak.peakAll === null) {
+    return `CPU: ${peak.cpu}, ${peak.cores} core${peak.cores > 1 ? 's' : ''}; FMA peak not measured: ${peak.error}`;
+  }
+  const all = peak.cores > 1 ? `, ${peak.cores} cores ${Math.round(peak.peakAll)} GFLOP/s` : '';
+  return `CPU: ${peak.cpu} (${peak.isa}), measured FMA peak float32: 1 core ${Math.round(peak.peak1)} GFLOP/s${all}`;
+}
+
+/**
+ * The measured peak for `threads` threads: the 1-core peak for one, the all-core peak from as many
+ * threads as cores on, and the all-core rate per core times threads in between. Null when unmeasured.
+ * @param {FmaPeak} peak
+ * @param {number} threads
+ * @returns {number | null}
+ */
+export function peakFor(peak, threads) {
+  if (peak.peak1 === null || peak.peakAll === null) return null;
+  if (threads <= 1) return peak.peak1;
+  return threads >= peak.cores ? peak.peakAll : (peak.peakAll / peak.cores) * threads;
+}
+
+/**
+ * ` (43%)`: a rate's share of the peak, or '' when either is missing.
+ * @param {number | null} gflops
+ * @param {number | null} peak
+ * @returns {string}
+ */
+export function ofPeak(gflops, peak) {
+  if (gflops === null || peak === null || !(peak > 0)) return '';
+  const pct = (100 * gflops) / peak;
+  return ` (${pct >= 10 ? pct.toFixed(0) : pct.toFixed(1)}%)`;
 }

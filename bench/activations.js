@@ -1,7 +1,7 @@
 // `npm run bench -- activations`: relu, sigmoid, tanh, gelu and exp over 1M float32 values,
 // native (each SIMD level this CPU has, 1 and 2 threads) against the js backend.
 // Target: native at least 4x the js backend. Needs `npm run compile` first.
-import { bestTime, fmt, loadBackends, randomFloat32, table } from './_common.js';
+import { bestTime, fmt, loadBackends, machineLine, randomFloat32, table } from './_common.js';
 
 const N = 1_000_000;
 /** @type {('relu' | 'sigmoid' | 'tanh' | 'gelu' | 'exp')[]} */
@@ -51,6 +51,7 @@ export async function runActivations({ js, native, hooks, UnaryOp }) {
 }
 
 export async function main() {
+  console.log(`${machineLine()}\n`);
   const backends = await loadBackends();
   if (!backends.native) console.log(`(the native addon did not load: ${backends.nativeError})\n`);
   await runActivations(backends);

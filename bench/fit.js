@@ -6,6 +6,7 @@
 import http from 'node:http';
 import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
 import { manualSeed, nn, optim, data, fit, backend } from '../dist/index.js';
+import { machineLine } from './_common.js';
 
 const MAX_REQUESTS = 5000;
 const PAUSE_MS = 2;
@@ -19,6 +20,7 @@ export async function main(args = []) {
   const epochs = Number(args[0] ?? 10);
   const batchSize = Number(args[1] ?? 64);
   if (args[2] !== undefined) backend.setNumThreads(Number(args[2]));
+  console.log(machineLine());
   manualSeed(0);
   const train = data.loadMnist(undefined, { split: 'train' });
   const loader = new data.DataLoader(new data.TensorDataset(train.images, train.labels), { batchSize, shuffle: true });

@@ -1,13 +1,25 @@
 // `npm run bench -- gemm [n...]`: SGEMM GFLOP/s for n = 64 ... 2048 through the addon with
 // OpenBLAS, through the addon with its built-in GEMM, through the js backend (n <= 512 only: it
 // is slow), and through OpenBLAS called directly from C (bench/c/sgemm.c, compiled here), with
-// 1 and 2 threads; then the activation kernels (see activations.js). Needs `npm run compile` first.
+// 1 and 2 threads, each figure also as a share of the FMA peak measured in the same run (see
+// measureFmaPeak in _common.js); then the activation kernels (see activations.js). Needs
+// `npm run compile` first.
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { bestTime, fmt, loadBackends, randomFloat32, table } from './_common.js';
+import {
+  bestTime,
+  fmt,
+  loadBackends,
+  machineLine,
+  measureFmaPeak,
+  ofPeak,
+  peakFor,
+  randomFloat32,
+  table,
+} from './_common.js';
 import { runActivations } from './activations.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -60,6 +72,9 @@ function gflops(backend, n) {
 export async function main(args = []) {
   const sizes = args.filter((a) => /^\d+$/.test(a)).map(Number);
   const ns = sizes.length ? sizes : DEFAULT_SIZES;
+  // First, while nothing else of this bench is running.
+  const peak = measureFmaPeak();
+  console.log(machineLine(peak));
   const backends = await loadBackends();
   const { js, native, hooks, nativeError } = backends;
   if (!native) console.log(`(the native addon did not load: ${nativeError}; addon columns are empty)\n`);
@@ -73,7 +88,10 @@ export async function main(args = []) {
       .map((x) => x.toFixed(2))
       .join(' ');
   console.log(`machine: ${cpus().length} CPUs, load average at start ${load()} (other processes skew the figures)`);
-  console.log(`js backend measured for n <= ${JS_MAX_N} only (it is a plain i-k-j loop, single-threaded).\n`);
+  console.log(`js backend measured for n <= ${JS_MAX_N} only (it is a plain i-k-j loop, single-threaded).`);
+  console.log(
+    'In parentheses: the share of the measured FMA peak for as many threads (the 1-core peak for 1 thread, the all-core peak for as many threads as cores).\n',
+  );
 
   const jsResults = new Map(ns.filter((n) => n <= JS_MAX_N).map((n) => [n, gflops(js, n)]));
   const direct = compileDirect();
@@ -105,14 +123,19 @@ export async function main(args = []) {
         }
       }
       const ratio = (/** @type {number | null} */ x) => (x === null || !d ? null : x / d);
+      const threadsPeak = peakFor(peak, threads);
+      /** @type {(x: number | null) => string} */
+      const rate = (x) => `${fmt(x)}${ofPeak(x, threadsPeak)}`;
+      const jsRate = jsResults.get(n);
       rows.push([
         n,
-        fmt(d),
-        fmt(viaBlas),
+        rate(d),
+        rate(viaBlas),
         fmt(ratio(viaBlas), 3),
-        fmt(builtin),
+        rate(builtin),
         fmt(ratio(builtin), 3),
-        jsResults.has(n) ? fmt(jsResults.get(n), 2) : 'skipped',
+        // The js backend is single-threaded: its share is of the 1-core peak in both tables.
+        jsRate === undefined ? 'skipped' : `${fmt(jsRate, 2)}${ofPeak(jsRate, peakFor(peak, 1))}`,
       ]);
       const blasRatio = ratio(viaBlas);
       const builtinRatio = ratio(builtin);

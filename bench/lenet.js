@@ -9,7 +9,7 @@
 import { loadavg } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { dirname, join } from 'node:path';
-import { f0, printSpeedups, runWorker as run } from './_common.js';
+import { f0, machineLine, printSpeedups, runWorker as run } from './_common.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const self = fileURLToPath(import.meta.url);
@@ -67,6 +67,7 @@ const better = (a, b) => (!a || a.error ? b : b.error ? a : b.sps > a.sps ? b : 
 /** @param {string[]} [args] */
 export async function main(args = []) {
   const steps = Number(args[0] ?? 50);
+  console.log(machineLine());
   const loadBefore = loadavg()[0];
   /** @type {import('./_common.js').WorkerResult[]} */
   const rows = [];

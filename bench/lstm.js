@@ -9,7 +9,7 @@
 import { loadavg } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { dirname, join } from 'node:path';
-import { f0, printSpeedups, runWorker as run } from './_common.js';
+import { f0, machineLine, printSpeedups, runWorker as run } from './_common.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const self = fileURLToPath(import.meta.url);
@@ -57,6 +57,7 @@ async function worker(name, threads, steps) {
 /** @param {string[]} [args] */
 export async function main(args = []) {
   const steps = Number(args[0] ?? 60);
+  console.log(machineLine());
   const loadBefore = loadavg()[0];
   /** @type {import('./_common.js').WorkerResult[]} */
   const rows = [];

@@ -12,7 +12,7 @@ import { createInterface } from 'node:readline';
 import { loadavg } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { dirname, join } from 'node:path';
-import { f0 } from './_common.js';
+import { f0, machineLine, measureFmaPeak } from './_common.js';
 import { manualSeed, randn, tensor, nn, optim, F, backend } from '../dist/index.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -128,6 +128,8 @@ const f1 = (/** @type {number | undefined} */ x) => (x === undefined ? '—' : x
 export async function main(args = []) {
   const rounds = Number(args[0] ?? 5);
   const loadBefore = loadavg()[0];
+  // Measured before PyTorch starts, so that its start-up does not share the CPUs with the measurement.
+  const peak = measureFmaPeak();
   const names = backend.available();
   const torch = await startTorch();
   /** @type {('native' | 'js' | 'torch')[]} */
@@ -171,6 +173,7 @@ export async function main(args = []) {
   if (names.includes('native')) backend.use('native');
   backend.setNumThreads(1);
   const info = backend.info();
+  console.log(machineLine(peak));
   console.log(
     `backprop ${names.join('/')} (${info.name}: blas ${info.blas}, simd ${info.simd}), ${torch instanceof Error ? `PyTorch unavailable: ${torch.message}` : `torch ${torch.version} (BLAS: ${torch.blas}; its threads set with the intra-op threads)`}`,
   );
