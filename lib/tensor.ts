@@ -39,7 +39,7 @@ import {
 } from './ops/activation.js';
 import { clone, toDtype } from './ops/copy.js';
 import { formatTensor } from './tensor-format.js';
-import { numel, type Indices, type TensorLike } from './ops/util.js';
+import { isArray, numel, showValue, type Indices, type TensorLike } from './ops/util.js';
 
 export type { DType, FloatArray };
 
@@ -301,7 +301,7 @@ export class Tensor {
     const build = (dim: number, offset: number, stride: number): NestedArray[] => {
       const n = shape[dim];
       const inner = stride / Math.max(n, 1);
-      const out: NestedArray[] = new Array(n);
+      const out = new Array<NestedArray>(n);
       if (dim === shape.length - 1) for (let i = 0; i < n; i++) out[i] = d[offset + i];
       else for (let i = 0; i < n; i++) out[i] = build(dim + 1, offset + i * inner, inner);
       return out;
@@ -346,7 +346,7 @@ export interface TensorFromOptions extends TensorOptions {
 function checkDtype(op: string, dtype: unknown): DType {
   if (dtype === undefined) return 'float32';
   if (dtype !== 'float32' && dtype !== 'float64') {
-    throw new TypeError(`${op}: dtype must be 'float32' or 'float64', got ${String(dtype)}`);
+    throw new TypeError(`${op}: dtype must be 'float32' or 'float64', got ${showValue(dtype)}`);
   }
   return dtype;
 }
@@ -357,7 +357,7 @@ function allocate(dtype: DType, n: number): FloatArray {
 
 function checkShape(op: string, shape: number | readonly number[]): number[] {
   const s = typeof shape === 'number' ? [shape] : shape;
-  if (!Array.isArray(s)) throw new TypeError(`${op}: shape must be a number or an array of numbers`);
+  if (!isArray(s)) throw new TypeError(`${op}: shape must be a number or an array of numbers`);
   for (const d of s) {
     if (!Number.isInteger(d) || d < 0)
       throw new RangeError(`${op}: invalid size ${String(d)} in shape [${s.join(', ')}]`);
@@ -410,10 +410,10 @@ export function tensor(
     data = allocate(dtype, 1);
     data[0] = values;
     shape = opts.shape ? checkShape('tensor', opts.shape) : [];
-  } else if (Array.isArray(values)) {
-    shape = inferNestedShape(values as NestedArray[]);
+  } else if (isArray(values)) {
+    shape = inferNestedShape(values);
     data = allocate(dtype, numel(shape));
-    fillNested(values as NestedArray[], shape, 0, data, 0);
+    fillNested(values, shape, 0, data, 0);
     if (opts.shape) {
       if (shape.length !== 1) throw new Error('tensor: shape can only be given with flat values');
       shape = checkShape('tensor', opts.shape);
@@ -427,10 +427,10 @@ export function tensor(
   return new Tensor(data, shape, opts.requiresGrad ?? false);
 }
 
-function inferNestedShape(values: NestedArray[]): number[] {
+function inferNestedShape(values: readonly NestedArray[]): number[] {
   const shape: number[] = [];
-  let cur: NestedArray = values;
-  while (Array.isArray(cur)) {
+  let cur: NestedArray | readonly NestedArray[] = values;
+  while (isArray(cur)) {
     shape.push(cur.length);
     if (cur.length === 0) break;
     cur = cur[0];
@@ -438,7 +438,13 @@ function inferNestedShape(values: NestedArray[]): number[] {
   return shape;
 }
 
-function fillNested(v: NestedArray[], shape: readonly number[], dim: number, out: FloatArray, offset: number): number {
+function fillNested(
+  v: readonly NestedArray[],
+  shape: readonly number[],
+  dim: number,
+  out: FloatArray,
+  offset: number,
+): number {
   if (v.length !== shape[dim]) {
     throw new Error(`tensor: ragged nested array: expected ${shape[dim]} entries at depth ${dim}, got ${v.length}`);
   }

@@ -256,7 +256,7 @@ function deliverToLeaf(
 ): void {
   if (targets) {
     const ti = leafTarget.get(leaf);
-    if (ti !== undefined) captured[ti] = captured[ti] === null ? g : captured[ti]!.add(g);
+    if (ti !== undefined) captured[ti] = captured[ti] === null ? g : captured[ti].add(g);
     return;
   }
   if (!leaf.requiresGrad) return;

@@ -18,8 +18,8 @@ export interface HvpResult<T extends Tensor | Tensor[]> {
  */
 export function hvp<T extends Tensor | Tensor[]>(fn: (...inputs: Tensor[]) => Tensor, inputs: T, v: T): HvpResult<T> {
   const single = inputs instanceof Tensor;
-  const xsIn: Tensor[] = single ? [inputs as Tensor] : (inputs as Tensor[]);
-  const vs: Tensor[] = v instanceof Tensor ? [v] : (v as Tensor[]);
+  const xsIn: Tensor[] = single ? [inputs] : inputs;
+  const vs: Tensor[] = v instanceof Tensor ? [v] : v;
   if (vs.length !== xsIn.length) throw new Error(`hvp: got ${vs.length} vectors for ${xsIn.length} inputs`);
   vs.forEach((vi, i) => {
     if (!(vi instanceof Tensor) || !sameShape(vi.shape, xsIn[i].shape)) {

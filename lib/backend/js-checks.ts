@@ -205,7 +205,7 @@ export function checkAxisArgs(
 export function checkRowsCols(op: string, rows: unknown, cols: unknown): asserts rows is number {
   checkSize(op, 'rows', rows);
   checkSize(op, 'cols', cols);
-  checkedProduct(op, 'rows×cols', [rows, cols as number]);
+  checkedProduct(op, 'rows×cols', [rows, cols]);
 }
 
 /** A row-wise kernel whose arrays all hold rows×cols elements of one dtype. */

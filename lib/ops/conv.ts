@@ -8,7 +8,7 @@ import { kernels } from '../backend/index.js';
 import { Tensor } from '../tensor.js';
 import type { Grads, Node } from '../autograd/node.js';
 import { defineOp } from './registry.js';
-import { allocLike, allocOut, checkSameDtype, checkTensor, record, shapeStr } from './util.js';
+import { allocLike, allocOut, checkSameDtype, checkTensor, isArray, record, shapeStr } from './util.js';
 
 export interface Conv2dOptions {
   /** Step of the window, one number or [h, w] (default 1). */
@@ -53,11 +53,11 @@ export function pair(
   min: number,
 ): [number, number] {
   const p = v === undefined ? [fallback, fallback] : typeof v === 'number' ? [v, v] : v;
-  if (!Array.isArray(p) && typeof v !== 'number')
+  if (!isArray(p) && typeof v !== 'number')
     throw new TypeError(`${op}: ${name} must be a number or [h, w], got ${String(v)}`);
   if (p.length !== 2 || !p.every((e) => Number.isInteger(e) && e >= min)) {
     throw new RangeError(
-      `${op}: ${name} must be an integer >= ${min} or a pair of them, got ${Array.isArray(v) ? shapeStr(v) : String(v)}`,
+      `${op}: ${name} must be an integer >= ${min} or a pair of them, got ${isArray(v) ? shapeStr(v) : String(v)}`,
     );
   }
   return [p[0], p[1]];

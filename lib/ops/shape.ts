@@ -12,6 +12,7 @@ import {
   axisSplit,
   checkSameDtype,
   checkTensor,
+  isArray,
   normDim,
   numel,
   record,
@@ -56,7 +57,7 @@ export function inferShape(op: string, shape: readonly number[], size: number, f
 }
 
 /** A view of x with another shape (same storage). */
-export function view(x: Tensor, shape: readonly number[], op = 'reshape'): Tensor {
+export function view(x: Tensor, shape: readonly number[]): Tensor {
   if (sameShape(shape, x.shape)) return x;
   return record(new Tensor(x.data, shape), viewOp, [x], null);
 }
@@ -75,7 +76,7 @@ export function reshape(x: Tensor, shape: readonly number[]): Tensor {
 
 export function flatten(x: Tensor, startDim = 0, endDim = -1): Tensor {
   const nd = x.shape.length;
-  if (nd === 0) return view(x, [1], 'flatten');
+  if (nd === 0) return view(x, [1]);
   const s = normDim('flatten', startDim, nd);
   const e = normDim('flatten', endDim, nd);
   if (s > e) throw new RangeError(`flatten: startDim ${startDim} comes after endDim ${endDim}`);
@@ -83,7 +84,7 @@ export function flatten(x: Tensor, startDim = 0, endDim = -1): Tensor {
   let m = 1;
   for (let i = s; i <= e; i++) m *= x.shape[i];
   shape.push(m, ...x.shape.slice(e + 1));
-  return view(x, shape, 'flatten');
+  return view(x, shape);
 }
 
 export function squeeze(x: Tensor, dim?: number): Tensor {
@@ -91,20 +92,19 @@ export function squeeze(x: Tensor, dim?: number): Tensor {
     return view(
       x,
       x.shape.filter((s) => s !== 1),
-      'squeeze',
     );
   const d = normDim('squeeze', dim, x.shape.length);
   if (x.shape.length === 0 || x.shape[d] !== 1) return x;
   const shape = x.shape.slice();
   shape.splice(d, 1);
-  return view(x, shape, 'squeeze');
+  return view(x, shape);
 }
 
 export function unsqueeze(x: Tensor, dim: number): Tensor {
   const d = normDim('unsqueeze', dim, x.shape.length + 1);
   const shape = x.shape.slice();
   shape.splice(d, 0, 1);
-  return view(x, shape, 'unsqueeze');
+  return view(x, shape);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -237,7 +237,7 @@ interface CatSaved {
 }
 
 export function cat(tensors: readonly Tensor[], dim = 0): Tensor {
-  if (!Array.isArray(tensors) || tensors.length === 0) throw new Error('cat: expected a non-empty array of tensors');
+  if (!isArray(tensors) || tensors.length === 0) throw new Error('cat: expected a non-empty array of tensors');
   tensors.forEach((t, i) => checkTensor('cat', `tensors[${i}]`, t));
   const first = tensors[0];
   const nd = first.shape.length;
@@ -286,7 +286,7 @@ function catBackward(g: Tensor, node: Node<CatSaved>): Grads {
 const catOp = defineOp<CatSaved>({ name: 'cat', kernels: [], arity: 'variadic', rule: catBackward });
 
 export function stack(tensors: readonly Tensor[], dim = 0): Tensor {
-  if (!Array.isArray(tensors) || tensors.length === 0) throw new Error('stack: expected a non-empty array of tensors');
+  if (!isArray(tensors) || tensors.length === 0) throw new Error('stack: expected a non-empty array of tensors');
   tensors.forEach((t, i) => checkTensor('stack', `tensors[${i}]`, t));
   const first = tensors[0];
   for (const t of tensors) {

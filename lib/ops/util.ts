@@ -21,6 +21,14 @@ export function numel(shape: readonly number[]): number {
   return n;
 }
 
+/**
+ * Array.isArray for arguments typed as arrays but checked anyway (JavaScript callers): the built-in
+ * guard narrows a `readonly T[]` to `any[]`, this one keeps the element type.
+ */
+export function isArray(v: unknown): v is readonly unknown[] {
+  return Array.isArray(v);
+}
+
 export function sameShape(a: readonly number[], b: readonly number[]): boolean {
   if (a.length !== b.length) return false;
   for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
@@ -86,7 +94,7 @@ export function allocOut(like: FloatArray, n: number): FloatArray {
     recycledBytes -= bytes;
   } else {
     // Not zero-filled: the kernel overwrites all of it.
-    buffer = Buffer.allocUnsafeSlow(bytes).buffer as ArrayBuffer;
+    buffer = Buffer.allocUnsafeSlow(bytes).buffer;
   }
   return f64 ? new Float64Array(buffer, 0, n) : new Float32Array(buffer, 0, n);
 }
@@ -127,10 +135,19 @@ export function checkTensor(op: string, name: string, t: unknown): asserts t is 
 }
 
 export function describe(v: unknown): string {
-  if (v === null) return 'null';
-  if (Array.isArray(v)) return 'an array';
-  if (typeof v === 'object') return `a ${(v as object).constructor?.name ?? 'object'}`;
-  return `${typeof v} ${String(v)}`;
+  switch (typeof v) {
+    case 'object':
+      if (v === null) return 'null';
+      // Objects from Object.create(null) have no constructor.
+      return Array.isArray(v) ? 'an array' : `a ${v.constructor?.name ?? 'object'}`;
+    default:
+      return `${typeof v} ${String(v)}`;
+  }
+}
+
+/** A bad argument as an error message shows it: a primitive as itself, an object by its kind. */
+export function showValue(v: unknown): string {
+  return typeof v === 'object' && v !== null ? describe(v) : String(v);
 }
 
 export function checkSameDtype(op: string, a: Tensor, b: Tensor): void {
@@ -185,7 +202,7 @@ export function toIndexArray(op: string, indices: Indices, bound?: number): Int3
     out = indices;
   } else if (indices instanceof Tensor) {
     out = copyIndices(op, indices.data);
-  } else if (Array.isArray(indices)) {
+  } else if (isArray(indices)) {
     out = copyIndices(op, indices);
   } else {
     throw new TypeError(
