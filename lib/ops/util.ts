@@ -139,10 +139,15 @@ export function describe(v: unknown): string {
     case 'object':
       if (v === null) return 'null';
       // Objects from Object.create(null) have no constructor.
-      return Array.isArray(v) ? 'an array' : `a ${v.constructor?.name ?? 'object'}`;
+      if (Array.isArray(v)) return 'an array';
+      return withArticle(v.constructor?.name ?? 'object');
     default:
       return `${typeof v} ${String(v)}`;
   }
+}
+
+function withArticle(noun: string): string {
+  return `${/^[aeiou]/i.test(noun) ? 'an' : 'a'} ${noun}`;
 }
 
 /** A bad argument as an error message shows it: a primitive as itself, an object by its kind. */
