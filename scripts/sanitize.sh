@@ -49,8 +49,9 @@ export UBSAN_OPTIONS=print_stacktrace=1,halt_on_error=1
 unset BACKPROP_BLAS BACKPROP_BACKEND BACKPROP_SIMD
 
 echo "== native tests under ASan/UBSan"
-npx vitest run test/native-fuzz.test.ts test/kernels-native-vs-js.test.ts test/native-workers.test.ts \
-  test/native-simd.test.ts test/conv.test.ts test/pool.test.ts test/rnn.test.ts test/batchnorm.test.ts \
+npx vitest run test/native-fuzz.test.ts test/native-vs-js-*.test.ts test/native-workers.test.ts \
+  test/native-simd.test.ts test/conv.test.ts test/pool.test.ts test/batchnorm.test.ts \
+  test/rnn-values-and-gradients.test.ts test/rnn-options.test.ts test/rnn-training.test.ts test/rnn-torch.test.ts \
   >"$work/vitest.log" 2>&1
 status=$?
 grep -aE 'Test Files|Tests ' "$work/vitest.log"

@@ -1,7 +1,7 @@
 // The fused optimizer steps (torch.optim.SGD and Adam/AdamW rules) on every SIMD level and
 // both dtypes, over three consecutive steps and every option combination, against the rules
 // written out here in double with the state stored in the dtype between steps, as tensors
-// hold it. Tolerances as in test/kernels-native-vs-js.test.ts.
+// hold it. Tolerances as in test/support/native-vs-js.ts.
 #include <cmath>
 #include <limits>
 

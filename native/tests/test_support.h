@@ -165,7 +165,7 @@ Buf<double> roundedTo(const Buf<double>& ref) {
   return r;
 }
 
-// Tolerances (as in test/kernels-native-vs-js.test.ts).
+// Tolerances (as in test/support/native-vs-js.ts).
 // Vectorised transcendental functions: float32 within 2e-6 relative (1e-6 absolute), float64
 // within 1e-12 relative (1e-14 absolute).
 template <typename T>
