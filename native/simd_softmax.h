@@ -39,10 +39,14 @@ void softmaxK(const T* x, size_t rows, size_t cols, T* y, bool log) {
     T* yr = y + r * cols;
     const T m = maxContig(xr, cols);
     if (log) {
-      // exp values go to y first, then y is overwritten with x - m - log(sum).
+      // exp values go to y first, then y is overwritten with (x - m) - log(sum). Not
+      // x - (m + log(sum)): that rounded shift would cost half an ulp of |m| in every result,
+      // most of the result near a row's maximum when the row is far from zero. x - m is exact
+      // there (x within a factor 2 of m).
       const double s = expShiftSum(xr, yr, cols, m);
-      const double shift = static_cast<double>(m) + __builtin_log(s);
-      for (size_t i = 0; i < cols; ++i) yr[i] = static_cast<T>(static_cast<double>(xr[i]) - shift);
+      const double md = static_cast<double>(m), logSum = __builtin_log(s);
+      for (size_t i = 0; i < cols; ++i)
+        yr[i] = static_cast<T>((static_cast<double>(xr[i]) - md) - logSum);
     } else {
       const double s = expShiftSum(xr, yr, cols, m);
       const T inv = static_cast<T>(1.0 / s);
@@ -100,7 +104,9 @@ void softmaxCrossEntropyK(const T* logits, size_t rows, size_t cols, const int32
       s = 0;
       for (size_t l = 0; l < L; ++l) s += acc[l];
     }
+    // (m - x[t]) + log(sum), both terms >= 0, as in logSoftmax: m + log(sum) rounded first would
+    // cost half an ulp of |m|, all of a small loss when the target is the maximum.
     losses[r] =
-        static_cast<T>(static_cast<double>(m) + __builtin_log(s) - static_cast<double>(xr[t]));
+        static_cast<T>((static_cast<double>(m) - static_cast<double>(xr[t])) + __builtin_log(s));
   }
 }
