@@ -14,6 +14,7 @@ import {
   DTYPES,
   describeEachSimdLevel,
   expectClose,
+  F32_ULP,
   native,
   randomArray,
   skipReason,
@@ -136,6 +137,54 @@ describe.skipIf(!native)(`native vs js: reductions and the softmax family on eve
           const losses2 = alloc(dtype, rows);
           nb.softmaxCrossEntropy(x, rows, cols, targets, losses2, null, scale);
           expectClose(`softmaxCrossEntropy without grad [${rows},${cols}]`, losses2, lossRef, t, 0, lossScale);
+        }
+      });
+
+      it(`logSoftmax and cross-entropy losses near +-1000 keep the accuracy of x - max, ${dtype}`, () => {
+        // Rows shifted to +-1000, spread (normal * 3) or with a dominant maximum (the others 18 to
+        // 30 below it, so log(sum) is 1e-13..1e-6). The reference is float64 from the stored
+        // values, (x - max) - log(sum(exp(x - max))), and the loss (max - x[t]) + log(sum).
+        // Shifting by max + log(sum) instead would cost half an ulp of |max| (5.7e-14) in every
+        // result, far above these bounds near the maximum. Bounds: float32 one rounding
+        // (rtol 2^-23), float64 4 ulps; plus 4 * cols * 2^-52 absolute for log(sum), whose sum
+        // of cols terms >= 1 rounds in its own order in the kernel and here.
+        const rng = new Rng(18);
+        const rtol = dtype === 'float32' ? F32_ULP : 4 * 2 ** -52;
+        for (const cols of [2, 3, 5, 8, 16, 17, 33]) {
+          const shifts = [1000, -1000, 1000, -1000];
+          const rows = shifts.length;
+          const x = alloc(dtype, rows * cols);
+          const targets = new Int32Array(rows);
+          for (let r = 0; r < rows; r++) {
+            const dominant = r >= 2;
+            const top = rng.int(0, cols);
+            for (let c = 0; c < cols; c++) {
+              const offset = c === top ? 0 : dominant ? -rng.uniform(18, 30) : 3 * rng.normal();
+              x[r * cols + c] = shifts[r] + offset;
+            }
+            targets[r] = r % 2 === 0 ? top : rng.int(0, cols); // the maximum (loss = log(sum)) or any class
+          }
+          const lsmRef = new Float64Array(rows * cols);
+          const lossRef = new Float64Array(rows);
+          for (let r = 0; r < rows; r++) {
+            let m = -Infinity;
+            for (let c = 0; c < cols; c++) m = Math.max(m, x[r * cols + c]);
+            let sum = 0;
+            for (let c = 0; c < cols; c++) sum += Math.exp(x[r * cols + c] - m);
+            const logSum = Math.log(sum);
+            for (let c = 0; c < cols; c++) lsmRef[r * cols + c] = x[r * cols + c] - m - logSum;
+            lossRef[r] = m - x[r * cols + targets[r]] + logSum;
+          }
+          const atol = 4 * cols * 2 ** -52;
+          const lsm = alloc(dtype, rows * cols);
+          nb.logSoftmax(x, rows, cols, lsm);
+          expectClose(`logSoftmax near +-1000 [${rows},${cols}]`, lsm, lsmRef, rtol, atol);
+          for (const grad of [alloc(dtype, rows * cols), null]) {
+            const losses = alloc(dtype, rows);
+            nb.softmaxCrossEntropy(x, rows, cols, targets, losses, grad, 1);
+            const what = `softmaxCrossEntropy losses near +-1000 ${grad ? 'with' : 'without'} grad [${rows},${cols}]`;
+            expectClose(what, losses, lossRef, rtol, atol);
+          }
         }
       });
     }
