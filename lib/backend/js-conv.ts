@@ -3,7 +3,7 @@
 // with the column buffer kept between calls; the native kernels (direct ones for stride 1,
 // im2col for the rest) are tested against these.
 
-import type { Backend, FloatArray } from './types.js';
+import type { Backend, ConvGeometry, FloatArray } from './types.js';
 import {
   checkAtLeast,
   checkFloatArray,
@@ -24,25 +24,7 @@ function outSize(op: string, dim: string, input: number, k: number, stride: numb
   return Math.floor((input + 2 * pad - span) / stride) + 1;
 }
 
-interface ConvGeom {
-  n: number;
-  cIn: number;
-  h: number;
-  w: number;
-  cOut: number;
-  kH: number;
-  kW: number;
-  sH: number;
-  sW: number;
-  pH: number;
-  pW: number;
-  dH: number;
-  dW: number;
-  oH: number;
-  oW: number;
-}
-
-function convGeom(op: string, g: readonly number[]): ConvGeom {
+function convGeom(op: string, g: readonly number[]): ConvGeometry {
   const names = [
     'n',
     'cIn',
@@ -108,7 +90,7 @@ function columns(like: FloatArray, n: number): FloatArray {
   return workspace.f64;
 }
 
-function im2col(x: FloatArray, xOff: number, g: ConvGeom, cols: FloatArray): void {
+function im2col(x: FloatArray, xOff: number, g: ConvGeometry, cols: FloatArray): void {
   const { cIn, h, w, kH, kW, sH, sW, pH, pW, dH, dW, oH, oW } = g;
   const P = oH * oW;
   let row = 0;
@@ -135,7 +117,7 @@ function im2col(x: FloatArray, xOff: number, g: ConvGeom, cols: FloatArray): voi
 }
 
 /** Adds the columns back into the image they came from (the adjoint of im2col). */
-function col2im(cols: FloatArray, g: ConvGeom, gx: FloatArray, xOff: number): void {
+function col2im(cols: FloatArray, g: ConvGeometry, gx: FloatArray, xOff: number): void {
   const { cIn, h, w, kH, kW, sH, sW, pH, pW, dH, dW, oH, oW } = g;
   const P = oH * oW;
   let row = 0;

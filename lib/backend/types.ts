@@ -436,6 +436,29 @@ export interface Backend {
   ): void;
 }
 
+/**
+ * One convolution's geometry: the conv kernels' size arguments (n, cIn, h, w, cOut, kH, kW, stride,
+ * padding and dilation per axis) and the output size they imply. The ops and the js backend both
+ * work from it.
+ */
+export interface ConvGeometry {
+  n: number;
+  cIn: number;
+  h: number;
+  w: number;
+  cOut: number;
+  kH: number;
+  kW: number;
+  sH: number;
+  sW: number;
+  pH: number;
+  pW: number;
+  dH: number;
+  dW: number;
+  oH: number;
+  oW: number;
+}
+
 /** The kernels of the Backend interface (everything but its name and info/setNumThreads). */
 export type KernelName = Exclude<keyof Backend, 'name' | 'info' | 'setNumThreads'>;
 

@@ -5,6 +5,7 @@
 //   d/dx = conv2dInputGrad(g, w)   d/dw = conv2dWeightGrad(x, g)   d/dg = conv2d(x, w).
 
 import { kernels } from '../backend/index.js';
+import type { ConvGeometry } from '../backend/types.js';
 import { Tensor } from '../tensor.js';
 import type { Grads, Node } from '../autograd/node.js';
 import { defineOp } from './registry.js';
@@ -19,27 +20,8 @@ export interface Conv2dOptions {
   dilation?: number | readonly [number, number];
 }
 
-/** The full geometry of one convolution, in the order the kernels take it. */
-interface Geometry {
-  n: number;
-  cIn: number;
-  h: number;
-  w: number;
-  cOut: number;
-  kH: number;
-  kW: number;
-  sH: number;
-  sW: number;
-  pH: number;
-  pW: number;
-  dH: number;
-  dW: number;
-  oH: number;
-  oW: number;
-}
-
 function args(
-  g: Geometry,
+  g: ConvGeometry,
 ): [number, number, number, number, number, number, number, number, number, number, number, number, number] {
   return [g.n, g.cIn, g.h, g.w, g.cOut, g.kH, g.kW, g.sH, g.sW, g.pH, g.pW, g.dH, g.dW];
 }
@@ -63,7 +45,7 @@ export function pair(
   return [p[0], p[1]];
 }
 
-function geometry(op: string, x: Tensor, weight: Tensor, opts: Conv2dOptions): Geometry {
+function geometry(op: string, x: Tensor, weight: Tensor, opts: Conv2dOptions): ConvGeometry {
   if (x.ndim !== 4) throw new Error(`${op}: expected a 4-D input [N, C, H, W], got shape ${shapeStr(x.shape)}`);
   if (weight.ndim !== 4)
     throw new Error(`${op}: expected a 4-D weight [outC, inC, kH, kW], got shape ${shapeStr(weight.shape)}`);
@@ -109,14 +91,14 @@ export function conv2d(x: Tensor, weight: Tensor, bias?: Tensor | null, opts: Co
   return conv2dRaw(x, weight, b, g);
 }
 
-function conv2dRaw(x: Tensor, weight: Tensor, bias: Tensor | null, g: Geometry): Tensor {
+function conv2dRaw(x: Tensor, weight: Tensor, bias: Tensor | null, g: ConvGeometry): Tensor {
   const y = allocOut(x.data, g.n * g.cOut * g.oH * g.oW);
   kernels().conv2d(x.data, weight.data, bias === null ? null : bias.data, y, ...args(g));
   const inputs = bias === null ? [x, weight] : [x, weight, bias];
   return record(new Tensor(y, [g.n, g.cOut, g.oH, g.oW]), conv2dOp, inputs, g);
 }
 
-const conv2dOp = defineOp<Geometry>({
+const conv2dOp = defineOp<ConvGeometry>({
   name: 'conv2d',
   kernels: ['conv2d'],
   arity: 'variadic', // x, weight and an optional bias
@@ -151,19 +133,19 @@ const conv2dOp = defineOp<Geometry>({
 });
 
 /** d<conv2d(x, w), gy>/dx: a transposed convolution of gy with w; linear in gy and in w. */
-function conv2dInputGrad(gy: Tensor, w: Tensor, g: Geometry): Tensor {
+function conv2dInputGrad(gy: Tensor, w: Tensor, g: ConvGeometry): Tensor {
   const gx = allocOut(gy.data, g.n * g.cIn * g.h * g.w);
   kernels().conv2dBackwardInput(gy.data, w.data, gx, ...args(g));
   return record(new Tensor(gx, [g.n, g.cIn, g.h, g.w]), conv2dInputGradOp, [gy, w], g);
 }
 
-function inputGradBackward(h: Tensor, node: Node<Geometry>): Grads {
+function inputGradBackward(h: Tensor, node: Node<ConvGeometry>): Grads {
   const [gy, w] = node.inputs;
   const g = node.saved;
   return [gy.requiresGrad ? conv2dRaw(h, w, null, g) : null, w.requiresGrad ? conv2dWeightGrad(h, gy, g) : null];
 }
 
-const conv2dInputGradOp = defineOp<Geometry>({
+const conv2dInputGradOp = defineOp<ConvGeometry>({
   name: 'conv2dInputGrad',
   kernels: ['conv2dBackwardInput'],
   arity: 2,
@@ -171,19 +153,19 @@ const conv2dInputGradOp = defineOp<Geometry>({
 });
 
 /** d<conv2d(x, w), gy>/dw: the correlation of x with gy; linear in x and in gy. */
-function conv2dWeightGrad(x: Tensor, gy: Tensor, g: Geometry): Tensor {
+function conv2dWeightGrad(x: Tensor, gy: Tensor, g: ConvGeometry): Tensor {
   const gw = allocOut(x.data, g.cOut * g.cIn * g.kH * g.kW);
   kernels().conv2dBackwardWeight(x.data, gy.data, gw, null, ...args(g));
   return record(new Tensor(gw, [g.cOut, g.cIn, g.kH, g.kW]), conv2dWeightGradOp, [x, gy], g);
 }
 
-function weightGradBackward(h: Tensor, node: Node<Geometry>): Grads {
+function weightGradBackward(h: Tensor, node: Node<ConvGeometry>): Grads {
   const [x, gy] = node.inputs;
   const g = node.saved;
   return [x.requiresGrad ? conv2dInputGrad(gy, h, g) : null, gy.requiresGrad ? conv2dRaw(x, h, null, g) : null];
 }
 
-const conv2dWeightGradOp = defineOp<Geometry>({
+const conv2dWeightGradOp = defineOp<ConvGeometry>({
   name: 'conv2dWeightGrad',
   kernels: ['conv2dBackwardWeight'],
   arity: 2,

@@ -1,7 +1,7 @@
 // Elementwise unary ops: one kernel pair (unary / unaryBackward) switched by op code. Each op is
 // declared with defineUnary next to its public function: its code (its place in UNARY_OPS) and
 // its backward rule in Tensor ops. Every unary op with a gradient has the same fused backward,
-// the unaryBackward kernel; test/op-registry.test.ts checks it against each rule.
+// the unaryBackward kernel; test/op-fused-sweep.test.ts checks it against each rule.
 
 import { kernels } from '../backend/index.js';
 import { UnaryOp, type UnaryName } from '../backend/types.js';
