@@ -20,6 +20,9 @@ let seed = Number(process.argv[3] ?? 1);
 const rounds = Number(process.argv[4] ?? 100);
 
 const rnd = () => (seed = (seed * 1103515245 + 12345) % 2147483648) / 2147483648;
+/** The addon's op-code lists: every code of each family is drawn, new ops included. */
+const opNames = /** @type {{ unary: string[], binary: string[], reduce: string[] }} */ (addon._opNames());
+const lastCode = (/** @type {keyof typeof opNames} */ family) => opNames[family].length - 1;
 const ri = (/** @type {number} */ lo, /** @type {number} */ hi) => lo + Math.floor(rnd() * (hi - lo + 1));
 // One element in ten is special: NaN or an infinity once reached undefined float-to-int
 // conversions that finite inputs never did.
@@ -104,9 +107,9 @@ function round() {
   }
   {
     const n = ri(0, 40);
-    call('unary', (T) => [ri(0, 10), vec(T, n), vec(T, n), 0.1]);
-    call('unaryBackward', (T) => [ri(0, 10), vec(T, n), vec(T, n), vec(T, n), vec(T, n), 0.1]);
-    call('binaryScalar', (T) => [ri(0, 11), vec(T, n), 2.5, vec(T, n), rnd() < 0.5]);
+    call('unary', (T) => [ri(0, lastCode('unary')), vec(T, n), vec(T, n), 0.1, 2]);
+    call('unaryBackward', (T) => [ri(0, lastCode('unary')), vec(T, n), vec(T, n), vec(T, n), vec(T, n), 0.1, 2]);
+    call('binaryScalar', (T) => [ri(0, lastCode('binary')), vec(T, n), 2.5, vec(T, n), rnd() < 0.5]);
     call('sgdStep', (T) => {
       const momentum = rnd() < 0.5 ? 0 : 0.9;
       return [
@@ -140,8 +143,22 @@ function round() {
     const dims = ri(0, 4);
     const shape = Array.from({ length: dims }, () => ri(1, 4));
     const other = shape.slice(ri(0, dims)).map((d) => (rnd() < 0.4 ? 1 : d));
-    call('binary', (T, L) => [ri(0, 11), arr(T, L, 'a'), shape, arr(T, L, 'b'), other, arr(T, L, 'out')]);
-    call('binary', (T, L) => [ri(0, 11), arr(T, L, 'a'), other, arr(T, L, 'b'), shape, arr(T, L, 'out')]);
+    call('binary', (T, L) => [
+      ri(0, lastCode('binary')),
+      arr(T, L, 'a'),
+      shape,
+      arr(T, L, 'b'),
+      other,
+      arr(T, L, 'out'),
+    ]);
+    call('binary', (T, L) => [
+      ri(0, lastCode('binary')),
+      arr(T, L, 'a'),
+      other,
+      arr(T, L, 'b'),
+      shape,
+      arr(T, L, 'out'),
+    ]);
     const perm = shape.map((_, i) => i).sort(() => rnd() - 0.5);
     call('permute', (T, L) => [arr(T, L, 'x'), shape, perm, arr(T, L, 'out')]);
   }
@@ -150,7 +167,14 @@ function round() {
       n = p(),
       inner = s(),
       picks = ri(0, 5);
-    call('reduce', (T, L) => [ri(0, 3), arr(T, L, 'x'), outer, rnd() < 0.2 ? 0 : n, inner, arr(T, L, 'out')]);
+    call('reduce', (T, L) => [
+      ri(0, lastCode('reduce')),
+      arr(T, L, 'x'),
+      outer,
+      rnd() < 0.2 ? 0 : n,
+      inner,
+      arr(T, L, 'out'),
+    ]);
     call('maxAxis', (T, L) => [arr(T, L, 'x'), outer, n, inner, arr(T, L, 'out'), ints(L, 'indices', 1)]);
     call('argmax', (T, L) => [arr(T, L, 'x'), outer, n, inner, ints(L, 'indices', 1)]);
     call('gather', (T, L) => [
