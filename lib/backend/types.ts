@@ -87,6 +87,36 @@ export interface BackendInfo {
   threads: number;
 }
 
+/** The geometry arguments every conv kernel takes, in this order (see the conv section below). */
+export type ConvGeometryArgs = [
+  n: number,
+  cIn: number,
+  h: number,
+  w: number,
+  cOut: number,
+  kH: number,
+  kW: number,
+  strideH: number,
+  strideW: number,
+  padH: number,
+  padW: number,
+  dilationH: number,
+  dilationW: number,
+];
+
+/** The geometry arguments every pooling kernel takes, in this order. */
+export type PoolGeometryArgs = [
+  planes: number,
+  h: number,
+  w: number,
+  kH: number,
+  kW: number,
+  strideH: number,
+  strideW: number,
+  padH: number,
+  padW: number,
+];
+
 export interface Backend {
   readonly name: 'native' | 'js';
   info(): BackendInfo;
@@ -251,39 +281,10 @@ export interface Backend {
     weight: FloatArray,
     bias: FloatArray | null,
     y: FloatArray,
-    n: number,
-    cIn: number,
-    h: number,
-    w: number,
-    cOut: number,
-    kH: number,
-    kW: number,
-    strideH: number,
-    strideW: number,
-    padH: number,
-    padW: number,
-    dilationH: number,
-    dilationW: number,
+    ...geometry: ConvGeometryArgs
   ): void;
   /** gx = d<conv2d(x, weight), gy>/dx (a transposed convolution of gy); gx (n×cIn×h×w) is overwritten. */
-  conv2dBackwardInput(
-    gy: FloatArray,
-    weight: FloatArray,
-    gx: FloatArray,
-    n: number,
-    cIn: number,
-    h: number,
-    w: number,
-    cOut: number,
-    kH: number,
-    kW: number,
-    strideH: number,
-    strideW: number,
-    padH: number,
-    padW: number,
-    dilationH: number,
-    dilationW: number,
-  ): void;
+  conv2dBackwardInput(gy: FloatArray, weight: FloatArray, gx: FloatArray, ...geometry: ConvGeometryArgs): void;
   /**
    * gw = d<conv2d(x, w), gy>/dw (cOut×cIn×kH×kW, overwritten) and, when gb is not null, the bias
    * gradient gb[c] = sum of gy over n, oH, oW (overwritten).
@@ -293,82 +294,20 @@ export interface Backend {
     gy: FloatArray,
     gw: FloatArray,
     gb: FloatArray | null,
-    n: number,
-    cIn: number,
-    h: number,
-    w: number,
-    cOut: number,
-    kH: number,
-    kW: number,
-    strideH: number,
-    strideW: number,
-    padH: number,
-    padW: number,
-    dilationH: number,
-    dilationW: number,
+    ...geometry: ConvGeometryArgs
   ): void;
 
   /**
    * Max pooling of each h×w plane (padding counts as -Infinity); y is planes×oH×oW and indices
    * (same length) receives the flat index (row*w + col) within its plane of the first maximum.
    */
-  maxPool2d(
-    x: FloatArray,
-    y: FloatArray,
-    indices: Int32Array,
-    planes: number,
-    h: number,
-    w: number,
-    kH: number,
-    kW: number,
-    strideH: number,
-    strideW: number,
-    padH: number,
-    padW: number,
-  ): void;
+  maxPool2d(x: FloatArray, y: FloatArray, indices: Int32Array, ...geometry: PoolGeometryArgs): void;
   /** gx = 0, then gx[plane, indices[plane, j]] += gy[plane, j]; an index outside the plane throws. */
-  maxPool2dBackward(
-    gy: FloatArray,
-    indices: Int32Array,
-    gx: FloatArray,
-    planes: number,
-    h: number,
-    w: number,
-    kH: number,
-    kW: number,
-    strideH: number,
-    strideW: number,
-    padH: number,
-    padW: number,
-  ): void;
+  maxPool2dBackward(gy: FloatArray, indices: Int32Array, gx: FloatArray, ...geometry: PoolGeometryArgs): void;
   /** Average pooling, padding counted in the divisor (torch's count_include_pad = true): sum / (kH*kW). */
-  avgPool2d(
-    x: FloatArray,
-    y: FloatArray,
-    planes: number,
-    h: number,
-    w: number,
-    kH: number,
-    kW: number,
-    strideH: number,
-    strideW: number,
-    padH: number,
-    padW: number,
-  ): void;
+  avgPool2d(x: FloatArray, y: FloatArray, ...geometry: PoolGeometryArgs): void;
   /** gx (overwritten) = the adjoint of avgPool2d applied to gy. */
-  avgPool2dBackward(
-    gy: FloatArray,
-    gx: FloatArray,
-    planes: number,
-    h: number,
-    w: number,
-    kH: number,
-    kW: number,
-    strideH: number,
-    strideW: number,
-    padH: number,
-    padW: number,
-  ): void;
+  avgPool2dBackward(gy: FloatArray, gx: FloatArray, ...geometry: PoolGeometryArgs): void;
 
   /**
    * Per-channel statistics of x viewed as n×c×inner: mean[c] and the biased variance var[c]

@@ -5,7 +5,7 @@
 //   d/dx = conv2dInputGrad(g, w)   d/dw = conv2dWeightGrad(x, g)   d/dg = conv2d(x, w).
 
 import { kernels } from '../backend/index.js';
-import type { ConvGeometry } from '../backend/types.js';
+import type { ConvGeometry, ConvGeometryArgs } from '../backend/types.js';
 import { Tensor } from '../tensor.js';
 import type { Grads, Node } from '../autograd/node.js';
 import { defineOp } from './registry.js';
@@ -20,9 +20,8 @@ export interface Conv2dOptions {
   dilation?: number | readonly [number, number];
 }
 
-function args(
-  g: ConvGeometry,
-): [number, number, number, number, number, number, number, number, number, number, number, number, number] {
+/** The kernels' geometry arguments, in their order. */
+function args(g: ConvGeometry): ConvGeometryArgs {
   return [g.n, g.cIn, g.h, g.w, g.cOut, g.kH, g.kW, g.sH, g.sW, g.pH, g.pW, g.dH, g.dW];
 }
 

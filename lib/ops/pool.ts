@@ -4,6 +4,7 @@
 // and double backward works.
 
 import { kernels } from '../backend/index.js';
+import type { PoolGeometryArgs } from '../backend/types.js';
 import { Tensor } from '../tensor.js';
 import type { Grads, Node } from '../autograd/node.js';
 import { defineOp } from './registry.js';
@@ -32,7 +33,8 @@ interface PoolGeometry {
   pW: number;
 }
 
-function args(g: PoolGeometry): [number, number, number, number, number, number, number, number, number] {
+/** The kernels' geometry arguments, in their order. */
+function args(g: PoolGeometry): PoolGeometryArgs {
   return [g.planes, g.h, g.w, g.kH, g.kW, g.sH, g.sW, g.pH, g.pW];
 }
 
