@@ -23,6 +23,7 @@ import { WORKLOADS } from './_suite-workloads.js';
 const here = dirname(fileURLToPath(import.meta.url));
 const self = fileURLToPath(import.meta.url);
 const PYTHON = '/usr/bin/python3';
+const PAUSE_MS = 300;
 
 /**
  * Best mean seconds per iteration over batches of iterations (each ~1/8 of minSeconds), after a
@@ -67,6 +68,7 @@ async function worker(/** @type {number} */ threads) {
         if (!w) throw new Error(`no workload ${name}`);
         it = w.setup(api);
         cache.set(name, it);
+        measure(it, minSeconds / 2); // first use: JIT and buffers warm before any figure counts
       }
       console.log(JSON.stringify({ name, seconds: measure(it, minSeconds) }));
     } catch (e) {
@@ -170,6 +172,9 @@ export async function main(args = []) {
       // Rotate the order each round so that no configuration always runs first (or last).
       const order = live.map((_, i) => live[(i + r) % live.length]);
       for (const wk of order) {
+        // An idle pause first: the previous configuration's threads (OpenMP's and OpenBLAS's
+        // spin-wait for a while after their last job) get off the cores before this one runs.
+        await new Promise((resolve) => setTimeout(resolve, PAUSE_MS));
         const res = await wk.ask(w.name, seconds);
         (times[w.name][wk.label] ??= []).push(res.error ? NaN : res.seconds);
         if (res.error) errors[`${w.name}/${wk.label}`] = res.error;
