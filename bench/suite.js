@@ -91,7 +91,7 @@ function startWorker(label, cmd, args, env) {
   /** @returns {Promise<Record<string, any>>} */
   const next = async () => {
     const r = await lines.next();
-    if (r.done) return { error: (stderr.trim().split('\n').pop() || 'exited') };
+    if (r.done) return { error: stderr.trim().split('\n').pop() || 'exited' };
     return JSON.parse(r.value);
   };
   return {

@@ -70,7 +70,10 @@ describe.each(backendsHere())('%s backend', (name) => {
     F.matmul(ba, bb, { out: ob });
     expectClose(
       ob,
-      [...ref(ba.data.subarray(0, 12), bb.data.subarray(0, 20), 3, 4, 5), ...ref(ba.data.subarray(12), bb.data.subarray(20), 3, 4, 5)],
+      [
+        ...ref(ba.data.subarray(0, 12), bb.data.subarray(0, 20), 3, 4, 5),
+        ...ref(ba.data.subarray(12), bb.data.subarray(20), 3, 4, 5),
+      ],
       [2, 3, 5],
     );
   });

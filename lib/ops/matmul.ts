@@ -223,7 +223,8 @@ export function linear(x: Tensor, weight: Tensor, bias?: Tensor | null, options:
   const shape = x.shape.slice(0, rx - 1);
   shape.push(outF);
   let dst: Tensor | undefined;
-  if (options.out != null) dst = outStorage('linear', options.out, shape, bias != null ? [x, weight, bias] : [x, weight]);
+  if (options.out != null)
+    dst = outStorage('linear', options.out, shape, bias != null ? [x, weight, bias] : [x, weight]);
   const y = linear2d(rx === 2 ? x : x.reshape([-1, inF]), weight, bias ?? null, dst?.data);
   return dst ?? (rx === 2 ? y : y.reshape(shape));
 }

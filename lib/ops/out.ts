@@ -32,7 +32,11 @@ export function outStorage(op: string, out: unknown, shape: readonly number[], i
   const o = out.data;
   for (const t of inputs) {
     const d = t.data;
-    if (d.buffer === o.buffer && d.byteOffset < o.byteOffset + o.byteLength && o.byteOffset < d.byteOffset + d.byteLength) {
+    if (
+      d.buffer === o.buffer &&
+      d.byteOffset < o.byteOffset + o.byteLength &&
+      o.byteOffset < d.byteOffset + d.byteLength
+    ) {
       throw new Error(`${op}: out shares storage with an input (shape ${shapeStr(t.shape)})`);
     }
   }
