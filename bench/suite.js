@@ -27,12 +27,15 @@ const PAUSE_MS = 300;
 
 /**
  * Best mean seconds per iteration over batches of iterations (each ~1/8 of minSeconds), after a
- * warm-up; the same rule as measure() in bench/torch/suite.py.
+ * warm-up, and the minor page faults per iteration (fresh pages touched: getrusage); the same
+ * rules as measure() in bench/torch/suite.py.
  * @param {() => void} it
  * @param {number} minSeconds
  */
 function measure(it, minSeconds) {
   const now = () => Number(process.hrtime.bigint()) / 1e9;
+  const faults0 = process.resourceUsage().minorPageFault;
+  let iterations = 2;
   let t0 = now();
   it();
   it();
@@ -44,12 +47,13 @@ function measure(it, minSeconds) {
   while (batches < 4 || total < minSeconds) {
     t0 = now();
     for (let i = 0; i < reps; i++) it();
+    iterations += reps;
     const dt = now() - t0;
     total += dt;
     batches++;
     best = Math.min(best, dt / reps);
   }
-  return best;
+  return { seconds: best, faults: (process.resourceUsage().minorPageFault - faults0) / iterations };
 }
 
 /** The backprop side: one process per thread count, serving requests like suite.py. */
@@ -70,7 +74,7 @@ async function worker(/** @type {number} */ threads) {
         cache.set(name, it);
         measure(it, minSeconds / 2); // first use: JIT and buffers warm before any figure counts
       }
-      console.log(JSON.stringify({ name, seconds: measure(it, minSeconds) }));
+      console.log(JSON.stringify({ name, ...measure(it, minSeconds) }));
     } catch (e) {
       console.log(JSON.stringify({ name, error: e instanceof Error ? e.message : String(e) }));
     }
@@ -164,11 +168,14 @@ export async function main(args = []) {
   // times[workload][config] = seconds per iteration, one entry per round
   /** @type {Record<string, Record<string, number[]>>} */
   const times = {};
+  /** @type {Record<string, Record<string, number[]>>} */
+  const faults = {};
   /** @type {Record<string, string>} */
   const errors = {};
   for (let r = 0; r < rounds; r++) {
     for (const w of workloads) {
       times[w.name] ??= {};
+      faults[w.name] ??= {};
       // Rotate the order each round so that no configuration always runs first (or last).
       const order = live.map((_, i) => live[(i + r) % live.length]);
       for (const wk of order) {
@@ -177,6 +184,7 @@ export async function main(args = []) {
         await new Promise((resolve) => setTimeout(resolve, PAUSE_MS));
         const res = await wk.ask(w.name, seconds);
         (times[w.name][wk.label] ??= []).push(res.error ? NaN : res.seconds);
+        if (!res.error) (faults[w.name][wk.label] ??= []).push(res.faults);
         if (res.error) errors[`${w.name}/${wk.label}`] = res.error;
       }
     }
@@ -256,6 +264,26 @@ export async function main(args = []) {
       ),
     );
   }
+  console.log('');
+  console.log('Minor page faults per iteration (median over rounds; 1 per 4 KiB page touched fresh):');
+  console.log('');
+  const pf = (/** @type {string} */ name, /** @type {string} */ c) => {
+    const m = median(faults[name][c] ?? []);
+    return Number.isFinite(m) ? m.toFixed(m < 10 ? 1 : 0) : '—';
+  };
+  console.log(
+    table(
+      ['workload', 'backprop 1t', 'PyTorch 1t', 'backprop 2t', 'PyTorch 2t (OMP 2)', 'PyTorch 2t (BLAS 2)'],
+      workloads.map((w) => [
+        w.label,
+        pf(w.name, 'bp1'),
+        pf(w.name, 'pt1'),
+        pf(w.name, 'bp2'),
+        pf(w.name, 'pt2omp'),
+        pf(w.name, 'pt2blas'),
+      ]),
+    ),
+  );
   const errs = Object.entries(errors);
   if (errs.length) {
     console.log('');

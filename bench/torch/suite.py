@@ -2,9 +2,11 @@
 # names, served one measurement per request so that the driver can interleave them with backprop's.
 # Usage: /usr/bin/python3 bench/torch/suite.py <omp threads> <openblas threads>
 # Reads one workload name per line on stdin; answers one JSON line per request:
-# {"name", "seconds": best seconds per iteration} (or {"error"}). The first line it prints is
+# {"name", "seconds": best seconds per iteration, "faults": minor page faults per iteration}
+# (or {"error"}). The first line it prints is
 # {"ready": true, "torch": version}.
 import json
+import resource
 import sys
 import time
 
@@ -103,8 +105,15 @@ WORKLOADS = {
 }
 
 
+def minor_faults():
+    return resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+
+
 def measure(it, min_seconds):
-    """Best mean over batches of iterations (each batch ~1/8 of min_seconds), after a warm-up."""
+    """Best mean over batches of iterations (each batch ~1/8 of min_seconds), after a warm-up,
+    and the minor page faults per iteration."""
+    faults0 = minor_faults()
+    iterations = 2
     t0 = time.perf_counter()
     it()
     it()
@@ -115,11 +124,12 @@ def measure(it, min_seconds):
         t0 = time.perf_counter()
         for _ in range(reps):
             it()
+        iterations += reps
         dt = time.perf_counter() - t0
         total += dt
         batches += 1
         best = min(best, dt / reps)
-    return best
+    return {'seconds': best, 'faults': (minor_faults() - faults0) / iterations}
 
 
 cache = {}
@@ -131,6 +141,6 @@ for line in sys.stdin:
         if name not in cache:
             cache[name] = WORKLOADS[name]()
             measure(cache[name], req['minSeconds'] / 2)  # first use: warm before any figure counts
-        print(json.dumps({'name': name, 'seconds': measure(cache[name], req['minSeconds'])}), flush=True)
+        print(json.dumps({'name': name, **measure(cache[name], req['minSeconds'])}), flush=True)
     except Exception as e:  # reported in the table, the run goes on
         print(json.dumps({'name': name, 'error': f'{type(e).__name__}: {e}'}), flush=True)
