@@ -33,7 +33,11 @@ function spd(rng: Rng, n: number): number[][] {
 const rosen = (p: Tensor): Tensor => {
   const x = p.narrow(0, 0, 1);
   const y = p.narrow(0, 1, 1);
-  return x.rsub(1).pow(2).add(y.sub(x.mul(x)).pow(2).mul(100)).sum();
+  return x
+    .rsub(1)
+    .pow(2)
+    .add(y.sub(x.mul(x)).pow(2).mul(100))
+    .sum();
 };
 const rosenValue = (v: ArrayLike<number>): number => (1 - v[0]) ** 2 + 100 * (v[1] - v[0] ** 2) ** 2;
 
@@ -46,8 +50,17 @@ describe('NewtonCG', () => {
     const At = tensor(A, { dtype: 'float64' });
     const bt = tensor(b, { dtype: 'float64' });
     for (const preconditionerExponent of [0, 0.75]) {
-      const x = tensor(Array.from({ length: n }, () => rng.normal()), { dtype: 'float64', requiresGrad: true });
-      const opt = new NewtonCG([x], { curvature: 'hessian', damping: 0, cgTol: 1e-10, cgProgressTol: 0, preconditionerExponent });
+      const x = tensor(
+        Array.from({ length: n }, () => rng.normal()),
+        { dtype: 'float64', requiresGrad: true },
+      );
+      const opt = new NewtonCG([x], {
+        curvature: 'hessian',
+        damping: 0,
+        cgTol: 1e-10,
+        cgProgressTol: 0,
+        preconditionerExponent,
+      });
       opt.step(() => x.matmul(At.matmul(x)).mul(0.5).sub(bt.matmul(x)));
       const st = opt.state.get(x)!;
       // Unpreconditioned CG takes ≤ n iterations here as in exact arithmetic. With λ = 0 the
@@ -62,8 +75,14 @@ describe('NewtonCG', () => {
 
   test('linear least squares with Gauss-Newton curvature: G is the Hessian, one step solves it', () => {
     const rng = new Rng(8);
-    const X = tensor(Array.from({ length: 10 }, () => [rng.normal(), rng.normal(), rng.normal()]), { dtype: 'float64' });
-    const y = tensor(Array.from({ length: 10 }, () => [rng.normal()]), { dtype: 'float64' });
+    const X = tensor(
+      Array.from({ length: 10 }, () => [rng.normal(), rng.normal(), rng.normal()]),
+      { dtype: 'float64' },
+    );
+    const y = tensor(
+      Array.from({ length: 10 }, () => [rng.normal()]),
+      { dtype: 'float64' },
+    );
     const w = tensor([[0.1], [0.2], [0.3]], { dtype: 'float64', requiresGrad: true });
     const opt = new NewtonCG([w], { damping: 0, cgTol: 1e-13, cgProgressTol: 0 });
     opt.step(() => ({ output: X.matmul(w), loss: (o: Tensor) => F.mseLoss(o, y) }));
@@ -86,9 +105,15 @@ describe('NewtonCG', () => {
       const e1 = tensor([0, 10], { dtype: 'float64' });
       const residuals = (q: Tensor): Tensor => {
         const x = q.narrow(0, 0, 1);
-        return x.rsub(1).mul(e0).add(q.narrow(0, 1, 1).sub(x.mul(x)).mul(e1));
+        return x
+          .rsub(1)
+          .mul(e0)
+          .add(q.narrow(0, 1, 1).sub(x.mul(x)).mul(e1));
       };
-      const closure = curvature === 'hessian' ? () => rosen(p) : () => ({ output: residuals(p), loss: (r: Tensor) => r.mul(r).sum() });
+      const closure =
+        curvature === 'hessian'
+          ? () => rosen(p)
+          : () => ({ output: residuals(p), loss: (r: Tensor) => r.mul(r).sum() });
       let steps = 0;
       while (rosenValue(p.data) > 1e-10 && steps < 200) {
         opt.step(closure);
@@ -108,9 +133,18 @@ describe('NewtonCG', () => {
       return { model, opt: new NewtonCG(model.parameters(), { damping: 0.5, maxCgIter: 5 }) };
     };
     const rng = new Rng(6);
-    const X = tensor(Array.from({ length: 8 }, () => [rng.normal(), rng.normal()]), { dtype: 'float64' });
-    const Y = tensor(Array.from({ length: 8 }, () => [rng.normal()]), { dtype: 'float64' });
-    const closureOf = (model: nn.Sequential) => () => ({ output: model.forward(X) as Tensor, loss: (o: Tensor) => F.mseLoss(o, Y) });
+    const X = tensor(
+      Array.from({ length: 8 }, () => [rng.normal(), rng.normal()]),
+      { dtype: 'float64' },
+    );
+    const Y = tensor(
+      Array.from({ length: 8 }, () => [rng.normal()]),
+      { dtype: 'float64' },
+    );
+    const closureOf = (model: nn.Sequential) => () => ({
+      output: model.forward(X),
+      loss: (o: Tensor) => F.mseLoss(o, Y),
+    });
     const a = make();
     for (let i = 0; i < 3; i++) a.opt.step(closureOf(a.model));
     const saved = a.opt.stateDict();
@@ -134,12 +168,18 @@ describe('NewtonCG', () => {
 
   test('errors', () => {
     const p = tensor([1, 2], { dtype: 'float64', requiresGrad: true });
-    expect(() => new NewtonCG([p], { curvature: 'newton' as 'hessian' })).toThrow(/NewtonCG: curvature must be 'hessian' or 'gaussNewton'/);
+    expect(() => new NewtonCG([p], { curvature: 'newton' as 'hessian' })).toThrow(
+      /NewtonCG: curvature must be 'hessian' or 'gaussNewton'/,
+    );
     expect(() => new NewtonCG([p], { maxCgIter: 0 })).toThrow(/maxCgIter/);
     expect(() => new NewtonCG([p], { damping: -1 })).toThrow(/damping/);
-    expect(() => new NewtonCG([p]).step(() => p.mul(p).sum())).toThrow(/curvature 'gaussNewton' needs the closure to return \{ output, loss/);
+    expect(() => new NewtonCG([p]).step(() => p.mul(p).sum())).toThrow(
+      /curvature 'gaussNewton' needs the closure to return \{ output, loss/,
+    );
     expect(() => new NewtonCG([p], { curvature: 'hessian' }).step(() => 3)).toThrow(/not a number/);
     expect(() => new NewtonCG([p], { curvature: 'hessian' }).step(() => p.mul(p))).toThrow(/one element/);
-    expect(() => new NewtonCG([p], { curvature: 'hessian' }).step(() => p.detach().sum())).toThrow(/does not depend on the parameters/);
+    expect(() => new NewtonCG([p], { curvature: 'hessian' }).step(() => p.detach().sum())).toThrow(
+      /does not depend on the parameters/,
+    );
   });
 });

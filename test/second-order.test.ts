@@ -3,7 +3,22 @@
 // Jᵀ H_L J formed explicitly from a finite-difference J and the loss Hessian in closed form.
 
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { Tensor, backend, grad, gnvp, hessian, hvp, jacobian, jvp, tensor, vhp, vjp, zeros, F, nn } from '../lib/index.js';
+import {
+  Tensor,
+  backend,
+  grad,
+  gnvp,
+  hessian,
+  hvp,
+  jacobian,
+  jvp,
+  tensor,
+  vhp,
+  vjp,
+  zeros,
+  F,
+  nn,
+} from '../lib/index.js';
 import { backendsHere, leaf } from './support/autograd.js';
 import { Rng } from './support/random.js';
 
@@ -19,7 +34,10 @@ function fn2(a: Tensor, B: Tensor): Tensor[] {
 
 /** A scalar function of two inputs with cross terms, so the off-diagonal Hessian blocks are not 0. */
 function scalar2(a: Tensor, B: Tensor): Tensor {
-  return B.matmul(a.tanh()).exp().sum().add(a.mul(a).sum().mul(B.mul(B).sum()));
+  return B.matmul(a.tanh())
+    .exp()
+    .sum()
+    .add(a.mul(a).sum().mul(B.mul(B).sum()));
 }
 
 const values = (t: Tensor): number[] => Array.from(t.data);
@@ -56,7 +74,8 @@ function expectClose(got: number[], want: number[], tol: number): void {
 }
 
 const matVec = (M: number[][], v: number[]): number[] => M.map((row) => row.reduce((s, m, j) => s + m * v[j], 0));
-const vecMat = (v: number[], M: number[][]): number[] => M[0].map((_, j) => M.reduce((s, row, i) => s + v[i] * row[j], 0));
+const vecMat = (v: number[], M: number[][]): number[] =>
+  M[0].map((_, j) => M.reduce((s, row, i) => s + v[i] * row[j], 0));
 
 for (const name of backendsHere()) {
   describe(`second order on ${name}, float64`, () => {
@@ -75,12 +94,18 @@ for (const name of backendsHere()) {
       expect(J[1][0].shape).toEqual([3]);
       expect(J[1][1].shape).toEqual([2, 3]);
       const rowsOf = (o: number): number[][] =>
-        o === 0 ? [0, 1].map((r) => [...values(J[0][0]).slice(3 * r, 3 * r + 3), ...values(J[0][1]).slice(6 * r, 6 * r + 6)]) : [[...values(J[1][0]), ...values(J[1][1])]];
+        o === 0
+          ? [0, 1].map((r) => [...values(J[0][0]).slice(3 * r, 3 * r + 3), ...values(J[0][1]).slice(6 * r, 6 * r + 6)])
+          : [[...values(J[1][0]), ...values(J[1][1])]];
       expectClose([...rowsOf(0), ...rowsOf(1)].flat(), Jfd.flat(), 1e-7);
       // One input and one output: a single Tensor; one output and several inputs: a flat array.
       const single = jacobian((x) => fn2(x, B)[0], a) as Tensor;
       expect(single).toBeInstanceOf(Tensor);
-      expectClose(values(single), Jfd.slice(0, 2).flatMap((r) => r.slice(0, 3)), 1e-7);
+      expectClose(
+        values(single),
+        Jfd.slice(0, 2).flatMap((r) => r.slice(0, 3)),
+        1e-7,
+      );
       const oneOut = jacobian((x, y) => fn2(x, y)[1], [a, B]) as Tensor[];
       expect(oneOut.map((t) => t.shape)).toEqual([[3], [2, 3]]);
       const oneIn = jacobian((x) => fn2(x, B), a) as Tensor[];
@@ -101,19 +126,37 @@ for (const name of backendsHere()) {
       // a single Tensor in gives a Tensor out
       const one = jvp((x: Tensor) => x.tanh().mul(3), a, u[0]);
       expect(one.jvp).toBeInstanceOf(Tensor);
-      expectClose(values(one.jvp), values(a).map((x, i) => 3 * (1 - Math.tanh(x) ** 2) * u[0].data[i]), 1e-12);
+      expectClose(
+        values(one.jvp),
+        values(a).map((x, i) => 3 * (1 - Math.tanh(x) ** 2) * u[0].data[i]),
+        1e-12,
+      );
       // v may be omitted for a one-element output (vjp) or input (jvp)
-      expectClose(values(vjp((x: Tensor) => x.mul(x).sum(), a).vjp), values(a).map((x) => 2 * x), 1e-12);
+      expectClose(
+        values(vjp((x: Tensor) => x.mul(x).sum(), a).vjp),
+        values(a).map((x) => 2 * x),
+        1e-12,
+      );
       const s = tensor([0.3], { dtype: 'float64' });
-      expectClose(values(jvp((x: Tensor) => x.exp().mul(tensor([1, 2], { dtype: 'float64' })), s).jvp), [Math.exp(0.3), 2 * Math.exp(0.3)], 1e-12);
+      expectClose(
+        values(jvp((x: Tensor) => x.exp().mul(tensor([1, 2], { dtype: 'float64' })), s).jvp),
+        [Math.exp(0.3), 2 * Math.exp(0.3)],
+        1e-12,
+      );
     });
 
     test('hessian and vhp match finite differences of gradients; hessian nests [[Haa, Hab], [Hba, Hbb]]', () => {
       const Hfd = fdJacobian((x, y) => flatGrad(scalar2, [x, y]), [a, B]);
       const H = hessian(scalar2, [a, B]) as Tensor[][];
       expect(H.map((r) => r.map((h) => h.shape))).toEqual([
-        [[3, 3], [3, 2, 3]],
-        [[2, 3, 3], [2, 3, 2, 3]],
+        [
+          [3, 3],
+          [3, 2, 3],
+        ],
+        [
+          [2, 3, 3],
+          [2, 3, 2, 3],
+        ],
       ]);
       const row = (i: number): number[] => {
         if (i < 3) return [...values(H[0][0]).slice(3 * i, 3 * i + 3), ...values(H[0][1]).slice(6 * i, 6 * i + 6)];
@@ -151,7 +194,9 @@ for (const name of backendsHere()) {
           e[j].data[k] = 1;
           const column = hvp(loss, params, e).hvp.flatMap(values);
           // column `col` of H: block (i, j), entries [.., k] of every row of block row i
-          const fromH = params.flatMap((q, i) => Array.from({ length: q.size }, (_, rI) => H[i][j].data[rI * p.size + k]));
+          const fromH = params.flatMap((q, i) =>
+            Array.from({ length: q.size }, (_, rI) => H[i][j].data[rI * p.size + k]),
+          );
           expectClose(fromH, column, 1e-12);
         }
       });
@@ -165,7 +210,11 @@ for (const name of backendsHere()) {
       const { vjp: g } = vjp((t: Tensor) => t.pow(3), x, v, { createGraph: true });
       expect(g.requiresGrad).toBe(true);
       const [dg] = grad(g.sum(), [x]);
-      expectClose(values(dg), [0.5, -1, 2].map((t, i) => 6 * t * (i + 1)), 1e-12);
+      expectClose(
+        values(dg),
+        [0.5, -1, 2].map((t, i) => 6 * t * (i + 1)),
+        1e-12,
+      );
       // without createGraph the result is detached
       expect(vjp((t: Tensor) => t.pow(3), x, v).vjp.requiresGrad).toBe(false);
       const J = jacobian((t) => t.pow(3), x, { createGraph: true }) as Tensor;
@@ -176,7 +225,11 @@ for (const name of backendsHere()) {
       expectClose(values(dH), [12, -24, 48], 1e-12);
       const { jvp: jv } = jvp((t: Tensor) => t.pow(3), x, v, { createGraph: true });
       const [djv] = grad(jv.sum(), [x]);
-      expectClose(values(djv), [0.5, -1, 2].map((t, i) => 6 * t * (i + 1)), 1e-12);
+      expectClose(
+        values(djv),
+        [0.5, -1, 2].map((t, i) => 6 * t * (i + 1)),
+        1e-12,
+      );
     });
 
     test('strict: an output independent of an input is an error; otherwise zeros', () => {
@@ -184,13 +237,19 @@ for (const name of backendsHere()) {
       const f = (x: Tensor, _y: Tensor): Tensor => x.mul(x).sum();
       const J = jacobian(f, [a, b]) as Tensor[];
       expect(values(J[1])).toEqual([0, 0]);
-      expect(() => jacobian(f, [a, b], { strict: true })).toThrow(/jacobian: the output of fn is independent of input 1/);
+      expect(() => jacobian(f, [a, b], { strict: true })).toThrow(
+        /jacobian: the output of fn is independent of input 1/,
+      );
       expect(() => vjp(f, [a, b], undefined, { strict: true })).toThrow(/vjp: .*independent of input 1/);
       expect(values(vhp(f, [a, b], [a, b]).vhp[1])).toEqual([0, 0]);
       expect(() => hessian(f, [a, b], { strict: true })).toThrow(/hessian/);
       // a constant output: zeros, or an error in strict mode
-      expect(values(jvp((x: Tensor) => zeros([2], { dtype: 'float64' }).add(x.sum().detach()), a, a).jvp)).toEqual([0, 0]);
-      expect(() => jvp((x: Tensor) => x.sum().detach(), a, a, { strict: true })).toThrow(/jvp: output 0 of fn does not depend/);
+      expect(values(jvp((x: Tensor) => zeros([2], { dtype: 'float64' }).add(x.sum().detach()), a, a).jvp)).toEqual([
+        0, 0,
+      ]);
+      expect(() => jvp((x: Tensor) => x.sum().detach(), a, a, { strict: true })).toThrow(
+        /jvp: output 0 of fn does not depend/,
+      );
     });
 
     test('bad input: clear errors naming the function and the argument', () => {
@@ -198,13 +257,23 @@ for (const name of backendsHere()) {
       expect(() => jacobian(notTensor, a)).toThrow(/jacobian: fn must return a Tensor/);
       expect(() => vjp(notTensor, a, a)).toThrow(/vjp: fn must return a Tensor/);
       expect(() => hessian(notTensor, a)).toThrow(/hessian: fn must return a Tensor/);
-      expect(() => hessian((x) => x.mul(2), a)).toThrow(/hessian: fn must return a one-element Tensor, got shape \[3\]/);
+      expect(() => hessian((x) => x.mul(2), a)).toThrow(
+        /hessian: fn must return a one-element Tensor, got shape \[3\]/,
+      );
       expect(() => vhp((x) => x.mul(2), a, a)).toThrow(/vhp: fn must return a one-element Tensor/);
-      expect(() => vjp((x: Tensor) => x.mul(2), a, zeros([4], { dtype: 'float64' }))).toThrow(/vjp: v has shape \[4\], the output \[3\]/);
-      expect(() => jvp((x: Tensor) => x.mul(2), a, zeros([2], { dtype: 'float64' }))).toThrow(/jvp: v has shape \[2\], the input \[3\]/);
+      expect(() => vjp((x: Tensor) => x.mul(2), a, zeros([4], { dtype: 'float64' }))).toThrow(
+        /vjp: v has shape \[4\], the output \[3\]/,
+      );
+      expect(() => jvp((x: Tensor) => x.mul(2), a, zeros([2], { dtype: 'float64' }))).toThrow(
+        /jvp: v has shape \[2\], the input \[3\]/,
+      );
       expect(() => vhp(scalar2, [a, B], [a])).toThrow(/vhp: got 1 tensors in v for 2 inputs/);
-      expect(() => vjp((x: Tensor) => x.mul(2), a)).toThrow(/vjp: v can be omitted only when fn has a single one-element output/);
-      expect(() => jacobian((x) => x, [] as Tensor[])).toThrow(/jacobian: inputs must be a Tensor or a non-empty array/);
+      expect(() => vjp((x: Tensor) => x.mul(2), a)).toThrow(
+        /vjp: v can be omitted only when fn has a single one-element output/,
+      );
+      expect(() => jacobian((x) => x, [] as Tensor[])).toThrow(
+        /jacobian: inputs must be a Tensor or a non-empty array/,
+      );
       expect(() => jacobian((x) => x, [a, 3 as unknown as Tensor])).toThrow(/jacobian: inputs\[1\] must be a Tensor/);
     });
 
@@ -225,7 +294,8 @@ for (const name of backendsHere()) {
         expectClose(got.flatMap(values), vecMat(matVec(HL, Jv), Jz), 1e-7);
       };
       const K = N * 2;
-      const eye = (s: number): number[][] => Array.from({ length: K }, (_, i) => Array.from({ length: K }, (_, j) => (i === j ? s : 0)));
+      const eye = (s: number): number[][] =>
+        Array.from({ length: K }, (_, i) => Array.from({ length: K }, (_, j) => (i === j ? s : 0)));
 
       test('mseLoss (mean): H_L = 2/(N·2) I', () => {
         const y = leaf(r, [N, 2], { requiresGrad: false });
@@ -241,13 +311,21 @@ for (const name of backendsHere()) {
           const m = Math.max(z[2 * n], z[2 * n + 1]);
           const e = [Math.exp(z[2 * n] - m), Math.exp(z[2 * n + 1] - m)];
           const p = e.map((t) => t / (e[0] + e[1]));
-          for (let i = 0; i < 2; i++) for (let j = 0; j < 2; j++) HL[2 * n + i][2 * n + j] = ((i === j ? p[i] : 0) - p[i] * p[j]) / N;
+          for (let i = 0; i < 2; i++)
+            for (let j = 0; j < 2; j++) HL[2 * n + i][2 * n + j] = ((i === j ? p[i] : 0) - p[i] * p[j]) / N;
         }
         check(HL, gv);
       });
 
       test('bceWithLogits (mean): H_L = diag(σ(1-σ))/(N·2)', () => {
-        const y = tensor([[1, 0], [0, 0], [1, 1]], { dtype: 'float64' });
+        const y = tensor(
+          [
+            [1, 0],
+            [0, 0],
+            [1, 1],
+          ],
+          { dtype: 'float64' },
+        );
         const { gnvp: gv } = gnvp(model, F.bceWithLogits, x, y, v);
         const HL = eye(0);
         z.forEach((t, i) => {
@@ -265,9 +343,13 @@ for (const name of backendsHere()) {
         expect(() => gnvp(model, F.mseLoss, x, y, v.slice(1))).toThrow(/gnvp: got 3 tensors in v for 4 parameters/);
         const bad = [...v];
         bad[0] = zeros([2, 3], { dtype: 'float64' });
-        expect(() => gnvp(model, F.mseLoss, x, y, bad)).toThrow(/gnvp: v\[0\] must be a Tensor of the parameter's shape \[3, 2\], got \[2, 3\]/);
+        expect(() => gnvp(model, F.mseLoss, x, y, bad)).toThrow(
+          /gnvp: v\[0\] must be a Tensor of the parameter's shape \[3, 2\], got \[2, 3\]/,
+        );
         const frozen = tensor([1, 2], { dtype: 'float64' });
-        expect(() => gnvp((t) => t.mul(frozen).sum(1), F.mseLoss, x, y, [frozen], { params: [frozen] })).toThrow(/gnvp: params\[0\] does not require grad/);
+        expect(() => gnvp((t) => t.mul(frozen).sum(1), F.mseLoss, x, y, [frozen], { params: [frozen] })).toThrow(
+          /gnvp: params\[0\] does not require grad/,
+        );
       });
     });
   });

@@ -78,8 +78,9 @@ function asList(name: string, what: string, x: Tensors): Tensor[] {
  */
 function prepareInputs(name: string, inputs: Tensors, createGraph = false): Tensor[] {
   return asList(name, 'inputs', inputs).map((x) => {
-    if (x.dtype !== 'float32' && x.dtype !== 'float64') {
-      throw new TypeError(`${name}: inputs must be floating point, got ${x.dtype}`);
+    const dtype: string = x.dtype; // integer dtypes cannot be differentiated
+    if (dtype !== 'float32' && dtype !== 'float64') {
+      throw new TypeError(`${name}: inputs must be floating point, got ${dtype}`);
     }
     return createGraph && x.requiresGrad ? x.clone() : x.detach().requiresGrad_(true);
   });
@@ -156,9 +157,7 @@ function vjpList(
   return gs.map((g, i) => {
     if (g === null) {
       if (strict) {
-        throw new Error(
-          `${name}: the output of fn is independent of input ${i}; this is not allowed in strict mode`,
-        );
+        throw new Error(`${name}: the output of fn is independent of input ${i}; this is not allowed in strict mode`);
       }
       return zerosOf(xs[i]);
     }
@@ -299,7 +298,8 @@ export function vhp<I extends Tensors>(fn: ScalarFn, inputs: I, v?: I, options: 
     const res: Tensor[] =
       dot === null
         ? xs.map((x, i) => {
-            if (strict) throw new Error(`${name}: the gradient of fn does not depend on input ${i}; not allowed in strict mode`);
+            if (strict)
+              throw new Error(`${name}: the gradient of fn does not depend on input ${i}; not allowed in strict mode`);
             return zerosOf(x);
           })
         : vjpList(name, [dot], one, xs, createGraph, createGraph, strict);
@@ -308,13 +308,7 @@ export function vhp<I extends Tensors>(fn: ScalarFn, inputs: I, v?: I, options: 
 }
 
 /** The Jacobian of outs with respect to xs, row by row with one backward per output element. */
-function jacobianList(
-  name: string,
-  outs: Tensor[],
-  xs: Tensor[],
-  createGraph: boolean,
-  strict: boolean,
-): Tensor[][] {
+function jacobianList(name: string, outs: Tensor[], xs: Tensor[], createGraph: boolean, strict: boolean): Tensor[][] {
   return outs.map((o, oi) => {
     if (strict) checkConnected(name, o, oi);
     const rows: Tensor[][] = xs.map(() => []);
@@ -379,7 +373,10 @@ export function hessian(fn: ScalarFn, inputs: Tensors, options: FunctionalOption
     // the inputs (fn linear in input i) gives zero blocks.
     const blocks = gs.map((g, i) => {
       if (!g.requiresGrad) {
-        if (strict) throw new Error(`${name}: the gradient of fn does not depend on the inputs (input ${i}); not allowed in strict mode`);
+        if (strict)
+          throw new Error(
+            `${name}: the gradient of fn does not depend on the inputs (input ${i}); not allowed in strict mode`,
+          );
         return xs.map((x) => new Tensor(allocLike(x.data, g.size * x.size), [...xs[i].shape, ...x.shape]));
       }
       return jacobianList(name, [g], xs, createGraph, strict)[0];

@@ -48,7 +48,8 @@ export function gaussNewtonOperator(
     const z = output.detach().requiresGrad_(true);
     const loss = lossFn(z);
     if (!(loss instanceof Tensor)) throw new TypeError(`${name}: the loss must return a Tensor`);
-    if (loss.size !== 1) throw new Error(`${name}: the loss must return a one-element Tensor, got shape ${shapeStr(loss.shape)}`);
+    if (loss.size !== 1)
+      throw new Error(`${name}: the loss must return a one-element Tensor, got shape ${shapeStr(loss.shape)}`);
     // ∇_z L with its graph (for H_L products), and ∇_θ L = Jᵀ ∇_z L.
     const [gz] = loss.requiresGrad ? grad(loss, [z], { createGraph: true, allowUnused: true }) : [null];
     const gzValue = gz === null ? zerosOf(z) : gz.detach();
@@ -59,9 +60,15 @@ export function gaussNewtonOperator(
     const gradient = jt(gzValue);
     // u ↦ Jᵀu recorded once, for J v by differentiating with respect to u.
     const u = zerosOf(output).requiresGrad_(true);
-    const ju = grad(output, params as Tensor[], { gradOutputs: u, createGraph: true, retainGraph: true, allowUnused: true });
-    const apply = (v: readonly Tensor[]): Tensor[] =>
+    const ju = grad(output, params, {
+      gradOutputs: u,
+      createGraph: true,
+      retainGraph: true,
+      allowUnused: true,
+    });
+    const apply = (vIn: readonly Tensor[]): Tensor[] =>
       enableGrad(() => {
+        const v: readonly unknown[] = vIn;
         if (!Array.isArray(v) || v.length !== params.length) {
           throw new Error(`${name}: v must be an array of ${params.length} Tensors, one per parameter`);
         }
@@ -76,7 +83,7 @@ export function gaussNewtonOperator(
         let dot: Tensor | null = null;
         ju.forEach((g, i) => {
           if (g === null || !g.requiresGrad) return;
-          const term = g.mul(v[i].detach()).sum();
+          const term = g.mul(vIn[i].detach()).sum();
           dot = dot === null ? term : dot.add(term);
         });
         if (dot === null || gz === null || !gz.requiresGrad) return params.map(zerosOf);
@@ -92,8 +99,7 @@ export function gaussNewtonOperator(
 
 /** A model: a function of the input, or a module (anything with forward and parameters). */
 export type GaussNewtonModel =
-  | ((input: Tensor) => Tensor)
-  | { forward(input: Tensor): Tensor; parameters(): Iterable<Tensor> };
+  ((input: Tensor) => Tensor) | { forward(input: Tensor): Tensor; parameters(): Iterable<Tensor> };
 
 export interface GnvpOptions {
   /** The parameters θ; default: the module's parameters() (required for a plain function). */
@@ -124,8 +130,7 @@ export function gnvp<Y = Tensor>(
   const name = 'gnvp';
   if (typeof loss !== 'function') throw new TypeError(`${name}: loss must be a function (output, target) => Tensor`);
   if (!(input instanceof Tensor)) throw new TypeError(`${name}: input must be a Tensor`);
-  const forward: (x: Tensor) => Tensor =
-    typeof model === 'function' ? model : (x) => model.forward(x);
+  const forward: (x: Tensor) => Tensor = typeof model === 'function' ? model : (x) => model.forward(x);
   let params: Tensor[];
   if (options.params !== undefined) params = [...options.params];
   else if (typeof model !== 'function' && typeof model.parameters === 'function') params = [...model.parameters()];
@@ -136,7 +141,8 @@ export function gnvp<Y = Tensor>(
     if (!p.requiresGrad) throw new Error(`${name}: params[${i}] does not require grad`);
   });
   if (!Array.isArray(v)) throw new TypeError(`${name}: v must be an array of Tensors, one per parameter`);
-  if (v.length !== params.length) throw new Error(`${name}: got ${v.length} tensors in v for ${params.length} parameters`);
+  if (v.length !== params.length)
+    throw new Error(`${name}: got ${v.length} tensors in v for ${params.length} parameters`);
   const output = enableGrad(() => forward(input));
   const op = gaussNewtonOperator(name, output, (z) => loss(z, target), params);
   return { value: op.value, gnvp: op.apply(v) };

@@ -122,8 +122,11 @@ export class NewtonCG extends Optimizer<NewtonCGOptions> {
     if (!(group.warmStart >= 0 && group.warmStart <= 1))
       throw new RangeError(`${n}: warmStart must be in [0, 1], got ${String(group.warmStart)}`);
     if (!(group.preconditionerExponent >= 0 && group.preconditionerExponent <= 1))
-      throw new RangeError(`${n}: preconditionerExponent must be in [0, 1], got ${String(group.preconditionerExponent)}`);
-    if (!(group.cgProgressTol >= 0)) throw new RangeError(`${n}: cgProgressTol must be ≥ 0, got ${String(group.cgProgressTol)}`);
+      throw new RangeError(
+        `${n}: preconditionerExponent must be in [0, 1], got ${String(group.preconditionerExponent)}`,
+      );
+    if (!(group.cgProgressTol >= 0))
+      throw new RangeError(`${n}: cgProgressTol must be ≥ 0, got ${String(group.cgProgressTol)}`);
   }
 
   protected override stateIsPerElement(): boolean {
@@ -199,9 +202,13 @@ export class NewtonCG extends Optimizer<NewtonCGOptions> {
       };
     }
     const loss = enableGrad(() => (r instanceof Tensor ? r : r.loss(r.output)));
-    if (!(loss instanceof Tensor)) throw new TypeError('NewtonCG: the closure must return a Tensor or { output, loss }');
+    if (!(loss instanceof Tensor))
+      throw new TypeError('NewtonCG: the closure must return a Tensor or { output, loss }');
     if (loss.size !== 1) throw new Error(`NewtonCG: the closure's loss must have one element, got ${loss.size}`);
-    if (!loss.requiresGrad) throw new Error('NewtonCG: the loss does not depend on the parameters (did the closure call backward or run under noGrad?)');
+    if (!loss.requiresGrad)
+      throw new Error(
+        'NewtonCG: the loss does not depend on the parameters (did the closure call backward or run under noGrad?)',
+      );
     const gs = enableGrad(() => grad(loss, params, { createGraph: true, allowUnused: true }));
     return {
       loss: loss.item(),
@@ -275,7 +282,7 @@ export class NewtonCG extends Optimizer<NewtonCGOptions> {
     // Preconditioned CG, keeping iterates at i = ⌈1.3^j⌉ for backtracking.
     const gNorm = Math.sqrt(dot(g, g));
     let y = r.map((v, i) => v * minv[i]);
-    let p = y.slice();
+    const p = y.slice();
     let ry = dot(r, y);
     const phis: number[] = [phiOf(x, r)];
     const saved: { x: Vec; phi: number }[] = [];
@@ -291,8 +298,7 @@ export class NewtonCG extends Optimizer<NewtonCGOptions> {
         // (the preconditioned residual, a descent direction) and let the line search scale it.
         if (i === 1 && dot(x, x) === 0) {
           x = p.slice();
-          r = new Float64Array(n); // unknown; φ below is then gᵀp, enough for ρ's sign
-          phis.push(dot(g, x));
+          phis.push(dot(g, x)); // not φ (pᵀBp ≤ 0 is dropped), but negative, enough for ρ's sign
           iters = i;
         }
         break;
@@ -316,7 +322,8 @@ export class NewtonCG extends Optimizer<NewtonCGOptions> {
       if (group.cgProgressTol > 0 && i > k && phi < 0 && (phi - phis[i - k]) / phi < k * group.cgProgressTol) break;
     }
     const phiLast = phis[phis.length - 1];
-    if (saved.length === 0 || saved[saved.length - 1].x.some((v, j) => v !== x[j])) saved.push({ x: x.slice(), phi: phiLast });
+    if (saved.length === 0 || saved[saved.length - 1].x.some((v, j) => v !== x[j]))
+      saved.push({ x: x.slice(), phi: phiLast });
     state.d = tensor(x.slice(), { dtype: 'float64', shape: [n] });
     state.cg_iters = iters;
 
