@@ -3,8 +3,8 @@
 // Part 1 (cost): seconds per call of one gradient, hvp, vjp, jvp and gnvp on the
 // 784-512-256-10 tanh MLP (batch 64, float32, cross-entropy; the products are with respect to
 // all 535,818 parameters), as a ratio to one gradient, for backprop (native backend) and for
-// PyTorch 1.13's torch.autograd.functional (bench/torch/second_order.py) in the same run: 3
-// alternating rounds of each, best time per op. Both on 1 thread.
+// PyTorch 1.13's torch.autograd.functional (bench/torch/second_order.py) in the same run: 5
+// alternating rounds of 8 calls each, best time per op. Both on 1 thread.
 //
 // Part 2 (optimisation): three full-batch problems, each optimizer from the same initial
 // weights: SGD with momentum, Adam, LBFGS (strong Wolfe, one iteration per step), NewtonCG with
@@ -15,10 +15,10 @@
 //   - regression: least-squares MLP 4-32-32-1 tanh on 256 points of a smooth function, float64;
 //   - autoencoder: Fashion-MNIST 784-500-250-30-250-500-784 (logistic units, linear code layer,
 //     logistic output with cross-entropy reconstruction, as Martens 2010's), float32, on the
-//     first N training images (default 1000; Martens used all 60,000 with mini-batches);
+//     first N training images (default 500; Martens used all 60,000 with mini-batches);
 //   - xor: the 2-2-1 sigmoid net with squared error of Rumelhart, Hinton and Williams 1986, float64.
 //
-//   npm run compile && npm run bench -- second-order [cost|optim|all] [aeImages=1000] [aeSeconds=30]
+//   npm run compile && npm run bench -- second-order [all|cost|optim|xor|regression|autoencoder] [aeImages=500] [aeSeconds=40]
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { loadavg } from 'node:os';
@@ -33,6 +33,12 @@ const { backend, manualSeed, randn, rand, tensor, zeros, nn, optim, F, hvp, vjp,
 
 const now = () => Number(process.hrtime.bigint()) / 1e9;
 
+/** @typedef {import('../dist/index.js').Tensor} Tensor */
+/** @typedef {import('../dist/nn/index.js').Module} Module */
+/** @typedef {{ t: number, it: number, loss: number }} Point */
+/** @typedef {{ seconds: number, iters: number, target: number, sgd: number, adam: number, damping: number, maxCgIter: number }} Config */
+/** @typedef {Record<string, number>} Times */
+
 function torchAvailable() {
   return spawnSync(PYTHON, ['-c', 'import torch'], { encoding: 'utf8' }).status === 0;
 }
@@ -40,9 +46,11 @@ function torchAvailable() {
 // ---------------------------------------------------------------------------------------------
 // Part 1: cost of curvature products relative to one gradient
 
+/** @param {number} reps @returns {Times} */
 function costBackprop(reps) {
   manualSeed(0);
   const sizes = [784, 512, 256, 10];
+  /** @type {Tensor[]} */
   const params = [];
   for (let i = 0; i < 3; i++) {
     params.push(randn([sizes[i + 1], sizes[i]]).mul(Math.sqrt(1 / sizes[i])), zeros([sizes[i + 1]]));
@@ -51,7 +59,7 @@ function costBackprop(reps) {
   const y = Array.from({ length: 64 }, (_, i) => i % 10);
   const v = params.map((p) => randn([...p.shape]));
   const u = randn([64, 10]);
-  const logits = (...ps) => {
+  const logits = (/** @type {Tensor[]} */ ...ps) => {
     let h = x;
     for (let i = 0; i < 3; i++) {
       h = F.linear(h, ps[2 * i], ps[2 * i + 1]);
@@ -59,9 +67,9 @@ function costBackprop(reps) {
     }
     return h;
   };
-  const loss = (...ps) => F.crossEntropy(logits(...ps), y);
+  const loss = (/** @type {Tensor[]} */ ...ps) => F.crossEntropy(logits(...ps), y);
   const leaves = params.map((p) => p.detach().requiresGrad_(true));
-  const model = (inp) => {
+  const model = (/** @type {Tensor} */ inp) => {
     let h = inp;
     for (let i = 0; i < 3; i++) {
       h = F.linear(h, leaves[2 * i], leaves[2 * i + 1]);
@@ -79,6 +87,7 @@ function costBackprop(reps) {
     jvp: () => jvp(logits, params, v),
     gnvp: () => gnvp(model, (o, t) => F.crossEntropy(o, t), x, y, v, { params: leaves }),
   };
+  /** @type {Times} */
   const best = {};
   for (const fn of Object.values(ops)) fn();
   for (let r = 0; r < reps; r++) {
@@ -91,6 +100,7 @@ function costBackprop(reps) {
   return best;
 }
 
+/** @param {number} reps @returns {Times} */
 function costTorch(reps) {
   const r = spawnSync(PYTHON, [join(here, 'torch', 'second_order.py'), '1', String(reps)], {
     encoding: 'utf8',
@@ -104,14 +114,16 @@ function costPart() {
   backend.use('native');
   backend.setNumThreads(1);
   const withTorch = torchAvailable();
+  /** @type {Times} */
   const ours = {};
+  /** @type {Times} */
   const theirs = {};
-  const keep = (acc, got) => {
+  const keep = (/** @type {Times} */ acc, /** @type {Times} */ got) => {
     for (const [k, t] of Object.entries(got)) acc[k] = Math.min(acc[k] ?? Infinity, t);
   };
-  for (let round = 0; round < 3; round++) {
-    keep(ours, costBackprop(3));
-    if (withTorch) keep(theirs, costTorch(3));
+  for (let round = 0; round < 5; round++) {
+    keep(ours, costBackprop(8));
+    if (withTorch) keep(theirs, costTorch(8));
   }
   const rows = Object.keys(ours).map((k) => [
     k,
@@ -131,22 +143,34 @@ function costPart() {
 // ---------------------------------------------------------------------------------------------
 // Part 2: optimisation
 
-/** Copies of every parameter's values, to start each optimizer from the same point. */
-const snapshot = (model) => [...model.parameters()].map((p) => p.data.slice());
-const restore = (model, snap) => [...model.parameters()].forEach((p, i) => p.data.set(snap[i]));
+/** A function returning fresh models with the weights `build()` gave the first time, one per optimizer. */
+const copier = (/** @type {() => Module} */ build) => {
+  const weights = Object.fromEntries(Object.entries(build().stateDict()).map(([k, t]) => [k, t.clone()]));
+  return () => {
+    const m = build();
+    m.loadStateDict(weights);
+    return m;
+  };
+};
 
+/** An optimizer of `kind` over the model's parameters and its one-iteration step. */
 /**
- * Runs one optimizer until `seconds` of optimizer time and `iters` iterations have both passed
- * (or 4× the seconds at most); returns the loss trace [{ t, it, loss }].
+ * @param {string} kind @param {Module} model @param {() => Tensor} output @param {(o: Tensor) => Tensor} lossOf
+ * @param {Config} cfg @returns {() => unknown}
  */
-function runOptimizer(kind, model, output, lossOf, { seconds, iters, sgd, adam, damping, maxCgIter }) {
+function makeStepper(kind, model, output, lossOf, { sgd, adam, damping, maxCgIter }) {
   const params = [...model.parameters()];
-  const evalLoss = () => noGrad(() => lossOf(output()).item());
   let opt;
   if (kind === 'SGD+momentum') opt = new optim.SGD(params, { lr: sgd, momentum: 0.9 });
   else if (kind === 'Adam') opt = new optim.Adam(params, { lr: adam });
-  else if (kind === 'LBFGS') opt = new optim.LBFGS(params, { lr: 1, maxIter: 1, historySize: 20, lineSearchFn: 'strong_wolfe' });
-  else opt = new optim.NewtonCG(params, { curvature: kind === 'NewtonCG (H)' ? 'hessian' : 'gaussNewton', damping, maxCgIter });
+  else if (kind === 'LBFGS')
+    opt = new optim.LBFGS(params, { lr: 1, maxIter: 1, historySize: 20, lineSearchFn: 'strong_wolfe' });
+  else
+    opt = new optim.NewtonCG(params, {
+      curvature: kind === 'NewtonCG (H)' ? 'hessian' : 'gaussNewton',
+      damping,
+      maxCgIter,
+    });
   const gradClosure = () => {
     opt.zeroGrad();
     const l = lossOf(output());
@@ -154,28 +178,60 @@ function runOptimizer(kind, model, output, lossOf, { seconds, iters, sgd, adam, 
     return l;
   };
   const hfClosure = () => ({ output: output(), loss: lossOf });
-  const trace = [{ t: 0, it: 0, loss: evalLoss() }];
-  let t = 0;
-  let it = 0;
-  while ((t < seconds || it < iters) && t < 4 * seconds && Number.isFinite(trace[trace.length - 1].loss)) {
-    const t0 = now();
-    if (opt instanceof optim.NewtonCG) opt.step(hfClosure);
-    else if (opt instanceof optim.LBFGS) opt.step(gradClosure);
-    else {
-      gradClosure();
-      opt.step();
+  if (opt instanceof optim.NewtonCG) return () => opt.step(hfClosure);
+  if (opt instanceof optim.LBFGS) return () => opt.step(gradClosure);
+  return () => {
+    gradClosure();
+    opt.step();
+  };
+}
+
+/**
+ * Runs every optimizer from the same initial weights, round-robin (one iteration each per round,
+ * so that the load of a shared machine falls on all of them alike), until each has had `seconds`
+ * of its own time and `iters` iterations (at most 4× the seconds). The loss is evaluated after
+ * every iteration with that optimizer's clock stopped. Returns the traces [{ t, it, loss }].
+ */
+/**
+ * @param {() => Module} makeModel @param {(m: Module) => Tensor} forward @param {(o: Tensor) => Tensor} lossOf
+ * @param {Config} cfg @returns {Record<string, Point[]>}
+ */
+function race(makeModel, forward, lossOf, cfg) {
+  const runs = KINDS.map((kind) => {
+    const model = makeModel();
+    const output = () => forward(model);
+    const evalLoss = () => noGrad(() => lossOf(output()).item());
+    return {
+      kind,
+      step: makeStepper(kind, model, output, lossOf, cfg),
+      evalLoss,
+      t: 0,
+      it: 0,
+      trace: [{ t: 0, it: 0, loss: evalLoss() }],
+    };
+  });
+  const going = (/** @type {(typeof runs)[number]} */ r) =>
+    (r.t < cfg.seconds || r.it < cfg.iters) &&
+    r.t < 4 * cfg.seconds &&
+    Number.isFinite(r.trace[r.trace.length - 1].loss);
+  while (runs.some(going)) {
+    for (const r of runs) {
+      if (!going(r)) continue;
+      const t0 = now();
+      r.step();
+      r.t += now() - t0;
+      r.it++;
+      r.trace.push({ t: r.t, it: r.it, loss: r.evalLoss() });
     }
-    t += now() - t0;
-    it++;
-    trace.push({ t, it, loss: evalLoss() });
   }
-  return trace;
+  return Object.fromEntries(runs.map((r) => [r.kind, r.trace]));
 }
 
 const KINDS = ['SGD+momentum', 'Adam', 'LBFGS', 'NewtonCG (H)', 'NewtonCG (GN)'];
 
+/** @param {string} title @param {Record<string, Point[]>} traces @param {Config} cfg */
 function report(title, traces, { seconds, iters, target }) {
-  const at = (trace, pred) => {
+  const at = (/** @type {Point[]} */ trace, /** @type {(e: Point) => boolean} */ pred) => {
     let last = trace[0];
     for (const e of trace) if (pred(e)) last = e;
     return last;
@@ -185,7 +241,7 @@ function report(title, traces, { seconds, iters, target }) {
     const byTime = at(tr, (e) => e.t <= seconds);
     const byIt = tr.find((e) => e.it === iters);
     const hit = tr.find((e) => e.loss <= target);
-    const fmtLoss = (x) => (x === undefined ? '—' : x.toExponential(3));
+    const fmtLoss = (/** @type {number | undefined} */ x) => (x === undefined ? '—' : x.toExponential(3));
     return [
       k,
       fmtLoss(byTime.loss),
@@ -198,7 +254,14 @@ function report(title, traces, { seconds, iters, target }) {
   console.log(`\n## ${title}\n`);
   console.log(
     table(
-      ['optimizer', `loss after ${seconds} s`, `loss after ${iters} iterations`, `iterations to ${target}`, 'seconds to target', 'iterations run'],
+      [
+        'optimizer',
+        `loss after ${seconds} s`,
+        `loss after ${iters} iterations`,
+        `iterations to ${target}`,
+        'seconds to target',
+        'iterations run',
+      ],
       rows,
     ),
   );
@@ -209,23 +272,30 @@ function regression() {
   manualSeed(1);
   const N = 256;
   const X = randn([N, 4], { dtype: 'float64' });
-  const xs = X.toArray();
+  const xs = /** @type {number[][]} */ (X.toArray());
   const Y = tensor(
     xs.map((r) => [Math.sin(r[0]) + 0.5 * Math.cos(2 * r[1]) * r[2] - 0.3 * r[3] * r[0]]),
     { dtype: 'float64' },
   );
-  const model = new nn.Sequential(new nn.Linear(4, 32), new nn.Tanh(), new nn.Linear(32, 32), new nn.Tanh(), new nn.Linear(32, 1));
-  model.to('float64');
-  const init = snapshot(model);
+  const model = () =>
+    new nn.Sequential(
+      new nn.Linear(4, 32),
+      new nn.Tanh(),
+      new nn.Linear(32, 32),
+      new nn.Tanh(),
+      new nn.Linear(32, 1),
+    ).to('float64');
   const cfg = { seconds: 8, iters: 100, target: 1e-3, sgd: 0.05, adam: 1e-2, damping: 1, maxCgIter: 100 };
-  const traces = {};
-  for (const k of KINDS) {
-    restore(model, init);
-    traces[k] = runOptimizer(k, model, () => model.forward(X), (o) => F.mseLoss(o, Y), cfg);
-  }
+  const traces = race(
+    copier(model),
+    (m) => /** @type {Tensor} */ (m.forward(X)),
+    (o) => F.mseLoss(o, Y),
+    cfg,
+  );
   report('Least-squares MLP regression 4-32-32-1 tanh, 256 points, full batch, float64', traces, cfg);
 }
 
+/** @param {number} images @param {number} seconds */
 function autoencoder(images, seconds) {
   backend.use('native');
   const dir = '/usr/share/datasets/fashion-mnist';
@@ -233,20 +303,22 @@ function autoencoder(images, seconds) {
   const X = split.images.narrow(0, 0, images).reshape([images, 784]).clone();
   manualSeed(2);
   const sizes = [784, 500, 250, 30, 250, 500, 784];
-  const layers = [];
-  for (let i = 0; i < sizes.length - 1; i++) {
-    layers.push(new nn.Linear(sizes[i], sizes[i + 1]));
-    // logistic units everywhere except the code layer (linear) and the output (logits here)
-    if (i !== 2 && i !== sizes.length - 2) layers.push(new nn.Sigmoid());
-  }
-  const model = new nn.Sequential(...layers);
-  const init = snapshot(model);
-  const cfg = { seconds, iters: 20, target: 0.3, sgd: 0.5, adam: 1e-3, damping: 1, maxCgIter: 50 };
-  const traces = {};
-  for (const k of KINDS) {
-    restore(model, init);
-    traces[k] = runOptimizer(k, model, () => model.forward(X), (o) => F.bceWithLogits(o, X), cfg);
-  }
+  const model = () => {
+    const layers = [];
+    for (let i = 0; i < sizes.length - 1; i++) {
+      layers.push(new nn.Linear(sizes[i], sizes[i + 1]));
+      // logistic units everywhere except the code layer (linear) and the output (logits here)
+      if (i !== 2 && i !== sizes.length - 2) layers.push(new nn.Sigmoid());
+    }
+    return new nn.Sequential(...layers);
+  };
+  const cfg = { seconds, iters: 15, target: 0.4, sgd: 0.5, adam: 1e-3, damping: 0.01, maxCgIter: 50 };
+  const traces = race(
+    copier(model),
+    (m) => /** @type {Tensor} */ (m.forward(X)),
+    (o) => F.bceWithLogits(o, X),
+    cfg,
+  );
   report(
     `Fashion-MNIST deep autoencoder 784-500-250-30-250-500-784, first ${images} training images, full batch, float32 (mean cross-entropy per pixel)`,
     traces,
@@ -256,21 +328,30 @@ function autoencoder(images, seconds) {
 
 function xor() {
   backend.use('native');
-  const X = tensor([[0, 0], [0, 1], [1, 0], [1, 1]], { dtype: 'float64' });
+  const X = tensor(
+    [
+      [0, 0],
+      [0, 1],
+      [1, 0],
+      [1, 1],
+    ],
+    { dtype: 'float64' },
+  );
   const Y = tensor([[0], [1], [1], [0]], { dtype: 'float64' });
   manualSeed(3);
-  const model = new nn.Sequential(new nn.Linear(2, 2), new nn.Sigmoid(), new nn.Linear(2, 1), new nn.Sigmoid());
-  model.to('float64');
-  const init = snapshot(model);
+  const model = () =>
+    new nn.Sequential(new nn.Linear(2, 2), new nn.Sigmoid(), new nn.Linear(2, 1), new nn.Sigmoid()).to('float64');
   const cfg = { seconds: 3, iters: 200, target: 1e-2, sgd: 0.5, adam: 0.05, damping: 1, maxCgIter: 20 };
-  const traces = {};
-  for (const k of KINDS) {
-    restore(model, init);
-    traces[k] = runOptimizer(k, model, () => model.forward(X), (o) => F.mseLoss(o, Y), cfg);
-  }
+  const traces = race(
+    copier(model),
+    (m) => /** @type {Tensor} */ (m.forward(X)),
+    (o) => F.mseLoss(o, Y),
+    cfg,
+  );
   report('XOR, 2-2-1 sigmoid net, squared error (mean over 4 patterns), float64', traces, cfg);
 }
 
+/** @param {number} aeImages @param {number} aeSeconds */
 function optimPart(aeImages, aeSeconds) {
   backend.setNumThreads(1);
   xor();
@@ -278,12 +359,20 @@ function optimPart(aeImages, aeSeconds) {
   autoencoder(aeImages, aeSeconds);
 }
 
+/** @param {string[]} [args] */
 export async function main(args = []) {
   const part = args[0] ?? 'all';
-  const aeImages = Number(args[1] ?? 1000);
-  const aeSeconds = Number(args[2] ?? 30);
+  const aeImages = Number(args[1] ?? 500);
+  const aeSeconds = Number(args[2] ?? 40);
   console.log(machineLine());
-  console.log(`load average at start: ${loadavg().map((l) => l.toFixed(2)).join(' ')} (shared machine: other jobs may run)`);
+  console.log(
+    `load average at start: ${loadavg()
+      .map((l) => l.toFixed(2))
+      .join(' ')} (shared machine: other jobs may run)`,
+  );
   if (part === 'cost' || part === 'all') costPart();
   if (part === 'optim' || part === 'all') optimPart(aeImages, aeSeconds);
+  if (part === 'xor') xor();
+  if (part === 'regression') regression();
+  if (part === 'autoencoder') autoencoder(aeImages, aeSeconds);
 }

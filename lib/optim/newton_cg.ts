@@ -281,7 +281,8 @@ export class NewtonCG extends Optimizer<NewtonCGOptions> {
 
     // Preconditioned CG, keeping iterates at i = ⌈1.3^j⌉ for backtracking.
     const gNorm = Math.sqrt(dot(g, g));
-    let y = r.map((v, i) => v * minv[i]);
+    const y = new Float64Array(n);
+    for (let i = 0; i < n; i++) y[i] = r[i] * minv[i];
     const p = y.slice();
     let ry = dot(r, y);
     const phis: number[] = [phiOf(x, r)];
@@ -307,7 +308,7 @@ export class NewtonCG extends Optimizer<NewtonCGOptions> {
       const alpha = ry / pbp;
       axpy(alpha, p, x);
       axpy(-alpha, bp, r);
-      y = r.map((v, j) => v * minv[j]);
+      for (let j = 0; j < n; j++) y[j] = r[j] * minv[j];
       const ryNew = dot(r, y);
       const beta = ryNew / ry;
       ry = ryNew;
