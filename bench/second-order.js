@@ -249,6 +249,7 @@ function report(title, traces, { seconds, iters, target }) {
       hit ? String(hit.it) : 'not reached',
       hit ? hit.t.toFixed(2) : '—',
       String(tr[tr.length - 1].it),
+      `${fmtLoss(tr[tr.length - 1].loss)} (${tr[tr.length - 1].t.toFixed(1)} s)`,
     ];
   });
   console.log(`\n## ${title}\n`);
@@ -261,6 +262,7 @@ function report(title, traces, { seconds, iters, target }) {
         `iterations to ${target}`,
         'seconds to target',
         'iterations run',
+        'last loss (own seconds)',
       ],
       rows,
     ),
