@@ -17,7 +17,7 @@ import { Tensor } from '../tensor.js';
 import { stack } from '../tensor.js';
 import { grad } from './engine.js';
 import { enableGrad } from './mode.js';
-import { allocLike, sameShape, shapeStr } from '../ops/util.js';
+import { allocLike, floatData, sameShape, shapeStr } from '../ops/util.js';
 
 /** A function of one or several tensors, returning one tensor or several. */
 export type TensorFn = (...inputs: Tensor[]) => Tensor | Tensor[];
@@ -80,7 +80,7 @@ function prepareInputs(name: string, inputs: Tensors, createGraph = false): Tens
   return asList(name, 'inputs', inputs).map((x) => {
     const dtype: string = x.dtype; // integer dtypes cannot be differentiated
     if (dtype !== 'float32' && dtype !== 'float64') {
-      throw new TypeError(`${name}: inputs must be floating point, got ${dtype}`);
+      throw new TypeError(`${name}: inputs must be float32 or float64, got ${dtype}`);
     }
     return createGraph && x.requiresGrad ? x.clone() : x.detach().requiresGrad_(true);
   });
@@ -116,7 +116,7 @@ function checkVectors(name: string, vs: Tensors, like: Tensor[], against: 'input
 function defaultVectors(name: string, v: Tensors | undefined, like: Tensor[], against: 'inputs' | 'outputs'): Tensor[] {
   if (v !== undefined && v !== null) return checkVectors(name, v, like, against);
   if (like.length === 1 && like[0].size === 1) {
-    const d = allocLike(like[0].data, 1);
+    const d = allocLike(floatData(like[0]), 1);
     d[0] = 1;
     return [new Tensor(d, like[0].shape)];
   }
@@ -126,7 +126,7 @@ function defaultVectors(name: string, v: Tensors | undefined, like: Tensor[], ag
 }
 
 function zerosOf(t: Tensor): Tensor {
-  return new Tensor(allocLike(t.data, t.data.length), t.shape);
+  return new Tensor(allocLike(floatData(t), t.data.length), t.shape);
 }
 
 /**
@@ -320,7 +320,7 @@ function jacobianList(name: string, outs: Tensor[], xs: Tensor[], createGraph: b
     }
     return xs.map((x, j) => {
       const shape = [...o.shape, ...x.shape];
-      if (o.size === 0 || x.size === 0) return new Tensor(allocLike(x.data, 0), shape);
+      if (o.size === 0 || x.size === 0) return new Tensor(allocLike(floatData(x), 0), shape);
       const J = stack(rows[j]).reshape(...shape);
       return createGraph ? J : J.detach();
     });
@@ -377,7 +377,7 @@ export function hessian(fn: ScalarFn, inputs: Tensors, options: FunctionalOption
           throw new Error(
             `${name}: the gradient of fn does not depend on the inputs (input ${i}); not allowed in strict mode`,
           );
-        return xs.map((x) => new Tensor(allocLike(x.data, g.size * x.size), [...xs[i].shape, ...x.shape]));
+        return xs.map((x) => new Tensor(allocLike(floatData(x), g.size * x.size), [...xs[i].shape, ...x.shape]));
       }
       return jacobianList(name, [g], xs, createGraph, strict)[0];
     });

@@ -14,7 +14,7 @@
 import { Tensor } from '../tensor.js';
 import { grad } from './engine.js';
 import { enableGrad } from './mode.js';
-import { allocLike, sameShape, shapeStr } from '../ops/util.js';
+import { allocLike, floatData, sameShape, shapeStr } from '../ops/util.js';
 
 /** The Gauss-Newton operator of a model output and a loss at one point of parameter space. */
 export interface GaussNewtonOperator {
@@ -27,7 +27,7 @@ export interface GaussNewtonOperator {
 }
 
 function zerosOf(t: Tensor): Tensor {
-  return new Tensor(allocLike(t.data, t.data.length), t.shape);
+  return new Tensor(allocLike(floatData(t), t.data.length), t.shape);
 }
 
 /**

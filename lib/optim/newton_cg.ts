@@ -23,6 +23,7 @@ import { grad } from '../autograd/engine.js';
 import { enableGrad, noGrad } from '../autograd/mode.js';
 import { gaussNewtonOperator } from '../autograd/gauss_newton.js';
 import { Optimizer, type ParamGroup, type Params } from './optimizer.js';
+import { floatData } from '../ops/util.js';
 
 export interface NewtonCGOptions {
   /** The first step length the line search tries (1: the CG solution itself). */
@@ -161,18 +162,18 @@ export class NewtonCG extends Optimizer<NewtonCGOptions> {
   #addToParams(alpha: number, v: Vec): void {
     let o = 0;
     for (const p of this.#params()) {
-      const d = p.data;
+      const d = floatData(p);
       for (let i = 0; i < d.length; i++) d[i] += alpha * v[o + i];
       o += p.size;
     }
   }
 
   #saveParams(): (Float32Array | Float64Array)[] {
-    return this.#params().map((p) => p.data.slice());
+    return this.#params().map((p) => floatData(p).slice());
   }
 
   #restoreParams(saved: (Float32Array | Float64Array)[]): void {
-    this.#params().forEach((p, i) => p.data.set(saved[i]));
+    this.#params().forEach((p, i) => floatData(p).set(saved[i]));
   }
 
   /** The loss at the current parameters, without recording a graph. */
