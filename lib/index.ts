@@ -36,6 +36,21 @@ export {
   type HvpResult,
   type GradcheckOptions,
 } from './autograd/index.js';
+export {
+  vjp,
+  jvp,
+  vhp,
+  jacobian,
+  hessian,
+  gnvp,
+  type FunctionalOptions,
+  type VjpResult,
+  type JvpResult,
+  type VhpResult,
+  type GnvpOptions,
+  type GnvpResult,
+  type GaussNewtonModel,
+} from './autograd/index.js';
 export { backend } from './backend/index.js';
 export * as nn from './nn/index.js';
 export * as F from './nn/functional.js';
