@@ -373,6 +373,61 @@ export interface Backend {
     ghPrev: FloatArray,
     gcPrev: FloatArray | null,
   ): void;
+  /**
+   * Fused scaled-dot-product attention over batch×heads independent problems:
+   * out [B, H, Lq, Dv] = softmax(scale * q kᵀ + mask) v, with q [B, H, Lq, D], k [B, H, Lk, D],
+   * v [B, H, Lk, Dv] (Lk, D, Dv >= 1). mask (or null) is additive; element (b, h, i, j) sits at
+   * mask[b*maskB + h*maskH + i*maskI + j] (a stride of 0 broadcasts). causal hides key j from
+   * query i when j > i. Writes out and lse [B, H, Lq], each row's log-sum-exp of the masked scores
+   * (-inf where a row sees no key; that row of out is NaN). Never forms the Lq×Lk matrix.
+   */
+  attentionForward(
+    batch: number,
+    heads: number,
+    lq: number,
+    lk: number,
+    d: number,
+    dv: number,
+    q: FloatArray,
+    k: FloatArray,
+    v: FloatArray,
+    mask: FloatArray | null,
+    maskB: number,
+    maskH: number,
+    maskI: number,
+    causal: boolean,
+    scale: number,
+    out: FloatArray,
+    lse: FloatArray,
+  ): void;
+  /**
+   * The backward of attentionForward given its out and lse and gOut = dL/d(out): overwrites gq,
+   * gk, gv (shaped like q, k, v), recomputing the probabilities tile by tile. The mask gets no
+   * gradient.
+   */
+  attentionBackward(
+    batch: number,
+    heads: number,
+    lq: number,
+    lk: number,
+    d: number,
+    dv: number,
+    q: FloatArray,
+    k: FloatArray,
+    v: FloatArray,
+    mask: FloatArray | null,
+    maskB: number,
+    maskH: number,
+    maskI: number,
+    causal: boolean,
+    scale: number,
+    out: FloatArray,
+    lse: FloatArray,
+    gOut: FloatArray,
+    gq: FloatArray,
+    gk: FloatArray,
+    gv: FloatArray,
+  ): void;
 }
 
 /**
@@ -437,6 +492,8 @@ export const KERNEL_NAMES = [
   'channelAffine',
   'rnnCellForward',
   'rnnCellBackward',
+  'attentionForward',
+  'attentionBackward',
 ] as const satisfies readonly KernelName[];
 
 type Missing = Exclude<KernelName, (typeof KERNEL_NAMES)[number]>;
