@@ -40,32 +40,19 @@ export class TransformerEncoderLayer extends Module {
   readonly dModel: number;
   readonly nhead: number;
   readonly options: Readonly<Required<Omit<TransformerEncoderLayerOptions, 'dtype'>>> & { dtype: DType };
-  // The submodules live under torch's names, in torch's order (its state_dict order); the
-  // getters read them without a second own property.
+  // The submodules are own properties under torch's names, set by registerModule in torch's
+  // order (its state_dict order; `declare` keeps class fields from creating them earlier);
+  // selfAttn reads self_attn without a second own property.
   get selfAttn(): MultiheadAttention {
     return this.#child('self_attn') as MultiheadAttention;
   }
-  get linear1(): Linear {
-    return this.#child('linear1') as Linear;
-  }
-  get dropout(): Dropout {
-    return this.#child('dropout') as Dropout;
-  }
-  get linear2(): Linear {
-    return this.#child('linear2') as Linear;
-  }
-  get norm1(): LayerNorm {
-    return this.#child('norm1') as LayerNorm;
-  }
-  get norm2(): LayerNorm {
-    return this.#child('norm2') as LayerNorm;
-  }
-  get dropout1(): Dropout {
-    return this.#child('dropout1') as Dropout;
-  }
-  get dropout2(): Dropout {
-    return this.#child('dropout2') as Dropout;
-  }
+  declare readonly linear1: Linear;
+  declare readonly dropout: Dropout;
+  declare readonly linear2: Linear;
+  declare readonly norm1: LayerNorm;
+  declare readonly norm2: LayerNorm;
+  declare readonly dropout1: Dropout;
+  declare readonly dropout2: Dropout;
   #child(name: string): Module {
     return (this as unknown as Record<string, Module>)[name];
   }
@@ -156,12 +143,9 @@ export interface TransformerEncoderForwardOptions {
 
 export class TransformerEncoder extends Module {
   readonly numLayers: number;
-  get layers(): ModuleList {
-    return (this as unknown as Record<string, ModuleList>)['layers'];
-  }
-  get norm(): Module | null {
-    return (this as unknown as Record<string, Module | null>)['norm'] ?? null;
-  }
+  declare readonly layers: ModuleList;
+  /** The final normalisation, when one was given. */
+  declare readonly norm?: Module;
 
   constructor(encoderLayer: TransformerEncoderLayer, numLayers: number, options: TransformerEncoderOptions = {}) {
     super();
@@ -183,7 +167,7 @@ export class TransformerEncoder extends Module {
         isCausal: opts.isCausal,
       });
     }
-    if (this.norm !== null) x = this.norm.forward(x) as Tensor;
+    if (this.norm !== undefined) x = this.norm.forward(x) as Tensor;
     return x;
   }
 }
