@@ -2,7 +2,8 @@
 // per tile of kRows queries, the loop over key tiles of kCols keys computes the score block with
 // the table's small GEMM (K transposed once per problem, so that its rows are the GEMM's
 // contiguous operand), adds the mask and the causal cut row by row, and turns the block into
-// probabilities with the table's expShiftSum. Everything a tile touches stays in L1/L2; the
+// probabilities with the table's expShiftSum; dropout multiplies the block by a mask regenerated
+// from a position hash (attention.h), so the backward needs no stored mask either. Everything a tile touches stays in L1/L2; the
 // per-ISA code is the table's (gemmSmall, expShiftSum), chosen at run time.
 #include "attention.h"
 
@@ -59,6 +60,17 @@ inline size_t keyEnd(const AttentionShape& s, size_t i0, size_t br) {
   return s.causal ? std::min(s.Lk, i0 + br) : s.Lk;
 }
 
+// Dropout multipliers of row `row` (= bh*Lq + i), keys [j0, j0 + n): 1/(1-p) where kept, else 0.
+template <typename T>
+void dropoutRow(const AttentionShape& s, uint32_t row, size_t j0, size_t n, T* mult) {
+  const double threshold = s.dropoutP * 4294967296.0;
+  const T keep = static_cast<T>(1.0 / (1.0 - s.dropoutP));
+  for (size_t j = 0; j < n; ++j)
+    mult[j] = static_cast<double>(dropoutHash(s.seed, row, static_cast<uint32_t>(j0 + j))) >= threshold
+                  ? keep
+                  : T(0);
+}
+
 inline size_t scratchElems(const AttentionShape& s) {
   return lines(std::max({s.D, s.Dv, kRows, kCols}) * 64);
 }
@@ -106,6 +118,11 @@ void forwardOne(const Kernels<T>& kt, const AttentionShape& s, size_t bh, const 
         }
         l[r] += static_cast<T>(sum);
         m[r] = mNew;
+        if (s.dropoutP > 0) {  // the sum l is of the weights before dropout; the output after
+          T* mult = scratch;   // free until the gemm below
+          dropoutRow(s, static_cast<uint32_t>(bh * s.Lq + i0 + r), j0, bc, mult);
+          for (size_t j = 0; j < bc; ++j) sr[j] *= mult[j];
+        }
       }
       kt.gemmSmall(br, s.Dv, bc, T(1), S, bc, 1, V + j0 * s.Dv, s.Dv, T(1), O + i0 * s.Dv, s.Dv,
                    scratch);
@@ -139,7 +156,8 @@ void backwardOne(const Kernels<T>& kt, const AttentionShape& s, size_t bh, const
   T* vT = kT + lines(s.D * s.Lk);
   T* S = vT + lines(s.Dv * s.Lk);
   T* dP = S + lines(kRows * kCols);
-  T* delta = dP + lines(kRows * kCols);
+  T* mult = dP + lines(kRows * kCols);  // dropout multipliers of the block
+  T* delta = mult + lines(kRows * kCols);
   T* scratch = delta + lines(s.Lq);
   transpose(K, s.Lk, s.D, kT);
   transpose(V, s.Lk, s.Dv, vT);
@@ -161,17 +179,33 @@ void backwardOne(const Kernels<T>& kt, const AttentionShape& s, size_t bh, const
       const size_t bc = std::min(kCols, kEnd - j0);
       scoreBlock(kt, s, Q, kT, m0, i0, br, j0, bc, S, scratch);
       for (size_t r = 0; r < br; ++r) kt.expShiftSum(S + r * bc, S + r * bc, bc, LSE[i0 + r]);
-      // gV_j += P^T gOut_i
-      kt.gemmSmall(bc, s.Dv, br, T(1), S, 1, bc, GO + i0 * s.Dv, s.Dv, T(1), GV + j0 * s.Dv, s.Dv,
-                   scratch);
-      // dP = gOut_i V_j^T, then dS = P * (dP - delta) in place
+      const bool drop = s.dropoutP > 0;
+      if (drop) {
+        // The weights that reached the output, P * M (M the multipliers), go to dP for a while.
+        for (size_t r = 0; r < br; ++r) {
+          T* mr = mult + r * bc;
+          dropoutRow(s, static_cast<uint32_t>(bh * s.Lq + i0 + r), j0, bc, mr);
+          const T* pr = S + r * bc;
+          T* dr = dP + r * bc;
+          for (size_t j = 0; j < bc; ++j) dr[j] = pr[j] * mr[j];
+        }
+      }
+      // gV_j += (P * M)^T gOut_i
+      kt.gemmSmall(bc, s.Dv, br, T(1), drop ? dP : S, 1, bc, GO + i0 * s.Dv, s.Dv, T(1),
+                   GV + j0 * s.Dv, s.Dv, scratch);
+      // dP = (gOut_i V_j^T) * M, then dS = P * (dP - delta) in place
       kt.gemmSmall(br, bc, s.Dv, T(1), GO + i0 * s.Dv, s.Dv, 1, vT + j0, s.Lk, T(0), dP, bc,
                    scratch);
       for (size_t r = 0; r < br; ++r) {
         const T dr = delta[i0 + r];
-        T* pr = S + r * bc;
+        const T* pr = S + r * bc;
         T* gr = dP + r * bc;
-        for (size_t j = 0; j < bc; ++j) gr[j] = pr[j] * (gr[j] - dr);
+        if (drop) {
+          const T* mr = mult + r * bc;
+          for (size_t j = 0; j < bc; ++j) gr[j] = pr[j] * (gr[j] * mr[j] - dr);
+        } else {
+          for (size_t j = 0; j < bc; ++j) gr[j] = pr[j] * (gr[j] - dr);
+        }
       }
       // gQ_i += scale dS K_j; gK_j += scale dS^T Q_i
       kt.gemmSmall(br, s.D, bc, scale, dP, bc, 1, K + j0 * s.D, s.D, T(1), GQ + i0 * s.D, s.D,
@@ -212,7 +246,7 @@ void attentionBackward(const ExecContext& ctx, const AttentionShape& s, const T*
                        const T* v, const T* mask, const T* out, const T* lse, const T* gOut, T* gq,
                        T* gk, T* gv) {
   const Kernels<T>& kt = kernelsOf<T>(*ctx.simd);
-  const size_t need = lines(s.D * s.Lk) + lines(s.Dv * s.Lk) + 2 * lines(kRows * kCols) +
+  const size_t need = lines(s.D * s.Lk) + lines(s.Dv * s.Lk) + 3 * lines(kRows * kCols) +
                       lines(s.Lq) + scratchElems(s);
   perProblem<T>(ctx, s, need, [&](size_t bh, T* buf) {
     backwardOne(kt, s, bh, q, k, v, mask, out, lse, gOut, gq, gk, gv, buf);

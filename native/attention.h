@@ -11,6 +11,7 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 
 #include "exec_context.h"
 
@@ -25,9 +26,28 @@ struct AttentionShape {
   size_t maskB, maskH, maskI;
   bool causal;  // key j is hidden from query i when j > i (torch's top-left alignment)
   double scale;
+  // Dropout on the attention weights: weight (bh, i, j) is kept, times 1 / (1 - p), when
+  // dropoutHash(seed, bh*Lq + i, j) >= p * 2^32, else zeroed. The hash makes the mask a function
+  // of its position, so the backward regenerates it instead of storing Lq x Lk bits.
+  double dropoutP;
+  uint32_t seed;
 };
 
-// out [B, H, Lq, Dv] = softmax(scale * q k^T + mask) v, lse [B, H, Lq] = the log-sum-exp of each
+// murmur3's 32-bit finaliser, and the dropout hash built from it (lib/backend/js-attention.ts
+// computes the same values).
+inline uint32_t fmix32(uint32_t h) {
+  h ^= h >> 16;
+  h *= 0x85ebca6bu;
+  h ^= h >> 13;
+  h *= 0xc2b2ae35u;
+  h ^= h >> 16;
+  return h;
+}
+inline uint32_t dropoutHash(uint32_t seed, uint32_t row, uint32_t col) {
+  return fmix32(fmix32(seed ^ row) + col * 0x9e3779b9u);
+}
+
+// out [B, H, Lq, Dv] = dropout(softmax(scale * q k^T + mask)) v, lse [B, H, Lq] = the log-sum-exp of each
 // row of the masked scores (-inf for a row that sees no key; its output is NaN, as torch's).
 // q [B, H, Lq, D], k [B, H, Lk, D], v [B, H, Lk, Dv]. Uses workspace slot 0.
 template <typename T>

@@ -1,5 +1,6 @@
 // Fused attention bindings: sizes, mask strides and every array length are checked here; the
 // kernels (attention.h) trust them.
+#include <cstdint>
 #include <string>
 
 #include "addon.h"
@@ -8,7 +9,8 @@
 namespace bp {
 namespace {
 
-// Arguments 0..14: B, H, Lq, Lk, D, Dv, q, k, v, mask, maskB, maskH, maskI, causal, scale.
+// Arguments 0..16: B, H, Lq, Lk, D, Dv, q, k, v, mask, maskB, maskH, maskI, causal, scale,
+// dropoutP, seed.
 struct AttentionArgs {
   AttentionShape s;
   FloatArg q, k, v, mask;
@@ -50,6 +52,13 @@ AttentionArgs readAttention(Args& args) {
   }
   s.causal = args.boolean(13, "causal");
   s.scale = args.number(14, "scale");
+  s.dropoutP = args.number(15, "dropoutP");
+  if (!(s.dropoutP >= 0 && s.dropoutP <= 1))
+    args.rangeError(15, "dropoutP", "must be in [0, 1], got " + std::to_string(s.dropoutP));
+  const double seed = args.number(16, "seed");
+  if (!(seed >= 0 && seed <= 4294967295.0 && seed == static_cast<double>(static_cast<uint32_t>(seed))))
+    args.rangeError(16, "seed", "must be an integer in [0, 2^32)");
+  s.seed = static_cast<uint32_t>(seed);
   return a;
 }
 
@@ -62,10 +71,10 @@ FloatArg sized(Args& args, size_t i, const char* name, size_t need) {
 }  // namespace
 
 Napi::Value Addon::AttentionForward(const Napi::CallbackInfo& info) {
-  Args args(info, "attentionForward", 17, 17);
+  Args args(info, "attentionForward", 19, 19);
   const AttentionArgs a = readAttention(args);
-  const FloatArg out = sized(args, 15, "out", a.on);
-  const FloatArg lse = sized(args, 16, "lse", args.mul(args.mul(a.s.B, a.s.H), a.s.Lq));
+  const FloatArg out = sized(args, 17, "out", a.on);
+  const FloatArg lse = sized(args, 18, "lse", args.mul(args.mul(a.s.B, a.s.H), a.s.Lq));
   withDType(args, [&](auto t) {
     attentionForward(ctx_.exec(), a.s, a.q.as(t), a.k.as(t), a.v.as(t), a.mask.as(t), out.as(t),
                      lse.as(t));
@@ -74,14 +83,14 @@ Napi::Value Addon::AttentionForward(const Napi::CallbackInfo& info) {
 }
 
 Napi::Value Addon::AttentionBackward(const Napi::CallbackInfo& info) {
-  Args args(info, "attentionBackward", 21, 21);
+  Args args(info, "attentionBackward", 23, 23);
   const AttentionArgs a = readAttention(args);
-  const FloatArg out = sized(args, 15, "out", a.on);
-  const FloatArg lse = sized(args, 16, "lse", args.mul(args.mul(a.s.B, a.s.H), a.s.Lq));
-  const FloatArg gOut = sized(args, 17, "gOut", a.on);
-  const FloatArg gq = sized(args, 18, "gq", a.qn);
-  const FloatArg gk = sized(args, 19, "gk", a.kn);
-  const FloatArg gv = sized(args, 20, "gv", a.vn);
+  const FloatArg out = sized(args, 17, "out", a.on);
+  const FloatArg lse = sized(args, 18, "lse", args.mul(args.mul(a.s.B, a.s.H), a.s.Lq));
+  const FloatArg gOut = sized(args, 19, "gOut", a.on);
+  const FloatArg gq = sized(args, 20, "gq", a.qn);
+  const FloatArg gk = sized(args, 21, "gk", a.kn);
+  const FloatArg gv = sized(args, 22, "gv", a.vn);
   withDType(args, [&](auto t) {
     attentionBackward(ctx_.exec(), a.s, a.q.as(t), a.k.as(t), a.v.as(t), a.mask.as(t), out.as(t),
                       lse.as(t), gOut.as(t), gq.as(t), gk.as(t), gv.as(t));

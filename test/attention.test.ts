@@ -8,7 +8,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { Tensor, backend, grad } from '../lib/index.js';
 import * as F from '../lib/nn/functional.js';
 import { gradcheck, gradgradcheck } from '../lib/autograd/index.js';
-import { manualSeed } from '../lib/random.js';
+import { manualSeed, nextUint32 } from '../lib/random.js';
 import { jsBackend } from '../lib/backend/js.js';
 import type { NativeBackend } from '../lib/backend/native.js';
 import { Rng } from './support/random.js';
@@ -227,21 +227,65 @@ for (const b of backends) {
       for (const bt of [0, 1]) for (let d = 0; d < 3; d++) expect(out.data[bt * 6 + 3 + d]).toBeNaN();
     });
 
-    it('dropout draws from the global seed and equals the composed formula with that seed', () => {
+    it('dropout: the documented hash mask, the global seed, E[out] = v, gradcheck and gradgradcheck', () => {
       backend.use(b);
       const rng = new Rng(6);
-      const q = leaf(rng, [2, 4, 3]);
-      const k = leaf(rng, [2, 5, 3]);
-      const v = leaf(rng, [2, 5, 3]);
+      const q = leaf(rng, [2, 2, 4, 3]);
+      const k = leaf(rng, [2, 2, 70, 3]);
+      const v = leaf(rng, [2, 2, 70, 3]);
+      const p = 0.4;
       manualSeed(11);
-      const a = F.scaledDotProductAttention(q, k, v, { dropoutP: 0.4 });
+      const a = F.scaledDotProductAttention(q, k, v, { dropoutP: p });
       manualSeed(11);
-      const w = F.dropout(F.softmax(q.matmul(k.transpose(-2, -1)).mul(1 / Math.sqrt(3)), -1), 0.4);
-      const want = w.matmul(v);
-      expectClose(a.data, want.data, 1e-14, 'dropout 0.4');
-      const plain = F.scaledDotProductAttention(q, k, v);
-      expect(Array.from(a.data)).not.toEqual(Array.from(plain.data));
+      const again = F.scaledDotProductAttention(q, k, v, { dropoutP: p });
+      expect(Array.from(again.data)).toEqual(Array.from(a.data));
+      // The reference: the seed is the generator's next uint32; weight (row, j) is kept, times
+      // 1/(1-p), when murmur3-fmix32(fmix32(seed ^ row) + j * 0x9e3779b9) >= p * 2^32.
+      manualSeed(11);
+      const seed = nextUint32();
+      const fmix = (h: number): number => {
+        h = (h ^ (h >>> 16)) >>> 0;
+        h = Number((BigInt(h) * 0x85ebca6bn) % 4294967296n);
+        h = (h ^ (h >>> 13)) >>> 0;
+        h = Number((BigInt(h) * 0xc2b2ae35n) % 4294967296n);
+        return (h ^ (h >>> 16)) >>> 0;
+      };
+      const kept = (row: number, j: number): number =>
+        fmix((fmix((seed ^ row) >>> 0) + Number((BigInt(j) * 0x9e3779b9n) % 4294967296n)) % 4294967296) >= p * 2 ** 32
+          ? 1 / (1 - p)
+          : 0;
+      const want = new Float64Array(a.data.length);
+      for (let bh = 0; bh < 4; bh++) {
+        for (let i = 0; i < 4; i++) {
+          const s = Array.from({ length: 70 }, (_, j) => {
+            let dot = 0;
+            for (let d = 0; d < 3; d++) dot += q.data[(bh * 4 + i) * 3 + d] * k.data[(bh * 70 + j) * 3 + d];
+            return dot / Math.sqrt(3);
+          });
+          const m = Math.max(...s);
+          const z = s.reduce((acc, x) => acc + Math.exp(x - m), 0);
+          for (let j = 0; j < 70; j++) {
+            const w = (Math.exp(s[j] - m) / z) * kept(bh * 4 + i, j);
+            for (let d = 0; d < 3; d++) want[(bh * 4 + i) * 3 + d] += w * v.data[(bh * 70 + j) * 3 + d];
+          }
+        }
+      }
+      expectClose(a.data, want, 1e-12, 'dropout 0.4 against the hash reference');
+      // q = k = 0 gives uniform weights, v = 1 then gives the mean multiplier of each row: about 1.
+      const zeros = new Tensor(new Float64Array(2 * 64 * 4), [2, 64, 4]);
+      const ones = new Tensor(new Float64Array(2 * 4096 * 4).fill(1), [2, 4096, 4]);
+      const mean = F.scaledDotProductAttention(zeros, new Tensor(new Float64Array(2 * 4096 * 4), [2, 4096, 4]), ones, {
+        dropoutP: 0.3,
+      }).mean().item();
+      expect(Math.abs(mean - 1)).toBeLessThan(0.01);
       expect(Array.from(F.scaledDotProductAttention(q, k, v, { dropoutP: 1 }).data).every((x) => x === 0)).toBe(true);
+      const small = [leaf(rng, [2, 3, 2]), leaf(rng, [2, 5, 2]), leaf(rng, [2, 5, 3])];
+      const f = (x: Tensor, y: Tensor, z: Tensor): Tensor => {
+        manualSeed(3);
+        return F.scaledDotProductAttention(x, y, z, { dropoutP: 0.3, isCausal: true });
+      };
+      expect(gradcheck(f, small)).toBe(true);
+      expect(gradgradcheck(f, small)).toBe(true);
     });
 
     it('float32 agrees with float64 to float32 precision', () => {
@@ -277,12 +321,14 @@ describe.skipIf(native === null)('attention kernels: native against js at every 
   const nb = native as NativeBackend;
   const defaultLevel = native ? native.info().simd : 'scalar';
   afterAll(() => nb._setSimd(defaultLevel));
-  const shapes: [number, number, number, number, number, number, boolean, 'none' | 'rows' | 'full'][] = [
-    [1, 1, 1, 1, 1, 1, false, 'none'],
-    [2, 3, 17, 65, 5, 7, false, 'rows'],
-    [1, 2, 129, 129, 16, 16, true, 'full'],
-    [3, 1, 64, 64, 64, 64, true, 'none'],
-    [1, 1, 200, 33, 3, 1, false, 'full'],
+  const shapes: [number, number, number, number, number, number, boolean, 'none' | 'rows' | 'full', number][] = [
+    [1, 1, 1, 1, 1, 1, false, 'none', 0],
+    [2, 3, 17, 65, 5, 7, false, 'rows', 0],
+    [1, 2, 129, 129, 16, 16, true, 'full', 0],
+    [3, 1, 64, 64, 64, 64, true, 'none', 0],
+    [1, 1, 200, 33, 3, 1, false, 'full', 0],
+    [2, 2, 70, 90, 8, 4, true, 'rows', 0.25],
+    [1, 1, 33, 200, 5, 6, false, 'none', 0.9],
   ];
   for (const level of native ? nb._simdLevels() : []) {
     for (const [dtype, Arr, tol] of [
@@ -292,7 +338,7 @@ describe.skipIf(native === null)('attention kernels: native against js at every 
       it(`${level} ${dtype}`, () => {
         nb._setSimd(level);
         const rng = new Rng(12);
-        for (const [B, H, Lq, Lk, D, Dv, causal, maskKind] of shapes) {
+        for (const [B, H, Lq, Lk, D, Dv, causal, maskKind, drop] of shapes) {
           const fill = (n: number): Float32Array | Float64Array => Arr.from({ length: n }, () => rng.normal());
           const q = fill(B * H * Lq * D);
           const k = fill(B * H * Lk * D);
@@ -315,14 +361,14 @@ describe.skipIf(native === null)('attention kernels: native against js at every 
             const gk = new Arr(k.length);
             const gv = new Arr(v.length);
             const sc = 1 / Math.sqrt(D);
-            be.attentionForward(B, H, Lq, Lk, D, Dv, q, k, v, mask, ...strides, causal, sc, out, lse);
-            be.attentionBackward(B, H, Lq, Lk, D, Dv, q, k, v, mask, ...strides, causal, sc, out, lse, gOut, gq, gk, gv);
+            be.attentionForward(B, H, Lq, Lk, D, Dv, q, k, v, mask, ...strides, causal, sc, drop, 12345, out, lse);
+            be.attentionBackward(B, H, Lq, Lk, D, Dv, q, k, v, mask, ...strides, causal, sc, drop, 12345, out, lse, gOut, gq, gk, gv);
             return [out, lse, gq, gk, gv];
           };
           const want = run(jsBackend);
           const got = run(nb);
           ['out', 'lse', 'gq', 'gk', 'gv'].forEach((name, i) =>
-            expectClose(got[i], want[i], tol, `${level} ${dtype} ${name} of ${[B, H, Lq, Lk, D, Dv, causal, maskKind].join(',')}`),
+            expectClose(got[i], want[i], tol, `${level} ${dtype} ${name} of ${[B, H, Lq, Lk, D, Dv, causal, maskKind, drop].join(',')}`),
           );
         }
       });
@@ -334,14 +380,14 @@ describe.skipIf(native === null)('attention kernels: native against js at every 
     const out = new Float64Array(2 * 3 * 4);
     const lse = new Float64Array(6);
     for (const be of [nb, jsBackend]) {
-      expect(() => be.attentionForward(2, 1, 3, 3, 4, 4, q, q, q, null, 0, 0, 0, false, 1, out, new Float64Array(5))).toThrow(
+      expect(() => be.attentionForward(2, 1, 3, 3, 4, 4, q, q, q, null, 0, 0, 0, false, 1, 0, 0, out, new Float64Array(5))).toThrow(
         /attentionForward: .*lse\)? must have at least 6 elements, got 5/,
       );
-      expect(() => be.attentionForward(2, 1, 3, 0, 4, 4, q, q, q, null, 0, 0, 0, false, 1, out, lse)).toThrow(RangeError);
+      expect(() => be.attentionForward(2, 1, 3, 0, 4, 4, q, q, q, null, 0, 0, 0, false, 1, 0, 0, out, lse)).toThrow(RangeError);
       expect(() =>
-        be.attentionForward(2, 1, 3, 3, 4, 4, q, q, q, new Float64Array(7), 3, 0, 1, false, 1, out, lse),
+        be.attentionForward(2, 1, 3, 3, 4, 4, q, q, q, new Float64Array(7), 3, 0, 1, false, 1, 0, 0, out, lse),
       ).toThrow(/attentionForward: .*mask\)? must have at least 8 elements, got 7/);
-      expect(() => be.attentionForward(2, 1, 3, 3, 4, 4, q, new Float32Array(24), q, null, 0, 0, 0, false, 1, out, lse)).toThrow(
+      expect(() => be.attentionForward(2, 1, 3, 3, 4, 4, q, new Float32Array(24), q, null, 0, 0, 0, false, 1, 0, 0, out, lse)).toThrow(
         TypeError,
       );
     }

@@ -288,6 +288,8 @@ const SPECS: Spec[] = [
       size('maskStrideI', 3),
       bool('causal', false),
       num('scale', 0.7),
+      num('dropoutP', 0.25),
+      num('seed', 7),
       f('out', 16),
       f('lse', 8),
       ...(fn === 'attentionBackward' ? [f('gOut', 16), f('gq', 16), f('gk', 24), f('gv', 24)] : []),

@@ -78,6 +78,11 @@ const cases: Record<string, Case[]> = {
       F.scaledDotProductAttention(x(r, d, [2, 3, 4]), x(r, d, [2, 5, 4]), x(r, d, [2, 5, 4]), {
         attnMask: x(r, d, [3, 5]).detach(),
       }),
+    (r, d) =>
+      F.scaledDotProductAttention(x(r, d, [2, 4, 3]), x(r, d, [2, 6, 3]), x(r, d, [2, 6, 2]), {
+        dropoutP: 0.3,
+        isCausal: true,
+      }),
   ],
 };
 for (const [cell, G] of [

@@ -1,5 +1,6 @@
 // The js backend's attention kernels (assembled into jsBackend in js.ts): scaled-dot-product
-// attention forward and backward, one query row at a time in plain loops. A row's scores are
+// attention forward and backward (dropout from a position hash included), one query row at a
+// time in plain loops. A row's scores are
 // computed, used and dropped, so memory stays linear in the sequence length as in the native
 // tiled kernels (native/attention.cc), which are tested against these.
 
@@ -15,6 +16,24 @@ import {
   checkSize,
 } from './js-checks.js';
 
+/** murmur3's 32-bit finaliser. */
+function fmix32(h: number): number {
+  h ^= h >>> 16;
+  h = Math.imul(h, 0x85ebca6b);
+  h ^= h >>> 13;
+  h = Math.imul(h, 0xc2b2ae35);
+  h ^= h >>> 16;
+  return h >>> 0;
+}
+
+/**
+ * The dropout hash of the attention kernels (native/attention.h computes the same): weight
+ * (row = bh*Lq + i, col = j) is dropped when this is below p * 2^32. All arithmetic mod 2^32.
+ */
+export function attentionDropoutHash(seed: number, row: number, col: number): number {
+  return fmix32((fmix32((seed ^ row) >>> 0) + Math.imul(col, 0x9e3779b9)) >>> 0);
+}
+
 interface Problem {
   B: number;
   H: number;
@@ -28,6 +47,15 @@ interface Problem {
   maskI: number;
   causal: boolean;
   scale: number;
+  dropoutP: number;
+  seed: number;
+}
+
+/** The dropout multiplier of weight (bh, i, j): 1 / (1 - p) when kept, else 0 (1 without dropout). */
+function dropMult(p: Problem, bh: number, i: number, j: number): number {
+  if (p.dropoutP === 0) return 1;
+  const h = attentionDropoutHash(p.seed, (bh * p.Lq + i) >>> 0, j);
+  return h >= p.dropoutP * 4294967296 ? 1 / (1 - p.dropoutP) : 0;
 }
 
 /** Checks the arguments both kernels share (in the native binding's order). */
@@ -41,6 +69,8 @@ function checkProblem(
   strides: readonly unknown[],
   causal: unknown,
   scale: unknown,
+  dropoutP: unknown,
+  seed: unknown,
 ): Problem & { q: FloatArray; k: FloatArray; v: FloatArray; qn: number; kn: number; vn: number; on: number } {
   const names = ['batch', 'heads', 'lq', 'lk', 'd', 'dv'];
   sizes.forEach((s, i) => checkSize(op, names[i], s, i >= 3 ? 1 : 0));
@@ -62,7 +92,12 @@ function checkProblem(
   const m = checkOptional(op, 'mask', mask, q, last);
   checkBoolean(op, 'causal', causal);
   checkNumber(op, 'scale', scale);
-  return { B, H, Lq, Lk, D, Dv, mask: m, maskB, maskH, maskI, causal, scale, q, k, v, qn, kn, vn, on };
+  checkNumber(op, 'dropoutP', dropoutP);
+  if (!(dropoutP >= 0 && dropoutP <= 1)) throw new RangeError(`${op}: dropoutP must be in [0, 1], got ${dropoutP}`);
+  checkNumber(op, 'seed', seed);
+  if (!Number.isInteger(seed) || seed < 0 || seed > 4294967295)
+    throw new RangeError(`${op}: seed must be an integer in [0, 2^32), got ${seed}`);
+  return { B, H, Lq, Lk, D, Dv, mask: m, maskB, maskH, maskI, causal, scale, dropoutP, seed, q, k, v, qn, kn, vn, on };
 }
 
 /** Row i's masked scores of problem bh into p; returns their maximum. */
@@ -101,11 +136,13 @@ function attentionForward(
   maskI: number,
   causal: boolean,
   scale: number,
+  dropoutP: number,
+  seed: number,
   out: FloatArray,
   lse: FloatArray,
 ): void {
   const op = 'attentionForward';
-  const p = checkProblem(op, [batch, heads, lq, lk, d, dv], q, k, v, mask, [maskB, maskH, maskI], causal, scale);
+  const p = checkProblem(op, [batch, heads, lq, lk, d, dv], q, k, v, mask, [maskB, maskH, maskI], causal, scale, dropoutP, seed);
   checkLike(op, 'out', out, p.q);
   checkAtLeast(op, 'out', out, p.on);
   checkLike(op, 'lse', lse, p.q);
@@ -129,8 +166,9 @@ function attentionForward(
         const e = Math.exp(row[j] - m);
         if (e === 0) continue;
         l += e;
+        const w = e * dropMult(p, bh, i, j);
         const vo = (bh * Lk + j) * Dv;
-        for (let c = 0; c < Dv; c++) acc[c] += e * p.v[vo + c];
+        for (let c = 0; c < Dv; c++) acc[c] += w * p.v[vo + c];
       }
       for (let c = 0; c < Dv; c++) out[oo + c] = acc[c] / l;
       lse[bh * Lq + i] = m + Math.log(l);
@@ -154,6 +192,8 @@ function attentionBackward(
   maskI: number,
   causal: boolean,
   scale: number,
+  dropoutP: number,
+  seed: number,
   out: FloatArray,
   lse: FloatArray,
   gOut: FloatArray,
@@ -162,7 +202,7 @@ function attentionBackward(
   gv: FloatArray,
 ): void {
   const op = 'attentionBackward';
-  const p = checkProblem(op, [batch, heads, lq, lk, d, dv], q, k, v, mask, [maskB, maskH, maskI], causal, scale);
+  const p = checkProblem(op, [batch, heads, lq, lk, d, dv], q, k, v, mask, [maskB, maskH, maskI], causal, scale, dropoutP, seed);
   const arrays: [string, unknown, number][] = [
     ['out', out, p.on],
     ['lse', lse, batch * heads * lq],
@@ -196,12 +236,13 @@ function attentionBackward(
         const pj = Math.exp(row[j] - l);
         if (pj === 0) continue;
         const vo = (bh * Lk + j) * Dv;
+        const mult = dropMult(p, bh, i, j);
         let dp = 0;
         for (let c = 0; c < Dv; c++) {
-          gvAcc[j * Dv + c] += pj * gOut[oo + c];
+          gvAcc[j * Dv + c] += pj * mult * gOut[oo + c];
           dp += gOut[oo + c] * p.v[vo + c];
         }
-        const ds = scale * pj * (dp - delta);
+        const ds = scale * pj * (dp * mult - delta);
         const ko = (bh * Lk + j) * D;
         for (let c = 0; c < D; c++) {
           gqRow[c] += ds * p.k[ko + c];

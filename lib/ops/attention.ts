@@ -8,10 +8,14 @@
 // Backward, definition (createGraph): `attentionRule`, the composed formula (matmul, softmax,
 // matmul) written in Tensor ops, so double backward works; test/attention.test.ts checks that
 // both agree.
-// Dropout on the attention weights, and a float mask that requires a gradient, take the composed
-// path (matmul / softmax / dropout / matmul), whose dropout draws from the global generator.
+// Dropout on the attention weights runs inside the kernels: a seed drawn from the global
+// generator (manualSeed) picks the mask through a position hash, which the backward regenerates.
+// A float mask that requires a gradient takes the composed path (matmul / softmax / dropout /
+// matmul) instead, whose dropout draws its mask from the global generator element by element.
 
 import { kernels } from '../backend/index.js';
+import { attentionDropoutHash } from '../backend/js-attention.js';
+import { nextUint32 } from '../random.js';
 import type { FloatArray } from '../backend/types.js';
 import { Tensor } from '../tensor.js';
 import type { Grads, Node } from '../autograd/node.js';
@@ -34,7 +38,10 @@ export type AttentionMask = Tensor | BoolArray;
 export interface ScaledDotProductAttentionOptions {
   /** Broadcastable to [..., Lq, Lk]: a float mask added to the scores, or booleans (true = may attend). */
   attnMask?: AttentionMask | null;
-  /** Probability of zeroing an attention weight (applied whenever > 0, as torch's). */
+  /**
+   * Probability of zeroing an attention weight (applied whenever > 0, as torch's); the mask comes
+   * from a seed drawn from the global generator (manualSeed).
+   */
   dropoutP?: number;
   /** Hide key j from query i when j > i (top-left aligned, as torch's). */
   isCausal?: boolean;
@@ -130,6 +137,8 @@ interface AttentionSaved {
   strides: [number, number, number];
   causal: boolean;
   scale: number;
+  dropoutP: number;
+  seed: number;
   out: FloatArray;
   lse: FloatArray;
 }
@@ -179,6 +188,8 @@ function attentionFused(g: Tensor, node: Node<AttentionSaved>): Grads {
     ...s.strides,
     s.causal,
     s.scale,
+    s.dropoutP,
+    s.seed,
     s.out,
     s.lse,
     g.data,
@@ -197,13 +208,28 @@ function composedScores(q: Tensor, k: Tensor, mask: Tensor | null, causal: boole
   return s;
 }
 
-/** The gradients of softmax(scores) v in Tensor ops: the definition of the backward. */
+/** The kernels' dropout multipliers (1/(1-p) or 0) as a [..., Lq, Lk] tensor. */
+function dropoutMultipliers(s: AttentionSaved, lead: readonly number[], like: Tensor): Tensor {
+  const m = alloc(like.dtype, s.B * s.H * s.Lq * s.Lk);
+  const threshold = s.dropoutP * 4294967296;
+  const keep = 1 / (1 - s.dropoutP);
+  for (let row = 0; row < s.B * s.H * s.Lq; row++) {
+    for (let j = 0; j < s.Lk; j++) {
+      m[row * s.Lk + j] = attentionDropoutHash(s.seed, row >>> 0, j) >= threshold ? keep : 0;
+    }
+  }
+  return new Tensor(m, [...lead, s.Lq, s.Lk]);
+}
+
+/** The gradients of dropout(softmax(scores)) v in Tensor ops: the definition of the backward. */
 function attentionRule(g: Tensor, node: Node<AttentionSaved>): Grads {
   const [q, k, v] = node.inputs;
-  const { mask, causal, scale } = node.saved;
+  const { mask, causal, scale, dropoutP } = node.saved;
   const p = softmax(composedScores(q, k, mask, causal, scale), -1);
-  const gv = matmul(transpose(p, -2, -1), g);
-  const gp = matmul(g, transpose(v, -2, -1));
+  const drop = dropoutP > 0 ? dropoutMultipliers(node.saved, q.shape.slice(0, -2), q) : null;
+  const gv = matmul(transpose(drop === null ? p : p.mul(drop), -2, -1), g);
+  let gp = matmul(g, transpose(v, -2, -1));
+  if (drop !== null) gp = gp.mul(drop);
   const gs = p.mul(gp.sub(gp.mul(p).sum(-1, true))).mul(scale);
   const gq = matmul(gs, k);
   const gk = matmul(transpose(gs, -2, -1), q);
@@ -293,7 +319,7 @@ export function scaledDotProductAttention(
       throw new Error(`${op}: attnMask has shape ${shapeStr(ms)}, which does not broadcast to the scores ${shapeStr(target)}`);
     }
   }
-  if (dropoutP > 0 || (mask !== null && mask.requiresGrad)) {
+  if (mask !== null && mask.requiresGrad) {
     return composedAttention(query, key, value, mask, isCausal, scale, dropoutP);
   }
 
@@ -304,7 +330,26 @@ export function scaledDotProductAttention(
   if (mask !== null) [maskData, strides] = kernelMask(mask, lead, Lq, Lk);
   const out = allocOut(query.data, numel(lead) * Lq * Dv);
   const lse = allocOut(query.data, numel(lead) * Lq);
-  kernels().attentionForward(B, H, Lq, Lk, D, Dv, query.data, key.data, value.data, maskData, ...strides, isCausal, scale, out, lse);
+  const seed = dropoutP > 0 ? nextUint32() : 0;
+  kernels().attentionForward(
+    B,
+    H,
+    Lq,
+    Lk,
+    D,
+    Dv,
+    query.data,
+    key.data,
+    value.data,
+    maskData,
+    ...strides,
+    isCausal,
+    scale,
+    dropoutP,
+    seed,
+    out,
+    lse,
+  );
   const result = new Tensor(out, [...lead, Lq, Dv]);
   const inputs = [query, key, value];
   if (!willRecord(inputs)) return result;
@@ -320,6 +365,8 @@ export function scaledDotProductAttention(
     strides,
     causal: isCausal,
     scale,
+    dropoutP,
+    seed,
     out,
     lse,
   });
