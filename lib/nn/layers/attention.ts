@@ -138,28 +138,38 @@ export class MultiheadAttention extends Module {
       query = query.unsqueeze(1);
       key = key.unsqueeze(1);
       value = value.unsqueeze(1);
-    } else if (this.batchFirst) {
-      query = query.transpose(0, 1);
-      key = key.transpose(0, 1);
-      value = value.transpose(0, 1);
     }
+    // batchFirst inputs stay [N, seq, feature]: the head split below reads either layout, so
+    // no transposed copy of the inputs or the output is made.
+    const bf = this.batchFirst && !unbatched;
+    const seqAxis = bf ? 1 : 0;
+    const batchAxis = bf ? 0 : 1;
+    const layout = bf ? '[batch, seq, feature]' : '[seq, batch, feature]';
     if (query.ndim !== 3 || key.ndim !== 3 || value.ndim !== 3 || query.shape[2] !== this.embedDim) {
       throw new Error(
-        `${op}: query, key and value must be [seq, batch, feature] with query features ${this.embedDim}, got shapes ${shapeStr(query.shape)}, ${shapeStr(key.shape)} and ${shapeStr(value.shape)}`,
+        `${op}: query, key and value must be ${layout} with query features ${this.embedDim}, got shapes ${shapeStr(query.shape)}, ${shapeStr(key.shape)} and ${shapeStr(value.shape)}`,
       );
     }
-    const [L, N] = query.shape;
-    const S = key.shape[0];
-    if (key.shape[1] !== N || value.shape[0] !== S || value.shape[1] !== N || key.shape[2] !== this.kdim || value.shape[2] !== this.vdim) {
+    const L = query.shape[seqAxis];
+    const N = query.shape[batchAxis];
+    const S = key.shape[seqAxis];
+    if (
+      key.shape[batchAxis] !== N ||
+      value.shape[seqAxis] !== S ||
+      value.shape[batchAxis] !== N ||
+      key.shape[2] !== this.kdim ||
+      value.shape[2] !== this.vdim
+    ) {
       throw new Error(
-        `${op}: key ${shapeStr(key.shape)} and value ${shapeStr(value.shape)} do not fit query ${shapeStr(query.shape)} (kdim ${this.kdim}, vdim ${this.vdim})`,
+        `${op}: key ${shapeStr(key.shape)} and value ${shapeStr(value.shape)} do not fit query ${shapeStr(query.shape)} (${layout}, kdim ${this.kdim}, vdim ${this.vdim})`,
       );
     }
     const H = this.numHeads;
     const hd = this.headDim;
     const [wq, wk, wv, [bq, bk, bv]] = this.#projections();
-    // [seq, N, E] -> [N, H, seq, hd]
-    const heads = (x: Tensor, len: number): Tensor => x.reshape([len, N, H, hd]).permute([1, 2, 0, 3]);
+    // [seq, N, E] (or [N, seq, E]) -> [N, H, seq, hd]
+    const heads = (x: Tensor, len: number): Tensor =>
+      bf ? x.reshape([N, len, H, hd]).permute([0, 2, 1, 3]) : x.reshape([len, N, H, hd]).permute([1, 2, 0, 3]);
     const q = heads(linear(query, wq, bq), L);
     const k = heads(linear(key, wk, bk), S);
     const v = heads(linear(value, wv, bv), S);
@@ -182,9 +192,12 @@ export class MultiheadAttention extends Module {
       out = scaledDotProductAttention(q, k, v, { attnMask: mask, dropoutP: p, isCausal });
     }
     // [N, H, L, hd] -> [L, N, E]
-    let y = this.outProj.forward(out.permute([2, 0, 1, 3]).reshape([L, N, this.embedDim]));
+    // [N, H, L, hd] -> [L, N, E] (or [N, L, E])
+    const merged = bf
+      ? out.permute([0, 2, 1, 3]).reshape([N, L, this.embedDim])
+      : out.permute([2, 0, 1, 3]).reshape([L, N, this.embedDim]);
+    let y = this.outProj.forward(merged);
     if (unbatched) y = y.squeeze(1);
-    else if (this.batchFirst) y = y.transpose(0, 1);
     return [y, weights];
   }
 
