@@ -243,7 +243,13 @@ if (which !== 'lstm' && Number(opts.sample) > 0) {
     for (let i = 0; i < Number(opts.sample); i++) {
       const window = [...out.slice(-ctx)].map((ch) => index.get(ch) ?? 0);
       const logits = transformer.forward(tensor([window])).reshape([window.length, V]);
-      const p = F.softmax(logits.narrow(0, window.length - 1, 1).reshape([V]).div(0.7), 0).data;
+      const p = F.softmax(
+        logits
+          .narrow(0, window.length - 1, 1)
+          .reshape([V])
+          .div(0.7),
+        0,
+      ).data;
       let u = random();
       let c = 0;
       while (c < V - 1 && (u -= p[c]) > 0) c++;

@@ -3,8 +3,9 @@
 // the table's small GEMM (K transposed once per problem, so that its rows are the GEMM's
 // contiguous operand), adds the mask and the causal cut row by row, and turns the block into
 // probabilities with the table's expShiftSum; dropout multiplies the block by a mask regenerated
-// from a position hash (attention.h), so the backward needs no stored mask either. Everything a tile touches stays in L1/L2; the
-// per-ISA code is the table's (gemmSmall, expShiftSum), chosen at run time.
+// from a position hash (attention.h), so the backward needs no stored mask either. Everything a
+// tile touches stays in L1/L2; the per-ISA code is the table's (gemmSmall, expShiftSum), chosen at
+// run time.
 #include "attention.h"
 
 #include <algorithm>
@@ -66,9 +67,10 @@ void dropoutRow(const AttentionShape& s, uint32_t row, size_t j0, size_t n, T* m
   const double threshold = s.dropoutP * 4294967296.0;
   const T keep = static_cast<T>(1.0 / (1.0 - s.dropoutP));
   for (size_t j = 0; j < n; ++j)
-    mult[j] = static_cast<double>(dropoutHash(s.seed, row, static_cast<uint32_t>(j0 + j))) >= threshold
-                  ? keep
-                  : T(0);
+    mult[j] =
+        static_cast<double>(dropoutHash(s.seed, row, static_cast<uint32_t>(j0 + j))) >= threshold
+            ? keep
+            : T(0);
 }
 
 inline size_t scratchElems(const AttentionShape& s) {
@@ -139,8 +141,8 @@ void forwardOne(const Kernels<T>& kt, const AttentionShape& s, size_t bh, const 
 
 template <typename T>
 void backwardOne(const Kernels<T>& kt, const AttentionShape& s, size_t bh, const T* q, const T* k,
-                 const T* v, const T* mask, const T* out, const T* lse, const T* gOut, T* gq,
-                 T* gk, T* gv, T* buf) {
+                 const T* v, const T* mask, const T* out, const T* lse, const T* gOut, T* gq, T* gk,
+                 T* gv, T* buf) {
   const size_t qo = bh * s.Lq, ko = bh * s.Lk;
   const T* Q = q + qo * s.D;
   const T* K = k + ko * s.D;
@@ -236,9 +238,8 @@ void attentionForward(const ExecContext& ctx, const AttentionShape& s, const T* 
                       const T* v, const T* mask, T* out, T* lse) {
   const Kernels<T>& kt = kernelsOf<T>(*ctx.simd);
   const size_t need = lines(s.D * s.Lk) + lines(kRows * kCols) + 2 * lines(kRows) + scratchElems(s);
-  perProblem<T>(ctx, s, need, [&](size_t bh, T* buf) {
-    forwardOne(kt, s, bh, q, k, v, mask, out, lse, buf);
-  });
+  perProblem<T>(ctx, s, need,
+                [&](size_t bh, T* buf) { forwardOne(kt, s, bh, q, k, v, mask, out, lse, buf); });
 }
 
 template <typename T>
@@ -262,8 +263,7 @@ template void attentionBackward<float>(const ExecContext&, const AttentionShape&
                                        const float*, const float*, const float*, const float*,
                                        const float*, const float*, float*, float*, float*);
 template void attentionBackward<double>(const ExecContext&, const AttentionShape&, const double*,
-                                        const double*, const double*, const double*,
-                                        const double*, const double*, const double*, double*,
-                                        double*, double*);
+                                        const double*, const double*, const double*, const double*,
+                                        const double*, const double*, double*, double*, double*);
 
 }  // namespace bp

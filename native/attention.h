@@ -47,9 +47,9 @@ inline uint32_t dropoutHash(uint32_t seed, uint32_t row, uint32_t col) {
   return fmix32(fmix32(seed ^ row) + col * 0x9e3779b9u);
 }
 
-// out [B, H, Lq, Dv] = dropout(softmax(scale * q k^T + mask)) v, lse [B, H, Lq] = the log-sum-exp of each
-// row of the masked scores (-inf for a row that sees no key; its output is NaN, as torch's).
-// q [B, H, Lq, D], k [B, H, Lk, D], v [B, H, Lk, Dv]. Uses workspace slot 0.
+// out [B, H, Lq, Dv] = dropout(softmax(scale * q k^T + mask)) v, lse [B, H, Lq] = the log-sum-exp
+// of each row of the masked scores (-inf for a row that sees no key; its output is NaN, as
+// torch's). q [B, H, Lq, D], k [B, H, Lk, D], v [B, H, Lk, Dv]. Uses workspace slot 0.
 template <typename T>
 void attentionForward(const ExecContext& ctx, const AttentionShape& s, const T* q, const T* k,
                       const T* v, const T* mask, T* out, T* lse);

@@ -56,7 +56,8 @@ AttentionArgs readAttention(Args& args) {
   if (!(s.dropoutP >= 0 && s.dropoutP <= 1))
     args.rangeError(15, "dropoutP", "must be in [0, 1], got " + std::to_string(s.dropoutP));
   const double seed = args.number(16, "seed");
-  if (!(seed >= 0 && seed <= 4294967295.0 && seed == static_cast<double>(static_cast<uint32_t>(seed))))
+  if (!(seed >= 0 && seed <= 4294967295.0 &&
+        seed == static_cast<double>(static_cast<uint32_t>(seed))))
     args.rangeError(16, "seed", "must be an integer in [0, 2^32)");
   s.seed = static_cast<uint32_t>(seed);
   return a;

@@ -43,6 +43,5 @@ const KernelTable table = {
     {&unaryK<double>, &unaryBackwardK<double>, &binaryVVK<double>, &binaryVSK<double>,
      &reduceK<double>, &softmaxK<double>, &softmaxBackwardK<double>, &softmaxCrossEntropyK<double>,
      &sgdStepK<double>, &adamStepK<double>, &gemmMicroK<double, BP_GEMM_MR_F64, BP_GEMM_NV_F64>,
-     BP_GEMM_MR_F64, BP_GEMM_NV_F64* Vec<double>::L, &gemmSmallK<double>,
-     &expShiftSumK<double>},
+     BP_GEMM_MR_F64, BP_GEMM_NV_F64* Vec<double>::L, &gemmSmallK<double>, &expShiftSumK<double>},
 };

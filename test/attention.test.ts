@@ -107,7 +107,13 @@ const cases: Case[] = [
   { name: '3-D causal', q: [3, 6, 4], k: [3, 6, 4], v: [3, 6, 5], causal: true },
   { name: '2-D, L = 1', q: [1, 3], k: [1, 3], v: [1, 2] },
   { name: 'Lq = 1 against many keys', q: [2, 1, 5], k: [2, 9, 5], v: [2, 9, 5] },
-  { name: 'L = 130 (three tiles, a partial one) causal', q: [1, 2, 130, 8], k: [1, 2, 130, 8], v: [1, 2, 130, 8], causal: true },
+  {
+    name: 'L = 130 (three tiles, a partial one) causal',
+    q: [1, 2, 130, 8],
+    k: [1, 2, 130, 8],
+    v: [1, 2, 130, 8],
+    causal: true,
+  },
   { name: 'L = 70 x 150, no mask', q: [2, 70, 6], k: [2, 150, 6], v: [2, 150, 5] },
   {
     name: 'float mask [Lq, Lk] broadcast over batch and heads',
@@ -139,7 +145,9 @@ const cases: Case[] = [
     k: [2, 3, 11, 4],
     v: [2, 3, 11, 2],
     mask: (rng) => {
-      const m = Float64Array.from({ length: 2 * 3 * 9 * 11 }, (_, idx) => (idx % 11 !== 0 && rng.next() < 0.3 ? -Infinity : rng.normal()));
+      const m = Float64Array.from({ length: 2 * 3 * 9 * 11 }, (_, idx) =>
+        idx % 11 !== 0 && rng.next() < 0.3 ? -Infinity : rng.normal(),
+      );
       return { attnMask: new Tensor(m, [2, 3, 9, 11]), fn: (bh, i, j) => m[(bh * 9 + i) * 11 + j] };
     },
   },
@@ -200,8 +208,10 @@ for (const b of backends) {
       const k = leaf(rng, [2, 4, 2]);
       const v = leaf(rng, [2, 4, 3]);
       const mask = leaf(rng, [3, 4], { requiresGrad: false });
-      const f1 = (a: Tensor, bb: Tensor, cc: Tensor): Tensor => F.scaledDotProductAttention(a, bb, cc, { attnMask: mask });
-      const f2 = (a: Tensor, bb: Tensor, cc: Tensor): Tensor => F.scaledDotProductAttention(a, bb, cc, { isCausal: true });
+      const f1 = (a: Tensor, bb: Tensor, cc: Tensor): Tensor =>
+        F.scaledDotProductAttention(a, bb, cc, { attnMask: mask });
+      const f2 = (a: Tensor, bb: Tensor, cc: Tensor): Tensor =>
+        F.scaledDotProductAttention(a, bb, cc, { isCausal: true });
       for (const f of [f1, f2]) {
         expect(gradcheck(f, [q, k, v])).toBe(true);
         expect(gradgradcheck(f, [q, k, v])).toBe(true);
@@ -215,14 +225,21 @@ for (const b of backends) {
       const k = leaf(rng, [2, 4, 2]);
       const v = leaf(rng, [2, 4, 3]);
       const mask = leaf(rng, [3, 4]);
-      expect(gradcheck((a, bb, cc, m) => F.scaledDotProductAttention(a, bb, cc, { attnMask: m }), [q, k, v, mask])).toBe(true);
+      expect(
+        gradcheck((a, bb, cc, m) => F.scaledDotProductAttention(a, bb, cc, { attnMask: m }), [q, k, v, mask]),
+      ).toBe(true);
     });
 
     it('a row that sees no key is NaN, as in torch', () => {
       backend.use(b);
       const rng = new Rng(5);
       const q = leaf(rng, [2, 2, 3], { requiresGrad: false });
-      const out = F.scaledDotProductAttention(q, q, q, { attnMask: [[true, true], [false, false]] });
+      const out = F.scaledDotProductAttention(q, q, q, {
+        attnMask: [
+          [true, true],
+          [false, false],
+        ],
+      });
       expect(Number.isNaN(out.data[0])).toBe(false);
       for (const bt of [0, 1]) for (let d = 0; d < 3; d++) expect(out.data[bt * 6 + 3 + d]).toBeNaN();
     });
@@ -276,7 +293,9 @@ for (const b of backends) {
       const ones = new Tensor(new Float64Array(2 * 4096 * 4).fill(1), [2, 4096, 4]);
       const mean = F.scaledDotProductAttention(zeros, new Tensor(new Float64Array(2 * 4096 * 4), [2, 4096, 4]), ones, {
         dropoutP: 0.3,
-      }).mean().item();
+      })
+        .mean()
+        .item();
       expect(Math.abs(mean - 1)).toBeLessThan(0.01);
       expect(Array.from(F.scaledDotProductAttention(q, k, v, { dropoutP: 1 }).data).every((x) => x === 0)).toBe(true);
       const small = [leaf(rng, [2, 3, 2]), leaf(rng, [2, 5, 2]), leaf(rng, [2, 5, 3])];
@@ -339,7 +358,12 @@ describe.skipIf(native === null)('attention kernels: native against js at every 
         nb._setSimd(level);
         const rng = new Rng(12);
         for (const [B, H, Lq, Lk, D, Dv, causal, maskKind, drop] of shapes) {
-          const fill = (n: number): Float32Array | Float64Array => Arr.from({ length: n }, () => rng.normal());
+          const make = (n: number, f: (i: number) => number): Float32Array | Float64Array => {
+            const a = new Arr(n);
+            for (let i = 0; i < n; i++) a[i] = f(i);
+            return a;
+          };
+          const fill = (n: number): Float32Array | Float64Array => make(n, () => rng.normal());
           const q = fill(B * H * Lq * D);
           const k = fill(B * H * Lk * D);
           const v = fill(B * H * Lk * Dv);
@@ -348,10 +372,10 @@ describe.skipIf(native === null)('attention kernels: native against js at every 
           let mask: Float32Array | Float64Array | null = null;
           let strides: [number, number, number] = [0, 0, 0];
           if (maskKind === 'rows') {
-            mask = Arr.from({ length: B * Lk }, (_, i) => (i % Lk !== 0 && rng.next() < 0.3 ? -Infinity : 0));
+            mask = make(B * Lk, (i) => (i % Lk !== 0 && rng.next() < 0.3 ? -Infinity : 0));
             strides = [Lk, 0, 0];
           } else if (maskKind === 'full') {
-            mask = Arr.from({ length: B * H * Lq * Lk }, () => rng.normal());
+            mask = make(B * H * Lq * Lk, () => rng.normal());
             strides = [H * Lq * Lk, Lq * Lk, Lk];
           }
           const run = (be: typeof jsBackend): (Float32Array | Float64Array)[] => {
@@ -362,13 +386,40 @@ describe.skipIf(native === null)('attention kernels: native against js at every 
             const gv = new Arr(v.length);
             const sc = 1 / Math.sqrt(D);
             be.attentionForward(B, H, Lq, Lk, D, Dv, q, k, v, mask, ...strides, causal, sc, drop, 12345, out, lse);
-            be.attentionBackward(B, H, Lq, Lk, D, Dv, q, k, v, mask, ...strides, causal, sc, drop, 12345, out, lse, gOut, gq, gk, gv);
+            be.attentionBackward(
+              B,
+              H,
+              Lq,
+              Lk,
+              D,
+              Dv,
+              q,
+              k,
+              v,
+              mask,
+              ...strides,
+              causal,
+              sc,
+              drop,
+              12345,
+              out,
+              lse,
+              gOut,
+              gq,
+              gk,
+              gv,
+            );
             return [out, lse, gq, gk, gv];
           };
           const want = run(jsBackend);
           const got = run(nb);
           ['out', 'lse', 'gq', 'gk', 'gv'].forEach((name, i) =>
-            expectClose(got[i], want[i], tol, `${level} ${dtype} ${name} of ${[B, H, Lq, Lk, D, Dv, causal, maskKind, drop].join(',')}`),
+            expectClose(
+              got[i],
+              want[i],
+              tol,
+              `${level} ${dtype} ${name} of ${[B, H, Lq, Lk, D, Dv, causal, maskKind, drop].join(',')}`,
+            ),
           );
         }
       });
@@ -380,16 +431,18 @@ describe.skipIf(native === null)('attention kernels: native against js at every 
     const out = new Float64Array(2 * 3 * 4);
     const lse = new Float64Array(6);
     for (const be of [nb, jsBackend]) {
-      expect(() => be.attentionForward(2, 1, 3, 3, 4, 4, q, q, q, null, 0, 0, 0, false, 1, 0, 0, out, new Float64Array(5))).toThrow(
-        /attentionForward: .*lse\)? must have at least 6 elements, got 5/,
+      expect(() =>
+        be.attentionForward(2, 1, 3, 3, 4, 4, q, q, q, null, 0, 0, 0, false, 1, 0, 0, out, new Float64Array(5)),
+      ).toThrow(/attentionForward: .*lse\)? must have at least 6 elements, got 5/);
+      expect(() => be.attentionForward(2, 1, 3, 0, 4, 4, q, q, q, null, 0, 0, 0, false, 1, 0, 0, out, lse)).toThrow(
+        RangeError,
       );
-      expect(() => be.attentionForward(2, 1, 3, 0, 4, 4, q, q, q, null, 0, 0, 0, false, 1, 0, 0, out, lse)).toThrow(RangeError);
       expect(() =>
         be.attentionForward(2, 1, 3, 3, 4, 4, q, q, q, new Float64Array(7), 3, 0, 1, false, 1, 0, 0, out, lse),
       ).toThrow(/attentionForward: .*mask\)? must have at least 8 elements, got 7/);
-      expect(() => be.attentionForward(2, 1, 3, 3, 4, 4, q, new Float32Array(24), q, null, 0, 0, 0, false, 1, 0, 0, out, lse)).toThrow(
-        TypeError,
-      );
+      expect(() =>
+        be.attentionForward(2, 1, 3, 3, 4, 4, q, new Float32Array(24), q, null, 0, 0, 0, false, 1, 0, 0, out, lse),
+      ).toThrow(TypeError);
     }
   });
 });

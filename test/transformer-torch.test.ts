@@ -84,7 +84,9 @@ function ourMask(m: Mask | undefined): Tensor | BoolArray | null {
 }
 
 const boolMask = (shape: [number, number], hide: (i: number, j: number) => boolean): Mask => ({
-  data: Array.from({ length: shape[0] * shape[1] }, (_, idx) => (hide(Math.floor(idx / shape[1]), idx % shape[1]) ? 1 : 0)),
+  data: Array.from({ length: shape[0] * shape[1] }, (_, idx) =>
+    hide(Math.floor(idx / shape[1]), idx % shape[1]) ? 1 : 0,
+  ),
   shape,
   bool: true,
 });
@@ -170,7 +172,8 @@ const cases: Case[] = [
 
 function close(a: ArrayLike<number>, b: number[], what: string): void {
   expect(a.length, what).toBe(b.length);
-  for (let i = 0; i < b.length; i++) expect(Math.abs(a[i] - b[i]), `${what} [${i}]: ${a[i]} vs ${b[i]}`).toBeLessThan(1e-10);
+  for (let i = 0; i < b.length; i++)
+    expect(Math.abs(a[i] - b[i]), `${what} [${i}]: ${a[i]} vs ${b[i]}`).toBeLessThan(1e-10);
 }
 
 type TorchResults = Record<
@@ -203,9 +206,15 @@ describe.skipIf(!hasTorch)(`MultiheadAttention and TransformerEncoder against Py
             averageAttnWeights: c.average ?? true,
           });
         } else if (c.kind === 'layer') {
-          out = (module as nn.TransformerEncoderLayer).forward(inputs[0], { srcMask: ourMask(mask), srcKeyPaddingMask: ourMask(kpm) });
+          out = (module as nn.TransformerEncoderLayer).forward(inputs[0], {
+            srcMask: ourMask(mask),
+            srcKeyPaddingMask: ourMask(kpm),
+          });
         } else {
-          out = (module as nn.TransformerEncoder).forward(inputs[0], { mask: ourMask(mask), srcKeyPaddingMask: ourMask(kpm) });
+          out = (module as nn.TransformerEncoder).forward(inputs[0], {
+            mask: ourMask(mask),
+            srcKeyPaddingMask: ourMask(kpm),
+          });
         }
         const g = randn(out.shape, f64);
         let loss = out.mul(g).sum();
@@ -217,7 +226,9 @@ describe.skipIf(!hasTorch)(`MultiheadAttention and TransformerEncoder against Py
         ...c.torchArgs,
         name: c.name,
         kind: c.kind,
-        sd: Object.fromEntries(Object.entries(module.stateDict()).map(([k, v]) => [k, { data: [...v.data], shape: v.shape }])),
+        sd: Object.fromEntries(
+          Object.entries(module.stateDict()).map(([k, v]) => [k, { data: [...v.data], shape: v.shape }]),
+        ),
         inputs: inputs.map((x) => ({ data: [...x.data], shape: x.shape })),
         mask,
         kpm,
@@ -242,7 +253,8 @@ describe.skipIf(!hasTorch)(`MultiheadAttention and TransformerEncoder against Py
         inputs.forEach((x, j) => close(x.grad!.data, t.gin[j], `${c.name}: gradient of input ${j}`));
         const ours = Object.fromEntries(module.namedParameters());
         expect(Object.keys(ours).sort(), `${c.name}: parameters`).toEqual(Object.keys(t.gp).sort());
-        for (const [name, gp] of Object.entries(t.gp)) close(ours[name].grad!.data, gp, `${c.name}: gradient of ${name}`);
+        for (const [name, gp] of Object.entries(t.gp))
+          close(ours[name].grad!.data, gp, `${c.name}: gradient of ${name}`);
       });
     });
   }
@@ -273,9 +285,13 @@ with torch.no_grad():
     const want = JSON.parse(r.stdout) as { out: number[]; causal: number[] };
     for (const b of backends) {
       backend.use(b);
-      const enc = new nn.TransformerEncoder(new nn.TransformerEncoderLayer(16, 4, { dimFeedforward: 32, activation: 'gelu' }), 2, {
-        norm: new nn.LayerNorm(16),
-      });
+      const enc = new nn.TransformerEncoder(
+        new nn.TransformerEncoderLayer(16, 4, { dimFeedforward: 32, activation: 'gelu' }),
+        2,
+        {
+          norm: new nn.LayerNorm(16),
+        },
+      );
       enc.loadStateDict(load(path).tensors);
       enc.eval();
       const input = new Tensor(Float32Array.from(x), [4, 2, 16]);

@@ -87,7 +87,9 @@ function layerRef(l: nn.TransformerEncoderLayer, x: Mat, hide: (i: number, j: nu
     sd['norm1.bias'],
     eps,
   );
-  const a = lin(h, matOf(sd['linear1.weight'], ff, E), [...sd['linear1.bias'].data]).map((r) => r.map((v) => Math.max(v, 0)));
+  const a = lin(h, matOf(sd['linear1.weight'], ff, E), [...sd['linear1.bias'].data]).map((r) =>
+    r.map((v) => Math.max(v, 0)),
+  );
   const f = lin(a, matOf(sd['linear2.weight'], E, ff), [...sd['linear2.bias'].data]);
   return layerNormRef(
     h.map((r, i) => r.map((v, j) => v + f[i][j])),
@@ -104,7 +106,9 @@ const seqOf = (t: Tensor, n: number): Mat => {
 };
 
 function expectMatClose(got: Mat, want: Mat, tol: number, what: string): void {
-  got.forEach((row, i) => row.forEach((v, j) => expect(Math.abs(v - want[i][j]), `${what} [${i}, ${j}]`).toBeLessThan(tol)));
+  got.forEach((row, i) =>
+    row.forEach((v, j) => expect(Math.abs(v - want[i][j]), `${what} [${i}, ${j}]`).toBeLessThan(tol)),
+  );
 }
 
 for (const b of backends) {
@@ -138,7 +142,13 @@ for (const b of backends) {
       const rng = new Rng(4);
       const x = leaf(rng, [5, 2, 6]);
       const y = l.forward(x, { isCausal: true });
-      for (let n = 0; n < 2; n++) expectMatClose(seqOf(y, n), layerRef(l, seqOf(x, n), (i, j) => j > i), 1e-12, `batch ${n}`);
+      for (let n = 0; n < 2; n++)
+        expectMatClose(
+          seqOf(y, n),
+          layerRef(l, seqOf(x, n), (i, j) => j > i),
+          1e-12,
+          `batch ${n}`,
+        );
       const floatCausal = new Tensor(
         Float64Array.from({ length: 25 }, (_, idx) => (idx % 5 > Math.floor(idx / 5) ? -Infinity : 0)),
         [5, 5],
@@ -151,7 +161,13 @@ for (const b of backends) {
       backend.use(b);
       manualSeed(5);
       const m = new nn.MultiheadAttention(4, 2, { ...f64, batchFirst: true });
-      const l = new nn.TransformerEncoderLayer(4, 2, { ...f64, dimFeedforward: 6, dropout: 0, activation: 'gelu', normFirst: true });
+      const l = new nn.TransformerEncoderLayer(4, 2, {
+        ...f64,
+        dimFeedforward: 6,
+        dropout: 0,
+        activation: 'gelu',
+        normFirst: true,
+      });
       const rng = new Rng(6);
       const x = leaf(rng, [2, 3, 4]);
       const kpm = [
@@ -164,21 +180,33 @@ for (const b of backends) {
       expect(gradcheck((t) => l.forward(t, { isCausal: true }), [xs])).toBe(true);
       // The parameters themselves: gradcheck perturbs them in place, the module reads them.
       const xd = x.detach();
-      expect(gradcheck(() => m.forward(xd, xd, xd, { needWeights: false })[0], [m.inProjWeight!, m.outProj.weight])).toBe(true);
+      expect(
+        gradcheck(() => m.forward(xd, xd, xd, { needWeights: false })[0], [m.inProjWeight!, m.outProj.weight]),
+      ).toBe(true);
     });
 
     it("torch's state_dict names, order and initialisation; the encoder's layers start equal", () => {
       backend.use(b);
       manualSeed(7);
       const m = new nn.MultiheadAttention(8, 2);
-      expect(Object.keys(m.stateDict())).toEqual(['in_proj_weight', 'in_proj_bias', 'out_proj.weight', 'out_proj.bias']);
+      expect(Object.keys(m.stateDict())).toEqual([
+        'in_proj_weight',
+        'in_proj_bias',
+        'out_proj.weight',
+        'out_proj.bias',
+      ]);
       const bound = Math.sqrt(6 / (8 + 24)); // xavier_uniform_ on [3E, E]
       const wv = [...m.inProjWeight!.data];
       expect(Math.max(...wv.map(Math.abs))).toBeLessThanOrEqual(bound);
       expect(Math.max(...wv.map(Math.abs))).toBeGreaterThan(0.9 * bound);
       expect([...m.inProjBias!.data, ...m.outProj.bias!.data].every((v) => v === 0)).toBe(true);
       const sep = new nn.MultiheadAttention(8, 2, { kdim: 3, vdim: 5, bias: false });
-      expect(Object.keys(sep.stateDict())).toEqual(['q_proj_weight', 'k_proj_weight', 'v_proj_weight', 'out_proj.weight']);
+      expect(Object.keys(sep.stateDict())).toEqual([
+        'q_proj_weight',
+        'k_proj_weight',
+        'v_proj_weight',
+        'out_proj.weight',
+      ]);
       const enc = new nn.TransformerEncoder(new nn.TransformerEncoderLayer(8, 2, { dimFeedforward: 16 }), 2, {
         norm: new nn.LayerNorm(8),
       });
@@ -197,7 +225,12 @@ for (const b of backends) {
         'norm2.weight',
         'norm2.bias',
       ];
-      expect(keys).toEqual([...layerKeys.map((k) => `layers.0.${k}`), ...layerKeys.map((k) => `layers.1.${k}`), 'norm.weight', 'norm.bias']);
+      expect(keys).toEqual([
+        ...layerKeys.map((k) => `layers.0.${k}`),
+        ...layerKeys.map((k) => `layers.1.${k}`),
+        'norm.weight',
+        'norm.bias',
+      ]);
       const sd = enc.stateDict();
       for (const k of layerKeys) expect([...sd[`layers.0.${k}`].data]).toEqual([...sd[`layers.1.${k}`].data]);
     });
@@ -217,13 +250,21 @@ for (const b of backends) {
 
     it('errors name the module and the shapes', () => {
       backend.use(b);
-      expect(() => new nn.MultiheadAttention(6, 4)).toThrow(/numHeads \(4\) must be a positive divisor of embedDim \(6\)/);
+      expect(() => new nn.MultiheadAttention(6, 4)).toThrow(
+        /numHeads \(4\) must be a positive divisor of embedDim \(6\)/,
+      );
       const m = new nn.MultiheadAttention(4, 2);
       const rng = new Rng(10);
       const x = leaf(rng, [3, 2, 4], { dtype: 'float32' });
-      expect(() => m.forward(x, x, x, { attnMask: [[true]] })).toThrow(/attnMask must be \[3, 3\] or \[4, 3, 3\], got \[1, 1\]/);
-      expect(() => m.forward(x, x, x, { keyPaddingMask: [[true, false]] })).toThrow(/keyPaddingMask must be \[2, 3\], got \[1, 2\]/);
-      expect(() => m.forward(x, leaf(rng, [3, 2, 5], { dtype: 'float32' }), x)).toThrow(/MultiheadAttention: key \[3, 2, 5\]/);
+      expect(() => m.forward(x, x, x, { attnMask: [[true]] })).toThrow(
+        /attnMask must be \[3, 3\] or \[4, 3, 3\], got \[1, 1\]/,
+      );
+      expect(() => m.forward(x, x, x, { keyPaddingMask: [[true, false]] })).toThrow(
+        /keyPaddingMask must be \[2, 3\], got \[1, 2\]/,
+      );
+      expect(() => m.forward(x, leaf(rng, [3, 2, 5], { dtype: 'float32' }), x)).toThrow(
+        /MultiheadAttention: key \[3, 2, 5\]/,
+      );
     });
   });
 }

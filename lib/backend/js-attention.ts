@@ -142,7 +142,19 @@ function attentionForward(
   lse: FloatArray,
 ): void {
   const op = 'attentionForward';
-  const p = checkProblem(op, [batch, heads, lq, lk, d, dv], q, k, v, mask, [maskB, maskH, maskI], causal, scale, dropoutP, seed);
+  const p = checkProblem(
+    op,
+    [batch, heads, lq, lk, d, dv],
+    q,
+    k,
+    v,
+    mask,
+    [maskB, maskH, maskI],
+    causal,
+    scale,
+    dropoutP,
+    seed,
+  );
   checkLike(op, 'out', out, p.q);
   checkAtLeast(op, 'out', out, p.on);
   checkLike(op, 'lse', lse, p.q);
@@ -202,7 +214,19 @@ function attentionBackward(
   gv: FloatArray,
 ): void {
   const op = 'attentionBackward';
-  const p = checkProblem(op, [batch, heads, lq, lk, d, dv], q, k, v, mask, [maskB, maskH, maskI], causal, scale, dropoutP, seed);
+  const p = checkProblem(
+    op,
+    [batch, heads, lq, lk, d, dv],
+    q,
+    k,
+    v,
+    mask,
+    [maskB, maskH, maskI],
+    causal,
+    scale,
+    dropoutP,
+    seed,
+  );
   const arrays: [string, unknown, number][] = [
     ['out', out, p.on],
     ['lse', lse, batch * heads * lq],

@@ -102,7 +102,9 @@ export function additiveMask(
   if (mask === null || mask === undefined) return null;
   if (mask instanceof Tensor) {
     if (mask.dtype !== like.dtype) {
-      throw new TypeError(`${op}: ${name} is ${mask.dtype} but the query is ${like.dtype}; convert one with .to(dtype)`);
+      throw new TypeError(
+        `${op}: ${name} is ${mask.dtype} but the query is ${like.dtype}; convert one with .to(dtype)`,
+      );
     }
     return mask;
   }
@@ -148,7 +150,12 @@ interface AttentionSaved {
  * (the leading dims but the last), head (the last leading dim) and query row. A mask whose
  * broadcast does not fit that view, or that broadcasts along the keys, is expanded first.
  */
-function kernelMask(mask: Tensor, lead: readonly number[], lq: number, lk: number): [FloatArray, [number, number, number]] {
+function kernelMask(
+  mask: Tensor,
+  lead: readonly number[],
+  lq: number,
+  lk: number,
+): [FloatArray, [number, number, number]] {
   const full = [...lead, lq, lk];
   const nd = full.length;
   if (mask.shape.length > nd) throw new Error('unreachable: mask rank checked by the caller');
@@ -313,10 +320,11 @@ export function scaledDotProductAttention(
     const target = [...lead, Lq, Lk];
     const ms = mask.shape;
     const fits =
-      ms.length <= target.length &&
-      ms.every((s, i) => s === 1 || s === target[target.length - ms.length + i]);
+      ms.length <= target.length && ms.every((s, i) => s === 1 || s === target[target.length - ms.length + i]);
     if (!fits) {
-      throw new Error(`${op}: attnMask has shape ${shapeStr(ms)}, which does not broadcast to the scores ${shapeStr(target)}`);
+      throw new Error(
+        `${op}: attnMask has shape ${shapeStr(ms)}, which does not broadcast to the scores ${shapeStr(target)}`,
+      );
     }
   }
   if (mask !== null && mask.requiresGrad) {

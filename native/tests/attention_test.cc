@@ -54,8 +54,9 @@ void run(const bp::ExecContext& ctx, const Case& k, Rng& rng) {
   Buf<T> q = normalBuf<T>(rng, P * k.Lq * k.D), kk = normalBuf<T>(rng, P * k.Lk * k.D);
   Buf<T> v = normalBuf<T>(rng, P * k.Lk * k.Dv), g = normalBuf<T>(rng, P * k.Lq * k.Dv);
   const double ninf = -std::numeric_limits<double>::infinity();
-  bp::AttentionShape s{k.B, k.H, k.Lq, k.Lk, k.D, k.Dv, 0, 0, 0, k.causal, 1 / std::sqrt(double(k.D)),
-                       k.dropoutP, 987654321u};
+  bp::AttentionShape s{
+      k.B,        k.H,       k.Lq, k.Lk, k.D, k.Dv, 0, 0, 0, k.causal, 1 / std::sqrt(double(k.D)),
+      k.dropoutP, 987654321u};
   Buf<T> mask(k.mask == 0 ? 0 : k.mask == 1 ? k.B * k.Lk : P * k.Lq * k.Lk);
   if (k.mask == 1) {
     for (size_t i = 0; i < mask.size(); ++i)

@@ -80,7 +80,9 @@ export class MultiheadAttention extends Module {
     if (!Number.isInteger(embedDim) || embedDim <= 0)
       throw new RangeError(`MultiheadAttention: embedDim must be a positive integer, got ${embedDim}`);
     if (!Number.isInteger(numHeads) || numHeads <= 0 || embedDim % numHeads !== 0)
-      throw new RangeError(`MultiheadAttention: numHeads (${numHeads}) must be a positive divisor of embedDim (${embedDim})`);
+      throw new RangeError(
+        `MultiheadAttention: numHeads (${numHeads}) must be a positive divisor of embedDim (${embedDim})`,
+      );
     const p = options.dropout ?? 0;
     if (!(typeof p === 'number' && p >= 0 && p <= 1))
       throw new RangeError(`MultiheadAttention: dropout must be in [0, 1], got ${String(p)}`);
@@ -130,7 +132,12 @@ export class MultiheadAttention extends Module {
    * value [S, N, vdim]. Returns [output shaped like query, weights [N, L, S] (averaged) or
    * [N, heads, L, S], or null when needWeights is false].
    */
-  forward(query: Tensor, key: Tensor, value: Tensor, opts: MultiheadAttentionForwardOptions = {}): [Tensor, Tensor | null] {
+  forward(
+    query: Tensor,
+    key: Tensor,
+    value: Tensor,
+    opts: MultiheadAttentionForwardOptions = {},
+  ): [Tensor, Tensor | null] {
     const op = 'MultiheadAttention';
     const { needWeights = true, averageAttnWeights = true, isCausal = false } = opts;
     const unbatched = query.ndim === 2;
