@@ -1,6 +1,6 @@
 // Attention and Transformer training, against the composed formula and PyTorch 1.13.
 //
-//   npm run compile && npm run bench -- transformer [steps=30]
+//   npm run compile && npm run bench -- transformer [steps=30] [lengths=128,512,2048]
 //
 // 1. Scaled-dot-product attention forward + backward at B=8, H=8, E=64, float32, one thread,
 //    L = 128, 512, 2048: the fused kernel (F.scaledDotProductAttention) against the composed
@@ -123,6 +123,7 @@ const mib = (/** @type {number | undefined} */ b) => (b === undefined ? '—' : 
 /** @param {string[]} [args] */
 export async function main(args = []) {
   const steps = Number(args[0] ?? 30);
+  const lengths = (args[1] ?? LENGTHS.join(',')).split(',').map(Number);
   console.log(machineLine());
   console.log('The machine may be shared with other jobs: compare the ratios, not the absolute figures.');
   const loadBefore = loadavg()[0];
@@ -130,7 +131,7 @@ export async function main(args = []) {
 
   console.log(`\nAttention forward + backward, B=${B}, H=${H}, E=${E}, float32, 1 thread (seconds, best of runs)\n`);
   const rows = [];
-  for (const L of LENGTHS) {
+  for (const L of lengths) {
     const ours = run(process.execPath, ['--expose-gc', self, '--attention', String(L), '1', String(reps(L))]);
     const torch = run('/usr/bin/python3', [py, 'attention', String(L), '1', String(reps(L))]);
     rows.push([
