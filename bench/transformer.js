@@ -118,7 +118,7 @@ async function trainWorker(threads, steps) {
   console.log(JSON.stringify({ sps: Bt / best, msPerStep: best * 1e3 }));
 }
 
-const mib = (/** @type {number | undefined} */ b) => (b === undefined ? '—' : (b / 2 ** 20).toFixed(1));
+const kib = (/** @type {number | undefined} */ b) => (b === undefined ? '—' : f0(b / 1024));
 
 /** @param {string[]} [args] */
 export async function main(args = []) {
@@ -141,9 +141,9 @@ export async function main(args = []) {
       torch.error ? `failed: ${torch.error}` : fmt(torch.seconds, 4),
       ours.error ? '—' : `${fmt(ours.ratio, 2)}x`,
       ours.error || torch.error ? '—' : `${fmt(torch.seconds / ours.fused, 2)}x`,
-      mib(ours.saved?.fused),
-      mib(ours.saved?.composed),
-      mib(torch.savedBytes),
+      kib(ours.saved?.fused),
+      kib(ours.saved?.composed),
+      kib(torch.savedBytes),
     ]);
   }
   console.log(
@@ -155,9 +155,9 @@ export async function main(args = []) {
         'PyTorch composed s',
         'composed/fused (median pair)',
         'PyTorch/fused',
-        'fused saved MiB',
-        'composed saved MiB',
-        'PyTorch saved MiB',
+        'fused saved KiB',
+        'composed saved KiB',
+        'PyTorch saved KiB',
       ],
       rows,
     ),
