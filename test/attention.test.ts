@@ -5,7 +5,7 @@
 // dtypes; gradcheck and gradgradcheck (the composed rule); dropout with the global seed; errors.
 
 import { afterAll, describe, expect, it } from 'vitest';
-import { Tensor, backend, grad } from '../lib/index.js';
+import { Tensor, backend, grad, tensor } from '../lib/index.js';
 import * as F from '../lib/nn/functional.js';
 import { gradcheck, gradgradcheck } from '../lib/autograd/index.js';
 import { manualSeed, nextUint32 } from '../lib/random.js';
@@ -228,6 +228,29 @@ for (const b of backends) {
       expect(
         gradcheck((a, bb, cc, m) => F.scaledDotProductAttention(a, bb, cc, { attnMask: m }), [q, k, v, mask]),
       ).toBe(true);
+    });
+
+    it("a bool tensor mask (dtype 'bool') equals the nested booleans and the -inf float mask", () => {
+      backend.use(b);
+      const rng = new Rng(15);
+      const q = leaf(rng, [2, 3, 4], { requiresGrad: false });
+      const k = leaf(rng, [2, 5, 4], { requiresGrad: false });
+      const keep = [
+        [true, false, true, true, false],
+        [true, true, false, true, true],
+        [false, true, true, true, true],
+      ];
+      const boolT = tensor(keep);
+      expect(boolT.dtype).toBe('bool');
+      const floatMask = new Tensor(
+        Float64Array.from(keep.flat(), (x) => (x ? 0 : -Infinity)),
+        [3, 5],
+      );
+      const a = F.scaledDotProductAttention(q, k, k, { attnMask: boolT });
+      const c = F.scaledDotProductAttention(q, k, k, { attnMask: keep });
+      const d = F.scaledDotProductAttention(q, k, k, { attnMask: floatMask });
+      expect(Array.from(a.data)).toEqual(Array.from(d.data));
+      expect(Array.from(c.data)).toEqual(Array.from(d.data));
     });
 
     it('a row that sees no key is NaN, as in torch', () => {

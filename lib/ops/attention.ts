@@ -20,18 +20,30 @@ import type { FloatArray } from '../backend/types.js';
 import { Tensor } from '../tensor.js';
 import type { Grads, Node } from '../autograd/node.js';
 import { defineOp } from './registry.js';
-import { alloc, allocOut, checkTensor, isArray, numel, record, sameShape, shapeStr, willRecord } from './util.js';
+import {
+  allocLike,
+  allocOut,
+  checkTensor,
+  floatData,
+  isArray,
+  numel,
+  record,
+  sameShape,
+  shapeStr,
+  willRecord,
+} from './util.js';
 import { matmul } from './matmul.js';
 import { dropout, softmax } from './activation.js';
 import { expand } from './reduce.js';
 import { transpose } from './shape.js';
 
-/** Nested JS booleans, `[[true, false], [true, true]]`: a bool mask without a bool tensor. */
+/** Nested JS booleans, `[[true, false], [true, true]]`: the same as a bool tensor of them. */
 export type BoolArray = readonly (boolean | BoolArray)[];
 
 /**
- * An attention mask: a float tensor added to the scores, or booleans with torch's polarity for
- * the argument it is passed as (attnMask: true = may attend; keyPaddingMask: true = padding).
+ * An attention mask: a float tensor added to the scores, or a bool tensor (or nested booleans)
+ * with torch's polarity for the argument it is passed as (F.scaledDotProductAttention's attnMask:
+ * true = may attend; keyPaddingMask: true = padding; MultiheadAttention's attnMask: true = hidden).
  */
 export type AttentionMask = Tensor | BoolArray;
 
@@ -79,7 +91,7 @@ export function boolMaskToAdditive(
   trueMeans: 'attend' | 'ignore',
   like: Tensor,
 ): Tensor {
-  const out = alloc(like.dtype, values.length);
+  const out = allocLike(floatData(like), values.length);
   const hideWhen = trueMeans === 'ignore';
   for (let i = 0; i < values.length; i++) {
     const v = values[i];
@@ -101,6 +113,7 @@ export function additiveMask(
 ): Tensor | null {
   if (mask === null || mask === undefined) return null;
   if (mask instanceof Tensor) {
+    if (mask.dtype === 'bool') return boolMaskToAdditive(op, name, mask.data, mask.shape, trueMeans, like);
     if (mask.dtype !== like.dtype) {
       throw new TypeError(
         `${op}: ${name} is ${mask.dtype} but the query is ${like.dtype}; convert one with .to(dtype)`,
@@ -117,7 +130,7 @@ export function additiveMask(
 
 /** [Lq, Lk]: 0 on and below the diagonal, -inf above it (torch's tril(ones) polarity). */
 export function causalMask(lq: number, lk: number, like: Tensor): Tensor {
-  const m = alloc(like.dtype, lq * lk);
+  const m = allocLike(floatData(like), lq * lk);
   for (let i = 0; i < lq; i++) for (let j = i + 1; j < lk; j++) m[i * lk + j] = -Infinity;
   return new Tensor(m, [lq, lk]);
 }
@@ -172,15 +185,16 @@ function kernelMask(
   const maskI = mq === 1 ? 0 : lk;
   const maskH = mh === 1 ? 0 : mq * lk;
   const maskB = batchOne ? 0 : mh * mq * lk;
-  return [mask.data, [maskB, maskH, maskI]];
+  return [floatData(mask), [maskB, maskH, maskI]];
 }
 
 function attentionFused(g: Tensor, node: Node<AttentionSaved>): Grads {
   const [q, k, v] = node.inputs;
   const s = node.saved;
-  const gq = allocOut(q.data, q.data.length);
-  const gk = allocOut(k.data, k.data.length);
-  const gv = allocOut(v.data, v.data.length);
+  const [qd, kd, vd] = [floatData(q), floatData(k), floatData(v)];
+  const gq = allocOut(qd, qd.length);
+  const gk = allocOut(kd, kd.length);
+  const gv = allocOut(vd, vd.length);
   kernels().attentionBackward(
     s.B,
     s.H,
@@ -188,9 +202,9 @@ function attentionFused(g: Tensor, node: Node<AttentionSaved>): Grads {
     s.Lk,
     s.D,
     s.Dv,
-    q.data,
-    k.data,
-    v.data,
+    qd,
+    kd,
+    vd,
     s.maskData,
     ...s.strides,
     s.causal,
@@ -199,7 +213,7 @@ function attentionFused(g: Tensor, node: Node<AttentionSaved>): Grads {
     s.seed,
     s.out,
     s.lse,
-    g.data,
+    floatData(g),
     gq,
     gk,
     gv,
@@ -217,7 +231,7 @@ function composedScores(q: Tensor, k: Tensor, mask: Tensor | null, causal: boole
 
 /** The kernels' dropout multipliers (1/(1-p) or 0) as a [..., Lq, Lk] tensor. */
 function dropoutMultipliers(s: AttentionSaved, lead: readonly number[], like: Tensor): Tensor {
-  const m = alloc(like.dtype, s.B * s.H * s.Lq * s.Lk);
+  const m = allocLike(floatData(like), s.B * s.H * s.Lq * s.Lk);
   const threshold = s.dropoutP * 4294967296;
   const keep = 1 / (1 - s.dropoutP);
   for (let row = 0; row < s.B * s.H * s.Lq; row++) {
