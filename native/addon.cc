@@ -105,6 +105,8 @@ Addon::Addon(Napi::Env env, Napi::Object exports)
           InstanceMethod("avgPool2dBackward", &Addon::AvgPool2dBackward, napi_enumerable),
           InstanceMethod("batchNormStats", &Addon::BatchNormStats, napi_enumerable),
           InstanceMethod("channelAffine", &Addon::ChannelAffine, napi_enumerable),
+          InstanceMethod("attentionForward", &Addon::AttentionForward, napi_enumerable),
+          InstanceMethod("attentionBackward", &Addon::AttentionBackward, napi_enumerable),
       });
 }
 
