@@ -39,6 +39,7 @@ import {
 } from './ops/activation.js';
 import { clone, toDtype } from './ops/copy.js';
 import { formatTensor } from './tensor-format.js';
+import { noteStorage } from './backend/memory.js';
 import { isArray, numel, showValue, type Indices, type TensorLike } from './ops/util.js';
 
 export type { DType, FloatArray };
@@ -72,6 +73,7 @@ export class Tensor {
     this.data = data;
     this.shape = shape;
     this.requiresGrad = requiresGrad;
+    noteStorage(data); // memory accounting (lib/backend/memory.ts)
   }
 
   get dtype(): DType {

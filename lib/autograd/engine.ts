@@ -14,6 +14,7 @@ import { BinaryOp } from '../backend/types.js';
 import { Tensor } from '../tensor.js';
 import type { Node } from './node.js';
 import { isAnomalyEnabled, setGradEnabled } from './mode.js';
+import { noteNodeFreed } from '../backend/memory.js';
 import { allocLike, checkFinite, recycle, sameShape, shapeStr } from '../ops/util.js';
 
 export interface BackwardOptions {
@@ -183,6 +184,7 @@ function run(
         // frees saved tensors: a loss kept after backward (a history of losses) holds no memory.
         // A later backward reaching this node throws at discovery, before any input is needed.
         node.freed = true;
+        noteNodeFreed(node);
         node.saved = null;
         node.inputs = NO_INPUTS;
       }

@@ -5,6 +5,7 @@ import { Tensor } from '../tensor.js';
 import { Node } from '../autograd/node.js';
 import type { OpDef } from './registry.js';
 import { isAnomalyEnabled, isGradEnabled } from '../autograd/mode.js';
+import { noteNode, noteRecycled, noteSlab, noteStorage } from '../backend/memory.js';
 
 export type Scalar = number;
 export type TensorLike = Tensor | number;
@@ -52,6 +53,7 @@ function carve(bytes: number): number {
   const aligned = (bytes + 63) & ~63;
   if (slabUsed + aligned > slab.byteLength) {
     slab = new ArrayBuffer(SLAB_BYTES);
+    noteSlab(slab);
     slabUsed = 0;
   }
   const offset = slabUsed;
@@ -60,6 +62,12 @@ function carve(bytes: number): number {
 }
 
 export function alloc(dtype: DType, n: number): FloatArray {
+  const arr = allocUncounted(dtype, n);
+  noteStorage(arr);
+  return arr;
+}
+
+function allocUncounted(dtype: DType, n: number): FloatArray {
   if (dtype === 'float64') {
     const bytes = n * 8;
     if (bytes <= ON_HEAP_BYTES || bytes > SLAB_MAX_PIECE) return new Float64Array(n);
@@ -96,7 +104,9 @@ export function allocOut(like: FloatArray, n: number): FloatArray {
     // Not zero-filled: the kernel overwrites all of it.
     buffer = Buffer.allocUnsafeSlow(bytes).buffer;
   }
-  return f64 ? new Float64Array(buffer, 0, n) : new Float32Array(buffer, 0, n);
+  const arr = f64 ? new Float64Array(buffer, 0, n) : new Float32Array(buffer, 0, n);
+  noteStorage(arr);
+  return arr;
 }
 
 /** Int32 indices with unspecified contents, for kernels that write every one. */
@@ -126,6 +136,7 @@ export function recycle(arr: FloatArray): void {
   if (free.length >= RECYCLE_MAX_PER_SIZE || free.includes(buffer)) return;
   free.push(buffer);
   recycledBytes += bytes;
+  noteRecycled(arr);
 }
 
 export function checkTensor(op: string, name: string, t: unknown): asserts t is Tensor {
@@ -244,6 +255,7 @@ export function record<S>(out: Tensor, op: OpDef<S>, inputs: Tensor[], saved: S)
   if (op.rule !== null && willRecord(inputs)) {
     out.requiresGrad = true;
     out.gradFn = new Node<S>(op, inputs, saved) as Node;
+    noteNode(out.gradFn, inputs, saved);
   }
   return out;
 }
