@@ -21,3 +21,4 @@ export type { RNNOptions, RNNBaseOptions } from './layers/rnn.js';
 export { MSELoss, L1Loss, HuberLoss, CrossEntropyLoss, NLLLoss, BCEWithLogitsLoss } from './layers/loss.js';
 export * as init from './init.js';
 export * as functional from './functional.js';
+export * as utils from './utils/index.js';

@@ -256,8 +256,21 @@ export function record<S>(out: Tensor, op: OpDef<S>, inputs: Tensor[], saved: S)
     out.requiresGrad = true;
     out.gradFn = new Node<S>(op, inputs, saved) as Node;
     noteNode(out.gradFn, inputs, saved);
+    if (recordSink !== null) recordSink.push(out.gradFn);
   }
   return out;
+}
+
+let recordSink: Node[] | null = null;
+
+/**
+ * Collects every node recorded from now on into `sink` (null: stop); returns the previous sink.
+ * nn.utils.checkpoint uses it to find the graph a segment recorded, and to drop it.
+ */
+export function setRecordSink(sink: Node[] | null): Node[] | null {
+  const prev = recordSink;
+  recordSink = sink;
+  return prev;
 }
 
 /**
