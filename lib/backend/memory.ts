@@ -196,6 +196,17 @@ export function noteNodeFreed(node: object): void {
   release(list);
 }
 
+/** A node drops one array of its saved values before it is freed (budgeted BPTT's stored states). */
+export function noteSavedDropped(node: object, arr: ArrayBufferView): void {
+  const list = holders.get(node);
+  const s = byArray.get(arr);
+  if (list === undefined || s === undefined) return;
+  const i = list.indexOf(s);
+  if (i < 0) return;
+  list.splice(i, 1);
+  if (--s.savedRefs === 0) savedBytes -= s.bytes;
+}
+
 /**
  * Saved state kept outside a node (the hidden states of memory-budgeted BPTT): counted from
  * this call until the returned function is called.

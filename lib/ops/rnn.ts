@@ -569,8 +569,11 @@ interface RowsSaved {
   shape: readonly number[];
 }
 
-/** x[start : start + length] along dim 0, sharing x's storage. */
-export function rows(x: Tensor, start: number, length: number): Tensor {
+/**
+ * x[start : start + length] along dim 0, sharing x's storage (copy: in storage of its own, so that
+ * holding the result does not hold all of x).
+ */
+export function rows(x: Tensor, start: number, length: number, copy = false): Tensor {
   checkTensor('rows', 'input', x);
   if (
     x.shape.length === 0 ||
@@ -582,11 +585,26 @@ export function rows(x: Tensor, start: number, length: number): Tensor {
   ) {
     throw new RangeError(`rows: start ${start} and length ${length} do not fit dim 0 of shape ${shapeStr(x.shape)}`);
   }
-  if (start === 0 && length === x.shape[0]) return x;
+  if (start === 0 && length === x.shape[0] && !copy) return x;
   const inner = numel(x.shape.slice(1));
   const shape = [length, ...x.shape.slice(1)];
-  const out = new Tensor(x.data.subarray(start * inner, (start + length) * inner), shape);
-  return record<RowsSaved>(out, rowsOp, [x], { start, shape: x.shape });
+  const part = x.data.subarray(start * inner, (start + length) * inner);
+  const out = new Tensor(copy ? part.slice() : part, shape);
+  return record<RowsSaved>(out, rowsOp, [edgeOf(x)], { start, shape: x.shape });
+}
+
+const NO_DATA = new Float64Array(0);
+
+/**
+ * The graph edge to a non-leaf tensor without its storage, for an op whose backward never reads
+ * the input's values (rows): the node then keeps the gradient's route, not the activation.
+ * Leaves are kept as they are (the engine delivers their gradient to the tensor itself).
+ */
+function edgeOf(x: Tensor): Tensor {
+  if (x.gradFn === null) return x;
+  const e = new Tensor(NO_DATA, x.shape, true);
+  e.gradFn = x.gradFn;
+  return e;
 }
 
 const rowsOp = defineOp<RowsSaved>({
