@@ -210,3 +210,32 @@ describe('torch 1.13 reference for BatchNorm under checkpoint', () => {
     expect(r.stdout.trim()).toBe('[2, 2]');
   });
 });
+
+describe('fit({ checkpointSegments })', () => {
+  it('trains to the same weights bit for bit, with a lower peak of saved bytes in the epoch logs', async () => {
+    const { fit } = await import('../lib/train/fit.js');
+    const { SGD } = await import('../lib/optim/index.js');
+    const runFit = async (segments?: number) => {
+      manualSeed(11);
+      const model = mlp('float32', 32, 6, 0.2);
+      const xs = randn([64, 32]);
+      const ys = randn([64, 3]);
+      const batches: [Tensor, Tensor][] = [0, 1, 2, 3].map((i) => [
+        new Tensor(xs.data.slice(i * 512, (i + 1) * 512), [16, 32]),
+        new Tensor(ys.data.slice(i * 48, (i + 1) * 48), [16, 3]),
+      ]);
+      const history = await fit(model, {
+        train: batches,
+        epochs: 2,
+        optimizer: new SGD(model.parameters(), { lr: 0.1 }),
+        loss: (o, t) => o.sub(t).pow(2).mean(),
+        checkpointSegments: segments,
+      });
+      return { weights: model.parameters().map(bits), peak: history.epochs[1].peakSavedBytes! };
+    };
+    const plain = await runFit();
+    const ck = await runFit(4);
+    expect(ck.weights).toEqual(plain.weights);
+    expect(ck.peak).toBeLessThan(plain.peak / 2);
+  });
+});

@@ -176,3 +176,31 @@ export function checkpointSequential(sequential: Iterable<Module>, segments: num
   for (let s = 0; s < segments - 1; s++, start += size) x = checkpoint(run(start, start + size), x);
   return run(start, modules.length)(x);
 }
+
+// fit({ checkpointSegments }) runs a Sequential in segments through its own forward, so that a
+// subclass that wraps it (the CLI's LeNet standardizes its input first) keeps its behaviour.
+const segmentsOf = new WeakMap<object, number>();
+
+/** Runs fn with `sequential`'s forward checkpointed in `segments` segments (checkpointSequential). */
+export async function withCheckpointSegments<T>(
+  sequential: object,
+  segments: number,
+  fn: () => Promise<T>,
+): Promise<T> {
+  if (!Number.isInteger(segments) || segments < 1) {
+    throw new RangeError(`checkpointSegments must be an integer >= 1, got ${String(segments)}`);
+  }
+  const before = segmentsOf.get(sequential);
+  segmentsOf.set(sequential, segments);
+  try {
+    return await fn();
+  } finally {
+    if (before === undefined) segmentsOf.delete(sequential);
+    else segmentsOf.set(sequential, before);
+  }
+}
+
+/** The segments Sequential.forward runs `sequential` in (undefined: a plain forward). */
+export function checkpointSegmentsOf(sequential: object): number | undefined {
+  return isGradEnabled() ? segmentsOf.get(sequential) : undefined;
+}
