@@ -23,7 +23,10 @@ const here = dirname(fileURLToPath(import.meta.url));
 const self = fileURLToPath(import.meta.url);
 const MiB = 1024 * 1024;
 
-/** One training step's peak saved bytes, and the best time of `steps` steps after a warm-up. */
+/**
+ * One training step's peak saved bytes, and the best time of `steps` steps after a warm-up.
+ * @param {Record<string, string>} args
+ */
 async function worker(args) {
   const lib = await import('../dist/index.js');
   const { manualSeed, randn, nn, optim, backend } = lib;
@@ -82,14 +85,20 @@ async function worker(args) {
   );
 }
 
-const median = (xs) => {
+const median = (/** @type {number[]} */ xs) => {
   const s = [...xs].sort((a, b) => a - b);
   return s.length === 0 ? NaN : s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
 };
-const mib = (b) => (b / MiB).toFixed(1);
+const mib = (/** @type {number} */ b) => (b / MiB).toFixed(1);
 
-/** Runs configs in rounds; returns per config: results of every round. */
+/**
+ * Runs configs in rounds; returns per config: results of every round.
+ * @param {{ label: string, run: () => import('./_common.js').WorkerResult }[]} configs
+ * @param {number} n
+ * @returns {import('./_common.js').WorkerResult[][]}
+ */
 function rounds(configs, n) {
+  /** @type {import('./_common.js').WorkerResult[][]} */
   const out = configs.map(() => []);
   for (let r = 0; r < n; r++) {
     configs.forEach((c, i) => out[i].push(c.run()));
@@ -97,9 +106,10 @@ function rounds(configs, n) {
   return out;
 }
 
-const nodeWorker = (args) => () =>
+const nodeWorker = (/** @type {Record<string, string | number>} */ args) => () =>
   run(process.execPath, [self, '--worker', ...Object.entries(args).map(([k, v]) => `${k}=${v}`)]);
 
+/** @param {string[]} [argv] */
 export async function main(argv = []) {
   const n = Number(argv[0] ?? 3);
   const threads = 2;

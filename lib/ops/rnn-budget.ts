@@ -310,7 +310,7 @@ function budgetedBackward(g: Tensor, node: Node<BudgetSaved>): Grads {
   const c0 = lstm ? ins[k++] : null;
   const wHh = ins[k++];
   const bHh = sv.hasBias ? ins[k++] : null;
-  const bIh = sv.hasBiasIh ? ins[k++] : null;
+  const bIh = sv.hasBiasIh ? ins[k] : null;
   const G = gateCount(kind);
   const GW = G * H;
   const BH = B * H;

@@ -64,7 +64,7 @@ export interface BatchLogs {
   /** Samples seen in this epoch so far. */
   samples: number;
   /** The most bytes the autograd graph kept for backward in this epoch so far. */
-  peakSavedBytes: number;
+  peakSavedBytes?: number;
 }
 
 export interface FitOptions {

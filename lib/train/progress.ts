@@ -86,7 +86,7 @@ export function createProgress(options: ProgressOptions): Progress {
         epochs: options.epochs,
         rate: seconds > 0 ? Math.round(logs.samples / seconds) : 0,
         loss: logs.runningLoss.toFixed(4),
-        peak: formatBytes(logs.peakSavedBytes),
+        peak: logs.peakSavedBytes === undefined ? '-' : formatBytes(logs.peakSavedBytes),
       });
     },
     onEpochEnd(logs) {
