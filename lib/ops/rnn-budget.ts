@@ -71,7 +71,9 @@ export function bpttPolicy(T: number, M: number): Policy {
     for (let m = 1; m <= top; m++) {
       let best = Infinity;
       let by = 0;
-      for (let y = 1; y < t; y++) {
+      // C(a, ·) >= 2a - 1 for a >= 1, so a split at y costs at least 2t + y - 2: no y beyond
+      // best - 2t + 2 can win, and the search stops there (exact, not a heuristic).
+      for (let y = 1; y < t && 2 * t + y - 2 < best; y++) {
         const v = y + C(t - y, m - 1) + C(y, m);
         if (v < best) {
           best = v;
@@ -82,7 +84,9 @@ export function bpttPolicy(T: number, M: number): Policy {
       cy[t * W + m] = by;
       let fb = best;
       let fby = 0;
-      for (let y = 1; y < t; y++) {
+      // F(a, ·) >= a (every step is recomputed once before its backward) and C(y, ·) >= 2y - 1:
+      // no y with t + y - 1 >= the best so far can win.
+      for (let y = 1; y < t && t + y - 1 < fb; y++) {
         const v = Fv(t - y, m - 1) + C(y, m);
         if (v < fb) {
           fb = v;
