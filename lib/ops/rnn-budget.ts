@@ -32,7 +32,7 @@ import type { Grads, Node } from '../autograd/node.js';
 import { grad } from '../autograd/engine.js';
 import { enableGrad, isGradEnabled, noGrad } from '../autograd/mode.js';
 import { defineOp, type OpDef } from './registry.js';
-import { allocLike, allocOut, record, willRecord } from './util.js';
+import { allocLike, allocOut, floatData, record, willRecord } from './util.js';
 import { linear } from './matmul.js';
 import { Bptt, gateCount, recurrence, type RnnCellKind } from './rnn.js';
 
@@ -259,13 +259,23 @@ export function recurrenceBudgeted(
     t -= y;
     at.push(a);
   }
-  const stepper = new Stepper(kind, reverse, T, B, H, xp.data, wHh.data, bHh?.data ?? null, bIh?.data ?? null);
-  const y = allocOut(xp.data, (lstm ? T + 1 : T) * BH);
-  const gates = G > 1 ? allocOut(xp.data, B * 4 * H) : null;
-  const cBufs = lstm ? [allocOut(xp.data, BH), allocOut(xp.data, BH)] : null;
+  const stepper = new Stepper(
+    kind,
+    reverse,
+    T,
+    B,
+    H,
+    floatData(xp),
+    floatData(wHh),
+    bHh === null ? null : floatData(bHh),
+    bIh === null ? null : floatData(bIh),
+  );
+  const y = allocOut(floatData(xp), (lstm ? T + 1 : T) * BH);
+  const gates = G > 1 ? allocOut(floatData(xp), B * 4 * H) : null;
+  const cBufs = lstm ? [allocOut(floatData(xp), BH), allocOut(floatData(xp), BH)] : null;
   const spine: BudgetSaved['spine'] = [];
-  let hPrev: FloatArray = h0.data;
-  let cPrev: FloatArray | null = lstm ? c0!.data : null;
+  let hPrev: FloatArray = floatData(h0);
+  let cPrev: FloatArray | null = lstm ? floatData(c0!) : null;
   let next = 0;
   for (let s = 0; s < T; s++) {
     const t = reverse ? T - 1 - s : s;
@@ -322,8 +332,18 @@ function budgetedBackward(g: Tensor, node: Node<BudgetSaved>): Grads {
   // The input projection again, recorded so that its own backward gives x, W_ih and b their
   // gradients exactly as in the plain layer.
   const xpT = enableGrad(() => linear(flat, wIh, bXp));
-  const xp = xpT.data;
-  const stepper = new Stepper(kind, reverse, T, B, H, xp, wHh.data, bHh?.data ?? null, bIh?.data ?? null);
+  const xp = floatData(xpT);
+  const stepper = new Stepper(
+    kind,
+    reverse,
+    T,
+    B,
+    H,
+    xp,
+    floatData(wHh),
+    bHh === null ? null : floatData(bHh),
+    bIh === null ? null : floatData(bIh),
+  );
   const bptt = new Bptt({
     cell: RnnCell[kind],
     kind,
@@ -331,9 +351,9 @@ function budgetedBackward(g: Tensor, node: Node<BudgetSaved>): Grads {
     T,
     B,
     H,
-    gy: g.data,
-    h0: h0.data,
-    w: wHh.data,
+    gy: floatData(g),
+    h0: floatData(h0),
+    w: floatData(wHh),
     needH0: h0.requiresGrad,
     needW: wHh.requiresGrad,
   });
@@ -392,7 +412,7 @@ function budgetedBackward(g: Tensor, node: Node<BudgetSaved>): Grads {
     segment(a, y, m, h, c);
   };
   try {
-    top(0, T, policy.M, 0, h0.data, lstm ? c0!.data : null);
+    top(0, T, policy.M, 0, floatData(h0), lstm ? floatData(c0!) : null);
   } finally {
     releaseWork();
   }

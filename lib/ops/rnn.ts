@@ -15,7 +15,7 @@ import { RnnCell, type FloatArray } from '../backend/types.js';
 import { Tensor } from '../tensor.js';
 import type { Grads, Node } from '../autograd/node.js';
 import { defineOp, type OpDef } from './registry.js';
-import { allocLike, allocOut, checkTensor, numel, record, sameShape, shapeStr, willRecord } from './util.js';
+import { allocLike, allocOut, checkTensor, floatData, numel, record, sameShape, shapeStr, willRecord } from './util.js';
 import { linear, mm } from './matmul.js';
 import { cat, stack } from './shape.js';
 
@@ -354,17 +354,17 @@ function recurrenceFused(g: Tensor, node: Node<RecurrenceSaved>): Grads {
     T,
     B,
     H,
-    gy: g.data,
-    h0: h0.data,
-    w: wHh.data,
+    gy: floatData(g),
+    h0: floatData(h0),
+    w: floatData(wHh),
     needH0: h0.requiresGrad,
     needW: wHh.requiresGrad,
   });
   for (let s = T - 1; s >= 0; s--) {
     const t = reverse ? T - 1 - s : s;
     const prev = s === 0 ? -1 : reverse ? t + 1 : t - 1;
-    const hPrev = prev < 0 ? h0.data : y.subarray(prev * BH, (prev + 1) * BH);
-    const cPrev = !lstm ? null : prev < 0 ? c0!.data : cs!.subarray(prev * BH, (prev + 1) * BH);
+    const hPrev = prev < 0 ? floatData(h0) : y.subarray(prev * BH, (prev + 1) * BH);
+    const cPrev = !lstm ? null : prev < 0 ? floatData(c0!) : cs!.subarray(prev * BH, (prev + 1) * BH);
     bptt.step(
       s,
       hPrev,
@@ -616,7 +616,7 @@ const rowsOp = defineOp<RowsSaved>({
     const { start, shape } = node.saved;
     const rest = shape.slice(1);
     const parts: Tensor[] = [];
-    const zerosRows = (n: number): Tensor => new Tensor(allocLike(g.data, n * numel(rest)), [n, ...rest]);
+    const zerosRows = (n: number): Tensor => new Tensor(allocLike(floatData(g), n * numel(rest)), [n, ...rest]);
     if (start > 0) parts.push(zerosRows(start));
     parts.push(g);
     const after = shape[0] - start - g.shape[0];
@@ -626,7 +626,7 @@ const rowsOp = defineOp<RowsSaved>({
   // One copy of g into a zeroed array.
   fused: (g, node) => {
     const { start, shape } = node.saved;
-    const d = allocLike(g.data, numel(shape));
+    const d = allocLike(floatData(g), numel(shape));
     d.set(g.data, start * (numel(shape) / shape[0]));
     return [new Tensor(d, shape.slice())];
   },
