@@ -2,7 +2,7 @@
 // The `backprop` command: train and evaluate models on MNIST-style data, show the backend.
 //   backprop train [--data DIR] [--model mlp|lenet] [--epochs N] [--batch-size N]
 //                  [--optimizer sgd|adam] [--lr X] [--out FILE] [--backend native|js] [--seed N]
-//                  [--checkpoint FILE] [--resume FILE]
+//                  [--checkpoint FILE] [--resume FILE] [--checkpoint-segments N]
 //   backprop eval --model-file FILE [--data DIR]
 //   backprop info
 //   backprop bench [--backend native|js] [--size N] [--batches N]
@@ -124,6 +124,7 @@ interface TrainOptions {
   seed?: number;
   checkpoint?: string;
   resume?: string;
+  checkpointSegments?: number;
 }
 
 async function train(opts: TrainOptions): Promise<void> {
@@ -185,6 +186,7 @@ async function train(opts: TrainOptions): Promise<void> {
       loss: new nn.CrossEntropyLoss(),
       metrics: ['accuracy'],
       signal: controller.signal,
+      checkpointSegments: opts.checkpointSegments,
       onBatchEnd: (l) => progress.onBatchEnd(l),
       onEpochEnd: (l) => {
         progress.onEpochEnd(l);
@@ -370,6 +372,11 @@ export function program(): Command {
       'save a checkpoint after every epoch ({epoch} in the name is replaced by its number)',
     )
     .option('--resume <file>', 'continue from a checkpoint written by --checkpoint (same options otherwise)')
+    .option(
+      '--checkpoint-segments <n>',
+      'activation checkpointing: run the model in n segments, keeping only their inputs for backward',
+      positiveInt,
+    )
     .action((opts: TrainOptions) => train(opts));
 
   cmd

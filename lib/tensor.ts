@@ -50,6 +50,7 @@ import {
 } from './ops/activation.js';
 import { clone, toDtype } from './ops/copy.js';
 import { formatTensor } from './tensor-format.js';
+import { noteStorage } from './backend/memory.js';
 import { isArray, numel, showValue, type Indices, type TensorLike } from './ops/util.js';
 
 export type { DType, FloatArray, TensorData };
@@ -106,6 +107,7 @@ export class Tensor {
       throw new TypeError(`Tensor: dtype '${dtype}' is stored in a ${DTYPES[dtype].storage.name}`);
     }
     this.dtype = dtype;
+    noteStorage(data); // memory accounting (lib/backend/memory.ts)
   }
 
   get ndim(): number {

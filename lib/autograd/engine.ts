@@ -15,6 +15,7 @@ import { Tensor, full } from '../tensor.js';
 import { isKernelDType } from '../dtype.js';
 import type { Node } from './node.js';
 import { isAnomalyEnabled, setGradEnabled } from './mode.js';
+import { noteNodeFreed } from '../backend/memory.js';
 import { allocLike, checkFinite, floatData, recycle, sameShape, shapeStr } from '../ops/util.js';
 
 export interface BackwardOptions {
@@ -195,6 +196,7 @@ function run(
         // frees saved tensors: a loss kept after backward (a history of losses) holds no memory.
         // A later backward reaching this node throws at discovery, before any input is needed.
         node.freed = true;
+        noteNodeFreed(node);
         node.saved = null;
         node.inputs = NO_INPUTS;
       }

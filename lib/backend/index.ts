@@ -5,6 +5,7 @@
 
 import { jsBackend } from './js.js';
 import type { Backend, BackendInfo } from './types.js';
+import { memoryStats, resetPeakMemoryStats, type MemoryStats } from './memory.js';
 
 export type BackendName = 'native' | 'js';
 
@@ -105,7 +106,19 @@ export const backend = {
     const r = tryNative();
     return r instanceof Error ? r.message : null;
   },
+  /**
+   * Bytes of tensor storage: what the autograd graph keeps for backward (savedBytes) and all
+   * allocated storage (allocatedBytes), current and peak. Measured where it happens; see
+   * lib/backend/memory.ts for what is exact and when a free is seen.
+   */
+  memoryStats(): MemoryStats {
+    return memoryStats();
+  },
+  /** Restarts both peaks from the current values. */
+  resetPeakMemoryStats(): void {
+    resetPeakMemoryStats();
+  },
 };
 
 export { jsBackend };
-export type { Backend, BackendInfo };
+export type { Backend, BackendInfo, MemoryStats };

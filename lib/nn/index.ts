@@ -30,3 +30,4 @@ export type {
   TransformerEncoderOptions,
   TransformerEncoderForwardOptions,
 } from './layers/transformer.js';
+export * as utils from './utils/index.js';

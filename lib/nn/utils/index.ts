@@ -1,0 +1,3 @@
+// nn.utils: helpers around modules (torch.nn.utils, torch.utils.checkpoint).
+
+export { checkpoint, checkpointSequential } from './checkpoint.js';
