@@ -39,6 +39,8 @@ import {
 } from './ops/activation.js';
 import { clone, toDtype } from './ops/copy.js';
 import { formatTensor } from './tensor-format.js';
+import { bumpVersion, versionOf } from './autograd/version.js';
+import { checkDataLength } from './tensor-checks.js';
 import { isArray, numel, showValue, type Indices, type TensorLike } from './ops/util.js';
 
 export type { DType, FloatArray };
@@ -69,6 +71,7 @@ export class Tensor {
   gradFn: Node | null = null;
 
   constructor(data: FloatArray, shape: readonly number[], requiresGrad = false) {
+    checkDataLength(data, shape);
     this.data = data;
     this.shape = shape;
     this.requiresGrad = requiresGrad;
@@ -93,6 +96,20 @@ export class Tensor {
   /** Number of elements (torch's numel()). */
   numel(): number {
     return this.data.length;
+  }
+
+  /** How many in-place writes the storage has seen (torch's _version; see autograd/version.ts). */
+  get _version(): number {
+    return versionOf(this.data);
+  }
+
+  /**
+   * Declares that `data` was written in place (after `t.data[i] = v` or `t.data.set(...)`): bumps
+   * the version, so a backward that saved this tensor refuses instead of using the new values.
+   */
+  markModified_(): this {
+    bumpVersion(this.data);
+    return this;
   }
 
   /** True for tensors not produced by a recorded op (user-created, or parameters). */

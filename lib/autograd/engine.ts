@@ -15,6 +15,7 @@ import { Tensor } from '../tensor.js';
 import type { Node } from './node.js';
 import { isAnomalyEnabled, setGradEnabled } from './mode.js';
 import { allocLike, checkFinite, recycle, sameShape, shapeStr } from '../ops/util.js';
+import { checkVersions } from './version.js';
 
 export interface BackwardOptions {
   /** Keep the graph's saved values so that backward can run through it again. */
@@ -169,6 +170,7 @@ function run(
       let grads: (Tensor | null)[] | null = null;
       if (g !== null) {
         const op = node.op;
+        if (node.versions !== null) checkVersions(node.name, node.versions, inputs);
         grads = (createGraph || op.fused === undefined ? op.rule! : op.fused)(g, node);
         if (grads.length !== inputs.length && inputs.length > 0) {
           throw new Error(`backward of '${node.name}' returned ${grads.length} gradients for ${inputs.length} inputs`);
@@ -185,6 +187,7 @@ function run(
         node.freed = true;
         node.saved = null;
         node.inputs = NO_INPUTS;
+        node.versions = null;
       }
       for (let i = 0; i < inputs.length; i++) {
         const input = inputs[i];

@@ -11,6 +11,7 @@
 import { Tensor, tensor } from '../tensor.js';
 import type { DType } from '../backend/types.js';
 import { sameShape } from '../ops/util.js';
+import { bumpVersion } from '../autograd/version.js';
 
 const parameterTensors = new WeakSet<Tensor>();
 
@@ -287,7 +288,10 @@ export abstract class Module {
     for (const [key, target] of own) {
       const source = stateDict[key];
       // typed-array set converts between float32 and float64
-      if (source !== undefined) target.data.set(source.data);
+      if (source !== undefined) {
+        target.data.set(source.data);
+        bumpVersion(target.data);
+      }
     }
     return { missingKeys, unexpectedKeys };
   }

@@ -9,6 +9,7 @@ import type { Grads, Node } from '../autograd/node.js';
 import type { FloatArray } from '../backend/types.js';
 import { defineOp } from './registry.js';
 import { allocLike, allocOut, checkSameDtype, checkTensor, record, shapeStr } from './util.js';
+import { bumpVersion } from '../autograd/version.js';
 
 interface BnSaved {
   training: boolean;
@@ -88,6 +89,8 @@ export function batchNorm(
       const rm = runningMean.data,
         rv = runningVar.data;
       const unbias = count / (count - 1);
+      bumpVersion(rm);
+      bumpVersion(rv);
       for (let i = 0; i < c; i++) {
         rm[i] = (1 - momentum) * rm[i] + momentum * mean[i];
         rv[i] = (1 - momentum) * rv[i] + momentum * variance[i] * unbias;

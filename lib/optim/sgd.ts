@@ -3,6 +3,7 @@
 import type { Tensor } from '../tensor.js';
 import { kernels } from '../backend/index.js';
 import { Optimizer, lossValue, type Closure, type ParamGroup, type Params } from './optimizer.js';
+import { bumpVersion } from '../autograd/version.js';
 
 export interface SGDOptions {
   lr: number;
@@ -36,6 +37,7 @@ export class SGD extends Optimizer<SGDOptions> {
     for (const group of this.paramGroups) {
       for (const p of group.params) {
         if (p.grad === null) continue;
+        bumpVersion(p.data);
         let buf: Tensor | null = null;
         let firstStep = false;
         if (group.momentum !== 0) {
