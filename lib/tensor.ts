@@ -40,7 +40,7 @@ import {
 import { clone, toDtype } from './ops/copy.js';
 import { formatTensor } from './tensor-format.js';
 import { bumpVersion, versionOf } from './autograd/version.js';
-import { checkDataLength } from './tensor-checks.js';
+import { allocFloats, checkDataLength } from './tensor-checks.js';
 import { isArray, numel, showValue, type Indices, type TensorLike } from './ops/util.js';
 
 export type { DType, FloatArray };
@@ -368,8 +368,8 @@ function checkDtype(op: string, dtype: unknown): DType {
   return dtype;
 }
 
-function allocate(dtype: DType, n: number): FloatArray {
-  return dtype === 'float64' ? new Float64Array(n) : new Float32Array(n);
+function allocate(dtype: DType, n: number, op = 'tensor'): FloatArray {
+  return allocFloats(op, dtype, n);
 }
 
 function checkShape(op: string, shape: number | readonly number[]): number[] {
@@ -484,7 +484,7 @@ function fillNested(
 
 export function zeros(shape: number | readonly number[], opts: TensorOptions = {}): Tensor {
   const s = checkShape('zeros', shape);
-  return new Tensor(allocate(checkDtype('zeros', opts.dtype), numel(s)), s, opts.requiresGrad ?? false);
+  return new Tensor(allocate(checkDtype('zeros', opts.dtype), numel(s), 'zeros'), s, opts.requiresGrad ?? false);
 }
 
 export function ones(shape: number | readonly number[], opts: TensorOptions = {}): Tensor {
@@ -494,19 +494,19 @@ export function ones(shape: number | readonly number[], opts: TensorOptions = {}
 export function full(shape: number | readonly number[], value: number, opts: TensorOptions = {}): Tensor {
   const s = checkShape('full', shape);
   if (typeof value !== 'number') throw new TypeError(`full: value must be a number, got ${typeof value}`);
-  return new Tensor(allocate(checkDtype('full', opts.dtype), numel(s)).fill(value), s, opts.requiresGrad ?? false);
+  return new Tensor(allocate(checkDtype('full', opts.dtype), numel(s), 'full').fill(value), s, opts.requiresGrad ?? false);
 }
 
 /** Uniform on [0, 1), from the seeded generator. */
 export function rand(shape: number | readonly number[], opts: TensorOptions = {}): Tensor {
   const s = checkShape('rand', shape);
-  return new Tensor(fillUniform(allocate(checkDtype('rand', opts.dtype), numel(s))), s, opts.requiresGrad ?? false);
+  return new Tensor(fillUniform(allocate(checkDtype('rand', opts.dtype), numel(s), 'rand')), s, opts.requiresGrad ?? false);
 }
 
 /** Standard normal, from the seeded generator. */
 export function randn(shape: number | readonly number[], opts: TensorOptions = {}): Tensor {
   const s = checkShape('randn', shape);
-  return new Tensor(fillNormal(allocate(checkDtype('randn', opts.dtype), numel(s))), s, opts.requiresGrad ?? false);
+  return new Tensor(fillNormal(allocate(checkDtype('randn', opts.dtype), numel(s), 'randn')), s, opts.requiresGrad ?? false);
 }
 
 export function zerosLike(t: Tensor, opts: TensorOptions = {}): Tensor {
@@ -536,7 +536,7 @@ export function arange(
     throw new RangeError(`arange: need finite start, end and a non-zero step, got ${start}, ${end}, ${step}`);
   }
   const n = Math.max(0, Math.ceil((end - start) / step));
-  const data = allocate(checkDtype('arange', opts.dtype), n);
+  const data = allocate(checkDtype('arange', opts.dtype), n, 'arange');
   for (let i = 0; i < n; i++) data[i] = start + i * step;
   return new Tensor(data, [n], opts.requiresGrad ?? false);
 }
@@ -548,7 +548,7 @@ export function eye(n: number, m: number | TensorOptions = n, opts: TensorOption
     m = n;
   }
   const s = checkShape('eye', [n, m]);
-  const data = allocate(checkDtype('eye', opts.dtype), n * m);
+  const data = allocate(checkDtype('eye', opts.dtype), n * m, 'eye');
   for (let i = 0; i < Math.min(n, m); i++) data[i * m + i] = 1;
   return new Tensor(data, s, opts.requiresGrad ?? false);
 }

@@ -55,6 +55,10 @@ function checkTensors(path: string, tensors: Record<string, Tensor>): Record<str
 
 function toTensors(file: DecodedFile): Loaded {
   const out: Record<string, Tensor> = {};
-  for (const [name, t] of Object.entries(file.tensors)) out[name] = tensor(t.data, { dtype: t.dtype, shape: t.shape });
+  for (const [name, t] of Object.entries(file.tensors)) {
+    // defineProperty: a tensor named '__proto__' is an own entry, not the object's prototype.
+    const value = tensor(t.data, { dtype: t.dtype, shape: t.shape });
+    Object.defineProperty(out, name, { value, enumerable: true, writable: true, configurable: true });
+  }
   return { tensors: out, metadata: file.metadata };
 }

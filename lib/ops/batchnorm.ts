@@ -73,6 +73,9 @@ export function batchNorm(
       `${op}: momentum and eps must be numbers (eps >= 0), got ${String(momentum)} and ${String(eps)}`,
     );
   }
+  // NaN or an infinite momentum or eps would turn the running stats (or the output) into NaN.
+  if (!Number.isFinite(momentum) || !Number.isFinite(eps))
+    throw new RangeError(`${op}: momentum and eps must be finite, got ${momentum} and ${eps}`);
   const K = kernels();
   let mean: FloatArray;
   let variance: FloatArray;
