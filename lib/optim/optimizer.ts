@@ -211,7 +211,7 @@ export abstract class Optimizer<O extends BaseOptions> {
     }
     // Every group's hyperparameters pass the constructor's rules before anything is changed.
     const merged = saved.map((g, i) => {
-      const group: Record<string, unknown> = { ...this.paramGroups[i] };
+      const group = { ...this.paramGroups[i] } as unknown as Record<string, unknown>;
       for (const [key, value] of Object.entries(g)) {
         if (key !== 'params') group[camelCase(key)] = copyState(value);
       }
