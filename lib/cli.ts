@@ -133,7 +133,7 @@ async function train(opts: TrainOptions): Promise<void> {
   const build = models[opts.model];
   // Before hours of training: the folders the results go to must exist and be writable.
   checkOutputFolder('--out', opts.out);
-  if (opts.checkpoint) checkOutputFolder('--checkpoint', opts.checkpoint.replaceAll('{epoch}', '1'));
+  if (opts.checkpoint) checkOutputFolder('--checkpoint', opts.checkpoint);
   const trainSet = loadMnist(opts.data, { split: 'train' });
   const testSet = loadMnist(opts.data, { split: 'test' });
   if (trainSet.images.shape[0] === 0) throw new Error(`train: ${opts.data} holds no training images`);
