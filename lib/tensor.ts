@@ -494,19 +494,31 @@ export function ones(shape: number | readonly number[], opts: TensorOptions = {}
 export function full(shape: number | readonly number[], value: number, opts: TensorOptions = {}): Tensor {
   const s = checkShape('full', shape);
   if (typeof value !== 'number') throw new TypeError(`full: value must be a number, got ${typeof value}`);
-  return new Tensor(allocate(checkDtype('full', opts.dtype), numel(s), 'full').fill(value), s, opts.requiresGrad ?? false);
+  return new Tensor(
+    allocate(checkDtype('full', opts.dtype), numel(s), 'full').fill(value),
+    s,
+    opts.requiresGrad ?? false,
+  );
 }
 
 /** Uniform on [0, 1), from the seeded generator. */
 export function rand(shape: number | readonly number[], opts: TensorOptions = {}): Tensor {
   const s = checkShape('rand', shape);
-  return new Tensor(fillUniform(allocate(checkDtype('rand', opts.dtype), numel(s), 'rand')), s, opts.requiresGrad ?? false);
+  return new Tensor(
+    fillUniform(allocate(checkDtype('rand', opts.dtype), numel(s), 'rand')),
+    s,
+    opts.requiresGrad ?? false,
+  );
 }
 
 /** Standard normal, from the seeded generator. */
 export function randn(shape: number | readonly number[], opts: TensorOptions = {}): Tensor {
   const s = checkShape('randn', shape);
-  return new Tensor(fillNormal(allocate(checkDtype('randn', opts.dtype), numel(s), 'randn')), s, opts.requiresGrad ?? false);
+  return new Tensor(
+    fillNormal(allocate(checkDtype('randn', opts.dtype), numel(s), 'randn')),
+    s,
+    opts.requiresGrad ?? false,
+  );
 }
 
 export function zerosLike(t: Tensor, opts: TensorOptions = {}): Tensor {

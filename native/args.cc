@@ -124,7 +124,8 @@ std::string Args::prefix(size_t i, const char* name) const {
 
 std::string Args::describe(size_t i) const {
   if (i < snap_.size() && snap_[i].isTyped)
-    return std::string("a ") + (snap_[i].detached ? "detached " : "") + typedArrayName(snap_[i].type);
+    return std::string("a ") + (snap_[i].detached ? "detached " : "") +
+           typedArrayName(snap_[i].type);
   if (i < snap_.size() && snap_[i].isArray) return "an array";
   return describe(info_[i]);
 }

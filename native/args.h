@@ -67,8 +67,8 @@ class Args {
   IndexArg indices(size_t i, const char* name);
   // Int32Array the kernel writes (argmax, max-pool indices): never copied.
   IndexArg indicesOut(size_t i, const char* name);
-  double number(size_t i, const char* name);          // any number, NaN included
-  size_t size(size_t i, const char* name);            // integer in [0, kMaxSize]
+  double number(size_t i, const char* name);  // any number, NaN included
+  size_t size(size_t i, const char* name);    // integer in [0, kMaxSize]
   size_t sizeOr(size_t i, const char* name, size_t fallback) {
     return present(i) ? size(i, name) : fallback;
   }

@@ -40,9 +40,10 @@ inline double convWorkspaceElements(const ConvGeom& g, size_t threads) {
   const double cOut = static_cast<double>(g.cOut);
   const double padded = static_cast<double>(g.cIn) * static_cast<double>(g.h + 2 * g.pH) *
                         static_cast<double>(g.w + 2 * g.pW);
-  const double perThread = g.sH == 1 && g.sW == 1 && directPathFits(g)
-                               ? padded + (cOut + 64.0) * (static_cast<double>(g.w + 2 * g.pW) + 64.0)
-                               : 3.0 * K * P + cOut * P + 64.0 * (K + cOut);
+  const double perThread =
+      g.sH == 1 && g.sW == 1 && directPathFits(g)
+          ? padded + (cOut + 64.0) * (static_cast<double>(g.w + 2 * g.pW) + 64.0)
+          : 3.0 * K * P + cOut * P + 64.0 * (K + cOut);
   return perThread * static_cast<double>(threads) + K * cOut;
 }
 

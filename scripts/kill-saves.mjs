@@ -36,33 +36,37 @@ for (let k = 1; ; k++) {
   io.saveCheckpoint(ckptFile, { model, optimizer: opt, epoch: k });
 }`;
 
+/** @param {string} f @returns {string} 'whole', 'absent' or 'TORN: why' */
 function checkFile(f) {
   let loaded;
   try {
     loaded = f.endsWith('ckpt.safetensors') ? null : io.load(f);
   } catch (e) {
-    if (/ENOENT/.test(e.message)) return 'absent';
-    return `TORN: ${e.message}`;
+    if (/ENOENT/.test(String(e))) return 'absent';
+    return `TORN: ${String(e)}`;
   }
   if (loaded === null) {
     const model = new nn.Linear(64, 64);
     const opt = new optim.Adam(model.parameters(), { lr: 1e-3 });
     try {
       const info = io.loadCheckpoint(f, { model, optimizer: opt });
-      return model.weight.data.every((v) => v === info.epoch) ? 'whole' : 'TORN: mixed values';
+      return model.weight.data.every((/** @type {number} */ v) => v === info.epoch) ? 'whole' : 'TORN: mixed values';
     } catch (e) {
-      if (/ENOENT/.test(e.message)) return 'absent';
-      return `TORN: ${e.message}`;
+      if (/ENOENT/.test(String(e))) return 'absent';
+      return `TORN: ${String(e)}`;
     }
   }
   const k = loaded.tensors.k.data[0];
-  return loaded.tensors.big.data.every((v) => v === k) ? 'whole' : 'TORN: mixed values';
+  return loaded.tensors.big.data.every((/** @type {number} */ v) => v === k) ? 'whole' : 'TORN: mixed values';
 }
 
+/** @type {Record<string, number>} */
 const counts = { whole: 0, absent: 0, torn: 0 };
 let maxLeftovers = 0;
 for (let i = 0; i < kills; i++) {
-  const p = spawn(process.execPath, ['--input-type=module', '-e', child], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  const p = spawn(process.execPath, ['--input-type=module', '-e', child], {
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+  });
   await new Promise((r) => p.once('message', r));
   await new Promise((r) => setTimeout(r, 50 + Math.random() * 1500));
   p.kill('SIGKILL');

@@ -7,15 +7,19 @@ import { join, dirname } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
-const { nn, optim, randn, tensor, manualSeed, backend } = await import(pathToFileURL(join(root, 'dist', 'index.js')).href);
+const { nn, optim, randn, tensor, manualSeed, backend } = await import(
+  pathToFileURL(join(root, 'dist', 'index.js')).href
+);
 const steps = Number(process.argv[2] ?? 10000);
 const which = (process.argv[3] ?? 'mlp,lenet,lstm').split(',');
 const gc = globalThis.gc ?? (() => {});
 
+/** @param {number} n @param {number} classes */
 function labels(n, classes) {
   return tensor(Array.from({ length: n }, (_, i) => i % classes));
 }
 
+/** @type {Record<string, () => { model: any, step: () => any }>} */
 const builds = {
   mlp: () => {
     const model = new nn.Sequential(new nn.Linear(784, 128), new nn.ReLU(), new nn.Linear(128, 10));

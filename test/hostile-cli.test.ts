@@ -53,11 +53,26 @@ describe('backprop CLI with careless input', () => {
   it('refuses to resume an Adam checkpoint under --optimizer sgd', () => {
     const dir = mkdtempSync(join(tmpdir(), 'backprop-cli-'));
     const first = backprop(
-      ['train', '--epochs', '1', '--seed', '1', '--optimizer', 'adam', '--checkpoint', 'ck.safetensors', '--out', 'w.safetensors'],
+      [
+        'train',
+        '--epochs',
+        '1',
+        '--seed',
+        '1',
+        '--optimizer',
+        'adam',
+        '--checkpoint',
+        'ck.safetensors',
+        '--out',
+        'w.safetensors',
+      ],
       dir,
     );
     expect(first.code).toBe(0);
-    const r = backprop(['train', '--epochs', '2', '--optimizer', 'sgd', '--resume', 'ck.safetensors', '--out', 'w2.safetensors'], dir);
+    const r = backprop(
+      ['train', '--epochs', '2', '--optimizer', 'sgd', '--resume', 'ck.safetensors', '--out', 'w2.safetensors'],
+      dir,
+    );
     expect(r.code).not.toBe(0);
     expect(r.out).toContain('ck.safetensors was written with --optimizer adam, not sgd: resume with --optimizer adam');
     expect(existsSync(join(dir, 'w2.safetensors'))).toBe(false);

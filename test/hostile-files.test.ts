@@ -95,7 +95,9 @@ describe('gzip IDX files inflate no further than their header claims', () => {
     const file = join(d, 'huge-idx3-ubyte.gz');
     // 3 dims of 65535: 16 header bytes + 65535^3 data bytes claimed
     writeFileSync(file, gzipSync(Buffer.from([0, 0, 8, 3, 0, 0, 255, 255, 0, 0, 255, 255, 0, 0, 255, 255, 1])));
-    expect(() => data.loadIdx(file)).toThrow(/the header claims 281462092005391 bytes of data, more than the limit of 4294967296/);
+    expect(() => data.loadIdx(file)).toThrow(
+      /the header claims 281462092005391 bytes of data, more than the limit of 4294967296/,
+    );
   });
 });
 
@@ -114,7 +116,13 @@ describe('saves clean up after killed saves', () => {
     expect(existsSync(stale)).toBe(false);
     expect(existsSync(live)).toBe(true);
     expect(existsSync(other)).toBe(true); // another target's temporaries are not ours to judge
-    expect(readdirSync(d).sort()).toEqual([`.m.safetensors.${process.ppid}.0123456789ab.tmp`, `.n.safetensors.${deadPid}.0123456789ab.tmp`, 'm.safetensors'].sort());
+    expect(readdirSync(d).sort()).toEqual(
+      [
+        `.m.safetensors.${process.ppid}.0123456789ab.tmp`,
+        `.n.safetensors.${deadPid}.0123456789ab.tmp`,
+        'm.safetensors',
+      ].sort(),
+    );
   });
 });
 
@@ -130,15 +138,15 @@ describe('loadCheckpoint is all or nothing', () => {
     const d = dir();
     const file = join(d, 'ck.safetensors');
     const a = setup();
-    a.model.weight!.data.fill(0.25);
+    a.model.weight.data.fill(0.25);
     a.opt.paramGroups[0].lr = NaN; // saved as {"$number": "NaN"}; the constructor would refuse it
     io.saveCheckpoint(file, { model: a.model, optimizer: a.opt, epoch: 1 });
     const b = setup();
-    const before = Array.from(b.model.weight!.data);
+    const before = Array.from(b.model.weight.data);
     expect(() => io.loadCheckpoint(file, { model: b.model, optimizer: b.opt })).toThrow(
       /loadCheckpoint: .*: the optimizer state was refused, nothing was changed: Adam.loadStateDict: parameter group 0: Adam: invalid learning rate NaN/,
     );
-    expect(Array.from(b.model.weight!.data)).toEqual(before);
+    expect(Array.from(b.model.weight.data)).toEqual(before);
     expect(b.opt.paramGroups[0].lr).toBe(0.01);
   });
 
@@ -152,14 +160,20 @@ describe('loadCheckpoint is all or nothing', () => {
       const rec = JSON.parse(metadata['backprop.checkpoint']);
       rec.epoch = epoch;
       const bad = join(d, `bad.safetensors`);
-      io.save(bad, Object.fromEntries(Object.entries(tensors).map(([k, t]) => [k, tensor(t.data, { dtype: t.dtype, shape: t.shape })])), {
-        ...metadata,
-        'backprop.checkpoint': JSON.stringify(rec),
-      });
+      io.save(
+        bad,
+        Object.fromEntries(
+          Object.entries(tensors).map(([k, t]) => [k, tensor(t.data, { dtype: t.dtype, shape: t.shape })]),
+        ),
+        {
+          ...metadata,
+          'backprop.checkpoint': JSON.stringify(rec),
+        },
+      );
       const b = setup();
-      b.model.weight!.data.fill(7);
+      b.model.weight.data.fill(7);
       expect(() => io.loadCheckpoint(bad, { model: b.model, optimizer: b.opt })).toThrow(/has an invalid epoch/);
-      expect(b.model.weight!.data[0]).toBe(7);
+      expect(b.model.weight.data[0]).toBe(7);
     }
   });
 });

@@ -6,6 +6,7 @@
 import { Worker } from 'node:worker_threads';
 import { describe, expect, it } from 'vitest';
 import { tryLoadNative } from './support/native.js';
+import { resizableBuffer } from './support/buffers.js';
 
 const { native, loadError } = tryLoadNative();
 type Fn = (...a: unknown[]) => unknown;
@@ -24,9 +25,7 @@ describe.skipIf(!native)(`hostile native arguments${native ? '' : ` (SKIPPED: ${
         return n;
       },
     });
-    expect(() => b.binary(0, x, shape, Float32Array.of(2), [1], out)).toThrow(
-      /binary: argument 2 \(a\) .*detached/,
-    );
+    expect(() => b.binary(0, x, shape, Float32Array.of(2), [1], out)).toThrow(/binary: argument 2 \(a\) .*detached/);
     expect(out[0]).toBe(-7);
     // The same through permute, whose shape and perm are both read by Args.
     const y = new Float64Array(6).fill(3);
@@ -41,7 +40,7 @@ describe.skipIf(!native)(`hostile native arguments${native ? '' : ` (SKIPPED: ${
   });
 
   it('a shape getter that shrinks a resizable buffer is checked against the new length', () => {
-    const buf = new ArrayBuffer(64 * 4, { maxByteLength: 64 * 4 });
+    const buf = resizableBuffer(64 * 4, 64 * 4);
     const x = new Float32Array(buf); // length-tracking
     const shape = [64];
     Object.defineProperty(shape, 0, {
@@ -50,9 +49,9 @@ describe.skipIf(!native)(`hostile native arguments${native ? '' : ` (SKIPPED: ${
         return 64;
       },
     });
-    expect(() => b.unaryBackward === undefined || b.binary(0, x, shape, Float32Array.of(1), [1], new Float32Array(64))).toThrow(
-      /binary: argument 2 \(a\) must have at least 64 elements, got 1/,
-    );
+    expect(
+      () => b.unaryBackward === undefined || b.binary(0, x, shape, Float32Array.of(1), [1], new Float32Array(64)),
+    ).toThrow(/binary: argument 2 \(a\) must have at least 64 elements, got 1/);
   });
 
   it('reads each shape element once, and a getter that throws fails the call with its error', () => {
@@ -125,7 +124,9 @@ describe.skipIf(!native)(`hostile native arguments${native ? '' : ` (SKIPPED: ${
           ran++;
         } catch (e) {
           expect(e).toBeInstanceOf(RangeError);
-          expect((e as Error).message).toMatch(/^(gather|scatterAdd|softmaxCrossEntropy): argument \d \((indices|targets)\) holds 1000000000/);
+          expect((e as Error).message).toMatch(
+            /^(gather|scatterAdd|softmaxCrossEntropy): argument \d \((indices|targets)\) holds 1000000000/,
+          );
           refused++;
         }
       }
@@ -138,11 +139,13 @@ describe.skipIf(!native)(`hostile native arguments${native ? '' : ` (SKIPPED: ${
 
   it('maxPool2d refuses an empty plane (a window over it has no maximum) instead of reading outside', () => {
     // 1 plane of 0x0, kernel 2x2, padding 1: the padded 2x2 holds one window, all padding.
-    expect(() => b.maxPool2d(new Float32Array(0), new Float32Array(1), new Int32Array(1), 1, 0, 0, 2, 2, 1, 1, 1, 1)).toThrow(
-      /maxPool2d: argument 5 \(h\) an input plane of 0x0 is empty/,
-    );
+    expect(() =>
+      b.maxPool2d(new Float32Array(0), new Float32Array(1), new Int32Array(1), 1, 0, 0, 2, 2, 1, 1, 1, 1),
+    ).toThrow(/maxPool2d: argument 5 \(h\) an input plane of 0x0 is empty/);
     // Zero planes is nothing to do, not an error.
-    expect(() => b.maxPool2d(new Float32Array(0), new Float32Array(0), new Int32Array(0), 0, 0, 0, 2, 2, 1, 1, 1, 1)).not.toThrow();
+    expect(() =>
+      b.maxPool2d(new Float32Array(0), new Float32Array(0), new Int32Array(0), 0, 0, 0, 2, 2, 1, 1, 1, 1),
+    ).not.toThrow();
   });
 
   it('conv2d bounds its workspace before allocating, and a huge dilation does not leave gigabytes resident', () => {
@@ -157,7 +160,25 @@ describe.skipIf(!native)(`hostile native arguments${native ? '' : ` (SKIPPED: ${
     // A kernel whose im2col columns alone would take ~100 GB: refused with the op and the bytes.
     const k = 40001;
     expect(() =>
-      b.conv2d(new Float32Array(1), new Float32Array(k * k), null, new Float32Array(1), 1, 1, 1, 1, 1, k, k, 1, 1, 20000, 20000, 1, 1),
+      b.conv2d(
+        new Float32Array(1),
+        new Float32Array(k * k),
+        null,
+        new Float32Array(1),
+        1,
+        1,
+        1,
+        1,
+        1,
+        k,
+        k,
+        1,
+        1,
+        20000,
+        20000,
+        1,
+        1,
+      ),
     ).toThrow(/conv2d: the convolution workspace would need about \d+ bytes, more than the limit of 4294967296 bytes/);
   });
 
@@ -183,7 +204,9 @@ describe.skipIf(!native)(`hostile native arguments${native ? '' : ` (SKIPPED: ${
           const gw = new Float32Array(first.length);
           const gb = new Float32Array(cOut);
           b.conv2dBackwardWeight(x, gy, gw, gb, ...geom);
-          expect(Buffer.compare(Buffer.from(gw.buffer), Buffer.from(first.buffer)), `stride ${stride} run ${r}`).toBe(0);
+          expect(Buffer.compare(Buffer.from(gw.buffer), Buffer.from(first.buffer)), `stride ${stride} run ${r}`).toBe(
+            0,
+          );
           expect(Array.from(gb)).toEqual(Array.from(firstB));
         }
       }

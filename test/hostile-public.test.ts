@@ -2,7 +2,20 @@
 // graph (version counters), data shorter than its shape, huge creations, null state dicts,
 // options that torch or common sense refuses, maxPool over nothing, and a DataLoader generator.
 import { describe, expect, it } from 'vitest';
-import { Generator, Tensor, backend, manualSeed, nn, optim, F, tensor, zeros, randn, full, data } from '../lib/index.js';
+import {
+  Generator,
+  Tensor,
+  backend,
+  manualSeed,
+  nn,
+  optim,
+  F,
+  tensor,
+  zeros,
+  randn,
+  full,
+  data,
+} from '../lib/index.js';
 
 describe('version counters: an in-place write under a saved graph is refused at backward', () => {
   it('markModified_ after writing a saved input gives torch’s message with the versions', () => {
@@ -28,7 +41,7 @@ describe('version counters: an in-place write under a saved graph is refused at 
     const model = new nn.Linear(3, 2);
     const opt = new optim.SGD(model.parameters(), { lr: 0.1 });
     const x = randn([4, 3]);
-    const v0 = model.weight!._version; // init wrote the weight in place: 1
+    const v0 = model.weight._version; // init wrote the weight in place: 1
     expect(v0).toBe(1);
     const loss = model.forward(x).pow(2).mean();
     loss.backward(null, { retainGraph: true });
@@ -40,7 +53,7 @@ describe('version counters: an in-place write under a saved graph is refused at 
       model.forward(x).pow(2).mean().backward();
       opt.step();
     }
-    expect(model.weight!._version).toBe(v0 + 4); // one bump per step
+    expect(model.weight._version).toBe(v0 + 4); // one bump per step
     expect(x._version).toBe(0);
   });
 
@@ -54,7 +67,9 @@ describe('version counters: an in-place write under a saved graph is refused at 
 describe('creation and state-dict messages name the op', () => {
   it('new Tensor with data shorter or longer than its shape is refused', () => {
     expect(() => new Tensor(new Float32Array(2), [10])).toThrow(
-      new RangeError('Tensor: shape [10] holds 10 elements but data has 2; pass data of exactly that length (or reshape)'),
+      new RangeError(
+        'Tensor: shape [10] holds 10 elements but data has 2; pass data of exactly that length (or reshape)',
+      ),
     );
     expect(() => new Tensor(new Float32Array(12), [10])).toThrow(RangeError);
     expect(new Tensor(new Float32Array(6), [2, 3]).shape).toEqual([2, 3]);
@@ -72,7 +87,7 @@ describe('creation and state-dict messages name the op', () => {
       /Linear.loadStateDict: expected a state dict \(an object of Tensors by name\), got null/,
     );
     // A key named like an Object.prototype member is an unexpected key, not a crash.
-    const sd = { ...m.stateDict(), constructor: m.weight! } as Record<string, Tensor>;
+    const sd = { ...m.stateDict(), constructor: m.weight } as Record<string, Tensor>;
     expect(() => m.loadStateDict(sd)).toThrow(/unexpected keys: constructor/);
   });
 });
@@ -84,9 +99,13 @@ describe('options are validated where they enter', () => {
       /batchNorm: momentum and eps must be finite/,
     );
     expect(() => new nn.BatchNorm2d(3, { momentum: NaN })).toThrow(/BatchNorm: momentum must be a finite number/);
-    expect(() => F.layerNorm(randn([2, 3]), 3, null, null, -1)).toThrow(/layerNorm: eps must be a finite number >= 0, got -1/);
+    expect(() => F.layerNorm(randn([2, 3]), 3, null, null, -1)).toThrow(
+      /layerNorm: eps must be a finite number >= 0, got -1/,
+    );
     expect(() => new nn.LayerNorm(3, { eps: -1 })).toThrow(/LayerNorm: eps/);
-    expect(() => randn([5, 2]).indexSelect(0, tensor([[0, 1]]))).toThrow(/indexSelect: index must be 1-D, got shape \[1, 2\]/);
+    expect(() => randn([5, 2]).indexSelect(0, tensor([[0, 1]]))).toThrow(
+      /indexSelect: index must be 1-D, got shape \[1, 2\]/,
+    );
     expect(randn([5, 2]).indexSelect(0, tensor([0, 4])).shape).toEqual([2, 2]);
   });
 
@@ -94,11 +113,15 @@ describe('options are validated where they enter', () => {
     const p = [zeros([2], { requiresGrad: true })];
     expect(() => new optim.SGD(p, { lr: Infinity })).toThrow(/SGD: invalid learning rate Infinity/);
     const opt = new optim.SGD(p, { lr: 0.1 });
-    expect(() => new optim.lrScheduler.ExponentialLR(opt, { gamma: NaN })).toThrow(/ExponentialLR: gamma must be a finite number >= 0, got NaN/);
+    expect(() => new optim.lrScheduler.ExponentialLR(opt, { gamma: NaN })).toThrow(
+      /ExponentialLR: gamma must be a finite number >= 0, got NaN/,
+    );
     expect(() => new optim.lrScheduler.StepLR(opt, { stepSize: 1, gamma: Infinity })).toThrow(/StepLR: gamma/);
     const s = new optim.lrScheduler.ExponentialLR(opt, { gamma: 0.5 });
     expect(() => s.loadStateDict({ ...s.stateDict(), gamma: NaN })).toThrow(/ExponentialLR.loadStateDict: gamma/);
-    expect(() => backend.setNumThreads(1e6)).toThrow(/backend.setNumThreads: n must be an integer in \[1, 256\], got 1000000/);
+    expect(() => backend.setNumThreads(1e6)).toThrow(
+      /backend.setNumThreads: n must be an integer in \[1, 256\], got 1000000/,
+    );
   });
 
   it('optimizer.loadStateDict refuses lr NaN or -5 as the constructor does, and changes nothing', () => {
@@ -126,7 +149,10 @@ describe('maxPool2d over an empty plane', () => {
 });
 
 describe('DataLoader({ generator }) and Generator', () => {
-  const ds = new data.TensorDataset(tensor(Array.from({ length: 10 }, (_, i) => i)), tensor(Array.from({ length: 10 }, (_, i) => i)));
+  const ds = new data.TensorDataset(
+    tensor(Array.from({ length: 10 }, (_, i) => i)),
+    tensor(Array.from({ length: 10 }, (_, i) => i)),
+  );
   const orders = (dl: InstanceType<typeof data.DataLoader>): number[] => [...dl].flatMap(([x]) => Array.from(x.data));
 
   it('two loaders interleaved draw the same orders as each alone', () => {
@@ -148,12 +174,16 @@ describe('DataLoader({ generator }) and Generator', () => {
   it('draws what the global generator draws after the same seed, and restores its state', () => {
     const g = new Generator().manualSeed(123);
     manualSeed(123);
-    const globalPerm = Array.from(new data.DataLoader(ds, { batchSize: 10, shuffle: true })).flatMap(([x]) => Array.from(x.data));
+    const globalPerm = Array.from(new data.DataLoader(ds, { batchSize: 10, shuffle: true })).flatMap(([x]) =>
+      Array.from(x.data),
+    );
     const st = g.getState();
     const p1 = Array.from(g.randperm(10));
     expect(p1).toEqual(globalPerm);
     g.setState(st);
     expect(Array.from(g.randperm(10))).toEqual(p1);
-    expect(() => new data.DataLoader(ds, { generator: {} as never })).toThrow(/DataLoader: generator must be a Generator/);
+    expect(() => new data.DataLoader(ds, { generator: {} as never })).toThrow(
+      /DataLoader: generator must be a Generator/,
+    );
   });
 });

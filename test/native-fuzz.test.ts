@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Worker } from 'node:worker_threads';
 import type { NativeBackend } from '../lib/backend/native.js';
 import { tryLoadNative } from './support/native.js';
+import { isResizable, resizableBuffer, sharedBuffer } from './support/buffers.js';
 import { Rng } from './support/random.js';
 import { OP_FAMILIES } from '../lib/backend/types.js';
 
@@ -609,11 +610,13 @@ function hostileValues(kind: Kind, valid: unknown, F: FloatCtor, args: unknown[]
     case 'shape':
     case 'perm': {
       const v = valid as number[];
-      const withGetter = (get: () => number): (() => unknown) => () => {
-        const a = v.slice();
-        Object.defineProperty(a, 0, { get, enumerable: true });
-        return a;
-      };
+      const withGetter =
+        (get: () => number): (() => unknown) =>
+        () => {
+          const a = v.slice();
+          Object.defineProperty(a, 0, { get, enumerable: true });
+          return a;
+        };
       return [
         ...common,
         () => new Proxy(v.slice(), {}),
@@ -624,7 +627,7 @@ function hostileValues(kind: Kind, valid: unknown, F: FloatCtor, args: unknown[]
         }),
         withGetter(() => {
           const victim = firstFloat(args);
-          if (victim && victim.buffer instanceof ArrayBuffer && victim.buffer.resizable) victim.buffer.resize(0);
+          if (victim && isResizable(victim.buffer)) victim.buffer.resize(0);
           return v[0];
         }),
         withGetter(() => 2 ** 31),
@@ -632,8 +635,8 @@ function hostileValues(kind: Kind, valid: unknown, F: FloatCtor, args: unknown[]
           throw new Error(GETTER_ERROR);
         }),
         () => {
-          const a = v.slice();
-          delete a[0]; // a hole: read through Array.prototype
+          const a = new Array<number>(v.length); // holes: read through Array.prototype
+          for (let k = 1; k < v.length; k++) a[k] = v[k];
           return a;
         },
         () => v.map((d) => BigInt(d)),
@@ -658,7 +661,7 @@ function hostileValues(kind: Kind, valid: unknown, F: FloatCtor, args: unknown[]
           sab.fill(2 ** 31 - 1);
           return sab;
         },
-        () => new Int32Array(new ArrayBuffer(a.byteLength, { maxByteLength: a.byteLength })),
+        () => new Int32Array(resizableBuffer(a.byteLength, a.byteLength)),
         () => racedIndices(a.length),
       ];
     }
@@ -673,14 +676,14 @@ function hostileValues(kind: Kind, valid: unknown, F: FloatCtor, args: unknown[]
           detach(d);
           return d;
         },
-        () => new F(new SharedArrayBuffer(n * F.BYTES_PER_ELEMENT)), // valid: runs
+        () => new F(sharedBuffer(n * F.BYTES_PER_ELEMENT)), // valid: runs
         () => {
-          const buf = new ArrayBuffer(n * F.BYTES_PER_ELEMENT, { maxByteLength: n * F.BYTES_PER_ELEMENT });
+          const buf = resizableBuffer(n * F.BYTES_PER_ELEMENT, n * F.BYTES_PER_ELEMENT);
           const t = new F(buf); // length-tracking
           buf.resize(0);
           return t;
         },
-        () => new F(new ArrayBuffer(n * F.BYTES_PER_ELEMENT, { maxByteLength: 2 * n * F.BYTES_PER_ELEMENT })), // valid
+        () => new F(resizableBuffer(n * F.BYTES_PER_ELEMENT, 2 * n * F.BYTES_PER_ELEMENT)), // valid
         () => new F(0),
       ];
     }
@@ -694,8 +697,9 @@ function expectSafeOutcome(b: Record<string, unknown>, fn: string, args: unknown
   } catch (e) {
     if (e instanceof Error && e.message === GETTER_ERROR) return 'getter threw';
     if (!(e instanceof TypeError || e instanceof RangeError))
-      throw new Error(`${fn} with ${what()}: expected a TypeError or RangeError, got ${inspect(e)}`);
-    if (!e.message.startsWith(`${fn}:`)) throw new Error(`${fn} with ${what()}: message does not name the function: ${e.message}`);
+      throw new Error(`${fn} with ${what()}: expected a TypeError or RangeError, got ${inspect(e)}`, { cause: e });
+    if (!e.message.startsWith(`${fn}:`))
+      throw new Error(`${fn} with ${what()}: message does not name the function: ${e.message}`, { cause: e });
     return 'refused';
   }
 }
@@ -758,7 +762,9 @@ describe.skipIf(!native)(`hostile native fuzzing${native ? '' : ` (SKIPPED: ${lo
         args[i] = v;
         what.push(i);
       }
-      const o = expectSafeOutcome(b, spec.fn, args, () => what.map((i) => `${spec.args[i].name} = ${show(args[i])}`).join(', '));
+      const o = expectSafeOutcome(b, spec.fn, args, () =>
+        what.map((i) => `${spec.args[i].name} = ${show(args[i])}`).join(', '),
+      );
       outcomes[o] = (outcomes[o] ?? 0) + 1;
     }
     if (total >= 100000) process.stdout.write(`hostile fuzz: ${total} calls ${JSON.stringify(outcomes)}\n`);
@@ -771,7 +777,7 @@ function show(v: unknown): string {
   if (typeof v === 'symbol') return 'Symbol';
   if (v !== null && typeof v === 'object' && !Array.isArray(v) && !ArrayBuffer.isView(v)) {
     try {
-      return String(v);
+      return inspect(v, { depth: 0 });
     } catch {
       return '[object]';
     }

@@ -163,9 +163,12 @@ export function loadCheckpoint(path: string, parts: CheckpointParts): Checkpoint
         // the backup is the object's own state: restoring it does not fail in practice
       }
     }
-    throw new Error(`loadCheckpoint: ${path}: the ${order[loaded]} state was refused, nothing was changed: ${(e as Error).message}`, {
-      cause: e,
-    });
+    throw new Error(
+      `loadCheckpoint: ${path}: the ${order[loaded]} state was refused, nothing was changed: ${(e as Error).message}`,
+      {
+        cause: e,
+      },
+    );
   }
   setRngState(record.rng);
   const extra = { ...metadata };

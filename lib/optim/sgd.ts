@@ -20,7 +20,8 @@ export class SGD extends Optimizer<SGDOptions> {
 
   protected override validate(group: ParamGroup<SGDOptions>): void {
     super.validate(group);
-    if (!(group.momentum >= 0 && group.momentum < Infinity)) throw new RangeError(`SGD: invalid momentum ${group.momentum}`);
+    if (!(group.momentum >= 0 && group.momentum < Infinity))
+      throw new RangeError(`SGD: invalid momentum ${group.momentum}`);
     if (!(group.weightDecay >= 0 && group.weightDecay < Infinity))
       throw new RangeError(`SGD: invalid weightDecay ${group.weightDecay}`);
     if (typeof group.dampening !== 'number' || Number.isNaN(group.dampening)) {
