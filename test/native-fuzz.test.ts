@@ -627,7 +627,11 @@ function hostileValues(kind: Kind, valid: unknown, F: FloatCtor, args: unknown[]
         }),
         withGetter(() => {
           const victim = firstFloat(args);
-          if (victim && isResizable(victim.buffer)) victim.buffer.resize(0);
+          try {
+            if (victim && isResizable(victim.buffer)) victim.buffer.resize(0);
+          } catch {
+            // detached by an earlier getter of the same call
+          }
           return v[0];
         }),
         withGetter(() => 2 ** 31),
