@@ -8,6 +8,7 @@
 import { Tensor, tensor } from '../tensor.js';
 import { getRngState, setRngState } from '../random.js';
 import { readSafetensors, writeSafetensors, type DecodedTensor, type RawTensor } from './safetensors.js';
+import { checkPath } from './read-file.js';
 
 /** Anything with torch's stateDict/loadStateDict pair: modules, optimizers, schedulers. */
 export interface Stateful {
@@ -97,6 +98,9 @@ export function saveCheckpoint(
   path: string,
   parts: CheckpointParts & { epoch: number; extra?: Record<string, string> },
 ): void {
+  checkPath('saveCheckpoint', path);
+  if (parts === null || typeof parts !== 'object' || parts.model == null)
+    throw new TypeError('saveCheckpoint: parts must be { model, optimizer?, scheduler?, epoch }');
   if (!Number.isInteger(parts.epoch) || parts.epoch < 0)
     throw new RangeError(`saveCheckpoint: epoch must be a non-negative integer, got ${parts.epoch}`);
   const tensors: Record<string, RawTensor> = {};
@@ -117,6 +121,9 @@ export function saveCheckpoint(
  * them draws from the generator.
  */
 export function loadCheckpoint(path: string, parts: CheckpointParts): CheckpointInfo {
+  checkPath('loadCheckpoint', path);
+  if (parts === null || typeof parts !== 'object' || parts.model == null)
+    throw new TypeError('loadCheckpoint: parts must be { model, optimizer?, scheduler? }');
   const { tensors, metadata } = readSafetensors(path);
   const text = metadata[KEY];
   if (text === undefined)

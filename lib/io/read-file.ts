@@ -23,12 +23,28 @@ function describeKind(st: {
   return 'not a regular file';
 }
 
+/** Throws a TypeError naming `who` unless `path` is a non-empty string. */
+export function checkPath(who: string, path: unknown): asserts path is string {
+  if (typeof path !== 'string' || path.length === 0) {
+    const got =
+      typeof path === 'string'
+        ? 'an empty string'
+        : path === null
+          ? 'null'
+          : Array.isArray(path)
+            ? 'an array'
+            : typeof path;
+    throw new TypeError(`${who}: path must be a non-empty string, got ${got}`);
+  }
+}
+
 function refuse(who: string, path: string, what: string): never {
   throw new Error(`${who}: cannot read ${path}: ${what}`);
 }
 
 /** Reads `path` whole; `who` ("io.load", "loadIdx") starts every error message. */
 export function readRegularFile(who: string, path: string, maxBytes = MAX_FILE_BYTES): Buffer {
+  checkPath(who, path);
   let fd: number;
   try {
     fd = openSync(path, constants.O_RDONLY | constants.O_NONBLOCK);
@@ -54,6 +70,7 @@ export function readRegularFile(who: string, path: string, maxBytes = MAX_FILE_B
 
 /** readRegularFile without blocking the event loop. */
 export async function readRegularFileAsync(who: string, path: string, maxBytes = MAX_FILE_BYTES): Promise<Buffer> {
+  checkPath(who, path);
   let handle;
   try {
     handle = await open(path, constants.O_RDONLY | constants.O_NONBLOCK);
