@@ -36,7 +36,9 @@ describe('loaders read regular files only', () => {
   });
 
   it('a path that is not a string is named as such by every loader and saver', () => {
-    expect(() => io.save(null as never, {})).toThrow(new TypeError('io.save: path must be a non-empty string, got null'));
+    expect(() => io.save(null as never, {})).toThrow(
+      new TypeError('io.save: path must be a non-empty string, got null'),
+    );
     expect(() => io.load(Symbol('p') as never)).toThrow(/io.load: path must be a non-empty string, got symbol/);
     expect(() => data.loadIdx('')).toThrow(/loadIdx: path must be a non-empty string, got an empty string/);
     expect(() => io.loadCheckpoint(1 as never, { model: new nn.Linear(1, 1) })).toThrow(/loadCheckpoint: path must be/);
