@@ -744,37 +744,41 @@ describe.skipIf(!native)(`hostile native fuzzing${native ? '' : ` (SKIPPED: ${lo
     expect(calls).toBeGreaterThan(1500);
   });
 
-  it('random hostile mutations, several per call', () => {
-    const total = Number(process.env.BACKPROP_FUZZ_CALLS ?? 10000);
-    const rng = new Rng(Number(process.env.BACKPROP_FUZZ_SEED ?? 777));
-    const outcomes: Record<string, number> = {};
-    for (let c = 0; c < total; c++) {
-      const spec = runnable[rng.int(0, runnable.length)];
-      const F = rng.next() < 0.5 ? Float32Array : Float64Array;
-      const args = spec.args.map((a) => a.make(F));
-      const mutations = rng.int(1, Math.min(4, spec.args.length + 1));
-      const what: number[] = [];
-      for (let m = 0; m < mutations; m++) {
-        const i = rng.int(0, spec.args.length);
-        const useHostile = rng.next() < 0.7;
-        const pool = useHostile
-          ? hostileValues(spec.args[i].kind, spec.args[i].make(F), F, args)
-          : invalidValues(spec.args[i].kind, spec.args[i].make(F), F, 1).map((v) => () => v);
-        const v = pool[rng.int(0, pool.length)]();
-        // A huge size with other mutations could be a valid call doing 2^31 units of work.
-        if (typeof v === 'number' && v >= 2 ** 31 - 1 && mutations > 1) continue;
-        args[i] = v;
-        what.push(i);
+  it(
+    'random hostile mutations, several per call',
+    () => {
+      const total = Number(process.env.BACKPROP_FUZZ_CALLS ?? 10000);
+      const rng = new Rng(Number(process.env.BACKPROP_FUZZ_SEED ?? 777));
+      const outcomes: Record<string, number> = {};
+      for (let c = 0; c < total; c++) {
+        const spec = runnable[rng.int(0, runnable.length)];
+        const F = rng.next() < 0.5 ? Float32Array : Float64Array;
+        const args = spec.args.map((a) => a.make(F));
+        const mutations = rng.int(1, Math.min(4, spec.args.length + 1));
+        const what: number[] = [];
+        for (let m = 0; m < mutations; m++) {
+          const i = rng.int(0, spec.args.length);
+          const useHostile = rng.next() < 0.7;
+          const pool = useHostile
+            ? hostileValues(spec.args[i].kind, spec.args[i].make(F), F, args)
+            : invalidValues(spec.args[i].kind, spec.args[i].make(F), F, 1).map((v) => () => v);
+          const v = pool[rng.int(0, pool.length)]();
+          // A huge size with other mutations could be a valid call doing 2^31 units of work.
+          if (typeof v === 'number' && v >= 2 ** 31 - 1 && mutations > 1) continue;
+          args[i] = v;
+          what.push(i);
+        }
+        const o = expectSafeOutcome(b, spec.fn, args, () =>
+          what.map((i) => `${spec.args[i].name} = ${show(args[i])}`).join(', '),
+        );
+        outcomes[o] = (outcomes[o] ?? 0) + 1;
       }
-      const o = expectSafeOutcome(b, spec.fn, args, () =>
-        what.map((i) => `${spec.args[i].name} = ${show(args[i])}`).join(', '),
-      );
-      outcomes[o] = (outcomes[o] ?? 0) + 1;
-    }
-    if (total >= 100000) process.stdout.write(`hostile fuzz: ${total} calls ${JSON.stringify(outcomes)}\n`);
-    expect(Object.values(outcomes).reduce((s, v) => s + v, 0)).toBe(total);
-    expect(outcomes.refused).toBeGreaterThan(0);
-  });
+      if (total >= 100000) process.stdout.write(`hostile fuzz: ${total} calls ${JSON.stringify(outcomes)}\n`);
+      expect(Object.values(outcomes).reduce((s, v) => s + v, 0)).toBe(total);
+      expect(outcomes.refused).toBeGreaterThan(0);
+    },
+    Math.max(60_000, Number(process.env.BACKPROP_FUZZ_CALLS ?? 0) * 2),
+  ); // 1M calls: ~17 min on a shared machine
 });
 
 function show(v: unknown): string {
