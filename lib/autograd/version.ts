@@ -8,7 +8,7 @@
 // Counters live in a WeakMap keyed by the typed array (views made by reshape share the array, so
 // share the counter; arrays that share a slab's ArrayBuffer are distinct storages). Until the
 // first bump nothing is looked up, so a program without in-place writes pays one array per node.
-import type { FloatArray } from '../backend/types.js';
+import type { TensorData as FloatArray } from '../dtype.js';
 import type { Tensor } from '../tensor.js';
 
 const versions = new WeakMap<FloatArray, number>();

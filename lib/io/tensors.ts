@@ -1,5 +1,5 @@
 // io.save / io.load: named Tensors in a safetensors file, loadable by PyTorch's safetensors.
-import { Tensor, tensor } from '../tensor.js';
+import { Tensor } from '../tensor.js';
 import {
   readSafetensors,
   readSafetensorsAsync,
@@ -37,7 +37,7 @@ export async function saveAsync(
   await writeSafetensorsAsync(path, checkTensors(path, tensors), metadata);
 }
 
-/** Reads a safetensors file (F32, F64; F16 and BF16 become float32). */
+/** Reads a safetensors file (F32, F64, BF16, F16, BOOL: each to its dtype). */
 export function load(path: string): Loaded {
   return toTensors(readSafetensors(path));
 }
@@ -60,7 +60,7 @@ function toTensors(file: DecodedFile): Loaded {
   const out: Record<string, Tensor> = {};
   for (const [name, t] of Object.entries(file.tensors)) {
     // defineProperty: a tensor named '__proto__' is an own entry, not the object's prototype.
-    const value = tensor(t.data, { dtype: t.dtype, shape: t.shape });
+    const value = new Tensor(t.data, t.shape, false, t.dtype);
     Object.defineProperty(out, name, { value, enumerable: true, writable: true, configurable: true });
   }
   return { tensors: out, metadata: file.metadata };
