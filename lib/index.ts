@@ -60,3 +60,4 @@ export * as io from './io/index.js';
 export { fit, evaluate, type FitOptions, type History, type EpochLogs, type BatchLogs } from './train/index.js';
 export type { OutOptions } from './ops/out.js';
 export type { MemoryStats } from './backend/memory.js';
+export { Generator } from './generator.js';

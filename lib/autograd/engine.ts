@@ -17,6 +17,7 @@ import type { Node } from './node.js';
 import { isAnomalyEnabled, setGradEnabled } from './mode.js';
 import { noteNodeFreed } from '../backend/memory.js';
 import { allocLike, checkFinite, floatData, recycle, sameShape, shapeStr } from '../ops/util.js';
+import { checkVersions } from './version.js';
 
 export interface BackwardOptions {
   /** Keep the graph's saved values so that backward can run through it again. */
@@ -182,6 +183,7 @@ function run(
       let grads: (Tensor | null)[] | null = null;
       if (g !== null && (needed === null || needed.has(node))) {
         const op = node.op;
+        if (node.versions !== null) checkVersions(node.name, node.versions, inputs);
         grads = (createGraph || op.fused === undefined ? op.rule! : op.fused)(g, node);
         if (grads.length !== inputs.length && inputs.length > 0) {
           throw new Error(`backward of '${node.name}' returned ${grads.length} gradients for ${inputs.length} inputs`);
@@ -199,6 +201,7 @@ function run(
         noteNodeFreed(node);
         node.saved = null;
         node.inputs = NO_INPUTS;
+        node.versions = null;
       }
       for (let i = 0; i < inputs.length; i++) {
         const input = inputs[i];

@@ -92,8 +92,9 @@ export const backend = {
   /** Threads for GEMM and large kernels; remembered and applied to a backend chosen later too. */
   setNumThreads(n: number): void {
     if (typeof n !== 'number') throw new TypeError(`backend.setNumThreads: n must be a number, got ${typeof n}`);
-    if (!Number.isInteger(n) || n < 1)
-      throw new RangeError(`backend.setNumThreads: n must be an integer >= 1, got ${n}`);
+    // 256 as the native pool's limit, whichever backend runs now (the count is kept for later).
+    if (!Number.isInteger(n) || n < 1 || n > 256)
+      throw new RangeError(`backend.setNumThreads: n must be an integer in [1, 256], got ${n}`);
     kernels().setNumThreads(n);
     requestedThreads = n;
   },

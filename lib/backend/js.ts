@@ -29,7 +29,8 @@ function info(): BackendInfo {
 
 function setNumThreads(n: number): void {
   checkNumber('setNumThreads', 'n', n);
-  if (!Number.isInteger(n) || n < 1) throw new RangeError(`setNumThreads: n must be an integer >= 1, got ${n}`);
+  if (!Number.isInteger(n) || n < 1 || n > 256)
+    throw new RangeError(`setNumThreads: n must be an integer in [1, 256], got ${n}`);
   // The js backend is single-threaded; the count only matters to the native backend.
 }
 

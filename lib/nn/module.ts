@@ -11,6 +11,7 @@
 import { Tensor } from '../tensor.js';
 import { isFloatingPoint, type DType } from '../dtype.js';
 import { sameShape } from '../ops/util.js';
+import { bumpVersion } from '../autograd/version.js';
 
 const parameterTensors = new WeakSet<Tensor>();
 
@@ -262,13 +263,19 @@ export abstract class Module {
    * strict (the default) missing and unexpected keys are too. The Error lists every offending key.
    */
   loadStateDict(stateDict: Record<string, Tensor>, options: LoadStateDictOptions = {}): LoadStateDictResult {
+    if (stateDict === null || typeof stateDict !== 'object' || Array.isArray(stateDict))
+      throw new TypeError(
+        `${this.constructor.name}.loadStateDict: expected a state dict (an object of Tensors by name), got ${stateDict === null ? 'null' : Array.isArray(stateDict) ? 'an array' : typeof stateDict}`,
+      );
     const strict = options.strict ?? true;
     const own = new Map<string, Tensor>(this.#stateEntries(''));
-    const missingKeys = [...own.keys()].filter((k) => !(k in stateDict));
+    // Own keys only: 'constructor' or '__proto__' must not be found on Object.prototype.
+    const has = (k: string): boolean => Object.prototype.hasOwnProperty.call(stateDict, k);
+    const missingKeys = [...own.keys()].filter((k) => !has(k));
     const unexpectedKeys = Object.keys(stateDict).filter((k) => !own.has(k));
     const wrongShapes: string[] = [];
     for (const [key, target] of own) {
-      const source = stateDict[key];
+      const source = has(key) ? stateDict[key] : undefined;
       if (source === undefined) continue;
       if (!(source instanceof Tensor)) {
         wrongShapes.push(`${key}: expected a Tensor, got ${typeof source}`);
@@ -286,9 +293,12 @@ export abstract class Module {
       throw new Error(`Error loading state dict into ${this.constructor.name}: ${problems.join('; ')}`);
     }
     for (const [key, target] of own) {
-      const source = stateDict[key];
+      const source = has(key) ? stateDict[key] : undefined;
       // typed-array set converts between float32 and float64
-      if (source !== undefined) target.data.set(source.data);
+      if (source !== undefined) {
+        target.data.set(source.data);
+        bumpVersion(target.data);
+      }
     }
     return { missingKeys, unexpectedKeys };
   }

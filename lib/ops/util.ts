@@ -7,6 +7,7 @@ import { Node } from '../autograd/node.js';
 import type { OpDef } from './registry.js';
 import { isAnomalyEnabled, isGradEnabled } from '../autograd/mode.js';
 import { noteNode, noteRecycled, noteSlab, noteStorage } from '../backend/memory.js';
+import { saveVersions } from '../autograd/version.js';
 
 export type Scalar = number;
 export type TensorLike = Tensor | number;
@@ -279,7 +280,9 @@ export function record<S>(out: Tensor, op: OpDef<S>, inputs: Tensor[], saved: S)
   if (isAnomalyEnabled()) checkFinite(out, `forward of '${op.name}'`);
   if (op.rule !== null && willRecord(inputs)) {
     out.requiresGrad = true;
-    out.gradFn = new Node<S>(op, inputs, saved) as Node;
+    const node = new Node<S>(op, inputs, saved);
+    node.versions = saveVersions(inputs, out);
+    out.gradFn = node as Node;
     noteNode(out.gradFn, inputs, saved);
     if (recordSink !== null) recordSink.push(out.gradFn);
   }
