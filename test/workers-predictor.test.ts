@@ -42,7 +42,7 @@ describe.skipIf(!existsSync(dist))('predictor', () => {
 
   it('gives the outputs of the model in this thread, for a function builder and a module builder', async () => {
     const xs = samples(5);
-    const expected = noGrad(() => model.forward(stack(xs)) as Tensor);
+    const expected = noGrad(() => model.forward(stack(xs)));
     for (const builder of [buildMlp, builderModule]) {
       await withPredictor(createPredictor(builder, sd, { maxBatch: 5, maxDelayMs: 1000 }), async (p) => {
         const outs = await Promise.all(xs.map((x) => p.predict(x)));
