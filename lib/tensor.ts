@@ -56,8 +56,8 @@ function shapeArgs(args: readonly (number | readonly number[])[]): number[] {
 export class Tensor {
   /**
    * The storage: contiguous, row-major. Writes to it are visible to every view of the tensor.
-   * Small op results are views into a shared slab (see lib/ops/util.ts): copy with data.slice()
-   * before transferring `data.buffer` to another thread.
+   * Small op results are views into a shared, untransferable slab (see lib/ops/util.ts): send a
+   * tensor to another thread with workers.packTensor (lib/workers/transfer.ts).
    */
   data: FloatArray;
   readonly shape: readonly number[];
