@@ -40,13 +40,13 @@ describe.skipIf(!existsSync(dist))('examples/service.js', () => {
         await new Promise((r) => setTimeout(r, 50));
       }
       const base = /listening on (http:\S+)/.exec(out)![1];
-      const status = async () => (await fetch(`${base}/status`)).json();
+      const status = async (): Promise<any> => (await fetch(`${base}/status`)).json();
       // Wait for the first weights (bounded: 60 s), then predict.
       for (let i = 0; i < 600 && (await status()).weightsVersion < 1; i++) await new Promise((r) => setTimeout(r, 100));
       const image = Array.from({ length: 784 }, (_, i) => (i % 28 > 8 && i % 28 < 20 ? 0.8 : 0));
       const res = await fetch(`${base}/predict`, { method: 'POST', body: JSON.stringify({ image }) });
       expect(res.status).toBe(200);
-      const p = await res.json();
+      const p: any = await res.json();
       expect(p.class).toBeGreaterThanOrEqual(0);
       expect(p.class).toBeLessThan(10);
       expect(p.probabilities.reduce((a: number, b: number) => a + b, 0)).toBeCloseTo(1, 5);
