@@ -135,7 +135,7 @@ describe.skipIf(!existsSync(dist))('background trainer', () => {
   });
 
   it('published weights are whole versions: a stress reader never sees two values in one', async () => {
-    const steps = 150;
+    const steps = 80;
     const trainer = spawnTrainer(constantJob, { args: { steps }, publishEvery: 1 });
     const versions: number[] = [];
     let torn = 0;

@@ -3,6 +3,7 @@
 // the batch to fill) and run on a piscina pool of worker threads. Weights live in a
 // SharedArrayBuffer per version: updateWeights() packs a new one (never writes an old one), each
 // batch names the version it runs with, so a batch sees exactly one whole version.
+import type { ResourceLimits } from 'node:worker_threads';
 import { Piscina } from 'piscina';
 import { Tensor } from '../tensor.js';
 import type { Module } from '../nn/module.js';
@@ -32,6 +33,8 @@ export interface PredictorOptions {
   threadsPerWorker?: number;
   /** Passed (structured-cloned) to the model builder. */
   args?: unknown;
+  /** Each worker's V8 heap limits (node:worker_threads). */
+  resourceLimits?: ResourceLimits;
 }
 
 export interface PredictOptions {
@@ -119,6 +122,7 @@ export class Predictor {
       maxThreads: this.workers,
       idleTimeout: Infinity,
       concurrentTasksPerWorker: 1,
+      resourceLimits: options.resourceLimits,
       workerData,
     });
   }
