@@ -33,8 +33,9 @@ const sleep = (/** @type {number} */ ms) => new Promise((r) => setTimeout(r, ms)
  * @param {() => unknown} status
  * @param {number} seconds
  * @param {(signal: AbortSignal) => Promise<unknown>} work
+ * @param {Promise<unknown>} [warm] resolves once the work is past its start (the window begins then)
  */
-async function measure(status, seconds, work) {
+async function measure(status, seconds, work, warm) {
   const server = http.createServer((req, res) => {
     if (req.url === '/status') {
       res.writeHead(200, { 'content-type': 'application/json' });
@@ -61,7 +62,9 @@ async function measure(status, seconds, work) {
   await get();
   const controller = new AbortController();
   const running = work(controller.signal);
-  await sleep(500); // past the start (worker start-up, first batches)
+  // The window starts past the start-up (worker, data, first batches), bounded at 60 s.
+  const bound = new Promise((r) => setTimeout(r, 60_000).unref());
+  await Promise.race([warm ?? sleep(500), bound, running]);
   /** @type {number[]} */
   const latencies = [];
   const delay = monitorEventLoopDelay({ resolution: 1 });
@@ -95,7 +98,11 @@ function throughput() {
   let t0 = 0;
   let s0 = 0;
   let t1 = 0;
+  /** @type {(v?: unknown) => void} */
+  let onWarm = () => undefined;
+  const warm = new Promise((r) => (onWarm = r));
   return {
+    warm,
     /** @param {{ batch: number, samples: number }} p */
     batch(p) {
       if (p.batch === 1) prev = 0;
@@ -105,6 +112,7 @@ function throughput() {
       if (steps === WARMUP_BATCHES) {
         t0 = performance.now();
         s0 = total;
+        onWarm();
       }
       t1 = performance.now();
     },
@@ -133,10 +141,15 @@ async function training(windowSeconds) {
   for (const c of cases) {
     const args = { model: c.model, batchSize: c.batchSize };
     const inThread = throughput();
-    const a = await measure(inThread.status, windowSeconds, async (signal) => {
-      const j = job(args);
-      await fit(j.model, { ...j, signal, onBatchEnd: (p) => inThread.batch(p) });
-    });
+    const a = await measure(
+      inThread.status,
+      windowSeconds,
+      async (signal) => {
+        const j = job(args);
+        await fit(j.model, { ...j, signal, onBatchEnd: (p) => inThread.batch(p) });
+      },
+      inThread.warm,
+    );
     const background = throughput();
     /** @type {import('../dist/index.js').workers.Trainer | null} */
     let trainer = null;
@@ -148,6 +161,7 @@ async function training(windowSeconds) {
         trainer.on('batch', (p) => background.batch(p));
         await trainer.done;
       },
+      background.warm,
     );
     const ratio = background.rate() / inThread.rate();
     rows.push([c.name, 'in-thread fit()', ...cells(a), f0(inThread.rate()), '1']);
