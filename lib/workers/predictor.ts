@@ -25,7 +25,11 @@ export interface PredictorOptions {
   workers?: number;
   /** Most samples in one batch (default 32; 1 turns batching off). */
   maxBatch?: number;
-  /** Longest a request waits for its batch to fill before the batch runs (default 2 ms). */
+  /**
+   * Longest a request waits for its batch to fill before the batch runs (default 2 ms). 0: no
+   * waiting; batches then form only from calls that arrive while every worker is busy (best for
+   * a lone caller, whose request would otherwise wait the whole delay for company).
+   */
   maxDelayMs?: number;
   /** Most requests waiting for a batch; beyond it predict() rejects with PredictorQueueFullError (default 1024). */
   maxQueue?: number;
