@@ -6,6 +6,7 @@
 import type { ResourceLimits } from 'node:worker_threads';
 import { Piscina } from 'piscina';
 import { Tensor } from '../tensor.js';
+import { DTYPES } from '../dtype.js';
 import type { Module } from '../nn/module.js';
 import { packStateDict, unpackTensor, type PackedStateDict, type PackedTensor } from './transfer.js';
 import { moduleHref, WorkerError, workerFile, errorInfo } from './protocol.js';
@@ -234,8 +235,7 @@ export class Predictor {
     }
     const sample = batch[0].x;
     const per = sample.numel();
-    const data =
-      sample.dtype === 'float64' ? new Float64Array(per * batch.length) : new Float32Array(per * batch.length);
+    const data = new DTYPES[sample.dtype].storage(per * batch.length);
     for (let i = 0; i < batch.length; i++) data.set(batch[i].x.data, i * per);
     const x: PackedTensor = {
       kind: 'backprop.tensor',
@@ -260,7 +260,7 @@ export class Predictor {
           const k = out.numel() / batch.length;
           const shape = out.shape.slice(1);
           for (let i = 0; i < batch.length; i++)
-            batch[i].resolve(new Tensor(out.data.slice(i * k, (i + 1) * k), shape));
+            batch[i].resolve(new Tensor(out.data.slice(i * k, (i + 1) * k), shape, false, out.dtype));
         } catch (e) {
           for (const p of batch) p.reject(e instanceof Error ? e : new Error(String(e)));
         }

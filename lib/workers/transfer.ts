@@ -9,7 +9,8 @@
 // the packed tensor alone, so transferring it (transferListOf) moves only that copy; unpackTensor
 // rebuilds a Tensor over it on the other side. packStateDict puts a whole state dict into one
 // buffer (an ArrayBuffer to transfer, or a SharedArrayBuffer to share read-only between threads).
-import { Tensor, type DType, type FloatArray } from '../tensor.js';
+import { Tensor } from '../tensor.js';
+import { DTYPES, type DType, type TensorData } from '../dtype.js';
 
 /** A tensor as a message: plain data that structured clone carries intact. */
 export interface PackedTensor {
@@ -17,7 +18,7 @@ export interface PackedTensor {
   readonly dtype: DType;
   readonly shape: readonly number[];
   /** The values, in a buffer of their own (byteOffset 0, byteLength = the values' bytes). */
-  readonly data: FloatArray;
+  readonly data: TensorData;
 }
 
 /** A state dict in one buffer: entry i is `names[i]`, at `offsets[i]` bytes, `shapes[i]`, `dtypes[i]`. */
@@ -30,10 +31,16 @@ export interface PackedStateDict {
   readonly buffer: ArrayBuffer | SharedArrayBuffer;
 }
 
-function arrayFor(dtype: DType, buffer: ArrayBufferLike, byteOffset: number, length: number): FloatArray {
-  if (dtype === 'float64') return new Float64Array(buffer, byteOffset, length);
-  if (dtype === 'float32') return new Float32Array(buffer, byteOffset, length);
-  throw new TypeError(`unpackTensor: unsupported dtype ${String(dtype)}`);
+function infoOf(op: string, dtype: unknown): (typeof DTYPES)[DType] {
+  if (typeof dtype !== 'string' || !Object.hasOwn(DTYPES, dtype))
+    throw new TypeError(`${op}: unknown dtype ${String(dtype)}`);
+  return DTYPES[dtype as DType];
+}
+
+function arrayFor(dtype: DType, buffer: ArrayBufferLike, byteOffset: number, length: number): TensorData {
+  // Every storage constructor takes (buffer, byteOffset, length); TypeScript cannot call a union of them.
+  const Storage = DTYPES[dtype].storage as unknown as new (b: ArrayBufferLike, o: number, n: number) => TensorData;
+  return new Storage(buffer, byteOffset, length);
 }
 
 function numelOf(op: string, shape: unknown): number {
@@ -62,11 +69,11 @@ export function unpackTensor(p: PackedTensor): Tensor {
   if (!isPackedTensor(p)) throw new TypeError('unpackTensor: expected a packed tensor (from packTensor)');
   const n = numelOf('unpackTensor', p.shape);
   const data = p.data;
-  const ok = p.dtype === 'float64' ? data instanceof Float64Array : data instanceof Float32Array;
-  if (!ok) throw new TypeError(`unpackTensor: data is not a typed array of dtype ${String(p.dtype)}`);
+  if (!(data instanceof infoOf('unpackTensor', p.dtype).storage))
+    throw new TypeError(`unpackTensor: data is not the storage of dtype ${String(p.dtype)}`);
   if (data.length !== n)
     throw new RangeError(`unpackTensor: ${data.length} values for shape [${p.shape.join(', ')}] (${n} elements)`);
-  return new Tensor(data, p.shape.slice());
+  return new Tensor(data, p.shape.slice(), false, p.dtype);
 }
 
 /**
@@ -161,10 +168,15 @@ export function unpackStateDict(p: PackedStateDict): Record<string, Tensor> {
   const sd: Record<string, Tensor> = {};
   for (let i = 0; i < p.names.length; i++) {
     const n = numelOf('unpackStateDict', p.shapes[i]);
-    const bytesPer = p.dtypes[i] === 'float64' ? 8 : 4;
+    const bytesPer = infoOf('unpackStateDict', p.dtypes[i]).itemsize;
     if (!Number.isInteger(p.offsets[i]) || p.offsets[i] < 0 || p.offsets[i] + n * bytesPer > p.buffer.byteLength)
       throw new RangeError(`unpackStateDict: '${p.names[i]}' lies outside the buffer`);
-    sd[p.names[i]] = new Tensor(arrayFor(p.dtypes[i], p.buffer, p.offsets[i], n), p.shapes[i].slice());
+    sd[p.names[i]] = new Tensor(
+      arrayFor(p.dtypes[i], p.buffer, p.offsets[i], n),
+      p.shapes[i].slice(),
+      false,
+      p.dtypes[i],
+    );
   }
   return sd;
 }
