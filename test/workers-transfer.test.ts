@@ -73,10 +73,23 @@ describe('tensors across threads', () => {
     expect(f64.toArray()).toEqual([[1.5, -2]]);
   });
 
+  it('keeps the storage dtypes: bfloat16 and float16 bits, bool', async () => {
+    for (const dtype of ['bfloat16', 'float16', 'bool'] as const) {
+      const t = tensor([1.5, -2, 0]).to(dtype);
+      const back = unpackTensor(await roundTrip(packTensor(t)));
+      expect(back.dtype).toBe(dtype);
+      expect(back.data.constructor).toBe(t.data.constructor);
+      expect(Array.from(back.data)).toEqual(Array.from(t.data));
+      const sd = unpackStateDict(await roundTrip(packStateDict({ t })));
+      expect(sd.t.dtype).toBe(dtype);
+      expect(Array.from(sd.t.data)).toEqual(Array.from(t.data));
+    }
+  });
+
   it('unpackTensor refuses data that does not match its shape or dtype', () => {
     const p = packTensor(tensor([1, 2, 3]));
     expect(() => unpackTensor({ ...p, shape: [2, 2] })).toThrow(/3 values for shape \[2, 2\]/);
-    expect(() => unpackTensor({ ...p, dtype: 'float64' })).toThrow(/dtype float64/);
+    expect(() => unpackTensor({ ...p, dtype: 'float64' })).toThrow(/storage of dtype float64/);
     expect(() => unpackTensor({ shape: [3] } as any)).toThrow(/expected a packed tensor/);
   });
 

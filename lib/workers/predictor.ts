@@ -101,6 +101,7 @@ export class Predictor {
   #version = 1;
   readonly #queue: Pending[] = [];
   #running = 0;
+  readonly #inflight = new Set<Promise<void>>();
   #timer: NodeJS.Timeout | null = null;
   #closed = false;
   #batches = 0;
@@ -248,7 +249,7 @@ export class Predictor {
     this.#samples += batch.length;
     this.#largest = Math.max(this.#largest, batch.length);
     const task: PredictTask = { x, version: this.#version, weights: this.#weights };
-    this.#pool.run(task, { transferList: [data.buffer] }).then(
+    const run = this.#pool.run(task, { transferList: [data.buffer] }).then(
       (packed) => {
         this.#running--;
         try {
@@ -273,6 +274,8 @@ export class Predictor {
         this.#schedule();
       },
     );
+    this.#inflight.add(run);
+    void run.finally(() => this.#inflight.delete(run));
   }
 
   /** Rejects waiting requests, lets running batches finish, and ends every worker thread. */
@@ -283,7 +286,8 @@ export class Predictor {
     this.#timer = null;
     for (const p of this.#queue.splice(0))
       p.reject(new Error('predict: the predictor was closed before this request ran'));
-    await this.#pool.close();
+    // Running batches finish (piscina's close() could cut one off under load), then the threads end.
+    await Promise.allSettled([...this.#inflight]);
     await this.#pool.destroy();
   }
 }
