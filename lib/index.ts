@@ -61,3 +61,4 @@ export { fit, evaluate, type FitOptions, type History, type EpochLogs, type Batc
 export type { OutOptions } from './ops/out.js';
 export type { MemoryStats } from './backend/memory.js';
 export { Generator } from './generator.js';
+export * as workers from './workers/index.js';

@@ -76,9 +76,9 @@ function shapeArgs(args: readonly (number | readonly number[])[]): number[] {
 export class Tensor {
   /**
    * The storage: contiguous, row-major. Writes to it are visible to every view of the tensor.
-   * Small op results are views into a shared slab (see lib/ops/util.ts): copy with data.slice()
-   * before transferring `data.buffer` to another thread. float32/float64: the values;
-   * bfloat16/float16: a Uint16Array of the raw bits; bool: a Uint8Array of 0/1.
+   * Small op results are views into a shared, untransferable slab (see lib/ops/util.ts): send a
+   * tensor to another thread with workers.packTensor (lib/workers/transfer.ts). float32/float64:
+   * the values; bfloat16/float16: a Uint16Array of the raw bits; bool: a Uint8Array of 0/1.
    */
   data: TensorData;
   /** The element type (see lib/dtype.ts). */

@@ -6,6 +6,7 @@ import { Tensor, type FloatTensor } from '../tensor.js';
 import { Node } from '../autograd/node.js';
 import type { OpDef } from './registry.js';
 import { isAnomalyEnabled, isGradEnabled } from '../autograd/mode.js';
+import { markAsUntransferable } from 'node:worker_threads';
 import { noteNode, noteRecycled, noteSlab, noteStorage } from '../backend/memory.js';
 import { saveVersions } from '../autograd/version.js';
 
@@ -43,7 +44,9 @@ export function sameShape(a: readonly number[], b: readonly number[]): boolean {
 // dominated the time of small training steps. A slab is never reused, only cut further, so every
 // piece starts zeroed like a new array. A piece keeps its slab alive, which bounds the waste to
 // SLAB_BYTES per long-lived small tensor. Arrays of at most 64 bytes live on V8's heap and are
-// cheap already; large ones get their own buffer.
+// cheap already; large ones get their own buffer. Slabs are marked untransferable: a postMessage
+// transfer list that names one (a tensor's data.buffer) then copies it or throws, instead of
+// detaching it under every other tensor cut from it (lib/workers/transfer.ts packs tensors safely).
 const SLAB_BYTES = 32768;
 const SLAB_MAX_PIECE = 4096;
 const ON_HEAP_BYTES = 64;
@@ -56,6 +59,7 @@ function carve(bytes: number): number {
   if (slabUsed + aligned > slab.byteLength) {
     slab = new ArrayBuffer(SLAB_BYTES);
     noteSlab(slab);
+    markAsUntransferable(slab);
     slabUsed = 0;
   }
   const offset = slabUsed;
