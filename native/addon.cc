@@ -89,6 +89,11 @@ Addon::Addon(Napi::Env env, Napi::Object exports)
           InstanceMethod("avgPool2dBackward", &Addon::AvgPool2dBackward, napi_enumerable),
           InstanceMethod("batchNormStats", &Addon::BatchNormStats, napi_enumerable),
           InstanceMethod("channelAffine", &Addon::ChannelAffine, napi_enumerable),
+          InstanceMethod("sparseConv2d", &Addon::SparseConv2d, napi_enumerable),
+          InstanceMethod("sparseConv2dBackwardInput", &Addon::SparseConv2dBackwardInput,
+                         napi_enumerable),
+          InstanceMethod("sparseConv2dBackwardValues", &Addon::SparseConv2dBackwardValues,
+                         napi_enumerable),
       });
 }
 

@@ -14,6 +14,7 @@ import type { Backend, BackendInfo } from './types.js';
 import { checkNumber } from './js-checks.js';
 import { binaryKernels } from './js-binary.js';
 import { convKernels } from './js-conv.js';
+import { sparseKernels } from './js-sparse.js';
 import { gemmKernels } from './js-gemm.js';
 import { movementKernels } from './js-movement.js';
 import { optimKernels } from './js-optim.js';
@@ -46,4 +47,5 @@ export const jsBackend: Backend = {
   ...optimKernels,
   ...convKernels,
   ...rnnKernels,
+  ...sparseKernels,
 };

@@ -21,3 +21,7 @@ export type { RNNOptions, RNNBaseOptions } from './layers/rnn.js';
 export { MSELoss, L1Loss, HuberLoss, CrossEntropyLoss, NLLLoss, BCEWithLogitsLoss } from './layers/loss.js';
 export * as init from './init.js';
 export * as functional from './functional.js';
+export { SparseLinear, SparseConv2d } from './layers/sparse.js';
+export type { SparseLayerOptions, SparseConv2dLayerOptions } from './layers/sparse.js';
+export * as utils from './utils/index.js';
+export type { ForwardPreHook, HookHandle } from './module.js';
