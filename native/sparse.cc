@@ -12,8 +12,17 @@ namespace bp {
 namespace {
 
 // Workspace slots (sparse kernels never call other kernels, so they may use any slot).
-enum Slot : size_t { kPacked = 0, kOffs = 1, kPackedGrad = 2, kSrcOffs = 3, kStarts = 4, kVals = 5,
-            kCursor = 6 };
+enum Slot : size_t {
+  kPacked = 0,
+  kOffs,
+  kPackedGrad,
+  kSrcOffs,
+  kStarts,
+  kVals,
+  kCursor,
+  kSorted,
+  kColumns
+};
 
 // The column of a nonzero as (input channel, kernel row, kernel column).
 struct Tap {
@@ -36,23 +45,36 @@ inline size_t workPerRow(const SparsePattern& p, size_t rows, size_t perNonzero)
 
 // ---- batch layout: [c, hp, wp, n], the batch contiguous ----
 
+// Packing is a transpose of [n, c*h*w] to [c*h*w, n] (rows placed with padding), done in 16x16
+// tiles so that each cache line read or written is used whole while it is in L1. Tiles of the
+// row index span channels, so a linear layer (h = w = 1) transposes as well as a conv.
+constexpr size_t kTile = 16;
+
+// The packed row of element q = (c, ih, iw) of one image.
+struct RowMap {
+  size_t h, w, hp, wp, pH, pW;
+  size_t operator()(size_t q) const {
+    const size_t plane = h * w, c = q / plane, r = q % plane;
+    return (c * hp + r / w + pH) * wp + r % w + pW;
+  }
+};
+
 // dst[c, ih + pH, iw + pW, n] = src[n, c, ih, iw]; the border is zero.
 template <typename T>
 void packBatch(ThreadPool& pool, const T* src, T* dst, size_t n, size_t c, size_t h, size_t w,
                size_t pH, size_t pW) {
-  const size_t hp = h + 2 * pH, wp = w + 2 * pW, plane = h * w;
-  constexpr size_t kChunk = 16;  // images read side by side, so each write fills a run of n
-  parallelFor(pool, c, hp * wp * n, [&](size_t ch, size_t) {
-    T* d = dst + ch * hp * wp * n;
-    if (pH || pW) std::fill(d, d + hp * wp * n, T(0));
-    for (size_t n0 = 0; n0 < n; n0 += kChunk) {
-      const size_t n1 = std::min(n, n0 + kChunk);
-      for (size_t ih = 0; ih < h; ++ih)
-        for (size_t iw = 0; iw < w; ++iw) {
-          T* o = d + ((ih + pH) * wp + iw + pW) * n;
-          const T* s = src + ch * plane + ih * w + iw;
-          for (size_t b = n0; b < n1; ++b) o[b] = s[b * c * plane];
-        }
+  const RowMap row{h, w, h + 2 * pH, w + 2 * pW, pH, pW};
+  const size_t rows = c * h * w;
+  if (pH || pW) std::fill(dst, dst + c * row.hp * row.wp * n, T(0));
+  const size_t blocks = (rows + kTile - 1) / kTile;
+  parallelFor(pool, blocks, kTile * n, [&](size_t blk, size_t) {
+    const size_t q0 = blk * kTile, q1 = std::min(rows, q0 + kTile);
+    for (size_t b0 = 0; b0 < n; b0 += kTile) {
+      const size_t b1 = std::min(n, b0 + kTile);
+      for (size_t q = q0; q < q1; ++q) {
+        T* o = dst + row(q) * n;
+        for (size_t b = b0; b < b1; ++b) o[b] = src[b * rows + q];
+      }
     }
   });
 }
@@ -61,14 +83,20 @@ void packBatch(ThreadPool& pool, const T* src, T* dst, size_t n, size_t c, size_
 template <typename T>
 void unpackBatch(ThreadPool& pool, const T* src, T* dst, size_t n, size_t c, size_t h, size_t w,
                  size_t pH, size_t pW, const T* bias) {
-  const size_t hp = h + 2 * pH, wp = w + 2 * pW, plane = h * w;
-  parallelFor(pool, c, plane * n, [&](size_t ch, size_t) {
-    const T b0 = bias ? bias[ch] : T(0);
-    const T* s = src + ch * hp * wp * n;
+  const RowMap row{h, w, h + 2 * pH, w + 2 * pW, pH, pW};
+  const size_t rows = c * h * w, plane = h * w;
+  const size_t blocks = (rows + kTile - 1) / kTile;
+  parallelFor(pool, blocks, kTile * n, [&](size_t blk, size_t) {
+    const size_t q0 = blk * kTile, q1 = std::min(rows, q0 + kTile);
+    size_t at[kTile];
+    T add[kTile];
+    for (size_t q = q0; q < q1; ++q) {
+      at[q - q0] = row(q) * n;
+      add[q - q0] = bias ? bias[q / plane] : T(0);
+    }
     for (size_t b = 0; b < n; ++b) {
-      T* o = dst + (b * c + ch) * plane;
-      for (size_t ih = 0; ih < h; ++ih)
-        for (size_t iw = 0; iw < w; ++iw) o[ih * w + iw] = s[((ih + pH) * wp + iw + pW) * n + b] + b0;
+      T* o = dst + b * rows;
+      for (size_t q = q0; q < q1; ++q) o[q] = src[at[q - q0] + b] + add[q - q0];
     }
   });
 }
@@ -89,6 +117,27 @@ struct BatchDims {
   size_t corner(const ConvGeom& g, size_t oh, size_t ow) const { return ((oh * g.sH) * wp + ow * g.sW) * n; }
 };
 
+// Per-thread copies of the value gradient, summed into gv at the end: the loops that reuse the
+// packed input best run over output rows or images, and those share the nonzeros.
+template <typename T>
+struct ValueAccumulators {
+  T* base;
+  size_t nnz, threads;
+  ValueAccumulators(const ExecContext& ctx, size_t nnz_)
+      : nnz(nnz_), threads(static_cast<size_t>(ctx.pool->size())) {
+    base = ctx.ws->get<T>(kVals, threads * nnz);
+    std::fill(base, base + threads * nnz, T(0));
+  }
+  T* of(size_t thread) const { return base + thread * nnz; }
+  void sumInto(T* gv) const {
+    for (size_t k = 0; k < nnz; ++k) {
+      T s = 0;
+      for (size_t t = 0; t < threads; ++t) s += base[t * nnz + k];
+      gv[k] = s;
+    }
+  }
+};
+
 template <typename T>
 void forwardBatch(const ExecContext& ctx, const T* x, const T* vals, const SparsePattern& p,
                   const T* bias, T* y, const ConvGeom& g) {
@@ -100,45 +149,96 @@ void forwardBatch(const ExecContext& ctx, const T* x, const T* vals, const Spars
   const int64_t* offs = tapOffsets(ctx, kOffs, p, g, [&](const Tap& t) {
     return ((t.ic * d.hp + t.kh * g.dH) * d.wp + t.kw * g.dW) * g.n;
   });
-  parallelFor(*ctx.pool, g.cOut, workPerRow(p, g.cOut, g.P * g.n), [&](size_t oc, size_t) {
-    const size_t b = rowBegin(p, oc), cnt = rowCount(p, oc);
-    for (size_t oh = 0; oh < g.oH; ++oh)
+  // One task per output row: every output channel of the row reads the same few input rows,
+  // which stay in cache (an outer loop over channels would stream the whole input per channel).
+  parallelFor(*ctx.pool, g.oH, (p.nnz + g.cOut) * g.oW * g.n, [&](size_t oh, size_t) {
+    for (size_t oc = 0; oc < g.cOut; ++oc) {
+      const size_t b = rowBegin(p, oc), cnt = rowCount(p, oc);
       for (size_t ow = 0; ow < g.oW; ++ow)
         K.sparseGather(vals + b, offs + b, cnt, xb + d.corner(g, oh, ow),
                        yb + ((oc * g.oH + oh) * g.oW + ow) * g.n, g.n);
+    }
   });
   unpackBatch(*ctx.pool, yb, y, g.n, g.cOut, g.oH, g.oW, 0, 0, bias);
 }
 
-template <typename T>
-void backwardInputBatch(const ExecContext& ctx, const T* gy, const T* vals, const SparsePattern& p,
-                        T* gx, const ConvGeom& g) {
-  const Kernels<T>& K = kernelsOf<T>(*ctx.simd);
-  const BatchDims d(g);
-  T* dxb = ctx.ws->get<T>(kPacked, g.cIn * d.plane);
-  T* gyb = ctx.ws->get<T>(kPackedGrad, g.cOut * g.P * g.n);
-  packBatch(*ctx.pool, gy, gyb, g.n, g.cOut, g.oH, g.oW, 0, 0);
-  // The nonzeros grouped by input channel (a counting sort), so that each task scatters into
-  // its own packed channel and no two threads write the same memory.
+// The nonzeros grouped by input channel (a counting sort): starts[ic] .. starts[ic + 1] index
+// `sorted` (values) and `srcOffs`, filled by offsetOf(tap, oc).
+template <typename T, typename F>
+const int64_t* groupByInput(const ExecContext& ctx, const T* vals, const SparsePattern& p,
+                            const ConvGeom& g, T** sorted, int64_t** srcOffs, F&& offsetOf) {
   int64_t* starts = ctx.ws->get<int64_t>(kStarts, g.cIn + 1);
   std::fill(starts, starts + g.cIn + 1, int64_t(0));
   for (size_t k = 0; k < p.nnz; ++k) ++starts[tapOf(p.colIdx[k], g).ic + 1];
   for (size_t c = 0; c < g.cIn; ++c) starts[c + 1] += starts[c];
   const size_t nz = std::max<size_t>(p.nnz, 1);
-  int64_t* dstOffs = ctx.ws->get<int64_t>(kOffs, nz);
-  int64_t* srcOffs = ctx.ws->get<int64_t>(kSrcOffs, nz);
-  T* sorted = ctx.ws->get<T>(kVals, nz);
-  // Walk the rows in order, advancing one cursor per channel from its start.
+  *srcOffs = ctx.ws->get<int64_t>(kSrcOffs, nz);
+  *sorted = ctx.ws->get<T>(kSorted, nz);
   int64_t* cursor = ctx.ws->get<int64_t>(kCursor, g.cIn);
   std::copy(starts, starts + g.cIn, cursor);
   for (size_t oc = 0; oc < g.cOut; ++oc)
     for (size_t k = rowBegin(p, oc), e = k + rowCount(p, oc); k < e; ++k) {
       const Tap t = tapOf(p.colIdx[k], g);
       const size_t at = static_cast<size_t>(cursor[t.ic]++);
-      sorted[at] = vals[k];
-      dstOffs[at] = static_cast<int64_t>(((t.kh * g.dH) * d.wp + t.kw * g.dW) * g.n);
-      srcOffs[at] = static_cast<int64_t>(oc * g.P * g.n);
+      (*sorted)[at] = vals[k];
+      (*srcOffs)[at] = static_cast<int64_t>(offsetOf(t, oc));
     }
+  return starts;
+}
+
+// Stride 1: the input gradient is a correlation of gy, zero-padded by the dilated kernel span
+// minus one, with the flipped kernel; each input position gathers from its nonzeros' output
+// rows, accumulated in registers like the forward.
+template <typename T>
+void backwardInputBatchGather(const ExecContext& ctx, const T* gy, const T* vals,
+                              const SparsePattern& p, T* gx, const ConvGeom& g) {
+  const Kernels<T>& K = kernelsOf<T>(*ctx.simd);
+  const size_t tH = (g.kH - 1) * g.dH, tW = (g.kW - 1) * g.dW;
+  const size_t hq = g.oH + 2 * tH, wq = g.oW + 2 * tW;
+  T* gyp = ctx.ws->get<T>(kPackedGrad, g.cOut * hq * wq * g.n);
+  T* dxb = ctx.ws->get<T>(kPacked, g.cIn * g.h * g.w * g.n);
+  packBatch(*ctx.pool, gy, gyp, g.n, g.cOut, g.oH, g.oW, tH, tW);
+  T* sorted = nullptr;
+  int64_t* srcOffs = nullptr;
+  const int64_t* starts = groupByInput(ctx, vals, p, g, &sorted, &srcOffs, [&](const Tap& t, size_t oc) {
+    return ((oc * hq + g.pH + (g.kH - 1 - t.kh) * g.dH) * wq + g.pW + (g.kW - 1 - t.kw) * g.dW) * g.n;
+  });
+  parallelFor(*ctx.pool, g.h, (p.nnz + g.cIn) * g.w * g.n, [&](size_t ih, size_t) {
+    for (size_t ic = 0; ic < g.cIn; ++ic) {
+      const size_t b = static_cast<size_t>(starts[ic]), cnt = static_cast<size_t>(starts[ic + 1]) - b;
+      for (size_t iw = 0; iw < g.w; ++iw)
+        K.sparseGather(sorted + b, srcOffs + b, cnt, gyp + (ih * wq + iw) * g.n,
+                       dxb + ((ic * g.h + ih) * g.w + iw) * g.n, g.n);
+    }
+  });
+  unpackBatch<T>(*ctx.pool, dxb, gx, g.n, g.cIn, g.h, g.w, 0, 0, nullptr);
+}
+
+// Any stride: each nonzero's contribution is scattered into the padded input gradient; one task
+// per input channel, so no two threads write the same memory.
+template <typename T>
+void backwardInputBatchScatter(const ExecContext& ctx, const T* gy, const T* vals,
+                               const SparsePattern& p, T* gx, const ConvGeom& g) {
+  const Kernels<T>& K = kernelsOf<T>(*ctx.simd);
+  const BatchDims d(g);
+  T* dxb = ctx.ws->get<T>(kPacked, g.cIn * d.plane);
+  T* gyb = ctx.ws->get<T>(kPackedGrad, g.cOut * g.P * g.n);
+  packBatch(*ctx.pool, gy, gyb, g.n, g.cOut, g.oH, g.oW, 0, 0);
+  T* sorted = nullptr;
+  int64_t* srcOffs = nullptr;
+  const int64_t* starts = groupByInput(ctx, vals, p, g, &sorted, &srcOffs,
+                                       [&](const Tap&, size_t oc) { return oc * g.P * g.n; });
+  int64_t* dstOffs = ctx.ws->get<int64_t>(kOffs, std::max<size_t>(p.nnz, 1));
+  // destination offsets in the same (grouped) order
+  {
+    int64_t* cursor = ctx.ws->get<int64_t>(kCursor, g.cIn);
+    std::copy(starts, starts + g.cIn, cursor);
+    for (size_t oc = 0; oc < g.cOut; ++oc)
+      for (size_t k = rowBegin(p, oc), e = k + rowCount(p, oc); k < e; ++k) {
+        const Tap t = tapOf(p.colIdx[k], g);
+        dstOffs[cursor[t.ic]++] = static_cast<int64_t>(((t.kh * g.dH) * d.wp + t.kw * g.dW) * g.n);
+      }
+  }
   parallelFor(*ctx.pool, g.cIn, workPerRow(p, g.cIn, g.P * g.n), [&](size_t ic, size_t) {
     T* plane = dxb + ic * d.plane;
     std::fill(plane, plane + d.plane, T(0));
@@ -153,6 +253,15 @@ void backwardInputBatch(const ExecContext& ctx, const T* gy, const T* vals, cons
 }
 
 template <typename T>
+void backwardInputBatch(const ExecContext& ctx, const T* gy, const T* vals, const SparsePattern& p,
+                        T* gx, const ConvGeom& g) {
+  if (g.sH == 1 && g.sW == 1)
+    backwardInputBatchGather(ctx, gy, vals, p, gx, g);
+  else
+    backwardInputBatchScatter(ctx, gy, vals, p, gx, g);
+}
+
+template <typename T>
 void backwardValuesBatch(const ExecContext& ctx, const T* x, const T* gy, const SparsePattern& p,
                          T* gv, const ConvGeom& g) {
   const Kernels<T>& K = kernelsOf<T>(*ctx.simd);
@@ -164,14 +273,17 @@ void backwardValuesBatch(const ExecContext& ctx, const T* x, const T* gy, const 
   const int64_t* offs = tapOffsets(ctx, kOffs, p, g, [&](const Tap& t) {
     return ((t.ic * d.hp + t.kh * g.dH) * d.wp + t.kw * g.dW) * g.n;
   });
-  parallelFor(*ctx.pool, g.cOut, workPerRow(p, g.cOut, g.P * g.n), [&](size_t oc, size_t) {
-    const size_t b = rowBegin(p, oc), cnt = rowCount(p, oc);
-    std::fill(gv + b, gv + b + cnt, T(0));
-    for (size_t oh = 0; oh < g.oH; ++oh)
+  const ValueAccumulators<T> acc(ctx, p.nnz);
+  parallelFor(*ctx.pool, g.oH, (p.nnz + g.cOut) * g.oW * g.n, [&](size_t oh, size_t thread) {
+    T* dv = acc.of(thread);
+    for (size_t oc = 0; oc < g.cOut; ++oc) {
+      const size_t b = rowBegin(p, oc), cnt = rowCount(p, oc);
       for (size_t ow = 0; ow < g.oW; ++ow)
         K.sparseDots(offs + b, cnt, gyb + ((oc * g.oH + oh) * g.oW + ow) * g.n,
-                     xb + d.corner(g, oh, ow), gv + b, g.n);
+                     xb + d.corner(g, oh, ow), dv + b, g.n);
+    }
   });
+  acc.sumInto(gv);
 }
 
 // ---- width layout: per image [c, hp, sW, wq], each stride phase of a row contiguous ----
@@ -194,14 +306,29 @@ struct WidthDims {
   }
 };
 
+// Where each input column iw lands in a packed row (computed once per call: no division per
+// element).
+inline const size_t* columnMap(const ExecContext& ctx, const ConvGeom& g, const WidthDims& d) {
+  size_t* cols = ctx.ws->get<size_t>(kColumns, std::max<size_t>(g.w, 1));
+  for (size_t iw = 0; iw < g.w; ++iw) cols[iw] = d.col(g, iw + g.pW);
+  return cols;
+}
+
 template <typename T>
-void packWidth(ThreadPool& pool, const T* x, T* xw, const ConvGeom& g, const WidthDims& d) {
-  parallelFor(pool, g.n * g.cIn, d.plane, [&](size_t i, size_t) {
+void packWidth(const ExecContext& ctx, const T* x, T* xw, const ConvGeom& g, const WidthDims& d) {
+  const size_t* cols = columnMap(ctx, g, d);
+  parallelFor(*ctx.pool, g.n * g.cIn, d.plane, [&](size_t i, size_t) {
     T* o = xw + i * d.plane;
     std::fill(o, o + d.plane, T(0));
     const T* s = x + i * g.h * g.w;
-    for (size_t ih = 0; ih < g.h; ++ih)
-      for (size_t iw = 0; iw < g.w; ++iw) o[(ih + g.pH) * d.row + d.col(g, iw + g.pW)] = s[ih * g.w + iw];
+    for (size_t ih = 0; ih < g.h; ++ih) {
+      T* r = o + (ih + g.pH) * d.row;
+      const T* in = s + ih * g.w;
+      if (g.sW == 1)
+        std::copy(in, in + g.w, r + g.pW);
+      else
+        for (size_t iw = 0; iw < g.w; ++iw) r[cols[iw]] = in[iw];
+    }
   });
 }
 
@@ -211,8 +338,9 @@ void forwardWidth(const ExecContext& ctx, const T* x, const T* vals, const Spars
   const Kernels<T>& K = kernelsOf<T>(*ctx.simd);
   const WidthDims d(g);
   T* xw = ctx.ws->get<T>(kPacked, g.n * d.image);
-  packWidth(*ctx.pool, x, xw, g, d);
+  packWidth(ctx, x, xw, g, d);
   const int64_t* offs = tapOffsets(ctx, kOffs, p, g, [&](const Tap& t) { return d.tap(g, t); });
+  // tasks image-major: the output channels of one image reuse its packed copy in cache
   parallelFor(*ctx.pool, g.n * g.cOut, workPerRow(p, g.cOut, g.P), [&](size_t i, size_t) {
     const size_t img = i / g.cOut, oc = i % g.cOut;
     const size_t b = rowBegin(p, oc), cnt = rowCount(p, oc);
@@ -232,6 +360,7 @@ void backwardInputWidth(const ExecContext& ctx, const T* gy, const T* vals, cons
   const Kernels<T>& K = kernelsOf<T>(*ctx.simd);
   const WidthDims d(g);
   T* dxw = ctx.ws->get<T>(kPacked, g.n * d.image);
+  const size_t* cols = columnMap(ctx, g, d);
   const int64_t* offs = tapOffsets(ctx, kOffs, p, g, [&](const Tap& t) { return d.tap(g, t); });
   // One task per image: the rows of different output channels scatter into the same image.
   parallelFor(*ctx.pool, g.n, p.nnz * g.P, [&](size_t img, size_t) {
@@ -247,8 +376,14 @@ void backwardInputWidth(const ExecContext& ctx, const T* gy, const T* vals, cons
     for (size_t ic = 0; ic < g.cIn; ++ic) {
       const T* s = dimg + ic * d.plane;
       T* o = gx + (img * g.cIn + ic) * g.h * g.w;
-      for (size_t ih = 0; ih < g.h; ++ih)
-        for (size_t iw = 0; iw < g.w; ++iw) o[ih * g.w + iw] = s[(ih + g.pH) * d.row + d.col(g, iw + g.pW)];
+      for (size_t ih = 0; ih < g.h; ++ih) {
+        const T* r = s + (ih + g.pH) * d.row;
+        T* out = o + ih * g.w;
+        if (g.sW == 1)
+          std::copy(r + g.pW, r + g.pW + g.w, out);
+        else
+          for (size_t iw = 0; iw < g.w; ++iw) out[iw] = r[cols[iw]];
+      }
     }
   });
 }
@@ -259,17 +394,21 @@ void backwardValuesWidth(const ExecContext& ctx, const T* x, const T* gy, const 
   const Kernels<T>& K = kernelsOf<T>(*ctx.simd);
   const WidthDims d(g);
   T* xw = ctx.ws->get<T>(kPacked, g.n * d.image);
-  packWidth(*ctx.pool, x, xw, g, d);
+  packWidth(ctx, x, xw, g, d);
   const int64_t* offs = tapOffsets(ctx, kOffs, p, g, [&](const Tap& t) { return d.tap(g, t); });
-  parallelFor(*ctx.pool, g.cOut, workPerRow(p, g.cOut, g.n * g.P), [&](size_t oc, size_t) {
-    const size_t b = rowBegin(p, oc), cnt = rowCount(p, oc);
-    std::fill(gv + b, gv + b + cnt, T(0));
-    if (cnt == 0) return;
-    for (size_t img = 0; img < g.n; ++img)
+  const ValueAccumulators<T> acc(ctx, p.nnz);
+  // one task per image, which stays in cache for all output channels
+  parallelFor(*ctx.pool, g.n, p.nnz * g.P, [&](size_t img, size_t thread) {
+    T* dv = acc.of(thread);
+    for (size_t oc = 0; oc < g.cOut; ++oc) {
+      const size_t b = rowBegin(p, oc), cnt = rowCount(p, oc);
+      if (cnt == 0) continue;
       for (size_t oh = 0; oh < g.oH; ++oh)
         K.sparseDots(offs + b, cnt, gy + ((img * g.cOut + oc) * g.oH + oh) * g.oW,
-                     xw + img * d.image + oh * g.sH * d.row, gv + b, g.oW);
+                     xw + img * d.image + oh * g.sH * d.row, dv + b, g.oW);
+    }
   });
+  acc.sumInto(gv);
 }
 
 SparseLayout resolve(SparseLayout layout, const ConvGeom& g) {
@@ -280,10 +419,11 @@ SparseLayout resolve(SparseLayout layout, const ConvGeom& g) {
 
 SparseLayout chooseSparseLayout(const ConvGeom& g) {
   // A linear layer (one output position) has no width to vectorise over. Otherwise the batch
-  // layout wins when the batch fills whole vector blocks and is no narrower than the output rows
-  // (bench/sparse.js measures both).
+  // layout needs a batch of whole vector blocks, and (bench/sparse.js, 64->64 3x3 on 32x32,
+  // batch 32) loses to the width layout at equal batch and width: its packing transposes the
+  // whole input and output, the width layout's only pads.
   if (g.P == 1) return SparseLayout::kBatch;
-  return g.n >= 16 && g.n >= g.oW ? SparseLayout::kBatch : SparseLayout::kWidth;
+  return g.n >= 16 && g.n >= 2 * g.oW ? SparseLayout::kBatch : SparseLayout::kWidth;
 }
 
 template <typename T>
