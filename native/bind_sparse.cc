@@ -25,7 +25,8 @@ SparsePattern readPattern(Args& args, size_t rp, const ConvGeom& g) {
     if (rowPtr.data[r + 1] < rowPtr.data[r])
       args.rangeError(rp, "rowPtr",
                       "must not decrease, but row " + std::to_string(r) + " goes from " +
-                          std::to_string(rowPtr.data[r]) + " to " + std::to_string(rowPtr.data[r + 1]));
+                          std::to_string(rowPtr.data[r]) + " to " +
+                          std::to_string(rowPtr.data[r + 1]));
   }
   const size_t nnz = static_cast<size_t>(rowPtr.data[g.cOut]);
   args.atLeast(colIdx, nnz, rp + 1, "colIdx");
@@ -42,9 +43,11 @@ void guarded(const Napi::CallbackInfo& info, const char* fn, F&& kernel) {
   try {
     kernel();
   } catch (const std::bad_alloc&) {
-    throw Napi::Error::New(info.Env(), std::string(fn) + ": out of memory for the sparse workspace");
+    throw Napi::Error::New(info.Env(),
+                           std::string(fn) + ": out of memory for the sparse workspace");
   } catch (const std::length_error&) {
-    throw Napi::Error::New(info.Env(), std::string(fn) + ": out of memory for the sparse workspace");
+    throw Napi::Error::New(info.Env(),
+                           std::string(fn) + ": out of memory for the sparse workspace");
   }
 }
 

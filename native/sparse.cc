@@ -33,7 +33,9 @@ inline Tap tapOf(int32_t col, const ConvGeom& g) {
   return {c / kk, r / g.kW, r % g.kW};
 }
 
-inline size_t rowBegin(const SparsePattern& p, size_t r) { return static_cast<size_t>(p.rowPtr[r]); }
+inline size_t rowBegin(const SparsePattern& p, size_t r) {
+  return static_cast<size_t>(p.rowPtr[r]);
+}
 inline size_t rowCount(const SparsePattern& p, size_t r) {
   return static_cast<size_t>(p.rowPtr[r + 1] - p.rowPtr[r]);
 }
@@ -106,15 +108,21 @@ template <typename F>
 int64_t* tapOffsets(const ExecContext& ctx, size_t slot, const SparsePattern& p, const ConvGeom& g,
                     F&& offsetOf) {
   int64_t* offs = ctx.ws->get<int64_t>(slot, std::max<size_t>(p.nnz, 1));
-  for (size_t k = 0; k < p.nnz; ++k) offs[k] = static_cast<int64_t>(offsetOf(tapOf(p.colIdx[k], g)));
+  for (size_t k = 0; k < p.nnz; ++k)
+    offs[k] = static_cast<int64_t>(offsetOf(tapOf(p.colIdx[k], g)));
   return offs;
 }
 
 struct BatchDims {
   size_t hp, wp, n, plane;  // plane: one packed channel, hp * wp * n
   BatchDims(const ConvGeom& g)
-      : hp(g.h + 2 * g.pH), wp(g.w + 2 * g.pW), n(g.n), plane((g.h + 2 * g.pH) * (g.w + 2 * g.pW) * g.n) {}
-  size_t corner(const ConvGeom& g, size_t oh, size_t ow) const { return ((oh * g.sH) * wp + ow * g.sW) * n; }
+      : hp(g.h + 2 * g.pH),
+        wp(g.w + 2 * g.pW),
+        n(g.n),
+        plane((g.h + 2 * g.pH) * (g.w + 2 * g.pW) * g.n) {}
+  size_t corner(const ConvGeom& g, size_t oh, size_t ow) const {
+    return ((oh * g.sH) * wp + ow * g.sW) * n;
+  }
 };
 
 // Per-thread copies of the value gradient, summed into gv at the end: the loops that reuse the
@@ -200,12 +208,16 @@ void backwardInputBatchGather(const ExecContext& ctx, const T* gy, const T* vals
   packBatch(*ctx.pool, gy, gyp, g.n, g.cOut, g.oH, g.oW, tH, tW);
   T* sorted = nullptr;
   int64_t* srcOffs = nullptr;
-  const int64_t* starts = groupByInput(ctx, vals, p, g, &sorted, &srcOffs, [&](const Tap& t, size_t oc) {
-    return ((oc * hq + g.pH + (g.kH - 1 - t.kh) * g.dH) * wq + g.pW + (g.kW - 1 - t.kw) * g.dW) * g.n;
-  });
+  const int64_t* starts =
+      groupByInput(ctx, vals, p, g, &sorted, &srcOffs, [&](const Tap& t, size_t oc) {
+        return ((oc * hq + g.pH + (g.kH - 1 - t.kh) * g.dH) * wq + g.pW +
+                (g.kW - 1 - t.kw) * g.dW) *
+               g.n;
+      });
   parallelFor(*ctx.pool, g.h, (p.nnz + g.cIn) * g.w * g.n, [&](size_t ih, size_t) {
     for (size_t ic = 0; ic < g.cIn; ++ic) {
-      const size_t b = static_cast<size_t>(starts[ic]), cnt = static_cast<size_t>(starts[ic + 1]) - b;
+      const size_t b = static_cast<size_t>(starts[ic]),
+                   cnt = static_cast<size_t>(starts[ic + 1]) - b;
       for (size_t iw = 0; iw < g.w; ++iw)
         K.sparseGather(sorted + b, srcOffs + b, cnt, gyp + (ih * wq + iw) * g.n,
                        dxb + ((ic * g.h + ih) * g.w + iw) * g.n, g.n);
@@ -370,8 +382,9 @@ void backwardInputWidth(const ExecContext& ctx, const T* gy, const T* vals, cons
       const size_t b = rowBegin(p, oc), cnt = rowCount(p, oc);
       if (cnt == 0) continue;
       for (size_t oh = 0; oh < g.oH; ++oh)
-        K.sparseScatter(vals + b, offs + b, nullptr, cnt, gy + ((img * g.cOut + oc) * g.oH + oh) * g.oW,
-                        dimg + oh * g.sH * d.row, g.oW);
+        K.sparseScatter(vals + b, offs + b, nullptr, cnt,
+                        gy + ((img * g.cOut + oc) * g.oH + oh) * g.oW, dimg + oh * g.sH * d.row,
+                        g.oW);
     }
     for (size_t ic = 0; ic < g.cIn; ++ic) {
       const T* s = dimg + ic * d.plane;
@@ -462,14 +475,14 @@ void sparseConv2dBackwardValues(const ExecContext& ctx, const T* x, const T* gy,
     backwardValuesWidth(ctx, x, gy, p, gv, g);
 }
 
-#define BP_SPARSE_INSTANTIATE(T)                                                                  \
-  template void sparseConv2d<T>(const ExecContext&, const T*, const T*, const SparsePattern&,     \
-                                const T*, T*, const ConvGeom&, SparseLayout);                     \
-  template void sparseConv2dBackwardInput<T>(const ExecContext&, const T*, const T*,              \
-                                             const SparsePattern&, T*, const ConvGeom&,           \
-                                             SparseLayout);                                       \
-  template void sparseConv2dBackwardValues<T>(const ExecContext&, const T*, const T*,             \
-                                              const SparsePattern&, T*, const ConvGeom&,          \
+#define BP_SPARSE_INSTANTIATE(T)                                                              \
+  template void sparseConv2d<T>(const ExecContext&, const T*, const T*, const SparsePattern&, \
+                                const T*, T*, const ConvGeom&, SparseLayout);                 \
+  template void sparseConv2dBackwardInput<T>(const ExecContext&, const T*, const T*,          \
+                                             const SparsePattern&, T*, const ConvGeom&,       \
+                                             SparseLayout);                                   \
+  template void sparseConv2dBackwardValues<T>(const ExecContext&, const T*, const T*,         \
+                                              const SparsePattern&, T*, const ConvGeom&,      \
                                               SparseLayout);
 BP_SPARSE_INSTANTIATE(float)
 BP_SPARSE_INSTANTIATE(double)

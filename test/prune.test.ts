@@ -39,7 +39,11 @@ describe('prune by hand', () => {
     expect(slot(l, 'weight_orig')).toBe(orig);
     const mask = slot(l, 'weight_mask');
     // the 5 smallest |w| are 0.01..0.05 in magnitude
-    const pruned = Array.from(orig.data).map((v, i) => [Math.abs(v), i] as const).sort((a, b) => a[0] - b[0]).slice(0, 5).map(([, i]) => i);
+    const pruned = Array.from(orig.data)
+      .map((v, i) => [Math.abs(v), i] as const)
+      .sort((a, b) => a[0] - b[0])
+      .slice(0, 5)
+      .map(([, i]) => i);
     for (let i = 0; i < 12; i++) expect(mask.data[i]).toBe(pruned.includes(i) ? 0 : 1);
     // the hook uses the current orig: change it and the next forward sees the change
     orig.data[pruned[0]] = 100;
@@ -84,8 +88,12 @@ describe('prune by hand', () => {
 
   test('errors', () => {
     const l = linear(3, 2, 4);
-    expect(() => prune.l1Unstructured(l, 'weight', { amount: 7 })).toThrow(/amount=7 should be smaller than the number of parameters to prune=6/);
-    expect(() => prune.l1Unstructured(l, 'weight', { amount: 1.5 })).toThrow(/amount=1.5 should either be a float in the range \[0, 1\] or a non-negative integer/);
+    expect(() => prune.l1Unstructured(l, 'weight', { amount: 7 })).toThrow(
+      /amount=7 should be smaller than the number of parameters to prune=6/,
+    );
+    expect(() => prune.l1Unstructured(l, 'weight', { amount: 1.5 })).toThrow(
+      /amount=1.5 should either be a float in the range \[0, 1\] or a non-negative integer/,
+    );
     expect(() => prune.l1Unstructured(l, 'weight', { amount: -0.1 })).toThrow(/should either be a float/);
     expect(() => prune.l1Unstructured(l, 'nope', { amount: 1 })).toThrow(/has no tensor 'nope'/);
     expect(() => prune.remove(l, 'weight')).toThrow(/has to be pruned before pruning can be removed/);
@@ -93,8 +101,7 @@ describe('prune by hand', () => {
   });
 });
 
-const pyPrune = (script: string): unknown =>
-  JSON.parse(execFileSync(PYTHON, ['-c', script], { encoding: 'utf8' }));
+const pyPrune = (script: string): unknown => JSON.parse(execFileSync(PYTHON, ['-c', script], { encoding: 'utf8' }));
 
 describe.skipIf(!hasTorch)('prune against torch.nn.utils.prune', () => {
   test('l1 (count, fraction, repeated), global, remove: masks and state dict keys equal torch', () => {
@@ -148,6 +155,7 @@ print(json.dumps(out))
 
 function rows(l: nn.Linear): number[][] {
   const out: number[][] = [];
-  for (let r = 0; r < l.outFeatures; r++) out.push(Array.from(l.weight.data.slice(r * l.inFeatures, (r + 1) * l.inFeatures)));
+  for (let r = 0; r < l.outFeatures; r++)
+    out.push(Array.from(l.weight.data.slice(r * l.inFeatures, (r + 1) * l.inFeatures)));
   return out;
 }

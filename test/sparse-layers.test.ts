@@ -35,7 +35,15 @@ function expectNear(got: Tensor, want: Tensor, dtype: DType, what: string): void
  * Zeros the dense weight [rows, cols] of a layer but for round(density * size) random entries,
  * leaving rows `emptyRows` and columns `emptyCols` all zero.
  */
-function sparsifyWeight(w: Tensor, rows: number, cols: number, density: number, rng: Rng, emptyRows: number[] = [], emptyCols: number[] = []): void {
+function sparsifyWeight(
+  w: Tensor,
+  rows: number,
+  cols: number,
+  density: number,
+  rng: Rng,
+  emptyRows: number[] = [],
+  emptyCols: number[] = [],
+): void {
   const allowed: number[] = [];
   for (let r = 0; r < rows; r++)
     for (let c = 0; c < cols; c++) if (!emptyRows.includes(r) && !emptyCols.includes(c)) allowed.push(r * cols + c);
@@ -52,18 +60,30 @@ function sparsifyWeight(w: Tensor, rows: number, cols: number, density: number, 
 function atPattern(gw: Tensor, p: SparsePattern): Tensor {
   const cols = p.shape[1] * p.shape[2] * p.shape[3];
   const out = new Float64Array(p.colIdx.length);
-  for (let r = 0; r < p.shape[0]; r++) for (let k = p.rowPtr[r]; k < p.rowPtr[r + 1]; k++) out[k] = gw.data[r * cols + p.colIdx[k]];
+  for (let r = 0; r < p.shape[0]; r++)
+    for (let k = p.rowPtr[r]; k < p.rowPtr[r + 1]; k++) out[k] = gw.data[r * cols + p.colIdx[k]];
   return new Tensor(out, [out.length]);
 }
 
 /** Output and gradients of a layer for the upstream gradient cos(i) at element i. */
 function run(layer: nn.Module, x: Tensor, params: Tensor[]): Tensor[] {
   const y = (layer.forward as (x: Tensor) => Tensor)(x);
-  const gy = new Tensor(y.dtype === 'float64' ? Float64Array.from(y.data, (_, i) => Math.cos(i)) : Float32Array.from(y.data, (_, i) => Math.cos(i)), y.shape);
+  const gy = new Tensor(
+    y.dtype === 'float64'
+      ? Float64Array.from(y.data, (_, i) => Math.cos(i))
+      : Float32Array.from(y.data, (_, i) => Math.cos(i)),
+    y.shape,
+  );
   return [y, ...grad(y, [x, ...params], { gradOutputs: [gy] })];
 }
 
-function compareLayers(dense: nn.Linear | nn.Conv2d, sparse: nn.SparseLinear | nn.SparseConv2d, x: Tensor, dtype: DType, what: string): void {
+function compareLayers(
+  dense: nn.Linear | nn.Conv2d,
+  sparse: nn.SparseLinear | nn.SparseConv2d,
+  x: Tensor,
+  dtype: DType,
+  what: string,
+): void {
   const [y, gx, gw, gb] = run(dense, x, [dense.weight, dense.bias as Tensor]);
   const [ys, gxs, gv, gbs] = run(sparse, x, [sparse.weight, sparse.bias as Tensor]);
   expectNear(ys, y, dtype, `${what}: output`);
@@ -93,7 +113,12 @@ const CONV_CASES: ConvCase[] = [
 ];
 
 function convLayers(c: ConvCase, density: number, dtype: DType, rng: Rng, layout: 'auto' | 'batch' | 'width') {
-  const dense = new nn.Conv2d(c.cIn, c.cOut, c.k, { stride: c.stride, padding: c.padding, dilation: c.dilation, dtype });
+  const dense = new nn.Conv2d(c.cIn, c.cOut, c.k, {
+    stride: c.stride,
+    padding: c.padding,
+    dilation: c.dilation,
+    dtype,
+  });
   const cols = c.cIn * c.k[0] * c.k[1];
   sparsifyWeight(dense.weight, c.cOut, cols, density, rng, [c.cOut - 1], [0, cols - 1]);
   return { dense, sparse: nn.SparseConv2d.fromDense(dense, { layout }) };
@@ -184,19 +209,33 @@ describe('SparseLinear / SparseConv2d modules', () => {
   });
 
   test('bad patterns and shapes give clear errors', () => {
-    expect(() => new nn.SparseLinear(4, 2, Int32Array.of(0, 2, 1), Int32Array.of(0, 1))).toThrow(/rowPtr decreases at row 1/);
-    expect(() => new nn.SparseLinear(4, 2, Int32Array.of(0, 1), Int32Array.of(0))).toThrow(/rowPtr has 2 entries, expected 3/);
-    expect(() => new nn.SparseLinear(4, 2, Int32Array.of(0, 1, 2), Int32Array.of(0, 4))).toThrow(/colIdx holds 4 at 1, outside \[0, 4\)/);
-    expect(() => new nn.SparseLinear(4, 2, Int32Array.of(0, 2, 2), Int32Array.of(3, 1))).toThrow(/colIdx must increase/);
-    expect(() => new nn.SparseLinear(4, 1, Int32Array.of(0, 1), Int32Array.of(0, 1))).toThrow(/colIdx has 2 entries but rowPtr counts 1/);
+    expect(() => new nn.SparseLinear(4, 2, Int32Array.of(0, 2, 1), Int32Array.of(0, 1))).toThrow(
+      /rowPtr decreases at row 1/,
+    );
+    expect(() => new nn.SparseLinear(4, 2, Int32Array.of(0, 1), Int32Array.of(0))).toThrow(
+      /rowPtr has 2 entries, expected 3/,
+    );
+    expect(() => new nn.SparseLinear(4, 2, Int32Array.of(0, 1, 2), Int32Array.of(0, 4))).toThrow(
+      /colIdx holds 4 at 1, outside \[0, 4\)/,
+    );
+    expect(() => new nn.SparseLinear(4, 2, Int32Array.of(0, 2, 2), Int32Array.of(3, 1))).toThrow(
+      /colIdx must increase/,
+    );
+    expect(() => new nn.SparseLinear(4, 1, Int32Array.of(0, 1), Int32Array.of(0, 1))).toThrow(
+      /colIdx has 2 entries but rowPtr counts 1/,
+    );
     const s = new nn.SparseLinear(4, 2, Int32Array.of(0, 1, 2), Int32Array.of(0, 3));
-    expect(() => s.forward(new Tensor(new Float32Array(6), [2, 3]))).toThrow(/sparseLinear: input shape \[2, 3\] does not match weight shape \[2, 4\]/);
+    expect(() => s.forward(new Tensor(new Float32Array(6), [2, 3]))).toThrow(
+      /sparseLinear: input shape \[2, 3\] does not match weight shape \[2, 4\]/,
+    );
     const c = new nn.SparseConv2d(2, 1, 2, Int32Array.of(0, 1), Int32Array.of(7));
     expect(() => c.forward(new Tensor(new Float32Array(18), [1, 2, 3, 3]))).not.toThrow();
-    expect(() => c.forward(new Tensor(new Float32Array(27), [1, 3, 3, 3]))).toThrow(/sparseConv2d: input shape \[1, 3, 3, 3\] has 3 channels but weight shape \[1, 2, 2, 2\] expects 2/);
-    expect(() => sparseConv2d(new Tensor(new Float32Array(18), [1, 2, 3, 3]), new Tensor(new Float32Array(2), [2]), c.pattern)).toThrow(
-      /values shape \[2\] does not match the pattern's 1 nonzeros/,
+    expect(() => c.forward(new Tensor(new Float32Array(27), [1, 3, 3, 3]))).toThrow(
+      /sparseConv2d: input shape \[1, 3, 3, 3\] has 3 channels but weight shape \[1, 2, 2, 2\] expects 2/,
     );
+    expect(() =>
+      sparseConv2d(new Tensor(new Float32Array(18), [1, 2, 3, 3]), new Tensor(new Float32Array(2), [2]), c.pattern),
+    ).toThrow(/values shape \[2\] does not match the pattern's 1 nonzeros/);
     expect(() => nn.SparseLinear.fromDense(c as unknown as nn.Linear)).toThrow(/expected an nn.Linear/);
   });
 });

@@ -14,22 +14,38 @@ import { PYTHON, torchHere } from './support/torch.js';
 const { prune, sparsify, GradualMagnitudePruning } = nn.utils;
 
 function mlp(): nn.Sequential {
-  return new nn.Sequential(new nn.Linear(12, 20), new nn.ReLU(), new nn.Linear(20, 6), new nn.ReLU(), new nn.Linear(6, 3));
+  return new nn.Sequential(
+    new nn.Linear(12, 20),
+    new nn.ReLU(),
+    new nn.Linear(20, 6),
+    new nn.ReLU(),
+    new nn.Linear(6, 3),
+  );
 }
 
-const out = (m: nn.Module, x: Tensor): number[] => Array.from(noGrad(() => (m.forward as (x: Tensor) => Tensor)(x)).data);
+const out = (m: nn.Module, x: Tensor): number[] =>
+  Array.from(noGrad(() => (m.forward as (x: Tensor) => Tensor)(x)).data);
 
 describe('gradual magnitude pruning', () => {
   test('the cubic schedule', () => {
-    const g = new GradualMagnitudePruning(mlp(), { finalSparsity: 0.9, initialSparsity: 0.1, startStep: 10, endStep: 20 });
+    const g = new GradualMagnitudePruning(mlp(), {
+      finalSparsity: 0.9,
+      initialSparsity: 0.1,
+      startStep: 10,
+      endStep: 20,
+    });
     expect(g.sparsityAt(0)).toBe(0);
     expect(g.sparsityAt(10)).toBeCloseTo(0.1, 15);
     // 0.9 + (0.1 - 0.9) * (1 - 0.5)^3 = 0.9 - 0.1
     expect(g.sparsityAt(15)).toBeCloseTo(0.8, 15);
     expect(g.sparsityAt(20)).toBeCloseTo(0.9, 15);
     expect(g.sparsityAt(99)).toBeCloseTo(0.9, 15);
-    expect(() => new GradualMagnitudePruning(mlp(), { finalSparsity: 1, endStep: 3 })).toThrow(/finalSparsity must be in \[0, 1\)/);
-    expect(() => new GradualMagnitudePruning(mlp(), { finalSparsity: 0.5, startStep: 4, endStep: 4 })).toThrow(/endStep must be an integer > startStep/);
+    expect(() => new GradualMagnitudePruning(mlp(), { finalSparsity: 1, endStep: 3 })).toThrow(
+      /finalSparsity must be in \[0, 1\)/,
+    );
+    expect(() => new GradualMagnitudePruning(mlp(), { finalSparsity: 0.5, startStep: 4, endStep: 4 })).toThrow(
+      /endStep must be an integer > startStep/,
+    );
   });
 
   test('fit with the callback prunes on schedule, then swaps to sparse layers and keeps training', async () => {
@@ -58,7 +74,9 @@ describe('gradual magnitude pruning', () => {
       onBatchEnd: () => {
         gmp.onBatchEnd();
         const first = model.children()[0];
-        seen.push(first instanceof nn.SparseLinear ? 1 - first.density : nn.utils.sparsityOf((first as nn.Linear).weight));
+        seen.push(
+          first instanceof nn.SparseLinear ? 1 - first.density : nn.utils.sparsityOf((first as nn.Linear).weight),
+        );
       },
     });
     // steps 0, 2, 4 and 6 prune to the schedule; then the layers are sparse
@@ -90,7 +108,7 @@ describe('sparsify', () => {
     const x = randn([5, 12]);
     // one step, so that the optimizer has momentum buffers
     opt.zeroGrad();
-    (model.forward(x) as Tensor).sum().backward();
+    model.forward(x).sum().backward();
     opt.step();
     const orig = (first as unknown as Record<string, Tensor>).weight_orig;
     const momentum = (opt.state.get(orig) as Record<string, Tensor>).momentum_buffer;
@@ -112,7 +130,9 @@ describe('sparsify', () => {
     const p = sp.pattern;
     for (let r = 0; r < 20; r++)
       for (let k = p.rowPtr[r]; k < p.rowPtr[r + 1]; k++) expect(m2.data[k]).toBe(momentum.data[r * 12 + p.colIdx[k]]);
-    expect(() => sparsify(model, { inputShape: [5, 12], minSparsity: 1.5 })).toThrow(/minSparsity must be a number in \[0, 1\]/);
+    expect(() => sparsify(model, { inputShape: [5, 12], minSparsity: 1.5 })).toThrow(
+      /minSparsity must be a number in \[0, 1\]/,
+    );
   });
 });
 
@@ -125,7 +145,12 @@ describe('sparse state dicts through safetensors', () => {
     prune.l1Unstructured(lin, 'weight', { amount: 0.8 });
     prune.remove(conv, 'weight');
     prune.remove(lin, 'weight');
-    const model = new nn.Sequential(nn.SparseConv2d.fromDense(conv), new nn.ReLU(), new nn.Flatten(), nn.SparseLinear.fromDense(lin));
+    const model = new nn.Sequential(
+      nn.SparseConv2d.fromDense(conv),
+      new nn.ReLU(),
+      new nn.Flatten(),
+      nn.SparseLinear.fromDense(lin),
+    );
     return { model, x: randn([2, 2, 5, 5]) };
   }
 
@@ -161,7 +186,9 @@ m.load_state_dict(sd, strict=True)
 x = torch.tensor(json.loads(sys.argv[2]), dtype=torch.float32).reshape(2, 2, 5, 5)
 print(json.dumps(m(x).flatten().tolist()))
 `;
-    const theirs = JSON.parse(execFileSync(PYTHON, ['-c', script, path, JSON.stringify(Array.from(x.data))], { encoding: 'utf8' })) as number[];
+    const theirs = JSON.parse(
+      execFileSync(PYTHON, ['-c', script, path, JSON.stringify(Array.from(x.data))], { encoding: 'utf8' }),
+    ) as number[];
     const ours = out(model, x);
     theirs.forEach((v, i) => expect(Math.abs(ours[i] - v)).toBeLessThan(1e-5 * Math.max(1, Math.abs(v))));
   });

@@ -4,7 +4,14 @@
 // reference the native kernels are tested against.
 
 import { SPARSE_LAYOUTS, type Backend, type ConvGeometry, type FloatArray } from './types.js';
-import { checkAtLeast, checkCode, checkFloatArray, checkIndicesBelow, checkInt32Array, checkLike } from './js-checks.js';
+import {
+  checkAtLeast,
+  checkCode,
+  checkFloatArray,
+  checkIndicesBelow,
+  checkInt32Array,
+  checkLike,
+} from './js-checks.js';
 import { convGeom } from './js-conv.js';
 
 interface Pattern {
@@ -20,9 +27,7 @@ function checkPattern(op: string, rowPtr: unknown, colIdx: unknown, g: ConvGeome
   if (rowPtr[0] !== 0) throw new RangeError(`${op}: rowPtr must start at 0, got ${rowPtr[0]}`);
   for (let r = 0; r < g.cOut; r++) {
     if (rowPtr[r + 1] < rowPtr[r]) {
-      throw new RangeError(
-        `${op}: rowPtr must not decrease, but row ${r} goes from ${rowPtr[r]} to ${rowPtr[r + 1]}`,
-      );
+      throw new RangeError(`${op}: rowPtr must not decrease, but row ${r} goes from ${rowPtr[r]} to ${rowPtr[r + 1]}`);
     }
   }
   const nnz = rowPtr[g.cOut];
@@ -144,11 +149,9 @@ function sparseConv2dBackwardValues(
   gv.set(acc);
 }
 
-export const sparseKernels: Pick<
-  Backend,
-  'sparseConv2d' | 'sparseConv2dBackwardInput' | 'sparseConv2dBackwardValues'
-> = {
-  sparseConv2d: sparseConv2d as Backend['sparseConv2d'],
-  sparseConv2dBackwardInput: sparseConv2dBackwardInput as Backend['sparseConv2dBackwardInput'],
-  sparseConv2dBackwardValues: sparseConv2dBackwardValues as Backend['sparseConv2dBackwardValues'],
-};
+export const sparseKernels: Pick<Backend, 'sparseConv2d' | 'sparseConv2dBackwardInput' | 'sparseConv2dBackwardValues'> =
+  {
+    sparseConv2d: sparseConv2d,
+    sparseConv2dBackwardInput: sparseConv2dBackwardInput,
+    sparseConv2dBackwardValues: sparseConv2dBackwardValues,
+  };

@@ -130,13 +130,13 @@ export abstract class Module {
     const key = Symbol('forwardPreHook');
     this.#forwardPreHooks.set(key, hook);
     if (!Object.prototype.hasOwnProperty.call(this, 'forward')) {
-      const inner = this.forward;
+      const proto = Object.getPrototypeOf(this) as { forward: (this: Module, ...a: unknown[]) => unknown };
       const wrapped = (...args: unknown[]): unknown => {
         for (const h of [...this.#forwardPreHooks.values()]) {
           const r = h(this, args);
           if (Array.isArray(r)) args = r;
         }
-        return inner.apply(this, args);
+        return proto.forward.apply(this, args);
       };
       // not enumerable: own enumerable properties are the module's parameters and children
       Object.defineProperty(this, 'forward', { value: wrapped, writable: true, configurable: true, enumerable: false });

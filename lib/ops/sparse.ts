@@ -43,7 +43,9 @@ export function checkPattern(op: string, p: SparsePattern): void {
   if (!(p.rowPtr instanceof Int32Array) || !(p.colIdx instanceof Int32Array))
     throw new TypeError(`${op}: the pattern's rowPtr and colIdx must be Int32Arrays`);
   if (p.rowPtr.length !== outC + 1)
-    throw new RangeError(`${op}: rowPtr has ${p.rowPtr.length} entries, expected ${outC + 1} for weight shape ${shapeStr(p.shape)}`);
+    throw new RangeError(
+      `${op}: rowPtr has ${p.rowPtr.length} entries, expected ${outC + 1} for weight shape ${shapeStr(p.shape)}`,
+    );
   if (p.rowPtr[0] !== 0) throw new RangeError(`${op}: rowPtr must start at 0, got ${p.rowPtr[0]}`);
   for (let r = 0; r < outC; r++) {
     if (p.rowPtr[r + 1] < p.rowPtr[r]) throw new RangeError(`${op}: rowPtr decreases at row ${r}`);
@@ -58,7 +60,9 @@ export function checkPattern(op: string, p: SparsePattern): void {
     throw new RangeError(`${op}: colIdx has ${p.colIdx.length} entries but rowPtr counts ${p.rowPtr[outC]}`);
 }
 
-function args(s: Saved): [number, number, number, number, number, number, number, number, number, number, number, number, number, number] {
+function args(
+  s: Saved,
+): [number, number, number, number, number, number, number, number, number, number, number, number, number, number] {
   const g = s.g;
   return [g.n, g.cIn, g.h, g.w, g.cOut, g.kH, g.kW, g.sH, g.sW, g.pH, g.pW, g.dH, g.dW, s.layout];
 }
@@ -80,17 +84,22 @@ export function sparseConv2d(
   checkSameDtype(op, x, values);
   const nnz = pattern.colIdx.length;
   if (values.ndim !== 1 || values.size !== nnz) {
-    throw new Error(`${op}: values shape ${shapeStr(values.shape)} does not match the pattern's ${nnz} nonzeros (expected [${nnz}])`);
+    throw new Error(
+      `${op}: values shape ${shapeStr(values.shape)} does not match the pattern's ${nnz} nonzeros (expected [${nnz}])`,
+    );
   }
   const g = geometry(op, x, { ndim: 4, shape: pattern.shape }, opts);
   const layout = SPARSE_LAYOUTS.indexOf(opts.layout ?? 'auto');
-  if (layout < 0) throw new RangeError(`${op}: layout must be one of ${SPARSE_LAYOUTS.join(', ')}, got ${String(opts.layout)}`);
+  if (layout < 0)
+    throw new RangeError(`${op}: layout must be one of ${SPARSE_LAYOUTS.join(', ')}, got ${String(opts.layout)}`);
   const b = bias ?? null;
   if (b !== null) {
     checkTensor(op, 'bias', b);
     checkSameDtype(op, x, b);
     if (b.ndim !== 1 || b.shape[0] !== g.cOut)
-      throw new Error(`${op}: bias shape ${shapeStr(b.shape)} does not match weight shape ${shapeStr(pattern.shape)} (expected [${g.cOut}])`);
+      throw new Error(
+        `${op}: bias shape ${shapeStr(b.shape)} does not match weight shape ${shapeStr(pattern.shape)} (expected [${g.cOut}])`,
+      );
   }
   return forward(x, values, b, { g, p: pattern, layout });
 }
@@ -168,7 +177,9 @@ export function sparseLinear(x: Tensor, values: Tensor, pattern: SparsePattern, 
   checkTensor(op, 'input', x);
   const [out, inF] = pattern.shape;
   if (x.ndim < 1 || x.shape[x.ndim - 1] !== inF) {
-    throw new Error(`${op}: input shape ${shapeStr(x.shape)} does not match weight shape [${out}, ${inF}] (last dim must be ${inF})`);
+    throw new Error(
+      `${op}: input shape ${shapeStr(x.shape)} does not match weight shape [${out}, ${inF}] (last dim must be ${inF})`,
+    );
   }
   const lead = x.shape.slice(0, -1);
   const n = lead.reduce((a, b) => a * b, 1);

@@ -15,7 +15,13 @@ import { Linear } from './linear.js';
 import { Conv2d } from './conv.js';
 import { noGrad } from '../../autograd/mode.js';
 import { pair } from '../../ops/conv.js';
-import { checkPattern, sparseConv2d, sparseLinear, type SparsePattern, type SparseConv2dOptions } from '../../ops/sparse.js';
+import {
+  checkPattern,
+  sparseConv2d,
+  sparseLinear,
+  type SparsePattern,
+  type SparseConv2dOptions,
+} from '../../ops/sparse.js';
 
 export interface SparseLayerOptions {
   /** Learn an additive bias (default true). */
@@ -60,7 +66,10 @@ abstract class SparseLayer extends Module {
     checkPattern(op, pattern);
     this.pattern = pattern;
     const dtype = options.dtype ?? 'float32';
-    this.weight = this.registerParameter('weight', zeros([pattern.colIdx.length], { dtype, requiresGrad: true })) as Tensor;
+    this.weight = this.registerParameter(
+      'weight',
+      zeros([pattern.colIdx.length], { dtype, requiresGrad: true }),
+    ) as Tensor;
     this.bias = this.registerParameter(
       'bias',
       options.bias === false ? null : zeros([pattern.shape[0]], { dtype, requiresGrad: true }),
@@ -115,12 +124,19 @@ export class SparseLinear extends SparseLayer {
    * A layer with the given pattern (rowPtr: outFeatures + 1 row starts, colIdx: the column of each
    * nonzero, increasing within a row) and zero values; fromDense is the usual way to make one.
    */
-  constructor(inFeatures: number, outFeatures: number, rowPtr: Int32Array, colIdx: Int32Array, options: SparseLayerOptions = {}) {
+  constructor(
+    inFeatures: number,
+    outFeatures: number,
+    rowPtr: Int32Array,
+    colIdx: Int32Array,
+    options: SparseLayerOptions = {},
+  ) {
     for (const [name, v] of [
       ['inFeatures', inFeatures],
       ['outFeatures', outFeatures],
     ] as const) {
-      if (!Number.isInteger(v) || v < 0) throw new RangeError(`SparseLinear: ${name} must be a non-negative integer, got ${v}`);
+      if (!Number.isInteger(v) || v < 0)
+        throw new RangeError(`SparseLinear: ${name} must be a non-negative integer, got ${v}`);
     }
     super('SparseLinear', { shape: [outFeatures, inFeatures, 1, 1], rowPtr, colIdx }, options);
     this.inFeatures = inFeatures;
@@ -183,7 +199,8 @@ export class SparseConv2d extends SparseLayer {
       ['inChannels', inChannels],
       ['outChannels', outChannels],
     ] as const) {
-      if (!Number.isInteger(v) || v < 1) throw new RangeError(`SparseConv2d: ${name} must be a positive integer, got ${v}`);
+      if (!Number.isInteger(v) || v < 1)
+        throw new RangeError(`SparseConv2d: ${name} must be a positive integer, got ${v}`);
     }
     const k = pair('SparseConv2d', 'kernelSize', kernelSize, 1, 1);
     super('SparseConv2d', { shape: [outChannels, inChannels, k[0], k[1]], rowPtr, colIdx }, options);
@@ -243,4 +260,3 @@ export class SparseConv2d extends SparseLayer {
     return `${this.inChannels}, ${this.outChannels}, kernelSize=[${this.kernelSize.join(', ')}], stride=[${this.stride.join(', ')}], padding=[${this.padding.join(', ')}], density=${this.density.toPrecision(3)}`;
   }
 }
-

@@ -57,15 +57,20 @@ export class GradualMagnitudePruning {
       ['finalSparsity', this.finalSparsity],
       ['initialSparsity', this.initialSparsity],
     ] as const) {
-      if (typeof v !== 'number' || !(v >= 0 && v < 1)) throw new RangeError(`${op}: ${name} must be in [0, 1), got ${String(v)}`);
+      if (typeof v !== 'number' || !(v >= 0 && v < 1))
+        throw new RangeError(`${op}: ${name} must be in [0, 1), got ${String(v)}`);
     }
     this.startStep = opts.startStep ?? 0;
     this.endStep = opts.endStep;
     this.frequency = opts.frequency ?? 1;
-    if (!Number.isInteger(this.startStep) || this.startStep < 0) throw new RangeError(`${op}: startStep must be an integer >= 0`);
+    if (!Number.isInteger(this.startStep) || this.startStep < 0)
+      throw new RangeError(`${op}: startStep must be an integer >= 0`);
     if (!Number.isInteger(this.endStep) || this.endStep <= this.startStep)
-      throw new RangeError(`${op}: endStep must be an integer > startStep (${this.startStep}), got ${String(this.endStep)}`);
-    if (!Number.isInteger(this.frequency) || this.frequency < 1) throw new RangeError(`${op}: frequency must be an integer >= 1`);
+      throw new RangeError(
+        `${op}: endStep must be an integer > startStep (${this.startStep}), got ${String(this.endStep)}`,
+      );
+    if (!Number.isInteger(this.frequency) || this.frequency < 1)
+      throw new RangeError(`${op}: frequency must be an integer >= 1`);
     this.#targets =
       opts.parameters ??
       model

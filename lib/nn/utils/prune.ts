@@ -8,6 +8,7 @@
 import { noGrad } from '../../autograd/mode.js';
 import { ones, Tensor } from '../../tensor.js';
 import { Module, type HookHandle } from '../module.js';
+import { isArray } from '../../ops/util.js';
 
 /** torch's `amount`: an integer >= 1 is a number of weights, anything else a fraction in [0, 1]. */
 export interface PruneOptions {
@@ -48,7 +49,9 @@ function roundHalfEven(x: number): number {
 /** How many of `size` entries to prune, checked as torch checks it. */
 export function nparamsToPrune(op: string, amount: number, size: number): number {
   if (typeof amount !== 'number' || !Number.isFinite(amount) || amount < 0) {
-    throw new RangeError(`${op}: amount=${String(amount)} should either be a float in the range [0, 1] or a non-negative integer`);
+    throw new RangeError(
+      `${op}: amount=${String(amount)} should either be a float in the range [0, 1] or a non-negative integer`,
+    );
   }
   if (Number.isInteger(amount) && amount >= 1) {
     if (amount > size)
@@ -56,7 +59,9 @@ export function nparamsToPrune(op: string, amount: number, size: number): number
     return amount;
   }
   if (amount > 1)
-    throw new RangeError(`${op}: amount=${amount} should either be a float in the range [0, 1] or a non-negative integer`);
+    throw new RangeError(
+      `${op}: amount=${amount} should either be a float in the range [0, 1] or a non-negative integer`,
+    );
   return roundHalfEven(amount * size);
 }
 
@@ -83,7 +88,13 @@ function randomK(candidates: number[], k: number): number[] {
  * The new mask: the old one with `amount` more of its kept entries set to 0, chosen by |scores|
  * or at random. amount counts (or is a fraction of) the entries the old mask keeps.
  */
-function nextMask(op: string, scores: ArrayLike<number>, old: ArrayLike<number>, amount: number, method: 'l1' | 'random'): Float64Array {
+function nextMask(
+  op: string,
+  scores: ArrayLike<number>,
+  old: ArrayLike<number>,
+  amount: number,
+  method: 'l1' | 'random',
+): Float64Array {
   const kept: number[] = [];
   for (let i = 0; i < old.length; i++) if (old[i] === 1) kept.push(i);
   const k = nparamsToPrune(op, amount, kept.length);
@@ -158,9 +169,12 @@ export function randomUnstructured(module: Module, name: string, opts: PruneOpti
  * Pools the tensors of every [module, name] and prunes `amount` of them (counted over the entries
  * not pruned yet) by magnitude or at random (torch's global_unstructured).
  */
-export function globalUnstructured(parameters: ReadonlyArray<readonly [Module, string]>, opts: GlobalPruneOptions): void {
+export function globalUnstructured(
+  parameters: ReadonlyArray<readonly [Module, string]>,
+  opts: GlobalPruneOptions,
+): void {
   const op = 'prune.globalUnstructured';
-  if (!Array.isArray(parameters) || parameters.length === 0)
+  if (!isArray(parameters) || parameters.length === 0)
     throw new TypeError(`${op}: parameters must be a non-empty list of [module, name] pairs`);
   const method = opts.pruningMethod ?? 'l1';
   if (method !== 'l1' && method !== 'random')
@@ -199,7 +213,9 @@ export function remove(module: Module, name: string): Module {
   const states = pruned.get(module);
   const state = states?.get(name);
   if (states === undefined || state === undefined) {
-    throw new Error(`prune.remove: parameter '${name}' of module ${module.constructor.name} has to be pruned before pruning can be removed`);
+    throw new Error(
+      `prune.remove: parameter '${name}' of module ${module.constructor.name} has to be pruned before pruning can be removed`,
+    );
   }
   const s = slots(module);
   const orig = s[`${name}_orig`] as Tensor;

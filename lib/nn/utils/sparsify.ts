@@ -10,6 +10,7 @@ import { Linear } from '../layers/linear.js';
 import { Conv2d } from '../layers/conv.js';
 import { SparseConv2d, SparseLinear } from '../layers/sparse.js';
 import { isPruned } from './prune.js';
+import { isArray } from '../../ops/util.js';
 
 /** What sparsify needs of an optimizer (every optim.* fits): its groups and per-parameter state. */
 export interface OptimizerWithState {
@@ -44,13 +45,15 @@ type Dense = Linear | Conv2d;
 
 function checkOptions(opts: SparsifyOptions): { minSparsity: number; repeats: number; inputShape: number[] } {
   const op = 'nn.utils.sparsify';
-  if (opts === null || typeof opts !== 'object') throw new TypeError(`${op}: expected options { inputShape, minSparsity }`);
+  if (opts === null || typeof opts !== 'object')
+    throw new TypeError(`${op}: expected options { inputShape, minSparsity }`);
   const minSparsity = opts.minSparsity ?? 0.8;
   if (typeof minSparsity !== 'number' || !(minSparsity >= 0 && minSparsity <= 1))
     throw new RangeError(`${op}: minSparsity must be a number in [0, 1], got ${String(minSparsity)}`);
   const repeats = opts.repeats ?? 5;
-  if (!Number.isInteger(repeats) || repeats < 1) throw new RangeError(`${op}: repeats must be an integer >= 1, got ${repeats}`);
-  if (!Array.isArray(opts.inputShape) || !opts.inputShape.every((d) => Number.isInteger(d) && d >= 1))
+  if (!Number.isInteger(repeats) || repeats < 1)
+    throw new RangeError(`${op}: repeats must be an integer >= 1, got ${repeats}`);
+  if (!isArray(opts.inputShape) || !opts.inputShape.every((d) => Number.isInteger(d) && d >= 1))
     throw new TypeError(`${op}: inputShape must be an array of positive integers (batch first)`);
   return { minSparsity, repeats, inputShape: [...opts.inputShape] };
 }
@@ -113,7 +116,8 @@ function denseIndex(s: SparseLinear | SparseConv2d): Int32Array {
   const p = s.pattern;
   const cols = p.shape[1] * p.shape[2] * p.shape[3];
   const out = new Int32Array(p.colIdx.length);
-  for (let r = 0; r < p.shape[0]; r++) for (let k = p.rowPtr[r]; k < p.rowPtr[r + 1]; k++) out[k] = r * cols + p.colIdx[k];
+  for (let r = 0; r < p.shape[0]; r++)
+    for (let k = p.rowPtr[r]; k < p.rowPtr[r + 1]; k++) out[k] = r * cols + p.colIdx[k];
   return out;
 }
 
@@ -142,7 +146,7 @@ export function sparsify(model: Module, opts: SparsifyOptions): SparsifyReport[]
   );
   const dtype = sites.length > 0 ? sites[0].layer.weight.dtype : 'float32';
   try {
-    noGrad(() => (model.forward as (x: Tensor) => unknown)(zeros(inputShape, { dtype })));
+    noGrad(() => model.forward(zeros(inputShape, { dtype })));
   } finally {
     for (const h of hooks) h.remove();
   }
@@ -172,11 +176,11 @@ export function sparsify(model: Module, opts: SparsifyOptions): SparsifyReport[]
     }
     if (opts.optimizer !== undefined) {
       replaceParameter(opts.optimizer, trainedWeight(s.layer), sparse.weight, denseIndex(sparse));
-      if (s.layer.bias !== null && sparse.bias !== null) replaceParameter(opts.optimizer, s.layer.bias, sparse.bias, null);
+      if (s.layer.bias !== null && sparse.bias !== null)
+        replaceParameter(opts.optimizer, s.layer.bias, sparse.bias, null);
     }
     s.parent.registerModule(s.attr, sparse);
     report.swapped = true;
   }
   return reports;
 }
-
