@@ -13,7 +13,7 @@
 //     swapped to sparse layers by nn.utils.sparsify (SparseProp's rule): epoch times and test
 //     accuracy.
 //
-//   npm run compile && npm run bench -- sparse [epochs=5] [rounds=3] [--no-e2e] [--no-conv]
+//   npm run compile && npm run bench -- sparse [epochs=5] [rounds=3] [--no-e2e] [--no-conv] [--no-layers] [--threads=N]
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
@@ -305,12 +305,15 @@ async function endToEnd(bp, epochs) {
 /** @param {string[]} args */
 export async function main(args) {
   const flags = new Set(args.filter((a) => a.startsWith('--')));
+  flags.delete('--threads');
   const [epochs = 5, rounds = 3] = args.filter((a) => !a.startsWith('--')).map(Number);
   const bp = await import('../dist/index.js');
   bp.backend.use('native');
+  const threads = args.find((a) => a.startsWith('--threads='));
+  if (threads) bp.backend.setNumThreads(Number(threads.slice('--threads='.length)));
   console.log(machineLine());
   const torch = spawnSync(PYTHON, ['-c', 'import torch'], { encoding: 'utf8' }).status === 0;
   if (!torch) console.log(`PyTorch not found at ${PYTHON}: its columns stay empty`);
-  layerTables(bp, rounds, !flags.has('--no-conv'), torch);
+  if (!flags.has('--no-layers')) layerTables(bp, rounds, !flags.has('--no-conv'), torch);
   if (!flags.has('--no-e2e')) await endToEnd(bp, epochs);
 }
