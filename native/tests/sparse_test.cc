@@ -132,7 +132,7 @@ void checkOne(const bp::ExecContext& ctx, const Shape& s, double density, Rng& r
     BP_CHECK_CLOSE("gv", gval.data(), gv.value.data(), nnz, tol<T>(), gv.magnitude.data());
     // without bias: the same sums
     Buf<T> out2(ys);
-    bp::sparseConv2d(ctx, x.data(), v.data(), sp, nullptr, out2.data(), g, layout);
+    bp::sparseConv2d<T>(ctx, x.data(), v.data(), sp, nullptr, out2.data(), g, layout);
     for (size_t i = 0; i < ys; ++i) out2[i] += bias[i / g.P % s.cOut];
     BP_CHECK_CLOSE("y without bias", out2.data(), y.value.data(), ys, tol<T>(), y.magnitude.data());
   }
