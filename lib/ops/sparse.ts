@@ -13,7 +13,7 @@ import { Tensor } from '../tensor.js';
 import type { Grads, Node } from '../autograd/node.js';
 import { defineOp } from './registry.js';
 import { geometry, type Conv2dOptions } from './conv.js';
-import { allocOut, checkSameDtype, checkTensor, record, shapeStr } from './util.js';
+import { allocOut, checkSameDtype, checkTensor, floatData, record, shapeStr } from './util.js';
 
 /** A fixed sparsity pattern of a weight of shape [outC, inC, kH, kW] (a linear one: [out, in, 1, 1]). */
 export interface SparsePattern {
@@ -106,8 +106,16 @@ export function sparseConv2d(
 
 function forward(x: Tensor, values: Tensor, bias: Tensor | null, s: Saved): Tensor {
   const g = s.g;
-  const y = allocOut(x.data, g.n * g.cOut * g.oH * g.oW);
-  kernels().sparseConv2d(x.data, values.data, s.p.rowPtr, s.p.colIdx, bias === null ? null : bias.data, y, ...args(s));
+  const y = allocOut(floatData(x), g.n * g.cOut * g.oH * g.oW);
+  kernels().sparseConv2d(
+    floatData(x),
+    floatData(values),
+    s.p.rowPtr,
+    s.p.colIdx,
+    bias === null ? null : floatData(bias),
+    y,
+    ...args(s),
+  );
   const inputs = bias === null ? [x, values] : [x, values, bias];
   return record(new Tensor(y, [g.n, g.cOut, g.oH, g.oW]), sparseConv2dOp, inputs, s);
 }
@@ -129,8 +137,8 @@ const sparseConv2dOp = defineOp<Saved>({
 /** d<sparseConv2d(x, v), gy>/dx: linear in gy and in v. */
 function inputGrad(gy: Tensor, v: Tensor, s: Saved): Tensor {
   const g = s.g;
-  const gx = allocOut(gy.data, g.n * g.cIn * g.h * g.w);
-  kernels().sparseConv2dBackwardInput(gy.data, v.data, s.p.rowPtr, s.p.colIdx, gx, ...args(s));
+  const gx = allocOut(floatData(gy), g.n * g.cIn * g.h * g.w);
+  kernels().sparseConv2dBackwardInput(floatData(gy), floatData(v), s.p.rowPtr, s.p.colIdx, gx, ...args(s));
   return record(new Tensor(gx, [g.n, g.cIn, g.h, g.w]), inputGradOp, [gy, v], s);
 }
 
@@ -150,8 +158,8 @@ const inputGradOp = defineOp<Saved>({
 /** d<sparseConv2d(x, v), gy>/dv, one entry per nonzero: linear in x and in gy. */
 function valuesGrad(x: Tensor, gy: Tensor, s: Saved): Tensor {
   const nnz = s.p.colIdx.length;
-  const gv = allocOut(x.data, nnz);
-  kernels().sparseConv2dBackwardValues(x.data, gy.data, s.p.rowPtr, s.p.colIdx, gv, ...args(s));
+  const gv = allocOut(floatData(x), nnz);
+  kernels().sparseConv2dBackwardValues(floatData(x), floatData(gy), s.p.rowPtr, s.p.colIdx, gv, ...args(s));
   return record(new Tensor(gv, [nnz]), valuesGradOp, [x, gy], s);
 }
 

@@ -15,6 +15,8 @@ import { Linear } from './linear.js';
 import { Conv2d } from './conv.js';
 import { noGrad } from '../../autograd/mode.js';
 import { pair } from '../../ops/conv.js';
+import { floatData } from '../../ops/util.js';
+import { isKernelDType, type KernelDType } from '../../dtype.js';
 import {
   checkPattern,
   sparseConv2d,
@@ -53,6 +55,13 @@ function expand(values: ArrayLike<number>, p: SparsePattern, out: Float32Array |
   const cols = p.shape[1] * p.shape[2] * p.shape[3];
   for (let r = 0; r < p.shape[0]; r++)
     for (let k = p.rowPtr[r]; k < p.rowPtr[r + 1]; k++) out[r * cols + p.colIdx[k]] = values[k];
+}
+
+/** The float dtype of a dense layer's weight (the kernels run float32 and float64). */
+function floatDtype(t: Tensor): KernelDType {
+  const d = t.dtype;
+  if (!isKernelDType(d)) throw new TypeError(`sparse layers: weights must be float32 or float64, got ${d}`);
+  return d;
 }
 
 /** Shared by both layers: the pattern, the values Parameter and the bias. */
@@ -101,8 +110,8 @@ abstract class SparseLayer extends Module {
 
   /** The dense weight with this layer's zeros, a new tensor of the pattern's shape. */
   denseWeight(): Tensor {
-    const t = zeros([...this.pattern.shape], { dtype: this.weight.dtype });
-    expand(this.weight.data, this.pattern, t.data);
+    const t = zeros([...this.pattern.shape], { dtype: floatDtype(this.weight) });
+    expand(floatData(this.weight), this.pattern, floatData(t));
     return t;
   }
 }
@@ -149,7 +158,7 @@ export class SparseLinear extends SparseLayer {
     const { pattern } = patternOf('SparseLinear.fromDense', linear.weight);
     const s = new SparseLinear(linear.inFeatures, linear.outFeatures, pattern.rowPtr, pattern.colIdx, {
       bias: linear.bias !== null,
-      dtype: linear.weight.dtype,
+      dtype: floatDtype(linear.weight),
     });
     s.loadDense(linear.weight, linear.bias);
     s.training = linear.training;
@@ -158,7 +167,10 @@ export class SparseLinear extends SparseLayer {
 
   /** The equivalent nn.Linear (new parameters, zeros where the pattern has none). */
   toDense(): Linear {
-    const l = new Linear(this.inFeatures, this.outFeatures, { bias: this.bias !== null, dtype: this.weight.dtype });
+    const l = new Linear(this.inFeatures, this.outFeatures, {
+      bias: this.bias !== null,
+      dtype: floatDtype(this.weight),
+    });
     noGrad(() => {
       l.weight.data.set(this.denseWeight().data);
       if (l.bias !== null && this.bias !== null) l.bias.data.set(this.bias.data);
@@ -219,7 +231,7 @@ export class SparseConv2d extends SparseLayer {
     const { pattern } = patternOf('SparseConv2d.fromDense', conv.weight);
     const s = new SparseConv2d(conv.inChannels, conv.outChannels, conv.kernelSize, pattern.rowPtr, pattern.colIdx, {
       bias: conv.bias !== null,
-      dtype: conv.weight.dtype,
+      dtype: floatDtype(conv.weight),
       stride: conv.stride,
       padding: conv.padding,
       dilation: conv.dilation,
@@ -234,7 +246,7 @@ export class SparseConv2d extends SparseLayer {
   toDense(): Conv2d {
     const c = new Conv2d(this.inChannels, this.outChannels, this.kernelSize, {
       bias: this.bias !== null,
-      dtype: this.weight.dtype,
+      dtype: floatDtype(this.weight),
       stride: this.stride,
       padding: this.padding,
       dilation: this.dilation,
