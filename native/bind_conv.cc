@@ -9,9 +9,9 @@
 #include "conv.h"
 
 namespace bp {
-namespace {
 
-// Reads and checks arguments f.. (n, cIn, h, w, cOut, kH, kW, strides, paddings, dilations).
+// Reads and checks arguments f.. (n, cIn, h, w, cOut, kH, kW, strides, paddings, dilations);
+// declared in bind_common.h, bind_sparse.cc reads the same geometry.
 ConvGeom readConvGeom(Args& args, size_t f) {
   ConvGeom g;
   g.n = args.size(f, "n");
@@ -46,6 +46,8 @@ ConvGeom readConvGeom(Args& args, size_t f) {
     args.rangeError("convolution too large (a zero-padded image exceeds 2^31-1 elements)");
   return g;
 }
+
+namespace {
 
 // Workspaces above this are freed after the call instead of kept for the next one.
 constexpr size_t kKeepWorkspaceBytes = size_t{256} << 20;

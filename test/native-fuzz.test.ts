@@ -219,6 +219,44 @@ const SPECS: Spec[] = [
   { fn: 'conv2dBackwardInput', args: [f('gy', 48), f('weight', 54), f('gx', 32), ...convGeom()] },
   { fn: 'conv2dBackwardWeight', args: [f('x', 32), f('gy', 48), f('gw', 54), fNull('gb', 3), ...convGeom()] },
   { fn: 'maxPool2d', args: [f('x', 32), f('y', 8), i32('indices', [0, 0, 0, 0, 0, 0, 0, 0]), ...poolGeom()] },
+  // Sparse conv on the same geometry: a CSR pattern of 5 nonzeros over [3, 2*3*3].
+  {
+    fn: 'sparseConv2d',
+    args: [
+      f('x', 32),
+      f('values', 5),
+      i32('rowPtr', [0, 2, 3, 5]),
+      i32('colIdx', [0, 17, 5, 3, 9], 18),
+      fNull('bias', 3),
+      f('y', 48),
+      ...convGeom(),
+      op(3, 0),
+    ],
+  },
+  {
+    fn: 'sparseConv2dBackwardInput',
+    args: [
+      f('gy', 48),
+      f('values', 5),
+      i32('rowPtr', [0, 2, 3, 5]),
+      i32('colIdx', [0, 17, 5, 3, 9], 18),
+      f('gx', 32),
+      ...convGeom(),
+      op(3, 2),
+    ],
+  },
+  {
+    fn: 'sparseConv2dBackwardValues',
+    args: [
+      f('x', 32),
+      f('gy', 48),
+      i32('rowPtr', [0, 2, 3, 5]),
+      i32('colIdx', [0, 17, 5, 3, 9], 18),
+      f('gv', 5),
+      ...convGeom(),
+      op(3, 1),
+    ],
+  },
   {
     fn: 'maxPool2dBackward',
     args: [f('gy', 8), i32('indices', [0, 1, 4, 5, 15, 3, 2, 0], 16), f('gx', 32), ...poolGeom()],

@@ -24,7 +24,7 @@ function outSize(op: string, dim: string, input: number, k: number, stride: numb
   return Math.floor((input + 2 * pad - span) / stride) + 1;
 }
 
-function convGeom(op: string, g: readonly number[]): ConvGeometry {
+export function convGeom(op: string, g: readonly number[]): ConvGeometry {
   const names = [
     'n',
     'cIn',

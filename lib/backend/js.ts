@@ -15,6 +15,7 @@ import { checkNumber } from './js-checks.js';
 import { attentionKernels } from './js-attention.js';
 import { binaryKernels } from './js-binary.js';
 import { convKernels } from './js-conv.js';
+import { sparseKernels } from './js-sparse.js';
 import { gemmKernels } from './js-gemm.js';
 import { movementKernels } from './js-movement.js';
 import { optimKernels } from './js-optim.js';
@@ -49,4 +50,5 @@ export const jsBackend: Backend = {
   ...convKernels,
   ...rnnKernels,
   ...attentionKernels,
+  ...sparseKernels,
 };

@@ -31,3 +31,6 @@ export type {
   TransformerEncoderForwardOptions,
 } from './layers/transformer.js';
 export * as utils from './utils/index.js';
+export { SparseLinear, SparseConv2d } from './layers/sparse.js';
+export type { SparseLayerOptions, SparseConv2dLayerOptions } from './layers/sparse.js';
+export type { ForwardPreHook, HookHandle } from './module.js';

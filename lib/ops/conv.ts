@@ -44,7 +44,13 @@ export function pair(
   return [p[0], p[1]];
 }
 
-function geometry(op: string, x: Tensor, weight: Tensor, opts: Conv2dOptions): ConvGeometry {
+/** The checked geometry of x against a weight of shape [outC, inC, kH, kW] (ops/sparse.ts too). */
+export function geometry(
+  op: string,
+  x: Tensor,
+  weight: { readonly ndim: number; readonly shape: readonly number[] },
+  opts: Conv2dOptions,
+): ConvGeometry {
   if (x.ndim !== 4) throw new Error(`${op}: expected a 4-D input [N, C, H, W], got shape ${shapeStr(x.shape)}`);
   if (weight.ndim !== 4)
     throw new Error(`${op}: expected a 4-D weight [outC, inC, kH, kW], got shape ${shapeStr(weight.shape)}`);
