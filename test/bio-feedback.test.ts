@@ -338,7 +338,11 @@ describe('forward-forward', () => {
       [5, 12],
     );
     const input = ff.embed(x, [0, 1, 2, 0, 1]);
-    expect(Array.from(input.data.subarray(12, 15))).toEqual([0, 1, 0]);
+    // row 1: label 1, written as the length of the rest of the row
+    let norm = 0;
+    for (let j = 3; j < 12; j++) norm += x.data[12 + j] ** 2;
+    expect(Array.from(input.data.subarray(12, 15))).toEqual([0, Math.max(1, Math.sqrt(norm)), 0]);
+    expect(Array.from(input.data.subarray(15, 24))).toEqual(Array.from(x.data.subarray(15, 24)));
     const [, g2] = ff.goodness(input, true);
     g2.sum().backward();
     expect((model.at(0) as nn.Linear).weight.grad).toBeNull();
