@@ -141,25 +141,45 @@ async function runForwardForward(nEpochs) {
   }
   const pred = noGrad(() => ff.predict(test.images));
   const correct = pred.reduce((s, p, i) => s + (p === test.labels.data[i] ? 1 : 0), 0);
-  return { arch: 'MLP', method: 'ff', accuracy: correct / pred.length, secondsPerEpoch: seconds / nEpochs, anglesPerEpoch: [], layerNames: [] };
+  return {
+    arch: 'MLP',
+    method: 'ff',
+    accuracy: correct / pred.length,
+    secondsPerEpoch: seconds / nEpochs,
+    anglesPerEpoch: [],
+    layerNames: [],
+  };
 }
 
-const names = { backprop: 'backprop', fa: 'feedback alignment', dfa: 'direct FA', sign: 'sign symmetry', pc: 'predictive coding', ff: 'forward-forward' };
+const names = {
+  backprop: 'backprop',
+  fa: 'feedback alignment',
+  dfa: 'direct FA',
+  sign: 'sign symmetry',
+  pc: 'predictive coding',
+  ff: 'forward-forward',
+};
 const results = [];
 for (const method of opts.methods.split(',').filter(Boolean)) {
   const r = method === 'ff' ? await runForwardForward(epochs) : await runGradientMethod('MLP', mlp, method, epochs);
   results.push(r);
-  console.log(`MLP ${names[method]}: test accuracy ${(100 * r.accuracy).toFixed(2)}%, ${r.secondsPerEpoch.toFixed(1)} s/epoch`);
+  console.log(
+    `MLP ${names[method]}: test accuracy ${(100 * r.accuracy).toFixed(2)}%, ${r.secondsPerEpoch.toFixed(1)} s/epoch`,
+  );
 }
 for (const method of opts['lenet-methods'].split(',').filter(Boolean)) {
   if (lenetEpochs <= 0) break;
   const r = await runGradientMethod('LeNet', lenet, method, lenetEpochs);
   results.push(r);
-  console.log(`LeNet ${names[method]}: test accuracy ${(100 * r.accuracy).toFixed(2)}%, ${r.secondsPerEpoch.toFixed(1)} s/epoch`);
+  console.log(
+    `LeNet ${names[method]}: test accuracy ${(100 * r.accuracy).toFixed(2)}%, ${r.secondsPerEpoch.toFixed(1)} s/epoch`,
+  );
 }
 
 const base = (arch) => results.find((r) => r.arch === arch && r.method === 'backprop');
-console.log('\n| model | method | test accuracy | vs backprop | s/epoch | time vs backprop | final angle per layer (°) |');
+console.log(
+  '\n| model | method | test accuracy | vs backprop | s/epoch | time vs backprop | final angle per layer (°) |',
+);
 console.log('|---|---|---|---|---|---|---|');
 for (const r of results) {
   const b = base(r.arch);
@@ -170,7 +190,10 @@ for (const r of results) {
 }
 
 // The page: one chart per model and method, the angle of every layer per epoch.
-const chartJs = readFileSync(join(dirname(createRequire(import.meta.url).resolve('chart.js')), 'chart.umd.min.js'), 'utf8');
+const chartJs = readFileSync(
+  join(dirname(createRequire(import.meta.url).resolve('chart.js')), 'chart.umd.min.js'),
+  'utf8',
+);
 const charts = results.filter((r) => r.anglesPerEpoch.length > 0);
 const page = `<!doctype html>
 <html><head><meta charset="utf-8"><title>Alignment with backpropagation</title>

@@ -5,7 +5,7 @@
 // with weight gradients δ_lᵀ h_{l-1} in every case; and bit-for-bit identities with backprop.
 
 import { afterAll, describe, expect, test } from 'vitest';
-import { Tensor, backend, bio, manualSeed, nn, optim } from '../lib/index.js';
+import { Tensor, backend, bio, fit, manualSeed, nn, optim } from '../lib/index.js';
 import * as F from '../lib/nn/functional.js';
 import { backendsHere } from './support/autograd.js';
 import { Rng } from './support/random.js';
@@ -283,6 +283,26 @@ describe('alignment angles', () => {
     expect((model.at(0) as nn.Linear).feedbackMode).toBe('random');
     expect((model.at(0) as nn.Linear).weight.grad).toBe(before);
   });
+});
+
+test('alignmentMetrics: fit() logs each layer’s angle at the end of every epoch', async () => {
+  manualSeed(22);
+  const model = bio.feedbackAlignment(tinyMlp());
+  const [x, y] = batch(new Rng(23));
+  const metrics = bio.alignmentMetrics(model, model, { loss: F.mseLoss, batch: [x, y] });
+  expect(metrics.map((m) => m.name)).toEqual(['angle[0]', 'angle[2]', 'angle[4]']);
+  const history = await fit(model, {
+    train: [[x, y]],
+    epochs: 2,
+    optimizer: new optim.SGD(model.parameters(), { lr: 0.1 }),
+    loss: F.mseLoss,
+    metrics,
+  });
+  // after the last epoch the model is as it was when the metric ran: the angles agree
+  const now = bio.alignmentAngles(model, model, F.mseLoss, x, y);
+  expect(history.epochs[1]['angle[0]']).toBe(now[0].angle);
+  expect(history.epochs[1]['angle[4]']).toBeLessThan(1e-5);
+  expect(history.epochs[0]['angle[2]']).not.toBe(history.epochs[1]['angle[2]']);
 });
 
 describe('predictive coding', () => {
