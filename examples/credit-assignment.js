@@ -41,6 +41,15 @@ const seed = Number(opts.seed);
 
 const train = opts.data ? data.loadMnist(opts.data) : data.loadMnist();
 const test = opts.data ? data.loadMnist(opts.data, { split: 'test' }) : data.loadMnist(undefined, { split: 'test' });
+/** @typedef {import('../dist/index.js').Tensor} Tensor */
+/** @typedef {import('../dist/index.js').nn.Module} Module */
+/** @typedef {import('../dist/index.js').nn.Sequential} Sequential */
+/** @typedef {'backprop' | 'fa' | 'dfa' | 'sign' | 'pc' | 'ff'} Method */
+/**
+ * @typedef {{ arch: string, method: Method, accuracy: number, secondsPerEpoch: number,
+ *   anglesPerEpoch: number[][], layerNames: string[] }} Result
+ */
+/** @type {[Tensor, Tensor]} */
 const probe = [train.images.narrow(0, 0, 256), train.labels.narrow(0, 0, 256)];
 console.log(
   `backend ${backend.current()}; ${train.labels.shape[0]} training, ${test.labels.shape[0]} test images; batch ${batchSize}, Adam lr ${lr}, seed ${seed}`,
@@ -71,7 +80,12 @@ const lenet = () =>
     new nn.Linear(84, 10),
   );
 
-/** The module whose forward/backward trains `model` by `method`. */
+/**
+ * The module whose forward/backward trains `model` by `method`.
+ * @param {Method} method
+ * @param {Sequential} model
+ * @returns {Module}
+ */
 function methodOf(method, model) {
   switch (method) {
     case 'backprop':
@@ -99,6 +113,13 @@ const loaders = () => {
   return { trainLoader, testLoader };
 };
 
+/**
+ * @param {string} arch
+ * @param {() => Sequential} build
+ * @param {Method} method
+ * @param {number} nEpochs
+ * @returns {Promise<Result>}
+ */
 async function runGradientMethod(arch, build, method, nEpochs) {
   manualSeed(seed);
   const model = build();
@@ -119,11 +140,15 @@ async function runGradientMethod(arch, build, method, nEpochs) {
     method,
     accuracy: result.accuracy,
     secondsPerEpoch: history.epochs.reduce((s, e) => s + e.seconds, 0) / history.epochs.length,
-    anglesPerEpoch: layerNames.map((name) => history.epochs.map((e) => e[name])),
+    anglesPerEpoch: layerNames.map((name) => history.epochs.map((e) => e[name] ?? NaN)),
     layerNames,
   };
 }
 
+/**
+ * @param {number} nEpochs
+ * @returns {Promise<Result>}
+ */
 async function runForwardForward(nEpochs) {
   manualSeed(seed);
   const model = mlp();
@@ -151,6 +176,7 @@ async function runForwardForward(nEpochs) {
   };
 }
 
+/** @type {Record<Method, string>} */
 const names = {
   backprop: 'backprop',
   fa: 'feedback alignment',
@@ -159,15 +185,18 @@ const names = {
   pc: 'predictive coding',
   ff: 'forward-forward',
 };
+/** @type {Result[]} */
 const results = [];
-for (const method of opts.methods.split(',').filter(Boolean)) {
+/** @param {string} list */
+const methodsOf = (list) => /** @type {Method[]} */ (list.split(',').filter(Boolean));
+for (const method of methodsOf(opts.methods)) {
   const r = method === 'ff' ? await runForwardForward(epochs) : await runGradientMethod('MLP', mlp, method, epochs);
   results.push(r);
   console.log(
     `MLP ${names[method]}: test accuracy ${(100 * r.accuracy).toFixed(2)}%, ${r.secondsPerEpoch.toFixed(1)} s/epoch`,
   );
 }
-for (const method of opts['lenet-methods'].split(',').filter(Boolean)) {
+for (const method of methodsOf(opts['lenet-methods'])) {
   if (lenetEpochs <= 0) break;
   const r = await runGradientMethod('LeNet', lenet, method, lenetEpochs);
   results.push(r);
@@ -176,6 +205,7 @@ for (const method of opts['lenet-methods'].split(',').filter(Boolean)) {
   );
 }
 
+/** @param {string} arch */
 const base = (arch) => results.find((r) => r.arch === arch && r.method === 'backprop');
 console.log(
   '\n| model | method | test accuracy | vs backprop | s/epoch | time vs backprop | final angle per layer (°) |',
@@ -183,7 +213,7 @@ console.log(
 console.log('|---|---|---|---|---|---|---|');
 for (const r of results) {
   const b = base(r.arch);
-  const finalAngles = r.anglesPerEpoch.map((a) => a[a.length - 1].toFixed(1)).join(' / ') || 'n/a';
+  const finalAngles = r.anglesPerEpoch.map((a) => (a.at(-1) ?? NaN).toFixed(1)).join(' / ') || 'n/a';
   console.log(
     `| ${r.arch} | ${names[r.method]} | ${(100 * r.accuracy).toFixed(2)}% | ${b ? (100 * (r.accuracy - b.accuracy)).toFixed(2) : ''} pt | ${r.secondsPerEpoch.toFixed(1)} | ${b ? (r.secondsPerEpoch / b.secondsPerEpoch).toFixed(2) : ''}× | ${finalAngles} |`,
   );

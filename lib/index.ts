@@ -20,6 +20,7 @@ export {
   type TensorOptions,
   type TensorFromOptions,
   type BackwardOptions,
+  type TensorData,
 } from './tensor.js';
 export { manualSeed, initialSeed, getRngState, setRngState } from './random.js';
 export {

@@ -2,17 +2,21 @@
 // shape, dtype and autograd state.
 
 import type { Tensor } from './tensor.js';
+import { DTYPES } from './dtype.js';
 
 const THRESHOLD = 1000;
 const EDGE = 3;
 
 export function formatTensor(t: Tensor): string {
-  const { shape, data } = t;
+  const { shape } = t;
+  const info = DTYPES[t.dtype];
+  // The 16-bit floats print their values (decoded from the raw bits).
+  const data = info.kind === 'float' && !info.kernel ? Array.from(t.data, info.decode) : t.data;
   const elide = data.length > THRESHOLD;
   // Collect the shown values first, to choose one number format for all of them.
   const shown: number[] = [];
   walk(shape, 0, 0, elide, (i) => shown.push(data[i]));
-  const fmt = chooseFormat(shown);
+  const fmt = info.kind === 'bool' ? (v: number): string => (v ? 'True' : 'False') : chooseFormat(shown);
   const width = shown.reduce((w, v) => Math.max(w, fmt(v).length), 0);
   const cell = (i: number): string => fmt(data[i]).padStart(width);
   let body: string;

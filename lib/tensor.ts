@@ -2,7 +2,17 @@
 // lean on purpose (a plain class with five fields): a small training step creates dozens of
 // tensors, so each one must be cheap. The ops live in lib/ops/; the methods below delegate.
 
-import type { DType, FloatArray } from './backend/types.js';
+import type { FloatArray } from './backend/types.js';
+import {
+  DTYPES,
+  allocStorage,
+  convertStorage,
+  dtypeList,
+  dtypeOfStorage,
+  isDType,
+  type DType,
+  type TensorData,
+} from './dtype.js';
 import { BinaryOp } from './backend/types.js';
 import type { Node } from './autograd/node.js';
 import { backward as runBackward, type BackwardOptions } from './autograd/engine.js';
@@ -41,10 +51,16 @@ import { clone, toDtype } from './ops/copy.js';
 import { formatTensor } from './tensor-format.js';
 import { isArray, numel, showValue, type Indices, type TensorLike } from './ops/util.js';
 
-export type { DType, FloatArray };
+export type { DType, FloatArray, TensorData };
 
-/** Nested arrays of numbers, as accepted by tensor() and returned by toArray(). */
-export type NestedArray = number | NestedArray[];
+/**
+ * Nested arrays of numbers (booleans for bool tensors), as accepted by tensor() and returned by
+ * toArray().
+ */
+export type NestedArray = number | boolean | NestedArray[];
+
+/** A tensor whose storage the backend kernels take directly (float32 or float64). */
+export type FloatTensor = Tensor & { data: FloatArray };
 
 export type { BackwardOptions };
 
@@ -57,9 +73,12 @@ export class Tensor {
   /**
    * The storage: contiguous, row-major. Writes to it are visible to every view of the tensor.
    * Small op results are views into a shared slab (see lib/ops/util.ts): copy with data.slice()
-   * before transferring `data.buffer` to another thread.
+   * before transferring `data.buffer` to another thread. float32/float64: the values;
+   * bfloat16/float16: a Uint16Array of the raw bits; bool: a Uint8Array of 0/1.
    */
-  data: FloatArray;
+  data: TensorData;
+  /** The element type (see lib/dtype.ts). */
+  readonly dtype: DType;
   readonly shape: readonly number[];
   /** Whether gradients flow to this tensor (leaves: set by the user; results: by the ops). */
   requiresGrad: boolean;
@@ -68,14 +87,24 @@ export class Tensor {
   /** The op that produced this tensor; null for leaves. */
   gradFn: Node | null = null;
 
-  constructor(data: FloatArray, shape: readonly number[], requiresGrad = false) {
+  /**
+   * Wraps storage without copying. `dtype` is needed only for a Uint16Array (raw bfloat16 or
+   * float16 bits); the other storages imply theirs.
+   */
+  constructor(data: TensorData, shape: readonly number[], requiresGrad = false, dtype?: DType) {
     this.data = data;
     this.shape = shape;
     this.requiresGrad = requiresGrad;
-  }
-
-  get dtype(): DType {
-    return this.data instanceof Float64Array ? 'float64' : 'float32';
+    const implied = dtypeOfStorage(data);
+    if (dtype === undefined) {
+      if (implied === undefined) {
+        throw new TypeError("Tensor: a Uint16Array storage needs its dtype, 'bfloat16' or 'float16'");
+      }
+      dtype = implied;
+    } else if (!(data instanceof DTYPES[dtype].storage)) {
+      throw new TypeError(`Tensor: dtype '${dtype}' is stored in a ${DTYPES[dtype].storage.name}`);
+    }
+    this.dtype = dtype;
   }
 
   get ndim(): number {
@@ -279,7 +308,7 @@ export class Tensor {
 
   /** The same storage, cut from the graph. */
   detach(): Tensor {
-    return new Tensor(this.data, this.shape);
+    return new Tensor(this.data, this.shape, false, this.dtype);
   }
 
   /** A copy (differentiable). */
@@ -293,16 +322,18 @@ export class Tensor {
   }
 
   // --- reading --------------------------------------------------------------------------------
-  /** The values as nested arrays (a number for a 0-D tensor). */
+  /** The values as nested arrays (a number for a 0-D tensor); booleans for a bool tensor. */
   toArray(): NestedArray {
     const d = this.data;
     const shape = this.shape;
-    if (shape.length === 0) return d[0];
+    const info = DTYPES[this.dtype];
+    const value: (raw: number) => NestedArray = info.kind === 'bool' ? (raw) => raw !== 0 : info.decode;
+    if (shape.length === 0) return value(d[0]);
     const build = (dim: number, offset: number, stride: number): NestedArray[] => {
       const n = shape[dim];
       const inner = stride / Math.max(n, 1);
       const out = new Array<NestedArray>(n);
-      if (dim === shape.length - 1) for (let i = 0; i < n; i++) out[i] = d[offset + i];
+      if (dim === shape.length - 1) for (let i = 0; i < n; i++) out[i] = value(d[offset + i]);
       else for (let i = 0; i < n; i++) out[i] = build(dim + 1, offset + i * inner, inner);
       return out;
     };
@@ -311,14 +342,17 @@ export class Tensor {
     return build(0, 0, total);
   }
 
-  /** The value of a one-element tensor. */
+  /**
+   * The value of a one-element tensor. A bool tensor gives 1 or 0 (typed as a number for every
+   * dtype; toArray() gives booleans).
+   */
   item(): number {
     if (this.data.length !== 1) {
       throw new Error(
         `item: only one-element tensors can be converted to a number, got shape [${this.shape.join(', ')}]`,
       );
     }
-    return this.data[0];
+    return DTYPES[this.dtype].decode(this.data[0]);
   }
 
   toString(): string {
@@ -345,14 +379,24 @@ export interface TensorFromOptions extends TensorOptions {
 
 function checkDtype(op: string, dtype: unknown): DType {
   if (dtype === undefined) return 'float32';
-  if (dtype !== 'float32' && dtype !== 'float64') {
-    throw new TypeError(`${op}: dtype must be 'float32' or 'float64', got ${showValue(dtype)}`);
-  }
+  if (!isDType(dtype)) throw new TypeError(`${op}: dtype must be one of ${dtypeList()}, got ${showValue(dtype)}`);
   return dtype;
 }
 
-function allocate(dtype: DType, n: number): FloatArray {
-  return dtype === 'float64' ? new Float64Array(n) : new Float32Array(n);
+/** Zeroed storage for n elements of dtype. */
+function allocate(dtype: DType, n: number): TensorData {
+  return allocStorage(dtype, n);
+}
+
+/**
+ * Storage of dtype holding `values` (float64 values, as JavaScript numbers are): the array
+ * itself for float64, else converted the way PyTorch converts a double.
+ */
+function fromFloat64(values: Float64Array, dtype: DType): TensorData {
+  if (dtype === 'float64') return values;
+  const out = allocate(dtype, values.length);
+  convertStorage(values, 'float64', out, dtype);
+  return out;
 }
 
 function checkShape(op: string, shape: number | readonly number[]): number[] {
@@ -366,9 +410,11 @@ function checkShape(op: string, shape: number | readonly number[]): number[] {
 }
 
 /**
- * A tensor from a number, nested arrays, or a flat typed array / number[] with `shape`.
- * A Float32Array/Float64Array of the requested dtype is used as the storage without copying;
- * integer typed arrays are converted (float32 unless dtype says otherwise).
+ * A tensor from a number, a boolean, nested arrays, or a flat typed array / number[] with
+ * `shape`. A Float32Array/Float64Array of the requested dtype is used as the storage without
+ * copying; other typed arrays are converted (their values, float32 unless dtype says otherwise).
+ * Booleans make a bool tensor unless dtype says otherwise. To wrap raw bfloat16/float16 bits,
+ * use `new Tensor(bits, shape, false, dtype)`.
  */
 export function tensor(
   values:
@@ -380,40 +426,37 @@ export function tensor(
     | Uint16Array
     | Int16Array
     | Uint32Array
-    | readonly number[],
+    | readonly number[]
+    | readonly boolean[],
   opts: TensorFromOptions = {},
 ): Tensor {
-  if (ArrayBuffer.isView(values) && !(values instanceof Float32Array) && !(values instanceof Float64Array)) {
-    // Integer typed arrays (labels, pixels) are converted into a float array of the dtype.
+  let dtype = checkDtype('tensor', opts.dtype);
+  let data: TensorData;
+  let shape: number[];
+  if (ArrayBuffer.isView(values)) {
     if (values instanceof DataView || values instanceof BigInt64Array || values instanceof BigUint64Array) {
       throw new TypeError('tensor: values must be a number, nested arrays of numbers, or a numeric typed array');
     }
-    const src = values as unknown as ArrayLike<number>;
-    const converted = allocate(checkDtype('tensor', opts.dtype), src.length);
-    for (let i = 0; i < src.length; i++) converted[i] = src[i];
-    return tensor(converted, opts);
-  }
-  const isTyped = values instanceof Float32Array || values instanceof Float64Array;
-  const dtype =
-    opts.dtype !== undefined
-      ? checkDtype('tensor', opts.dtype)
-      : values instanceof Float64Array
-        ? 'float64'
-        : 'float32';
-  let data: FloatArray;
-  let shape: number[];
-  if (isTyped) {
-    data = (dtype === 'float64') === values instanceof Float64Array ? values : allocate(dtype, values.length);
-    if (data !== values) data.set(values);
-    shape = opts.shape ? checkShape('tensor', opts.shape) : [values.length];
-  } else if (typeof values === 'number') {
-    data = allocate(dtype, 1);
-    data[0] = values;
+    if (opts.dtype === undefined && values instanceof Float64Array) dtype = 'float64';
+    const src = values as unknown as FloatArray;
+    if (src instanceof DTYPES[dtype].storage && DTYPES[dtype].kernel) {
+      data = src; // float32/float64 of the same dtype: no copy
+    } else {
+      // Integer typed arrays (labels, pixels) hold values: converted like float64 numbers.
+      data = allocate(dtype, src.length);
+      convertStorage(src, src instanceof Float32Array ? 'float32' : 'float64', data, dtype);
+    }
+    shape = opts.shape ? checkShape('tensor', opts.shape) : [src.length];
+  } else if (typeof values === 'number' || typeof values === 'boolean') {
+    if (opts.dtype === undefined && typeof values === 'boolean') dtype = 'bool';
+    data = fromFloat64(Float64Array.of(Number(values)), dtype);
     shape = opts.shape ? checkShape('tensor', opts.shape) : [];
   } else if (isArray(values)) {
     shape = inferNestedShape(values);
-    data = allocate(dtype, numel(shape));
-    fillNested(values, shape, 0, data, 0);
+    if (opts.dtype === undefined && firstLeaf(values) === 'boolean') dtype = 'bool';
+    const flat = new Float64Array(numel(shape));
+    fillNested(values, shape, 0, flat, 0);
+    data = fromFloat64(flat, dtype);
     if (opts.shape) {
       if (shape.length !== 1) throw new Error('tensor: shape can only be given with flat values');
       shape = checkShape('tensor', opts.shape);
@@ -424,7 +467,10 @@ export function tensor(
   if (numel(shape) !== data.length) {
     throw new Error(`tensor: shape [${shape.join(', ')}] does not match ${data.length} values`);
   }
-  return new Tensor(data, shape, opts.requiresGrad ?? false);
+  if (opts.requiresGrad && DTYPES[dtype].kind !== 'float') {
+    throw new TypeError(`tensor: only floating-point tensors can require gradients, got dtype '${dtype}'`);
+  }
+  return new Tensor(data, shape, opts.requiresGrad ?? false, dtype);
 }
 
 function inferNestedShape(values: readonly NestedArray[]): number[] {
@@ -438,11 +484,21 @@ function inferNestedShape(values: readonly NestedArray[]): number[] {
   return shape;
 }
 
+/** The type of the first scalar in nested arrays (what torch infers the dtype from). */
+function firstLeaf(values: readonly NestedArray[]): string {
+  let cur: NestedArray | readonly NestedArray[] = values;
+  while (isArray(cur)) {
+    if (cur.length === 0) return 'none';
+    cur = cur[0];
+  }
+  return typeof cur;
+}
+
 function fillNested(
   v: readonly NestedArray[],
   shape: readonly number[],
   dim: number,
-  out: FloatArray,
+  out: Float64Array,
   offset: number,
 ): number {
   if (v.length !== shape[dim]) {
@@ -452,11 +508,12 @@ function fillNested(
   for (let i = 0; i < v.length; i++) {
     const e = v[i];
     if (last) {
-      if (typeof e !== 'number')
+      if (typeof e === 'number') out[offset++] = e;
+      else if (typeof e === 'boolean') out[offset++] = e ? 1 : 0;
+      else
         throw new TypeError(
           `tensor: expected a number at depth ${dim}, got ${Array.isArray(e) ? 'an array' : typeof e}`,
         );
-      out[offset++] = e;
     } else {
       if (!Array.isArray(e)) throw new Error(`tensor: ragged nested array: expected an array at depth ${dim + 1}`);
       offset = fillNested(e, shape, dim + 1, out, offset);
@@ -465,31 +522,59 @@ function fillNested(
   return offset;
 }
 
+function checkGrad(op: string, dtype: DType, requiresGrad: boolean | undefined): boolean {
+  if (requiresGrad && DTYPES[dtype].kind !== 'float') {
+    throw new TypeError(`${op}: only floating-point tensors can require gradients, got dtype '${dtype}'`);
+  }
+  return requiresGrad ?? false;
+}
+
 export function zeros(shape: number | readonly number[], opts: TensorOptions = {}): Tensor {
   const s = checkShape('zeros', shape);
-  return new Tensor(allocate(checkDtype('zeros', opts.dtype), numel(s)), s, opts.requiresGrad ?? false);
+  const dtype = checkDtype('zeros', opts.dtype);
+  return new Tensor(allocate(dtype, numel(s)), s, checkGrad('zeros', dtype, opts.requiresGrad), dtype);
 }
 
 export function ones(shape: number | readonly number[], opts: TensorOptions = {}): Tensor {
   return full(shape, 1, opts);
 }
 
-export function full(shape: number | readonly number[], value: number, opts: TensorOptions = {}): Tensor {
+export function full(shape: number | readonly number[], value: number | boolean, opts: TensorOptions = {}): Tensor {
   const s = checkShape('full', shape);
-  if (typeof value !== 'number') throw new TypeError(`full: value must be a number, got ${typeof value}`);
-  return new Tensor(allocate(checkDtype('full', opts.dtype), numel(s)).fill(value), s, opts.requiresGrad ?? false);
+  if (typeof value !== 'number' && typeof value !== 'boolean') {
+    throw new TypeError(`full: value must be a number or a boolean, got ${typeof value}`);
+  }
+  const dtype = opts.dtype === undefined && typeof value === 'boolean' ? 'bool' : checkDtype('full', opts.dtype);
+  const data = allocate(dtype, numel(s)).fill(DTYPES[dtype].encode(Number(value)));
+  return new Tensor(data, s, checkGrad('full', dtype, opts.requiresGrad), dtype);
+}
+
+/** Random storage of a floating-point dtype: drawn in float32 (float64 when asked), then rounded. */
+function randomStorage(op: string, opts: TensorOptions, n: number, fill: (a: FloatArray) => FloatArray): Tensor {
+  const dtype = checkDtype(op, opts.dtype);
+  if (DTYPES[dtype].kind !== 'float')
+    throw new TypeError(`${op}: dtype must be a floating-point dtype, got '${dtype}'`);
+  const drawn = fill(dtype === 'float64' ? new Float64Array(n) : new Float32Array(n));
+  let data: TensorData = drawn;
+  if (!DTYPES[dtype].kernel) {
+    data = allocate(dtype, n);
+    convertStorage(drawn, 'float32', data, dtype);
+  }
+  return new Tensor(data, [], opts.requiresGrad ?? false, dtype);
 }
 
 /** Uniform on [0, 1), from the seeded generator. */
 export function rand(shape: number | readonly number[], opts: TensorOptions = {}): Tensor {
   const s = checkShape('rand', shape);
-  return new Tensor(fillUniform(allocate(checkDtype('rand', opts.dtype), numel(s))), s, opts.requiresGrad ?? false);
+  const t = randomStorage('rand', opts, numel(s), (a) => fillUniform(a));
+  return new Tensor(t.data, s, t.requiresGrad, t.dtype);
 }
 
 /** Standard normal, from the seeded generator. */
 export function randn(shape: number | readonly number[], opts: TensorOptions = {}): Tensor {
   const s = checkShape('randn', shape);
-  return new Tensor(fillNormal(allocate(checkDtype('randn', opts.dtype), numel(s))), s, opts.requiresGrad ?? false);
+  const t = randomStorage('randn', opts, numel(s), (a) => fillNormal(a));
+  return new Tensor(t.data, s, t.requiresGrad, t.dtype);
 }
 
 export function zerosLike(t: Tensor, opts: TensorOptions = {}): Tensor {
@@ -519,9 +604,10 @@ export function arange(
     throw new RangeError(`arange: need finite start, end and a non-zero step, got ${start}, ${end}, ${step}`);
   }
   const n = Math.max(0, Math.ceil((end - start) / step));
-  const data = allocate(checkDtype('arange', opts.dtype), n);
-  for (let i = 0; i < n; i++) data[i] = start + i * step;
-  return new Tensor(data, [n], opts.requiresGrad ?? false);
+  const dtype = checkDtype('arange', opts.dtype);
+  const values = new Float64Array(n);
+  for (let i = 0; i < n; i++) values[i] = start + i * step;
+  return new Tensor(fromFloat64(values, dtype), [n], checkGrad('arange', dtype, opts.requiresGrad), dtype);
 }
 
 /** The n×m identity (m = n by default). */
@@ -531,9 +617,11 @@ export function eye(n: number, m: number | TensorOptions = n, opts: TensorOption
     m = n;
   }
   const s = checkShape('eye', [n, m]);
-  const data = allocate(checkDtype('eye', opts.dtype), n * m);
-  for (let i = 0; i < Math.min(n, m); i++) data[i * m + i] = 1;
-  return new Tensor(data, s, opts.requiresGrad ?? false);
+  const dtype = checkDtype('eye', opts.dtype);
+  const data = allocate(dtype, n * m);
+  const one = DTYPES[dtype].encode(1);
+  for (let i = 0; i < Math.min(n, m); i++) data[i * m + i] = one;
+  return new Tensor(data, s, checkGrad('eye', dtype, opts.requiresGrad), dtype);
 }
 
 /** Concatenates along an existing dim. */

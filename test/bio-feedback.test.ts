@@ -209,7 +209,7 @@ describe.each(backendsHere())('bio feedback modes on %s', (name) => {
     const B = (conv as unknown as { feedback_weight: Tensor }).feedback_weight;
     const x = t([2, 2, 6, 5]);
     const y = conv.forward(x);
-    const g = t(y.shape, false);
+    const g = t([...y.shape], false);
     y.backward(g);
     // independent: the gradient w.r.t. x of <conv2d(x, B), g>, and w.r.t. W of <conv2d(x, W), g>
     const x2 = x.detach().requiresGrad_();

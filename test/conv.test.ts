@@ -194,11 +194,13 @@ describe('conv2d errors name the op and the shapes', () => {
     backend.use(name);
     const K = kernels();
     const geom = [2, 3, 5, 5, 4, 3, 3, 1, 1, 0, 0, 1, 1] as const;
+    const xd = x.data as Float32Array;
+    const wd = w.data as Float32Array;
     const y = new Float32Array(2 * 4 * 9);
-    expect(() => K.conv2d(x.data, w.data, null, y.subarray(1), ...geom)).toThrow(RangeError);
-    expect(() => K.conv2d(x.data, new Float64Array(w.size), null, y, ...geom)).toThrow(TypeError);
-    expect(() => K.conv2d(x.data, w.data, null, y, 2, 3, 5, 5, 4, 7, 3, 1, 1, 0, 0, 1, 1)).toThrow(RangeError);
-    expect(() => K.conv2dBackwardWeight(x.data, y, new Float32Array(10), null, ...geom)).toThrow(RangeError);
-    expect(() => K.conv2dBackwardInput(y, w.data, x.data, 2, 3, 5, 5, 4, 3, 3, 0, 1, 0, 0, 1, 1)).toThrow(RangeError);
+    expect(() => K.conv2d(xd, wd, null, y.subarray(1), ...geom)).toThrow(RangeError);
+    expect(() => K.conv2d(xd, new Float64Array(w.size), null, y, ...geom)).toThrow(TypeError);
+    expect(() => K.conv2d(xd, wd, null, y, 2, 3, 5, 5, 4, 7, 3, 1, 1, 0, 0, 1, 1)).toThrow(RangeError);
+    expect(() => K.conv2dBackwardWeight(xd, y, new Float32Array(10), null, ...geom)).toThrow(RangeError);
+    expect(() => K.conv2dBackwardInput(y, wd, xd, 2, 3, 5, 5, 4, 3, 3, 0, 1, 0, 0, 1, 1)).toThrow(RangeError);
   });
 });

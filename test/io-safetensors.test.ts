@@ -61,7 +61,7 @@ describe('safetensors', () => {
     expect(r.tensors.e.shape).toEqual([0, 4]);
   });
 
-  it('reads F16 and BF16 as float32', () => {
+  it('reads F16 and BF16 as their own dtypes, raw bits kept', () => {
     const body = Buffer.alloc(8);
     body.writeUInt16LE(0x3c00, 0); // 1.0
     body.writeUInt16LE(0xc000, 2); // -2.0
@@ -80,9 +80,11 @@ describe('safetensors', () => {
       ),
     );
     const r = readSafetensors(path).tensors;
-    expect(Array.from(r.h.data)).toEqual([1, -2]);
-    expect(Array.from(r.b.data)).toEqual([1.5]);
-    expect(r.t.data[0]).toBe(Math.fround(2 ** -24));
+    expect(r.h.dtype).toBe('float16');
+    expect(Array.from(r.h.data)).toEqual([0x3c00, 0xc000]);
+    expect(r.b.dtype).toBe('bfloat16');
+    expect(Array.from(r.b.data)).toEqual([0x3fc0]);
+    expect(Array.from(r.t.data)).toEqual([0x0001]);
   });
 
   it('names the file and the defect for corrupt files', () => {

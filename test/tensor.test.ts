@@ -63,7 +63,9 @@ describe('creation', () => {
   test('tensor() rejects ragged arrays, bad shapes and bad dtypes', () => {
     expect(() => tensor([[1, 2], [3]])).toThrow(/ragged/);
     expect(() => tensor(new Float32Array(5), { shape: [2, 2] })).toThrow(/shape \[2, 2\] does not match 5 values/);
-    expect(() => tensor([1], { dtype: 'int8' as never })).toThrow(/dtype must be 'float32' or 'float64'/);
+    expect(() => tensor([1], { dtype: 'int8' as never })).toThrow(
+      /dtype must be one of 'float32', 'float64', 'bfloat16'/,
+    );
     expect(() => zeros([2, -1])).toThrow(/invalid size -1/);
   });
 

@@ -11,10 +11,11 @@
 
 import { kernels } from '../backend/index.js';
 import { BinaryOp } from '../backend/types.js';
-import { Tensor } from '../tensor.js';
+import { Tensor, full } from '../tensor.js';
+import { isKernelDType } from '../dtype.js';
 import type { Node } from './node.js';
 import { isAnomalyEnabled, setGradEnabled } from './mode.js';
-import { allocLike, checkFinite, recycle, sameShape, shapeStr } from '../ops/util.js';
+import { allocLike, checkFinite, floatData, recycle, sameShape, shapeStr } from '../ops/util.js';
 
 export interface BackwardOptions {
   /** Keep the graph's saved values so that backward can run through it again. */
@@ -54,9 +55,12 @@ function rootGradient(op: string, root: Tensor, given: Tensor | null | undefined
           `${shapeStr(root.shape)}. Pass a gradient of that shape.`,
       );
     }
-    const d = allocLike(root.data, 1);
-    d[0] = 1;
-    return new Tensor(d, root.shape);
+    if (isKernelDType(root.dtype)) {
+      const d = allocLike(floatData(root), 1);
+      d[0] = 1;
+      return new Tensor(d, root.shape);
+    }
+    return full(root.shape, 1, { dtype: root.dtype });
   }
   if (!(given instanceof Tensor)) throw new TypeError(`${op}: the gradient must be a Tensor`);
   if (!sameShape(given.shape, root.shape)) {
@@ -64,7 +68,7 @@ function rootGradient(op: string, root: Tensor, given: Tensor | null | undefined
       `${op}: gradient shape ${shapeStr(given.shape)} does not match output shape ${shapeStr(root.shape)}`,
     );
   }
-  if (given.data.constructor !== root.data.constructor) {
+  if (given.dtype !== root.dtype) {
     throw new TypeError(`${op}: gradient dtype ${given.dtype} does not match output dtype ${root.dtype}`);
   }
   return given;
@@ -230,7 +234,7 @@ function owns(gi: Tensor, g: Tensor, grads: readonly (Tensor | null)[], i: numbe
 
 function addInPlace(acc: Tensor, g: Tensor): void {
   // The binary kernel reads a[i] and b[i] before writing out[i], so out may alias a of the same shape.
-  kernels().binary(BinaryOp.add, acc.data, acc.shape, g.data, g.shape, acc.data);
+  kernels().binary(BinaryOp.add, floatData(acc), acc.shape, floatData(g), g.shape, floatData(acc));
 }
 
 function accumulateNode(node: Node, g: Tensor, owned: boolean, createGraph: boolean): void {
@@ -264,13 +268,14 @@ function deliverToLeaf(
   if (cur === null) {
     // The leaf keeps the buffer; copy it unless the engine owns it (it may be shared otherwise).
     // A gradient with a graph (createGraph) is kept as is: it is only ever accumulated out of place.
-    leaf.grad = owned || (createGraph && g.requiresGrad) ? g : new Tensor(g.data.slice(), g.shape);
+    leaf.grad = owned || (createGraph && g.requiresGrad) ? g : new Tensor(g.data.slice(), g.shape, false, g.dtype);
   } else if (
     !createGraph &&
     cur.gradFn === null &&
     !cur.requiresGrad &&
     sameShape(cur.shape, g.shape) &&
-    cur.data.constructor === g.data.constructor
+    cur.dtype === g.dtype &&
+    isKernelDType(g.dtype)
   ) {
     addInPlace(cur, g);
   } else {

@@ -3,7 +3,7 @@
 import { Tensor } from '../tensor.js';
 import { grad } from './engine.js';
 import { enableGrad } from './mode.js';
-import { allocLike, sameShape, shapeStr } from '../ops/util.js';
+import { allocLike, floatData, sameShape, shapeStr } from '../ops/util.js';
 
 export interface HvpResult<T extends Tensor | Tensor[]> {
   /** fn(inputs), detached. */
@@ -39,7 +39,7 @@ export function hvp<T extends Tensor | Tensor[]>(fn: (...inputs: Tensor[]) => Te
       const term = g.mul(vs[i].detach()).sum();
       dot = dot === null ? term : dot.add(term);
     });
-    const zerosLike = (x: Tensor): Tensor => new Tensor(allocLike(x.data, x.data.length), x.shape);
+    const zerosLike = (x: Tensor): Tensor => new Tensor(allocLike(floatData(x), x.data.length), x.shape);
     let hs: (Tensor | null)[];
     if (dot === null || !(dot as Tensor).requiresGrad) hs = xs.map(() => null);
     else hs = grad(dot, xs, { allowUnused: true });

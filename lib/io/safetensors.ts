@@ -7,19 +7,21 @@ import { readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { endianness } from 'node:os';
 import { writeFileAtomic, writeFileAtomicAsync } from './atomic.js';
+import { DTYPES, type DType, type TensorData } from '../dtype.js';
 
 export type FloatArray = Float32Array | Float64Array;
 
 export interface RawTensor {
-  readonly dtype: 'float32' | 'float64';
+  readonly dtype: DType;
   readonly shape: readonly number[];
-  readonly data: FloatArray;
+  /** The storage as lib/dtype.ts lays it out (raw bits for the 16-bit floats, 0/1 for bool). */
+  readonly data: TensorData;
 }
 
 export interface DecodedTensor {
-  dtype: 'float32' | 'float64';
+  dtype: DType;
   shape: number[];
-  data: FloatArray;
+  data: TensorData;
 }
 
 /** A file's tensors by name and its string metadata (`__metadata__`, {} when absent). */
@@ -28,7 +30,6 @@ export interface DecodedFile {
   metadata: Record<string, string>;
 }
 
-const WRITE_DTYPES = { float32: 'F32', float64: 'F64' } as const;
 const BYTES: Record<string, number> = {
   BOOL: 1,
   U8: 1,
@@ -46,7 +47,8 @@ const BYTES: Record<string, number> = {
   U64: 8,
   F64: 8,
 };
-const READABLE = ['F16', 'BF16', 'F32', 'F64'];
+/** The safetensors tags backprop reads, each to the dtype that has it in lib/dtype.ts. */
+const READ_DTYPES = new Map<string, DType>(Object.values(DTYPES).map((d) => [d.safetensors, d.name]));
 /** The reference implementation refuses larger headers; so do we (protects against garbage). */
 const MAX_HEADER = 100_000_000;
 
@@ -67,7 +69,7 @@ function encode(path: string, tensors: Record<string, RawTensor>, metadata?: Rec
   const entries = Object.entries(tensors).map(([name, t]) => {
     if (name === '__metadata__' || name.length === 0)
       throw new Error(`io.save(${path}): invalid tensor name '${name}'`);
-    const code = WRITE_DTYPES[t.dtype];
+    const code = Object.prototype.hasOwnProperty.call(DTYPES, t.dtype) ? DTYPES[t.dtype].safetensors : undefined;
     if (!code) throw new Error(`io.save(${path}): tensor '${name}' has unsupported dtype ${String(t.dtype)}`);
     const size = t.shape.reduce((a, b) => a * b, 1);
     if (t.data.length !== size) {
@@ -197,8 +199,10 @@ export function decodeSafetensors(bytes: Uint8Array, name = '<buffer>'): Decoded
     const { dtype, shape, data_offsets: offsets } = info;
     if (typeof dtype !== 'string' || !(dtype in BYTES))
       fail(`tensor '${key}' has unknown dtype ${JSON.stringify(dtype)}`);
-    if (!READABLE.includes(dtype as string)) {
-      fail(`tensor '${key}' has dtype ${String(dtype)}, which backprop cannot load (it reads ${READABLE.join(', ')})`);
+    if (!READ_DTYPES.has(dtype as string)) {
+      fail(
+        `tensor '${key}' has dtype ${String(dtype)}, which backprop cannot load (it reads ${[...READ_DTYPES.keys()].join(', ')})`,
+      );
     }
     if (!Array.isArray(shape) || !shape.every((d) => Number.isSafeInteger(d) && d >= 0)) {
       fail(`tensor '${key}' has an invalid shape ${JSON.stringify(shape)}`);
@@ -235,28 +239,13 @@ export function decodeSafetensors(bytes: Uint8Array, name = '<buffer>'): Decoded
   return { tensors, metadata };
 }
 
-function convert(bytes: Buffer, dtype: string, count: number): { dtype: 'float32' | 'float64'; data: FloatArray } {
+function convert(bytes: Buffer, code: string, count: number): { dtype: DType; data: TensorData } {
   // Copy into a fresh, aligned ArrayBuffer: the result owns its memory.
   const copy = new Uint8Array(bytes.byteLength);
   copy.set(bytes);
-  if (dtype === 'F32') return { dtype: 'float32', data: new Float32Array(copy.buffer, 0, count) };
-  if (dtype === 'F64') return { dtype: 'float64', data: new Float64Array(copy.buffer, 0, count) };
-  const half = new Uint16Array(copy.buffer, 0, count);
-  const out = new Float32Array(count);
-  if (dtype === 'BF16') {
-    const bits = new Uint32Array(out.buffer);
-    for (let i = 0; i < count; i++) bits[i] = half[i] << 16;
-  } else {
-    for (let i = 0; i < count; i++) out[i] = halfToFloat(half[i]);
-  }
-  return { dtype: 'float32', data: out };
-}
-
-function halfToFloat(h: number): number {
-  const sign = h & 0x8000 ? -1 : 1;
-  const exp = (h >> 10) & 0x1f;
-  const frac = h & 0x3ff;
-  if (exp === 0) return sign * frac * 2 ** -24;
-  if (exp === 0x1f) return frac ? NaN : sign * Infinity;
-  return sign * (1 + frac / 1024) * 2 ** (exp - 15);
+  const dtype = READ_DTYPES.get(code)!;
+  const data = new DTYPES[dtype].storage(copy.buffer, 0, count);
+  // A bool byte other than 0 is true (safetensors stores 0/1; be lenient with other writers).
+  if (dtype === 'bool') for (let i = 0; i < count; i++) if (data[i] > 1) data[i] = 1;
+  return { dtype, data };
 }

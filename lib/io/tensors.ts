@@ -1,5 +1,5 @@
 // io.save / io.load: named Tensors in a safetensors file, loadable by PyTorch's safetensors.
-import { Tensor, tensor } from '../tensor.js';
+import { Tensor } from '../tensor.js';
 import {
   readSafetensors,
   readSafetensorsAsync,
@@ -34,7 +34,7 @@ export async function saveAsync(
   await writeSafetensorsAsync(path, checkTensors(path, tensors), metadata);
 }
 
-/** Reads a safetensors file (F32, F64; F16 and BF16 become float32). */
+/** Reads a safetensors file (F32, F64, BF16, F16, BOOL: each to its dtype). */
 export function load(path: string): Loaded {
   return toTensors(readSafetensors(path));
 }
@@ -55,6 +55,6 @@ function checkTensors(path: string, tensors: Record<string, Tensor>): Record<str
 
 function toTensors(file: DecodedFile): Loaded {
   const out: Record<string, Tensor> = {};
-  for (const [name, t] of Object.entries(file.tensors)) out[name] = tensor(t.data, { dtype: t.dtype, shape: t.shape });
+  for (const [name, t] of Object.entries(file.tensors)) out[name] = new Tensor(t.data, t.shape, false, t.dtype);
   return { tensors: out, metadata: file.metadata };
 }

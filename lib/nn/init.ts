@@ -3,6 +3,7 @@
 
 import type { Tensor } from '../tensor.js';
 import { fillNormal, fillUniform } from '../random.js';
+import { floatData } from '../ops/util.js';
 
 export type Nonlinearity =
   | 'linear'
@@ -82,13 +83,13 @@ function fanFor(t: Tensor, mode: FanMode): number {
 
 /** Fills t with U(a, b). */
 export function uniform(t: Tensor, a = 0, b = 1): Tensor {
-  fillUniform(t.data, a, b);
+  fillUniform(floatData(t), a, b);
   return t;
 }
 
 /** Fills t with N(mean, std²). */
 export function normal(t: Tensor, mean = 0, std = 1): Tensor {
-  fillNormal(t.data, mean, std);
+  fillNormal(floatData(t), mean, std);
   return t;
 }
 

@@ -8,8 +8,8 @@
 // Own properties keep their assignment order (integer-like names such as Sequential's '0',
 // '1', ... come first, in numeric order), which gives the same order as torch.
 
-import { Tensor, tensor } from '../tensor.js';
-import type { DType } from '../backend/types.js';
+import { Tensor } from '../tensor.js';
+import { isFloatingPoint, type DType } from '../dtype.js';
 import { sameShape } from '../ops/util.js';
 
 const parameterTensors = new WeakSet<Tensor>();
@@ -21,7 +21,7 @@ const parameterTensors = new WeakSet<Tensor>();
 export function parameter(t: Tensor, requiresGrad = true): Tensor {
   let p = t;
   if (!t.isLeaf || t.requiresGrad !== requiresGrad) {
-    p = tensor(t.data.slice(), { dtype: t.dtype, shape: [...t.shape], requiresGrad });
+    p = new Tensor(t.data.slice(), [...t.shape], requiresGrad, t.dtype);
   }
   parameterTensors.add(p);
   return p;
@@ -216,7 +216,8 @@ export abstract class Module {
     const cast = (t: Tensor, asParameter: boolean): Tensor => {
       let c = casts.get(t);
       if (c === undefined) {
-        c = tensor(t.data, { dtype, shape: [...t.shape], requiresGrad: asParameter && t.requiresGrad });
+        c = t.detach().to(dtype); // a new storage: the dtypes differ
+        c.requiresGrad = asParameter && t.requiresGrad && isFloatingPoint(dtype);
         if (asParameter) parameterTensors.add(c);
         casts.set(t, c);
       }

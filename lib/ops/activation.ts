@@ -9,7 +9,7 @@ import type { Grads, Node } from '../autograd/node.js';
 import { nextDouble } from '../random.js';
 import { defineOp } from './registry.js';
 import { defineUnary, unary } from './unary.js';
-import { allocLike, allocOut, checkTensor, normDim, record } from './util.js';
+import { allocLike, allocOut, checkTensor, floatData, normDim, record } from './util.js';
 
 const reluOp = defineUnary('relu', (g, x) => g.mul(x.gt(0)));
 export const relu = (x: Tensor): Tensor => unary(reluOp, x);
@@ -56,9 +56,9 @@ const geluDerivativeOp = defineOp<null>({
 
 function geluDerivative(x: Tensor, y: Tensor): Tensor {
   const n = x.data.length;
-  const ones = allocLike(x.data, n).fill(1);
-  const out = new Tensor(allocOut(x.data, n), x.shape);
-  kernels().unaryBackward(geluOp.code as UnaryOp, x.data, y.data, ones, out.data, 0, 0);
+  const ones = allocLike(floatData(x), n).fill(1);
+  const out = new Tensor(allocOut(floatData(x), n), x.shape);
+  kernels().unaryBackward(geluOp.code as UnaryOp, floatData(x), floatData(y), ones, floatData(out), 0, 0);
   return record(out, geluDerivativeOp, [x], null);
 }
 
@@ -139,9 +139,9 @@ function lastAxis(y: Tensor): { rows: number; cols: number } {
 
 function softmaxLast(x: Tensor, log: boolean): Tensor {
   const { rows, cols } = lastAxis(x);
-  const y = new Tensor(allocOut(x.data, x.data.length), x.shape);
-  if (log) kernels().logSoftmax(x.data, rows, cols, y.data);
-  else kernels().softmax(x.data, rows, cols, y.data);
+  const y = new Tensor(allocOut(floatData(x), x.data.length), x.shape);
+  if (log) kernels().logSoftmax(floatData(x), rows, cols, floatData(y));
+  else kernels().softmax(floatData(x), rows, cols, floatData(y));
   return record<Tensor>(y, log ? logSoftmaxOp : softmaxOp, [x], y);
 }
 
@@ -179,9 +179,9 @@ const logSoftmaxOp = defineOp<Tensor>({
 function softmaxFused(g: Tensor, node: Node<Tensor>, log: boolean): Grads {
   const y = node.saved;
   const { rows, cols } = lastAxis(y);
-  const gx = allocOut(y.data, y.data.length);
-  if (log) kernels().logSoftmaxBackward(y.data, g.data, rows, cols, gx);
-  else kernels().softmaxBackward(y.data, g.data, rows, cols, gx);
+  const gx = allocOut(floatData(y), y.data.length);
+  if (log) kernels().logSoftmaxBackward(floatData(y), floatData(g), rows, cols, gx);
+  else kernels().softmaxBackward(floatData(y), floatData(g), rows, cols, gx);
   return [new Tensor(gx, y.shape)];
 }
 

@@ -8,7 +8,7 @@ import { Tensor } from '../tensor.js';
 import type { Grads, Node } from '../autograd/node.js';
 import type { FloatArray } from '../backend/types.js';
 import { defineOp } from './registry.js';
-import { allocLike, allocOut, checkSameDtype, checkTensor, record, shapeStr } from './util.js';
+import { allocLike, allocOut, checkSameDtype, checkTensor, floatData, record, shapeStr } from './util.js';
 
 interface BnSaved {
   training: boolean;
@@ -97,8 +97,8 @@ export function batchNorm(
     if (runningMean == null || runningVar == null) {
       throw new Error(`${op}: running_mean and running_var are needed when not training`);
     }
-    mean = runningMean.data.slice();
-    variance = runningVar.data;
+    mean = floatData(runningMean).slice();
+    variance = floatData(runningVar);
   }
   const invStd = allocLike(x.data, c);
   const scale = allocLike(x.data, c);
@@ -110,7 +110,7 @@ export function batchNorm(
   }
   const y = allocOut(x.data, x.size);
   K.channelAffine(x.data, n, c, inner, scale, shift, y);
-  const inputs = [x];
+  const inputs: Tensor[] = [x];
   if (weight != null) inputs.push(weight);
   if (bias != null) inputs.push(bias);
   return record<BnSaved>(new Tensor(y, x.shape), batchNormOp, inputs, {

@@ -9,12 +9,13 @@ import { Tensor } from '../tensor.js';
 import type { Grads, Node } from '../autograd/node.js';
 import { defineOp, type OpDef } from './registry.js';
 import {
+  allocOut,
   broadcastShapes,
   checkSameDtype,
   checkTensor,
   describe,
+  floatData,
   numel,
-  allocOut,
   record,
   sameShape,
   type TensorLike,
@@ -139,8 +140,8 @@ function binaryTensors(op: BinaryOp, a: Tensor, b: Tensor): Tensor {
   const def = tensorOps[op];
   checkSameDtype(def.name, a, b);
   const shape = sameShape(a.shape, b.shape) ? a.shape : broadcastShapes(def.name, a.shape, b.shape);
-  const out = new Tensor(allocOut(a.data, numel(shape)), shape);
-  kernels().binary(op, a.data, a.shape, b.data, b.shape, out.data);
+  const out = new Tensor(allocOut(floatData(a), numel(shape)), shape);
+  kernels().binary(op, floatData(a), a.shape, floatData(b), b.shape, floatData(out));
   return record(out, def, [a, b], null);
 }
 
@@ -148,7 +149,7 @@ export function binaryScalar(op: BinaryOp, a: Tensor, s: number, scalarFirst: bo
   const def = scalarOps[op];
   checkTensor(BINARY_OPS[op], 'input', a);
   const out = new Tensor(allocOut(a.data, a.data.length), a.shape);
-  kernels().binaryScalar(op, a.data, s, out.data, scalarFirst);
+  kernels().binaryScalar(op, a.data, s, floatData(out), scalarFirst);
   return record<ScalarSaved>(out, def, [a], { s, first: scalarFirst });
 }
 

@@ -9,7 +9,7 @@ import type { ConvGeometry, ConvGeometryArgs } from '../backend/types.js';
 import { Tensor } from '../tensor.js';
 import type { Grads, Node } from '../autograd/node.js';
 import { defineOp } from './registry.js';
-import { allocLike, allocOut, checkSameDtype, checkTensor, isArray, record, shapeStr } from './util.js';
+import { allocLike, allocOut, checkSameDtype, checkTensor, floatData, isArray, record, shapeStr } from './util.js';
 
 export interface Conv2dOptions {
   /** Step of the window, one number or [h, w] (default 1). */
@@ -91,8 +91,8 @@ export function conv2d(x: Tensor, weight: Tensor, bias?: Tensor | null, opts: Co
 }
 
 function conv2dRaw(x: Tensor, weight: Tensor, bias: Tensor | null, g: ConvGeometry): Tensor {
-  const y = allocOut(x.data, g.n * g.cOut * g.oH * g.oW);
-  kernels().conv2d(x.data, weight.data, bias === null ? null : bias.data, y, ...args(g));
+  const y = allocOut(floatData(x), g.n * g.cOut * g.oH * g.oW);
+  kernels().conv2d(floatData(x), floatData(weight), bias === null ? null : floatData(bias), y, ...args(g));
   const inputs = bias === null ? [x, weight] : [x, weight, bias];
   return record(new Tensor(y, [g.n, g.cOut, g.oH, g.oW]), conv2dOp, inputs, g);
 }
@@ -123,9 +123,9 @@ export function conv2dGrads(gy: Tensor, inputs: readonly Tensor[], wx: Tensor, g
     gw = w.requiresGrad ? conv2dWeightGrad(x, gy, g) : null;
     gb = wantGb ? gy.sum([0, 2, 3]) : null;
   } else if (w.requiresGrad || wantGb) {
-    const gwData = allocLike(x.data, w.size);
-    const gbData = wantGb ? allocLike(x.data, g.cOut) : null;
-    kernels().conv2dBackwardWeight(x.data, gy.data, gwData, gbData, ...args(g));
+    const gwData = allocLike(floatData(x), w.size);
+    const gbData = wantGb ? allocLike(floatData(x), g.cOut) : null;
+    kernels().conv2dBackwardWeight(floatData(x), floatData(gy), gwData, gbData, ...args(g));
     if (w.requiresGrad) gw = new Tensor(gwData, w.shape);
     if (gbData !== null) gb = new Tensor(gbData, [g.cOut]);
   }
@@ -134,8 +134,8 @@ export function conv2dGrads(gy: Tensor, inputs: readonly Tensor[], wx: Tensor, g
 
 /** d<conv2d(x, w), gy>/dx: a transposed convolution of gy with w; linear in gy and in w. */
 function conv2dInputGrad(gy: Tensor, w: Tensor, g: ConvGeometry): Tensor {
-  const gx = allocOut(gy.data, g.n * g.cIn * g.h * g.w);
-  kernels().conv2dBackwardInput(gy.data, w.data, gx, ...args(g));
+  const gx = allocOut(floatData(gy), g.n * g.cIn * g.h * g.w);
+  kernels().conv2dBackwardInput(floatData(gy), floatData(w), gx, ...args(g));
   return record(new Tensor(gx, [g.n, g.cIn, g.h, g.w]), conv2dInputGradOp, [gy, w], g);
 }
 
@@ -154,8 +154,8 @@ const conv2dInputGradOp = defineOp<ConvGeometry>({
 
 /** d<conv2d(x, w), gy>/dw: the correlation of x with gy; linear in x and in gy. */
 function conv2dWeightGrad(x: Tensor, gy: Tensor, g: ConvGeometry): Tensor {
-  const gw = allocOut(x.data, g.cOut * g.cIn * g.kH * g.kW);
-  kernels().conv2dBackwardWeight(x.data, gy.data, gw, null, ...args(g));
+  const gw = allocOut(floatData(x), g.cOut * g.cIn * g.kH * g.kW);
+  kernels().conv2dBackwardWeight(floatData(x), floatData(gy), gw, null, ...args(g));
   return record(new Tensor(gw, [g.cOut, g.cIn, g.kH, g.kW]), conv2dWeightGradOp, [x, gy], g);
 }
 

@@ -13,12 +13,13 @@ import {
   checkSameDtype,
   checkTensor,
   describe,
+  floatData,
   record,
   sameShape,
   shapeStr,
   toIndexArray,
-  willRecord,
   type Indices,
+  willRecord,
 } from './util.js';
 import { logSoftmax, softmax } from './activation.js';
 
@@ -63,15 +64,15 @@ export function mseLoss(input: Tensor, target: Tensor, opts?: LossOptions): Tens
   const r = reductionOf('mseLoss', opts);
   const K = kernels();
   const n = input.data.length;
-  const diff = allocOut(input.data, n);
-  K.binary(BinaryOp.sub, input.data, input.shape, target.data, target.shape, diff);
-  const sq = allocOut(input.data, n);
+  const diff = allocOut(floatData(input), n);
+  K.binary(BinaryOp.sub, floatData(input), input.shape, floatData(target), target.shape, diff);
+  const sq = allocOut(floatData(input), n);
   K.binary(BinaryOp.mul, diff, input.shape, diff, input.shape, sq);
   let out: Tensor;
   if (r === 'none') {
     out = new Tensor(sq, input.shape);
   } else {
-    const s = allocLike(input.data, 1);
+    const s = allocLike(floatData(input), 1);
     K.reduce(r === 'mean' ? ReduceOp.mean : ReduceOp.sum, sq, 1, n, 1, s);
     out = new Tensor(s, []);
   }
@@ -101,8 +102,14 @@ const mseLossOp = defineOp<MseSaved>({
     if (reduction === 'none') {
       gi = diff.mul(g).mul(2);
     } else {
-      gi = new Tensor(allocOut(diff.data, n), diff.shape);
-      kernels().binaryScalar(BinaryOp.mul, diff.data, (reduction === 'mean' ? 2 / n : 2) * g.data[0], gi.data, false);
+      gi = new Tensor(allocOut(floatData(diff), n), diff.shape);
+      kernels().binaryScalar(
+        BinaryOp.mul,
+        floatData(diff),
+        (reduction === 'mean' ? 2 / n : 2) * g.data[0],
+        floatData(gi),
+        false,
+      );
     }
     return [input.requiresGrad ? gi : null, target.requiresGrad ? gi.neg() : null];
   },
@@ -172,7 +179,7 @@ function composedCrossEntropy(
   if (smoothing === 0) return nll;
   const [rows, cols] = input.shape;
   // Rows with an ignored target contribute nothing: a constant 0/1 row mask.
-  const keep = allocLike(input.data, rows);
+  const keep = allocLike(floatData(input), rows);
   let kept = 0;
   let weightSum = 0;
   for (let i = 0; i < rows; i++) {
@@ -277,8 +284,8 @@ const crossEntropyOp = defineOp<CeSaved>({
     const { reduction, fusedGrad } = node.saved;
     if (fusedGrad === null) return node.op.rule!(g, node);
     if (reduction === 'none') return [fusedGrad.mul(g.reshape([-1, 1]))];
-    const gx = allocOut(fusedGrad.data, fusedGrad.data.length);
-    kernels().binaryScalar(BinaryOp.mul, fusedGrad.data, g.data[0], gx, false);
+    const gx = allocOut(floatData(fusedGrad), fusedGrad.data.length);
+    kernels().binaryScalar(BinaryOp.mul, floatData(fusedGrad), g.data[0], gx, false);
     return [new Tensor(gx, fusedGrad.shape)];
   },
   fusedKernels: ['binaryScalar'],
@@ -293,7 +300,7 @@ function crossEntropyRule(g: Tensor, x: Tensor, targets: Int32Array, reduction: 
 
 function oneHot(targets: Int32Array, like: Tensor): Tensor {
   const cols = like.shape[1];
-  const d = allocLike(like.data, targets.length * cols);
+  const d = allocLike(floatData(like), targets.length * cols);
   for (let r = 0; r < targets.length; r++) d[r * cols + targets[r]] = 1;
   return new Tensor(d, [targets.length, cols]);
 }
@@ -351,7 +358,7 @@ function nllBackward(g: Tensor, node: Node<NllSaved>): Grads {
   const { targets, reduction, coef } = node.saved;
   // A constant matrix holding coef[r] at [r, t_r]; the rule stays linear in g.
   const cols = x.shape[1];
-  const d = allocLike(x.data, targets.length * cols);
+  const d = allocLike(floatData(x), targets.length * cols);
   for (let r = 0; r < targets.length; r++) if (coef[r] !== 0) d[r * cols + targets[r]] = coef[r];
   const m = new Tensor(d, x.shape);
   return [reduction === 'none' ? m.mul(g.reshape([-1, 1])) : m.mul(g)];

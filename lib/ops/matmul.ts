@@ -6,7 +6,7 @@ import { kernels } from '../backend/index.js';
 import { Tensor } from '../tensor.js';
 import type { Grads, Node } from '../autograd/node.js';
 import { defineOp } from './registry.js';
-import { allocOut, broadcastShapes, checkSameDtype, checkTensor, numel, record, shapeStr } from './util.js';
+import { allocOut, broadcastShapes, checkSameDtype, checkTensor, floatData, numel, record, shapeStr } from './util.js';
 import { sumToShape } from './reduce.js';
 
 interface MmSaved {
@@ -28,8 +28,8 @@ export function mm(a: Tensor, b: Tensor, ta = false, tb = false): Tensor {
       `matmul: shapes ${shapeStr(a.shape)}${ta ? 'ᵀ' : ''} and ${shapeStr(b.shape)}${tb ? 'ᵀ' : ''} cannot be multiplied (${k} vs ${k2})`,
     );
   }
-  const out = new Tensor(allocOut(a.data, m * n), [m, n]);
-  kernels().gemm(ta, tb, m, n, k, 1, a.data, b.data, 0, out.data);
+  const out = new Tensor(allocOut(floatData(a), m * n), [m, n]);
+  kernels().gemm(ta, tb, m, n, k, 1, floatData(a), floatData(b), 0, floatData(out));
   return record<MmSaved>(out, mmOp, [a, b], { ta, tb });
 }
 
@@ -62,7 +62,7 @@ export function bmm(a: Tensor, b: Tensor, ta = false, tb = false): Tensor {
   const batchB = b.shape.slice(0, rb - 2);
   const batch = broadcastShapes('matmul', batchA, batchB);
   const nb = numel(batch);
-  const out = new Tensor(allocOut(a.data, nb * m * n), [...batch, m, n]);
+  const out = new Tensor(allocOut(floatData(a), nb * m * n), [...batch, m, n]);
   const K = kernels();
   const na = numel(batchA),
     nbB = numel(batchB);
@@ -71,7 +71,22 @@ export function bmm(a: Tensor, b: Tensor, ta = false, tb = false): Tensor {
     sc = m * n;
   if ((na === nb || na === 1) && (nbB === nb || nbB === 1)) {
     // Either operand is full-batch or a single matrix: one strided gemm (stride 0 broadcasts).
-    K.gemm(ta, tb, m, n, k, 1, a.data, b.data, 0, out.data, nb, na === 1 ? 0 : sa, nbB === 1 ? 0 : sb, sc);
+    K.gemm(
+      ta,
+      tb,
+      m,
+      n,
+      k,
+      1,
+      floatData(a),
+      floatData(b),
+      0,
+      floatData(out),
+      nb,
+      na === 1 ? 0 : sa,
+      nbB === 1 ? 0 : sb,
+      sc,
+    );
   } else {
     // General broadcast of several batch dims: one gemm per output matrix.
     const nd = batch.length;
@@ -85,7 +100,25 @@ export function bmm(a: Tensor, b: Tensor, ta = false, tb = false): Tensor {
         offA += idx[d] * stridesA[d];
         offB += idx[d] * stridesB[d];
       }
-      K.gemm(ta, tb, m, n, k, 1, a.data, b.data, 0, out.data, 1, 0, 0, 0, offA * sa, offB * sb, i * sc);
+      K.gemm(
+        ta,
+        tb,
+        m,
+        n,
+        k,
+        1,
+        floatData(a),
+        floatData(b),
+        0,
+        floatData(out),
+        1,
+        0,
+        0,
+        0,
+        offA * sa,
+        offB * sb,
+        i * sc,
+      );
       for (let d = nd - 1; d >= 0; d--) {
         if (++idx[d] < batch[d]) break;
         idx[d] = 0;
@@ -201,10 +234,10 @@ export function linear(x: Tensor, weight: Tensor, bias?: Tensor | null): Tensor 
 function linear2d(x: Tensor, w: Tensor, b: Tensor | null): Tensor {
   const rows = x.shape[0];
   const [outF, inF] = w.shape;
-  const out = allocOut(x.data, rows * outF);
+  const out = allocOut(floatData(x), rows * outF);
   const K = kernels();
-  K.gemm(false, true, rows, outF, inF, 1, x.data, w.data, 0, out);
-  if (b !== null) K.biasAdd(out, rows, outF, b.data, out);
+  K.gemm(false, true, rows, outF, inF, 1, floatData(x), floatData(w), 0, out);
+  if (b !== null) K.biasAdd(out, rows, outF, floatData(b), out);
   return record(new Tensor(out, [rows, outF]), linearOp, b === null ? [x, w] : [x, w, b], null);
 }
 
@@ -234,7 +267,7 @@ const linearOp = defineOp<null>({
 /** The bias gradient through the fused biasGrad kernel (column sums of g). */
 export function biasGradFused(g: Tensor): Tensor {
   const [rows, cols] = g.shape;
-  const gb = allocOut(g.data, cols);
-  kernels().biasGrad(g.data, rows, cols, gb);
+  const gb = allocOut(floatData(g), cols);
+  kernels().biasGrad(floatData(g), rows, cols, gb);
   return new Tensor(gb, [cols]);
 }

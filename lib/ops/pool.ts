@@ -8,7 +8,7 @@ import type { PoolGeometryArgs } from '../backend/types.js';
 import { Tensor } from '../tensor.js';
 import type { Grads, Node } from '../autograd/node.js';
 import { defineOp } from './registry.js';
-import { allocIndices, allocOut, checkTensor, numel, record, shapeStr } from './util.js';
+import { allocIndices, allocOut, checkTensor, floatData, numel, record, shapeStr } from './util.js';
 import { pair } from './conv.js';
 
 export interface Pool2dOptions {
@@ -79,9 +79,9 @@ interface MaxSaved {
 export function maxPool2d(x: Tensor, kernelSize: number | readonly [number, number], opts: Pool2dOptions = {}): Tensor {
   const g = geometry('maxPool2d', x, kernelSize, opts);
   const n = numel(g.outShape);
-  const y = allocOut(x.data, n);
+  const y = allocOut(floatData(x), n);
   const indices = allocIndices(n);
-  kernels().maxPool2d(x.data, y, indices, ...args(g));
+  kernels().maxPool2d(floatData(x), y, indices, ...args(g));
   return record<MaxSaved>(new Tensor(y, g.outShape), maxPool2dOp, [x], { g, indices });
 }
 
@@ -93,8 +93,8 @@ const maxPool2dOp = defineOp<MaxSaved>({ name: 'maxPool2d', kernels: ['maxPool2d
 
 /** gx = gy scattered to the argmax of each window (linear in gy). */
 function maxPoolScatter(gy: Tensor, s: MaxSaved): Tensor {
-  const gx = allocOut(gy.data, s.g.planes * s.g.h * s.g.w);
-  kernels().maxPool2dBackward(gy.data, s.indices, gx, ...args(s.g));
+  const gx = allocOut(floatData(gy), s.g.planes * s.g.h * s.g.w);
+  kernels().maxPool2dBackward(floatData(gy), s.indices, gx, ...args(s.g));
   return record<MaxSaved>(new Tensor(gx, s.g.inShape), maxPool2dBackwardOp, [gy], s);
 }
 
@@ -125,8 +125,8 @@ export function avgPool2d(x: Tensor, kernelSize: number | readonly [number, numb
 }
 
 function avgPoolRaw(x: Tensor, g: PoolGeometry): Tensor {
-  const y = allocOut(x.data, numel(g.outShape));
-  kernels().avgPool2d(x.data, y, ...args(g));
+  const y = allocOut(floatData(x), numel(g.outShape));
+  kernels().avgPool2d(floatData(x), y, ...args(g));
   return record(new Tensor(y, g.outShape), avgPool2dOp, [x], g);
 }
 
@@ -142,8 +142,8 @@ const avgPool2dOp = defineOp<PoolGeometry>({
 });
 
 function avgPoolAdjoint(gy: Tensor, g: PoolGeometry): Tensor {
-  const gx = allocOut(gy.data, g.planes * g.h * g.w);
-  kernels().avgPool2dBackward(gy.data, gx, ...args(g));
+  const gx = allocOut(floatData(gy), g.planes * g.h * g.w);
+  kernels().avgPool2dBackward(floatData(gy), gx, ...args(g));
   return record(new Tensor(gx, g.inShape), avgPool2dBackwardOp, [gy], g);
 }
 

@@ -13,6 +13,7 @@ import {
   axisSplit,
   broadcastShapes,
   checkTensor,
+  floatData,
   normDim,
   numel,
   record,
@@ -46,12 +47,12 @@ function reduceOver(op: ReduceOp, x: Tensor, dims: readonly number[]): { data: T
   const keepShape = x.shape.slice();
   if (dims.length === x.shape.length || x.shape.length === 0) {
     // All dims at once: one pass over the flat array.
-    const out = allocLike(x.data, 1);
-    k.reduce(op, x.data, 1, x.data.length, 1, out);
+    const out = allocLike(floatData(x), 1);
+    k.reduce(op, floatData(x), 1, x.data.length, 1, out);
     for (let i = 0; i < keepShape.length; i++) keepShape[i] = 1;
     return { data: out, keepShape };
   }
-  let data = x.data;
+  let data = floatData(x);
   for (const d of dims) {
     const [outer, n, inner] = axisSplit(keepShape, d);
     const out = allocOut(data, outer * inner);
@@ -152,7 +153,7 @@ function maxBackward(g: Tensor, node: Node<MaxSaved>): Grads {
   const x = node.inputs[0];
   const { indices, dim, keepShape } = node.saved;
   // A constant one-hot mask of where the maxima were, so the rule stays differentiable in g.
-  const mask = allocLike(x.data, x.data.length);
+  const mask = allocLike(floatData(x), x.data.length);
   if (dim < 0) {
     // Over all elements torch splits the gradient evenly between tied maxima.
     const m = x.data[indices[0]];
@@ -244,7 +245,7 @@ export function sumToShape(g: Tensor, shape: readonly number[]): Tensor {
   const lead = g.shape.length - shape.length;
   if (lead < 0) throw new Error(`sumToShape: cannot sum shape ${shapeStr(g.shape)} to ${shapeStr(shape)}`);
   const k = kernels();
-  let data = g.data;
+  let data = floatData(g);
   const cur = g.shape.slice(lead);
   if (lead > 0) {
     let n = 1;

@@ -14,7 +14,8 @@
 // every listed name has an entry here with the matching code, that every kernel an entry names
 // exists in both backends, and that the addon's own name lists are the same, in order.
 
-import type { DType, KernelName } from '../backend/types.js';
+import type { KernelName } from '../backend/types.js';
+import type { DType } from '../dtype.js';
 import type { Grads, Node } from '../autograd/node.js';
 import type { Tensor } from '../tensor.js';
 

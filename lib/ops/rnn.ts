@@ -15,7 +15,7 @@ import { RnnCell, type FloatArray } from '../backend/types.js';
 import { Tensor } from '../tensor.js';
 import type { Grads, Node } from '../autograd/node.js';
 import { defineOp, type OpDef } from './registry.js';
-import { allocLike, allocOut, checkTensor, numel, record, sameShape, shapeStr, willRecord } from './util.js';
+import { allocLike, allocOut, checkTensor, floatData, numel, record, sameShape, shapeStr, willRecord } from './util.js';
 import { linear, mm } from './matmul.js';
 import { cat, stack } from './shape.js';
 
@@ -226,8 +226,8 @@ function recurrenceFused(g: Tensor, node: Node<RecurrenceSaved>): Grads {
   const S = gates === null ? 0 : 4 * H;
   const lstm = kind === 'lstm';
   const gru = kind === 'gru';
-  const gy = g.data;
-  const w = wHh.data;
+  const gy = floatData(g);
+  const w = floatData(wHh);
   // Written in full by the kernels (gemm with beta 0 included): allocOut, no zero fill.
   const gXp = allocOut(gy, T * B * GW);
   const gHh = gru ? allocOut(gy, T * B * GW) : gXp;
@@ -242,8 +242,8 @@ function recurrenceFused(g: Tensor, node: Node<RecurrenceSaved>): Grads {
   for (let s = T - 1; s >= 0; s--) {
     const t = reverse ? T - 1 - s : s;
     const prev = s === 0 ? -1 : reverse ? t + 1 : t - 1;
-    const hPrev = prev < 0 ? h0.data : y.subarray(prev * BH, (prev + 1) * BH);
-    const cPrev = !lstm ? null : prev < 0 ? c0!.data : cs!.subarray(prev * BH, (prev + 1) * BH);
+    const hPrev = prev < 0 ? floatData(h0) : y.subarray(prev * BH, (prev + 1) * BH);
+    const cPrev = !lstm ? null : prev < 0 ? floatData(c0!) : cs!.subarray(prev * BH, (prev + 1) * BH);
     const gxp = gXp.subarray(t * B * GW, (t + 1) * B * GW);
     const ghh = gru ? gHh.subarray(t * B * GW, (t + 1) * B * GW) : null;
     K.rnnCellBackward(
@@ -286,7 +286,18 @@ function recurrenceFused(g: Tensor, node: Node<RecurrenceSaved>): Grads {
       const hs = reverse ? y.subarray(BH, T * BH) : y.subarray(0, (T - 1) * BH);
       K.gemm(true, false, GW, H, (T - 1) * B, 1, a, hs, 0, d);
     }
-    K.gemm(true, false, GW, H, B, 1, gHh.subarray(first * B * GW, (first + 1) * B * GW), h0.data, T > 1 ? 1 : 0, d);
+    K.gemm(
+      true,
+      false,
+      GW,
+      H,
+      B,
+      1,
+      gHh.subarray(first * B * GW, (first + 1) * B * GW),
+      floatData(h0),
+      T > 1 ? 1 : 0,
+      d,
+    );
     gw = new Tensor(d, [GW, H]);
   }
   // For RNN/LSTM (the only cells bIh comes with) the gradients of b_hh and b_ih are both the
@@ -520,7 +531,7 @@ const rowsOp = defineOp<RowsSaved>({
     const { start, shape } = node.saved;
     const rest = shape.slice(1);
     const parts: Tensor[] = [];
-    const zerosRows = (n: number): Tensor => new Tensor(allocLike(g.data, n * numel(rest)), [n, ...rest]);
+    const zerosRows = (n: number): Tensor => new Tensor(allocLike(floatData(g), n * numel(rest)), [n, ...rest]);
     if (start > 0) parts.push(zerosRows(start));
     parts.push(g);
     const after = shape[0] - start - g.shape[0];
@@ -530,7 +541,7 @@ const rowsOp = defineOp<RowsSaved>({
   // One copy of g into a zeroed array.
   fused: (g, node) => {
     const { start, shape } = node.saved;
-    const d = allocLike(g.data, numel(shape));
+    const d = allocLike(floatData(g), numel(shape));
     d.set(g.data, start * (numel(shape) / shape[0]));
     return [new Tensor(d, shape.slice())];
   },

@@ -2,6 +2,7 @@
 // views sharing the input's array (no copy), while permute/transpose copy through the permute
 // kernel and narrow/indexSelect through gather.
 
+import { DTYPE_NAMES } from '../dtype.js';
 import { kernels } from '../backend/index.js';
 import { Tensor } from '../tensor.js';
 import type { Grads, Node } from '../autograd/node.js';
@@ -11,7 +12,9 @@ import {
   allocOut,
   axisSplit,
   checkSameDtype,
+  checkAnyTensor,
   checkTensor,
+  floatData,
   isArray,
   normDim,
   numel,
@@ -59,18 +62,21 @@ export function inferShape(op: string, shape: readonly number[], size: number, f
 /** A view of x with another shape (same storage). */
 export function view(x: Tensor, shape: readonly number[]): Tensor {
   if (sameShape(shape, x.shape)) return x;
-  return record(new Tensor(x.data, shape), viewOp, [x], null);
+  return record(new Tensor(x.data, shape, false, x.dtype), viewOp, [x], null);
 }
 
 function viewBackward(g: Tensor, node: Node<null>): Grads {
   return [g.reshape(node.inputs[0].shape)];
 }
 
-/** Every reshape-like op (reshape, view, flatten, squeeze, unsqueeze): a view of the same storage. */
-const viewOp = defineOp<null>({ name: 'reshape', kernels: [], arity: 1, rule: viewBackward });
+/**
+ * Every reshape-like op (reshape, view, flatten, squeeze, unsqueeze): a view of the same storage,
+ * so any dtype (bool masks, raw 16-bit bits) passes.
+ */
+const viewOp = defineOp<null>({ name: 'reshape', kernels: [], arity: 1, dtypes: DTYPE_NAMES, rule: viewBackward });
 
 export function reshape(x: Tensor, shape: readonly number[]): Tensor {
-  checkTensor('reshape', 'input', x);
+  checkAnyTensor('reshape', 'input', x);
   return view(x, inferShape('reshape', shape, x.data.length, x.shape));
 }
 
@@ -124,7 +130,7 @@ export function permute(x: Tensor, dims: readonly number[]): Tensor {
   if (identity) return x;
   const shape = perm.map((p) => x.shape[p]);
   const out = new Tensor(allocOut(x.data, x.data.length), shape);
-  kernels().permute(x.data, x.shape, perm, out.data);
+  kernels().permute(x.data, x.shape, perm, floatData(out));
   return record<number[]>(out, permuteOp, [x], perm);
 }
 
@@ -174,8 +180,8 @@ function gatherOp(
 ): Tensor {
   const shape = x.shape.length === 0 ? [idx.length] : x.shape.slice();
   shape[d] = idx.length;
-  const out = new Tensor(allocOut(x.data, outer * idx.length * inner), shape);
-  kernels().gather(x.data, outer, n, inner, idx, out.data);
+  const out = new Tensor(allocOut(floatData(x), outer * idx.length * inner), shape);
+  kernels().gather(floatData(x), outer, n, inner, idx, floatData(out));
   return record<SelectSaved>(out, indexSelectOp, [x], { dim: d, indices: idx });
 }
 
@@ -193,8 +199,8 @@ const indexSelectOp = defineOp<SelectSaved>({
 /** zeros(shape) with g's slices added at `indices` along dim (repeats add up). */
 export function indexAdd(g: Tensor, dim: number, indices: Int32Array, shape: readonly number[]): Tensor {
   const [outer, n, inner] = axisSplit(shape, dim);
-  const out = new Tensor(allocLike(g.data, numel(shape)), shape.slice());
-  kernels().scatterAdd(g.data, outer, n, inner, indices, out.data);
+  const out = new Tensor(allocLike(floatData(g), numel(shape)), shape.slice());
+  kernels().scatterAdd(floatData(g), outer, n, inner, indices, floatData(out));
   return record<SelectSaved>(out, indexAddOp, [g], { dim, indices });
 }
 
@@ -256,7 +262,7 @@ export function cat(tensors: readonly Tensor[], dim = 0): Tensor {
   const shape = first.shape.slice();
   shape[d] = total;
   const [outer, , inner] = axisSplit(shape, d);
-  const out = allocOut(first.data, numel(shape));
+  const out = allocOut(floatData(first), numel(shape));
   // Row blocks are contiguous: one typed-array copy (memcpy) per input per outer index.
   const rowOut = total * inner;
   let offset = 0;

@@ -8,7 +8,7 @@ import { UnaryOp, type UnaryName } from '../backend/types.js';
 import { Tensor } from '../tensor.js';
 import type { Grads, Node } from '../autograd/node.js';
 import { defineOp, type OpDef } from './registry.js';
-import { allocOut, checkTensor, record } from './util.js';
+import { allocOut, checkTensor, floatData, record } from './util.js';
 
 export interface UnarySaved {
   /** The op's parameters (leakyRelu's slope, elu's alpha, softplus's beta and threshold). */
@@ -37,7 +37,7 @@ export function defineUnary(name: UnaryName, rule: UnaryRule | null): OpDef<Unar
 export function unary(op: OpDef<UnarySaved>, x: Tensor, p0 = 0, p1 = 0): Tensor {
   checkTensor(op.name, 'input', x);
   const y = new Tensor(allocOut(x.data, x.data.length), x.shape);
-  kernels().unary(op.code as UnaryOp, x.data, y.data, p0, p1);
+  kernels().unary(op.code as UnaryOp, x.data, floatData(y), p0, p1);
   return record<UnarySaved>(y, op, [x], { p0, p1, y });
 }
 
@@ -46,8 +46,8 @@ function unaryFused(g: Tensor, node: Node<UnarySaved>): Grads {
   const x = node.inputs[0];
   const { p0, p1, y } = node.saved;
   if (g.data.constructor !== x.data.constructor) return node.op.rule!(g, node);
-  const gx = new Tensor(allocOut(x.data, x.data.length), x.shape);
-  kernels().unaryBackward(node.op.code as UnaryOp, x.data, y.data, g.data, gx.data, p0, p1);
+  const gx = new Tensor(allocOut(floatData(x), x.data.length), x.shape);
+  kernels().unaryBackward(node.op.code as UnaryOp, floatData(x), floatData(y), floatData(g), floatData(gx), p0, p1);
   return [gx];
 }
 

@@ -1,7 +1,8 @@
 // Helpers shared by the ops: shape rules, argument checks with clear messages, recording a node.
 
-import type { DType, FloatArray } from '../backend/types.js';
-import { Tensor } from '../tensor.js';
+import type { FloatArray } from '../backend/types.js';
+import { DTYPES, isHalfDType, isKernelDType, type DType, type KernelDType, type TensorData } from '../dtype.js';
+import { Tensor, type FloatTensor } from '../tensor.js';
 import { Node } from '../autograd/node.js';
 import type { OpDef } from './registry.js';
 import { isAnomalyEnabled, isGradEnabled } from '../autograd/mode.js';
@@ -59,7 +60,7 @@ function carve(bytes: number): number {
   return offset;
 }
 
-export function alloc(dtype: DType, n: number): FloatArray {
+export function alloc(dtype: KernelDType, n: number): FloatArray {
   if (dtype === 'float64') {
     const bytes = n * 8;
     if (bytes <= ON_HEAP_BYTES || bytes > SLAB_MAX_PIECE) return new Float64Array(n);
@@ -115,7 +116,7 @@ const RECYCLE_MAX_BYTES = 64 << 20;
 const RECYCLE_MAX_PER_SIZE = 8;
 
 /** Hands a dead array's storage back to allocOut (only whole large buffers of its own). */
-export function recycle(arr: FloatArray): void {
+export function recycle(arr: TensorData): void {
   const bytes = arr.byteLength;
   if (bytes <= SLAB_MAX_PIECE || arr.byteOffset !== 0) return;
   const buffer = arr.buffer;
@@ -128,10 +129,34 @@ export function recycle(arr: FloatArray): void {
   recycledBytes += bytes;
 }
 
-export function checkTensor(op: string, name: string, t: unknown): asserts t is Tensor {
+/**
+ * Checks that t is a Tensor the kernels take (float32 or float64). The ops that do not yet run
+ * on bfloat16, float16 or bool tensors refuse them here, by name.
+ */
+export function checkTensor(op: string, name: string, t: unknown): asserts t is FloatTensor {
   if (!(t instanceof Tensor)) {
     throw new TypeError(`${op}: ${name} must be a Tensor, got ${describe(t)}`);
   }
+  if (!isKernelDType(t.dtype)) throw unsupportedDtype(op, name, t.dtype);
+}
+
+/** Checks that t is a Tensor of any dtype (ops that only move or convert storage). */
+export function checkAnyTensor(op: string, name: string, t: unknown): asserts t is Tensor {
+  if (!(t instanceof Tensor)) {
+    throw new TypeError(`${op}: ${name} must be a Tensor, got ${describe(t)}`);
+  }
+}
+
+export function unsupportedDtype(op: string, name: string, dtype: DType): TypeError {
+  const hint = isHalfDType(dtype) ? `; convert with .to('float32') first` : `; convert with .to('float32')`;
+  return new TypeError(`${op}: ${name} has dtype '${dtype}', which ${op} does not support (float32, float64)${hint}`);
+}
+
+/** t's storage as the kernels take it, for tensors known to be float32/float64 (gradients). */
+export function floatData(t: Tensor): FloatArray {
+  const d = t.data;
+  if (d instanceof Float32Array || d instanceof Float64Array) return d;
+  throw unsupportedDtype('backward', 'a gradient', t.dtype);
 }
 
 export function describe(v: unknown): string {
@@ -261,8 +286,9 @@ export function willRecord(inputs: readonly Tensor[]): boolean {
 /** Throws when t holds NaN or Inf (anomaly detection). */
 export function checkFinite(t: Tensor, where: string): void {
   const d = t.data;
+  const decode = DTYPES[t.dtype].decode;
   for (let i = 0; i < d.length; i++) {
-    const v = d[i];
+    const v = decode(d[i]);
     if (v - v !== 0) {
       throw new Error(
         `detectAnomaly: ${where} produced ${Number.isNaN(v) ? 'NaN' : v > 0 ? 'Inf' : '-Inf'} at element ${i} (output shape ${shapeStr(t.shape)})`,

@@ -2,6 +2,7 @@
 
 import { kernels } from '../backend/index.js';
 import { Optimizer, lossValue, type Closure, type ParamGroup, type Params } from './optimizer.js';
+import { floatData } from '../ops/util.js';
 
 export interface AdamOptions {
   lr: number;
@@ -39,12 +40,12 @@ abstract class AdamBase extends Optimizer<AdamOptions> {
         s.step = step;
         const expAvg = this.zerosState(s, 'exp_avg', p);
         const expAvgSq = this.zerosState(s, 'exp_avg_sq', p);
-        const maxSq = group.amsgrad ? this.zerosState(s, 'max_exp_avg_sq', p).data : null;
+        const maxSq = group.amsgrad ? floatData(this.zerosState(s, 'max_exp_avg_sq', p)) : null;
         k.adamStep(
-          p.data,
-          p.grad.data,
-          expAvg.data,
-          expAvgSq.data,
+          floatData(p),
+          floatData(p.grad),
+          floatData(expAvg),
+          floatData(expAvgSq),
           maxSq,
           step,
           group.lr,

@@ -3,6 +3,7 @@
 // and zoom), following torch's algorithm step for step. Vectors are kept in float64.
 
 import { Tensor, tensor } from '../tensor.js';
+import { floatData } from '../ops/util.js';
 import { Optimizer, lossValue, type Closure, type ParamGroup, type Params } from './optimizer.js';
 
 export interface LBFGSOptions {
@@ -269,7 +270,7 @@ export class LBFGS extends Optimizer<LBFGSOptions> {
   }
 
   #cloneParams(): FloatArrayLike[] {
-    return this.#params().map((p) => p.data.slice());
+    return this.#params().map((p) => floatData(p).slice());
   }
 
   #setParams(values: FloatArrayLike[]): void {

@@ -1,7 +1,7 @@
 // The Optimizer base: parameter groups, per-parameter state, zeroGrad, and torch-shaped state
 // dicts ({ state: { [paramIndex]: {...} }, param_groups: [{ ...hyperparameters, params: [indices] }] }).
 
-import { Tensor, tensor, zeros } from '../tensor.js';
+import { Tensor, zeros } from '../tensor.js';
 
 /** Hyperparameters every optimizer has; schedulers change `lr`. */
 export interface BaseOptions {
@@ -49,7 +49,7 @@ function camelCase(name: string): string {
 function copyState(value: StateValue, like?: Tensor): StateValue {
   if (value instanceof Tensor) {
     const dtype = like?.dtype ?? value.dtype;
-    return tensor(value.data.slice(), { dtype, shape: [...value.shape] });
+    return value.dtype === dtype ? value.detach().clone() : value.detach().to(dtype);
   }
   if (Array.isArray(value)) return value.map((v) => copyState(v));
   return value;

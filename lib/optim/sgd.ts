@@ -3,6 +3,7 @@
 import type { Tensor } from '../tensor.js';
 import { kernels } from '../backend/index.js';
 import { Optimizer, lossValue, type Closure, type ParamGroup, type Params } from './optimizer.js';
+import { floatData } from '../ops/util.js';
 
 export interface SGDOptions {
   lr: number;
@@ -44,9 +45,9 @@ export class SGD extends Optimizer<SGDOptions> {
           buf = this.zerosState(s, 'momentum_buffer', p);
         }
         k.sgdStep(
-          p.data,
-          p.grad.data,
-          buf === null ? null : buf.data,
+          floatData(p),
+          floatData(p.grad),
+          buf === null ? null : floatData(buf),
           group.lr,
           group.momentum,
           group.dampening,
