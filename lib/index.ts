@@ -57,6 +57,7 @@ export * as F from './nn/functional.js';
 export * as optim from './optim/index.js';
 export * as data from './data/index.js';
 export * as io from './io/index.js';
+export * as bio from './bio/index.js';
 export { fit, evaluate, type FitOptions, type History, type EpochLogs, type BatchLogs } from './train/index.js';
 export type { OutOptions } from './ops/out.js';
 export type { MemoryStats } from './backend/memory.js';

@@ -438,6 +438,7 @@ export interface Backend {
     gq: FloatArray,
     gk: FloatArray,
     gv: FloatArray,
+  ): void;
 
   // Sparse-weight convolution (SparseProp): the weight cOut×(cIn·kH·kW) in CSR form, rowPtr
   // (cOut + 1 entries, from 0, nondecreasing), colIdx (rowPtr[cOut] column indices below
