@@ -42,3 +42,4 @@ export * as optim from './optim/index.js';
 export * as data from './data/index.js';
 export * as io from './io/index.js';
 export { fit, evaluate, type FitOptions, type History, type EpochLogs, type BatchLogs } from './train/index.js';
+export { reportHtml, sparkline, writeReport, type ReportOptions } from './train/index.js';
