@@ -17,3 +17,4 @@ export {
   type DecodedTensor,
   type DecodedFile,
 } from './safetensors.js';
+export type { FloatArray } from './safetensors.js';

@@ -45,7 +45,8 @@ export interface RNNOptions extends RNNBaseOptions {
   nonlinearity?: 'tanh' | 'relu';
 }
 
-interface RunResult {
+/** What a recurrent layer's run returns. */
+export interface RunResult {
   output: Tensor;
   h: Tensor;
   c: Tensor | null;
