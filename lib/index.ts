@@ -51,7 +51,11 @@ export {
   type GnvpOptions,
   type GnvpResult,
   type GaussNewtonModel,
+  type TensorFn,
+  type ScalarFn,
+  type Tensors,
 } from './autograd/index.js';
+export type { KernelDType } from './dtype.js';
 export type { TensorLike } from './ops/util.js';
 export type { BackendName } from './backend/index.js';
 export type { BackendInfo, SimdLevel } from './backend/types.js';

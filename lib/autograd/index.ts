@@ -14,5 +14,8 @@ export {
   type VjpResult,
   type JvpResult,
   type VhpResult,
+  type TensorFn,
+  type ScalarFn,
+  type Tensors,
 } from './functional.js';
 export { gnvp, type GnvpOptions, type GnvpResult, type GaussNewtonModel } from './gauss_newton.js';

@@ -34,4 +34,5 @@ export type {
 export * as utils from './utils/index.js';
 export { SparseLinear, SparseConv2d } from './layers/sparse.js';
 export type { SparseLayerOptions, SparseConv2dLayerOptions } from './layers/sparse.js';
+export type { SparsePattern } from '../ops/sparse.js';
 export type { ForwardPreHook, HookHandle } from './module.js';

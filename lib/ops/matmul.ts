@@ -258,7 +258,12 @@ export function linear(x: Tensor, weight: Tensor, bias?: Tensor | null, options:
   let dst: Tensor | undefined;
   if (options.out != null)
     dst = outStorage('linear', options.out, shape, bias != null ? [x, weight, bias] : [x, weight]);
-  const y = linear2d(rx === 2 ? x : x.reshape([-1, inF]), weight, bias ?? null, dst === undefined ? undefined : floatData(dst));
+  const y = linear2d(
+    rx === 2 ? x : x.reshape([-1, inF]),
+    weight,
+    bias ?? null,
+    dst === undefined ? undefined : floatData(dst),
+  );
   return dst ?? (rx === 2 ? y : y.reshape(shape));
 }
 

@@ -54,7 +54,7 @@ interface Series {
 
 /** The series of one key over the epochs (null where an epoch lacks it). */
 function series(epochs: readonly EpochLogs[], key: string, label: string): Series | null {
-  const data = epochs.map((e) => (typeof e[key] === 'number' && Number.isFinite(e[key]) ? (e[key]) : null));
+  const data = epochs.map((e) => (typeof e[key] === 'number' && Number.isFinite(e[key]) ? e[key] : null));
   return data.some((v) => v !== null) ? { label, data } : null;
 }
 

@@ -5,7 +5,7 @@
 // which need the probabilities and so take the composed formula, as torch's does.
 
 import { zeros, type Tensor } from '../../tensor.js';
-import type { DType } from '../../backend/types.js';
+import type { KernelDType as DType } from '../../dtype.js';
 import { Module } from '../module.js';
 import { Linear } from './linear.js';
 import { xavierUniform, constant } from '../init.js';
@@ -28,7 +28,7 @@ export interface MultiheadAttentionOptions {
 }
 
 export interface MultiheadAttentionForwardOptions {
-  /** [N, S]: true (or -inf) marks a padding key to ignore; a float mask is added. */
+  /** Shape [N, S]; true (or -inf) marks a padding key to ignore; a float mask is added. */
   keyPaddingMask?: AttentionMask | null;
   /** Return the attention weights (default true). */
   needWeights?: boolean;

@@ -3,7 +3,7 @@
 // its layer numLayers times, as torch's deepcopy does, so every layer starts from the same values.
 
 import type { Tensor } from '../../tensor.js';
-import type { DType } from '../../backend/types.js';
+import type { KernelDType as DType } from '../../dtype.js';
 import { Module } from '../module.js';
 import { Linear } from './linear.js';
 import { LayerNorm } from './normalization.js';
