@@ -17,3 +17,4 @@ export {
   type DecodedTensor,
   type DecodedFile,
 } from './safetensors.js';
+export { exportOnnx, exportOnnxBytes, type OnnxExportOptions } from './onnx-export.js';

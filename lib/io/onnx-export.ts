@@ -1,0 +1,405 @@
+// io.exportOnnx: runs the model once on example inputs with gradients recorded, walks the
+// recorded autograd graph from the outputs back (every op records its registry entry, inputs and
+// what its backward saves, which is enough to rebuild the forward), maps each node to ONNX ops and
+// writes the ModelProto with protobufjs. Tracing the recorded graph rather than the module tree
+// is what lets a user-defined forward export too. Parameters and buffers become initializers
+// under their state_dict names; any other leaf tensor the forward used becomes a constant.
+import type { Tensor } from '../tensor.js';
+import type { Node } from '../autograd/node.js';
+import type { Module } from '../nn/module.js';
+import { enableGrad } from '../autograd/mode.js';
+import { writeFileAtomic } from './atomic.js';
+import { onnxModelType, OnnxAttributeType, OnnxDataType } from './onnx-schema.js';
+
+/** Options of exportOnnx, after torch.onnx.export's. */
+export interface OnnxExportOptions {
+  /** The ai.onnx opset to target, 13 to 17 (default 17). */
+  opset?: number;
+  /** Names of the graph inputs (default input, or input0, input1... for several). */
+  inputNames?: readonly string[];
+  /** Names of the graph outputs (default output, or output0, output1...). */
+  outputNames?: readonly string[];
+  /**
+   * Axes of inputs and outputs whose size is left symbolic, by input or output name: a list of
+   * axes (named `<name>_dim<axis>`) or {axis: symbol}, e.g. {input: {0: 'batch'}, output: {0: 'batch'}}.
+   */
+  dynamicAxes?: Readonly<Record<string, readonly number[] | Readonly<Record<number, string>>>>;
+}
+
+const MIN_OPSET = 13; // Softmax/LogSoftmax with per-axis semantics, Reshape's allowzero-free form
+const MAX_OPSET = 17; // the newest opset of onnx 1.12 (Debian's python3-onnx)
+
+/**
+ * Exports `model`'s forward on `exampleInputs` as an ONNX model at `path` (written atomically).
+ * The forward is traced in eval mode (the modules' modes are restored afterwards); a forward that
+ * calls F.batchNorm with training true is an error, and one that calls F.dropout with training
+ * true would bake its random mask in as a constant, so a custom forward should pass
+ * `this.training` as nn.Dropout does.
+ */
+export function exportOnnx(
+  model: Module,
+  exampleInputs: Tensor | readonly Tensor[],
+  path: string,
+  options: OnnxExportOptions = {},
+): void {
+  const bytes = exportOnnxBytes(model, exampleInputs, options);
+  writeFileAtomic(path, (write) => write(bytes));
+}
+
+/** exportOnnx without the file: the serialized ModelProto. */
+export function exportOnnxBytes(
+  model: Module,
+  exampleInputs: Tensor | readonly Tensor[],
+  options: OnnxExportOptions = {},
+): Uint8Array {
+  const opset = options.opset ?? MAX_OPSET;
+  if (!Number.isInteger(opset) || opset < MIN_OPSET || opset > MAX_OPSET)
+    throw new RangeError(
+      `exportOnnx: opset must be an integer from ${MIN_OPSET} to ${MAX_OPSET}, got ${String(opset)}`,
+    );
+  const examples = Array.isArray(exampleInputs) ? (exampleInputs as readonly Tensor[]) : [exampleInputs as Tensor];
+  const inputNames = names('input', examples.length, options.inputNames);
+  // Fresh leaves that require grad, so that every op downstream of an input records its node.
+  const inputs = examples.map((x) => x.detach().requiresGrad_(true));
+  // Traced in eval mode, as torch.onnx.export does by default (dropout is then the identity and
+  // batch norm uses its running statistics); each module's own mode is restored afterwards.
+  const modes = model.modules().map((m) => [m, m.training] as const);
+  model.eval();
+  let result: unknown;
+  try {
+    result = enableGrad(() => (model.forward as (...xs: Tensor[]) => unknown).apply(model, inputs));
+  } finally {
+    for (const [m, mode] of modes) m.training = mode;
+  }
+  const outputs = Array.isArray(result) ? (result as Tensor[]) : [result as Tensor];
+  const outputNames = names('output', outputs.length, options.outputNames);
+  const named = new Map<Tensor, string>();
+  for (const [n, t] of model.namedParameters()) named.set(t, n);
+  for (const [n, t] of model.namedBuffers()) named.set(t, n);
+  const g = new GraphBuilder(opset, named, options.dynamicAxes ?? {});
+  inputs.forEach((t, i) => g.addInput(t, inputNames[i]));
+  outputs.forEach((t, i) => g.addOutput(t, outputNames[i]));
+  const type = onnxModelType();
+  const message = type.fromObject({
+    irVersion: opset <= 14 ? 7 : 8,
+    producerName: 'backprop',
+    producerVersion: '0.1.0',
+    graph: g.graph(model.constructor.name),
+    opsetImport: [{ domain: '', version: opset }],
+  });
+  return type.encode(message).finish();
+}
+
+function names(base: string, n: number, given: readonly string[] | undefined): string[] {
+  if (given !== undefined) {
+    if (given.length !== n) throw new Error(`exportOnnx: ${n} ${base}s but ${given.length} ${base}Names`);
+    return [...given];
+  }
+  return n === 1 ? [base] : Array.from({ length: n }, (_, i) => `${base}${i}`);
+}
+
+type Attr = { name: string; type: number; i?: number; f?: number; ints?: number[]; floats?: number[] };
+type OnnxNode = { input: string[]; output: string[]; name: string; opType: string; attribute: Attr[] };
+type OnnxTensor = { name: string; dims: number[]; dataType: number; rawData: Uint8Array };
+
+const intAttr = (name: string, i: number): Attr => ({ name, type: OnnxAttributeType.INT, i });
+const floatAttr = (name: string, f: number): Attr => ({ name, type: OnnxAttributeType.FLOAT, f });
+const intsAttr = (name: string, ints: number[]): Attr => ({ name, type: OnnxAttributeType.INTS, ints });
+
+function elemType(t: Tensor): number {
+  if (t.data instanceof Float32Array) return OnnxDataType.FLOAT;
+  if (t.data instanceof Float64Array) return OnnxDataType.DOUBLE;
+  throw new TypeError(`exportOnnx: tensors of dtype ${t.dtype} are not supported (float32 and float64 are)`);
+}
+
+function bytesOf(data: Float32Array | Float64Array | BigInt64Array): Uint8Array {
+  // ONNX raw_data is little-endian, as are the typed arrays on every platform Node runs on.
+  return new Uint8Array(data.buffer, data.byteOffset, data.byteLength).slice();
+}
+
+class GraphBuilder {
+  readonly #nodes: OnnxNode[] = [];
+  readonly #inits: OnnxTensor[] = [];
+  readonly #inputsInfo: object[] = [];
+  readonly #outputsInfo: object[] = [];
+  /** ONNX value name of each traced tensor (inputs, initializers, node outputs). */
+  readonly #valueOf = new Map<Tensor, string>();
+  /** Node output names, by node (a node may be reached through different tensor objects). */
+  readonly #nodeValue = new Map<Node, string>();
+  readonly #usedNames = new Set<string>();
+  #dynamicBatch = false;
+
+  constructor(
+    readonly opset: number,
+    readonly stateNames: Map<Tensor, string>,
+    readonly dynamicAxes: Readonly<Record<string, readonly number[] | Readonly<Record<number, string>>>>,
+  ) {}
+
+  #unique(base: string): string {
+    let name = base;
+    for (let k = 1; this.#usedNames.has(name); k++) name = `${base}_${k}`;
+    this.#usedNames.add(name);
+    return name;
+  }
+
+  #valueInfo(name: string, t: Tensor): object {
+    const axes = this.dynamicAxes[name];
+    const symbols = new Map<number, string>();
+    if (axes !== undefined) {
+      if (Array.isArray(axes)) for (const a of axes as number[]) symbols.set(a, `${name}_dim${a}`);
+      else for (const [a, s] of Object.entries(axes)) symbols.set(Number(a), s as string);
+    }
+    for (const a of symbols.keys()) {
+      if (!Number.isInteger(a) || a < 0 || a >= t.shape.length)
+        throw new RangeError(
+          `exportOnnx: dynamic axis ${a} of '${name}' is out of range for shape [${t.shape.join(', ')}]`,
+        );
+    }
+    if (symbols.has(0)) this.#dynamicBatch = true;
+    const dim = t.shape.map((d, a) => (symbols.has(a) ? { dimParam: symbols.get(a) } : { dimValue: d }));
+    return { name, type: { tensorType: { elemType: elemType(t), shape: { dim } } } };
+  }
+
+  addInput(t: Tensor, name: string): void {
+    this.#usedNames.add(name);
+    this.#valueOf.set(t, name);
+    this.#inputsInfo.push(this.#valueInfo(name, t));
+  }
+
+  addOutput(t: Tensor, name: string): void {
+    const value = this.#value(t);
+    this.#usedNames.add(name);
+    this.#outputsInfo.push(this.#valueInfo(name, t));
+    this.#nodes.push({ input: [value], output: [name], name: `${name}_identity`, opType: 'Identity', attribute: [] });
+  }
+
+  graph(name: string): object {
+    // Outputs go through an Identity so that a graph output may also be an input or initializer.
+    return {
+      name,
+      node: this.#nodes,
+      initializer: this.#inits,
+      input: this.#inputsInfo,
+      output: this.#outputsInfo,
+    };
+  }
+
+  /** The ONNX value holding `t`, emitting the nodes that compute it first. */
+  #value(t: Tensor): string {
+    const known = this.#valueOf.get(t);
+    if (known !== undefined) return known;
+    const node = t.gradFn;
+    if (node === null) {
+      const stateName = this.stateNames.get(t);
+      const name = this.#initializer(stateName ?? 'const', t);
+      this.#valueOf.set(t, name);
+      return name;
+    }
+    let name = this.#nodeValue.get(node);
+    if (name === undefined) {
+      name = this.#emit(node, t);
+      this.#nodeValue.set(node, name);
+    }
+    this.#valueOf.set(t, name);
+    return name;
+  }
+
+  #initializer(base: string, t: Tensor): string {
+    const name = this.#unique(base);
+    this.#inits.push({ name, dims: [...t.shape], dataType: elemType(t), rawData: bytesOf(t.data as Float32Array) });
+    return name;
+  }
+
+  #floatConst(base: string, like: Tensor, values: ArrayLike<number>, dims: number[]): string {
+    const data = like.data instanceof Float64Array ? Float64Array.from(values) : Float32Array.from(values);
+    const name = this.#unique(base);
+    this.#inits.push({ name, dims, dataType: elemType(like), rawData: bytesOf(data) });
+    return name;
+  }
+
+  #int64Const(base: string, values: number[]): string {
+    const name = this.#unique(base);
+    const data = BigInt64Array.from(values.map((v) => BigInt(v)));
+    this.#inits.push({ name, dims: [values.length], dataType: OnnxDataType.INT64, rawData: bytesOf(data) });
+    return name;
+  }
+
+  #node(opType: string, input: string[], attribute: Attr[] = [], outName?: string): string {
+    const output = outName ?? this.#unique(`${opType.toLowerCase()}_out`);
+    this.#nodes.push({ input, output: [output], name: this.#unique(opType), opType, attribute });
+    return output;
+  }
+
+  /** Emits the ONNX nodes of one recorded node whose output is `out`; returns the output's name. */
+  #emit(node: Node, out: Tensor): string {
+    const ins = node.inputs;
+    if (ins.length === 0 && node.freed)
+      throw new Error(`exportOnnx: the graph through '${node.name}' was freed by a backward; export a fresh forward`);
+    const op = node.name;
+    const v = (i: number): string => this.#value(ins[i]);
+    const s = node.saved as Record<string, unknown>;
+    switch (op) {
+      case 'linear':
+        return this.#node(
+          'Gemm',
+          ins.map((_, i) => v(i)),
+          [intAttr('transB', 1)],
+        );
+      case 'matmul': {
+        const { ta, tb } = node.saved as { ta: boolean; tb: boolean };
+        return this.#node('Gemm', [v(0), v(1)], [intAttr('transA', ta ? 1 : 0), intAttr('transB', tb ? 1 : 0)]);
+      }
+      case 'relu':
+      case 'tanh':
+      case 'sigmoid':
+      case 'exp':
+      case 'log':
+      case 'sqrt':
+      case 'abs':
+      case 'neg':
+        return this.#node(op[0].toUpperCase() + op.slice(1), [v(0)]);
+      case 'leakyRelu':
+        return this.#node('LeakyRelu', [v(0)], [floatAttr('alpha', s.p0 as number)]);
+      case 'elu':
+        return this.#node('Elu', [v(0)], [floatAttr('alpha', s.p0 as number)]);
+      case 'silu': {
+        const x = v(0);
+        return this.#node('Mul', [x, this.#node('Sigmoid', [x])]);
+      }
+      case 'gelu': {
+        // Exact GELU, 0.5 x (1 + erf(x / sqrt 2)); the Gelu op only arrived in opset 20.
+        const x = v(0);
+        const c = (k: number, base: string): string => this.#floatConst(base, out, [k], []);
+        const erf = this.#node('Erf', [this.#node('Div', [x, c(Math.SQRT2, 'sqrt2')])]);
+        const onePlus = this.#node('Add', [erf, c(1, 'one')]);
+        return this.#node('Mul', [this.#node('Mul', [x, onePlus]), c(0.5, 'half')]);
+      }
+      case 'softmax':
+      case 'logSoftmax': // the kernels work on the last axis; other dims were recorded as permutes
+        return this.#node(op === 'softmax' ? 'Softmax' : 'LogSoftmax', [v(0)], [intAttr('axis', -1)]);
+      case 'add':
+      case 'sub':
+      case 'mul':
+      case 'div':
+      case 'pow':
+      case 'maximum':
+      case 'minimum': {
+        const onnxOp = { add: 'Add', sub: 'Sub', mul: 'Mul', div: 'Div', pow: 'Pow', maximum: 'Max', minimum: 'Min' }[
+          op
+        ];
+        if (ins.length === 2) return this.#node(onnxOp, [v(0), v(1)]);
+        const { s: scalar, first } = node.saved as { s: number; first: boolean };
+        const c = this.#floatConst('scalar', ins[0], [scalar], []);
+        return this.#node(onnxOp, first ? [c, v(0)] : [v(0), c]);
+      }
+      case 'conv2d': {
+        const gm = node.saved as Record<string, number>;
+        return this.#node(
+          'Conv',
+          ins.map((_, i) => v(i)),
+          [
+            intsAttr('kernel_shape', [gm.kH, gm.kW]),
+            intsAttr('strides', [gm.sH, gm.sW]),
+            intsAttr('pads', [gm.pH, gm.pW, gm.pH, gm.pW]),
+            intsAttr('dilations', [gm.dH, gm.dW]),
+          ],
+        );
+      }
+      case 'maxPool2d':
+      case 'avgPool2d': {
+        const gm = (op === 'maxPool2d' ? (s.g as Record<string, number>) : s) as Record<string, number>;
+        const attrs = [
+          intsAttr('kernel_shape', [gm.kH, gm.kW]),
+          intsAttr('strides', [gm.sH, gm.sW]),
+          intsAttr('pads', [gm.pH, gm.pW, gm.pH, gm.pW]),
+        ];
+        // backprop's average divides by the full window, padding included (torch's default).
+        if (op === 'avgPool2d') attrs.push(intAttr('count_include_pad', 1));
+        if (ins[0].shape.length !== 4)
+          throw new Error(`exportOnnx: '${op}' on a ${ins[0].shape.length}-D input has no ONNX mapping (4-D only)`);
+        return this.#node(op === 'maxPool2d' ? 'MaxPool' : 'AveragePool', [v(0)], attrs);
+      }
+      case 'batchNorm':
+        return this.#batchNorm(node as Node<BnSaved>);
+      case 'reshape':
+        return this.#reshape(ins[0], out);
+      case 'permute':
+        return this.#node('Transpose', [v(0)], [intsAttr('perm', node.saved as number[])]);
+      case 'expand':
+        return this.#node('Expand', [v(0), this.#int64Const('shape', [...out.shape])]);
+      case 'clone':
+        return this.#node('Identity', [v(0)]);
+      case 'cat':
+        return this.#node(
+          'Concat',
+          ins.map((_, i) => v(i)),
+          [intAttr('axis', (s as { dim: number }).dim)],
+        );
+      case 'sum':
+      case 'mean':
+        return this.#reduce(op, ins[0], out, (s as { keepShape: number[] }).keepShape);
+      default:
+        throw new Error(`exportOnnx: op '${op}' has no ONNX mapping`);
+    }
+  }
+
+  #batchNorm(node: Node<BnSaved>): string {
+    const s = node.saved;
+    const x = node.inputs[0];
+    if (s.training)
+      throw new Error(
+        `exportOnnx: 'batchNorm' ran in training mode (batch statistics), which has no ONNX inference form`,
+      );
+    const c = s.mean.length;
+    const w = s.hasWeight ? node.inputs[1] : null;
+    const b = s.hasBias ? node.inputs[s.hasWeight ? 2 : 1] : null;
+    // The running statistics, under their state_dict names when the weight tells the layer's prefix
+    // and the buffers hold the values the forward used.
+    const prefix = w !== null ? this.stateNames.get(w)?.replace(/weight$/, '') : undefined;
+    const variance = Array.from(s.invStd, (is) => 1 / (is * is) - s.eps);
+    const mean = this.#floatConst(prefix !== undefined ? `${prefix}running_mean` : 'bn_mean', x, s.mean, [c]);
+    const vr = this.#floatConst(prefix !== undefined ? `${prefix}running_var` : 'bn_var', x, variance, [c]);
+    const scale = w !== null ? this.#value(w) : this.#floatConst('bn_scale', x, new Array<number>(c).fill(1), [c]);
+    const bias = b !== null ? this.#value(b) : this.#floatConst('bn_bias', x, new Array<number>(c).fill(0), [c]);
+    return this.#node('BatchNormalization', [this.#value(x), scale, bias, mean, vr], [floatAttr('epsilon', s.eps)]);
+  }
+
+  #reduce(op: string, x: Tensor, out: Tensor, keepShape: readonly number[]): string {
+    // Reduce with keepdims (the axes are those the kernel collapsed to 1), then drop them if the
+    // op did: that keeps size-1 axes that were not reduced.
+    const axes: number[] = [];
+    keepShape.forEach((d, i) => {
+      if (d === 1 && x.shape[i] !== 1) axes.push(i);
+    });
+    let y = this.#value(x);
+    if (axes.length > 0) {
+      y =
+        op === 'sum'
+          ? this.#node('ReduceSum', [y, this.#int64Const('axes', axes)], [intAttr('keepdims', 1)])
+          : this.#node('ReduceMean', [y], [intsAttr('axes', axes), intAttr('keepdims', 1)]);
+    }
+    if (out.shape.length === keepShape.length) return y;
+    return this.#node('Reshape', [y, this.#int64Const('shape', this.#reshapeTarget(keepShape, out.shape))]);
+  }
+
+  /** Reshape's shape input for in -> out: a batch axis stays symbolic (0 copies it, -1 follows a merge). */
+  #reshapeTarget(inShape: readonly number[], outShape: readonly number[]): number[] {
+    const target = [...outShape];
+    if (target.length > 0 && inShape.length > 0 && target[0] === inShape[0]) target[0] = 0;
+    else if (this.#dynamicBatch && target.length > 0) target[0] = -1;
+    return target;
+  }
+
+  #reshape(x: Tensor, out: Tensor): string {
+    return this.#node('Reshape', [this.#value(x), this.#int64Const('shape', this.#reshapeTarget(x.shape, out.shape))]);
+  }
+}
+
+interface BnSaved {
+  training: boolean;
+  eps: number;
+  mean: Float32Array | Float64Array;
+  invStd: Float32Array | Float64Array;
+  hasWeight: boolean;
+  hasBias: boolean;
+}
