@@ -139,3 +139,29 @@ describe('io.exportOnnx', () => {
     expectClose(await runOrt(path, x), ref);
   });
 });
+
+describe('io.exportOnnx recurrent layers (gates reordered to ONNX)', () => {
+  class Tagger extends nn.Module {
+    readonly rnn: nn.Module;
+    head = new nn.Linear(12, 4);
+    constructor(readonly kind: 'lstm' | 'gru' | 'rnn') {
+      super();
+      const opts = { batchFirst: true, bidirectional: true, numLayers: 2 };
+      this.rnn =
+        kind === 'lstm' ? new nn.LSTM(5, 6, opts) : kind === 'gru' ? new nn.GRU(5, 6, opts) : new nn.RNN(5, 6, opts);
+    }
+    forward(x: Tensor): Tensor {
+      const out = (this.rnn.forward as (x: Tensor) => [Tensor, unknown])(x)[0];
+      return this.head.call(out);
+    }
+  }
+  test.each(['lstm', 'gru', 'rnn'] as const)('%s (2 layers, bidirectional, batch first)', async (kind) => {
+    manualSeed(5);
+    const model = new Tagger(kind).eval();
+    const path = join(dir, `${kind}.onnx`);
+    io.exportOnnx(model, randn([2, 7, 5]), path, { dynamicAxes: batchAxes });
+    const x = randn([3, 7, 5]);
+    const ref = noGrad(() => model.call(x));
+    expectClose(await runOrt(path, x), ref);
+  });
+});

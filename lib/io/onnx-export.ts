@@ -98,10 +98,21 @@ function names(base: string, n: number, given: readonly string[] | undefined): s
   return n === 1 ? [base] : Array.from({ length: n }, (_, i) => `${base}${i}`);
 }
 
-type Attr = { name: string; type: number; i?: number; f?: number; ints?: number[]; floats?: number[] };
+type Attr = {
+  name: string;
+  type: number;
+  i?: number;
+  f?: number;
+  s?: Uint8Array;
+  ints?: number[];
+  floats?: number[];
+  strings?: Uint8Array[];
+};
 type OnnxNode = { input: string[]; output: string[]; name: string; opType: string; attribute: Attr[] };
 type OnnxTensor = { name: string; dims: number[]; dataType: number; rawData: Uint8Array };
 
+/** A string attribute's bytes (protobufjs would read a JS string in a bytes field as base64). */
+const utf8 = (text: string): Uint8Array => new TextEncoder().encode(text);
 const intAttr = (name: string, i: number): Attr => ({ name, type: OnnxAttributeType.INT, i });
 const floatAttr = (name: string, f: number): Attr => ({ name, type: OnnxAttributeType.FLOAT, f });
 const intsAttr = (name: string, ints: number[]): Attr => ({ name, type: OnnxAttributeType.INTS, ints });
@@ -335,6 +346,17 @@ class GraphBuilder {
           ins.map((_, i) => v(i)),
           [intAttr('axis', (s as { dim: number }).dim)],
         );
+      case 'rows': {
+        // x[start : start + length] along dim 0.
+        const { start } = node.saved as { start: number };
+        const at = (k: number): string => this.#int64Const('idx', [k]);
+        return this.#node('Slice', [v(0), at(start), at(start + out.shape[0]), at(0)]);
+      }
+      case 'recurrence(lstm)':
+      case 'recurrence(gru)':
+      case 'recurrence(rnnTanh)':
+      case 'recurrence(rnnRelu)':
+        return this.#recurrence(node as Node<RecurrenceSaved>);
       case 'sum':
       case 'mean':
         return this.#reduce(op, ins[0], out, (s as { keepShape: number[] }).keepShape);
@@ -362,6 +384,82 @@ class GraphBuilder {
     const scale = w !== null ? this.#value(w) : this.#floatConst('bn_scale', x, new Array<number>(c).fill(1), [c]);
     const bias = b !== null ? this.#value(b) : this.#floatConst('bn_bias', x, new Array<number>(c).fill(0), [c]);
     return this.#node('BatchNormalization', [this.#value(x), scale, bias, mean, vr], [floatAttr('epsilon', s.eps)]);
+  }
+
+  /**
+   * One direction of one layer of nn.RNN / LSTM / GRU. backprop records the input projection
+   * (reshape -> linear -> reshape) apart from the recurrence; ONNX's LSTM/GRU/RNN ops take the
+   * [T, B, I] input and W_ih themselves, so the projection is read back from the graph and its
+   * nodes are not emitted. Gates are reordered from torch's to ONNX's.
+   */
+  #recurrence(node: Node<RecurrenceSaved>): string {
+    const sv = node.saved;
+    const op = node.name;
+    const lstm = sv.kind === 'lstm';
+    const gru = sv.kind === 'gru';
+    const G = lstm ? 4 : gru ? 3 : 1;
+    const H = sv.H;
+    const ins = node.inputs;
+    const wi = lstm ? 3 : 2;
+    const wHh = ins[wi];
+    const bHh = sv.hasBias ? ins[wi + 1] : null;
+    let bIh = sv.hasBiasIh ? ins[wi + (sv.hasBias ? 2 : 1)] : null;
+    // xp = linear(x.reshape([T * B, I]), W_ih, [b_ih for GRU]).reshape([T, B, G * H])
+    const xpNode = ins[0].gradFn;
+    const projNode = xpNode?.name === 'reshape' ? xpNode.inputs[0].gradFn : null;
+    const flatNode = projNode?.name === 'linear' ? projNode.inputs[0].gradFn : null;
+    if (projNode == null || flatNode == null || flatNode.name !== 'reshape' || flatNode.inputs[0].shape.length !== 3)
+      throw new Error(
+        `exportOnnx: '${op}' without its input projection (as nn.${sv.kind} records it) has no ONNX mapping`,
+      );
+    const x = flatNode.inputs[0];
+    const wIh = projNode.inputs[1];
+    if (projNode.inputs.length > 2) bIh = projNode.inputs[2];
+    // torch's gate blocks -> ONNX's: LSTM i f g o -> i o f c; GRU r z n -> z r h.
+    const order = lstm ? [0, 3, 1, 2] : gru ? [1, 0, 2] : [0];
+    const gates = (t: Tensor | null, cols: number): number[] => {
+      const out: number[] = [];
+      for (const gIdx of order) {
+        for (let k = gIdx * H * cols; k < (gIdx + 1) * H * cols; k++) out.push(t === null ? 0 : t.data[k]);
+      }
+      return out;
+    };
+    const base = (t: Tensor, fallback: string): string => `${this.stateNames.get(t) ?? fallback}_onnx_gates`;
+    const I = wIh.shape[1];
+    const W = this.#floatConst(base(wIh, 'W'), x, gates(wIh, I), [1, G * H, I]);
+    const R = this.#floatConst(base(wHh, 'R'), x, gates(wHh, H), [1, G * H, H]);
+    const B = this.#floatConst(
+      bHh !== null ? base(bHh, 'B') : 'B_onnx_gates',
+      x,
+      [...gates(bIh, 1), ...gates(bHh, 1)],
+      [1, 2 * G * H],
+    );
+    // An initial state that is a constant zero (the layer's default) is left out: ONNX's default
+    // is zero too, and a constant would fix the batch size.
+    const state = (t: Tensor | null): string => {
+      if (t === null || (t.gradFn === null && !this.stateNames.has(t) && t.data.every((e) => e === 0))) return '';
+      return this.#node('Unsqueeze', [this.#value(t), this.#int64Const('axes', [0])]);
+    };
+    const inputs = [this.#value(x), W, R, B, '', state(ins[1])];
+    if (lstm) inputs.push(state(ins[2]));
+    const Y = this.#unique(`${sv.kind}_Y`);
+    const Yc = lstm ? this.#unique('lstm_Y_c') : '';
+    const attrs: Attr[] = [intAttr('hidden_size', H)];
+    if (sv.reverse) attrs.push({ name: 'direction', type: OnnxAttributeType.STRING, s: utf8('reverse') });
+    if (gru) attrs.push(intAttr('linear_before_reset', 1)); // torch: n = tanh(W_in x + b_in + r (W_hn h + b_hn))
+    if (sv.kind === 'rnnRelu')
+      attrs.push({ name: 'activations', type: OnnxAttributeType.STRINGS, strings: [utf8('Relu')] });
+    const onnxOp = lstm ? 'LSTM' : gru ? 'GRU' : 'RNN';
+    this.#nodes.push({
+      input: inputs,
+      output: lstm ? [Y, '', Yc] : [Y],
+      name: this.#unique(onnxOp),
+      opType: onnxOp,
+      attribute: attrs,
+    });
+    // Y is [T, 1, B, H]; backprop's output is h by time, then (LSTM) the final c: [T (+1), B, H].
+    const seq = this.#node('Squeeze', [Y, this.#int64Const('axes', [1])]);
+    return lstm ? this.#node('Concat', [seq, Yc], [intAttr('axis', 0)]) : seq;
   }
 
   #reduce(op: string, x: Tensor, out: Tensor, keepShape: readonly number[]): string {
@@ -402,4 +500,12 @@ interface BnSaved {
   invStd: Float32Array | Float64Array;
   hasWeight: boolean;
   hasBias: boolean;
+}
+
+interface RecurrenceSaved {
+  kind: 'rnnTanh' | 'rnnRelu' | 'lstm' | 'gru';
+  reverse: boolean;
+  H: number;
+  hasBias: boolean;
+  hasBiasIh: boolean;
 }

@@ -9,7 +9,7 @@ const { Root, Type, Field, Enum } = protobuf;
 export const OnnxDataType = { FLOAT: 1, INT32: 6, INT64: 7, DOUBLE: 11 } as const;
 
 /** AttributeProto.AttributeType codes. */
-export const OnnxAttributeType = { FLOAT: 1, INT: 2, STRING: 3, TENSOR: 4, FLOATS: 6, INTS: 7 } as const;
+export const OnnxAttributeType = { FLOAT: 1, INT: 2, STRING: 3, TENSOR: 4, FLOATS: 6, INTS: 7, STRINGS: 8 } as const;
 
 function buildRoot(): protobuf.Root {
   const dimension = new Type('Dimension')
@@ -41,6 +41,7 @@ function buildRoot(): protobuf.Root {
     .add(new Field('t', 5, 'TensorProto'))
     .add(new Field('floats', 7, 'float', 'repeated'))
     .add(new Field('ints', 8, 'int64', 'repeated'))
+    .add(new Field('strings', 9, 'bytes', 'repeated'))
     .add(new Field('type', 20, 'AttributeType'));
   const node = new Type('NodeProto')
     .add(new Field('input', 1, 'string', 'repeated'))
