@@ -36,6 +36,21 @@ export {
   type HvpResult,
   type GradcheckOptions,
 } from './autograd/index.js';
+export {
+  vjp,
+  jvp,
+  vhp,
+  jacobian,
+  hessian,
+  gnvp,
+  type FunctionalOptions,
+  type VjpResult,
+  type JvpResult,
+  type VhpResult,
+  type GnvpOptions,
+  type GnvpResult,
+  type GaussNewtonModel,
+} from './autograd/index.js';
 export { backend } from './backend/index.js';
 export * as nn from './nn/index.js';
 export * as F from './nn/functional.js';
@@ -43,3 +58,4 @@ export * as optim from './optim/index.js';
 export * as data from './data/index.js';
 export * as io from './io/index.js';
 export { fit, evaluate, type FitOptions, type History, type EpochLogs, type BatchLogs } from './train/index.js';
+export type { OutOptions } from './ops/out.js';

@@ -33,6 +33,7 @@ import {
   unsqueeze,
 } from './ops/shape.js';
 import { matmul } from './ops/matmul.js';
+import type { OutOptions } from './ops/out.js';
 import {
   elu,
   gelu,
@@ -235,8 +236,9 @@ export class Tensor {
     return binary(BinaryOp.eq, this, other);
   }
 
-  matmul(other: Tensor): Tensor {
-    return matmul(this, other);
+  /** torch.matmul; `{ out }` writes into a tensor of the result's shape and dtype (not under autograd). */
+  matmul(other: Tensor, options?: OutOptions): Tensor {
+    return matmul(this, other, options);
   }
 
   // --- reductions -----------------------------------------------------------------------------

@@ -80,6 +80,10 @@ class Addon : public Napi::Addon<Addon> {
   Napi::Value RnnCellForward(const Napi::CallbackInfo& info);
   Napi::Value RnnCellBackward(const Napi::CallbackInfo& info);
 
+  // bind_attention.cc
+  Napi::Value AttentionForward(const Napi::CallbackInfo& info);
+  Napi::Value AttentionBackward(const Napi::CallbackInfo& info);
+
   // The running table's kernels for one precision: k(t) inside withDType, or k<T>().
   template <typename T>
   const Kernels<T>& k() const {

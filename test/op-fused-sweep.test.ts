@@ -72,6 +72,20 @@ const cases: Record<string, Case[]> = {
     },
   ],
   rows: [(r, d) => rows(x(r, d, [5, 2, 3]), 1, 3)],
+  scaledDotProductAttention: [
+    (r, d) => F.scaledDotProductAttention(x(r, d, [2, 2, 5, 3]), x(r, d, [2, 2, 7, 3]), x(r, d, [2, 2, 7, 4])),
+    (r, d) =>
+      F.scaledDotProductAttention(x(r, d, [1, 6, 3]), x(r, d, [1, 6, 3]), x(r, d, [1, 6, 2]), { isCausal: true }),
+    (r, d) =>
+      F.scaledDotProductAttention(x(r, d, [2, 3, 4]), x(r, d, [2, 5, 4]), x(r, d, [2, 5, 4]), {
+        attnMask: x(r, d, [3, 5]).detach(),
+      }),
+    (r, d) =>
+      F.scaledDotProductAttention(x(r, d, [2, 4, 3]), x(r, d, [2, 6, 3]), x(r, d, [2, 6, 2]), {
+        dropoutP: 0.3,
+        isCausal: true,
+      }),
+  ],
 };
 for (const [cell, G] of [
   ['rnnTanh', 1],

@@ -12,6 +12,7 @@
 
 import type { Backend, BackendInfo } from './types.js';
 import { checkNumber } from './js-checks.js';
+import { attentionKernels } from './js-attention.js';
 import { binaryKernels } from './js-binary.js';
 import { convKernels } from './js-conv.js';
 import { gemmKernels } from './js-gemm.js';
@@ -46,4 +47,5 @@ export const jsBackend: Backend = {
   ...optimKernels,
   ...convKernels,
   ...rnnKernels,
+  ...attentionKernels,
 };

@@ -373,6 +373,68 @@ export interface Backend {
     ghPrev: FloatArray,
     gcPrev: FloatArray | null,
   ): void;
+  /**
+   * Fused scaled-dot-product attention over batch×heads independent problems:
+   * out [B, H, Lq, Dv] = softmax(scale * q kᵀ + mask) v, with q [B, H, Lq, D], k [B, H, Lk, D],
+   * v [B, H, Lk, Dv] (Lk, D, Dv >= 1). mask (or null) is additive; element (b, h, i, j) sits at
+   * mask[b*maskB + h*maskH + i*maskI + j] (a stride of 0 broadcasts). causal hides key j from
+   * query i when j > i. dropoutP in [0, 1] zeroes weight (b, h, i, j) when
+   * attentionDropoutHash(seed, (b*H + h)*Lq + i, j) < dropoutP * 2^32 and scales the others by
+   * 1 / (1 - dropoutP) (seed: an integer in [0, 2^32)). Writes out and lse [B, H, Lq], each row's
+   * log-sum-exp of the masked scores before dropout (-inf where a row sees no key; that row of
+   * out is NaN). Never forms the Lq×Lk matrix.
+   */
+  attentionForward(
+    batch: number,
+    heads: number,
+    lq: number,
+    lk: number,
+    d: number,
+    dv: number,
+    q: FloatArray,
+    k: FloatArray,
+    v: FloatArray,
+    mask: FloatArray | null,
+    maskB: number,
+    maskH: number,
+    maskI: number,
+    causal: boolean,
+    scale: number,
+    dropoutP: number,
+    seed: number,
+    out: FloatArray,
+    lse: FloatArray,
+  ): void;
+  /**
+   * The backward of attentionForward (same arguments, dropout included) given its out and lse
+   * and gOut = dL/d(out): overwrites gq, gk, gv (shaped like q, k, v), recomputing the
+   * probabilities and the dropout mask tile by tile. The mask gets no gradient.
+   */
+  attentionBackward(
+    batch: number,
+    heads: number,
+    lq: number,
+    lk: number,
+    d: number,
+    dv: number,
+    q: FloatArray,
+    k: FloatArray,
+    v: FloatArray,
+    mask: FloatArray | null,
+    maskB: number,
+    maskH: number,
+    maskI: number,
+    causal: boolean,
+    scale: number,
+    dropoutP: number,
+    seed: number,
+    out: FloatArray,
+    lse: FloatArray,
+    gOut: FloatArray,
+    gq: FloatArray,
+    gk: FloatArray,
+    gv: FloatArray,
+  ): void;
 }
 
 /**
@@ -437,6 +499,8 @@ export const KERNEL_NAMES = [
   'channelAffine',
   'rnnCellForward',
   'rnnCellBackward',
+  'attentionForward',
+  'attentionBackward',
 ] as const satisfies readonly KernelName[];
 
 type Missing = Exclude<KernelName, (typeof KERNEL_NAMES)[number]>;

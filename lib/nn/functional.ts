@@ -15,6 +15,12 @@ export type { Indices } from '../ops/util.js';
 export { conv2d, type Conv2dOptions } from '../ops/conv.js';
 export { maxPool2d, avgPool2d, type Pool2dOptions } from '../ops/pool.js';
 export { batchNorm } from '../ops/batchnorm.js';
+export {
+  scaledDotProductAttention,
+  type ScaledDotProductAttentionOptions,
+  type AttentionMask,
+  type BoolArray,
+} from '../ops/attention.js';
 
 /** Layer normalisation over the trailing dims given by normalizedShape (biased variance). */
 export function layerNorm(

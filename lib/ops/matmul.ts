@@ -8,6 +8,8 @@ import type { Grads, Node } from '../autograd/node.js';
 import { defineOp } from './registry.js';
 import { allocOut, broadcastShapes, checkSameDtype, checkTensor, floatData, numel, record, shapeStr } from './util.js';
 import { sumToShape } from './reduce.js';
+import { outStorage, type OutOptions } from './out.js';
+import type { FloatArray } from '../backend/types.js';
 
 interface MmSaved {
   ta: boolean;
@@ -18,7 +20,7 @@ interface MmSaved {
  * op(a) @ op(b) for 2-D a and b, op = transpose when the flag is set. The building block of
  * matmul and of every matmul gradient.
  */
-export function mm(a: Tensor, b: Tensor, ta = false, tb = false): Tensor {
+export function mm(a: Tensor, b: Tensor, ta = false, tb = false, dst?: FloatArray): Tensor {
   const m = ta ? a.shape[1] : a.shape[0];
   const k = ta ? a.shape[0] : a.shape[1];
   const k2 = tb ? b.shape[1] : b.shape[0];
@@ -28,7 +30,7 @@ export function mm(a: Tensor, b: Tensor, ta = false, tb = false): Tensor {
       `matmul: shapes ${shapeStr(a.shape)}${ta ? 'ᵀ' : ''} and ${shapeStr(b.shape)}${tb ? 'ᵀ' : ''} cannot be multiplied (${k} vs ${k2})`,
     );
   }
-  const out = new Tensor(allocOut(floatData(a), m * n), [m, n]);
+  const out = new Tensor(dst ?? allocOut(floatData(a), m * n), [m, n]);
   kernels().gemm(ta, tb, m, n, k, 1, floatData(a), floatData(b), 0, floatData(out));
   return record<MmSaved>(out, mmOp, [a, b], { ta, tb });
 }
@@ -46,7 +48,7 @@ function mmBackward(g: Tensor, node: Node<MmSaved>): Grads {
 const mmOp = defineOp<MmSaved>({ name: 'matmul', kernels: ['gemm'], arity: 2, rule: mmBackward });
 
 /** Batched op(a) @ op(b) over broadcast batch dims; a and b have at least 2 dims. */
-export function bmm(a: Tensor, b: Tensor, ta = false, tb = false): Tensor {
+export function bmm(a: Tensor, b: Tensor, ta = false, tb = false, dst?: FloatArray): Tensor {
   const ra = a.shape.length,
     rb = b.shape.length;
   const m = ta ? a.shape[ra - 1] : a.shape[ra - 2];
@@ -62,7 +64,7 @@ export function bmm(a: Tensor, b: Tensor, ta = false, tb = false): Tensor {
   const batchB = b.shape.slice(0, rb - 2);
   const batch = broadcastShapes('matmul', batchA, batchB);
   const nb = numel(batch);
-  const out = new Tensor(allocOut(floatData(a), nb * m * n), [...batch, m, n]);
+  const out = new Tensor(dst ?? allocOut(floatData(a), nb * m * n), [...batch, m, n]);
   const K = kernels();
   const na = numel(batchA),
     nbB = numel(batchB);
@@ -151,11 +153,36 @@ function bmmBackward(g: Tensor, node: Node<MmSaved>): Grads {
 
 const bmmOp = defineOp<MmSaved>({ name: 'bmm', kernels: ['gemm'], arity: 2, rule: bmmBackward });
 
-/** torch.matmul. */
-export function matmul(a: Tensor, b: Tensor): Tensor {
+/**
+ * torch.matmul; `{ out }` writes the result into a tensor of its shape and dtype and returns it
+ * (torch's out=; not under autograd).
+ */
+export function matmul(a: Tensor, b: Tensor, options: OutOptions = {}): Tensor {
   checkTensor('matmul', 'a', a);
   checkTensor('matmul', 'b', b);
   checkSameDtype('matmul', a, b);
+  const out = options.out;
+  if (out == null) return matmulInto(a, b);
+  const target = outStorage('matmul', out, matmulShape(a, b), [a, b]);
+  matmulInto(a, b, floatData(target));
+  return target;
+}
+
+/** The shape of matmul(a, b) (the checks are matmulInto's). */
+function matmulShape(a: Tensor, b: Tensor): number[] {
+  const ra = a.shape.length,
+    rb = b.shape.length;
+  // Operands that cannot be multiplied: matmulInto throws the usual error.
+  if (ra === 0 || rb === 0 || a.shape[ra - 1] !== (rb === 1 ? b.shape[0] : b.shape[rb - 2])) {
+    return matmulInto(a, b).shape.slice();
+  }
+  const rows = ra === 1 ? [] : [a.shape[ra - 2]];
+  const cols = rb === 1 ? [] : [b.shape[rb - 1]];
+  const batch = broadcastShapes('matmul', a.shape.slice(0, Math.max(0, ra - 2)), b.shape.slice(0, Math.max(0, rb - 2)));
+  return [...batch, ...rows, ...cols];
+}
+
+function matmulInto(a: Tensor, b: Tensor, dst?: FloatArray): Tensor {
   const ra = a.shape.length,
     rb = b.shape.length;
   if (ra === 0 || rb === 0) {
@@ -167,12 +194,12 @@ export function matmul(a: Tensor, b: Tensor): Tensor {
     if (a.shape[0] !== b.shape[0]) {
       throw new Error(`matmul: shapes ${shapeStr(a.shape)} and ${shapeStr(b.shape)} cannot be multiplied`);
     }
-    return mm(a.reshape([1, -1]), b.reshape([-1, 1])).reshape([]);
+    return mm(a.reshape([1, -1]), b.reshape([-1, 1]), false, false, dst).reshape([]);
   }
   if (ra <= 2 && rb <= 2) {
     const a2 = ra === 1 ? a.reshape([1, -1]) : a;
     const b2 = rb === 1 ? b.reshape([-1, 1]) : b;
-    const c = mm(a2, b2);
+    const c = mm(a2, b2, false, false, dst);
     if (ra === 1) return c.reshape([c.shape[1]]);
     if (rb === 1) return c.reshape([c.shape[0]]);
     return c;
@@ -186,13 +213,13 @@ export function matmul(a: Tensor, b: Tensor): Tensor {
         `matmul: shapes ${shapeStr(a.shape)} and ${shapeStr(b.shape)} cannot be multiplied (${k} vs ${b2.shape[0]})`,
       );
     }
-    const c = mm(a.reshape([-1, k]), b2);
+    const c = mm(a.reshape([-1, k]), b2, false, false, dst);
     const shape = a.shape.slice(0, ra - 1);
     if (rb === 2) shape.push(b.shape[1]);
     return c.reshape(shape);
   }
   const a2 = ra === 1 ? a.reshape([1, -1]) : a;
-  const c = bmm(a2, b);
+  const c = bmm(a2, b, false, false, dst);
   if (ra === 1) return c.squeeze(-2);
   return c;
 }
@@ -200,8 +227,11 @@ export function matmul(a: Tensor, b: Tensor): Tensor {
 // ---------------------------------------------------------------------------------------------
 // linear
 
-/** x @ wᵀ + b (torch.nn.functional.linear): one gemm and one biasAdd. */
-export function linear(x: Tensor, weight: Tensor, bias?: Tensor | null): Tensor {
+/**
+ * x @ wᵀ + b (torch.nn.functional.linear): one gemm and one biasAdd. `{ out }` writes the result
+ * into a tensor of its shape and dtype and returns it (not under autograd).
+ */
+export function linear(x: Tensor, weight: Tensor, bias?: Tensor | null, options: OutOptions = {}): Tensor {
   checkTensor('linear', 'input', x);
   checkTensor('linear', 'weight', weight);
   checkSameDtype('linear', x, weight);
@@ -223,18 +253,19 @@ export function linear(x: Tensor, weight: Tensor, bias?: Tensor | null): Tensor 
       );
     }
   }
-  if (rx !== 2) {
-    const shape = x.shape.slice(0, rx - 1);
-    shape.push(outF);
-    return linear2d(x.reshape([-1, inF]), weight, bias ?? null).reshape(shape);
-  }
-  return linear2d(x, weight, bias ?? null);
+  const shape = x.shape.slice(0, rx - 1);
+  shape.push(outF);
+  let dst: Tensor | undefined;
+  if (options.out != null)
+    dst = outStorage('linear', options.out, shape, bias != null ? [x, weight, bias] : [x, weight]);
+  const y = linear2d(rx === 2 ? x : x.reshape([-1, inF]), weight, bias ?? null, dst === undefined ? undefined : floatData(dst));
+  return dst ?? (rx === 2 ? y : y.reshape(shape));
 }
 
-function linear2d(x: Tensor, w: Tensor, b: Tensor | null): Tensor {
+function linear2d(x: Tensor, w: Tensor, b: Tensor | null, dst?: FloatArray): Tensor {
   const rows = x.shape[0];
   const [outF, inF] = w.shape;
-  const out = allocOut(floatData(x), rows * outF);
+  const out = dst ?? allocOut(floatData(x), rows * outF);
   const K = kernels();
   K.gemm(false, true, rows, outF, inF, 1, floatData(x), floatData(w), 0, out);
   if (b !== null) K.biasAdd(out, rows, outF, floatData(b), out);
