@@ -36,16 +36,17 @@ class Mlp extends nn.Module {
   body = new nn.Sequential(new nn.Linear(8, 32), new nn.ReLU(), new nn.Linear(32, 32), new nn.Tanh());
   head = new nn.Linear(32, 6);
   gate = new nn.Linear(8, 32);
+  norm = new nn.LayerNorm(32);
   forward(x: Tensor): Tensor {
     const h = this.body.call(x);
     const g = F.sigmoid(this.gate.call(x));
     const mixed = h.mul(g).add(F.gelu(h)).sub(F.leakyRelu(h, 0.2).mul(0.5));
-    const logits = this.head.call(mixed);
+    const logits = this.head.call(this.norm.call(mixed));
     return F.logSoftmax(logits).add(F.softmax(logits, 1));
   }
 }
 
-function leNet5(): nn.Module {
+function leNet5(): nn.Sequential {
   return new nn.Sequential(
     new nn.Conv2d(1, 6, 5, { padding: 2 }),
     new nn.ReLU(),
@@ -68,6 +69,9 @@ describe('io.exportOnnx', () => {
   test('an MLP with a custom forward runs in onnxruntime with another batch size', async () => {
     manualSeed(1);
     const model = new Mlp().eval();
+    // LayerNorm's affine parameters away from 1 / 0.
+    model.norm.weight!.data.set(randn([32]).data);
+    model.norm.bias!.data.set(randn([32]).data);
     const path = join(dir, 'mlp.onnx');
     io.exportOnnx(model, randn([3, 8]), path, { dynamicAxes: batchAxes });
     const x = randn([7, 8]);

@@ -67,7 +67,7 @@ export function exportOnnxBytes(
   model.eval();
   let result: unknown;
   try {
-    result = enableGrad(() => (model.forward as (...xs: Tensor[]) => unknown).apply(model, inputs));
+    result = enableGrad(() => model.forward(...inputs));
   } finally {
     for (const [m, mode] of modes) m.training = mode;
   }

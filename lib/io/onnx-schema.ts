@@ -81,7 +81,10 @@ function buildRoot(): protobuf.Root {
     .add(graph)
     .add(opset)
     .add(model);
-  return new Root().add(ns).resolveAll();
+  const root = new Root();
+  root.add(ns);
+  root.resolveAll();
+  return root;
 }
 
 let modelType: protobuf.Type | null = null;
