@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, test } from 'vitest';
 import * as ort from 'onnxruntime-node';
-import { F, Tensor, io, manualSeed, nn, noGrad, randn } from '../lib/index.js';
+import { F, Tensor, io, manualSeed, nn, noGrad, randn, tensor } from '../lib/index.js';
 import { checkOnnxModels, onnxCheckerHere } from './support/onnx.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'backprop-onnx-'));
@@ -128,6 +128,9 @@ describe('io.exportOnnx', () => {
     expect(() => io.exportOnnx(new UsesMax(), randn([2, 4]), file)).toThrow("exportOnnx: op 'max' has no ONNX mapping");
     expect(() => io.exportOnnx(new TrainingBn(), randn([2, 4]), file)).toThrow(/'batchNorm' ran in training mode/);
     expect(() => io.exportOnnx(new UsesMax(), randn([2, 4]), file, { opset: 12 })).toThrow(/opset must be/);
+    expect(() => io.exportOnnx(new UsesMax(), tensor([[1, 2, 3, 4]], { dtype: 'float16' }), file)).toThrow(
+      /example input 0 must be a float32 or float64 tensor/,
+    );
     expect(existsSync(file)).toBe(false);
   });
 
@@ -159,6 +162,20 @@ describe('io.exportOnnx recurrent layers (gates reordered to ONNX)', () => {
       return this.head.call(out);
     }
   }
+  test('an nn.LSTM itself: [output, [h, c]] become three graph outputs', async () => {
+    manualSeed(6);
+    const lstm = new nn.LSTM(3, 4);
+    const path = join(dir, 'bare-lstm.onnx');
+    io.exportOnnx(lstm, randn([5, 2, 3]), path, { outputNames: ['y', 'h', 'c'] });
+    const x = randn([5, 2, 3]);
+    const [y, [h, c]] = noGrad(() => lstm.forward(x));
+    const session = await ort.InferenceSession.create(path);
+    const res = await session.run({ input: new ort.Tensor('float32', Float32Array.from(x.data), [5, 2, 3]) });
+    expectClose({ data: res.y.data as Float32Array, dims: res.y.dims }, y);
+    expectClose({ data: res.h.data as Float32Array, dims: res.h.dims }, h);
+    expectClose({ data: res.c.data as Float32Array, dims: res.c.dims }, c);
+  });
+
   test.each(['lstm', 'gru', 'rnn'] as const)('%s (2 layers, bidirectional, batch first)', async (kind) => {
     manualSeed(5);
     const model = new Tagger(kind).eval();

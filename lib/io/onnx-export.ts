@@ -4,7 +4,7 @@
 // writes the ModelProto with protobufjs. Tracing the recorded graph rather than the module tree
 // is what lets a user-defined forward export too. Parameters and buffers become initializers
 // under their state_dict names; any other leaf tensor the forward used becomes a constant.
-import type { Tensor } from '../tensor.js';
+import { Tensor } from '../tensor.js';
 import type { Node } from '../autograd/node.js';
 import type { Module } from '../nn/module.js';
 import { enableGrad } from '../autograd/mode.js';
@@ -60,7 +60,11 @@ export function exportOnnxBytes(
   const examples = Array.isArray(exampleInputs) ? (exampleInputs as readonly Tensor[]) : [exampleInputs as Tensor];
   const inputNames = names('input', examples.length, options.inputNames);
   // Fresh leaves that require grad, so that every op downstream of an input records its node.
-  const inputs = examples.map((x) => x.detach().requiresGrad_(true));
+  const inputs = examples.map((x, i) => {
+    if (!(x instanceof Tensor) || (x.dtype !== 'float32' && x.dtype !== 'float64'))
+      throw new TypeError(`exportOnnx: example input ${i} must be a float32 or float64 tensor`);
+    return x.detach().requiresGrad_(true);
+  });
   // Traced in eval mode, as torch.onnx.export does by default (dropout is then the identity and
   // batch norm uses its running statistics); each module's own mode is restored afterwards.
   const modes = model.modules().map((m) => [m, m.training] as const);
@@ -71,7 +75,15 @@ export function exportOnnxBytes(
   } finally {
     for (const [m, mode] of modes) m.training = mode;
   }
-  const outputs = Array.isArray(result) ? (result as Tensor[]) : [result as Tensor];
+  // A forward may return a tensor or nested arrays of them (nn.LSTM: [output, [h, c]]); the
+  // graph's outputs are its tensors depth first, as torch.onnx.export flattens tuples.
+  const outputs: Tensor[] = [];
+  const collect = (r: unknown): void => {
+    if (Array.isArray(r)) for (const e of r) collect(e);
+    else if (r instanceof Tensor) outputs.push(r);
+    else throw new TypeError(`exportOnnx: the forward returned ${typeof r}; only tensors and arrays of them export`);
+  };
+  collect(result);
   const outputNames = names('output', outputs.length, options.outputNames);
   const named = new Map<Tensor, string>();
   for (const [n, t] of model.namedParameters()) named.set(t, n);
