@@ -186,3 +186,30 @@ describe('io.exportOnnx recurrent layers (gates reordered to ONNX)', () => {
     expectClose(await runOrt(path, x), ref);
   });
 });
+
+describe('io.exportOnnx attention', () => {
+  test('a Transformer encoder (causal mask, batch first) runs in onnxruntime with another batch size', async () => {
+    manualSeed(7);
+    const layer = new nn.TransformerEncoderLayer(8, 2, { dimFeedforward: 16, batchFirst: true });
+    const encoder = new nn.TransformerEncoder(layer, 2);
+    class Causal extends nn.Module {
+      enc = encoder;
+      forward(x: Tensor): Tensor {
+        return this.enc.forward(x, { isCausal: true, mask: causalMask(5) });
+      }
+    }
+    const model = new Causal().eval();
+    const path = join(dir, 'transformer.onnx');
+    io.exportOnnx(model, randn([2, 5, 8]), path, { dynamicAxes: batchAxes });
+    const x = randn([3, 5, 8]);
+    const ref = noGrad(() => model.call(x));
+    expectClose(await runOrt(path, x), ref);
+  });
+});
+
+/** -inf above the diagonal, 0 elsewhere (torch's generate_square_subsequent_mask). */
+function causalMask(n: number): Tensor {
+  const m = new Float32Array(n * n);
+  for (let i = 0; i < n; i++) for (let j = i + 1; j < n; j++) m[i * n + j] = -Infinity;
+  return new Tensor(m, [n, n]);
+}

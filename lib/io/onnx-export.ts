@@ -369,6 +369,13 @@ class GraphBuilder {
       case 'recurrence(rnnTanh)':
       case 'recurrence(rnnRelu)':
         return this.#recurrence(node as Node<RecurrenceSaved>);
+      case 'indexSelect': {
+        // Fixed indices (nn.MultiheadAttention's slices of in_proj_weight): Gather of a constant.
+        const { dim, indices } = node.saved as { dim: number; indices: Int32Array };
+        return this.#node('Gather', [v(0), this.#int64Const('indices', Array.from(indices))], [intAttr('axis', dim)]);
+      }
+      case 'scaledDotProductAttention':
+        return this.#attention(node as Node<AttentionSaved>, out);
       case 'sum':
       case 'mean':
         return this.#reduce(op, ins[0], out, (s as { keepShape: number[] }).keepShape);
@@ -474,6 +481,34 @@ class GraphBuilder {
     return lstm ? this.#node('Concat', [seq, Yc], [intAttr('axis', 0)]) : seq;
   }
 
+  /** softmax(q kᵀ · scale + mask) v, spelled out (ONNX's Attention op is newer than opset 17). */
+  #attention(node: Node<AttentionSaved>, out: Tensor): string {
+    const sv = node.saved;
+    const op = node.name;
+    if (sv.dropoutP > 0)
+      throw new Error(`exportOnnx: '${op}' with dropoutP ${sv.dropoutP} (training) has no ONNX inference form`);
+    const [q, k, vv] = node.inputs;
+    const rank = k.shape.length;
+    const perm = Array.from({ length: rank }, (_, i) => i);
+    [perm[rank - 2], perm[rank - 1]] = [perm[rank - 1], perm[rank - 2]];
+    const kt = this.#node('Transpose', [this.#value(k)], [intsAttr('perm', perm)]);
+    let scores = this.#node('MatMul', [this.#value(q), kt]);
+    scores = this.#node('Mul', [scores, this.#floatConst('scale', out, [sv.scale], [])]);
+    if (sv.mask !== null) {
+      if (!(sv.mask.data instanceof Float32Array || sv.mask.data instanceof Float64Array))
+        throw new Error(`exportOnnx: '${op}' with a ${sv.mask.dtype} mask has no ONNX mapping (float masks do)`);
+      scores = this.#node('Add', [scores, this.#value(sv.mask)]);
+    }
+    if (sv.causal) {
+      // Key j > query i is masked (torch's is_causal: the upper triangle), as -inf before softmax.
+      const tri = new Array<number>(sv.Lq * sv.Lk);
+      for (let i = 0; i < sv.Lq; i++) for (let j = 0; j < sv.Lk; j++) tri[i * sv.Lk + j] = j > i ? -Infinity : 0;
+      scores = this.#node('Add', [scores, this.#floatConst('causal_mask', out, tri, [sv.Lq, sv.Lk])]);
+    }
+    const weights = this.#node('Softmax', [scores], [intAttr('axis', -1)]);
+    return this.#node('MatMul', [weights, this.#value(vv)]);
+  }
+
   #reduce(op: string, x: Tensor, out: Tensor, keepShape: readonly number[]): string {
     // Reduce with keepdims (the axes are those the kernel collapsed to 1), then drop them if the
     // op did: that keeps size-1 axes that were not reduced.
@@ -520,4 +555,13 @@ interface RecurrenceSaved {
   H: number;
   hasBias: boolean;
   hasBiasIh: boolean;
+}
+
+interface AttentionSaved {
+  Lq: number;
+  Lk: number;
+  mask: Tensor | null;
+  causal: boolean;
+  scale: number;
+  dropoutP: number;
 }
