@@ -2,11 +2,12 @@
 // The `backprop` command: train and evaluate models on MNIST-style data, show the backend.
 //   backprop train [--data DIR] [--model mlp|lenet] [--epochs N] [--batch-size N]
 //                  [--optimizer sgd|adam] [--lr X] [--out FILE] [--backend native|js] [--seed N]
-//                  [--checkpoint FILE] [--resume FILE]
+//                  [--checkpoint FILE] [--resume FILE] [--checkpoint-segments N]
 //   backprop eval --model-file FILE [--data DIR]
 //   backprop info
 //   backprop bench [--backend native|js] [--size N] [--batches N]
 import { readFileSync } from 'node:fs';
+import { checkOutputFolder } from './cli-checks.js';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { backend, kernels } from './backend/index.js';
 import { manualSeed } from './random.js';
@@ -15,7 +16,7 @@ import type { Tensor } from './tensor.js';
 import * as optim from './optim/index.js';
 import { DataLoader, TensorDataset, loadMnist, sampleDir } from './data/index.js';
 import { load, loadCheckpoint, save, saveCheckpoint } from './io/index.js';
-import { createProgress, evaluate, fit } from './train/index.js';
+import { createProgress, evaluate, fit, sparkline, writeReport } from './train/index.js';
 
 const version = (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string })
   .version;
@@ -124,14 +125,21 @@ interface TrainOptions {
   seed?: number;
   checkpoint?: string;
   resume?: string;
+  checkpointSegments?: number;
+  report?: string;
 }
 
 async function train(opts: TrainOptions): Promise<void> {
   useBackend(opts.backend);
   if (opts.seed !== undefined) manualSeed(opts.seed);
   const build = models[opts.model];
+  // Before hours of training: the folders the results go to must exist and be writable.
+  checkOutputFolder('--out', opts.out);
+  if (opts.checkpoint) checkOutputFolder('--checkpoint', opts.checkpoint);
   const trainSet = loadMnist(opts.data, { split: 'train' });
   const testSet = loadMnist(opts.data, { split: 'test' });
+  if (trainSet.images.shape[0] === 0) throw new Error(`train: ${opts.data} holds no training images`);
+  if (testSet.images.shape[0] === 0) throw new Error(`train: ${opts.data} holds no test images`);
   const [, c, h, w] = trainSet.images.shape;
   const spec: ModelSpec = { inputShape: [c, h, w], numClasses: trainSet.numClasses };
   const model = build(spec);
@@ -162,6 +170,15 @@ async function train(opts: TrainOptions): Promise<void> {
         `${opts.resume} is a checkpoint of model '${restored.extra['backprop.model']}', not '${opts.model}'`,
       );
     }
+    // Checkpoints written before 'backprop.optimizer' existed: Adam's state has betas.
+    const saved =
+      restored.extra['backprop.optimizer'] ??
+      ('betas' in (optimizer.paramGroups[0] as object) && opts.optimizer === 'sgd' ? 'adam' : opts.optimizer);
+    if (saved !== opts.optimizer) {
+      throw new Error(
+        `${opts.resume} was written with --optimizer ${saved}, not ${opts.optimizer}: resume with --optimizer ${saved}`,
+      );
+    }
     initialEpoch = restored.epoch;
     process.stdout.write(`resuming from ${opts.resume} after epoch ${initialEpoch}\n`);
   }
@@ -178,6 +195,8 @@ async function train(opts: TrainOptions): Promise<void> {
   try {
     history = await fit(model, {
       train: loader,
+      // the report plots validation curves: the test split, evaluated after every epoch
+      validation: opts.report ? testLoader : undefined,
       epochs: opts.epochs,
       initialEpoch,
       optimizer,
@@ -185,6 +204,7 @@ async function train(opts: TrainOptions): Promise<void> {
       loss: new nn.CrossEntropyLoss(),
       metrics: ['accuracy'],
       signal: controller.signal,
+      checkpointSegments: opts.checkpointSegments,
       onBatchEnd: (l) => progress.onBatchEnd(l),
       onEpochEnd: (l) => {
         progress.onEpochEnd(l);
@@ -195,7 +215,7 @@ async function train(opts: TrainOptions): Promise<void> {
             optimizer,
             scheduler,
             epoch: l.epoch,
-            extra: { 'backprop.model': opts.model },
+            extra: { 'backprop.model': opts.model, 'backprop.optimizer': opts.optimizer },
           });
         }
       },
@@ -216,6 +236,22 @@ async function train(opts: TrainOptions): Promise<void> {
     'backprop.test_accuracy': test.accuracy.toFixed(4),
   });
   if (history.aborted) process.stdout.write(`stopped early after ${history.epochs.length} complete epochs\n`);
+  const losses = history.epochs.map((e) => e.loss);
+  if (losses.length > 1) {
+    process.stdout.write(
+      `loss by epoch ${sparkline(losses)} ${losses[0].toFixed(4)} → ${losses[losses.length - 1].toFixed(4)}\n`,
+    );
+  }
+  if (opts.report) {
+    writeReport(opts.report, history.epochs, {
+      title: `backprop train: ${opts.model} on ${describeData(opts.data)}`,
+      details: [
+        `${opts.optimizer} lr ${lr}, batch ${opts.batchSize}, ${history.epochs.length} epochs, backend ${info.name} (${info.blas}, ${info.simd})`,
+        `validation: the test split (${testSet.images.shape[0]} images); test accuracy ${(test.accuracy * 100).toFixed(2)}%`,
+      ],
+    });
+    process.stdout.write(`wrote ${opts.report}\n`);
+  }
   process.stdout.write(
     `trained in ${((performance.now() - started) / 1000).toFixed(1)}s (${seconds > 0 ? Math.round(samples / seconds) : 0} samples/s)\n` +
       `test accuracy: ${(test.accuracy * 100).toFixed(2)}% (${test.samples} images)\n` +
@@ -234,7 +270,7 @@ async function evalCommand(opts: EvalOptions): Promise<void> {
   useBackend(opts.backend);
   const { tensors, metadata } = load(opts.modelFile);
   const name = metadata['backprop.model'];
-  if (!name || !(name in models)) {
+  if (!name || !Object.prototype.hasOwnProperty.call(models, name)) {
     throw new Error(
       `${opts.modelFile} does not say which model it holds (metadata 'backprop.model' is ${name === undefined ? 'missing' : `'${name}'`}); it must be written by \`backprop train\``,
     );
@@ -249,6 +285,7 @@ async function evalCommand(opts: EvalOptions): Promise<void> {
   const model = models[name]({ inputShape, numClasses });
   model.loadStateDict(tensors);
   const testSet = loadMnist(opts.data, { split: 'test' });
+  if (testSet.images.shape[0] === 0) throw new Error(`eval: ${opts.data} holds no test images`);
   const loader = new DataLoader(new TensorDataset(testSet.images, testSet.labels), { batchSize: opts.batchSize });
   const result = await evaluate(model, loader, { loss: new nn.CrossEntropyLoss(), metrics: ['accuracy'] });
   process.stdout.write(
@@ -370,6 +407,12 @@ export function program(): Command {
       'save a checkpoint after every epoch ({epoch} in the name is replaced by its number)',
     )
     .option('--resume <file>', 'continue from a checkpoint written by --checkpoint (same options otherwise)')
+    .option(
+      '--checkpoint-segments <n>',
+      'activation checkpointing: run the model in n segments, keeping only their inputs for backward',
+      positiveInt,
+    )
+    .option('--report <file>', 'write an HTML report (loss, accuracy, learning rate, samples/s per epoch)')
     .action((opts: TrainOptions) => train(opts));
 
   cmd

@@ -107,6 +107,11 @@ Addon::Addon(Napi::Env env, Napi::Object exports)
           InstanceMethod("channelAffine", &Addon::ChannelAffine, napi_enumerable),
           InstanceMethod("attentionForward", &Addon::AttentionForward, napi_enumerable),
           InstanceMethod("attentionBackward", &Addon::AttentionBackward, napi_enumerable),
+          InstanceMethod("sparseConv2d", &Addon::SparseConv2d, napi_enumerable),
+          InstanceMethod("sparseConv2dBackwardInput", &Addon::SparseConv2dBackwardInput,
+                         napi_enumerable),
+          InstanceMethod("sparseConv2dBackwardValues", &Addon::SparseConv2dBackwardValues,
+                         napi_enumerable),
       });
 }
 

@@ -15,7 +15,9 @@ import { Tensor, full } from '../tensor.js';
 import { isKernelDType } from '../dtype.js';
 import type { Node } from './node.js';
 import { isAnomalyEnabled, setGradEnabled } from './mode.js';
+import { noteNodeFreed } from '../backend/memory.js';
 import { allocLike, checkFinite, floatData, recycle, sameShape, shapeStr } from '../ops/util.js';
+import { checkVersions } from './version.js';
 
 export interface BackwardOptions {
   /** Keep the graph's saved values so that backward can run through it again. */
@@ -181,6 +183,7 @@ function run(
       let grads: (Tensor | null)[] | null = null;
       if (g !== null && (needed === null || needed.has(node))) {
         const op = node.op;
+        if (node.versions !== null) checkVersions(node.name, node.versions, inputs);
         grads = (createGraph || op.fused === undefined ? op.rule! : op.fused)(g, node);
         if (grads.length !== inputs.length && inputs.length > 0) {
           throw new Error(`backward of '${node.name}' returned ${grads.length} gradients for ${inputs.length} inputs`);
@@ -195,8 +198,10 @@ function run(
         // frees saved tensors: a loss kept after backward (a history of losses) holds no memory.
         // A later backward reaching this node throws at discovery, before any input is needed.
         node.freed = true;
+        noteNodeFreed(node);
         node.saved = null;
         node.inputs = NO_INPUTS;
+        node.versions = null;
       }
       for (let i = 0; i < inputs.length; i++) {
         const input = inputs[i];

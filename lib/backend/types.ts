@@ -87,6 +87,10 @@ export interface BackendInfo {
   threads: number;
 }
 
+/** The sparse conv kernels' layout codes (native/sparse.h SparseLayout), in order. */
+export const SPARSE_LAYOUTS = ['auto', 'batch', 'width'] as const;
+export type SparseLayoutName = (typeof SPARSE_LAYOUTS)[number];
+
 /** The geometry arguments every conv kernel takes, in this order (see the conv section below). */
 export type ConvGeometryArgs = [
   n: number,
@@ -435,6 +439,40 @@ export interface Backend {
     gk: FloatArray,
     gv: FloatArray,
   ): void;
+
+  // Sparse-weight convolution (SparseProp): the weight cOut×(cIn·kH·kW) in CSR form, rowPtr
+  // (cOut + 1 entries, from 0, nondecreasing), colIdx (rowPtr[cOut] column indices below
+  // cIn·kH·kW) and its nonzero values in that order. A linear layer is the 1×1 case. layout is a
+  // SPARSE_LAYOUTS code: the js kernels compute the same sums whatever it says; the native ones
+  // pack the operands that way ('auto': chosen by shape).
+  /** y = conv2d(x, W) + bias with W given by (values, rowPtr, colIdx); y (n×cOut×oH×oW) is overwritten. */
+  sparseConv2d(
+    x: FloatArray,
+    values: FloatArray,
+    rowPtr: Int32Array,
+    colIdx: Int32Array,
+    bias: FloatArray | null,
+    y: FloatArray,
+    ...geometry: [...ConvGeometryArgs, layout: number]
+  ): void;
+  /** gx = d<sparseConv2d(x, W), gy>/dx; gx (n×cIn×h×w) is overwritten. */
+  sparseConv2dBackwardInput(
+    gy: FloatArray,
+    values: FloatArray,
+    rowPtr: Int32Array,
+    colIdx: Int32Array,
+    gx: FloatArray,
+    ...geometry: [...ConvGeometryArgs, layout: number]
+  ): void;
+  /** gv = d<sparseConv2d(x, W), gy>/dvalues, one entry per nonzero (overwritten). */
+  sparseConv2dBackwardValues(
+    x: FloatArray,
+    gy: FloatArray,
+    rowPtr: Int32Array,
+    colIdx: Int32Array,
+    gv: FloatArray,
+    ...geometry: [...ConvGeometryArgs, layout: number]
+  ): void;
 }
 
 /**
@@ -501,6 +539,9 @@ export const KERNEL_NAMES = [
   'rnnCellBackward',
   'attentionForward',
   'attentionBackward',
+  'sparseConv2d',
+  'sparseConv2dBackwardInput',
+  'sparseConv2dBackwardValues',
 ] as const satisfies readonly KernelName[];
 
 type Missing = Exclude<KernelName, (typeof KERNEL_NAMES)[number]>;

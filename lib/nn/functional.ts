@@ -32,6 +32,8 @@ export function layerNorm(
 ): Tensor {
   const op = 'layerNorm';
   checkTensor(op, 'input', x);
+  if (!(typeof eps === 'number' && eps >= 0 && eps < Infinity))
+    throw new RangeError(`${op}: eps must be a finite number >= 0, got ${String(eps)}`);
   const shape = typeof normalizedShape === 'number' ? [normalizedShape] : [...normalizedShape];
   const k = shape.length;
   const tail = x.shape.slice(x.ndim - k);

@@ -272,12 +272,15 @@ function linear2d(x: Tensor, w: Tensor, b: Tensor | null, dst?: FloatArray): Ten
   return record(new Tensor(out, [rows, outF]), linearOp, b === null ? [x, w] : [x, w, b], null);
 }
 
-/** x, w and b's gradients; the bias gradient (column sums of g) is given by biasGrad. */
-function linearGrads(g: Tensor, node: Node<null>, biasGrad: (g: Tensor) => Tensor): Grads {
-  const x = node.inputs[0];
-  const w = node.inputs[1];
-  const b = node.inputs.length > 2 ? node.inputs[2] : null;
-  const gx = x.requiresGrad ? mm(g, w) : null;
+/**
+ * x, w and b's gradients; the bias gradient (column sums of g) is given by biasGrad. The input
+ * gradient is g·wx: wx is w for backpropagation, a feedback matrix for the bio feedback modes.
+ */
+export function linearGrads(g: Tensor, inputs: readonly Tensor[], wx: Tensor, biasGrad: (g: Tensor) => Tensor): Grads {
+  const x = inputs[0];
+  const w = inputs[1];
+  const b = inputs.length > 2 ? inputs[2] : null;
+  const gx = x.requiresGrad ? mm(g, wx) : null;
   const gw = w.requiresGrad ? mm(g, x, true, false) : null;
   const gb = b !== null && b.requiresGrad ? biasGrad(g) : null;
   return b === null ? [gx, gw] : [gx, gw, gb];
@@ -287,13 +290,13 @@ const linearOp = defineOp<null>({
   name: 'linear',
   kernels: ['gemm', 'biasAdd'],
   arity: 'variadic', // x, w and an optional b
-  rule: (g, node) => linearGrads(g, node, (gy) => gy.sum(0)),
-  fused: (g, node) => linearGrads(g, node, biasGradFused),
+  rule: (g, node) => linearGrads(g, node.inputs, node.inputs[1], (gy) => gy.sum(0)),
+  fused: (g, node) => linearGrads(g, node.inputs, node.inputs[1], biasGradFused),
   fusedKernels: ['biasGrad', 'gemm'],
 });
 
 /** The bias gradient through the fused biasGrad kernel (column sums of g). */
-function biasGradFused(g: Tensor): Tensor {
+export function biasGradFused(g: Tensor): Tensor {
   const [rows, cols] = g.shape;
   const gb = allocOut(floatData(g), cols);
   kernels().biasGrad(floatData(g), rows, cols, gb);
