@@ -29,7 +29,7 @@ export interface TransformerEncoderLayerOptions {
 }
 
 export interface TransformerEncoderLayerForwardOptions {
-  /** [L, L] or [N*nhead, L, L]; true marks a position that may not be attended (torch 1.13's MultiheadAttention). */
+  /** [L, L] or [N*nhead, L, L]; true marks a position that may be attended (MultiheadAttention's attnMask). */
   srcMask?: AttentionMask | null;
   /** [N, L]; true marks padding. */
   srcKeyPaddingMask?: AttentionMask | null;
