@@ -130,8 +130,9 @@ const floatAttr = (name: string, f: number): Attr => ({ name, type: OnnxAttribut
 const intsAttr = (name: string, ints: number[]): Attr => ({ name, type: OnnxAttributeType.INTS, ints });
 
 function elemType(t: Tensor): number {
-  if (t.data instanceof Float32Array) return OnnxDataType.FLOAT;
-  if (t.data instanceof Float64Array) return OnnxDataType.DOUBLE;
+  // By dtype, not storage: a graph edge may be a storage-less stand-in (ops/rnn's edgeOf).
+  if (t.dtype === 'float32') return OnnxDataType.FLOAT;
+  if (t.dtype === 'float64') return OnnxDataType.DOUBLE;
   throw new TypeError(`exportOnnx: tensors of dtype ${t.dtype} are not supported (float32 and float64 are)`);
 }
 
@@ -234,7 +235,7 @@ class GraphBuilder {
   }
 
   #floatConst(base: string, like: Tensor, values: ArrayLike<number>, dims: number[]): string {
-    const data = like.data instanceof Float64Array ? Float64Array.from(values) : Float32Array.from(values);
+    const data = like.dtype === 'float64' ? Float64Array.from(values) : Float32Array.from(values);
     const name = this.#unique(base);
     this.#inits.push({ name, dims, dataType: elemType(like), rawData: bytesOf(data) });
     return name;
