@@ -18,3 +18,4 @@ export {
   type DecodedFile,
 } from './safetensors.js';
 export type { FloatArray } from './safetensors.js';
+export { exportOnnx, exportOnnxBytes, type OnnxExportOptions } from './onnx-export.js';
