@@ -38,16 +38,23 @@ SparseLayout readLayout(Args& args, size_t i) {
   return static_cast<SparseLayout>(args.code(i, "layout", 3));
 }
 
+// Runs a kernel; a workspace too large to allocate (sizes such as a stride of 2^31 - 1 make the
+// packed layouts huge) is a RangeError naming the op, as the other size checks are, not a crash.
 template <typename F>
 void guarded(const Napi::CallbackInfo& info, const char* fn, F&& kernel) {
+  const auto tooLarge = [&] {
+    return Napi::RangeError::New(
+        info.Env(),
+        std::string(fn) +
+            ": the sparse workspace for these sizes is too large to allocate (check the "
+            "geometry: strides, padding, dilation)");
+  };
   try {
     kernel();
   } catch (const std::bad_alloc&) {
-    throw Napi::Error::New(info.Env(),
-                           std::string(fn) + ": out of memory for the sparse workspace");
+    throw tooLarge();
   } catch (const std::length_error&) {
-    throw Napi::Error::New(info.Env(),
-                           std::string(fn) + ": out of memory for the sparse workspace");
+    throw tooLarge();
   }
 }
 
