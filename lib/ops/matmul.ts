@@ -6,7 +6,17 @@ import { kernels } from '../backend/index.js';
 import { Tensor } from '../tensor.js';
 import type { Grads, Node } from '../autograd/node.js';
 import { defineOp } from './registry.js';
-import { allocOut, broadcastShapes, checkSameDtype, checkTensor, floatData, numel, record, shapeStr } from './util.js';
+import {
+  allocLike,
+  allocOut,
+  broadcastShapes,
+  checkSameDtype,
+  checkTensor,
+  floatData,
+  numel,
+  record,
+  shapeStr,
+} from './util.js';
 import { sumToShape } from './reduce.js';
 
 interface MmSaved {
@@ -28,8 +38,10 @@ export function mm(a: Tensor, b: Tensor, ta = false, tb = false): Tensor {
       `matmul: shapes ${shapeStr(a.shape)}${ta ? 'ᵀ' : ''} and ${shapeStr(b.shape)}${tb ? 'ᵀ' : ''} cannot be multiplied (${k} vs ${k2})`,
     );
   }
-  const out = new Tensor(allocOut(floatData(a), m * n), [m, n]);
-  kernels().gemm(ta, tb, m, n, k, 1, floatData(a), floatData(b), 0, floatData(out));
+  // An empty product (k = 0) is zeros, as in torch; no gemm runs on a zero-size operand.
+  const empty = m * n * k === 0;
+  const out = new Tensor((empty ? allocLike : allocOut)(floatData(a), m * n), [m, n]);
+  if (!empty) kernels().gemm(ta, tb, m, n, k, 1, floatData(a), floatData(b), 0, floatData(out));
   return record<MmSaved>(out, mmOp, [a, b], { ta, tb });
 }
 
@@ -62,7 +74,10 @@ export function bmm(a: Tensor, b: Tensor, ta = false, tb = false): Tensor {
   const batchB = b.shape.slice(0, rb - 2);
   const batch = broadcastShapes('matmul', batchA, batchB);
   const nb = numel(batch);
-  const out = new Tensor(allocOut(floatData(a), nb * m * n), [...batch, m, n]);
+  const empty = nb * m * n * k === 0;
+  const out = new Tensor((empty ? allocLike : allocOut)(floatData(a), nb * m * n), [...batch, m, n]);
+  // An empty product (k = 0) is zeros, as in torch; no gemm runs on a zero-size operand.
+  if (empty) return record<MmSaved>(out, bmmOp, [a, b], { ta, tb });
   const K = kernels();
   const na = numel(batchA),
     nbB = numel(batchB);
@@ -186,7 +201,7 @@ export function matmul(a: Tensor, b: Tensor): Tensor {
         `matmul: shapes ${shapeStr(a.shape)} and ${shapeStr(b.shape)} cannot be multiplied (${k} vs ${b2.shape[0]})`,
       );
     }
-    const c = mm(a.reshape([-1, k]), b2);
+    const c = mm(a.reshape([numel(a.shape.slice(0, ra - 1)), k]), b2); // not [-1, k]: k may be 0
     const shape = a.shape.slice(0, ra - 1);
     if (rb === 2) shape.push(b.shape[1]);
     return c.reshape(shape);
@@ -226,7 +241,7 @@ export function linear(x: Tensor, weight: Tensor, bias?: Tensor | null): Tensor 
   if (rx !== 2) {
     const shape = x.shape.slice(0, rx - 1);
     shape.push(outF);
-    return linear2d(x.reshape([-1, inF]), weight, bias ?? null).reshape(shape);
+    return linear2d(x.reshape([numel(x.shape.slice(0, rx - 1)), inF]), weight, bias ?? null).reshape(shape);
   }
   return linear2d(x, weight, bias ?? null);
 }
@@ -234,9 +249,19 @@ export function linear(x: Tensor, weight: Tensor, bias?: Tensor | null): Tensor 
 function linear2d(x: Tensor, w: Tensor, b: Tensor | null): Tensor {
   const rows = x.shape[0];
   const [outF, inF] = w.shape;
-  const out = allocOut(floatData(x), rows * outF);
   const K = kernels();
-  K.gemm(false, true, rows, outF, inF, 1, floatData(x), floatData(w), 0, out);
+  if (rows * outF === 0) {
+    // Nothing to compute; an empty input still records the node, so gradients come back empty.
+    return record(
+      new Tensor(allocLike(floatData(x), 0), [rows, outF]),
+      linearOp,
+      b === null ? [x, w] : [x, w, b],
+      null,
+    );
+  }
+  const out = (inF === 0 ? allocLike : allocOut)(floatData(x), rows * outF);
+  // in = 0: x @ wᵀ is zeros (torch), plus the bias.
+  if (inF > 0) K.gemm(false, true, rows, outF, inF, 1, floatData(x), floatData(w), 0, out);
   if (b !== null) K.biasAdd(out, rows, outF, floatData(b), out);
   return record(new Tensor(out, [rows, outF]), linearOp, b === null ? [x, w] : [x, w, b], null);
 }
@@ -264,6 +289,7 @@ const linearOp = defineOp<null>({
 /** The bias gradient through the fused biasGrad kernel (column sums of g). */
 function biasGradFused(g: Tensor): Tensor {
   const [rows, cols] = g.shape;
+  if (rows === 0) return new Tensor(allocLike(floatData(g), cols), [cols]); // no rows: zeros
   const gb = allocOut(floatData(g), cols);
   kernels().biasGrad(floatData(g), rows, cols, gb);
   return new Tensor(gb, [cols]);

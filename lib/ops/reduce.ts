@@ -63,6 +63,17 @@ function reduceOver(op: ReduceOp, x: Tensor, dims: readonly number[]): { data: T
   return { data, keepShape };
 }
 
+/**
+ * Reduction of an empty tensor, as torch: the output is empty when a kept dim is 0; otherwise
+ * every output element reduces nothing, giving 0 (sum) or NaN (mean, 0 / 0). No kernel runs.
+ */
+function reduceEmpty(op: ReduceOp, x: Tensor, dims: readonly number[]): { data: Tensor['data']; keepShape: number[] } {
+  const keepShape = x.shape.map((s, i) => (dims.includes(i) ? 1 : s));
+  const data = allocLike(floatData(x), numel(keepShape));
+  if (op === ReduceOp.mean) data.fill(NaN);
+  return { data, keepShape };
+}
+
 function dropDims(keepShape: readonly number[], dims: readonly number[]): number[] {
   const out: number[] = [];
   for (let i = 0; i < keepShape.length; i++) if (!dims.includes(i)) out.push(keepShape[i]);
@@ -86,9 +97,7 @@ function reduction(op: ReduceOp, x: Tensor, dim: number | readonly number[] | un
   const name = REDUCE_NAMES[op];
   checkTensor(name, 'input', x);
   const dims = reduceDims(name, x.shape.length, dim);
-  if (op === ReduceOp.mean && x.data.length === 0)
-    throw new Error(`mean: input of shape ${shapeStr(x.shape)} is empty`);
-  const { data, keepShape } = reduceOver(op, x, dims);
+  const { data, keepShape } = x.data.length === 0 ? reduceEmpty(op, x, dims) : reduceOver(op, x, dims);
   const out = new Tensor(data, keepdim ? keepShape : dropDims(keepShape, dims));
   const count = x.data.length / Math.max(data.length, 1);
   return record<ReduceSaved>(out, op === ReduceOp.sum ? sumOp : meanOp, [x], { keepShape, count });
@@ -130,7 +139,7 @@ interface MaxSaved {
  */
 export function max(x: Tensor, dim?: number, keepdim = false): Tensor {
   checkTensor('max', 'input', x);
-  if (x.data.length === 0) throw new Error(`max: input of shape ${shapeStr(x.shape)} is empty`);
+  checkNotEmptyReduction('max', x, dim);
   let outer = 1,
     n = x.data.length,
     inner = 1;
@@ -145,7 +154,7 @@ export function max(x: Tensor, dim?: number, keepdim = false): Tensor {
   }
   const values = allocOut(x.data, outer * inner);
   const indices = allocIndices(outer * inner);
-  kernels().maxAxis(x.data, outer, n, inner, values, indices);
+  if (values.length > 0) kernels().maxAxis(x.data, outer, n, inner, values, indices);
   return record<MaxSaved>(new Tensor(values, shape), maxOp, [x], { indices, dim: d, keepShape });
 }
 
@@ -171,6 +180,19 @@ function maxBackward(g: Tensor, node: Node<MaxSaved>): Grads {
 
 const maxOp = defineOp<MaxSaved>({ name: 'max', kernels: ['maxAxis'], arity: 1, rule: maxBackward });
 
+/**
+ * max and argmax of an empty tensor: allowed over a dim of nonzero size (the output is empty), an
+ * error over a zero-size dim or over all elements, where there is no maximum (as in torch).
+ */
+function checkNotEmptyReduction(op: string, x: Tensor, dim: number | undefined): void {
+  if (x.data.length > 0) return;
+  const n = dim === undefined ? 0 : axisSplit(x.shape, normDim(op, dim, x.shape.length))[1];
+  if (n === 0) {
+    const over = dim === undefined ? 'all elements' : `dim ${dim}, which has size 0`;
+    throw new Error(`${op}: input of shape ${shapeStr(x.shape)} is empty and has no maximum over ${over}`);
+  }
+}
+
 /** Minimum over one dim (or all elements): -max(-x). */
 export function min(x: Tensor, dim?: number, keepdim = false): Tensor {
   return max(x.neg(), dim, keepdim).neg();
@@ -179,7 +201,7 @@ export function min(x: Tensor, dim?: number, keepdim = false): Tensor {
 /** Index of the first maximum over dim (or of the flattened tensor), as a tensor of x's dtype. */
 export function argmax(x: Tensor, dim?: number, keepdim = false): Tensor {
   checkTensor('argmax', 'input', x);
-  if (x.data.length === 0) throw new Error(`argmax: input of shape ${shapeStr(x.shape)} is empty`);
+  checkNotEmptyReduction('argmax', x, dim);
   let outer = 1,
     n = x.data.length,
     inner = 1;
@@ -190,9 +212,10 @@ export function argmax(x: Tensor, dim?: number, keepdim = false): Tensor {
     shape = x.shape.slice();
     if (keepdim) shape[d] = 1;
     else shape.splice(d, 1);
+    if (x.shape.length === 0) shape = []; // a 0-d input's dim 0 is itself: torch gives shape []
   }
   const indices = allocIndices(outer * inner);
-  kernels().argmax(x.data, outer, n, inner, indices);
+  if (indices.length > 0) kernels().argmax(x.data, outer, n, inner, indices);
   const out = allocLike(x.data, indices.length);
   for (let i = 0; i < indices.length; i++) out[i] = indices[i];
   return new Tensor(out, shape);
