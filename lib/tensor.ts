@@ -17,9 +17,9 @@ import { BinaryOp } from './backend/types.js';
 import type { Node } from './autograd/node.js';
 import { backward as runBackward, type BackwardOptions } from './autograd/engine.js';
 import { fillNormal, fillUniform } from './random.js';
-import { add, binary, div, maximum, minimum, mul, pow, sub } from './ops/binary.js';
+import { add, binary, div, maximum, minimum, mul, pow, sub, type AlphaOptions, type DivOptions } from './ops/binary.js';
 import { abs, exp, log, neg, sign, sqrt } from './ops/unary.js';
-import { argmax, expand, max, mean, min, sum } from './ops/reduce.js';
+import { amax, amin, argmax, expand, max, mean, min, sum } from './ops/reduce.js';
 import {
   cat as catOp,
   flatten,
@@ -46,6 +46,8 @@ import {
   tanh,
   type EluOptions,
   type SoftplusOptions,
+  type GeluOptions,
+  type SoftmaxOptions,
 } from './ops/activation.js';
 import { clone, toDtype } from './ops/copy.js';
 import { formatTensor } from './tensor-format.js';
@@ -139,17 +141,17 @@ export class Tensor {
   }
 
   // --- elementwise ----------------------------------------------------------------------------
-  add(other: TensorLike): Tensor {
-    return add(this, other);
+  add(other: TensorLike, options?: AlphaOptions): Tensor {
+    return add(this, other, options);
   }
-  sub(other: TensorLike): Tensor {
-    return sub(this, other);
+  sub(other: TensorLike, options?: AlphaOptions): Tensor {
+    return sub(this, other, options);
   }
   mul(other: TensorLike): Tensor {
     return mul(this, other);
   }
-  div(other: TensorLike): Tensor {
-    return div(this, other);
+  div(other: TensorLike, options?: DivOptions): Tensor {
+    return div(this, other, options);
   }
   pow(exponent: TensorLike): Tensor {
     return pow(this, exponent);
@@ -199,8 +201,8 @@ export class Tensor {
   leakyRelu(negativeSlope = 0.01): Tensor {
     return leakyRelu(this, negativeSlope);
   }
-  gelu(): Tensor {
-    return gelu(this);
+  gelu(options?: GeluOptions): Tensor {
+    return gelu(this, options);
   }
   softplus(options?: SoftplusOptions): Tensor {
     return softplus(this, options);
@@ -211,11 +213,11 @@ export class Tensor {
   elu(options?: EluOptions): Tensor {
     return elu(this, options);
   }
-  softmax(dim = -1): Tensor {
-    return softmax(this, dim);
+  softmax(dim = -1, options?: SoftmaxOptions): Tensor {
+    return softmax(this, dim, options);
   }
-  logSoftmax(dim = -1): Tensor {
-    return logSoftmax(this, dim);
+  logSoftmax(dim = -1, options?: SoftmaxOptions): Tensor {
+    return logSoftmax(this, dim, options);
   }
 
   // Comparisons: 1 where true, else 0, in this tensor's dtype (not differentiable).
@@ -255,6 +257,12 @@ export class Tensor {
   }
   argmax(dim?: number, keepdim = false): Tensor {
     return argmax(this, dim, keepdim);
+  }
+  amax(dim?: number | readonly number[], keepdim = false): Tensor {
+    return amax(this, dim, keepdim);
+  }
+  amin(dim?: number | readonly number[], keepdim = false): Tensor {
+    return amin(this, dim, keepdim);
   }
 
   // --- shape ----------------------------------------------------------------------------------

@@ -33,8 +33,23 @@ const tanhOp = defineUnary('tanh', (g, _x, y) => g.mul(y.mul(y).rsub(1)));
 export const tanh = (x: Tensor): Tensor => unary(tanhOp, x);
 
 const geluOp = defineUnary('gelu', (g, x, y) => g.mul(geluDerivative(x, y)));
-/** Exact (erf) GELU. */
-export const gelu = (x: Tensor): Tensor => unary(geluOp, x);
+export interface GeluOptions {
+  /** 'none' (default): x Phi(x) with the exact erf; 'tanh': torch's tanh approximation. */
+  approximate?: 'none' | 'tanh';
+}
+
+/** GELU: exact (erf) by default, or torch's tanh approximation. */
+export function gelu(x: Tensor, { approximate = 'none' }: GeluOptions = {}): Tensor {
+  if (approximate === 'none') return unary(geluOp, x);
+  if (approximate !== 'tanh') {
+    throw new TypeError(`gelu: approximate must be 'none' or 'tanh', got ${String(approximate)}`);
+  }
+  // 0.5 x (1 + tanh(sqrt(2 / pi) (x + 0.044715 x^3))), composed from Tensor ops (gradients of any
+  // order come from theirs); not hot enough for a kernel code of its own.
+  checkTensor('gelu', 'input', x);
+  const inner = x.add(x.mul(x).mul(x).mul(0.044715)).mul(Math.sqrt(2 / Math.PI));
+  return x.mul(inner.tanh().add(1)).mul(0.5);
+}
 
 /**
  * gelu'(x) = Phi(x) + x phi(x), as a differentiable op of its own (forward: the unaryBackward
@@ -115,12 +130,25 @@ function checkParam(op: string, name: string, v: unknown): number {
 // ---------------------------------------------------------------------------------------------
 // softmax / logSoftmax: the kernels work on the last axis; another dim goes through a transpose.
 
-export function softmax(x: Tensor, dim = -1): Tensor {
-  return softmaxAlong(x, dim, false);
+export interface SoftmaxOptions {
+  /** torch's `dtype`: the input is cast to it first (differentiably), and the result has it. */
+  dtype?: 'float32' | 'float64';
 }
 
-export function logSoftmax(x: Tensor, dim = -1): Tensor {
-  return softmaxAlong(x, dim, true);
+export function softmax(x: Tensor, dim = -1, { dtype }: SoftmaxOptions = {}): Tensor {
+  return softmaxAlong(dtype === undefined ? x : castFor('softmax', x, dtype), dim, false);
+}
+
+export function logSoftmax(x: Tensor, dim = -1, { dtype }: SoftmaxOptions = {}): Tensor {
+  return softmaxAlong(dtype === undefined ? x : castFor('logSoftmax', x, dtype), dim, true);
+}
+
+function castFor(op: string, x: Tensor, dtype: 'float32' | 'float64'): Tensor {
+  if (dtype !== 'float32' && dtype !== 'float64') {
+    throw new TypeError(`${op}: dtype must be 'float32' or 'float64', got ${String(dtype)}`);
+  }
+  checkTensor(op, 'input', x);
+  return x.to(dtype);
 }
 
 function softmaxAlong(x: Tensor, dim: number, log: boolean): Tensor {

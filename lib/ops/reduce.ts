@@ -19,6 +19,7 @@ import {
   record,
   sameShape,
   shapeStr,
+  willRecord,
 } from './util.js';
 
 const REDUCE_NAMES = ['sum', 'mean', 'max', 'min'];
@@ -192,6 +193,60 @@ function checkNotEmptyReduction(op: string, x: Tensor, dim: number | undefined):
     throw new Error(`${op}: input of shape ${shapeStr(x.shape)} is empty and has no maximum over ${over}`);
   }
 }
+
+interface ExtremumSaved {
+  keepShape: number[];
+  /** 1 / (number of ties) where x equals the extremum of its slice, else 0: torch's amax gradient. */
+  weights: Tensor;
+}
+
+/** torch.amax: the maximum over several dims (all when omitted); ties share the gradient evenly. */
+export function amax(x: Tensor, dim?: number | readonly number[], keepdim = false): Tensor {
+  return extremum('amax', x, dim, keepdim);
+}
+
+/** torch.amin: the minimum over several dims (all when omitted); ties share the gradient evenly. */
+export function amin(x: Tensor, dim?: number | readonly number[], keepdim = false): Tensor {
+  return extremum('amin', x, dim, keepdim);
+}
+
+function extremum(
+  name: 'amax' | 'amin',
+  x: Tensor,
+  dim: number | readonly number[] | undefined,
+  keepdim: boolean,
+): Tensor {
+  checkTensor(name, 'input', x);
+  const dims = reduceDims(name, x.shape.length, dim);
+  for (const d of dims) {
+    if (x.shape.length > 0 && x.shape[d] === 0) {
+      throw new Error(
+        `${name}: input of shape ${shapeStr(x.shape)} is empty along dim ${d}, which has no ${name === 'amax' ? 'maximum' : 'minimum'}`,
+      );
+    }
+  }
+  // The values: max (of -x for amin) one dim at a time, on a detached x so no node is recorded.
+  const flip = name === 'amin';
+  let v = flip ? x.detach().neg() : x.detach();
+  for (const d of dims) v = v.max(d, true);
+  if (flip) v = v.neg();
+  const keepShape = v.shape.slice();
+  const out = new Tensor(v.data, keepdim ? keepShape : dropDims(keepShape, dims));
+  if (!willRecord([x])) return out;
+  const m = expand(v, x.shape).data;
+  const mask = allocLike(floatData(x), x.data.length);
+  for (let i = 0; i < mask.length; i++) mask[i] = x.data[i] === m[i] ? 1 : 0;
+  const ties = expand(new Tensor(mask, x.shape).sum(dims, true), x.shape).data;
+  for (let i = 0; i < mask.length; i++) if (mask[i] !== 0) mask[i] = 1 / ties[i];
+  return record<ExtremumSaved>(out, flip ? aminOp : amaxOp, [x], { keepShape, weights: new Tensor(mask, x.shape) });
+}
+
+function extremumBackward(g: Tensor, node: Node<ExtremumSaved>): Grads {
+  return [expand(g.reshape(node.saved.keepShape), node.inputs[0].shape).mul(node.saved.weights)];
+}
+
+const amaxOp = defineOp<ExtremumSaved>({ name: 'amax', kernels: ['maxAxis'], arity: 1, rule: extremumBackward });
+const aminOp = defineOp<ExtremumSaved>({ name: 'amin', kernels: ['maxAxis'], arity: 1, rule: extremumBackward });
 
 /** Minimum over one dim (or all elements): -max(-x). */
 export function min(x: Tensor, dim?: number, keepdim = false): Tensor {
