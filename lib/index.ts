@@ -43,3 +43,4 @@ export * as optim from './optim/index.js';
 export * as data from './data/index.js';
 export * as io from './io/index.js';
 export { fit, evaluate, type FitOptions, type History, type EpochLogs, type BatchLogs } from './train/index.js';
+export { where } from './ops/select.js';

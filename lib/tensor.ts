@@ -20,6 +20,7 @@ import { fillNormal, fillUniform } from './random.js';
 import { add, binary, div, maximum, minimum, mul, pow, sub, type AlphaOptions, type DivOptions } from './ops/binary.js';
 import { abs, exp, log, neg, sign, sqrt } from './ops/unary.js';
 import { amax, amin, argmax, expand, max, mean, min, sum } from './ops/reduce.js';
+import { clamp, cumsum, logsumexp, maskedFill, where } from './ops/select.js';
 import {
   cat as catOp,
   flatten,
@@ -257,6 +258,23 @@ export class Tensor {
   }
   argmax(dim?: number, keepdim = false): Tensor {
     return argmax(this, dim, keepdim);
+  }
+  /** torch.clamp: min(max(x, min), max); a null bound is absent. */
+  clamp(min: number | null = null, max: number | null = null): Tensor {
+    return clamp(this, min, max);
+  }
+  /** This where cond (bool) is true, else other. */
+  where(cond: Tensor, other: Tensor | number): Tensor {
+    return where(cond, this, other);
+  }
+  maskedFill(mask: Tensor, value: number): Tensor {
+    return maskedFill(this, mask, value);
+  }
+  cumsum(dim: number): Tensor {
+    return cumsum(this, dim);
+  }
+  logsumexp(dim: number | readonly number[], keepdim = false): Tensor {
+    return logsumexp(this, dim, keepdim);
   }
   amax(dim?: number | readonly number[], keepdim = false): Tensor {
     return amax(this, dim, keepdim);

@@ -19,3 +19,4 @@ export { add, sub, mul, div, pow, maximum, minimum, type AlphaOptions, type DivO
 export { neg, exp, log, sqrt, abs, sign } from './unary.js';
 export { sum, mean, max, min, argmax, amax, amin } from './reduce.js';
 export { reshape, flatten, squeeze, unsqueeze, permute, transpose, narrow, indexSelect, cat, stack } from './shape.js';
+export { where, maskedFill, clamp, cumsum, logsumexp } from './select.js';
