@@ -28,7 +28,12 @@
         "native/conv_direct.cc",
         "native/pool.cc",
         "native/batchnorm.cc",
-        "native/rnn.cc"
+        "native/rnn.cc",
+        "native/malloc_tuning.cc",
+        "native/bind_attention.cc",
+        "native/attention.cc",
+        "native/sparse.cc",
+        "native/bind_sparse.cc"
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
       "defines": ["NAPI_VERSION=8", "NAPI_CPP_EXCEPTIONS", "NODE_ADDON_API_DISABLE_DEPRECATED"],

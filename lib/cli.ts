@@ -2,11 +2,12 @@
 // The `backprop` command: train and evaluate models on MNIST-style data, show the backend.
 //   backprop train [--data DIR] [--model mlp|lenet] [--epochs N] [--batch-size N]
 //                  [--optimizer sgd|adam] [--lr X] [--out FILE] [--backend native|js] [--seed N]
-//                  [--checkpoint FILE] [--resume FILE]
+//                  [--checkpoint FILE] [--resume FILE] [--checkpoint-segments N]
 //   backprop eval --model-file FILE [--data DIR]
 //   backprop info
 //   backprop bench [--backend native|js] [--size N] [--batches N]
 import { readFileSync } from 'node:fs';
+import { checkOutputFolder } from './cli-checks.js';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { backend, kernels } from './backend/index.js';
 import { manualSeed } from './random.js';
@@ -124,14 +125,20 @@ interface TrainOptions {
   seed?: number;
   checkpoint?: string;
   resume?: string;
+  checkpointSegments?: number;
 }
 
 async function train(opts: TrainOptions): Promise<void> {
   useBackend(opts.backend);
   if (opts.seed !== undefined) manualSeed(opts.seed);
   const build = models[opts.model];
+  // Before hours of training: the folders the results go to must exist and be writable.
+  checkOutputFolder('--out', opts.out);
+  if (opts.checkpoint) checkOutputFolder('--checkpoint', opts.checkpoint);
   const trainSet = loadMnist(opts.data, { split: 'train' });
   const testSet = loadMnist(opts.data, { split: 'test' });
+  if (trainSet.images.shape[0] === 0) throw new Error(`train: ${opts.data} holds no training images`);
+  if (testSet.images.shape[0] === 0) throw new Error(`train: ${opts.data} holds no test images`);
   const [, c, h, w] = trainSet.images.shape;
   const spec: ModelSpec = { inputShape: [c, h, w], numClasses: trainSet.numClasses };
   const model = build(spec);
@@ -162,6 +169,15 @@ async function train(opts: TrainOptions): Promise<void> {
         `${opts.resume} is a checkpoint of model '${restored.extra['backprop.model']}', not '${opts.model}'`,
       );
     }
+    // Checkpoints written before 'backprop.optimizer' existed: Adam's state has betas.
+    const saved =
+      restored.extra['backprop.optimizer'] ??
+      ('betas' in (optimizer.paramGroups[0] as object) && opts.optimizer === 'sgd' ? 'adam' : opts.optimizer);
+    if (saved !== opts.optimizer) {
+      throw new Error(
+        `${opts.resume} was written with --optimizer ${saved}, not ${opts.optimizer}: resume with --optimizer ${saved}`,
+      );
+    }
     initialEpoch = restored.epoch;
     process.stdout.write(`resuming from ${opts.resume} after epoch ${initialEpoch}\n`);
   }
@@ -185,6 +201,7 @@ async function train(opts: TrainOptions): Promise<void> {
       loss: new nn.CrossEntropyLoss(),
       metrics: ['accuracy'],
       signal: controller.signal,
+      checkpointSegments: opts.checkpointSegments,
       onBatchEnd: (l) => progress.onBatchEnd(l),
       onEpochEnd: (l) => {
         progress.onEpochEnd(l);
@@ -195,7 +212,7 @@ async function train(opts: TrainOptions): Promise<void> {
             optimizer,
             scheduler,
             epoch: l.epoch,
-            extra: { 'backprop.model': opts.model },
+            extra: { 'backprop.model': opts.model, 'backprop.optimizer': opts.optimizer },
           });
         }
       },
@@ -234,7 +251,7 @@ async function evalCommand(opts: EvalOptions): Promise<void> {
   useBackend(opts.backend);
   const { tensors, metadata } = load(opts.modelFile);
   const name = metadata['backprop.model'];
-  if (!name || !(name in models)) {
+  if (!name || !Object.prototype.hasOwnProperty.call(models, name)) {
     throw new Error(
       `${opts.modelFile} does not say which model it holds (metadata 'backprop.model' is ${name === undefined ? 'missing' : `'${name}'`}); it must be written by \`backprop train\``,
     );
@@ -249,6 +266,7 @@ async function evalCommand(opts: EvalOptions): Promise<void> {
   const model = models[name]({ inputShape, numClasses });
   model.loadStateDict(tensors);
   const testSet = loadMnist(opts.data, { split: 'test' });
+  if (testSet.images.shape[0] === 0) throw new Error(`eval: ${opts.data} holds no test images`);
   const loader = new DataLoader(new TensorDataset(testSet.images, testSet.labels), { batchSize: opts.batchSize });
   const result = await evaluate(model, loader, { loss: new nn.CrossEntropyLoss(), metrics: ['accuracy'] });
   process.stdout.write(
@@ -370,6 +388,11 @@ export function program(): Command {
       'save a checkpoint after every epoch ({epoch} in the name is replaced by its number)',
     )
     .option('--resume <file>', 'continue from a checkpoint written by --checkpoint (same options otherwise)')
+    .option(
+      '--checkpoint-segments <n>',
+      'activation checkpointing: run the model in n segments, keeping only their inputs for backward',
+      positiveInt,
+    )
     .action((opts: TrainOptions) => train(opts));
 
   cmd

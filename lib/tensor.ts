@@ -34,6 +34,7 @@ import {
   unsqueeze,
 } from './ops/shape.js';
 import { matmul } from './ops/matmul.js';
+import type { OutOptions } from './ops/out.js';
 import {
   elu,
   gelu,
@@ -52,6 +53,9 @@ import {
 } from './ops/activation.js';
 import { clone, toDtype } from './ops/copy.js';
 import { formatTensor } from './tensor-format.js';
+import { noteStorage } from './backend/memory.js';
+import { bumpVersion, versionOf } from './autograd/version.js';
+import { checkAllocation, checkDataLength } from './tensor-checks.js';
 import { isArray, numel, showValue, type Indices, type TensorLike } from './ops/util.js';
 
 export type { DType, FloatArray, TensorData };
@@ -75,9 +79,9 @@ function shapeArgs(args: readonly (number | readonly number[])[]): number[] {
 export class Tensor {
   /**
    * The storage: contiguous, row-major. Writes to it are visible to every view of the tensor.
-   * Small op results are views into a shared slab (see lib/ops/util.ts): copy with data.slice()
-   * before transferring `data.buffer` to another thread. float32/float64: the values;
-   * bfloat16/float16: a Uint16Array of the raw bits; bool: a Uint8Array of 0/1.
+   * Small op results are views into a shared, untransferable slab (see lib/ops/util.ts): send a
+   * tensor to another thread with workers.packTensor (lib/workers/transfer.ts). float32/float64:
+   * the values; bfloat16/float16: a Uint16Array of the raw bits; bool: a Uint8Array of 0/1.
    */
   data: TensorData;
   /** The element type (see lib/dtype.ts). */
@@ -95,6 +99,7 @@ export class Tensor {
    * float16 bits); the other storages imply theirs.
    */
   constructor(data: TensorData, shape: readonly number[], requiresGrad = false, dtype?: DType) {
+    checkDataLength(data, shape);
     this.data = data;
     this.shape = shape;
     this.requiresGrad = requiresGrad;
@@ -108,6 +113,7 @@ export class Tensor {
       throw new TypeError(`Tensor: dtype '${dtype}' is stored in a ${DTYPES[dtype].storage.name}`);
     }
     this.dtype = dtype;
+    noteStorage(data); // memory accounting (lib/backend/memory.ts)
   }
 
   get ndim(): number {
@@ -125,6 +131,20 @@ export class Tensor {
   /** Number of elements (torch's numel()). */
   numel(): number {
     return this.data.length;
+  }
+
+  /** How many in-place writes the storage has seen (torch's _version; see autograd/version.ts). */
+  get _version(): number {
+    return versionOf(this.data);
+  }
+
+  /**
+   * Declares that `data` was written in place (after `t.data[i] = v` or `t.data.set(...)`): bumps
+   * the version, so a backward that saved this tensor refuses instead of using the new values.
+   */
+  markModified_(): this {
+    bumpVersion(this.data);
+    return this;
   }
 
   /** True for tensors not produced by a recorded op (user-created, or parameters). */
@@ -238,8 +258,9 @@ export class Tensor {
     return binary(BinaryOp.eq, this, other);
   }
 
-  matmul(other: Tensor): Tensor {
-    return matmul(this, other);
+  /** torch.matmul; `{ out }` writes into a tensor of the result's shape and dtype (not under autograd). */
+  matmul(other: Tensor, options?: OutOptions): Tensor {
+    return matmul(this, other, options);
   }
 
   // --- reductions -----------------------------------------------------------------------------
@@ -410,7 +431,8 @@ function checkDtype(op: string, dtype: unknown): DType {
 }
 
 /** Zeroed storage for n elements of dtype. */
-function allocate(dtype: DType, n: number): TensorData {
+function allocate(dtype: DType, n: number, op = 'tensor'): TensorData {
+  checkAllocation(op, dtype, n, DTYPES[dtype].itemsize);
   return allocStorage(dtype, n);
 }
 
@@ -558,7 +580,7 @@ function checkGrad(op: string, dtype: DType, requiresGrad: boolean | undefined):
 export function zeros(shape: number | readonly number[], opts: TensorOptions = {}): Tensor {
   const s = checkShape('zeros', shape);
   const dtype = checkDtype('zeros', opts.dtype);
-  return new Tensor(allocate(dtype, numel(s)), s, checkGrad('zeros', dtype, opts.requiresGrad), dtype);
+  return new Tensor(allocate(dtype, numel(s), 'zeros'), s, checkGrad('zeros', dtype, opts.requiresGrad), dtype);
 }
 
 export function ones(shape: number | readonly number[], opts: TensorOptions = {}): Tensor {
@@ -571,36 +593,36 @@ export function full(shape: number | readonly number[], value: number | boolean,
     throw new TypeError(`full: value must be a number or a boolean, got ${typeof value}`);
   }
   const dtype = opts.dtype === undefined && typeof value === 'boolean' ? 'bool' : checkDtype('full', opts.dtype);
-  const data = allocate(dtype, numel(s)).fill(DTYPES[dtype].encode(Number(value)));
+  const data = allocate(dtype, numel(s), 'full').fill(DTYPES[dtype].encode(Number(value)));
   return new Tensor(data, s, checkGrad('full', dtype, opts.requiresGrad), dtype);
 }
 
 /** Random storage of a floating-point dtype: drawn in float32 (float64 when asked), then rounded. */
-function randomStorage(op: string, opts: TensorOptions, n: number, fill: (a: FloatArray) => FloatArray): Tensor {
+function randomStorage(op: string, opts: TensorOptions, s: number[], fill: (a: FloatArray) => FloatArray): Tensor {
+  const n = numel(s);
   const dtype = checkDtype(op, opts.dtype);
   if (DTYPES[dtype].kind !== 'float')
     throw new TypeError(`${op}: dtype must be a floating-point dtype, got '${dtype}'`);
+  checkAllocation(op, dtype, n, dtype === 'float64' ? 8 : 4);
   const drawn = fill(dtype === 'float64' ? new Float64Array(n) : new Float32Array(n));
   let data: TensorData = drawn;
   if (!DTYPES[dtype].kernel) {
-    data = allocate(dtype, n);
+    data = allocate(dtype, n, op);
     convertStorage(drawn, 'float32', data, dtype);
   }
-  return new Tensor(data, [], opts.requiresGrad ?? false, dtype);
+  return new Tensor(data, s, opts.requiresGrad ?? false, dtype);
 }
 
 /** Uniform on [0, 1), from the seeded generator. */
 export function rand(shape: number | readonly number[], opts: TensorOptions = {}): Tensor {
   const s = checkShape('rand', shape);
-  const t = randomStorage('rand', opts, numel(s), (a) => fillUniform(a));
-  return new Tensor(t.data, s, t.requiresGrad, t.dtype);
+  return randomStorage('rand', opts, s, (a) => fillUniform(a));
 }
 
 /** Standard normal, from the seeded generator. */
 export function randn(shape: number | readonly number[], opts: TensorOptions = {}): Tensor {
   const s = checkShape('randn', shape);
-  const t = randomStorage('randn', opts, numel(s), (a) => fillNormal(a));
-  return new Tensor(t.data, s, t.requiresGrad, t.dtype);
+  return randomStorage('randn', opts, s, (a) => fillNormal(a));
 }
 
 export function zerosLike(t: Tensor, opts: TensorOptions = {}): Tensor {
@@ -644,7 +666,7 @@ export function eye(n: number, m: number | TensorOptions = n, opts: TensorOption
   }
   const s = checkShape('eye', [n, m]);
   const dtype = checkDtype('eye', opts.dtype);
-  const data = allocate(dtype, n * m);
+  const data = allocate(dtype, n * m, 'eye');
   const one = DTYPES[dtype].encode(1);
   for (let i = 0; i < Math.min(n, m); i++) data[i * m + i] = one;
   return new Tensor(data, s, checkGrad('eye', dtype, opts.requiresGrad), dtype);

@@ -9,6 +9,7 @@
 
 #include "blas.h"
 #include "isa.h"
+#include "malloc_tuning.h"
 
 namespace bp {
 namespace {
@@ -34,6 +35,19 @@ const KernelTable* initialSimd(Napi::Env env) {
 // sets it to 1 and runs BLAS calls on its own pool (gemm_dispatch.cc).
 bool ownsBlasThreads() { return blas().setNumThreads != nullptr; }
 
+// The library large GEMMs go to at start-up (null: the built-in GEMM). Where the CPU runs the
+// AVX-512 table, the built-in GEMM by default: OpenBLAS 0.3.21 (Debian's, DYNAMIC_ARCH) runs its
+// Haswell kernel on AMD Zen 4/5 and reached about half the built-in GEMM's rate on every shape
+// measured (square n = 256...1024 and the MLPs' NT/TN products, 1 and 2 threads; issue 11's
+// note has the figures). BACKPROP_BLAS naming a library keeps that library in use;
+// _setBlas switches either way.
+const Blas* initialBlas(const KernelTable* simd) {
+  if (!blas().loaded()) return nullptr;
+  const char* env = std::getenv("BACKPROP_BLAS");
+  const bool named = env && *env;
+  return named || simd->level != IsaLevel::kAvx512 ? &blas() : nullptr;
+}
+
 template <size_t N>
 Napi::Array nameArray(Napi::Env env, const char* const (&names)[N]) {
   Napi::Array a = Napi::Array::New(env, N);
@@ -44,9 +58,11 @@ Napi::Array nameArray(Napi::Env env, const char* const (&names)[N]) {
 }  // namespace
 
 Addon::Addon(Napi::Env env, Napi::Object exports)
-    : ctx_(initialSimd(env), blas().loaded() ? &blas() : nullptr, defaultThreads()) {
+    : ctx_(initialSimd(env), nullptr, defaultThreads()) {
+  ctx_.setBlasForGemm(initialBlas(&ctx_.simd()));
   // OpenBLAS runs single-threaded: gemm_dispatch spreads its calls over the pool instead.
   if (ownsBlasThreads()) blas().setNumThreads(1);
+  tuneMallocOnce();
 
   DefineAddon(
       exports,
@@ -89,6 +105,13 @@ Addon::Addon(Napi::Env env, Napi::Object exports)
           InstanceMethod("avgPool2dBackward", &Addon::AvgPool2dBackward, napi_enumerable),
           InstanceMethod("batchNormStats", &Addon::BatchNormStats, napi_enumerable),
           InstanceMethod("channelAffine", &Addon::ChannelAffine, napi_enumerable),
+          InstanceMethod("attentionForward", &Addon::AttentionForward, napi_enumerable),
+          InstanceMethod("attentionBackward", &Addon::AttentionBackward, napi_enumerable),
+          InstanceMethod("sparseConv2d", &Addon::SparseConv2d, napi_enumerable),
+          InstanceMethod("sparseConv2dBackwardInput", &Addon::SparseConv2dBackwardInput,
+                         napi_enumerable),
+          InstanceMethod("sparseConv2dBackwardValues", &Addon::SparseConv2dBackwardValues,
+                         napi_enumerable),
       });
 }
 

@@ -66,6 +66,11 @@ class Addon : public Napi::Addon<Addon> {
   Napi::Value Conv2dBackwardInput(const Napi::CallbackInfo& info);
   Napi::Value Conv2dBackwardWeight(const Napi::CallbackInfo& info);
 
+  // bind_sparse.cc
+  Napi::Value SparseConv2d(const Napi::CallbackInfo& info);
+  Napi::Value SparseConv2dBackwardInput(const Napi::CallbackInfo& info);
+  Napi::Value SparseConv2dBackwardValues(const Napi::CallbackInfo& info);
+
   // bind_pool.cc
   Napi::Value MaxPool2d(const Napi::CallbackInfo& info);
   Napi::Value MaxPool2dBackward(const Napi::CallbackInfo& info);
@@ -79,6 +84,10 @@ class Addon : public Napi::Addon<Addon> {
   // bind_rnn.cc
   Napi::Value RnnCellForward(const Napi::CallbackInfo& info);
   Napi::Value RnnCellBackward(const Napi::CallbackInfo& info);
+
+  // bind_attention.cc
+  Napi::Value AttentionForward(const Napi::CallbackInfo& info);
+  Napi::Value AttentionBackward(const Napi::CallbackInfo& info);
 
   // The running table's kernels for one precision: k(t) inside withDType, or k<T>().
   template <typename T>

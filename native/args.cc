@@ -61,6 +61,54 @@ Args::Args(const Napi::CallbackInfo& info, const char* fn, size_t minCount, size
     throw Napi::TypeError::New(info.Env(), std::string(fn) + ": expected " + expected +
                                                " arguments, got " + std::to_string(n));
   }
+  napi_env env = info.Env();
+  snap_.resize(n);
+  // Pass 1: JS arrays, element by element. napi_get_element may run a getter (on the array or
+  // on Array.prototype for a hole); each element is read exactly once, here.
+  for (size_t i = 0; i < n; ++i) {
+    Snapshot& s = snap_[i];
+    napi_value v = info[i];
+    if (napi_is_array(env, v, &s.isArray) != napi_ok || !s.isArray) continue;
+    napi_get_array_length(env, v, &s.arrayLength);
+    if (s.arrayLength > kMaxDims) continue;  // refused by shape() without reading it
+    for (uint32_t d = 0; d < s.arrayLength; ++d) {
+      napi_value e;
+      double x;
+      if (napi_get_element(env, v, d, &e) != napi_ok) {
+        // A getter threw: leave its exception pending and stop, the call fails with it.
+        throw Napi::Error::New(env);
+      }
+      napi_valuetype t;
+      napi_typeof(env, e, &t);
+      if (t != napi_number || napi_get_value_double(env, e, &x) != napi_ok) {
+        if (s.firstNonNumber == UINT32_MAX) s.firstNonNumber = d;
+        continue;
+      }
+      s.elements[d] = x;
+    }
+  }
+  // Pass 2: typed arrays' pointers and lengths. From here until the binding returns no user JS
+  // runs (numbers and booleans are read without coercion), so these stay valid.
+  for (size_t i = 0; i < n; ++i) {
+    Snapshot& s = snap_[i];
+    napi_value v = info[i];
+    bool isTyped = false;
+    if (napi_is_typedarray(env, v, &isTyped) != napi_ok || !isTyped) continue;
+    napi_value buffer;
+    size_t byteOffset;
+    if (napi_get_typedarray_info(env, v, &s.type, &s.length, &s.data, &buffer, &byteOffset) !=
+        napi_ok)
+      continue;
+    s.isTyped = true;
+    bool plain = false;
+    napi_is_arraybuffer(env, buffer, &plain);
+    s.shared = !plain;  // the only other backing store is a SharedArrayBuffer
+    if (plain) napi_is_detached_arraybuffer(env, buffer, &s.detached);
+    if (s.detached) {
+      s.length = 0;
+      s.data = nullptr;
+    }
+  }
 }
 
 bool Args::present(size_t i) const {
@@ -72,6 +120,14 @@ bool Args::present(size_t i) const {
 
 std::string Args::prefix(size_t i, const char* name) const {
   return std::string(fn_) + ": argument " + std::to_string(i + 1) + " (" + name + ") ";
+}
+
+std::string Args::describe(size_t i) const {
+  if (i < snap_.size() && snap_[i].isTyped)
+    return std::string("a ") + (snap_[i].detached ? "detached " : "") +
+           typedArrayName(snap_[i].type);
+  if (i < snap_.size() && snap_[i].isArray) return "an array";
+  return describe(info_[i]);
 }
 
 std::string Args::describe(napi_value v) const {
@@ -129,27 +185,34 @@ void Args::rangeError(const std::string& what) const {
   throw Napi::RangeError::New(info_.Env(), std::string(fn_) + ": " + what);
 }
 
+const Args::Snapshot& Args::typed(size_t i, const char* name, const char* want) const {
+  const Snapshot& s = snap_[i];
+  if (!s.isTyped) typeError(i, name, std::string("must be ") + want + ", got " + describe(i));
+  if (s.detached)
+    typeError(i, name,
+              std::string("must be ") + want +
+                  ", got one whose ArrayBuffer is detached (transferred or resized away)");
+  return s;
+}
+
 FloatArg Args::floats(size_t i, const char* name) {
-  napi_typedarray_type type;
-  FloatArg out;
-  napi_value v = info_[i];
-  if (napi_get_typedarray_info(info_.Env(), v, &type, &out.length, &out.data, nullptr, nullptr) !=
-      napi_ok) {
-    typeError(i, name, "must be a Float32Array or Float64Array, got " + describe(v));
-  }
-  const DType d = type == napi_float32_array   ? DType::kF32
-                  : type == napi_float64_array ? DType::kF64
-                                               : DType::kNone;
+  const Snapshot& s = typed(i, name, "a Float32Array or Float64Array");
+  const DType d = s.type == napi_float32_array   ? DType::kF32
+                  : s.type == napi_float64_array ? DType::kF64
+                                                 : DType::kNone;
   if (d == DType::kNone)
-    typeError(i, name, "must be a Float32Array or Float64Array, got " + describe(v));
+    typeError(i, name, "must be a Float32Array or Float64Array, got " + describe(i));
   if (dtype_ == DType::kNone) {
     dtype_ = d;
   } else if (d != dtype_) {
     typeError(i, name,
               std::string("must be a ") +
                   (dtype_ == DType::kF32 ? "Float32Array" : "Float64Array") +
-                  " like the other arrays of this call, got " + describe(v));
+                  " like the other arrays of this call, got " + describe(i));
   }
+  FloatArg out;
+  out.data = s.data;
+  out.length = s.length;
   out.isNull = false;
   return out;
 }
@@ -163,17 +226,23 @@ FloatArg Args::floatsOrNull(size_t i, const char* name) {
   return FloatArg{};
 }
 
-IndexArg Args::indices(size_t i, const char* name) {
-  napi_typedarray_type type;
+IndexArg Args::indicesOut(size_t i, const char* name) {
+  const Snapshot& s = typed(i, name, "an Int32Array");
+  if (s.type != napi_int32_array) typeError(i, name, "must be an Int32Array, got " + describe(i));
   IndexArg out;
-  void* data = nullptr;
-  napi_value v = info_[i];
-  if (napi_get_typedarray_info(info_.Env(), v, &type, &out.length, &data, nullptr, nullptr) !=
-          napi_ok ||
-      type != napi_int32_array) {
-    typeError(i, name, "must be an Int32Array, got " + describe(v));
+  out.data = static_cast<int32_t*>(s.data);
+  out.length = s.length;
+  return out;
+}
+
+IndexArg Args::indices(size_t i, const char* name) {
+  IndexArg out = indicesOut(i, name);
+  Snapshot& s = snap_[i];
+  if (s.shared) {
+    // Another thread may write a SharedArrayBuffer at any time: check and use a private copy.
+    if (s.copy.size() != out.length) s.copy.assign(out.data, out.data + out.length);
+    out.data = s.copy.data();
   }
-  out.data = static_cast<int32_t*>(data);
   return out;
 }
 
@@ -209,22 +278,17 @@ bool Args::boolean(size_t i, const char* name) {
 }
 
 size_t Args::shape(size_t i, const char* name, size_t* dims) {
-  napi_env env = info_.Env();
-  napi_value v = info_[i];
-  bool isArray = false;
-  napi_is_array(env, v, &isArray);
-  if (!isArray) typeError(i, name, "must be an array of sizes, got " + describe(v));
-  uint32_t len = 0;
-  napi_get_array_length(env, v, &len);
+  const Snapshot& s = snap_[i];
+  if (!s.isArray) typeError(i, name, "must be an array of sizes, got " + describe(i));
+  const uint32_t len = s.arrayLength;
   if (len > kMaxDims)
     rangeError(
         i, name,
         "must have at most " + std::to_string(kMaxDims) + " dims, got " + std::to_string(len));
   for (uint32_t d = 0; d < len; ++d) {
-    napi_value e;
-    double x;
-    if (napi_get_element(env, v, d, &e) != napi_ok || napi_get_value_double(env, e, &x) != napi_ok)
+    if (d >= s.firstNonNumber)
       typeError(i, name, "must hold numbers, element " + std::to_string(d) + " is not a number");
+    const double x = s.elements[d];
     if (!(x >= 0) || x != std::floor(x) || x > static_cast<double>(kMaxSize))
       rangeError(i, name,
                  "element " + std::to_string(d) + " must be an integer in [0, " +
@@ -275,6 +339,17 @@ size_t Args::add(size_t a, size_t b) const {
   size_t r;
   if (__builtin_add_overflow(a, b, &r)) rangeError("sizes are too large (overflow)");
   return r;
+}
+
+uint64_t Args::allocBytes(uint64_t count, uint64_t elementBytes, const char* what) const {
+  uint64_t bytes;
+  if (__builtin_mul_overflow(count, elementBytes, &bytes) || bytes > kMaxAllocBytes)
+    rangeError(std::string(what) + " would need " +
+               (bytes > kMaxAllocBytes && !__builtin_mul_overflow(count, elementBytes, &bytes)
+                    ? std::to_string(bytes)
+                    : std::to_string(count) + " x " + std::to_string(elementBytes)) +
+               " bytes, more than the limit of " + std::to_string(kMaxAllocBytes) + " bytes");
+  return bytes;
 }
 
 }  // namespace bp

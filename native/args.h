@@ -2,6 +2,14 @@
 // number, size, op code, boolean or shape, checks it, and throws a TypeError or RangeError that
 // names the function and the argument ("gemm: argument 7 (a) must have at least 12 elements,
 // got 5"). Float arrays of one call must share one dtype; the first one read sets it.
+//
+// Hostile arguments: the constructor reads every argument once, before any check, into private
+// memory: JS arrays (shapes) first, since reading an element can run user JS (a getter on the
+// array or on Array.prototype), and typed arrays' pointers and lengths only after that, when no
+// user JS can run any more until the binding returns. So a getter that resizes, transfers or
+// detaches a buffer cannot leave a checked pointer dangling. Detached buffers are refused; an
+// Int32Array on a SharedArrayBuffer is copied by indices() before it is checked, because another
+// thread may change it between the check and the use.
 #pragma once
 
 #include <napi.h>
@@ -9,6 +17,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <string>
+#include <vector>
 
 namespace bp {
 
@@ -40,6 +49,9 @@ struct IndexArg {
 constexpr size_t kMaxSize = 2147483647;
 constexpr size_t kMaxDims = 8;
 
+// Largest buffer a binding may allocate for one call (workspaces): 4 GiB, checked in 64 bits.
+constexpr uint64_t kMaxAllocBytes = uint64_t{1} << 32;
+
 class Args {
  public:
   Args(const Napi::CallbackInfo& info, const char* fn, size_t minCount, size_t maxCount);
@@ -51,9 +63,12 @@ class Args {
 
   FloatArg floats(size_t i, const char* name);        // Float32Array | Float64Array
   FloatArg floatsOrNull(size_t i, const char* name);  // ... or null / undefined
-  IndexArg indices(size_t i, const char* name);       // Int32Array
-  double number(size_t i, const char* name);          // any number, NaN included
-  size_t size(size_t i, const char* name);            // integer in [0, kMaxSize]
+  // Int32Array read by the kernel; on a SharedArrayBuffer, a private copy (see above).
+  IndexArg indices(size_t i, const char* name);
+  // Int32Array the kernel writes (argmax, max-pool indices): never copied.
+  IndexArg indicesOut(size_t i, const char* name);
+  double number(size_t i, const char* name);  // any number, NaN included
+  size_t size(size_t i, const char* name);    // integer in [0, kMaxSize]
   size_t sizeOr(size_t i, const char* name, size_t fallback) {
     return present(i) ? size(i, name) : fallback;
   }
@@ -75,18 +90,40 @@ class Args {
   // Overflow-checked arithmetic on sizes.
   size_t mul(size_t a, size_t b) const;
   size_t add(size_t a, size_t b) const;
+  // Checks that `count` elements of `elementBytes` each (computed in 64 bits) fit under
+  // kMaxAllocBytes before a binding allocates them, else a RangeError naming the op, what the
+  // buffer is for and the bytes it would need. Returns the byte count.
+  uint64_t allocBytes(uint64_t count, uint64_t elementBytes, const char* what) const;
 
   [[noreturn]] void typeError(size_t i, const char* name, const std::string& what) const;
   [[noreturn]] void rangeError(size_t i, const char* name, const std::string& what) const;
   [[noreturn]] void rangeError(const std::string& what) const;
 
  private:
+  // One argument as read by the constructor.
+  struct Snapshot {
+    bool isTyped = false;
+    napi_typedarray_type type = napi_int8_array;
+    void* data = nullptr;
+    size_t length = 0;
+    bool shared = false;
+    bool detached = false;
+    bool isArray = false;
+    uint32_t arrayLength = 0;
+    double elements[kMaxDims] = {};
+    uint32_t firstNonNumber = UINT32_MAX;  // index of the first element that is not a number
+    std::vector<int32_t> copy;             // indices() copy of a shared Int32Array
+  };
+
   std::string prefix(size_t i, const char* name) const;
+  std::string describe(size_t i) const;
   std::string describe(napi_value v) const;
+  const Snapshot& typed(size_t i, const char* name, const char* want) const;
 
   const Napi::CallbackInfo& info_;
   const char* fn_;
   DType dtype_ = DType::kNone;
+  std::vector<Snapshot> snap_;
 };
 
 // Runs body(TypeTag<float>{}) or body(TypeTag<double>{}) for the dtype the call's float arrays

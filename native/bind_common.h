@@ -52,4 +52,9 @@ inline size_t windowOutSize(Args& args, size_t argIndex, const char* dim, size_t
   return (padded - span) / stride + 1;
 }
 
+struct ConvGeom;
+// The convolution geometry of arguments first.. (n, cIn, h, w, cOut, kH, kW, strides, paddings,
+// dilations), checked (bind_conv.cc).
+ConvGeom readConvGeom(Args& args, size_t first);
+
 }  // namespace bp

@@ -9,9 +9,9 @@
 #include "conv.h"
 
 namespace bp {
-namespace {
 
-// Reads and checks arguments f.. (n, cIn, h, w, cOut, kH, kW, strides, paddings, dilations).
+// Reads and checks arguments f.. (n, cIn, h, w, cOut, kH, kW, strides, paddings, dilations);
+// declared in bind_common.h, bind_sparse.cc reads the same geometry.
 ConvGeom readConvGeom(Args& args, size_t f) {
   ConvGeom g;
   g.n = args.size(f, "n");
@@ -47,9 +47,26 @@ ConvGeom readConvGeom(Args& args, size_t f) {
   return g;
 }
 
-// Runs a kernel, turning a failed workspace allocation into a JS Error instead of a crash.
+namespace {
+
+// Workspaces above this are freed after the call instead of kept for the next one.
+constexpr size_t kKeepWorkspaceBytes = size_t{256} << 20;
+
+// Runs a kernel, turning a failed workspace allocation into a JS Error instead of a crash. The
+// workspace it needs is bounded first (a RangeError naming the op and the bytes).
 template <typename F>
-void guarded(const Napi::CallbackInfo& info, const char* fn, F&& kernel) {
+void guarded(const Napi::CallbackInfo& info, const char* fn, const Args& args, ExecContext ctx,
+             const ConvGeom& g, F&& kernel) {
+  const double elems = convWorkspaceElements(g, static_cast<size_t>(ctx.pool->size()));
+  const size_t elemBytes = args.dtype() == DType::kF32 ? 4 : 8;
+  if (elems * static_cast<double>(elemBytes) > static_cast<double>(kMaxAllocBytes))
+    args.rangeError("the convolution workspace would need about " +
+                    std::to_string(static_cast<unsigned long long>(elems * elemBytes)) +
+                    " bytes, more than the limit of " + std::to_string(kMaxAllocBytes) + " bytes");
+  struct Trim {
+    ExecContext c;
+    ~Trim() { c.ws->trimAbove(kKeepWorkspaceBytes); }
+  } trim{ctx};
   try {
     kernel();
   } catch (const std::bad_alloc&) {
@@ -74,7 +91,7 @@ Napi::Value Addon::Conv2d(const Napi::CallbackInfo& info) {
   args.atLeast(w, args.mul(g.cOut, g.K), 1, "weight");
   if (!b.isNull) args.atLeast(b, g.cOut, 2, "bias");
   args.atLeast(y, args.mul(g.cOut, g.NP), 3, "y");
-  guarded(info, "conv2d", [&] {
+  guarded(info, "conv2d", args, ctx_.exec(), g, [&] {
     withDType(args, [&](auto t) { conv2d(ctx_.exec(), x.as(t), w.as(t), b.as(t), y.as(t), g); });
   });
   return info.Env().Undefined();
@@ -89,7 +106,7 @@ Napi::Value Addon::Conv2dBackwardInput(const Napi::CallbackInfo& info) {
   args.atLeast(gy, args.mul(g.cOut, g.NP), 0, "gy");
   args.atLeast(w, args.mul(g.cOut, g.K), 1, "weight");
   args.atLeast(gx, args.mul(g.n, g.X), 2, "gx");
-  guarded(info, "conv2dBackwardInput", [&] {
+  guarded(info, "conv2dBackwardInput", args, ctx_.exec(), g, [&] {
     withDType(args,
               [&](auto t) { conv2dBackwardInput(ctx_.exec(), gy.as(t), w.as(t), gx.as(t), g); });
   });
@@ -107,7 +124,7 @@ Napi::Value Addon::Conv2dBackwardWeight(const Napi::CallbackInfo& info) {
   args.atLeast(gy, args.mul(g.cOut, g.NP), 1, "gy");
   args.atLeast(gw, args.mul(g.cOut, g.K), 2, "gw");
   if (!gb.isNull) args.atLeast(gb, g.cOut, 3, "gb");
-  guarded(info, "conv2dBackwardWeight", [&] {
+  guarded(info, "conv2dBackwardWeight", args, ctx_.exec(), g, [&] {
     withDType(args, [&](auto t) {
       conv2dBackwardWeight(ctx_.exec(), x.as(t), gy.as(t), gw.as(t), gb.as(t), g);
     });

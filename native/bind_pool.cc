@@ -45,8 +45,13 @@ Napi::Value Addon::MaxPool2d(const Napi::CallbackInfo& info) {
   Args args(info, "maxPool2d", 12, 12);
   const FloatArg x = args.floats(0, "x");
   const FloatArg y = args.floats(1, "y");
-  const IndexArg idx = args.indices(2, "indices");
+  const IndexArg idx = args.indicesOut(2, "indices");
   const PoolGeom g = readPoolGeom(args, 3);
+  // A window over an empty plane lies wholly in the padding: it has no maximum (and no index).
+  if (g.HW == 0 && g.planes > 0 && g.O > 0)
+    args.rangeError(4, "h",
+                    "an input plane of " + std::to_string(g.h) + "x" + std::to_string(g.w) +
+                        " is empty: a window over it has no maximum");
   args.atLeast(x, g.planes * g.HW, 0, "x");
   args.atLeast(y, g.planes * g.O, 1, "y");
   args.atLeast(idx, g.planes * g.O, 2, "indices");

@@ -25,7 +25,7 @@ Napi::Value Addon::MaxAxis(const Napi::CallbackInfo& info) {
   const FloatArg x = args.floats(0, "x");
   const Axis ax = readAxis(args, 1);
   const FloatArg out = args.floats(4, "out");
-  const IndexArg idx = args.indices(5, "indices");
+  const IndexArg idx = args.indicesOut(5, "indices");
   args.atLeast(x, ax.total, 0, "x");
   args.atLeast(out, ax.kept, 4, "out");
   args.atLeast(idx, ax.kept, 5, "indices");
@@ -40,7 +40,7 @@ Napi::Value Addon::Argmax(const Napi::CallbackInfo& info) {
   Args args(info, "argmax", 5, 5);
   const FloatArg x = args.floats(0, "x");
   const Axis ax = readAxis(args, 1);
-  const IndexArg idx = args.indices(4, "indices");
+  const IndexArg idx = args.indicesOut(4, "indices");
   args.atLeast(x, ax.total, 0, "x");
   args.atLeast(idx, ax.kept, 4, "indices");
   if (ax.n == 0 && ax.kept > 0)

@@ -20,7 +20,7 @@ ConvGeom convGeom(size_t n, size_t cIn, size_t h, size_t w, size_t cOut, size_t 
 template <typename T>
 void conv2d(const ExecContext& ctx, const T* x, const T* weight, const T* bias, T* y,
             const ConvGeom& g) {
-  if (g.sH == 1 && g.sW == 1 && g.n > 0 && g.cOut > 0 && g.K > 0)
+  if (g.sH == 1 && g.sW == 1 && g.n > 0 && g.cOut > 0 && g.K > 0 && directPathFits(g))
     conv2dDirect(ctx, x, weight, bias, y, g);
   else
     conv2dIm2col(ctx, x, weight, bias, y, g);
@@ -29,7 +29,7 @@ void conv2d(const ExecContext& ctx, const T* x, const T* weight, const T* bias, 
 template <typename T>
 void conv2dBackwardInput(const ExecContext& ctx, const T* gy, const T* weight, T* gx,
                          const ConvGeom& g) {
-  if (g.sH == 1 && g.sW == 1 && g.n > 0 && g.cOut > 0 && g.cIn > 0)
+  if (g.sH == 1 && g.sW == 1 && g.n > 0 && g.cOut > 0 && g.cIn > 0 && directPathFits(g))
     conv2dBackwardInputDirect(ctx, gy, weight, gx, g);
   else
     conv2dBackwardInputIm2col(ctx, gy, weight, gx, g);
@@ -38,7 +38,7 @@ void conv2dBackwardInput(const ExecContext& ctx, const T* gy, const T* weight, T
 template <typename T>
 void conv2dBackwardWeight(const ExecContext& ctx, const T* x, const T* gy, T* gw, T* gb,
                           const ConvGeom& g) {
-  if (g.sH == 1 && g.sW == 1 && g.n > 0 && g.cOut > 0 && g.K > 0)
+  if (g.sH == 1 && g.sW == 1 && g.n > 0 && g.cOut > 0 && g.K > 0 && directPathFits(g))
     conv2dBackwardWeightDirect(ctx, x, gy, gw, gb, g);
   else
     conv2dBackwardWeightIm2col(ctx, x, gy, gw, gb, g);

@@ -24,6 +24,29 @@ inline size_t convOutSize(size_t input, size_t k, size_t stride, size_t pad, siz
   return (input + 2 * pad - (dilation * (k - 1) + 1)) / stride + 1;
 }
 
+// The direct (stride-1) kernels zero-pad one whole image per thread. With a padding far larger
+// than the image (a huge padding or dilation that leaves a 1x1 output) that buffer would dwarf
+// the input and the output, so such geometries take im2col, whose buffers scale with the output.
+inline bool directPathFits(const ConvGeom& g) {
+  const double padded = static_cast<double>(g.cIn) * static_cast<double>(g.h + 2 * g.pH) *
+                        static_cast<double>(g.w + 2 * g.pW);
+  return padded <= 4.0 * (static_cast<double>(g.X) + static_cast<double>(g.cIn * g.P)) + 65536.0;
+}
+
+// An upper estimate of the workspace elements one call takes on `threads` threads (the bindings
+// refuse a call whose estimate exceeds Args' allocation limit before anything is allocated).
+inline double convWorkspaceElements(const ConvGeom& g, size_t threads) {
+  const double K = static_cast<double>(g.K), P = static_cast<double>(g.P);
+  const double cOut = static_cast<double>(g.cOut);
+  const double padded = static_cast<double>(g.cIn) * static_cast<double>(g.h + 2 * g.pH) *
+                        static_cast<double>(g.w + 2 * g.pW);
+  const double perThread =
+      g.sH == 1 && g.sW == 1 && directPathFits(g)
+          ? padded + (cOut + 64.0) * (static_cast<double>(g.w + 2 * g.pW) + 64.0)
+          : 3.0 * K * P + cOut * P + 64.0 * (K + cOut);
+  return perThread * static_cast<double>(threads) + K * cOut;
+}
+
 // The geometry of sizes already checked (kernel, stride and dilation >= 1, the dilated kernel no
 // larger than the padded input, no product overflowing); the bindings check them with Args.
 ConvGeom convGeom(size_t n, size_t cIn, size_t h, size_t w, size_t cOut, size_t kH, size_t kW,

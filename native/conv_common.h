@@ -37,9 +37,10 @@ ThreadBuffers<T> threadBuffers(const ExecContext& ctx, size_t base,
   return b;
 }
 
-// The bias gradient of a convolution (row sums of gy over images and pixels): each thread sums
-// into its own double row, and finish() adds the rows in thread order, so the result does not
-// depend on which thread took which image. Does nothing when gb is null (no bias).
+// The bias gradient of a convolution (row sums of gy over images and pixels): each part of a
+// parallelForParts sums into its own double row, and finish() adds the rows in part order, so
+// the result does not depend on which thread took which image. Does nothing when gb is null (no
+// bias).
 template <typename T>
 class BiasGradSums {
  public:

@@ -410,8 +410,9 @@ void conv2dBackwardWeightDirect(const ExecContext& ctx, const T* x, const T* gy,
     std::fill(buf.slot[2][t], buf.slot[2][t] + g.cOut * kPad * L, T(0));
   BiasGradSums<T> gbSums(gb, threads, g.cOut);
   std::vector<char> used(threads, 0);
-  parallelFor(*ctx.pool, g.n, g.K * len * g.cOut, [&](size_t img, size_t t) {
-    used[t] = 1;
+  // Accumulators per part (not per thread): the sums do not depend on scheduling.
+  parallelForParts(*ctx.pool, g.n, g.K * len * g.cOut, [&](size_t img, size_t part, size_t t) {
+    used[part] = 1;
     T* xp = buf.slot[0][t];
     T* gyw = buf.slot[1][t];
     padImage(x + img * g.X, g, Hp, Wp, xpSize - g.cIn * Hp * Wp, xp);
@@ -420,8 +421,8 @@ void conv2dBackwardWeightDirect(const ExecContext& ctx, const T* x, const T* gy,
     for (size_t co = 0; co < g.cOut; ++co)
       for (size_t oy = 0; oy < g.oH; ++oy)
         std::memcpy(gyw + co * len + oy * Wp, gyi + co * g.P + oy * g.oW, g.oW * sizeof(T));
-    weightDotsDispatch<T>(level, gyw, len, xp, offs, g.cOut, kPad, len, buf.slot[2][t]);
-    gbSums.add(t, gyi, g.P);
+    weightDotsDispatch<T>(level, gyw, len, xp, offs, g.cOut, kPad, len, buf.slot[2][part]);
+    gbSums.add(part, gyi, g.P);
   });
   for (size_t t = 0; t < threads; ++t) {
     if (!used[t]) continue;

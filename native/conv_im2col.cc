@@ -235,12 +235,13 @@ void conv2dBackwardWeightIm2col(const ExecContext& ctx, const T* x, const T* gy,
   for (size_t t = 0; t < threads; ++t)
     std::fill(buf.slot[3][t], buf.slot[3][t] + mPad * kPad, T(0));
   std::vector<char> used(threads, 0);
-  parallelFor(*ctx.pool, g.n, g.K * g.P * (g.cOut + 3), [&](size_t i, size_t t) {
-    used[t] = 1;
+  // Accumulators per part (not per thread): the sums do not depend on scheduling.
+  parallelForParts(*ctx.pool, g.n, g.K * g.P * (g.cOut + 3), [&](size_t i, size_t part, size_t t) {
+    used[part] = 1;
     T* bpack = buf.slot[0][t];
     T* cols = buf.slot[1][t];
     T* apack = buf.slot[2][t];
-    T* acc = buf.slot[3][t];
+    T* acc = buf.slot[3][part];
     const T* gyi = gy + i * g.cOut * g.P;
     im2col(x + i * g.X, g, cols, g.P);
     // B = colsᵀ (P x K): block b, row p holds taps b*nr.. of pixel p.
@@ -260,7 +261,7 @@ void conv2dBackwardWeightIm2col(const ExecContext& ctx, const T* x, const T* gy,
       for (size_t blk = 0; blk < blocks; ++blk)
         kr.gemmMicro(g.P, apack + q * mr * g.P, bpack + blk * g.P * nr,
                      acc + q * mr * kPad + blk * nr, kPad, T(1), T(1));
-    gbSums.add(t, gyi, g.P);
+    gbSums.add(part, gyi, g.P);
   });
   for (size_t t = 0; t < threads; ++t) {
     if (!used[t]) continue;

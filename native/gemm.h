@@ -22,6 +22,14 @@ void gemmBuiltin(bool transA, bool transB, size_t m, size_t n, size_t k, T alpha
 // (blas: whether OpenBLAS would take the product otherwise).
 bool gemmIsSmall(size_t m, size_t n, size_t k, bool blas);
 
+// Rows of op(A) up to which an NT product (a linear layer at batch 1..8) runs as one
+// matrix-vector product per row of A, over B's contiguous rows, whatever its size: the packed
+// path would pad those rows to a whole micro-tile (16 rows) and the unpacked one transpose B.
+constexpr size_t kDotRowsMax = 8;
+inline bool gemmIsRowDots(bool transA, bool transB, size_t m) {
+  return transB && !transA && m <= kDotRowsMax;
+}
+
 // The unpacked path for small products (gemmIsSmall); same contract as gemmBuiltin.
 template <typename T>
 void gemmSmall(bool transA, bool transB, size_t m, size_t n, size_t k, T alpha, const T* a,

@@ -72,7 +72,8 @@ void gemm(const ExecContext& ctx, bool transA, bool transB, size_t m, size_t n, 
     T* ci = c + i * strideC;
     if (kk == 0) {
       scaleMatrix(m, n, beta, ci, ldc);
-    } else if (gemmIsSmall(m, n, kk, ctx.blas != nullptr)) {
+    } else if (gemmIsSmall(m, n, kk, ctx.blas != nullptr) ||
+               (!ctx.blas && gemmIsRowDots(transA, transB, m))) {
       // Tiny products (the layers of a small MLP) cost less unpacked than a BLAS call's setup.
       gemmSmall<T>(transA, transB, m, n, kk, alpha, ai, lda, bi, ldb, beta, ci, ldc, kernels,
                    *ctx.ws);

@@ -45,6 +45,18 @@ struct Kernels {
   // (the zero-padded last columns). beta == 0 never reads C.
   void (*gemmSmall)(size_t m, size_t n, size_t k, T alpha, const T* a, size_t ars, size_t acs,
                     const T* b, size_t ldb, T beta, T* c, size_t ldc, T* scratch);
+  // The GEMM's transposing pack: dst[p*w + r] = src[r*ld + p] for r < rows <= w, p < cols,
+  // zeros in rows [rows, w).
+  void (*gemmPackT)(const T* src, size_t ld, size_t rows, size_t cols, size_t w, T* dst);
+  // y[i] = exp(x[i] - m) (y may be x); returns the sum, in double (attention's online softmax).
+  double (*expShiftSum)(const T* x, T* y, size_t n, T m);
+  // Sparse rows (simd_sparse.h, used by sparse.cc): y[0:n] = sum_k vals[k] x[offs[k] + 0:n];
+  // dst[dstOffs[k] + 0:n] += vals[k] src[srcOffs[k] + 0:n] (srcOffs null: 0), in k order;
+  // dv[k] += dot(g[0:n], x[offs[k] + 0:n]).
+  void (*sparseGather)(const T* vals, const int64_t* offs, size_t cnt, const T* x, T* y, size_t n);
+  void (*sparseScatter)(const T* vals, const int64_t* dstOffs, const int64_t* srcOffs, size_t cnt,
+                        const T* src, T* dst, size_t n);
+  void (*sparseDots)(const int64_t* offs, size_t cnt, const T* g, const T* x, T* dv, size_t n);
 };
 
 // What a table's code may use, in increasing order. Code outside the per-ISA units that keeps

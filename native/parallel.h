@@ -21,6 +21,25 @@ void parallelFor(ThreadPool& pool, size_t count, size_t workPerTask, F&& task) {
   pool.run(count, [&](size_t i, int thread) { task(i, static_cast<size_t>(thread)); });
 }
 
+// Like parallelFor for reductions whose result must not depend on scheduling: [0, count) is cut
+// into at most pool.size() contiguous parts, fixed by count, workPerTask and the thread count
+// alone; part p runs its items in order on some thread t, as task(i, p, t). A caller that sums
+// into one accumulator per part, then adds the parts in part order, gets bit-identical results
+// run after run (parallelFor hands items to whichever thread is free, so per-thread sums vary).
+template <typename F>
+void parallelForParts(ThreadPool& pool, size_t count, size_t workPerTask, F&& task) {
+  const size_t threads = static_cast<size_t>(pool.size());
+  if (count <= 1 || threads == 1 || count * workPerTask < 16384) {
+    for (size_t i = 0; i < count; ++i) task(i, size_t(0), size_t(0));
+    return;
+  }
+  const size_t parts = std::min(threads, count);
+  pool.run(parts, [&](size_t p, int thread) {
+    for (size_t i = count * p / parts; i < count * (p + 1) / parts; ++i)
+      task(i, p, static_cast<size_t>(thread));
+  });
+}
+
 // Runs f(begin, end) over [0, n), split across the pool when the array is large enough for
 // the threads to pay off (elementwise kernels past the L2 cache are memory-bound).
 template <typename F>

@@ -4,6 +4,7 @@
 #include "pool.h"
 
 #include <algorithm>
+#include <limits>
 
 #include "isa_targets.h"
 #include "parallel.h"
@@ -125,6 +126,12 @@ void maxPool2d(const ExecContext& ctx, const T* x, T* y, int32_t* idx, const Poo
     // The common 2x2/2 window: vectorized, redone by the general loop if the plane has a NaN.
     if (k2s2 && !maxPool2x2Dispatch(level, xp, yp, ip, g.h, g.w, g.oH, g.oW)) return;
     forEachWindow(g, [&](size_t o, size_t y0, size_t y1, size_t x0, size_t x1) {
+      // The binding refuses empty planes; a window wholly in padding must still not read.
+      if (y0 >= y1 || x0 >= x1) {
+        yp[o] = std::numeric_limits<T>::quiet_NaN();
+        ip[o] = 0;
+        return;
+      }
       T best = xp[y0 * g.w + x0];
       size_t at = y0 * g.w + x0;
       for (size_t r = y0; r < y1; ++r) {

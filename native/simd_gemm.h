@@ -143,3 +143,75 @@ void gemmSmallK(size_t m, size_t n, size_t k, T alpha, const T* a, size_t ars, s
   for (; i < m; ++i)
     smallRows<T, 1>(n, k, a + i * ars, ars, acs, b, ldb, c + i * ldc, ldc, alpha, beta, scratch);
 }
+
+// Transposing pack for the blocked GEMM: dst[p*w + r] = src[r*ld + p] for r < rows, p < cols,
+// and zeros in rows [rows, w). Both packs that interleave rows into micro-panels use it (A not
+// transposed: w = mr; B transposed, a linear layer's weight: w = nr). Element by element it
+// cost about as much as the products of a 32-row NT product (784-512-256-10 inference at batch
+// 32); here L x L blocks are transposed in registers, log2(L) rounds of two-input shuffles.
+#if !defined(__clang__)
+template <typename T>
+struct ShuffleMask;
+template <>
+struct ShuffleMask<float> {
+  typedef int I __attribute__((vector_size(BP_VBYTES)));
+};
+template <>
+struct ShuffleMask<double> {
+  typedef long long I __attribute__((vector_size(BP_VBYTES)));
+};
+
+// Transposes the L x L block held as L row vectors: each round interleaves rows i and i + L/2
+// element by element (a perfect shuffle of both the row and the column index); log2(L) rounds
+// bring element (i, j) to (j, i).
+template <typename T>
+BP_INLINE void transposeBlock(typename Vec<T>::V (&r)[Vec<T>::L]) {
+  typedef typename Vec<T>::V V;
+  typedef typename ShuffleMask<T>::I I;
+  constexpr int L = Vec<T>::L;
+  I lo, hi;
+#pragma GCC unroll 16
+  for (int j = 0; j < L; ++j) {
+    lo[j] = (j & 1) ? L + j / 2 : j / 2;
+    hi[j] = lo[j] + L / 2;
+  }
+  for (int round = 0; (1 << round) < L; ++round) {
+    V t[L];
+#pragma GCC unroll 16
+    for (int i = 0; i < L / 2; ++i) {
+      t[2 * i] = __builtin_shuffle(r[i], r[i + L / 2], lo);
+      t[2 * i + 1] = __builtin_shuffle(r[i], r[i + L / 2], hi);
+    }
+#pragma GCC unroll 16
+    for (int i = 0; i < L; ++i) r[i] = t[i];
+  }
+}
+#endif
+
+template <typename T>
+void packTK(const T* src, size_t ld, size_t rows, size_t cols, size_t w, T* dst) {
+  size_t r0 = 0;
+#if !defined(__clang__)
+  typedef typename Vec<T>::V V;
+  constexpr size_t L = Vec<T>::L;
+  if (L > 1) {
+    for (; r0 + L <= rows; r0 += L) {
+      size_t p0 = 0;
+      for (; p0 + L <= cols; p0 += L) {
+        V v[L];
+#pragma GCC unroll 16
+        for (size_t i = 0; i < L; ++i) v[i] = load<V>(src + (r0 + i) * ld + p0);
+        transposeBlock<T>(v);
+#pragma GCC unroll 16
+        for (size_t j = 0; j < L; ++j) store(dst + (p0 + j) * w + r0, v[j]);
+      }
+      for (; p0 < cols; ++p0)
+        for (size_t i = 0; i < L; ++i) dst[p0 * w + r0 + i] = src[(r0 + i) * ld + p0];
+    }
+  }
+#endif
+  for (size_t r = r0; r < rows; ++r)
+    for (size_t p = 0; p < cols; ++p) dst[p * w + r] = src[r * ld + p];
+  for (size_t r = rows; r < w; ++r)
+    for (size_t p = 0; p < cols; ++p) dst[p * w + r] = T(0);
+}

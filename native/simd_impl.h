@@ -27,9 +27,10 @@
 #include "simd_unary.h"    // unaryK, unaryBackwardK
 #include "simd_binary.h"   // binaryVVK, binaryVSK
 #include "simd_reduce.h"   // sumContig, maxContig, reduceK
-#include "simd_softmax.h"  // softmaxK, softmaxBackwardK, softmaxCrossEntropyK
+#include "simd_softmax.h"  // softmaxK, softmaxBackwardK, softmaxCrossEntropyK, expShiftSumK
 #include "simd_optim.h"    // sgdStepK, adamStepK
-#include "simd_gemm.h"     // gemmMicroK, gemmSmallK
+#include "simd_gemm.h"     // gemmMicroK, gemmSmallK, packTK
+#include "simd_sparse.h"   // sparseGatherK, sparseScatterK, sparseDotsK
 // clang-format on
 #undef BP_SIMD_IMPL_PARTS
 
@@ -39,9 +40,11 @@ const KernelTable table = {
     {&unaryK<float>, &unaryBackwardK<float>, &binaryVVK<float>, &binaryVSK<float>, &reduceK<float>,
      &softmaxK<float>, &softmaxBackwardK<float>, &softmaxCrossEntropyK<float>, &sgdStepK<float>,
      &adamStepK<float>, &gemmMicroK<float, BP_GEMM_MR_F32, BP_GEMM_NV_F32>, BP_GEMM_MR_F32,
-     BP_GEMM_NV_F32* Vec<float>::L, &gemmSmallK<float>},
+     BP_GEMM_NV_F32* Vec<float>::L, &gemmSmallK<float>, &packTK<float>, &expShiftSumK<float>,
+     &sparseGatherK<float>, &sparseScatterK<float>, &sparseDotsK<float>},
     {&unaryK<double>, &unaryBackwardK<double>, &binaryVVK<double>, &binaryVSK<double>,
      &reduceK<double>, &softmaxK<double>, &softmaxBackwardK<double>, &softmaxCrossEntropyK<double>,
      &sgdStepK<double>, &adamStepK<double>, &gemmMicroK<double, BP_GEMM_MR_F64, BP_GEMM_NV_F64>,
-     BP_GEMM_MR_F64, BP_GEMM_NV_F64* Vec<double>::L, &gemmSmallK<double>},
+     BP_GEMM_MR_F64, BP_GEMM_NV_F64* Vec<double>::L, &gemmSmallK<double>, &packTK<double>, &expShiftSumK<double>,
+     &sparseGatherK<double>, &sparseScatterK<double>, &sparseDotsK<double>},
 };

@@ -31,6 +31,12 @@ BP_INLINE double expShiftSum(const T* x, T* y, size_t n, T m) {
   return s;
 }
 
+// The table's entry for expShiftSum (an out-of-line copy of the inline helper above).
+template <typename T>
+double expShiftSumK(const T* x, T* y, size_t n, T m) {
+  return expShiftSum(x, y, n, m);
+}
+
 template <typename T>
 void softmaxK(const T* x, size_t rows, size_t cols, T* y, bool log) {
   if (cols == 0) return;

@@ -74,8 +74,12 @@ void ThreadPool::workerLoop(int thread) {
     }
     if (stop_.load()) return;
     seen = generation_.load(std::memory_order_acquire);
-    drain(*task_, tasks_, thread);
-    if (checkedIn_.fetch_add(1, std::memory_order_acq_rel) + 1 == workers_.size()) {
+    // Enter, then look whether the job is still open: a worker that arrives after the caller
+    // has finished every task and closed the job leaves without touching it (the caller's
+    // close and this enter are seq_cst, so one of the two sees the other).
+    active_.fetch_add(1);
+    if (open_.load() && generation_.load() == seen) drain(*task_, tasks_, thread);
+    if (active_.fetch_sub(1) == 1) {
       std::lock_guard<std::mutex> lock(mutex_);  // pairs with the caller's predicate check
       done_.notify_all();
     }
@@ -90,19 +94,25 @@ void ThreadPool::run(size_t tasks, const Task& task) {
   }
   task_ = &task;
   tasks_ = tasks;
-  checkedIn_.store(0);
   next_.store(0);
   {
     // Under the lock, so that a worker between its predicate check and its wait cannot miss it.
     std::lock_guard<std::mutex> lock(mutex_);
+    open_.store(true);
     generation_.fetch_add(1, std::memory_order_release);
   }
   wake_.notify_all();
   drain(task, tasks, 0);
-  auto allIn = [&] { return checkedIn_.load(std::memory_order_acquire) == workers_.size(); };
-  if (!spinFor(kJoinSpinMicros, allIn)) {
+  // Every task is taken: close the job and wait only for the workers inside it. A worker the OS
+  // has not scheduled yet (an oversubscribed machine) no longer holds up the caller: waiting
+  // for every worker to check in cost a scheduler time slice per job there, and a GEMM runs
+  // several jobs per call (measured: 2-thread training step of the 784-512-256-10 MLP 20x
+  // slower than 1 thread at a load average of 15 on 2 cores).
+  open_.store(false);
+  auto idle = [&] { return active_.load() == 0; };
+  if (!spinFor(kJoinSpinMicros, idle)) {
     std::unique_lock<std::mutex> lock(mutex_);
-    done_.wait(lock, allIn);
+    done_.wait(lock, idle);
   }
   task_ = nullptr;
 }

@@ -44,9 +44,11 @@ class ThreadPool {
   size_t tasks_ = 0;
   std::atomic<size_t> next_{0};
   std::atomic<size_t> generation_{0};
-  // Workers done with the current generation: every worker takes part in every generation and
-  // checks in when done, so run() returns only once no worker can still touch the job.
-  std::atomic<size_t> checkedIn_{0};
+  // Whether the current job still takes workers, and how many are inside a job: run() closes
+  // the job once every task is taken and returns when no worker is inside it, so no worker can
+  // touch a finished job, and none that is late holds the caller up.
+  std::atomic<bool> open_{false};
+  std::atomic<size_t> active_{0};
   std::atomic<bool> stop_{false};
 };
 

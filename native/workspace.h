@@ -25,6 +25,13 @@ class Workspace {
     return reinterpret_cast<unsigned char*>(buf.data()) + ((64 - (addr & 63)) & 63);
   }
 
+  // Frees every slot larger than `bytes`, so one huge call does not stay resident for the life of
+  // the addon (a training loop's buffers are far smaller and are kept).
+  void trimAbove(size_t bytes) {
+    for (auto& buf : slots_)
+      if (buf.size() * sizeof(double) > bytes) std::vector<double>().swap(buf);
+  }
+
   // A buffer of at least `count` elements of T in slot `slot`.
   template <typename T>
   T* get(size_t slot, size_t count) {

@@ -3,9 +3,11 @@
 // indices and targets. Each call must throw a TypeError or RangeError whose message names the
 // function; none may crash the process or write out of bounds (checked with guard arrays).
 import { inspect } from 'node:util';
-import { describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Worker } from 'node:worker_threads';
 import type { NativeBackend } from '../lib/backend/native.js';
 import { tryLoadNative } from './support/native.js';
+import { isResizable, resizableBuffer, sharedBuffer } from './support/buffers.js';
 import { Rng } from './support/random.js';
 import { OP_FAMILIES } from '../lib/backend/types.js';
 
@@ -217,6 +219,44 @@ const SPECS: Spec[] = [
   { fn: 'conv2dBackwardInput', args: [f('gy', 48), f('weight', 54), f('gx', 32), ...convGeom()] },
   { fn: 'conv2dBackwardWeight', args: [f('x', 32), f('gy', 48), f('gw', 54), fNull('gb', 3), ...convGeom()] },
   { fn: 'maxPool2d', args: [f('x', 32), f('y', 8), i32('indices', [0, 0, 0, 0, 0, 0, 0, 0]), ...poolGeom()] },
+  // Sparse conv on the same geometry: a CSR pattern of 5 nonzeros over [3, 2*3*3].
+  {
+    fn: 'sparseConv2d',
+    args: [
+      f('x', 32),
+      f('values', 5),
+      i32('rowPtr', [0, 2, 3, 5]),
+      i32('colIdx', [0, 17, 5, 3, 9], 18),
+      fNull('bias', 3),
+      f('y', 48),
+      ...convGeom(),
+      op(3, 0),
+    ],
+  },
+  {
+    fn: 'sparseConv2dBackwardInput',
+    args: [
+      f('gy', 48),
+      f('values', 5),
+      i32('rowPtr', [0, 2, 3, 5]),
+      i32('colIdx', [0, 17, 5, 3, 9], 18),
+      f('gx', 32),
+      ...convGeom(),
+      op(3, 2),
+    ],
+  },
+  {
+    fn: 'sparseConv2dBackwardValues',
+    args: [
+      f('x', 32),
+      f('gy', 48),
+      i32('rowPtr', [0, 2, 3, 5]),
+      i32('colIdx', [0, 17, 5, 3, 9], 18),
+      f('gv', 5),
+      ...convGeom(),
+      op(3, 1),
+    ],
+  },
   {
     fn: 'maxPool2dBackward',
     args: [f('gy', 8), i32('indices', [0, 1, 4, 5, 15, 3, 2, 0], 16), f('gx', 32), ...poolGeom()],
@@ -268,6 +308,33 @@ const SPECS: Spec[] = [
       fNull('gcPrev', 6),
     ],
   },
+  // 2 batches x 2 heads, 2 queries, 3 keys, width 2; a full [2, 2, 2, 3] mask, so that every
+  // stride counts in the mask's extent (24 elements).
+  ...(['attentionForward', 'attentionBackward'] as const).map((fn) => ({
+    fn,
+    args: [
+      size('batch', 2),
+      size('heads', 2),
+      size('lq', 2),
+      size('lk', 3),
+      size('d', 2),
+      size('dv', 2),
+      f('q', 16),
+      f('k', 24),
+      f('v', 24),
+      fNull('mask', 24),
+      size('maskStrideB', 12),
+      size('maskStrideH', 6),
+      size('maskStrideI', 3),
+      bool('causal', false),
+      num('scale', 0.7),
+      num('dropoutP', 0.25),
+      num('seed', 7),
+      f('out', 16),
+      f('lse', 8),
+      ...(fn === 'attentionBackward' ? [f('gOut', 16), f('gq', 16), f('gk', 24), f('gv', 24)] : []),
+    ],
+  })),
   { fn: 'setNumThreads', args: [size('n', 2)] },
   { fn: '_setSimd', args: [{ name: 'level', kind: { k: 'str' }, make: () => 'scalar' }] },
   { fn: '_setBlas', args: [{ name: 'which', kind: { k: 'str' }, make: () => 'builtin' }] },
@@ -554,12 +621,250 @@ describe.skipIf(!native)(`native argument fuzzing${native ? '' : ` (SKIPPED: ${l
   });
 });
 
+// ---- hostile values (issue 10) -----------------------------------------------------------------
+// User JS that runs while the addon reads its arguments, buffers that are detached, resizable or
+// shared, and values no coercion may touch. Each call must run or throw a TypeError/RangeError
+// naming the function (or the getter's own error); a crash fails the whole run.
+// BACKPROP_FUZZ_CALLS sets the random calls of the last test (default 10000, about 2 s);
+// `npm run fuzz:native` runs 1,000,000.
+
+const GETTER_ERROR = 'hostile getter';
+
+// Int32 values a worker thread flips between in-range and far out of range for as long as the
+// hostile tests run: a check of shared memory is not a bound unless the addon copies first.
+const RACED = new SharedArrayBuffer(4 * 65);
+let racer: Worker | null = null;
+function racedIndices(n: number): Int32Array {
+  return new Int32Array(RACED, 4, Math.min(n, 64));
+}
+
+/** Detaches a typed array's buffer (as a postMessage transfer list does). */
+function detach(a: ArrayBufferView): void {
+  try {
+    structuredClone(a.buffer, { transfer: [a.buffer as ArrayBuffer] });
+  } catch {
+    // already detached, or a SharedArrayBuffer (which cannot be)
+  }
+}
+
+/** The first float array among the call's arguments (a getter's victim), or null. */
+function firstFloat(args: unknown[]): Float32Array | Float64Array | null {
+  for (const a of args) if (a instanceof Float32Array || a instanceof Float64Array) return a;
+  return null;
+}
+
+/** Hostile replacements for an argument of this kind; `args` is the call's list (for getters). */
+function hostileValues(kind: Kind, valid: unknown, F: FloatCtor, args: unknown[]): (() => unknown)[] {
+  const common: (() => unknown)[] = [
+    () => 1n,
+    () => Symbol('h'),
+    () => ({ valueOf: () => 2 }),
+    () => new Proxy({}, { get: () => 2 }),
+  ];
+  switch (kind.k) {
+    case 'size':
+    case 'stride':
+    case 'num':
+    case 'step':
+    case 'op':
+      return [...common, () => 0, () => -0, () => 2 ** 31 - 1, () => Number.MAX_VALUE, () => new Number(2)];
+    case 'bool':
+      return [...common, () => new Boolean(true)];
+    case 'str':
+      return common;
+    case 'shape':
+    case 'perm': {
+      const v = valid as number[];
+      const withGetter =
+        (get: () => number): (() => unknown) =>
+        () => {
+          const a = v.slice();
+          Object.defineProperty(a, 0, { get, enumerable: true });
+          return a;
+        };
+      return [
+        ...common,
+        () => new Proxy(v.slice(), {}),
+        withGetter(() => {
+          const victim = firstFloat(args);
+          if (victim) detach(victim);
+          return v[0];
+        }),
+        withGetter(() => {
+          const victim = firstFloat(args);
+          try {
+            if (victim && isResizable(victim.buffer)) victim.buffer.resize(0);
+          } catch {
+            // detached by an earlier getter of the same call
+          }
+          return v[0];
+        }),
+        withGetter(() => 2 ** 31),
+        withGetter(() => {
+          throw new Error(GETTER_ERROR);
+        }),
+        () => {
+          const a = new Array<number>(v.length); // holes: read through Array.prototype
+          for (let k = 1; k < v.length; k++) a[k] = v[k];
+          return a;
+        },
+        () => v.map((d) => BigInt(d)),
+      ];
+    }
+    case 'i32': {
+      const a = valid as Int32Array;
+      return [
+        ...common,
+        () => {
+          const d = a.slice();
+          detach(d);
+          return d;
+        },
+        () => {
+          const sab = new Int32Array(new SharedArrayBuffer(a.byteLength));
+          sab.set(a);
+          return sab; // valid: runs on a private copy
+        },
+        () => {
+          const sab = new Int32Array(new SharedArrayBuffer(a.byteLength));
+          sab.fill(2 ** 31 - 1);
+          return sab;
+        },
+        () => new Int32Array(resizableBuffer(a.byteLength, a.byteLength)),
+        () => racedIndices(a.length),
+      ];
+    }
+    case 'f':
+    case 'fNull': {
+      const a = valid as Float32Array | Float64Array | null;
+      const n = a?.length ?? 4;
+      return [
+        ...common,
+        () => {
+          const d = new F(n);
+          detach(d);
+          return d;
+        },
+        () => new F(sharedBuffer(n * F.BYTES_PER_ELEMENT)), // valid: runs
+        () => {
+          const buf = resizableBuffer(n * F.BYTES_PER_ELEMENT, n * F.BYTES_PER_ELEMENT);
+          const t = new F(buf); // length-tracking
+          buf.resize(0);
+          return t;
+        },
+        () => new F(resizableBuffer(n * F.BYTES_PER_ELEMENT, 2 * n * F.BYTES_PER_ELEMENT)), // valid
+        () => new F(0),
+      ];
+    }
+  }
+}
+
+function expectSafeOutcome(b: Record<string, unknown>, fn: string, args: unknown[], what: () => string): string {
+  try {
+    (b[fn] as (...a: unknown[]) => unknown)(...args);
+    return 'ran';
+  } catch (e) {
+    if (e instanceof Error && e.message === GETTER_ERROR) return 'getter threw';
+    if (!(e instanceof TypeError || e instanceof RangeError))
+      throw new Error(`${fn} with ${what()}: expected a TypeError or RangeError, got ${inspect(e)}`, { cause: e });
+    if (!e.message.startsWith(`${fn}:`))
+      throw new Error(`${fn} with ${what()}: message does not name the function: ${e.message}`, { cause: e });
+    return 'refused';
+  }
+}
+
+describe.skipIf(!native)(`hostile native fuzzing${native ? '' : ` (SKIPPED: ${loadError})`}`, () => {
+  const b = native as unknown as Record<string, unknown>;
+  const runnable = SPECS.filter((s) => !s.fn.startsWith('_') && s.fn !== 'setNumThreads' && s.args.length > 0);
+  beforeAll(() => {
+    racer = new Worker(
+      `const { workerData } = require('node:worker_threads');
+       const stop = new Int32Array(workerData, 0, 1), v = new Int32Array(workerData, 4, 64);
+       while (Atomics.load(stop, 0) === 0) for (let i = 0; i < 64; i++) v[i] = v[i] === 0 ? 2147483647 : 0;`,
+      { eval: true, workerData: RACED },
+    );
+  });
+  afterAll(async () => {
+    Atomics.store(new Int32Array(RACED, 0, 1), 0, 1);
+    await racer?.terminate();
+  });
+
+  it('every hostile value in every position of every function: a result or a named error, never a crash', () => {
+    let calls = 0;
+    for (const F of [Float32Array, Float64Array] as FloatCtor[]) {
+      for (const spec of runnable) {
+        spec.args.forEach((arg, i) => {
+          const probe = spec.args.map((a) => a.make(F));
+          const count = hostileValues(arg.kind, probe[i], F, probe).length;
+          for (let j = 0; j < count; j++) {
+            // fresh arguments per call: a getter may have detached the previous call's arrays
+            const args = spec.args.map((a) => a.make(F));
+            args[i] = hostileValues(arg.kind, args[i], F, args)[j]();
+            expectSafeOutcome(b, spec.fn, args, () => `argument ${i + 1} (${arg.name}) = ${show(args[i])}`);
+            calls++;
+          }
+        });
+      }
+    }
+    expect(calls).toBeGreaterThan(1500);
+  });
+
+  it(
+    'random hostile mutations, several per call',
+    () => {
+      const total = Number(process.env.BACKPROP_FUZZ_CALLS ?? 10000);
+      const rng = new Rng(Number(process.env.BACKPROP_FUZZ_SEED ?? 777));
+      const outcomes: Record<string, number> = {};
+      for (let c = 0; c < total; c++) {
+        const spec = runnable[rng.int(0, runnable.length)];
+        const F = rng.next() < 0.5 ? Float32Array : Float64Array;
+        const args = spec.args.map((a) => a.make(F));
+        const mutations = rng.int(1, Math.min(4, spec.args.length + 1));
+        const what: number[] = [];
+        for (let m = 0; m < mutations; m++) {
+          const i = rng.int(0, spec.args.length);
+          const useHostile = rng.next() < 0.7;
+          const pool = useHostile
+            ? hostileValues(spec.args[i].kind, spec.args[i].make(F), F, args)
+            : invalidValues(spec.args[i].kind, spec.args[i].make(F), F, 1).map((v) => () => v);
+          const v = pool[rng.int(0, pool.length)]();
+          // A huge size with other mutations could be a valid call doing 2^31 units of work.
+          if (typeof v === 'number' && v >= 2 ** 31 - 1 && mutations > 1) continue;
+          args[i] = v;
+          what.push(i);
+        }
+        const o = expectSafeOutcome(b, spec.fn, args, () =>
+          what.map((i) => `${spec.args[i].name} = ${show(args[i])}`).join(', '),
+        );
+        outcomes[o] = (outcomes[o] ?? 0) + 1;
+      }
+      if (total >= 100000) process.stdout.write(`hostile fuzz: ${total} calls ${JSON.stringify(outcomes)}\n`);
+      expect(Object.values(outcomes).reduce((s, v) => s + v, 0)).toBe(total);
+      expect(outcomes.refused).toBeGreaterThan(0);
+    },
+    Math.max(60_000, Number(process.env.BACKPROP_FUZZ_CALLS ?? 0) * 2),
+  ); // 1M calls: ~17 min on a shared machine
+});
+
 function show(v: unknown): string {
   if (typeof v === 'symbol') return 'Symbol';
+  if (v !== null && typeof v === 'object' && !Array.isArray(v) && !ArrayBuffer.isView(v)) {
+    try {
+      return inspect(v, { depth: 0 });
+    } catch {
+      return '[object]';
+    }
+  }
   if (typeof v === 'bigint') return `${v}n`;
   if (typeof v === 'string') return JSON.stringify(v);
   if (ArrayBuffer.isView(v))
     return `${v.constructor.name}(${(v as unknown as { length?: number }).length ?? v.byteLength})`;
-  if (Array.isArray(v)) return `[${v.map(show).join(',')}]`;
+  if (Array.isArray(v)) {
+    try {
+      return `[${v.map(show).join(',')}]`;
+    } catch {
+      return '[array with a throwing getter]';
+    }
+  }
   return String(v);
 }

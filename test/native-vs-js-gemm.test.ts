@@ -95,6 +95,10 @@ function gemmCases(): GemmCase[] {
   plain(250, 300, 200, true, false, 0.75, 0.25);
   plain(200, 250, 300, false, true);
   plain(129, 257, 513, true, true, 1, 0.5);
+  // A few rows times Bᵀ past the small-product size (a linear layer at batch <= 8: one
+  // matrix-vector product per row in the built-in GEMM), and the first row count past that path.
+  plain(8, 700, 1000, false, true, 0.5, 0.25);
+  plain(9, 700, 1000, false, true);
   // Batches: strides with gaps, a shared (stride 0) operand on either side, offsets.
   cases.push({
     tA: false,

@@ -33,7 +33,14 @@ function naive(tA, tB, m, n, k, alpha, a, b) {
   return c;
 }
 addon.setNumThreads(2);
-const paths = addon.info().blas === 'builtin' ? ['builtin'] : ['openblas', 'builtin'];
+// OpenBLAS whenever it loads (the default may be the built-in GEMM: an AVX-512 CPU).
+let paths = ['builtin'];
+try {
+  addon._setBlas('openblas');
+  paths = ['openblas', 'builtin'];
+} catch {
+  // not loaded: the built-in GEMM only
+}
 let worst = 0;
 let checks = 0;
 for (const path of paths) {

@@ -9,6 +9,7 @@ import { Tensor, backend, noGrad } from '../lib/index.js';
 import * as F from '../lib/nn/functional.js';
 import { registeredOps, type OpDef } from '../lib/ops/registry.js';
 import { recurrence, rows } from '../lib/ops/rnn.js';
+import { conv2dFeedback, linearFeedback } from '../lib/ops/feedback.js';
 import { UNARY_OPS } from '../lib/backend/types.js';
 import { Rng } from './support/random.js';
 import { backendsHere, leaf } from './support/autograd.js';
@@ -72,6 +73,30 @@ const cases: Record<string, Case[]> = {
     },
   ],
   rows: [(r, d) => rows(x(r, d, [5, 2, 3]), 1, 3)],
+  scaledDotProductAttention: [
+    (r, d) => F.scaledDotProductAttention(x(r, d, [2, 2, 5, 3]), x(r, d, [2, 2, 7, 3]), x(r, d, [2, 2, 7, 4])),
+    (r, d) =>
+      F.scaledDotProductAttention(x(r, d, [1, 6, 3]), x(r, d, [1, 6, 3]), x(r, d, [1, 6, 2]), { isCausal: true }),
+    (r, d) =>
+      F.scaledDotProductAttention(x(r, d, [2, 3, 4]), x(r, d, [2, 5, 4]), x(r, d, [2, 5, 4]), {
+        attnMask: x(r, d, [3, 5]).detach(),
+      }),
+    (r, d) =>
+      F.scaledDotProductAttention(x(r, d, [2, 4, 3]), x(r, d, [2, 6, 3]), x(r, d, [2, 6, 2]), {
+        dropoutP: 0.3,
+        isCausal: true,
+      }),
+  ],
+  // bio feedback modes: the input gradient goes through a feedback matrix instead of the weight
+  linearFeedback: [
+    (r, d) => linearFeedback(x(r, d, [6, 3]), x(r, d, [4, 3]), x(r, d, [4]), x(r, d, [4, 3])),
+    (r, d) => linearFeedback(x(r, d, [5, 3]), x(r, d, [4, 3]), null, x(r, d, [4, 3])),
+  ],
+  conv2dFeedback: [
+    (r, d) =>
+      conv2dFeedback(x(r, d, [2, 3, 6, 5]), x(r, d, [4, 3, 3, 3]), x(r, d, [4]), x(r, d, [4, 3, 3, 3]), { padding: 1 }),
+    (r, d) => conv2dFeedback(x(r, d, [2, 2, 7, 7]), x(r, d, [3, 2, 3, 2]), null, x(r, d, [3, 2, 3, 2]), { stride: 2 }),
+  ],
 };
 for (const [cell, G] of [
   ['rnnTanh', 1],

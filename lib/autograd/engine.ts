@@ -15,7 +15,9 @@ import { Tensor, full } from '../tensor.js';
 import { isKernelDType } from '../dtype.js';
 import type { Node } from './node.js';
 import { isAnomalyEnabled, setGradEnabled } from './mode.js';
+import { noteNodeFreed } from '../backend/memory.js';
 import { allocLike, checkFinite, floatData, recycle, sameShape, shapeStr } from '../ops/util.js';
+import { checkVersions } from './version.js';
 
 export interface BackwardOptions {
   /** Keep the graph's saved values so that backward can run through it again. */
@@ -121,9 +123,11 @@ function run(
         stack.push(fn);
       }
     }
+    const discovered: Node[] = [];
     while (stack.length > 0) {
       const node = stack.pop()!;
       if (node.freed) throw freedError(node);
+      if (targets) discovered.push(node);
       const inputs = node.inputs;
       for (let i = 0; i < inputs.length; i++) {
         const fn = inputs[i].gradFn;
@@ -154,6 +158,12 @@ function run(
       }
     }
 
+    // grad(): only nodes with a path to a target need their rule run (torch prunes the same way).
+    // This matters for double backward: differentiating a recorded backward with respect to a
+    // dummy cotangent (jvp's double-vjp trick) would otherwise also run every rule of the forward
+    // graph the recorded backward refers to.
+    const needed = targets ? neededNodes(discovered, nodeTarget, leafTarget) : null;
+
     // Pass 2: process in dependency order.
     const anomaly = isAnomalyEnabled();
     while (ready.length > 0) {
@@ -171,8 +181,9 @@ function run(
         }
       }
       let grads: (Tensor | null)[] | null = null;
-      if (g !== null) {
+      if (g !== null && (needed === null || needed.has(node))) {
         const op = node.op;
+        if (node.versions !== null) checkVersions(node.name, node.versions, inputs);
         grads = (createGraph || op.fused === undefined ? op.rule! : op.fused)(g, node);
         if (grads.length !== inputs.length && inputs.length > 0) {
           throw new Error(`backward of '${node.name}' returned ${grads.length} gradients for ${inputs.length} inputs`);
@@ -187,8 +198,10 @@ function run(
         // frees saved tensors: a loss kept after backward (a history of losses) holds no memory.
         // A later backward reaching this node throws at discovery, before any input is needed.
         node.freed = true;
+        noteNodeFreed(node);
         node.saved = null;
         node.inputs = NO_INPUTS;
+        node.versions = null;
       }
       for (let i = 0; i < inputs.length; i++) {
         const input = inputs[i];
@@ -217,6 +230,44 @@ function run(
     setGradEnabled(prevMode);
   }
   return captured;
+}
+
+/** The discovered nodes from which some target (a target node, or a target leaf among the inputs) is reachable. */
+function neededNodes(
+  discovered: readonly Node[],
+  nodeTarget: Map<Node, number>,
+  leafTarget: Map<Tensor, number>,
+): Set<Node> {
+  const consumers = new Map<Node, Node[]>();
+  const needed = new Set<Node>();
+  const queue: Node[] = [];
+  for (const node of discovered) {
+    let seed = nodeTarget.has(node);
+    for (const input of node.inputs) {
+      const fn = input.gradFn;
+      if (fn === null) {
+        if (leafTarget.has(input)) seed = true;
+        continue;
+      }
+      let list = consumers.get(fn);
+      if (list === undefined) consumers.set(fn, (list = []));
+      list.push(node);
+    }
+    if (seed && !needed.has(node)) {
+      needed.add(node);
+      queue.push(node);
+    }
+  }
+  while (queue.length > 0) {
+    const node = queue.pop()!;
+    for (const c of consumers.get(node) ?? []) {
+      if (!needed.has(c)) {
+        needed.add(c);
+        queue.push(c);
+      }
+    }
+  }
+  return needed;
 }
 
 /**

@@ -4,3 +4,15 @@ export { hvp, type HvpResult } from './hvp.js';
 export { gradcheck, gradgradcheck, type GradcheckOptions } from './gradcheck.js';
 export { detectAnomaly } from './anomaly.js';
 export { Node, type BackwardFn, type Grads } from './node.js';
+export {
+  vjp,
+  jvp,
+  vhp,
+  jacobian,
+  hessian,
+  type FunctionalOptions,
+  type VjpResult,
+  type JvpResult,
+  type VhpResult,
+} from './functional.js';
+export { gnvp, type GnvpOptions, type GnvpResult, type GaussNewtonModel } from './gauss_newton.js';

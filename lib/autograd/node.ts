@@ -5,6 +5,7 @@
 
 import type { Tensor } from '../tensor.js';
 import type { BackwardFn, OpDef } from '../ops/registry.js';
+import type { SavedVersions } from './version.js';
 
 export type { BackwardFn };
 
@@ -27,6 +28,8 @@ export class Node<S = unknown> {
   gradOwned = false;
   /** Set once a backward without retainGraph has run through this node. */
   freed = false;
+  /** The storage the backward may read and its versions when the op ran (autograd/version.ts). */
+  versions: SavedVersions | null = null;
 
   constructor(
     /** The op's registry entry: its name, backward rule and fused backward. */

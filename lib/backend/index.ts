@@ -5,6 +5,7 @@
 
 import { jsBackend } from './js.js';
 import type { Backend, BackendInfo } from './types.js';
+import { memoryStats, resetPeakMemoryStats, type MemoryStats } from './memory.js';
 
 export type BackendName = 'native' | 'js';
 
@@ -91,8 +92,9 @@ export const backend = {
   /** Threads for GEMM and large kernels; remembered and applied to a backend chosen later too. */
   setNumThreads(n: number): void {
     if (typeof n !== 'number') throw new TypeError(`backend.setNumThreads: n must be a number, got ${typeof n}`);
-    if (!Number.isInteger(n) || n < 1)
-      throw new RangeError(`backend.setNumThreads: n must be an integer >= 1, got ${n}`);
+    // 256 as the native pool's limit, whichever backend runs now (the count is kept for later).
+    if (!Number.isInteger(n) || n < 1 || n > 256)
+      throw new RangeError(`backend.setNumThreads: n must be an integer in [1, 256], got ${n}`);
     kernels().setNumThreads(n);
     requestedThreads = n;
   },
@@ -105,7 +107,19 @@ export const backend = {
     const r = tryNative();
     return r instanceof Error ? r.message : null;
   },
+  /**
+   * Bytes of tensor storage: what the autograd graph keeps for backward (savedBytes) and all
+   * allocated storage (allocatedBytes), current and peak. Measured where it happens; see
+   * lib/backend/memory.ts for what is exact and when a free is seen.
+   */
+  memoryStats(): MemoryStats {
+    return memoryStats();
+  },
+  /** Restarts both peaks from the current values. */
+  resetPeakMemoryStats(): void {
+    resetPeakMemoryStats();
+  },
 };
 
 export { jsBackend };
-export type { Backend, BackendInfo };
+export type { Backend, BackendInfo, MemoryStats };

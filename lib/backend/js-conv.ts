@@ -24,7 +24,7 @@ function outSize(op: string, dim: string, input: number, k: number, stride: numb
   return Math.floor((input + 2 * pad - span) / stride) + 1;
 }
 
-function convGeom(op: string, g: readonly number[]): ConvGeometry {
+export function convGeom(op: string, g: readonly number[]): ConvGeometry {
   const names = [
     'n',
     'cIn',
@@ -252,6 +252,9 @@ function maxPool2d(x: FloatArray, y: FloatArray, idx: Int32Array, ...geom: numbe
   checkAtLeast(op, 'x', x, g.planes * HW);
   checkAtLeast(op, 'y', y, g.planes * O);
   checkAtLeast(op, 'indices', idx, g.planes * O);
+  // As the native binding: a window over an empty plane lies wholly in the padding.
+  if (HW === 0 && g.planes > 0 && O > 0)
+    throw new RangeError(`${op}: an input plane of ${g.h}x${g.w} is empty: a window over it has no maximum`);
   for (let pl = 0; pl < g.planes; pl++) {
     const xo = pl * HW;
     for (let oy = 0; oy < g.oH; oy++) {

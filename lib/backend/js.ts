@@ -12,8 +12,10 @@
 
 import type { Backend, BackendInfo } from './types.js';
 import { checkNumber } from './js-checks.js';
+import { attentionKernels } from './js-attention.js';
 import { binaryKernels } from './js-binary.js';
 import { convKernels } from './js-conv.js';
+import { sparseKernels } from './js-sparse.js';
 import { gemmKernels } from './js-gemm.js';
 import { movementKernels } from './js-movement.js';
 import { optimKernels } from './js-optim.js';
@@ -28,7 +30,8 @@ function info(): BackendInfo {
 
 function setNumThreads(n: number): void {
   checkNumber('setNumThreads', 'n', n);
-  if (!Number.isInteger(n) || n < 1) throw new RangeError(`setNumThreads: n must be an integer >= 1, got ${n}`);
+  if (!Number.isInteger(n) || n < 1 || n > 256)
+    throw new RangeError(`setNumThreads: n must be an integer in [1, 256], got ${n}`);
   // The js backend is single-threaded; the count only matters to the native backend.
 }
 
@@ -46,4 +49,6 @@ export const jsBackend: Backend = {
   ...optimKernels,
   ...convKernels,
   ...rnnKernels,
+  ...attentionKernels,
+  ...sparseKernels,
 };

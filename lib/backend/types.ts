@@ -87,6 +87,10 @@ export interface BackendInfo {
   threads: number;
 }
 
+/** The sparse conv kernels' layout codes (native/sparse.h SparseLayout), in order. */
+export const SPARSE_LAYOUTS = ['auto', 'batch', 'width'] as const;
+export type SparseLayoutName = (typeof SPARSE_LAYOUTS)[number];
+
 /** The geometry arguments every conv kernel takes, in this order (see the conv section below). */
 export type ConvGeometryArgs = [
   n: number,
@@ -373,6 +377,102 @@ export interface Backend {
     ghPrev: FloatArray,
     gcPrev: FloatArray | null,
   ): void;
+  /**
+   * Fused scaled-dot-product attention over batch×heads independent problems:
+   * out [B, H, Lq, Dv] = softmax(scale * q kᵀ + mask) v, with q [B, H, Lq, D], k [B, H, Lk, D],
+   * v [B, H, Lk, Dv] (Lk, D, Dv >= 1). mask (or null) is additive; element (b, h, i, j) sits at
+   * mask[b*maskB + h*maskH + i*maskI + j] (a stride of 0 broadcasts). causal hides key j from
+   * query i when j > i. dropoutP in [0, 1] zeroes weight (b, h, i, j) when
+   * attentionDropoutHash(seed, (b*H + h)*Lq + i, j) < dropoutP * 2^32 and scales the others by
+   * 1 / (1 - dropoutP) (seed: an integer in [0, 2^32)). Writes out and lse [B, H, Lq], each row's
+   * log-sum-exp of the masked scores before dropout (-inf where a row sees no key; that row of
+   * out is NaN). Never forms the Lq×Lk matrix.
+   */
+  attentionForward(
+    batch: number,
+    heads: number,
+    lq: number,
+    lk: number,
+    d: number,
+    dv: number,
+    q: FloatArray,
+    k: FloatArray,
+    v: FloatArray,
+    mask: FloatArray | null,
+    maskB: number,
+    maskH: number,
+    maskI: number,
+    causal: boolean,
+    scale: number,
+    dropoutP: number,
+    seed: number,
+    out: FloatArray,
+    lse: FloatArray,
+  ): void;
+  /**
+   * The backward of attentionForward (same arguments, dropout included) given its out and lse
+   * and gOut = dL/d(out): overwrites gq, gk, gv (shaped like q, k, v), recomputing the
+   * probabilities and the dropout mask tile by tile. The mask gets no gradient.
+   */
+  attentionBackward(
+    batch: number,
+    heads: number,
+    lq: number,
+    lk: number,
+    d: number,
+    dv: number,
+    q: FloatArray,
+    k: FloatArray,
+    v: FloatArray,
+    mask: FloatArray | null,
+    maskB: number,
+    maskH: number,
+    maskI: number,
+    causal: boolean,
+    scale: number,
+    dropoutP: number,
+    seed: number,
+    out: FloatArray,
+    lse: FloatArray,
+    gOut: FloatArray,
+    gq: FloatArray,
+    gk: FloatArray,
+    gv: FloatArray,
+  ): void;
+
+  // Sparse-weight convolution (SparseProp): the weight cOut×(cIn·kH·kW) in CSR form, rowPtr
+  // (cOut + 1 entries, from 0, nondecreasing), colIdx (rowPtr[cOut] column indices below
+  // cIn·kH·kW) and its nonzero values in that order. A linear layer is the 1×1 case. layout is a
+  // SPARSE_LAYOUTS code: the js kernels compute the same sums whatever it says; the native ones
+  // pack the operands that way ('auto': chosen by shape).
+  /** y = conv2d(x, W) + bias with W given by (values, rowPtr, colIdx); y (n×cOut×oH×oW) is overwritten. */
+  sparseConv2d(
+    x: FloatArray,
+    values: FloatArray,
+    rowPtr: Int32Array,
+    colIdx: Int32Array,
+    bias: FloatArray | null,
+    y: FloatArray,
+    ...geometry: [...ConvGeometryArgs, layout: number]
+  ): void;
+  /** gx = d<sparseConv2d(x, W), gy>/dx; gx (n×cIn×h×w) is overwritten. */
+  sparseConv2dBackwardInput(
+    gy: FloatArray,
+    values: FloatArray,
+    rowPtr: Int32Array,
+    colIdx: Int32Array,
+    gx: FloatArray,
+    ...geometry: [...ConvGeometryArgs, layout: number]
+  ): void;
+  /** gv = d<sparseConv2d(x, W), gy>/dvalues, one entry per nonzero (overwritten). */
+  sparseConv2dBackwardValues(
+    x: FloatArray,
+    gy: FloatArray,
+    rowPtr: Int32Array,
+    colIdx: Int32Array,
+    gv: FloatArray,
+    ...geometry: [...ConvGeometryArgs, layout: number]
+  ): void;
 }
 
 /**
@@ -437,6 +537,11 @@ export const KERNEL_NAMES = [
   'channelAffine',
   'rnnCellForward',
   'rnnCellBackward',
+  'attentionForward',
+  'attentionBackward',
+  'sparseConv2d',
+  'sparseConv2dBackwardInput',
+  'sparseConv2dBackwardValues',
 ] as const satisfies readonly KernelName[];
 
 type Missing = Exclude<KernelName, (typeof KERNEL_NAMES)[number]>;

@@ -4,6 +4,7 @@
 // torch's RandomSampler does, so each epoch (each for-of) gets a fresh order.
 import { Tensor, tensor } from '../tensor.js';
 import { randomPermutation } from '../random.js';
+import { Generator } from '../generator.js';
 import { isBatchDataset, type Dataset } from './dataset.js';
 
 export interface DataLoaderOptions {
@@ -13,6 +14,11 @@ export interface DataLoaderOptions {
   shuffle?: boolean;
   /** Drop the last batch when it is smaller than batchSize (default false). */
   dropLast?: boolean;
+  /**
+   * The generator shuffling draws from (torch's `generator`); default: the library's global one.
+   * With its own generator a loader's orders do not depend on other random draws in the process.
+   */
+  generator?: Generator;
 }
 
 export class DataLoader implements Iterable<[Tensor, Tensor]>, AsyncIterable<[Tensor, Tensor]> {
@@ -20,9 +26,16 @@ export class DataLoader implements Iterable<[Tensor, Tensor]>, AsyncIterable<[Te
   readonly batchSize: number;
   readonly shuffle: boolean;
   readonly dropLast: boolean;
+  readonly generator: Generator | null;
 
   constructor(dataset: Dataset<[Tensor, Tensor]>, options: DataLoaderOptions = {}) {
-    const { batchSize = 1, shuffle = false, dropLast = false } = options;
+    if (options === null || typeof options !== 'object')
+      throw new TypeError(`DataLoader: options must be an object, got ${options === null ? 'null' : typeof options}`);
+    const { batchSize = 1, shuffle = false, dropLast = false, generator } = options;
+    if (generator !== undefined && !(generator instanceof Generator))
+      throw new TypeError('DataLoader: generator must be a Generator');
+    if (typeof shuffle !== 'boolean' || typeof dropLast !== 'boolean')
+      throw new TypeError('DataLoader: shuffle and dropLast must be booleans');
     if (!dataset || typeof dataset.get !== 'function' || !Number.isInteger(dataset.length)) {
       throw new TypeError('DataLoader: dataset must have an integer length and a get(index) method');
     }
@@ -33,6 +46,7 @@ export class DataLoader implements Iterable<[Tensor, Tensor]>, AsyncIterable<[Te
     this.batchSize = batchSize;
     this.shuffle = shuffle;
     this.dropLast = dropLast;
+    this.generator = generator ?? null;
   }
 
   /** Number of batches per iteration. */
@@ -43,7 +57,7 @@ export class DataLoader implements Iterable<[Tensor, Tensor]>, AsyncIterable<[Te
 
   *[Symbol.iterator](): Iterator<[Tensor, Tensor]> {
     const n = this.dataset.length;
-    const order = this.shuffle ? randomPermutation(n) : null;
+    const order = !this.shuffle ? null : this.generator ? this.generator.randperm(n) : randomPermutation(n);
     const batches = this.length;
     for (let b = 0; b < batches; b++) {
       const start = b * this.batchSize;

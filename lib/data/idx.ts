@@ -1,8 +1,8 @@
 // The IDX format (as MNIST and Fashion-MNIST ship): two zero bytes, a type code, the number
 // of dimensions, each dimension as a big-endian uint32, then the values big-endian, row-major.
 // Files are read raw or gzipped (recognised by the gzip magic, not the file name).
-import { readFileSync } from 'node:fs';
-import { gunzipSync } from 'node:zlib';
+import { constants as zlibConstants, gunzipSync } from 'node:zlib';
+import { MAX_FILE_BYTES, readRegularFile } from '../io/read-file.js';
 
 export type IdxDType = 'uint8' | 'int8' | 'int16' | 'int32' | 'float32' | 'float64';
 export type IdxArray = Uint8Array | Int8Array | Int16Array | Int32Array | Float32Array | Float64Array;
@@ -24,13 +24,7 @@ const TYPE_CODES: Record<number, { dtype: IdxDType; bytes: number }> = {
 
 /** Reads an IDX file, raw or gzipped; throws an Error naming the file and the defect. */
 export function loadIdx(path: string): IdxData {
-  let raw: Buffer;
-  try {
-    raw = readFileSync(path);
-  } catch (e) {
-    throw new Error(`loadIdx: cannot read ${path}: ${(e as Error).message}`, { cause: e });
-  }
-  return parseIdx(raw, path);
+  return parseIdx(readRegularFile('loadIdx', path), path);
 }
 
 /** Parses IDX bytes (raw or gzipped); `name` is used in error messages. */
@@ -40,9 +34,27 @@ export function parseIdx(bytes: Uint8Array, name = '<buffer>'): IdxData {
   };
   let buf = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   if (buf.length >= 2 && buf[0] === 0x1f && buf[1] === 0x8b) {
+    // A gzip bomb must not inflate past what the IDX header claims: inflate a small prefix
+    // first (at most ~1000x its size), read the claimed shape from it, then inflate the whole
+    // stream with that many bytes (plus one, to see trailing bytes) as the output limit.
+    let limit = MAX_FILE_BYTES;
     try {
-      buf = gunzipSync(buf);
+      const head = gunzipSync(buf.subarray(0, 4096), { finishFlush: zlibConstants.Z_SYNC_FLUSH });
+      const claimed = claimedBytes(head);
+      if (claimed !== null) {
+        if (claimed > MAX_FILE_BYTES)
+          fail(`the header claims ${claimed} bytes of data, more than the limit of ${MAX_FILE_BYTES}`);
+        limit = claimed + 1;
+      }
     } catch (e) {
+      if ((e as Error).message.startsWith('loadIdx:')) throw e;
+      // an unreadable prefix: the full inflate below reports the corrupt stream
+    }
+    try {
+      buf = gunzipSync(buf, { maxOutputLength: limit });
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE')
+        fail(`the gzip data inflates past the ${limit - 1} bytes its IDX header claims (trailing bytes or a gzip bomb)`);
       fail(`corrupt or truncated gzip data (${(e as Error).message})`);
     }
   }
@@ -69,6 +81,17 @@ export function parseIdx(bytes: Uint8Array, name = '<buffer>'): IdxData {
     fail(`${how}: shape [${shape.join(', ')}] of ${type.dtype} needs ${expected} bytes, file has ${buf.length}`);
   }
   return { dtype: type.dtype, shape, data: decode(buf, headerBytes, count, type.dtype) };
+}
+
+/** The total size an IDX header claims (header plus data), or null when `head` is too short. */
+function claimedBytes(head: Buffer): number | null {
+  if (head.length < 4 || head[0] !== 0 || head[1] !== 0) return null;
+  const type = TYPE_CODES[head[2]];
+  const ndim = head[3];
+  if (!type || head.length < 4 + 4 * ndim) return null;
+  let count = 1;
+  for (let i = 0; i < ndim; i++) count *= head.readUInt32BE(4 + 4 * i);
+  return 4 + 4 * ndim + count * type.bytes;
 }
 
 function decode(buf: Buffer, offset: number, count: number, dtype: IdxDType): IdxArray {

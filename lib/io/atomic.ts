@@ -1,7 +1,7 @@
 // Atomic file replacement: write a temporary file in the target's directory, fsync it, rename it
 // over the target, fsync the directory. A reader sees the old file or the new one, never half of
 // one; a failure (or a crash) before the rename leaves the old file untouched.
-import { closeSync, fsyncSync, openSync, renameSync, unlinkSync, writeSync } from 'node:fs';
+import { closeSync, fsyncSync, openSync, readdirSync, renameSync, unlinkSync, writeSync } from 'node:fs';
 import { open, rename, unlink } from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
 import { basename, dirname, join, resolve } from 'node:path';
@@ -11,6 +11,7 @@ export type ChunkWriter = (bytes: Uint8Array) => void;
 /** Calls `produce` with a function that appends bytes, then atomically replaces `path`. */
 export function writeFileAtomic(path: string, produce: (write: ChunkWriter) => void): void {
   const { target, dir, temp } = tempPathFor(path);
+  removeStaleTemps(target);
   const fd = openSync(temp, 'wx', 0o644);
   let renamed = false;
   try {
@@ -40,6 +41,7 @@ export function writeFileAtomic(path: string, produce: (write: ChunkWriter) => v
 /** writeFileAtomic with asynchronous I/O: the event loop keeps running during writes and fsyncs. */
 export async function writeFileAtomicAsync(path: string, bytes: Uint8Array): Promise<void> {
   const { target, dir, temp } = tempPathFor(path);
+  removeStaleTemps(target);
   const handle = await open(temp, 'wx', 0o644);
   let renamed = false;
   try {
@@ -63,6 +65,43 @@ export async function writeFileAtomicAsync(path: string, bytes: Uint8Array): Pro
     }
   } finally {
     if (!renamed) await unlink(temp).catch(() => undefined);
+  }
+}
+
+/**
+ * Removes the temporaries that killed saves to `target` left behind (`.<name>.<pid>.<hex>.tmp`
+ * of a process that no longer runs): a SIGKILL between open and rename cannot clean up, so the
+ * next save to the same path does. Temporaries of live processes (saves in flight) are kept.
+ */
+export function removeStaleTemps(target: string): void {
+  const dir = dirname(target);
+  const prefix = `.${basename(target)}.`;
+  let names: string[];
+  try {
+    names = readdirSync(dir);
+  } catch {
+    return; // the open of the temporary reports a missing folder
+  }
+  for (const name of names) {
+    if (!name.startsWith(prefix) || !name.endsWith('.tmp')) continue;
+    const m = /^(\d+)\.[0-9a-f]{12}\.tmp$/.exec(name.slice(prefix.length));
+    if (m === null) continue;
+    const pid = Number(m[1]);
+    if (pid === process.pid || processAlive(pid)) continue;
+    try {
+      unlinkSync(join(dir, name));
+    } catch {
+      // removed by another process's save at the same moment
+    }
+  }
+}
+
+function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM'; // alive, owned by another user
   }
 }
 

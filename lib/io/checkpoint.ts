@@ -8,6 +8,7 @@
 import { Tensor, tensor } from '../tensor.js';
 import { getRngState, setRngState } from '../random.js';
 import { readSafetensors, writeSafetensors, type DecodedTensor, type RawTensor } from './safetensors.js';
+import { checkPath } from './read-file.js';
 
 /** Anything with torch's stateDict/loadStateDict pair: modules, optimizers, schedulers. */
 export interface Stateful {
@@ -78,11 +79,28 @@ function unpack(value: Json, tensors: Record<string, DecodedTensor>, file: strin
   return out;
 }
 
+/** A deep copy of a state dict (tensors and arrays copied), to restore it after a failed load. */
+function snapshot(value: unknown): unknown {
+  if (value instanceof Tensor) return new Tensor(value.data.slice(), value.shape.slice());
+  if (value instanceof Float32Array || value instanceof Float64Array || value instanceof Int32Array)
+    return value.slice();
+  if (Array.isArray(value)) return value.map(snapshot);
+  if (value !== null && typeof value === 'object') {
+    const out: Record<string, unknown> = {};
+    for (const [k, v] of Object.entries(value as Record<string, unknown>)) out[k] = snapshot(v);
+    return out;
+  }
+  return value;
+}
+
 /** Saves model, optimizer and scheduler state, the epoch count and the RNG state, atomically. */
 export function saveCheckpoint(
   path: string,
   parts: CheckpointParts & { epoch: number; extra?: Record<string, string> },
 ): void {
+  checkPath('saveCheckpoint', path);
+  if (parts === null || typeof parts !== 'object' || parts.model == null)
+    throw new TypeError('saveCheckpoint: parts must be { model, optimizer?, scheduler?, epoch }');
   if (!Number.isInteger(parts.epoch) || parts.epoch < 0)
     throw new RangeError(`saveCheckpoint: epoch must be a non-negative integer, got ${parts.epoch}`);
   const tensors: Record<string, RawTensor> = {};
@@ -103,6 +121,9 @@ export function saveCheckpoint(
  * them draws from the generator.
  */
 export function loadCheckpoint(path: string, parts: CheckpointParts): CheckpointInfo {
+  checkPath('loadCheckpoint', path);
+  if (parts === null || typeof parts !== 'object' || parts.model == null)
+    throw new TypeError('loadCheckpoint: parts must be { model, optimizer?, scheduler? }');
   const { tensors, metadata } = readSafetensors(path);
   const text = metadata[KEY];
   if (text === undefined)
@@ -119,9 +140,43 @@ export function loadCheckpoint(path: string, parts: CheckpointParts): Checkpoint
     throw new Error(`loadCheckpoint: ${path} has unknown checkpoint version ${String(record.version)}`);
   if (parts.optimizer && record.optimizer === null) throw new Error(`loadCheckpoint: ${path} holds no optimizer state`);
   if (parts.scheduler && record.scheduler === null) throw new Error(`loadCheckpoint: ${path} holds no scheduler state`);
-  parts.model.loadStateDict(unpack(record.model, tensors, path) as never);
-  if (parts.optimizer) parts.optimizer.loadStateDict(unpack(record.optimizer, tensors, path) as never);
-  if (parts.scheduler) parts.scheduler.loadStateDict(unpack(record.scheduler, tensors, path) as never);
+  if (typeof record.epoch !== 'number' || !Number.isInteger(record.epoch) || record.epoch < 0)
+    throw new Error(
+      `loadCheckpoint: ${path} has an invalid epoch ${JSON.stringify(record.epoch)} (a non-negative integer is needed)`,
+    );
+  if (!Array.isArray(record.rng) || record.rng.length !== 7 || !record.rng.every((v) => Number.isFinite(v)))
+    throw new Error(`loadCheckpoint: ${path} has an invalid random generator state`);
+  // All or nothing: unpack every part first (a missing tensor throws here, before any change),
+  // then load them in order; when one refuses its state, the parts already loaded get their
+  // previous state back, so the objects are as they were before the call.
+  const states = {
+    model: unpack(record.model, tensors, path),
+    optimizer: parts.optimizer ? unpack(record.optimizer, tensors, path) : null,
+    scheduler: parts.scheduler ? unpack(record.scheduler, tensors, path) : null,
+  };
+  const order = (['model', 'optimizer', 'scheduler'] as const).filter((k) => parts[k] !== undefined);
+  const backups = order.map((k) => snapshot(parts[k]!.stateDict()));
+  let loaded = 0;
+  try {
+    for (const k of order) {
+      parts[k]!.loadStateDict(states[k] as never);
+      loaded++;
+    }
+  } catch (e) {
+    for (let i = 0; i <= Math.min(loaded, order.length - 1); i++) {
+      try {
+        parts[order[i]]!.loadStateDict(backups[i] as never);
+      } catch {
+        // the backup is the object's own state: restoring it does not fail in practice
+      }
+    }
+    throw new Error(
+      `loadCheckpoint: ${path}: the ${order[loaded]} state was refused, nothing was changed: ${(e as Error).message}`,
+      {
+        cause: e,
+      },
+    );
+  }
   setRngState(record.rng);
   const extra = { ...metadata };
   delete extra[KEY];

@@ -3,8 +3,7 @@
 // "__metadata__"?: { string: string } }, padded with spaces), then the byte buffer. Offsets are
 // relative to the start of the buffer, which the tensors must cover without overlaps or holes.
 // This file works on plain typed arrays; lib/io/index.ts wraps it for Tensors.
-import { readFileSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
+import { readRegularFile, readRegularFileAsync } from './read-file.js';
 import { endianness } from 'node:os';
 import { writeFileAtomic, writeFileAtomicAsync } from './atomic.js';
 import { DTYPES, type DType, type TensorData } from '../dtype.js';
@@ -138,24 +137,12 @@ export async function writeSafetensorsAsync(
 
 /** Reads a safetensors file; a corrupt or truncated file throws an Error naming it and the defect. */
 export function readSafetensors(path: string): DecodedFile {
-  let bytes: Buffer;
-  try {
-    bytes = readFileSync(path);
-  } catch (e) {
-    throw new Error(`io.load: cannot read ${path}: ${(e as Error).message}`, { cause: e });
-  }
-  return decodeSafetensors(bytes, path);
+  return decodeSafetensors(readRegularFile('io.load', path), path);
 }
 
 /** Like readSafetensors, reading the file without blocking the event loop. */
 export async function readSafetensorsAsync(path: string): Promise<DecodedFile> {
-  let bytes: Buffer;
-  try {
-    bytes = await readFile(path);
-  } catch (e) {
-    throw new Error(`io.load: cannot read ${path}: ${(e as Error).message}`, { cause: e });
-  }
-  return decodeSafetensors(bytes, path);
+  return decodeSafetensors(await readRegularFileAsync('io.load', path), path);
 }
 
 /** Parses safetensors bytes; `name` is used in error messages. */
@@ -183,14 +170,14 @@ export function decodeSafetensors(bytes: Uint8Array, name = '<buffer>'): Decoded
   const body = buf.subarray(8 + headerLength);
 
   const metadata: Record<string, string> = {};
-  const spans: { name: string; begin: number; end: number }[] = [];
+  const spans: { name: string; begin: number; end: number; dtype: string; count: number; shape: number[] }[] = [];
   const tensors: Record<string, DecodedTensor> = {};
   for (const [key, value] of Object.entries(header as Record<string, unknown>)) {
     if (key === '__metadata__') {
       if (typeof value !== 'object' || value === null || Array.isArray(value)) fail('__metadata__ is not an object');
       for (const [mk, mv] of Object.entries(value as Record<string, unknown>)) {
         if (typeof mv !== 'string') fail(`__metadata__ value '${mk}' is not a string`);
-        metadata[mk] = mv as string;
+        Object.defineProperty(metadata, mk, { value: mv, enumerable: true, writable: true, configurable: true });
       }
       continue;
     }
@@ -222,8 +209,7 @@ export function decodeSafetensors(bytes: Uint8Array, name = '<buffer>'): Decoded
         `tensor '${key}' has shape [${dims.join(', ')}] of ${String(dtype)} (${expected} bytes) but data_offsets span ${end - begin} bytes`,
       );
     }
-    spans.push({ name: key, begin, end });
-    tensors[key] = { ...convert(body.subarray(begin, end), dtype as string, count), shape: dims };
+    spans.push({ name: key, begin, end, dtype: dtype as string, count, shape: dims });
   }
   spans.sort((a, b) => a.begin - b.begin || a.end - b.end);
   let covered = 0;
@@ -236,6 +222,12 @@ export function decodeSafetensors(bytes: Uint8Array, name = '<buffer>'): Decoded
   }
   if (covered !== body.length)
     fail(`${body.length - covered} bytes after the last tensor are not covered by any tensor`);
+  // Only now, with the whole header valid (no overlaps: the copies add up to the file's size),
+  // is anything copied. defineProperty: a tensor named '__proto__' stays an own entry.
+  for (const s of spans) {
+    const t = { ...convert(body.subarray(s.begin, s.end), s.dtype, s.count), shape: s.shape };
+    Object.defineProperty(tensors, s.name, { value: t, enumerable: true, writable: true, configurable: true });
+  }
   return { tensors, metadata };
 }
 

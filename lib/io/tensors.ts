@@ -7,6 +7,7 @@ import {
   writeSafetensorsAsync,
   type DecodedFile,
 } from './safetensors.js';
+import { checkPath } from './read-file.js';
 
 export interface Loaded {
   tensors: Record<string, Tensor>;
@@ -19,6 +20,7 @@ export interface Loaded {
  * safetensors format, atomically: a temporary file in the same folder, fsync, rename.
  */
 export function save(path: string, tensors: Record<string, Tensor>, metadata?: Record<string, string>): void {
+  checkPath('io.save', path);
   writeSafetensors(path, checkTensors(path, tensors), metadata);
 }
 
@@ -31,6 +33,7 @@ export async function saveAsync(
   tensors: Record<string, Tensor>,
   metadata?: Record<string, string>,
 ): Promise<void> {
+  checkPath('io.saveAsync', path);
   await writeSafetensorsAsync(path, checkTensors(path, tensors), metadata);
 }
 
@@ -55,6 +58,10 @@ function checkTensors(path: string, tensors: Record<string, Tensor>): Record<str
 
 function toTensors(file: DecodedFile): Loaded {
   const out: Record<string, Tensor> = {};
-  for (const [name, t] of Object.entries(file.tensors)) out[name] = new Tensor(t.data, t.shape, false, t.dtype);
+  for (const [name, t] of Object.entries(file.tensors)) {
+    // defineProperty: a tensor named '__proto__' is an own entry, not the object's prototype.
+    const value = new Tensor(t.data, t.shape, false, t.dtype);
+    Object.defineProperty(out, name, { value, enumerable: true, writable: true, configurable: true });
+  }
   return { tensors: out, metadata: file.metadata };
 }

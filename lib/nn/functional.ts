@@ -15,6 +15,12 @@ export type { Indices } from '../ops/util.js';
 export { conv2d, type Conv2dOptions } from '../ops/conv.js';
 export { maxPool2d, avgPool2d, type Pool2dOptions } from '../ops/pool.js';
 export { batchNorm } from '../ops/batchnorm.js';
+export {
+  scaledDotProductAttention,
+  type ScaledDotProductAttentionOptions,
+  type AttentionMask,
+  type BoolArray,
+} from '../ops/attention.js';
 
 /** Layer normalisation over the trailing dims given by normalizedShape (biased variance). */
 export function layerNorm(
@@ -26,6 +32,8 @@ export function layerNorm(
 ): Tensor {
   const op = 'layerNorm';
   checkTensor(op, 'input', x);
+  if (!(typeof eps === 'number' && eps >= 0 && eps < Infinity))
+    throw new RangeError(`${op}: eps must be a finite number >= 0, got ${String(eps)}`);
   const shape = typeof normalizedShape === 'number' ? [normalizedShape] : [...normalizedShape];
   const k = shape.length;
   const tail = x.shape.slice(x.ndim - k);

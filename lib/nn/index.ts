@@ -21,3 +21,16 @@ export type { RNNOptions, RNNBaseOptions } from './layers/rnn.js';
 export { MSELoss, L1Loss, HuberLoss, CrossEntropyLoss, NLLLoss, BCEWithLogitsLoss } from './layers/loss.js';
 export * as init from './init.js';
 export * as functional from './functional.js';
+export { MultiheadAttention } from './layers/attention.js';
+export type { MultiheadAttentionOptions, MultiheadAttentionForwardOptions } from './layers/attention.js';
+export { TransformerEncoderLayer, TransformerEncoder } from './layers/transformer.js';
+export type {
+  TransformerEncoderLayerOptions,
+  TransformerEncoderLayerForwardOptions,
+  TransformerEncoderOptions,
+  TransformerEncoderForwardOptions,
+} from './layers/transformer.js';
+export * as utils from './utils/index.js';
+export { SparseLinear, SparseConv2d } from './layers/sparse.js';
+export type { SparseLayerOptions, SparseConv2dLayerOptions } from './layers/sparse.js';
+export type { ForwardPreHook, HookHandle } from './module.js';

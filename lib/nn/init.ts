@@ -4,6 +4,7 @@
 import type { Tensor } from '../tensor.js';
 import { fillNormal, fillUniform } from '../random.js';
 import { floatData } from '../ops/util.js';
+import { bumpVersion } from '../autograd/version.js';
 
 export type Nonlinearity =
   | 'linear'
@@ -84,17 +85,20 @@ function fanFor(t: Tensor, mode: FanMode): number {
 /** Fills t with U(a, b). */
 export function uniform(t: Tensor, a = 0, b = 1): Tensor {
   fillUniform(floatData(t), a, b);
+  bumpVersion(t.data);
   return t;
 }
 
 /** Fills t with N(mean, std²). */
 export function normal(t: Tensor, mean = 0, std = 1): Tensor {
   fillNormal(floatData(t), mean, std);
+  bumpVersion(t.data);
   return t;
 }
 
 export function constant(t: Tensor, value: number): Tensor {
   t.data.fill(value);
+  bumpVersion(t.data);
   return t;
 }
 

@@ -11,6 +11,7 @@
 import { Tensor } from '../tensor.js';
 import { isFloatingPoint, type DType } from '../dtype.js';
 import { sameShape } from '../ops/util.js';
+import { bumpVersion } from '../autograd/version.js';
 
 const parameterTensors = new WeakSet<Tensor>();
 
@@ -47,12 +48,24 @@ export interface LoadStateDictResult {
 
 type Slots = Record<string, unknown>;
 
+/**
+ * Runs before forward with the module and its arguments; returning an array replaces the
+ * arguments (torch's forward pre-hook).
+ */
+export type ForwardPreHook = (module: Module, args: unknown[]) => unknown[] | undefined | void;
+
+/** What registerForwardPreHook returns: remove() unregisters the hook. */
+export interface HookHandle {
+  remove(): void;
+}
+
 export abstract class Module {
   /** True in training mode (Dropout drops, BatchNorm uses batch statistics). */
   training = true;
   readonly #bufferNames = new Set<string>();
   /** Names given to registerParameter: they stay parameters when a new tensor is assigned. */
   readonly #parameterNames = new Set<string>();
+  readonly #forwardPreHooks = new Map<symbol, ForwardPreHook>();
 
   abstract forward(...args: unknown[]): unknown;
 
@@ -81,6 +94,64 @@ export abstract class Module {
     this.#bufferNames.delete(name);
     this.#slots()[name] = p;
     return p;
+  }
+
+  /**
+   * Stops treating `name` as a parameter (torch's `del module._parameters[name]`) and returns the
+   * tensor it held. With keepAttribute the attribute stays as a plain value (not in
+   * parameters() or the state dict) until reassigned; without it the attribute is deleted.
+   */
+  unregisterParameter(name: string, keepAttribute = false): Tensor | null {
+    const slots = this.#slots();
+    if (!this.#parameterNames.has(name) && !isParameter(slots[name]))
+      throw new Error(`${this.constructor.name}.unregisterParameter: '${name}' is not a parameter`);
+    const value = slots[name];
+    this.#parameterNames.delete(name);
+    if (keepAttribute) slots[name] = value instanceof Tensor ? value.detach() : null;
+    else delete slots[name];
+    return value instanceof Tensor ? value : null;
+  }
+
+  /** Forgets the buffer `name` (torch's `del module._buffers[name]`) and deletes the attribute. */
+  unregisterBuffer(name: string): void {
+    if (!this.#bufferNames.has(name))
+      throw new Error(`${this.constructor.name}.unregisterBuffer: '${name}' is not a buffer`);
+    this.#bufferNames.delete(name);
+    delete this.#slots()[name];
+  }
+
+  /**
+   * Runs hook(module, args) before every forward of this module, in registration order (torch's
+   * register_forward_pre_hook). forward is wrapped on the instance, so the hook runs however the
+   * module is called (call(), a parent's forward, fit()).
+   */
+  registerForwardPreHook(hook: ForwardPreHook): HookHandle {
+    if (typeof hook !== 'function')
+      throw new TypeError(`${this.constructor.name}.registerForwardPreHook: hook must be a function`);
+    const key = Symbol('forwardPreHook');
+    this.#forwardPreHooks.set(key, hook);
+    if (!Object.prototype.hasOwnProperty.call(this, 'forward')) {
+      const proto = Object.getPrototypeOf(this) as { forward: (this: Module, ...a: unknown[]) => unknown };
+      const wrapped = (...args: unknown[]): unknown => {
+        for (const h of [...this.#forwardPreHooks.values()]) {
+          const r = h(this, args);
+          if (Array.isArray(r)) args = r;
+        }
+        return proto.forward.apply(this, args);
+      };
+      // not enumerable: own enumerable properties are the module's parameters and children
+      Object.defineProperty(this, 'forward', { value: wrapped, writable: true, configurable: true, enumerable: false });
+    }
+    return {
+      remove: () => {
+        this.#forwardPreHooks.delete(key);
+      },
+    };
+  }
+
+  /** The registered forward pre-hooks, in order. */
+  forwardPreHooks(): ForwardPreHook[] {
+    return [...this.#forwardPreHooks.values()];
   }
 
   /** Sets `this[name]` to a buffer: saved in the state dict, cast by to(), never trained. */
@@ -262,13 +333,19 @@ export abstract class Module {
    * strict (the default) missing and unexpected keys are too. The Error lists every offending key.
    */
   loadStateDict(stateDict: Record<string, Tensor>, options: LoadStateDictOptions = {}): LoadStateDictResult {
+    if (stateDict === null || typeof stateDict !== 'object' || Array.isArray(stateDict))
+      throw new TypeError(
+        `${this.constructor.name}.loadStateDict: expected a state dict (an object of Tensors by name), got ${stateDict === null ? 'null' : Array.isArray(stateDict) ? 'an array' : typeof stateDict}`,
+      );
     const strict = options.strict ?? true;
     const own = new Map<string, Tensor>(this.#stateEntries(''));
-    const missingKeys = [...own.keys()].filter((k) => !(k in stateDict));
+    // Own keys only: 'constructor' or '__proto__' must not be found on Object.prototype.
+    const has = (k: string): boolean => Object.prototype.hasOwnProperty.call(stateDict, k);
+    const missingKeys = [...own.keys()].filter((k) => !has(k));
     const unexpectedKeys = Object.keys(stateDict).filter((k) => !own.has(k));
     const wrongShapes: string[] = [];
     for (const [key, target] of own) {
-      const source = stateDict[key];
+      const source = has(key) ? stateDict[key] : undefined;
       if (source === undefined) continue;
       if (!(source instanceof Tensor)) {
         wrongShapes.push(`${key}: expected a Tensor, got ${typeof source}`);
@@ -286,9 +363,12 @@ export abstract class Module {
       throw new Error(`Error loading state dict into ${this.constructor.name}: ${problems.join('; ')}`);
     }
     for (const [key, target] of own) {
-      const source = stateDict[key];
+      const source = has(key) ? stateDict[key] : undefined;
       // typed-array set converts between float32 and float64
-      if (source !== undefined) target.data.set(source.data);
+      if (source !== undefined) {
+        target.data.set(source.data);
+        bumpVersion(target.data);
+      }
     }
     return { missingKeys, unexpectedKeys };
   }

@@ -7,6 +7,7 @@ import type { UnaryOp } from '../backend/types.js';
 import { Tensor } from '../tensor.js';
 import type { Grads, Node } from '../autograd/node.js';
 import { nextDouble } from '../random.js';
+import { markInternal } from '../backend/memory.js';
 import { defineOp } from './registry.js';
 import { defineUnary, unary } from './unary.js';
 import { allocLike, allocOut, checkTensor, floatData, normDim, record } from './util.js';
@@ -230,5 +231,6 @@ export function dropout(x: Tensor, p = 0.5, training = true): Tensor {
     const scale = 1 / (1 - p);
     for (let i = 0; i < mask.length; i++) mask[i] = nextDouble() >= p ? scale : 0;
   }
+  markInternal(mask); // the graph's mul node holds the mask: saved memory though a leaf
   return x.mul(new Tensor(mask, x.shape));
 }

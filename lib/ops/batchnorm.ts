@@ -9,6 +9,7 @@ import type { Grads, Node } from '../autograd/node.js';
 import type { FloatArray } from '../backend/types.js';
 import { defineOp } from './registry.js';
 import { allocLike, allocOut, checkSameDtype, checkTensor, floatData, record, shapeStr } from './util.js';
+import { bumpVersion } from '../autograd/version.js';
 
 interface BnSaved {
   training: boolean;
@@ -72,6 +73,9 @@ export function batchNorm(
       `${op}: momentum and eps must be numbers (eps >= 0), got ${String(momentum)} and ${String(eps)}`,
     );
   }
+  // NaN or an infinite momentum or eps would turn the running stats (or the output) into NaN.
+  if (!Number.isFinite(momentum) || !Number.isFinite(eps))
+    throw new RangeError(`${op}: momentum and eps must be finite, got ${momentum} and ${eps}`);
   const K = kernels();
   let mean: FloatArray;
   let variance: FloatArray;
@@ -88,6 +92,8 @@ export function batchNorm(
       const rm = runningMean.data,
         rv = runningVar.data;
       const unbias = count / (count - 1);
+      bumpVersion(rm);
+      bumpVersion(rv);
       for (let i = 0; i < c; i++) {
         rm[i] = (1 - momentum) * rm[i] + momentum * mean[i];
         rv[i] = (1 - momentum) * rv[i] + momentum * variance[i] * unbias;

@@ -44,7 +44,13 @@ export function pair(
   return [p[0], p[1]];
 }
 
-function geometry(op: string, x: Tensor, weight: Tensor, opts: Conv2dOptions): ConvGeometry {
+/** The checked geometry of x against a weight of shape [outC, inC, kH, kW] (ops/sparse.ts too). */
+export function geometry(
+  op: string,
+  x: Tensor,
+  weight: { readonly ndim: number; readonly shape: readonly number[] },
+  opts: Conv2dOptions,
+): ConvGeometry {
   if (x.ndim !== 4) throw new Error(`${op}: expected a 4-D input [N, C, H, W], got shape ${shapeStr(x.shape)}`);
   if (weight.ndim !== 4)
     throw new Error(`${op}: expected a 4-D weight [outC, inC, kH, kW], got shape ${shapeStr(weight.shape)}`);
@@ -101,35 +107,36 @@ const conv2dOp = defineOp<ConvGeometry>({
   name: 'conv2d',
   kernels: ['conv2d'],
   arity: 'variadic', // x, weight and an optional bias
-  rule: (gy, node) => {
-    const [x, w] = node.inputs;
-    const b = node.inputs.length > 2 ? node.inputs[2] : null;
-    const g = node.saved;
-    const gx = x.requiresGrad ? conv2dInputGrad(gy, w, g) : null;
-    const gw = w.requiresGrad ? conv2dWeightGrad(x, gy, g) : null;
-    const gb = b !== null && b.requiresGrad ? gy.sum([0, 2, 3]) : null;
-    return b === null ? [gx, gw] : [gx, gw, gb];
-  },
+  rule: (gy, node) => conv2dGrads(gy, node.inputs, node.inputs[1], node.saved, false),
   // The weight and bias gradients in one kernel call.
-  fused: (gy, node) => {
-    const [x, w] = node.inputs;
-    const b = node.inputs.length > 2 ? node.inputs[2] : null;
-    const g = node.saved;
-    const gx = x.requiresGrad ? conv2dInputGrad(gy, w, g) : null;
-    const wantGb = b !== null && b.requiresGrad;
-    let gw: Tensor | null = null;
-    let gb: Tensor | null = null;
-    if (w.requiresGrad || wantGb) {
-      const gwData = allocLike(floatData(x), w.size);
-      const gbData = wantGb ? allocLike(floatData(x), g.cOut) : null;
-      kernels().conv2dBackwardWeight(floatData(x), floatData(gy), gwData, gbData, ...args(g));
-      if (w.requiresGrad) gw = new Tensor(gwData, w.shape);
-      if (gbData !== null) gb = new Tensor(gbData, [g.cOut]);
-    }
-    return b === null ? [gx, gw] : [gx, gw, gb];
-  },
+  fused: (gy, node) => conv2dGrads(gy, node.inputs, node.inputs[1], node.saved, true),
   fusedKernels: ['conv2dBackwardInput', 'conv2dBackwardWeight'],
 });
+
+/**
+ * The gradients of conv2d's inputs [x, weight, bias?]. The input gradient is the transposed
+ * convolution of gy with wx: the weight for backpropagation, a feedback kernel for the bio
+ * feedback modes. `fused` computes the weight and bias gradients in one kernel call.
+ */
+export function conv2dGrads(gy: Tensor, inputs: readonly Tensor[], wx: Tensor, g: ConvGeometry, fused: boolean): Grads {
+  const [x, w] = inputs;
+  const b = inputs.length > 2 ? inputs[2] : null;
+  const gx = x.requiresGrad ? conv2dInputGrad(gy, wx, g) : null;
+  const wantGb = b !== null && b.requiresGrad;
+  let gw: Tensor | null = null;
+  let gb: Tensor | null = null;
+  if (!fused) {
+    gw = w.requiresGrad ? conv2dWeightGrad(x, gy, g) : null;
+    gb = wantGb ? gy.sum([0, 2, 3]) : null;
+  } else if (w.requiresGrad || wantGb) {
+    const gwData = allocLike(floatData(x), w.size);
+    const gbData = wantGb ? allocLike(floatData(x), g.cOut) : null;
+    kernels().conv2dBackwardWeight(floatData(x), floatData(gy), gwData, gbData, ...args(g));
+    if (w.requiresGrad) gw = new Tensor(gwData, w.shape);
+    if (gbData !== null) gb = new Tensor(gbData, [g.cOut]);
+  }
+  return b === null ? [gx, gw] : [gx, gw, gb];
+}
 
 /** d<conv2d(x, w), gy>/dx: a transposed convolution of gy with w; linear in gy and in w. */
 function conv2dInputGrad(gy: Tensor, w: Tensor, g: ConvGeometry): Tensor {

@@ -78,6 +78,9 @@ interface MaxSaved {
 /** torch.nn.functional.max_pool2d(x, kernelSize, stride = kernelSize, padding). */
 export function maxPool2d(x: Tensor, kernelSize: number | readonly [number, number], opts: Pool2dOptions = {}): Tensor {
   const g = geometry('maxPool2d', x, kernelSize, opts);
+  // torch refuses an empty channel or plane (a batch of 0 is fine): a window over nothing has no maximum.
+  if (x.shape.slice(x.ndim - 3).some((d) => d === 0))
+    throw new Error(`maxPool2d: expected non-zero channel, height and width, got input shape ${shapeStr(x.shape)}`);
   const n = numel(g.outShape);
   const y = allocOut(floatData(x), n);
   const indices = allocIndices(n);

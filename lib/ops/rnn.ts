@@ -215,111 +215,178 @@ function pack(
   return out;
 }
 
-/** BPTT through the fused cell kernels, one GEMM pair per step. */
+/** What one backward pass through time needs besides the saved activations. */
+export interface BpttSpec {
+  cell: RnnCell;
+  kind: RnnCellKind;
+  reverse: boolean;
+  T: number;
+  B: number;
+  H: number;
+  /** The incoming gradient: [T, B, H] (LSTM: [T + 1, B, H], the last slice for the final c). */
+  gy: FloatArray;
+  h0: FloatArray;
+  /** W_hh: [G*H, H]. */
+  w: FloatArray;
+  needH0: boolean;
+  needW: boolean;
+}
+
+/**
+ * Backpropagation through time, one step at a time in processing order (s = T-1 .. 0): the fused
+ * cell backward, the GEMM into the previous state's gradient, and the step's share of dW_hh
+ * accumulated into one buffer in that order. Full BPTT (recurrenceFused) and memory-budgeted BPTT
+ * (rnn-budget.ts) both drive it, so they agree bit for bit whatever they recompute.
+ */
+export class Bptt {
+  readonly gXp: FloatArray;
+  readonly gHh: FloatArray;
+  readonly gw: FloatArray | null;
+  private ghIn: FloatArray | null = null;
+  private ghOut: FloatArray;
+  private ghSpare: FloatArray;
+  private gcIn: FloatArray | null;
+  private gcOut: FloatArray | null;
+  private gcSpare: FloatArray | null;
+  private stepsDone = 0;
+
+  constructor(readonly spec: BpttSpec) {
+    const { kind, T, B, H, gy } = spec;
+    const GW = gateCount(kind) * H;
+    const BH = B * H;
+    const lstm = kind === 'lstm';
+    // Written in full by the kernels (gemm with beta 0 included): allocOut, no zero fill.
+    this.gXp = allocOut(gy, T * B * GW);
+    this.gHh = kind === 'gru' ? allocOut(gy, T * B * GW) : this.gXp;
+    this.gw = spec.needW ? allocOut(gy, GW * H) : null;
+    // Two buffers per state, swapped each step: one holds the incoming gradient, one the outgoing.
+    this.ghOut = allocLike(gy, BH);
+    this.ghSpare = allocLike(gy, BH);
+    this.gcIn = lstm ? gy.subarray(T * BH, (T + 1) * BH) : null;
+    this.gcOut = lstm ? allocLike(gy, BH) : null;
+    this.gcSpare = lstm ? allocLike(gy, BH) : null;
+  }
+
+  /**
+   * Backward of processing step s (called for s = T-1 down to 0, in order): hPrev/cPrev the state
+   * before it, gates/c/h what its forward produced.
+   */
+  step(
+    s: number,
+    hPrev: FloatArray,
+    cPrev: FloatArray | null,
+    gates: FloatArray | null,
+    c: FloatArray | null,
+    h: FloatArray,
+  ): void {
+    const { cell, kind, reverse, T, B, H, gy, w } = this.spec;
+    if (s !== T - 1 - this.stepsDone) throw new Error(`Bptt: step ${s} out of order`);
+    this.stepsDone++;
+    const GW = gateCount(kind) * H;
+    const BH = B * H;
+    const t = reverse ? T - 1 - s : s;
+    const gxp = this.gXp.subarray(t * B * GW, (t + 1) * B * GW);
+    const ghh = kind === 'gru' ? this.gHh.subarray(t * B * GW, (t + 1) * B * GW) : null;
+    const K = kernels();
+    K.rnnCellBackward(
+      cell,
+      B,
+      H,
+      gates,
+      hPrev,
+      cPrev,
+      c,
+      h,
+      gy.subarray(t * BH, (t + 1) * BH),
+      this.ghIn,
+      this.gcIn,
+      gxp,
+      ghh,
+      this.ghOut,
+      this.gcOut,
+    );
+    if (s > 0 || this.spec.needH0) K.gemm(false, false, B, H, GW, 1, ghh ?? gxp, w, 1, this.ghOut);
+    // dW_hh = Σ_t ghh_tᵀ hPrev_t, summed in processing order.
+    if (this.gw !== null) K.gemm(true, false, GW, H, B, 1, ghh ?? gxp, hPrev, s === T - 1 ? 0 : 1, this.gw);
+    // The outgoing gradients become the next (earlier) step's incoming ones.
+    const gh = this.ghOut;
+    this.ghOut = this.ghSpare;
+    this.ghSpare = gh;
+    this.ghIn = gh;
+    if (kind === 'lstm') {
+      const gc = this.gcOut!;
+      this.gcOut = this.gcSpare;
+      this.gcSpare = gc;
+      this.gcIn = gc;
+    }
+  }
+
+  /** After step 0: the gradients of h0 and c0 (copies), and the bias gradient (column sums). */
+  finish(needBias: boolean): { gh0: FloatArray | null; gc0: FloatArray | null; gb: FloatArray | null } {
+    const { kind, T, B, H, gy } = this.spec;
+    if (this.stepsDone !== T) throw new Error(`Bptt: finished after ${this.stepsDone} of ${T} steps`);
+    let gb: FloatArray | null = null;
+    if (needBias) {
+      const GW = gateCount(kind) * H;
+      gb = allocLike(gy, GW);
+      kernels().biasGrad(this.gHh, T * B, GW, gb);
+    }
+    return {
+      gh0: this.spec.needH0 ? this.ghIn!.slice() : null,
+      gc0: kind === 'lstm' ? this.gcIn!.slice() : null,
+      gb,
+    };
+  }
+}
+
+/** BPTT through the fused cell kernels, one GEMM pair per step, the saved activations as they are. */
 function recurrenceFused(g: Tensor, node: Node<RecurrenceSaved>): Grads {
   const { cell, kind, reverse, T, B, H, y, gates, cs } = node.saved;
   const { xp, h0, c0, wHh, bHh, bIh } = unpack(node);
-  const K = kernels();
-  const G = gateCount(kind);
-  const GW = G * H;
+  const GW = gateCount(kind) * H;
   const BH = B * H;
   const S = gates === null ? 0 : 4 * H;
   const lstm = kind === 'lstm';
-  const gru = kind === 'gru';
-  const gy = floatData(g);
-  const w = floatData(wHh);
-  // Written in full by the kernels (gemm with beta 0 included): allocOut, no zero fill.
-  const gXp = allocOut(gy, T * B * GW);
-  const gHh = gru ? allocOut(gy, T * B * GW) : gXp;
-  // Two buffers per state, swapped each step: one holds the incoming gradient, one the outgoing.
-  let ghIn: FloatArray | null = null;
-  let ghOut = allocLike(gy, BH);
-  let ghSpare = allocLike(gy, BH);
-  let gcIn: FloatArray | null = lstm ? gy.subarray(T * BH, (T + 1) * BH) : null;
-  let gcOut: FloatArray | null = lstm ? allocLike(gy, BH) : null;
-  let gcSpare: FloatArray | null = lstm ? allocLike(gy, BH) : null;
-  const needH0 = h0.requiresGrad;
+  const bptt = new Bptt({
+    cell,
+    kind,
+    reverse,
+    T,
+    B,
+    H,
+    gy: floatData(g),
+    h0: floatData(h0),
+    w: floatData(wHh),
+    needH0: h0.requiresGrad,
+    needW: wHh.requiresGrad,
+  });
   for (let s = T - 1; s >= 0; s--) {
     const t = reverse ? T - 1 - s : s;
     const prev = s === 0 ? -1 : reverse ? t + 1 : t - 1;
     const hPrev = prev < 0 ? floatData(h0) : y.subarray(prev * BH, (prev + 1) * BH);
     const cPrev = !lstm ? null : prev < 0 ? floatData(c0!) : cs!.subarray(prev * BH, (prev + 1) * BH);
-    const gxp = gXp.subarray(t * B * GW, (t + 1) * B * GW);
-    const ghh = gru ? gHh.subarray(t * B * GW, (t + 1) * B * GW) : null;
-    K.rnnCellBackward(
-      cell,
-      B,
-      H,
-      gates === null ? null : gates.subarray(t * B * S, (t + 1) * B * S),
+    bptt.step(
+      s,
       hPrev,
       cPrev,
+      gates === null ? null : gates.subarray(t * B * S, (t + 1) * B * S),
       cs === null ? null : cs.subarray(t * BH, (t + 1) * BH),
       y.subarray(t * BH, (t + 1) * BH),
-      gy.subarray(t * BH, (t + 1) * BH),
-      ghIn,
-      gcIn,
-      gxp,
-      ghh,
-      ghOut,
-      gcOut,
     );
-    if (s > 0 || needH0) K.gemm(false, false, B, H, GW, 1, ghh ?? gxp, w, 1, ghOut);
-    // The outgoing gradients become the next (earlier) step's incoming ones.
-    const h = ghOut;
-    ghOut = ghSpare;
-    ghSpare = h;
-    ghIn = h;
-    if (lstm) {
-      const c = gcOut!;
-      gcOut = gcSpare;
-      gcSpare = c;
-      gcIn = c;
-    }
-  }
-  let gw: Tensor | null = null;
-  if (wHh.requiresGrad) {
-    // dW_hh = Σ_t ghh_tᵀ hPrev_t: the steps whose hPrev is an earlier output form one GEMM.
-    const d = allocOut(gy, GW * H);
-    const first = reverse ? T - 1 : 0;
-    if (T > 1) {
-      const a = reverse ? gHh.subarray(0, (T - 1) * B * GW) : gHh.subarray(B * GW);
-      const hs = reverse ? y.subarray(BH, T * BH) : y.subarray(0, (T - 1) * BH);
-      K.gemm(true, false, GW, H, (T - 1) * B, 1, a, hs, 0, d);
-    }
-    K.gemm(
-      true,
-      false,
-      GW,
-      H,
-      B,
-      1,
-      gHh.subarray(first * B * GW, (first + 1) * B * GW),
-      floatData(h0),
-      T > 1 ? 1 : 0,
-      d,
-    );
-    gw = new Tensor(d, [GW, H]);
   }
   // For RNN/LSTM (the only cells bIh comes with) the gradients of b_hh and b_ih are both the
   // column sums of gXp (= gHh).
-  let gb: Tensor | null = null;
-  let gbIh: Tensor | null = null;
   const needB = bHh !== null && bHh.requiresGrad;
   const needBIh = bIh !== null && bIh.requiresGrad;
-  if (needB || needBIh) {
-    const d = allocLike(gy, GW);
-    K.biasGrad(gHh, T * B, GW, d);
-    if (needB) gb = new Tensor(d, [GW]);
-    if (needBIh) gbIh = new Tensor(needB ? d.slice() : d, [GW]);
-  }
+  const { gh0, gc0, gb: d } = bptt.finish(needB || needBIh);
   return pack(
     node,
-    xp.requiresGrad ? new Tensor(gXp, [T, B, GW]) : null,
-    needH0 ? new Tensor(ghIn!.slice(), [B, H]) : null,
-    lstm && c0!.requiresGrad ? new Tensor(gcIn!.slice(), [B, H]) : null,
-    gw,
-    gb,
-    gbIh,
+    xp.requiresGrad ? new Tensor(bptt.gXp, [T, B, GW]) : null,
+    gh0 === null ? null : new Tensor(gh0, [B, H]),
+    lstm && c0!.requiresGrad ? new Tensor(gc0!, [B, H]) : null,
+    bptt.gw === null ? null : new Tensor(bptt.gw, [GW, H]),
+    needB ? new Tensor(d!, [GW]) : null,
+    needBIh ? new Tensor(needB ? d!.slice() : d!, [GW]) : null,
   );
 }
 
@@ -502,8 +569,11 @@ interface RowsSaved {
   shape: readonly number[];
 }
 
-/** x[start : start + length] along dim 0, sharing x's storage. */
-export function rows(x: Tensor, start: number, length: number): Tensor {
+/**
+ * x[start : start + length] along dim 0, sharing x's storage (copy: in storage of its own, so that
+ * holding the result does not hold all of x).
+ */
+export function rows(x: Tensor, start: number, length: number, copy = false): Tensor {
   checkTensor('rows', 'input', x);
   if (
     x.shape.length === 0 ||
@@ -515,11 +585,26 @@ export function rows(x: Tensor, start: number, length: number): Tensor {
   ) {
     throw new RangeError(`rows: start ${start} and length ${length} do not fit dim 0 of shape ${shapeStr(x.shape)}`);
   }
-  if (start === 0 && length === x.shape[0]) return x;
+  if (start === 0 && length === x.shape[0] && !copy) return x;
   const inner = numel(x.shape.slice(1));
   const shape = [length, ...x.shape.slice(1)];
-  const out = new Tensor(x.data.subarray(start * inner, (start + length) * inner), shape);
-  return record<RowsSaved>(out, rowsOp, [x], { start, shape: x.shape });
+  const part = x.data.subarray(start * inner, (start + length) * inner);
+  const out = new Tensor(copy ? part.slice() : part, shape);
+  return record<RowsSaved>(out, rowsOp, [edgeOf(x)], { start, shape: x.shape });
+}
+
+const NO_DATA = new Float64Array(0);
+
+/**
+ * The graph edge to a non-leaf tensor without its storage, for an op whose backward never reads
+ * the input's values (rows): the node then keeps the gradient's route, not the activation.
+ * Leaves are kept as they are (the engine delivers their gradient to the tensor itself).
+ */
+function edgeOf(x: Tensor): Tensor {
+  if (x.gradFn === null) return x;
+  const e = new Tensor(NO_DATA, x.shape, true);
+  e.gradFn = x.gradFn;
+  return e;
 }
 
 const rowsOp = defineOp<RowsSaved>({

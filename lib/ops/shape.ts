@@ -165,6 +165,9 @@ export function indexSelect(x: Tensor, dim: number, indices: Indices): Tensor {
   checkTensor('indexSelect', 'input', x);
   const d = normDim('indexSelect', dim, x.shape.length);
   const [outer, n, inner] = axisSplit(x.shape, d);
+  // As torch's index_select: the index is a vector (or a scalar), not a matrix.
+  if (indices instanceof Tensor && indices.ndim > 1)
+    throw new RangeError(`indexSelect: index must be 1-D, got shape ${shapeStr(indices.shape)}`);
   const idx = toIndexArray('indexSelect', indices, n);
   if (x.shape.length === 0 && idx.length !== 1) {
     throw new RangeError(`indexSelect: a 0-d input takes exactly one index, got ${idx.length}`);

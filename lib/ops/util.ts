@@ -6,6 +6,9 @@ import { Tensor, type FloatTensor } from '../tensor.js';
 import { Node } from '../autograd/node.js';
 import type { OpDef } from './registry.js';
 import { isAnomalyEnabled, isGradEnabled } from '../autograd/mode.js';
+import { markAsUntransferable } from 'node:worker_threads';
+import { noteNode, noteRecycled, noteSlab, noteStorage } from '../backend/memory.js';
+import { saveVersions } from '../autograd/version.js';
 
 export type Scalar = number;
 export type TensorLike = Tensor | number;
@@ -41,7 +44,9 @@ export function sameShape(a: readonly number[], b: readonly number[]): boolean {
 // dominated the time of small training steps. A slab is never reused, only cut further, so every
 // piece starts zeroed like a new array. A piece keeps its slab alive, which bounds the waste to
 // SLAB_BYTES per long-lived small tensor. Arrays of at most 64 bytes live on V8's heap and are
-// cheap already; large ones get their own buffer.
+// cheap already; large ones get their own buffer. Slabs are marked untransferable: a postMessage
+// transfer list that names one (a tensor's data.buffer) then copies it or throws, instead of
+// detaching it under every other tensor cut from it (lib/workers/transfer.ts packs tensors safely).
 const SLAB_BYTES = 32768;
 const SLAB_MAX_PIECE = 4096;
 const ON_HEAP_BYTES = 64;
@@ -53,6 +58,8 @@ function carve(bytes: number): number {
   const aligned = (bytes + 63) & ~63;
   if (slabUsed + aligned > slab.byteLength) {
     slab = new ArrayBuffer(SLAB_BYTES);
+    noteSlab(slab);
+    markAsUntransferable(slab);
     slabUsed = 0;
   }
   const offset = slabUsed;
@@ -61,6 +68,12 @@ function carve(bytes: number): number {
 }
 
 export function alloc(dtype: KernelDType, n: number): FloatArray {
+  const arr = allocUncounted(dtype, n);
+  noteStorage(arr);
+  return arr;
+}
+
+function allocUncounted(dtype: KernelDType, n: number): FloatArray {
   if (dtype === 'float64') {
     const bytes = n * 8;
     if (bytes <= ON_HEAP_BYTES || bytes > SLAB_MAX_PIECE) return new Float64Array(n);
@@ -97,7 +110,9 @@ export function allocOut(like: FloatArray, n: number): FloatArray {
     // Not zero-filled: the kernel overwrites all of it.
     buffer = Buffer.allocUnsafeSlow(bytes).buffer;
   }
-  return f64 ? new Float64Array(buffer, 0, n) : new Float32Array(buffer, 0, n);
+  const arr = f64 ? new Float64Array(buffer, 0, n) : new Float32Array(buffer, 0, n);
+  noteStorage(arr);
+  return arr;
 }
 
 /** Int32 indices with unspecified contents, for kernels that write every one. */
@@ -127,6 +142,7 @@ export function recycle(arr: TensorData): void {
   if (free.length >= RECYCLE_MAX_PER_SIZE || free.includes(buffer)) return;
   free.push(buffer);
   recycledBytes += bytes;
+  noteRecycled(arr);
 }
 
 /**
@@ -268,9 +284,25 @@ export function record<S>(out: Tensor, op: OpDef<S>, inputs: Tensor[], saved: S)
   if (isAnomalyEnabled()) checkFinite(out, `forward of '${op.name}'`);
   if (op.rule !== null && willRecord(inputs)) {
     out.requiresGrad = true;
-    out.gradFn = new Node<S>(op, inputs, saved) as Node;
+    const node = new Node<S>(op, inputs, saved);
+    node.versions = saveVersions(inputs, out);
+    out.gradFn = node as Node;
+    noteNode(out.gradFn, inputs, saved);
+    if (recordSink !== null) recordSink.push(out.gradFn);
   }
   return out;
+}
+
+let recordSink: Node[] | null = null;
+
+/**
+ * Collects every node recorded from now on into `sink` (null: stop); returns the previous sink.
+ * nn.utils.checkpoint uses it to find the graph a segment recorded, and to drop it.
+ */
+export function setRecordSink(sink: Node[] | null): Node[] | null {
+  const prev = recordSink;
+  recordSink = sink;
+  return prev;
 }
 
 /**

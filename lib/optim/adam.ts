@@ -3,6 +3,7 @@
 import { kernels } from '../backend/index.js';
 import { Optimizer, lossValue, type Closure, type ParamGroup, type Params } from './optimizer.js';
 import { floatData } from '../ops/util.js';
+import { bumpVersion } from '../autograd/version.js';
 
 export interface AdamOptions {
   lr: number;
@@ -35,6 +36,7 @@ abstract class AdamBase extends Optimizer<AdamOptions> {
       const [beta1, beta2] = group.betas;
       for (const p of group.params) {
         if (p.grad === null) continue;
+        bumpVersion(p.data);
         const s = this.stateOf(p);
         const step = ((s.step as number | undefined) ?? 0) + 1;
         s.step = step;

@@ -22,3 +22,5 @@ export type { LBFGSOptions } from './lbfgs.js';
 export { clipGradNorm, clipGradValue } from './clip.js';
 export type { ClipGradNormOptions } from './clip.js';
 export * as lrScheduler from './lr_scheduler.js';
+export { NewtonCG } from './newton_cg.js';
+export type { NewtonCGOptions, NewtonCGClosure } from './newton_cg.js';

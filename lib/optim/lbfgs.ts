@@ -5,6 +5,7 @@
 import { Tensor, tensor } from '../tensor.js';
 import { floatData } from '../ops/util.js';
 import { Optimizer, lossValue, type Closure, type ParamGroup, type Params } from './optimizer.js';
+import { bumpVersion } from '../autograd/version.js';
 
 export interface LBFGSOptions {
   lr: number;
@@ -274,7 +275,10 @@ export class LBFGS extends Optimizer<LBFGSOptions> {
   }
 
   #setParams(values: FloatArrayLike[]): void {
-    this.#params().forEach((p, i) => p.data.set(values[i]));
+    this.#params().forEach((p, i) => {
+      p.data.set(values[i]);
+      bumpVersion(p.data);
+    });
   }
 
   /**

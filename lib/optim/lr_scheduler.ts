@@ -99,6 +99,13 @@ function readNumber(owner: string, sd: SchedulerStateDict, key: string): number 
   return v;
 }
 
+/** A decay factor must be a finite number >= 0 (NaN or Infinity would poison every lr). */
+function checkGamma(owner: string, gamma: unknown): number {
+  if (typeof gamma !== 'number' || !(gamma >= 0 && gamma < Infinity))
+    throw new RangeError(`${owner}: gamma must be a finite number >= 0, got ${String(gamma)}`);
+  return gamma;
+}
+
 /** Multiplies the lr by gamma every stepSize epochs. */
 export class StepLR extends LRScheduler {
   stepSize: number;
@@ -110,7 +117,7 @@ export class StepLR extends LRScheduler {
       throw new RangeError(`StepLR: stepSize must be a positive integer, got ${options.stepSize}`);
     }
     this.stepSize = options.stepSize;
-    this.gamma = options.gamma ?? 0.1;
+    this.gamma = checkGamma(this.constructor.name, options.gamma ?? 0.1);
     this.initialStep();
   }
 
@@ -126,7 +133,7 @@ export class StepLR extends LRScheduler {
 
   protected loadHyperparameters(sd: SchedulerStateDict): void {
     this.stepSize = readNumber('StepLR', sd, 'step_size');
-    this.gamma = readNumber('StepLR', sd, 'gamma');
+    this.gamma = checkGamma('StepLR.loadStateDict', readNumber('StepLR', sd, 'gamma'));
   }
 }
 
@@ -142,7 +149,7 @@ export class MultiStepLR extends LRScheduler {
       throw new TypeError('MultiStepLR: milestones must be a list of integers');
     }
     this.milestones = [...options.milestones].sort((a, b) => a - b);
-    this.gamma = options.gamma ?? 0.1;
+    this.gamma = checkGamma(this.constructor.name, options.gamma ?? 0.1);
     this.initialStep();
   }
 
@@ -160,7 +167,7 @@ export class MultiStepLR extends LRScheduler {
     const m = sd.milestones;
     if (!Array.isArray(m)) throw new TypeError("MultiStepLR.loadStateDict: 'milestones' must be a list of numbers");
     this.milestones = [...m];
-    this.gamma = readNumber('MultiStepLR', sd, 'gamma');
+    this.gamma = checkGamma('MultiStepLR.loadStateDict', readNumber('MultiStepLR', sd, 'gamma'));
   }
 }
 
@@ -170,7 +177,7 @@ export class ExponentialLR extends LRScheduler {
 
   constructor(optimizer: AnyOptimizer, options: { gamma: number; lastEpoch?: number }) {
     super(optimizer, options.lastEpoch ?? -1);
-    this.gamma = options.gamma;
+    this.gamma = checkGamma('ExponentialLR', options.gamma);
     this.initialStep();
   }
 
@@ -185,7 +192,7 @@ export class ExponentialLR extends LRScheduler {
   }
 
   protected loadHyperparameters(sd: SchedulerStateDict): void {
-    this.gamma = readNumber('ExponentialLR', sd, 'gamma');
+    this.gamma = checkGamma('ExponentialLR.loadStateDict', readNumber('ExponentialLR', sd, 'gamma'));
   }
 }
 

@@ -105,7 +105,8 @@ export abstract class Optimizer<O extends BaseOptions> {
 
   /** Checks a group's hyperparameters; subclasses add their own rules. */
   protected validate(group: ParamGroup<O>): void {
-    if (!(typeof group.lr === 'number' && group.lr >= 0)) {
+    // Finite as well as non-negative: an infinite rate turns every parameter into NaN at once.
+    if (!(typeof group.lr === 'number' && group.lr >= 0 && group.lr !== Infinity)) {
       throw new RangeError(`${this.constructor.name}: invalid learning rate ${String(group.lr)}`);
     }
   }
@@ -208,12 +209,22 @@ export abstract class Optimizer<O extends BaseOptions> {
         }
       }
     }
-    saved.forEach((g, i) => {
-      const group = this.paramGroups[i] as unknown as Record<string, unknown>;
+    // Every group's hyperparameters pass the constructor's rules before anything is changed.
+    const merged = saved.map((g, i) => {
+      const group = { ...this.paramGroups[i] } as unknown as Record<string, unknown>;
       for (const [key, value] of Object.entries(g)) {
         if (key !== 'params') group[camelCase(key)] = copyState(value);
       }
+      try {
+        this.validate(group as unknown as ParamGroup<O>);
+      } catch (e) {
+        const err = e as Error;
+        const Ctor = err instanceof TypeError ? TypeError : err instanceof RangeError ? RangeError : Error;
+        throw new Ctor(`${name}.loadStateDict: parameter group ${i}: ${err.message}`, { cause: e });
+      }
+      return group;
     });
+    merged.forEach((g, i) => Object.assign(this.paramGroups[i], g));
     this.state.clear();
     for (const [key, s] of Object.entries(stateDict.state)) {
       const p = byIndex.get(Number(key)) as Tensor;

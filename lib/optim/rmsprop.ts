@@ -1,6 +1,7 @@
 // torch.optim.RMSprop, written over the parameter's typed arrays (no fused kernel exists for it).
 
 import { Optimizer, lossValue, type Closure, type ParamGroup, type Params } from './optimizer.js';
+import { bumpVersion } from '../autograd/version.js';
 
 export interface RMSpropOptions {
   lr: number;
@@ -30,6 +31,7 @@ export class RMSprop extends Optimizer<RMSpropOptions> {
       const { lr, alpha, eps, weightDecay, momentum, centered } = group;
       for (const p of group.params) {
         if (p.grad === null) continue;
+        bumpVersion(p.data);
         const s = this.stateOf(p);
         s.step = ((s.step as number | undefined) ?? 0) + 1;
         const param = p.data;

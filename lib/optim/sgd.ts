@@ -4,6 +4,7 @@ import type { Tensor } from '../tensor.js';
 import { kernels } from '../backend/index.js';
 import { Optimizer, lossValue, type Closure, type ParamGroup, type Params } from './optimizer.js';
 import { floatData } from '../ops/util.js';
+import { bumpVersion } from '../autograd/version.js';
 
 export interface SGDOptions {
   lr: number;
@@ -20,8 +21,10 @@ export class SGD extends Optimizer<SGDOptions> {
 
   protected override validate(group: ParamGroup<SGDOptions>): void {
     super.validate(group);
-    if (!(group.momentum >= 0)) throw new RangeError(`SGD: invalid momentum ${group.momentum}`);
-    if (!(group.weightDecay >= 0)) throw new RangeError(`SGD: invalid weightDecay ${group.weightDecay}`);
+    if (!(group.momentum >= 0 && group.momentum < Infinity))
+      throw new RangeError(`SGD: invalid momentum ${group.momentum}`);
+    if (!(group.weightDecay >= 0 && group.weightDecay < Infinity))
+      throw new RangeError(`SGD: invalid weightDecay ${group.weightDecay}`);
     if (typeof group.dampening !== 'number' || Number.isNaN(group.dampening)) {
       throw new RangeError(`SGD: invalid dampening ${group.dampening}`);
     }
@@ -37,6 +40,7 @@ export class SGD extends Optimizer<SGDOptions> {
     for (const group of this.paramGroups) {
       for (const p of group.params) {
         if (p.grad === null) continue;
+        bumpVersion(p.data);
         let buf: Tensor | null = null;
         let firstStep = false;
         if (group.momentum !== 0) {

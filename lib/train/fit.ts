@@ -4,6 +4,9 @@
 import { Tensor } from '../tensor.js';
 import { noGrad } from '../autograd/mode.js';
 import { createMetrics, type Metric, type MetricSpec } from './metrics.js';
+import { memoryStats, resetPeakMemoryStats } from '../backend/memory.js';
+import { withCheckpointSegments } from '../nn/utils/checkpoint.js';
+import { Sequential } from '../nn/layers/container.js';
 
 /** What fit needs of a model (an nn.Module fits). */
 export interface Trainable {
@@ -43,6 +46,8 @@ export interface EpochLogs {
   /** Training samples seen and seconds spent in the epoch (training + validation). */
   samples: number;
   seconds: number;
+  /** The most bytes the autograd graph kept for backward during the epoch (backend.memoryStats()). */
+  peakSavedBytes?: number;
   /** Metric values by name (accuracy, valAccuracy, ...). */
   [metric: string]: number | undefined;
 }
@@ -58,6 +63,8 @@ export interface BatchLogs {
   runningLoss: number;
   /** Samples seen in this epoch so far. */
   samples: number;
+  /** The most bytes the autograd graph kept for backward in this epoch so far. */
+  peakSavedBytes?: number;
 }
 
 export interface FitOptions {
@@ -75,6 +82,11 @@ export interface FitOptions {
   signal?: AbortSignal;
   onBatchEnd?: (logs: BatchLogs) => void | Promise<void>;
   onEpochEnd?: (logs: EpochLogs) => void | Promise<void>;
+  /**
+   * Activation checkpointing for a Sequential model: its modules run in this many segments
+   * (nn.utils.checkpointSequential), all but the last keeping only their input for backward.
+   */
+  checkpointSegments?: number;
 }
 
 export interface History {
@@ -127,6 +139,14 @@ export async function fit(model: Trainable, options: FitOptions): Promise<Histor
     throw new TypeError('fit: optimizer must have step() and zeroGrad()');
   }
   const lossFn = asLossFn(options.loss);
+  const segments = options.checkpointSegments;
+  if (segments !== undefined) {
+    if (!(model instanceof Sequential)) {
+      throw new TypeError('fit: checkpointSegments needs an nn.Sequential model (its modules run in segments)');
+    }
+    const { checkpointSegments, ...rest } = options;
+    return withCheckpointSegments(model, checkpointSegments!, () => fit(model, rest));
+  }
   const trainMetrics = createMetrics(options.metrics ?? []);
   const history: History = { epochs: [], aborted: false };
   const trainLength = (train as unknown as { length?: unknown }).length;
@@ -140,6 +160,7 @@ export async function fit(model: Trainable, options: FitOptions): Promise<Histor
     const started = performance.now();
     const lr = optimizer.paramGroups?.[0]?.lr;
     model.train(true);
+    resetPeakMemoryStats();
     for (const m of trainMetrics) m.reset();
     let lossSum = 0;
     let samples = 0;
@@ -174,6 +195,7 @@ export async function fit(model: Trainable, options: FitOptions): Promise<Histor
           loss: value,
           runningLoss: lossSum / samples,
           samples,
+          peakSavedBytes: memoryStats().peakSavedBytes,
         });
       await nextTick();
       if (signal?.aborted) {
@@ -183,7 +205,13 @@ export async function fit(model: Trainable, options: FitOptions): Promise<Histor
     }
     if (history.aborted) break;
 
-    const logs: EpochLogs = { epoch, loss: samples > 0 ? lossSum / samples : NaN, samples, seconds: 0 };
+    const logs: EpochLogs = {
+      epoch,
+      loss: samples > 0 ? lossSum / samples : NaN,
+      samples,
+      seconds: 0,
+      peakSavedBytes: memoryStats().peakSavedBytes,
+    };
     if (lr !== undefined) logs.lr = lr;
     for (const m of trainMetrics) logs[m.name] = m.compute();
     if (validation) {

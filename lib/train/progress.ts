@@ -17,13 +17,25 @@ export interface Progress {
   stop(): void;
 }
 
+/** Bytes in KiB/MiB/GiB with three significant digits. */
+export function formatBytes(n: number): string {
+  const units = ['B', 'KiB', 'MiB', 'GiB'];
+  let i = 0;
+  while (n >= 1024 && i < units.length - 1) {
+    n /= 1024;
+    i++;
+  }
+  return `${i === 0 ? n : n.toPrecision(3)} ${units[i]}`;
+}
+
 function describeEpoch(logs: EpochLogs, epochs: number): string {
   const parts = [`epoch ${logs.epoch}/${epochs}`, `loss ${logs.loss.toFixed(4)}`];
   for (const [key, value] of Object.entries(logs)) {
-    if (['epoch', 'loss', 'samples', 'seconds', 'lr'].includes(key) || value === undefined) continue;
+    if (['epoch', 'loss', 'samples', 'seconds', 'lr', 'peakSavedBytes'].includes(key) || value === undefined) continue;
     parts.push(`${key} ${value.toFixed(4)}`);
   }
   parts.push(`${Math.round(logs.samples / logs.seconds)} samples/s`, `${logs.seconds.toFixed(1)}s`);
+  if (logs.peakSavedBytes !== undefined) parts.push(`peak saved ${formatBytes(logs.peakSavedBytes)}`);
   return parts.join('  ');
 }
 
@@ -44,7 +56,8 @@ export function createProgress(options: ProgressOptions): Progress {
   const bar = new cliProgress.SingleBar(
     {
       stream,
-      format: 'epoch {epoch}/{epochs} [{bar}] {percentage}% | ETA {eta_formatted} | {rate} samples/s | loss {loss}',
+      format:
+        'epoch {epoch}/{epochs} [{bar}] {percentage}% | ETA {eta_formatted} | {rate} samples/s | loss {loss} | peak saved {peak}',
       hideCursor: true,
       etaBuffer: 100,
     },
@@ -63,6 +76,7 @@ export function createProgress(options: ProgressOptions): Progress {
           epochs: options.epochs,
           rate: 0,
           loss: '-',
+          peak: '-',
         });
         started = true;
       }
@@ -72,6 +86,7 @@ export function createProgress(options: ProgressOptions): Progress {
         epochs: options.epochs,
         rate: seconds > 0 ? Math.round(logs.samples / seconds) : 0,
         loss: logs.runningLoss.toFixed(4),
+        peak: logs.peakSavedBytes === undefined ? '-' : formatBytes(logs.peakSavedBytes),
       });
     },
     onEpochEnd(logs) {

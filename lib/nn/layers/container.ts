@@ -2,6 +2,7 @@
 
 import type { Tensor } from '../../tensor.js';
 import { Module } from '../module.js';
+import { checkpointSegmentsOf, checkpointSequential } from '../utils/checkpoint.js';
 
 /** What Sequential and ModuleList share: children '0', '1', ..., indexed, appended, iterated. */
 abstract class IndexedModules extends Module {
@@ -39,6 +40,8 @@ export class Sequential extends IndexedModules {
   }
 
   forward(x: Tensor): Tensor {
+    const segments = checkpointSegmentsOf(this);
+    if (segments !== undefined) return checkpointSequential(this, Math.min(segments, this.length), x);
     let y = x;
     for (const m of this.children()) y = m.forward(y) as Tensor;
     return y;

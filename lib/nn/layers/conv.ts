@@ -6,6 +6,8 @@ import type { DType } from '../../backend/types.js';
 import { Module } from '../module.js';
 import { conv2d, pair, type Conv2dOptions } from '../../ops/conv.js';
 import { fanInUniform } from '../init.js';
+import { conv2dFeedback } from '../../ops/feedback.js';
+import { feedbackMatrix, type FeedbackMode } from '../feedback.js';
 
 /** F.conv2d's options, plus what the layer owns. */
 export interface Conv2dLayerOptions extends Conv2dOptions {
@@ -23,6 +25,8 @@ export class Conv2d extends Module {
   readonly dilation: [number, number];
   weight: Tensor;
   bias: Tensor | null;
+  /** How the backward reaches the input: 'backprop' (the weight) unless a `bio` method switched it. */
+  feedbackMode: FeedbackMode = 'backprop';
 
   constructor(
     inChannels: number,
@@ -62,7 +66,10 @@ export class Conv2d extends Module {
   }
 
   forward(x: Tensor): Tensor {
-    return conv2d(x, this.weight, this.bias, { stride: this.stride, padding: this.padding, dilation: this.dilation });
+    const opts = { stride: this.stride, padding: this.padding, dilation: this.dilation };
+    const feedback = feedbackMatrix(this);
+    if (feedback !== null) return conv2dFeedback(x, this.weight, this.bias, feedback, opts);
+    return conv2d(x, this.weight, this.bias, opts);
   }
 
   override extraRepr(): string {

@@ -4,6 +4,8 @@ import { zeros, type Tensor } from '../../tensor.js';
 import type { DType } from '../../backend/types.js';
 import { Module } from '../module.js';
 import { linear } from '../functional.js';
+import { linearFeedback } from '../../ops/feedback.js';
+import { feedbackMatrix, type FeedbackMode } from '../feedback.js';
 import { fanInUniform } from '../init.js';
 
 export interface LinearOptions {
@@ -17,6 +19,8 @@ export class Linear extends Module {
   readonly outFeatures: number;
   weight: Tensor;
   bias: Tensor | null;
+  /** How the backward reaches the input: 'backprop' (Wᵀ) unless a `bio` method switched it. */
+  feedbackMode: FeedbackMode = 'backprop';
 
   constructor(inFeatures: number, outFeatures: number, options: LinearOptions = {}) {
     super();
@@ -47,6 +51,8 @@ export class Linear extends Module {
   }
 
   forward(x: Tensor): Tensor {
+    const feedback = feedbackMatrix(this);
+    if (feedback !== null) return linearFeedback(x, this.weight, this.bias, feedback);
     return linear(x, this.weight, this.bias);
   }
 

@@ -38,6 +38,10 @@ export class BatchNorm1d extends Module {
     this.numFeatures = numFeatures;
     this.eps = options.eps ?? 1e-5;
     this.momentum = options.momentum === undefined ? 0.1 : options.momentum;
+    if (!(typeof this.eps === 'number' && this.eps >= 0 && this.eps < Infinity))
+      throw new RangeError(`BatchNorm: eps must be a finite number >= 0, got ${String(this.eps)}`);
+    if (this.momentum !== null && !(typeof this.momentum === 'number' && Number.isFinite(this.momentum)))
+      throw new RangeError(`BatchNorm: momentum must be a finite number or null, got ${String(this.momentum)}`);
     this.affine = options.affine ?? true;
     this.trackRunningStats = options.trackRunningStats ?? true;
     const dtype = options.dtype ?? 'float32';
@@ -122,6 +126,8 @@ export class LayerNorm extends Module {
       );
     }
     this.eps = options.eps ?? 1e-5;
+    if (!(typeof this.eps === 'number' && this.eps >= 0 && this.eps < Infinity))
+      throw new RangeError(`LayerNorm: eps must be a finite number >= 0, got ${String(this.eps)}`);
     const affine = options.elementwiseAffine ?? true;
     const dtype = options.dtype ?? 'float32';
     this.weight = this.registerParameter(

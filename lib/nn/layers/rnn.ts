@@ -17,6 +17,7 @@ import { linear } from '../../ops/matmul.js';
 import { cat } from '../../ops/shape.js';
 import { dropout } from '../../ops/activation.js';
 import { gateCount, recurrence, rows, type RnnCellKind } from '../../ops/rnn.js';
+import { budgetUnits, recurrenceBudgeted } from '../../ops/rnn-budget.js';
 import { shapeStr } from '../../ops/util.js';
 
 export interface RNNBaseOptions {
@@ -31,6 +32,12 @@ export interface RNNBaseOptions {
   /** Run a second, reversed direction and concatenate the outputs (default false). */
   bidirectional?: boolean;
   dtype?: DType;
+  /**
+   * Bytes of saved state each layer direction may keep for backward: BPTT then stores only some
+   * hidden states, chosen by Gruslys et al.'s dynamic program, and recomputes the rest
+   * (lib/ops/rnn-budget.ts). Gradients equal full BPTT's bit for bit. Default: full BPTT.
+   */
+  memoryBudget?: number | null;
 }
 
 export interface RNNOptions extends RNNBaseOptions {
@@ -53,6 +60,7 @@ export abstract class RNNBase extends Module {
   readonly batchFirst: boolean;
   readonly dropout: number;
   readonly bidirectional: boolean;
+  readonly memoryBudget: number | null;
 
   constructor(name: string, mode: RnnCellKind, inputSize: number, hiddenSize: number, options: RNNBaseOptions) {
     super();
@@ -76,6 +84,10 @@ export abstract class RNNBase extends Module {
     this.batchFirst = options.batchFirst ?? false;
     this.dropout = p;
     this.bidirectional = options.bidirectional ?? false;
+    const budget = options.memoryBudget ?? null;
+    if (budget !== null && !(typeof budget === 'number' && budget > 0 && Number.isFinite(budget)))
+      throw new RangeError(`${name}: memoryBudget must be a positive number of bytes, got ${String(budget)}`);
+    this.memoryBudget = budget;
     const dtype = options.dtype ?? 'float32';
     const G = gateCount(mode);
     const dirs = this.bidirectional ? 2 : 1;
@@ -107,6 +119,20 @@ export abstract class RNNBase extends Module {
   #param(name: string): Tensor | null {
     const v = (this as unknown as Record<string, unknown>)[name];
     return v instanceof Tensor ? v : null;
+  }
+
+  /** The state slots memoryBudget buys at this batch size (throws below the minimum). */
+  #slots(B: number, itemBytes: number): number {
+    const { stateBytes, minBytes } = budgetUnits(this.mode, B, this.hiddenSize, itemBytes);
+    const budget = this.memoryBudget!;
+    if (budget < minBytes) {
+      throw new RangeError(
+        `${this.name}: memoryBudget ${budget} bytes is below the minimum ${minBytes} bytes for batch ${B}, hidden ` +
+          `${this.hiddenSize}, ${itemBytes * 8}-bit floats: backpropagating one step keeps three hidden states` +
+          `${this.mode === 'lstm' || this.mode === 'gru' ? ' and its gates' : ''}`,
+      );
+    }
+    return Math.floor((budget - minBytes) / stateBytes);
   }
 
   /** Checks the input and states, runs every layer and direction, and shapes the results. */
@@ -168,22 +194,41 @@ export abstract class RNNBase extends Module {
         // RNN/LSTM cells add b_ih with b_hh (one pass less over xp); GRU's b_in must go in xp.
         const foldBias = this.mode !== 'gru';
         const bIh = this.#param(`bias_ih${sfx}`);
-        const xp = linear(flat, this.#param(`weight_ih${sfx}`)!, foldBias ? null : bIh).reshape([T, B, G * H]);
+        const xp = (): Tensor =>
+          linear(flat, this.#param(`weight_ih${sfx}`)!, foldBias ? null : bIh).reshape([T, B, G * H]);
         const hInit = hx === null ? zeroState() : rows(hx, idx, 1).reshape([B, H]);
         const cInit = !lstm ? null : cx === null ? zeroState() : rows(cx, idx, 1).reshape([B, H]);
-        const y = recurrence(
-          this.mode,
-          xp,
-          hInit,
-          cInit,
-          this.#param(`weight_hh${sfx}`)!,
-          this.#param(`bias_hh${sfx}`),
-          d === 1,
-          foldBias ? bIh : null,
-        );
+        const y =
+          this.memoryBudget !== null
+            ? recurrenceBudgeted(
+                this.mode,
+                flat,
+                this.#param(`weight_ih${sfx}`)!,
+                foldBias ? null : bIh,
+                T,
+                hInit,
+                cInit,
+                this.#param(`weight_hh${sfx}`)!,
+                this.#param(`bias_hh${sfx}`),
+                d === 1,
+                foldBias ? bIh : null,
+                this.#slots(B, input.dtype === 'float64' ? 8 : 4),
+              )
+            : recurrence(
+                this.mode,
+                xp(),
+                hInit,
+                cInit,
+                this.#param(`weight_hh${sfx}`)!,
+                this.#param(`bias_hh${sfx}`),
+                d === 1,
+                foldBias ? bIh : null,
+              );
         outs.push(lstm ? rows(y, 0, T) : y);
-        hs.push(rows(y, d === 1 ? 0 : T - 1, 1));
-        if (lstm) cs.push(rows(y, T, 1));
+        // With memoryBudget the final states are copies: holding them must not hold every step's h.
+        const own = this.memoryBudget !== null;
+        hs.push(rows(y, d === 1 ? 0 : T - 1, 1, own));
+        if (lstm) cs.push(rows(y, T, 1, own));
       }
       x = outs.length === 1 ? outs[0] : cat(outs, 2);
       if (this.dropout > 0 && this.training && l < this.numLayers - 1) x = dropout(x, this.dropout, true);
