@@ -13,11 +13,21 @@ import {
   type DType,
   type TensorData,
 } from './dtype.js';
-import { BinaryOp } from './backend/types.js';
 import type { Node } from './autograd/node.js';
 import { backward as runBackward, type BackwardOptions } from './autograd/engine.js';
 import { fillNormal, fillUniform } from './random.js';
-import { add, binary, div, maximum, minimum, mul, pow, sub, type AlphaOptions, type DivOptions } from './ops/binary.js';
+import {
+  add,
+  div,
+  maximum,
+  minimum,
+  mul,
+  pow,
+  sub,
+  type AlphaOptions,
+  type DivOptions,
+  compare,
+} from './ops/binary.js';
 import { abs, exp, log, neg, sign, sqrt } from './ops/unary.js';
 import { amax, amin, argmax, expand, max, mean, min, sum } from './ops/reduce.js';
 import { clamp, cumsum, logsumexp, maskedFill, where } from './ops/select.js';
@@ -241,21 +251,24 @@ export class Tensor {
     return logSoftmax(this, dim, options);
   }
 
-  // Comparisons: 1 where true, else 0, in this tensor's dtype (not differentiable).
+  // Comparisons, as torch: a bool tensor (true where the comparison holds), not differentiable.
   gt(other: TensorLike): Tensor {
-    return binary(BinaryOp.gt, this, other);
+    return compare('gt', this, other);
   }
   lt(other: TensorLike): Tensor {
-    return binary(BinaryOp.lt, this, other);
+    return compare('lt', this, other);
   }
   ge(other: TensorLike): Tensor {
-    return binary(BinaryOp.ge, this, other);
+    return compare('ge', this, other);
   }
   le(other: TensorLike): Tensor {
-    return binary(BinaryOp.le, this, other);
+    return compare('le', this, other);
   }
   eq(other: TensorLike): Tensor {
-    return binary(BinaryOp.eq, this, other);
+    return compare('eq', this, other);
+  }
+  ne(other: TensorLike): Tensor {
+    return compare('ne', this, other);
   }
 
   /** torch.matmul; `{ out }` writes into a tensor of the result's shape and dtype (not under autograd). */

@@ -76,6 +76,32 @@ for (const name of backendsHere()) {
       expect(values(w)).toEqual([1, 5]);
     });
 
+    test('comparisons give bool tensors, broadcast, NaN as IEEE', () => {
+      backend.use(name);
+      const a = tensor([[1, 2, NaN]], f64);
+      const b = tensor([[2], [NaN], [1]], f64);
+      const table: [string, (p: Tensor, q: Tensor) => Tensor, (x: number, y: number) => boolean][] = [
+        ['gt', (p, q) => p.gt(q), (x, y) => x > y],
+        ['lt', (p, q) => p.lt(q), (x, y) => x < y],
+        ['ge', (p, q) => p.ge(q), (x, y) => x >= y],
+        ['le', (p, q) => p.le(q), (x, y) => x <= y],
+        ['eq', (p, q) => p.eq(q), (x, y) => x === y],
+        ['ne', (p, q) => p.ne(q), (x, y) => x !== y],
+      ];
+      for (const [op, fn, ref] of table) {
+        const r = fn(a, b);
+        expect(r.dtype, op).toBe('bool');
+        expect(r.shape, op).toEqual([3, 3]);
+        const want = [2, NaN, 1].flatMap((y) => [1, 2, NaN].map((x) => ref(x, y)));
+        expect(r.toArray(), op).toEqual([want.slice(0, 3), want.slice(3, 6), want.slice(6)]);
+      }
+      // A comparison is a mask where and maskedFill take directly.
+      const x = tensor([-1, 2, -3], f64);
+      expect(values(x.maskedFill(x.lt(0), 0))).toEqual([0, 2, 0]);
+      expect(values(where(x.gt(0), x, x.neg()))).toEqual([1, 2, 3]);
+      expect(x.ne(2).requiresGrad).toBe(false);
+    });
+
     test('errors name the op', () => {
       backend.use(name);
       const x = tensor(X, f64);

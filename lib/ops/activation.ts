@@ -10,15 +10,15 @@ import { nextDouble } from '../random.js';
 import { markInternal } from '../backend/memory.js';
 import { defineOp } from './registry.js';
 import { defineUnary, unary } from './unary.js';
+import { compareMask } from './binary.js';
 import { allocLike, allocOut, checkTensor, floatData, normDim, record } from './util.js';
 
-const reluOp = defineUnary('relu', (g, x) => g.mul(x.gt(0)));
+const reluOp = defineUnary('relu', (g, x) => g.mul(compareMask('gt', x, 0)));
 export const relu = (x: Tensor): Tensor => unary(reluOp, x);
 
 const leakyReluOp = defineUnary('leakyRelu', (g, x, _y, slope) =>
   g.mul(
-    x
-      .gt(0)
+    compareMask('gt', x, 0)
       .mul(1 - slope)
       .add(slope),
   ),
@@ -91,7 +91,9 @@ export interface SoftplusOptions {
 const softplusOp = defineUnary('softplus', (g, x, _y, beta, threshold) => {
   const bx = x.mul(beta);
   const s = bx.sigmoid();
-  return g.mul(s.add(bx.gt(threshold).mul(s.rsub(1))).sub(bx.eq(threshold).mul(s.sub(s.detach()))));
+  return g.mul(
+    s.add(compareMask('gt', bx, threshold).mul(s.rsub(1))).sub(compareMask('eq', bx, threshold).mul(s.sub(s.detach()))),
+  );
 });
 /** torch.nn.functional.softplus: log(1 + exp(beta x)) / beta, and x where beta x > threshold. */
 export function softplus(x: Tensor, { beta = 1, threshold = 20 }: SoftplusOptions = {}): Tensor {
@@ -115,8 +117,17 @@ export interface EluOptions {
 // to 0 unless x < 0: a large positive x cannot make Inf * 0 = NaN in the unused branch, and at
 // x = 0 the mask makes the second derivative 0, as torch's (whose double backward masks with x < 0).
 const eluOp = defineUnary('elu', (g, x, _y, alpha) => {
-  const pos = x.gt(0);
-  return g.mul(pos.add(pos.rsub(1).mul(x.mul(x.lt(0)).exp().mul(alpha))));
+  const pos = compareMask('gt', x, 0);
+  return g.mul(
+    pos.add(
+      pos.rsub(1).mul(
+        x
+          .mul(compareMask('lt', x, 0))
+          .exp()
+          .mul(alpha),
+      ),
+    ),
+  );
 });
 /** torch.nn.functional.elu: x where x > 0, alpha (exp(x) - 1) otherwise. */
 export function elu(x: Tensor, { alpha = 1 }: EluOptions = {}): Tensor {

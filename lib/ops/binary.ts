@@ -37,7 +37,8 @@ interface BinaryRules {
 
 /** maximum/minimum: the winner takes the gradient; ties split it evenly, as torch does. */
 function extremumRules(max: boolean): BinaryRules {
-  const share = (a: Tensor, b: TensorLike): Tensor => (max ? a.gt(b) : a.lt(b)).add(a.eq(b).mul(0.5));
+  const share = (a: Tensor, b: TensorLike): Tensor =>
+    compareMask(max ? 'gt' : 'lt', a, b).add(compareMask('eq', a, b).mul(0.5));
   return {
     left: (g, a, b) => g.mul(share(a, b)),
     right: (g, a, b) => g.mul(share(a, b).rsub(1)),
@@ -64,7 +65,7 @@ const BINARY_RULES: { readonly [K in BinaryName]: BinaryRules | null } = {
   pow: {
     left: (g, a, b) => g.mul(b).mul(a.pow(b.sub(1))),
     // d(a^b)/db = a^b log a, taken as 0 where a = 0 (as torch does) instead of 0 * -inf.
-    right: (g, a, b) => g.mul(a.pow(b)).mul(a.add(a.eq(0)).log()),
+    right: (g, a, b) => g.mul(a.pow(b)).mul(a.add(compareMask('eq', a, 0)).log()),
     tensorScalar: (g, a, s) => (s === 2 ? g.mul(a).mul(2) : s === 1 ? g : g.mul(a.pow(s - 1)).mul(s)),
     scalarTensor: (g, s, b) => g.mul(binary(BinaryOp.pow, s, b)).mul(Math.log(s)),
   },
@@ -246,3 +247,21 @@ const divRoundedOp = defineOp<null>({
 export const pow = (a: TensorLike, b: TensorLike): Tensor => binary(BinaryOp.pow, a, b);
 export const maximum = (a: TensorLike, b: TensorLike): Tensor => binary(BinaryOp.maximum, a, b);
 export const minimum = (a: TensorLike, b: TensorLike): Tensor => binary(BinaryOp.minimum, a, b);
+
+type CompareName = 'gt' | 'lt' | 'ge' | 'le' | 'eq';
+
+/**
+ * A comparison as a 0/1 mask in the operands' float dtype: the form gradient rules multiply by
+ * (bool tensors take no arithmetic). Not differentiable.
+ */
+export const compareMask = (op: CompareName, a: TensorLike, b: TensorLike): Tensor => binary(BinaryOp[op], a, b);
+
+/** torch's comparisons (gt lt ge le eq ne): a bool tensor of the broadcast shape. */
+export function compare(op: CompareName | 'ne', a: TensorLike, b: TensorLike): Tensor {
+  const out = binary(BinaryOp[op === 'ne' ? 'eq' : op], a, b).to('bool');
+  if (op === 'ne') {
+    const d = out.data;
+    for (let i = 0; i < d.length; i++) d[i] = d[i] === 0 ? 1 : 0; // NaN != NaN: eq gave 0, so true
+  }
+  return out;
+}
