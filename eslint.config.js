@@ -27,7 +27,16 @@ const ABOVE_OPS = ['lib/nn', 'lib/optim', 'lib/data', 'lib/io', 'lib/train', 'li
 
 export default defineConfig(
   {
-    ignores: ['dist/**', 'build/**', 'build-ctest*/**', 'prebuilds/**', 'node_modules/**', 'data/**', 'coverage/**'],
+    ignores: [
+      'dist/**',
+      'build/**',
+      'build-ctest*/**',
+      'prebuilds/**',
+      'node_modules/**',
+      'data/**',
+      'coverage/**',
+      'docs/api/**',
+    ],
   },
   js.configs.recommended,
   {

@@ -16,7 +16,7 @@ import type { Tensor } from './tensor.js';
 import * as optim from './optim/index.js';
 import { DataLoader, TensorDataset, loadMnist, sampleDir } from './data/index.js';
 import { load, loadCheckpoint, save, saveCheckpoint } from './io/index.js';
-import { createProgress, evaluate, fit } from './train/index.js';
+import { createProgress, evaluate, fit, sparkline, writeReport } from './train/index.js';
 
 const version = (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string })
   .version;
@@ -126,6 +126,7 @@ interface TrainOptions {
   checkpoint?: string;
   resume?: string;
   checkpointSegments?: number;
+  report?: string;
 }
 
 async function train(opts: TrainOptions): Promise<void> {
@@ -194,6 +195,8 @@ async function train(opts: TrainOptions): Promise<void> {
   try {
     history = await fit(model, {
       train: loader,
+      // the report plots validation curves: the test split, evaluated after every epoch
+      validation: opts.report ? testLoader : undefined,
       epochs: opts.epochs,
       initialEpoch,
       optimizer,
@@ -233,6 +236,22 @@ async function train(opts: TrainOptions): Promise<void> {
     'backprop.test_accuracy': test.accuracy.toFixed(4),
   });
   if (history.aborted) process.stdout.write(`stopped early after ${history.epochs.length} complete epochs\n`);
+  const losses = history.epochs.map((e) => e.loss);
+  if (losses.length > 1) {
+    process.stdout.write(
+      `loss by epoch ${sparkline(losses)} ${losses[0].toFixed(4)} → ${losses[losses.length - 1].toFixed(4)}\n`,
+    );
+  }
+  if (opts.report) {
+    writeReport(opts.report, history.epochs, {
+      title: `backprop train: ${opts.model} on ${describeData(opts.data)}`,
+      details: [
+        `${opts.optimizer} lr ${lr}, batch ${opts.batchSize}, ${history.epochs.length} epochs, backend ${info.name} (${info.blas}, ${info.simd})`,
+        `validation: the test split (${testSet.images.shape[0]} images); test accuracy ${(test.accuracy * 100).toFixed(2)}%`,
+      ],
+    });
+    process.stdout.write(`wrote ${opts.report}\n`);
+  }
   process.stdout.write(
     `trained in ${((performance.now() - started) / 1000).toFixed(1)}s (${seconds > 0 ? Math.round(samples / seconds) : 0} samples/s)\n` +
       `test accuracy: ${(test.accuracy * 100).toFixed(2)}% (${test.samples} images)\n` +
@@ -393,6 +412,7 @@ export function program(): Command {
       'activation checkpointing: run the model in n segments, keeping only their inputs for backward',
       positiveInt,
     )
+    .option('--report <file>', 'write an HTML report (loss, accuracy, learning rate, samples/s per epoch)')
     .action((opts: TrainOptions) => train(opts));
 
   cmd

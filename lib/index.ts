@@ -35,6 +35,7 @@ export {
   type GradOptions,
   type HvpResult,
   type GradcheckOptions,
+  type GradcheckFn,
 } from './autograd/index.js';
 export {
   vjp,
@@ -50,7 +51,14 @@ export {
   type GnvpOptions,
   type GnvpResult,
   type GaussNewtonModel,
+  type TensorFn,
+  type ScalarFn,
+  type Tensors,
 } from './autograd/index.js';
+export type { KernelDType } from './dtype.js';
+export type { TensorLike } from './ops/util.js';
+export type { BackendName } from './backend/index.js';
+export type { BackendInfo, SimdLevel } from './backend/types.js';
 export { backend } from './backend/index.js';
 export * as nn from './nn/index.js';
 export * as F from './nn/functional.js';
@@ -58,7 +66,23 @@ export * as optim from './optim/index.js';
 export * as data from './data/index.js';
 export * as io from './io/index.js';
 export * as bio from './bio/index.js';
-export { fit, evaluate, type FitOptions, type History, type EpochLogs, type BatchLogs } from './train/index.js';
+export {
+  fit,
+  evaluate,
+  type FitOptions,
+  type History,
+  type EpochLogs,
+  type BatchLogs,
+  type LossFunction,
+  type MetricSpec,
+  type Metric,
+  type OptimizerLike,
+  type SchedulerLike,
+  type Batches,
+  type Trainable,
+  type EvaluateOptions,
+} from './train/index.js';
+export { reportHtml, sparkline, writeReport, type ReportOptions } from './train/index.js';
 export type { OutOptions } from './ops/out.js';
 export type { MemoryStats } from './backend/memory.js';
 export { Generator } from './generator.js';

@@ -4,7 +4,14 @@
 // too large to allocate names the op and the bytes instead of V8's "Invalid typed array length".
 import type { DType, TensorData } from './dtype.js';
 
+/**
+ * The storage of a graph edge: a tensor that stands for a non-leaf input in a node without keeping
+ * its values (ops/rnn.ts edgeOf), so it holds no data whatever its shape.
+ */
+export const EDGE_STORAGE = new Float64Array(0);
+
 export function checkDataLength(data: TensorData, shape: readonly number[]): void {
+  if (data === EDGE_STORAGE) return;
   let n = 1;
   for (let i = 0; i < shape.length; i++) n *= shape[i];
   if (n !== data.length) {

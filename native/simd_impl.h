@@ -45,6 +45,6 @@ const KernelTable table = {
     {&unaryK<double>, &unaryBackwardK<double>, &binaryVVK<double>, &binaryVSK<double>,
      &reduceK<double>, &softmaxK<double>, &softmaxBackwardK<double>, &softmaxCrossEntropyK<double>,
      &sgdStepK<double>, &adamStepK<double>, &gemmMicroK<double, BP_GEMM_MR_F64, BP_GEMM_NV_F64>,
-     BP_GEMM_MR_F64, BP_GEMM_NV_F64* Vec<double>::L, &gemmSmallK<double>, &packTK<double>, &expShiftSumK<double>,
-     &sparseGatherK<double>, &sparseScatterK<double>, &sparseDotsK<double>},
+     BP_GEMM_MR_F64, BP_GEMM_NV_F64* Vec<double>::L, &gemmSmallK<double>, &packTK<double>,
+     &expShiftSumK<double>, &sparseGatherK<double>, &sparseScatterK<double>, &sparseDotsK<double>},
 };

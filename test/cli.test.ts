@@ -96,4 +96,18 @@ describe('backprop CLI', () => {
     expect(corrupt.code).toBe(1);
     expect(corrupt.stderr).toMatch(/package\.json is not a valid safetensors file/);
   });
+
+  it('train --report writes an HTML report with validation curves and prints the loss as a sparkline', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'backprop-cli-'));
+    const r = backprop(['train', '--epochs', '2', '--seed', '3', '--out', 'w.safetensors', '--report', 'r.html'], dir);
+    expect(r.code).toBe(0);
+    const line = /loss by epoch ([▁▂▃▄▅▆▇█]{2}) ([\d.]+) → ([\d.]+)/.exec(r.stdout);
+    expect(line).not.toBeNull();
+    // two epochs: the lower loss is ▁, the higher █
+    expect(Number(line![3]) < Number(line![2]) ? line![1] : '█▁').toBe('█▁');
+    expect(r.stdout).toContain('wrote r.html');
+    const html = readFileSync(join(dir, 'r.html'), 'utf8');
+    expect(html).toContain('"label":"validation"');
+    expect(html).toContain('validation: the test split (1000 images)');
+  });
 });

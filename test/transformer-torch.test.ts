@@ -76,11 +76,16 @@ interface Case {
   torchArgs: Record<string, unknown>;
 }
 
-/** A mask as our API takes it: nested booleans, or a float64 tensor. */
-function ourMask(m: Mask | undefined): Tensor | BoolArray | null {
+/**
+ * A mask as our API takes it: nested booleans, or a float64 tensor. torch's bool masks hide where
+ * true; our attnMask (one polarity for the library, as F.scaledDotProductAttention's) attends where
+ * true, so an attention mask is inverted; a key padding mask means padding where true in both.
+ */
+function ourMask(m: Mask | undefined, kind: 'attn' | 'padding'): Tensor | BoolArray | null {
   if (m === null || m === undefined) return null;
   const t = new Tensor(Float64Array.from(m.data), m.shape);
-  return m.bool ? (t.toArray() as number[][]).map((row) => row.map((v) => v !== 0)) : t;
+  const hide = kind === 'padding';
+  return m.bool ? (t.toArray() as number[][]).map((row) => row.map((v) => (v !== 0) === hide)) : t;
 }
 
 const boolMask = (shape: [number, number], hide: (i: number, j: number) => boolean): Mask => ({
@@ -200,20 +205,20 @@ describe.skipIf(!hasTorch)(`MultiheadAttention and TransformerEncoder against Py
         let w: Tensor | null = null;
         if (c.kind === 'mha') {
           [out, w] = (module as nn.MultiheadAttention).forward(inputs[0], inputs[1], inputs[2], {
-            attnMask: ourMask(mask),
-            keyPaddingMask: ourMask(kpm),
+            attnMask: ourMask(mask, 'attn'),
+            keyPaddingMask: ourMask(kpm, 'padding'),
             needWeights: c.needWeights ?? true,
             averageAttnWeights: c.average ?? true,
           });
         } else if (c.kind === 'layer') {
           out = (module as nn.TransformerEncoderLayer).forward(inputs[0], {
-            srcMask: ourMask(mask),
-            srcKeyPaddingMask: ourMask(kpm),
+            srcMask: ourMask(mask, 'attn'),
+            srcKeyPaddingMask: ourMask(kpm, 'padding'),
           });
         } else {
           out = (module as nn.TransformerEncoder).forward(inputs[0], {
-            mask: ourMask(mask),
-            srcKeyPaddingMask: ourMask(kpm),
+            mask: ourMask(mask, 'attn'),
+            srcKeyPaddingMask: ourMask(kpm, 'padding'),
           });
         }
         const g = randn(out.shape, f64);
@@ -295,7 +300,7 @@ with torch.no_grad():
       enc.loadStateDict(load(path).tensors);
       enc.eval();
       const input = new Tensor(Float32Array.from(x), [4, 2, 16]);
-      const causal = Array.from({ length: 4 }, (_, i) => Array.from({ length: 4 }, (_, j) => j > i));
+      const causal = Array.from({ length: 4 }, (_, i) => Array.from({ length: 4 }, (_, j) => j <= i)); // may attend: torch's triu mask inverted
       const out = enc.forward(input);
       const outCausal = enc.forward(input, { mask: causal });
       for (const [got, ref] of [

@@ -120,15 +120,15 @@ for (const b of backends) {
       const rng = new Rng(2);
       const q = leaf(rng, [4, 2, 6]);
       const kv = leaf(rng, [5, 2, 6]);
-      // torch's polarity: true hides. Key padding hides key 4 of batch element 1.
-      const attn = Array.from({ length: 4 }, (_, i) => Array.from({ length: 5 }, (_, j) => j === i + 1));
+      // attnMask: true may attend (hide key i + 1 from query i). Key padding hides key 4 of batch element 1.
+      const attn = Array.from({ length: 4 }, (_, i) => Array.from({ length: 5 }, (_, j) => j !== i + 1));
       const kpm = [0, 1].map((n) => Array.from({ length: 5 }, (_, j) => n === 1 && j === 4));
       const [out, w] = m.forward(q, kv, kv, { attnMask: attn, keyPaddingMask: kpm });
       const [outFused] = m.forward(q, kv, kv, { attnMask: attn, keyPaddingMask: kpm, needWeights: false });
       expect(out.shape).toEqual([4, 2, 6]);
       expect(w!.shape).toEqual([2, 4, 5]);
       for (let n = 0; n < 2; n++) {
-        const [refOut, refW] = mhaRef(m, seqOf(q, n), seqOf(kv, n), seqOf(kv, n), (i, j) => attn[i][j] || kpm[n][j]);
+        const [refOut, refW] = mhaRef(m, seqOf(q, n), seqOf(kv, n), seqOf(kv, n), (i, j) => !attn[i][j] || kpm[n][j]);
         expectMatClose(seqOf(out, n), refOut, 1e-12, `out of batch ${n}`);
         expectMatClose(seqOf(outFused, n), refOut, 1e-12, `fused out of batch ${n}`);
         expectMatClose(matOf(w!, 4, 5, n * 20), refW, 1e-12, `weights of batch ${n}`);

@@ -12,7 +12,8 @@ export interface GradcheckOptions {
   rtol?: number;
 }
 
-type Fn = (...inputs: Tensor[]) => Tensor | Tensor[];
+/** The function gradcheck differentiates: tensors in, one tensor or several out. */
+export type GradcheckFn = (...inputs: Tensor[]) => Tensor | Tensor[];
 
 function outputsOf(r: Tensor | Tensor[]): Tensor[] {
   return r instanceof Tensor ? [r] : r;
@@ -33,7 +34,7 @@ function multiIndex(shape: readonly number[], flat: number): string {
  * analytic and the numeric value where |analytic - numeric| > atol + rtol |numeric|.
  * Returns true otherwise.
  */
-export function gradcheck(fn: Fn, inputs: readonly Tensor[], opts: GradcheckOptions = {}): boolean {
+export function gradcheck(fn: GradcheckFn, inputs: readonly Tensor[], opts: GradcheckOptions = {}): boolean {
   const eps = opts.eps ?? 1e-6;
   const atol = opts.atol ?? 1e-5;
   const rtol = opts.rtol ?? 1e-3;
@@ -101,7 +102,7 @@ export function gradcheck(fn: Fn, inputs: readonly Tensor[], opts: GradcheckOpti
  * Checks second derivatives: gradcheck of (inputs, v) -> grad(fn(inputs), inputs, v) with
  * createGraph, v random (seeded) gradOutputs in float64.
  */
-export function gradgradcheck(fn: Fn, inputs: readonly Tensor[], opts: GradcheckOptions = {}): boolean {
+export function gradgradcheck(fn: GradcheckFn, inputs: readonly Tensor[], opts: GradcheckOptions = {}): boolean {
   const outs = enableGrad(() => outputsOf(fn(...inputs)));
   const vs = outs.map((o) => new Tensor(fillNormal(new Float64Array(o.data.length)), o.shape, true));
   const checkedIdx = inputs.map((x, i) => (x.requiresGrad ? i : -1)).filter((i) => i >= 0);

@@ -17,17 +17,13 @@ import { Module } from '../nn/module.js';
 import { Linear } from '../nn/layers/linear.js';
 import { Sequential } from '../nn/layers/container.js';
 import { Flatten } from '../nn/layers/shape.js';
+import type { OptimizerLike } from '../train/index.js';
 
 export interface ForwardForwardOptions {
   /** Number of classes, written one-hot into the first `classes` inputs (default 10). */
   classes?: number;
   /** Goodness threshold θ (default 2, Hinton's setting for ReLU layers; lower it for tanh). */
   threshold?: number;
-}
-
-interface OptimizerLike {
-  step(): unknown;
-  zeroGrad(): unknown;
 }
 
 interface Layer {

@@ -17,3 +17,5 @@ export {
   type DecodedTensor,
   type DecodedFile,
 } from './safetensors.js';
+export type { FloatArray } from './safetensors.js';
+export { exportOnnx, exportOnnxBytes, type OnnxExportOptions } from './onnx-export.js';

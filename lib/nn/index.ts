@@ -17,7 +17,8 @@ export type { Pool2dOptions } from '../ops/pool.js';
 export { BatchNorm2d } from './layers/batchnorm2d.js';
 export { Sequential, ModuleList } from './layers/container.js';
 export { RNN, LSTM, GRU, RNNBase } from './layers/rnn.js';
-export type { RNNOptions, RNNBaseOptions } from './layers/rnn.js';
+export type { RNNOptions, RNNBaseOptions, RunResult } from './layers/rnn.js';
+export type { RnnCellKind } from '../ops/rnn.js';
 export { MSELoss, L1Loss, HuberLoss, CrossEntropyLoss, NLLLoss, BCEWithLogitsLoss } from './layers/loss.js';
 export * as init from './init.js';
 export * as functional from './functional.js';
@@ -33,4 +34,5 @@ export type {
 export * as utils from './utils/index.js';
 export { SparseLinear, SparseConv2d } from './layers/sparse.js';
 export type { SparseLayerOptions, SparseConv2dLayerOptions } from './layers/sparse.js';
+export type { SparsePattern } from '../ops/sparse.js';
 export type { ForwardPreHook, HookHandle } from './module.js';

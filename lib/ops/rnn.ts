@@ -10,6 +10,7 @@
 // Backward, definition (createGraph): `recurrenceRule`, the same equations written in Tensor ops,
 // so that double backward works; a test checks that both paths agree.
 
+import { EDGE_STORAGE } from '../tensor-checks.js';
 import { kernels } from '../backend/index.js';
 import { compareMask } from './binary.js';
 import { RnnCell, type FloatArray } from '../backend/types.js';
@@ -594,8 +595,6 @@ export function rows(x: Tensor, start: number, length: number, copy = false): Te
   return record<RowsSaved>(out, rowsOp, [edgeOf(x)], { start, shape: x.shape });
 }
 
-const NO_DATA = new Float64Array(0);
-
 /**
  * The graph edge to a non-leaf tensor without its storage, for an op whose backward never reads
  * the input's values (rows): the node then keeps the gradient's route, not the activation.
@@ -603,7 +602,7 @@ const NO_DATA = new Float64Array(0);
  */
 function edgeOf(x: Tensor): Tensor {
   if (x.gradFn === null) return x;
-  const e = new Tensor(NO_DATA, x.shape, true);
+  const e = new Tensor(EDGE_STORAGE, x.shape, true);
   e.gradFn = x.gradFn;
   return e;
 }

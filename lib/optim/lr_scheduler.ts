@@ -4,7 +4,8 @@
 import { Tensor } from '../tensor.js';
 import type { BaseOptions, Optimizer } from './optimizer.js';
 
-type AnyOptimizer = Optimizer<BaseOptions>;
+/** Any optimizer a scheduler can drive. */
+export type AnyOptimizer = Optimizer<BaseOptions>;
 
 /** A scheduler's state: plain numbers and lists, safe to JSON-encode. */
 export type SchedulerStateDict = Record<string, number | number[] | string | boolean | null>;

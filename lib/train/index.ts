@@ -15,3 +15,4 @@ export {
 } from './fit.js';
 export { Accuracy, createMetrics, type Metric, type MetricSpec } from './metrics.js';
 export { createProgress, type Progress, type ProgressOptions } from './progress.js';
+export { reportHtml, sparkline, writeReport, type ReportOptions } from './report.js';

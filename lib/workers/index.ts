@@ -19,7 +19,7 @@ export {
   type PredictOptions,
   type PredictorStats,
 } from './predictor.js';
-export { WorkerError } from './protocol.js';
+export { WorkerError, type WorkerErrorInfo } from './protocol.js';
 export {
   packTensor,
   unpackTensor,

@@ -5,7 +5,7 @@
 // which need the probabilities and so take the composed formula, as torch's does.
 
 import { zeros, type Tensor } from '../../tensor.js';
-import type { DType } from '../../backend/types.js';
+import type { KernelDType as DType } from '../../dtype.js';
 import { Module } from '../module.js';
 import { Linear } from './linear.js';
 import { xavierUniform, constant } from '../init.js';
@@ -28,13 +28,15 @@ export interface MultiheadAttentionOptions {
 }
 
 export interface MultiheadAttentionForwardOptions {
-  /** [N, S]: true (or -inf) marks a padding key to ignore; a float mask is added. */
+  /** Shape [N, S]; true (or -inf) marks a padding key to ignore; a float mask is added. */
   keyPaddingMask?: AttentionMask | null;
   /** Return the attention weights (default true). */
   needWeights?: boolean;
   /**
-   * [L, S] or [N*heads, L, S]: as in torch 1.13's MultiheadAttention, true marks a position that
-   * may NOT be attended; a float mask is added to the scores.
+   * [L, S] or [N*heads, L, S]: true marks a position that MAY be attended, as in
+   * F.scaledDotProductAttention (one polarity for every attnMask in this library, see DESIGN's
+   * contract; note that torch's MultiheadAttention uses the opposite: invert a torch bool mask
+   * with `mask.map(row => row.map(v => !v))`); a float mask is added to the scores.
    */
   attnMask?: AttentionMask | null;
   /** Average the returned weights over the heads (default true). */
@@ -212,7 +214,7 @@ export class MultiheadAttention extends Module {
   #mask(opts: MultiheadAttentionForwardOptions, N: number, L: number, S: number, like: Tensor): Tensor | null {
     const op = 'MultiheadAttention';
     let mask: Tensor | null = null;
-    const am = additiveMask(op, 'attnMask', opts.attnMask, 'ignore', like);
+    const am = additiveMask(op, 'attnMask', opts.attnMask, 'attend', like);
     if (am !== null) {
       if (am.ndim === 2 && am.shape[0] === L && am.shape[1] === S) mask = am;
       else if (am.ndim === 3 && am.shape[0] === N * this.numHeads && am.shape[1] === L && am.shape[2] === S)

@@ -2,7 +2,7 @@
 // and default initialisation.
 
 import { zeros, type Tensor } from '../../tensor.js';
-import type { DType } from '../../backend/types.js';
+import type { KernelDType as DType } from '../../dtype.js';
 import { Module } from '../module.js';
 import { conv2d, pair, type Conv2dOptions } from '../../ops/conv.js';
 import { fanInUniform } from '../init.js';

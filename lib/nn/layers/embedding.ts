@@ -1,7 +1,7 @@
 // Embedding: a lookup table of numEmbeddings rows of size embeddingDim, N(0, 1) initialised.
 
 import { zeros, type Tensor } from '../../tensor.js';
-import type { DType } from '../../backend/types.js';
+import type { KernelDType as DType } from '../../dtype.js';
 import type { Indices } from '../../ops/util.js';
 import { Module } from '../module.js';
 import { embedding } from '../functional.js';

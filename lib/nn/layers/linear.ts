@@ -1,7 +1,7 @@
 // Linear: y = x Wᵀ + b, torch's layout ([out, in] weight) and default initialisation.
 
 import { zeros, type Tensor } from '../../tensor.js';
-import type { DType } from '../../backend/types.js';
+import type { KernelDType as DType } from '../../dtype.js';
 import { Module } from '../module.js';
 import { linear } from '../functional.js';
 import { linearFeedback } from '../../ops/feedback.js';

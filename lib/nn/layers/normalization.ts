@@ -1,7 +1,7 @@
 // BatchNorm1d and LayerNorm with torch's parameters, buffers and defaults.
 
 import { ones, tensor, zeros, type Tensor } from '../../tensor.js';
-import type { DType } from '../../backend/types.js';
+import type { KernelDType as DType } from '../../dtype.js';
 import { Module } from '../module.js';
 import { batchNorm, layerNorm } from '../functional.js';
 

@@ -10,7 +10,7 @@
 // (`[out, [h, c]] = lstm.forward(x, [h.detach(), c.detach()])`).
 
 import { Tensor, zeros } from '../../tensor.js';
-import type { DType } from '../../backend/types.js';
+import type { KernelDType as DType } from '../../dtype.js';
 import { Module } from '../module.js';
 import { uniform } from '../init.js';
 import { linear } from '../../ops/matmul.js';
@@ -45,7 +45,8 @@ export interface RNNOptions extends RNNBaseOptions {
   nonlinearity?: 'tanh' | 'relu';
 }
 
-interface RunResult {
+/** What a recurrent layer's run returns. */
+export interface RunResult {
   output: Tensor;
   h: Tensor;
   c: Tensor | null;

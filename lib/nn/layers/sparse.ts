@@ -9,7 +9,7 @@
 // toDense() gives the dense layer (torch's layout) for exchange with PyTorch.
 
 import { zeros, type Tensor } from '../../tensor.js';
-import type { DType } from '../../backend/types.js';
+import type { KernelDType as DType } from '../../dtype.js';
 import { Module } from '../module.js';
 import { Linear } from './linear.js';
 import { Conv2d } from './conv.js';

@@ -3,7 +3,7 @@
 // its layer numLayers times, as torch's deepcopy does, so every layer starts from the same values.
 
 import type { Tensor } from '../../tensor.js';
-import type { DType } from '../../backend/types.js';
+import type { KernelDType as DType } from '../../dtype.js';
 import { Module } from '../module.js';
 import { Linear } from './linear.js';
 import { LayerNorm } from './normalization.js';
@@ -29,7 +29,7 @@ export interface TransformerEncoderLayerOptions {
 }
 
 export interface TransformerEncoderLayerForwardOptions {
-  /** [L, L] or [N*nhead, L, L]; true marks a position that may not be attended (torch 1.13's MultiheadAttention). */
+  /** [L, L] or [N*nhead, L, L]; true marks a position that may be attended (MultiheadAttention's attnMask). */
   srcMask?: AttentionMask | null;
   /** [N, L]; true marks padding. */
   srcKeyPaddingMask?: AttentionMask | null;
