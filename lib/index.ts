@@ -87,3 +87,4 @@ export type { OutOptions } from './ops/out.js';
 export type { MemoryStats } from './backend/memory.js';
 export { Generator } from './generator.js';
 export * as workers from './workers/index.js';
+export { where } from './ops/select.js';

@@ -13,13 +13,24 @@ import {
   type DType,
   type TensorData,
 } from './dtype.js';
-import { BinaryOp } from './backend/types.js';
 import type { Node } from './autograd/node.js';
 import { backward as runBackward, type BackwardOptions } from './autograd/engine.js';
 import { fillNormal, fillUniform } from './random.js';
-import { add, binary, div, maximum, minimum, mul, pow, sub } from './ops/binary.js';
+import {
+  add,
+  div,
+  maximum,
+  minimum,
+  mul,
+  pow,
+  sub,
+  type AlphaOptions,
+  type DivOptions,
+  compare,
+} from './ops/binary.js';
 import { abs, exp, log, neg, sign, sqrt } from './ops/unary.js';
-import { argmax, expand, max, mean, min, sum } from './ops/reduce.js';
+import { amax, amin, argmax, expand, max, mean, min, sum } from './ops/reduce.js';
+import { clamp, cumsum, logsumexp, maskedFill, where } from './ops/select.js';
 import {
   cat as catOp,
   flatten,
@@ -47,6 +58,8 @@ import {
   tanh,
   type EluOptions,
   type SoftplusOptions,
+  type GeluOptions,
+  type SoftmaxOptions,
 } from './ops/activation.js';
 import { clone, toDtype } from './ops/copy.js';
 import { formatTensor } from './tensor-format.js';
@@ -159,17 +172,17 @@ export class Tensor {
   }
 
   // --- elementwise ----------------------------------------------------------------------------
-  add(other: TensorLike): Tensor {
-    return add(this, other);
+  add(other: TensorLike, options?: AlphaOptions): Tensor {
+    return add(this, other, options);
   }
-  sub(other: TensorLike): Tensor {
-    return sub(this, other);
+  sub(other: TensorLike, options?: AlphaOptions): Tensor {
+    return sub(this, other, options);
   }
   mul(other: TensorLike): Tensor {
     return mul(this, other);
   }
-  div(other: TensorLike): Tensor {
-    return div(this, other);
+  div(other: TensorLike, options?: DivOptions): Tensor {
+    return div(this, other, options);
   }
   pow(exponent: TensorLike): Tensor {
     return pow(this, exponent);
@@ -219,8 +232,8 @@ export class Tensor {
   leakyRelu(negativeSlope = 0.01): Tensor {
     return leakyRelu(this, negativeSlope);
   }
-  gelu(): Tensor {
-    return gelu(this);
+  gelu(options?: GeluOptions): Tensor {
+    return gelu(this, options);
   }
   softplus(options?: SoftplusOptions): Tensor {
     return softplus(this, options);
@@ -231,28 +244,31 @@ export class Tensor {
   elu(options?: EluOptions): Tensor {
     return elu(this, options);
   }
-  softmax(dim = -1): Tensor {
-    return softmax(this, dim);
+  softmax(dim = -1, options?: SoftmaxOptions): Tensor {
+    return softmax(this, dim, options);
   }
-  logSoftmax(dim = -1): Tensor {
-    return logSoftmax(this, dim);
+  logSoftmax(dim = -1, options?: SoftmaxOptions): Tensor {
+    return logSoftmax(this, dim, options);
   }
 
-  // Comparisons: 1 where true, else 0, in this tensor's dtype (not differentiable).
+  // Comparisons, as torch: a bool tensor (true where the comparison holds), not differentiable.
   gt(other: TensorLike): Tensor {
-    return binary(BinaryOp.gt, this, other);
+    return compare('gt', this, other);
   }
   lt(other: TensorLike): Tensor {
-    return binary(BinaryOp.lt, this, other);
+    return compare('lt', this, other);
   }
   ge(other: TensorLike): Tensor {
-    return binary(BinaryOp.ge, this, other);
+    return compare('ge', this, other);
   }
   le(other: TensorLike): Tensor {
-    return binary(BinaryOp.le, this, other);
+    return compare('le', this, other);
   }
   eq(other: TensorLike): Tensor {
-    return binary(BinaryOp.eq, this, other);
+    return compare('eq', this, other);
+  }
+  ne(other: TensorLike): Tensor {
+    return compare('ne', this, other);
   }
 
   /** torch.matmul; `{ out }` writes into a tensor of the result's shape and dtype (not under autograd). */
@@ -276,6 +292,29 @@ export class Tensor {
   }
   argmax(dim?: number, keepdim = false): Tensor {
     return argmax(this, dim, keepdim);
+  }
+  /** torch.clamp: min(max(x, min), max); a null bound is absent. */
+  clamp(min: number | null = null, max: number | null = null): Tensor {
+    return clamp(this, min, max);
+  }
+  /** This where cond (bool) is true, else other. */
+  where(cond: Tensor, other: Tensor | number): Tensor {
+    return where(cond, this, other);
+  }
+  maskedFill(mask: Tensor, value: number): Tensor {
+    return maskedFill(this, mask, value);
+  }
+  cumsum(dim: number): Tensor {
+    return cumsum(this, dim);
+  }
+  logsumexp(dim: number | readonly number[], keepdim = false): Tensor {
+    return logsumexp(this, dim, keepdim);
+  }
+  amax(dim?: number | readonly number[], keepdim = false): Tensor {
+    return amax(this, dim, keepdim);
+  }
+  amin(dim?: number | readonly number[], keepdim = false): Tensor {
+    return amin(this, dim, keepdim);
   }
 
   // --- shape ----------------------------------------------------------------------------------

@@ -10,15 +10,15 @@ import { nextDouble } from '../random.js';
 import { markInternal } from '../backend/memory.js';
 import { defineOp } from './registry.js';
 import { defineUnary, unary } from './unary.js';
+import { compareMask } from './binary.js';
 import { allocLike, allocOut, checkTensor, floatData, normDim, record } from './util.js';
 
-const reluOp = defineUnary('relu', (g, x) => g.mul(x.gt(0)));
+const reluOp = defineUnary('relu', (g, x) => g.mul(compareMask('gt', x, 0)));
 export const relu = (x: Tensor): Tensor => unary(reluOp, x);
 
 const leakyReluOp = defineUnary('leakyRelu', (g, x, _y, slope) =>
   g.mul(
-    x
-      .gt(0)
+    compareMask('gt', x, 0)
       .mul(1 - slope)
       .add(slope),
   ),
@@ -34,8 +34,23 @@ const tanhOp = defineUnary('tanh', (g, _x, y) => g.mul(y.mul(y).rsub(1)));
 export const tanh = (x: Tensor): Tensor => unary(tanhOp, x);
 
 const geluOp = defineUnary('gelu', (g, x, y) => g.mul(geluDerivative(x, y)));
-/** Exact (erf) GELU. */
-export const gelu = (x: Tensor): Tensor => unary(geluOp, x);
+export interface GeluOptions {
+  /** 'none' (default): x Phi(x) with the exact erf; 'tanh': torch's tanh approximation. */
+  approximate?: 'none' | 'tanh';
+}
+
+/** GELU: exact (erf) by default, or torch's tanh approximation. */
+export function gelu(x: Tensor, { approximate = 'none' }: GeluOptions = {}): Tensor {
+  if (approximate === 'none') return unary(geluOp, x);
+  if (approximate !== 'tanh') {
+    throw new TypeError(`gelu: approximate must be 'none' or 'tanh', got ${String(approximate)}`);
+  }
+  // 0.5 x (1 + tanh(sqrt(2 / pi) (x + 0.044715 x^3))), composed from Tensor ops (gradients of any
+  // order come from theirs); not hot enough for a kernel code of its own.
+  checkTensor('gelu', 'input', x);
+  const inner = x.add(x.mul(x).mul(x).mul(0.044715)).mul(Math.sqrt(2 / Math.PI));
+  return x.mul(inner.tanh().add(1)).mul(0.5);
+}
 
 /**
  * gelu'(x) = Phi(x) + x phi(x), as a differentiable op of its own (forward: the unaryBackward
@@ -76,7 +91,9 @@ export interface SoftplusOptions {
 const softplusOp = defineUnary('softplus', (g, x, _y, beta, threshold) => {
   const bx = x.mul(beta);
   const s = bx.sigmoid();
-  return g.mul(s.add(bx.gt(threshold).mul(s.rsub(1))).sub(bx.eq(threshold).mul(s.sub(s.detach()))));
+  return g.mul(
+    s.add(compareMask('gt', bx, threshold).mul(s.rsub(1))).sub(compareMask('eq', bx, threshold).mul(s.sub(s.detach()))),
+  );
 });
 /** torch.nn.functional.softplus: log(1 + exp(beta x)) / beta, and x where beta x > threshold. */
 export function softplus(x: Tensor, { beta = 1, threshold = 20 }: SoftplusOptions = {}): Tensor {
@@ -100,8 +117,17 @@ export interface EluOptions {
 // to 0 unless x < 0: a large positive x cannot make Inf * 0 = NaN in the unused branch, and at
 // x = 0 the mask makes the second derivative 0, as torch's (whose double backward masks with x < 0).
 const eluOp = defineUnary('elu', (g, x, _y, alpha) => {
-  const pos = x.gt(0);
-  return g.mul(pos.add(pos.rsub(1).mul(x.mul(x.lt(0)).exp().mul(alpha))));
+  const pos = compareMask('gt', x, 0);
+  return g.mul(
+    pos.add(
+      pos.rsub(1).mul(
+        x
+          .mul(compareMask('lt', x, 0))
+          .exp()
+          .mul(alpha),
+      ),
+    ),
+  );
 });
 /** torch.nn.functional.elu: x where x > 0, alpha (exp(x) - 1) otherwise. */
 export function elu(x: Tensor, { alpha = 1 }: EluOptions = {}): Tensor {
@@ -116,12 +142,25 @@ function checkParam(op: string, name: string, v: unknown): number {
 // ---------------------------------------------------------------------------------------------
 // softmax / logSoftmax: the kernels work on the last axis; another dim goes through a transpose.
 
-export function softmax(x: Tensor, dim = -1): Tensor {
-  return softmaxAlong(x, dim, false);
+export interface SoftmaxOptions {
+  /** torch's `dtype`: the input is cast to it first (differentiably), and the result has it. */
+  dtype?: 'float32' | 'float64';
 }
 
-export function logSoftmax(x: Tensor, dim = -1): Tensor {
-  return softmaxAlong(x, dim, true);
+export function softmax(x: Tensor, dim = -1, { dtype }: SoftmaxOptions = {}): Tensor {
+  return softmaxAlong(dtype === undefined ? x : castFor('softmax', x, dtype), dim, false);
+}
+
+export function logSoftmax(x: Tensor, dim = -1, { dtype }: SoftmaxOptions = {}): Tensor {
+  return softmaxAlong(dtype === undefined ? x : castFor('logSoftmax', x, dtype), dim, true);
+}
+
+function castFor(op: string, x: Tensor, dtype: 'float32' | 'float64'): Tensor {
+  if (dtype !== 'float32' && dtype !== 'float64') {
+    throw new TypeError(`${op}: dtype must be 'float32' or 'float64', got ${String(dtype)}`);
+  }
+  checkTensor(op, 'input', x);
+  return x.to(dtype);
 }
 
 function softmaxAlong(x: Tensor, dim: number, log: boolean): Tensor {

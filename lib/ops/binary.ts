@@ -9,6 +9,7 @@ import { Tensor } from '../tensor.js';
 import type { Grads, Node } from '../autograd/node.js';
 import { defineOp, type OpDef } from './registry.js';
 import {
+  allocLike,
   allocOut,
   broadcastShapes,
   checkSameDtype,
@@ -20,7 +21,7 @@ import {
   sameShape,
   type TensorLike,
 } from './util.js';
-import { sumToShape } from './reduce.js';
+import { expand, sumToShape } from './reduce.js';
 
 /** Gradients of one binary op, before broadcasting is summed away. */
 interface BinaryRules {
@@ -36,7 +37,8 @@ interface BinaryRules {
 
 /** maximum/minimum: the winner takes the gradient; ties split it evenly, as torch does. */
 function extremumRules(max: boolean): BinaryRules {
-  const share = (a: Tensor, b: TensorLike): Tensor => (max ? a.gt(b) : a.lt(b)).add(a.eq(b).mul(0.5));
+  const share = (a: Tensor, b: TensorLike): Tensor =>
+    compareMask(max ? 'gt' : 'lt', a, b).add(compareMask('eq', a, b).mul(0.5));
   return {
     left: (g, a, b) => g.mul(share(a, b)),
     right: (g, a, b) => g.mul(share(a, b).rsub(1)),
@@ -63,7 +65,7 @@ const BINARY_RULES: { readonly [K in BinaryName]: BinaryRules | null } = {
   pow: {
     left: (g, a, b) => g.mul(b).mul(a.pow(b.sub(1))),
     // d(a^b)/db = a^b log a, taken as 0 where a = 0 (as torch does) instead of 0 * -inf.
-    right: (g, a, b) => g.mul(a.pow(b)).mul(a.add(a.eq(0)).log()),
+    right: (g, a, b) => g.mul(a.pow(b)).mul(a.add(compareMask('eq', a, 0)).log()),
     tensorScalar: (g, a, s) => (s === 2 ? g.mul(a).mul(2) : s === 1 ? g : g.mul(a.pow(s - 1)).mul(s)),
     scalarTensor: (g, s, b) => g.mul(binary(BinaryOp.pow, s, b)).mul(Math.log(s)),
   },
@@ -156,10 +158,110 @@ export function binaryScalar(op: BinaryOp, a: Tensor, s: number, scalarFirst: bo
 // ---------------------------------------------------------------------------------------------
 // Functional forms (also used by the Tensor methods)
 
-export const add = (a: TensorLike, b: TensorLike): Tensor => binary(BinaryOp.add, a, b);
-export const sub = (a: TensorLike, b: TensorLike): Tensor => binary(BinaryOp.sub, a, b);
+/** torch.add/sub's `alpha`: a ± alpha * b. */
+export interface AlphaOptions {
+  alpha?: number;
+}
+
+/** b scaled by alpha (no op for alpha 1, so the common call records no extra node). */
+function scaled(op: string, b: TensorLike, opts: AlphaOptions | undefined): TensorLike {
+  const alpha = opts?.alpha ?? 1;
+  if (typeof alpha !== 'number') throw new TypeError(`${op}: alpha must be a number, got ${String(alpha)}`);
+  if (alpha === 1) return b;
+  return typeof b === 'number' ? b * alpha : binary(BinaryOp.mul, b, alpha);
+}
+
+export const add = (a: TensorLike, b: TensorLike, opts?: AlphaOptions): Tensor =>
+  binary(BinaryOp.add, a, scaled('add', b, opts));
+export const sub = (a: TensorLike, b: TensorLike, opts?: AlphaOptions): Tensor =>
+  binary(BinaryOp.sub, a, scaled('sub', b, opts));
 export const mul = (a: TensorLike, b: TensorLike): Tensor => binary(BinaryOp.mul, a, b);
-export const div = (a: TensorLike, b: TensorLike): Tensor => binary(BinaryOp.div, a, b);
+/** torch.div's `roundingMode`: none (true division), 'trunc' (toward 0) or 'floor' (toward -inf). */
+export interface DivOptions {
+  roundingMode?: 'trunc' | 'floor' | null;
+}
+
+export function div(a: TensorLike, b: TensorLike, opts?: DivOptions): Tensor {
+  const mode = opts?.roundingMode ?? null;
+  if (mode === null) return binary(BinaryOp.div, a, b);
+  if (mode !== 'trunc' && mode !== 'floor') {
+    throw new TypeError(`div: roundingMode must be 'trunc', 'floor' or null, got ${String(mode)}`);
+  }
+  return divRounded(a, b, mode);
+}
+
+/**
+ * a / b rounded, with torch's zero gradient (a step function). trunc rounds the quotient of the
+ * dtype, as torch's trunc(a / b); floor follows torch's div_floor_floating (through fmod, so that
+ * e.g. floor(-0.3 / 0.1) is -3 although -0.3 / 0.1 rounds to -2.9999999999999996).
+ */
+function divRounded(a: TensorLike, b: TensorLike, mode: 'trunc' | 'floor'): Tensor {
+  const ta = a instanceof Tensor ? a.detach() : a;
+  const tb = b instanceof Tensor ? b.detach() : b;
+  const q = binary(BinaryOp.div, ta, tb); // checks the operands, broadcasts, rounds to the dtype
+  const out = new Tensor(allocOut(floatData(q), q.data.length), q.shape);
+  const y = floatData(out);
+  if (mode === 'trunc') {
+    for (let i = 0; i < y.length; i++) y[i] = Math.trunc(q.data[i]);
+  } else {
+    const av = typeof ta === 'number' ? null : expandTo(ta, q.shape);
+    const bv = typeof tb === 'number' ? null : expandTo(tb, q.shape);
+    const f32 = y instanceof Float32Array;
+    const r = f32 ? Math.fround : (v: number) => v;
+    for (let i = 0; i < y.length; i++) {
+      const x = av === null ? (ta as number) : av[i];
+      const d = bv === null ? (tb as number) : bv[i];
+      if (d === 0) {
+        y[i] = q.data[i];
+        continue;
+      }
+      const mod = r(x % d);
+      let v = r(r(x - mod) / d);
+      if (mod !== 0 && d < 0 !== mod < 0) v = r(v - 1);
+      let fl: number;
+      if (v !== 0) {
+        fl = Math.floor(v);
+        if (v - fl > 0.5) fl += 1;
+      } else {
+        fl = q.data[i] < 0 || Object.is(q.data[i], -0) ? -0 : 0;
+      }
+      y[i] = fl;
+    }
+  }
+  const inputs = [a, b].filter((t): t is Tensor => t instanceof Tensor);
+  return record(out, divRoundedOp, inputs, null);
+}
+
+/** x's values broadcast to shape (x's own array when the shapes agree). */
+function expandTo(x: Tensor, shape: readonly number[]): ArrayLike<number> {
+  return sameShape(x.shape, shape) ? x.data : expand(x, shape).data;
+}
+
+const divRoundedOp = defineOp<null>({
+  name: 'divRounded',
+  kernels: ['binary'],
+  arity: 'variadic', // a and b, or the one tensor of a tensor-number pair
+  // A step function: zero gradients, constants (torch gives zeros too).
+  rule: (_g, node) => node.inputs.map((t) => new Tensor(allocLike(floatData(t), t.data.length), t.shape)),
+});
 export const pow = (a: TensorLike, b: TensorLike): Tensor => binary(BinaryOp.pow, a, b);
 export const maximum = (a: TensorLike, b: TensorLike): Tensor => binary(BinaryOp.maximum, a, b);
 export const minimum = (a: TensorLike, b: TensorLike): Tensor => binary(BinaryOp.minimum, a, b);
+
+type CompareName = 'gt' | 'lt' | 'ge' | 'le' | 'eq';
+
+/**
+ * A comparison as a 0/1 mask in the operands' float dtype: the form gradient rules multiply by
+ * (bool tensors take no arithmetic). Not differentiable.
+ */
+export const compareMask = (op: CompareName, a: TensorLike, b: TensorLike): Tensor => binary(BinaryOp[op], a, b);
+
+/** torch's comparisons (gt lt ge le eq ne): a bool tensor of the broadcast shape. */
+export function compare(op: CompareName | 'ne', a: TensorLike, b: TensorLike): Tensor {
+  const out = binary(BinaryOp[op === 'ne' ? 'eq' : op], a, b).to('bool');
+  if (op === 'ne') {
+    const d = out.data;
+    for (let i = 0; i < d.length; i++) d[i] = d[i] === 0 ? 1 : 0; // NaN != NaN: eq gave 0, so true
+  }
+  return out;
+}

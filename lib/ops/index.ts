@@ -15,7 +15,8 @@ export {
   type ClassLossOptions,
   type CrossEntropyOptions,
 } from './loss.js';
-export { add, sub, mul, div, pow, maximum, minimum } from './binary.js';
+export { add, sub, mul, div, pow, maximum, minimum, type AlphaOptions, type DivOptions } from './binary.js';
 export { neg, exp, log, sqrt, abs, sign } from './unary.js';
-export { sum, mean, max, min, argmax } from './reduce.js';
+export { sum, mean, max, min, argmax, amax, amin } from './reduce.js';
 export { reshape, flatten, squeeze, unsqueeze, permute, transpose, narrow, indexSelect, cat, stack } from './shape.js';
+export { where, maskedFill, clamp, cumsum, logsumexp } from './select.js';

@@ -6,7 +6,17 @@ import { kernels } from '../backend/index.js';
 import { Tensor } from '../tensor.js';
 import type { Grads, Node } from '../autograd/node.js';
 import { defineOp } from './registry.js';
-import { allocOut, broadcastShapes, checkSameDtype, checkTensor, floatData, numel, record, shapeStr } from './util.js';
+import {
+  allocLike,
+  allocOut,
+  broadcastShapes,
+  checkSameDtype,
+  checkTensor,
+  floatData,
+  numel,
+  record,
+  shapeStr,
+} from './util.js';
 import { sumToShape } from './reduce.js';
 import { outStorage, type OutOptions } from './out.js';
 import type { FloatArray } from '../backend/types.js';
@@ -31,7 +41,9 @@ export function mm(a: Tensor, b: Tensor, ta = false, tb = false, dst?: FloatArra
     );
   }
   const out = new Tensor(dst ?? allocOut(floatData(a), m * n), [m, n]);
-  kernels().gemm(ta, tb, m, n, k, 1, floatData(a), floatData(b), 0, floatData(out));
+  // An empty product (k = 0) is zeros, as in torch; no gemm runs on a zero-size operand.
+  if (m * n * k === 0) floatData(out).fill(0);
+  else kernels().gemm(ta, tb, m, n, k, 1, floatData(a), floatData(b), 0, floatData(out));
   return record<MmSaved>(out, mmOp, [a, b], { ta, tb });
 }
 
@@ -65,6 +77,11 @@ export function bmm(a: Tensor, b: Tensor, ta = false, tb = false, dst?: FloatArr
   const batch = broadcastShapes('matmul', batchA, batchB);
   const nb = numel(batch);
   const out = new Tensor(dst ?? allocOut(floatData(a), nb * m * n), [...batch, m, n]);
+  if (nb * m * n * k === 0) {
+    // An empty product (k = 0) is zeros, as in torch; no gemm runs on a zero-size operand.
+    floatData(out).fill(0);
+    return record<MmSaved>(out, bmmOp, [a, b], { ta, tb });
+  }
   const K = kernels();
   const na = numel(batchA),
     nbB = numel(batchB);
@@ -213,7 +230,7 @@ function matmulInto(a: Tensor, b: Tensor, dst?: FloatArray): Tensor {
         `matmul: shapes ${shapeStr(a.shape)} and ${shapeStr(b.shape)} cannot be multiplied (${k} vs ${b2.shape[0]})`,
       );
     }
-    const c = mm(a.reshape([-1, k]), b2, false, false, dst);
+    const c = mm(a.reshape([numel(a.shape.slice(0, ra - 1)), k]), b2, false, false, dst); // not [-1, k]: k may be 0
     const shape = a.shape.slice(0, ra - 1);
     if (rb === 2) shape.push(b.shape[1]);
     return c.reshape(shape);
@@ -258,12 +275,8 @@ export function linear(x: Tensor, weight: Tensor, bias?: Tensor | null, options:
   let dst: Tensor | undefined;
   if (options.out != null)
     dst = outStorage('linear', options.out, shape, bias != null ? [x, weight, bias] : [x, weight]);
-  const y = linear2d(
-    rx === 2 ? x : x.reshape([-1, inF]),
-    weight,
-    bias ?? null,
-    dst === undefined ? undefined : floatData(dst),
-  );
+  const x2 = rx === 2 ? x : x.reshape([numel(x.shape.slice(0, rx - 1)), inF]); // not [-1, in]: in may be 0
+  const y = linear2d(x2, weight, bias ?? null, dst === undefined ? undefined : floatData(dst));
   return dst ?? (rx === 2 ? y : y.reshape(shape));
 }
 
@@ -272,8 +285,10 @@ function linear2d(x: Tensor, w: Tensor, b: Tensor | null, dst?: FloatArray): Ten
   const [outF, inF] = w.shape;
   const out = dst ?? allocOut(floatData(x), rows * outF);
   const K = kernels();
-  K.gemm(false, true, rows, outF, inF, 1, floatData(x), floatData(w), 0, out);
-  if (b !== null) K.biasAdd(out, rows, outF, floatData(b), out);
+  // in = 0: x @ wᵀ is zeros (torch), plus the bias; no gemm runs on a zero-size operand.
+  if (rows * outF * inF === 0) out.fill(0, 0, rows * outF);
+  else K.gemm(false, true, rows, outF, inF, 1, floatData(x), floatData(w), 0, out);
+  if (b !== null && rows > 0) K.biasAdd(out, rows, outF, floatData(b), out);
   return record(new Tensor(out, [rows, outF]), linearOp, b === null ? [x, w] : [x, w, b], null);
 }
 
@@ -303,6 +318,7 @@ const linearOp = defineOp<null>({
 /** The bias gradient through the fused biasGrad kernel (column sums of g). */
 export function biasGradFused(g: Tensor): Tensor {
   const [rows, cols] = g.shape;
+  if (rows === 0) return new Tensor(allocLike(floatData(g), cols), [cols]); // no rows: zeros
   const gb = allocOut(floatData(g), cols);
   kernels().biasGrad(floatData(g), rows, cols, gb);
   return new Tensor(gb, [cols]);

@@ -19,6 +19,7 @@ import {
   record,
   sameShape,
   shapeStr,
+  willRecord,
 } from './util.js';
 
 const REDUCE_NAMES = ['sum', 'mean', 'max', 'min'];
@@ -63,6 +64,17 @@ function reduceOver(op: ReduceOp, x: Tensor, dims: readonly number[]): { data: T
   return { data, keepShape };
 }
 
+/**
+ * Reduction of an empty tensor, as torch: the output is empty when a kept dim is 0; otherwise
+ * every output element reduces nothing, giving 0 (sum) or NaN (mean, 0 / 0). No kernel runs.
+ */
+function reduceEmpty(op: ReduceOp, x: Tensor, dims: readonly number[]): { data: Tensor['data']; keepShape: number[] } {
+  const keepShape = x.shape.map((s, i) => (dims.includes(i) ? 1 : s));
+  const data = allocLike(floatData(x), numel(keepShape));
+  if (op === ReduceOp.mean) data.fill(NaN);
+  return { data, keepShape };
+}
+
 function dropDims(keepShape: readonly number[], dims: readonly number[]): number[] {
   const out: number[] = [];
   for (let i = 0; i < keepShape.length; i++) if (!dims.includes(i)) out.push(keepShape[i]);
@@ -86,9 +98,7 @@ function reduction(op: ReduceOp, x: Tensor, dim: number | readonly number[] | un
   const name = REDUCE_NAMES[op];
   checkTensor(name, 'input', x);
   const dims = reduceDims(name, x.shape.length, dim);
-  if (op === ReduceOp.mean && x.data.length === 0)
-    throw new Error(`mean: input of shape ${shapeStr(x.shape)} is empty`);
-  const { data, keepShape } = reduceOver(op, x, dims);
+  const { data, keepShape } = x.data.length === 0 ? reduceEmpty(op, x, dims) : reduceOver(op, x, dims);
   const out = new Tensor(data, keepdim ? keepShape : dropDims(keepShape, dims));
   const count = x.data.length / Math.max(data.length, 1);
   return record<ReduceSaved>(out, op === ReduceOp.sum ? sumOp : meanOp, [x], { keepShape, count });
@@ -130,7 +140,7 @@ interface MaxSaved {
  */
 export function max(x: Tensor, dim?: number, keepdim = false): Tensor {
   checkTensor('max', 'input', x);
-  if (x.data.length === 0) throw new Error(`max: input of shape ${shapeStr(x.shape)} is empty`);
+  checkNotEmptyReduction('max', x, dim);
   let outer = 1,
     n = x.data.length,
     inner = 1;
@@ -145,7 +155,7 @@ export function max(x: Tensor, dim?: number, keepdim = false): Tensor {
   }
   const values = allocOut(x.data, outer * inner);
   const indices = allocIndices(outer * inner);
-  kernels().maxAxis(x.data, outer, n, inner, values, indices);
+  if (values.length > 0) kernels().maxAxis(x.data, outer, n, inner, values, indices);
   return record<MaxSaved>(new Tensor(values, shape), maxOp, [x], { indices, dim: d, keepShape });
 }
 
@@ -171,6 +181,73 @@ function maxBackward(g: Tensor, node: Node<MaxSaved>): Grads {
 
 const maxOp = defineOp<MaxSaved>({ name: 'max', kernels: ['maxAxis'], arity: 1, rule: maxBackward });
 
+/**
+ * max and argmax of an empty tensor: allowed over a dim of nonzero size (the output is empty), an
+ * error over a zero-size dim or over all elements, where there is no maximum (as in torch).
+ */
+function checkNotEmptyReduction(op: string, x: Tensor, dim: number | undefined): void {
+  if (x.data.length > 0) return;
+  const n = dim === undefined ? 0 : axisSplit(x.shape, normDim(op, dim, x.shape.length))[1];
+  if (n === 0) {
+    const over = dim === undefined ? 'all elements' : `dim ${dim}, which has size 0`;
+    throw new Error(`${op}: input of shape ${shapeStr(x.shape)} is empty and has no maximum over ${over}`);
+  }
+}
+
+interface ExtremumSaved {
+  keepShape: number[];
+  /** 1 / (number of ties) where x equals the extremum of its slice, else 0: torch's amax gradient. */
+  weights: Tensor;
+}
+
+/** torch.amax: the maximum over several dims (all when omitted); ties share the gradient evenly. */
+export function amax(x: Tensor, dim?: number | readonly number[], keepdim = false): Tensor {
+  return extremum('amax', x, dim, keepdim);
+}
+
+/** torch.amin: the minimum over several dims (all when omitted); ties share the gradient evenly. */
+export function amin(x: Tensor, dim?: number | readonly number[], keepdim = false): Tensor {
+  return extremum('amin', x, dim, keepdim);
+}
+
+function extremum(
+  name: 'amax' | 'amin',
+  x: Tensor,
+  dim: number | readonly number[] | undefined,
+  keepdim: boolean,
+): Tensor {
+  checkTensor(name, 'input', x);
+  const dims = reduceDims(name, x.shape.length, dim);
+  for (const d of dims) {
+    if (x.shape.length > 0 && x.shape[d] === 0) {
+      throw new Error(
+        `${name}: input of shape ${shapeStr(x.shape)} is empty along dim ${d}, which has no ${name === 'amax' ? 'maximum' : 'minimum'}`,
+      );
+    }
+  }
+  // The values: max (of -x for amin) one dim at a time, on a detached x so no node is recorded.
+  const flip = name === 'amin';
+  let v = flip ? x.detach().neg() : x.detach();
+  for (const d of dims) v = v.max(d, true);
+  if (flip) v = v.neg();
+  const keepShape = v.shape.slice();
+  const out = new Tensor(v.data, keepdim ? keepShape : dropDims(keepShape, dims));
+  if (!willRecord([x])) return out;
+  const m = expand(v, x.shape).data;
+  const mask = allocLike(floatData(x), x.data.length);
+  for (let i = 0; i < mask.length; i++) mask[i] = x.data[i] === m[i] ? 1 : 0;
+  const ties = expand(new Tensor(mask, x.shape).sum(dims, true), x.shape).data;
+  for (let i = 0; i < mask.length; i++) if (mask[i] !== 0) mask[i] = 1 / ties[i];
+  return record<ExtremumSaved>(out, flip ? aminOp : amaxOp, [x], { keepShape, weights: new Tensor(mask, x.shape) });
+}
+
+function extremumBackward(g: Tensor, node: Node<ExtremumSaved>): Grads {
+  return [expand(g.reshape(node.saved.keepShape), node.inputs[0].shape).mul(node.saved.weights)];
+}
+
+const amaxOp = defineOp<ExtremumSaved>({ name: 'amax', kernels: ['maxAxis'], arity: 1, rule: extremumBackward });
+const aminOp = defineOp<ExtremumSaved>({ name: 'amin', kernels: ['maxAxis'], arity: 1, rule: extremumBackward });
+
 /** Minimum over one dim (or all elements): -max(-x). */
 export function min(x: Tensor, dim?: number, keepdim = false): Tensor {
   return max(x.neg(), dim, keepdim).neg();
@@ -179,7 +256,7 @@ export function min(x: Tensor, dim?: number, keepdim = false): Tensor {
 /** Index of the first maximum over dim (or of the flattened tensor), as a tensor of x's dtype. */
 export function argmax(x: Tensor, dim?: number, keepdim = false): Tensor {
   checkTensor('argmax', 'input', x);
-  if (x.data.length === 0) throw new Error(`argmax: input of shape ${shapeStr(x.shape)} is empty`);
+  checkNotEmptyReduction('argmax', x, dim);
   let outer = 1,
     n = x.data.length,
     inner = 1;
@@ -190,9 +267,10 @@ export function argmax(x: Tensor, dim?: number, keepdim = false): Tensor {
     shape = x.shape.slice();
     if (keepdim) shape[d] = 1;
     else shape.splice(d, 1);
+    if (x.shape.length === 0) shape = []; // a 0-d input's dim 0 is itself: torch gives shape []
   }
   const indices = allocIndices(outer * inner);
-  kernels().argmax(x.data, outer, n, inner, indices);
+  if (indices.length > 0) kernels().argmax(x.data, outer, n, inner, indices);
   const out = allocLike(x.data, indices.length);
   for (let i = 0; i < indices.length; i++) out[i] = indices[i];
   return new Tensor(out, shape);

@@ -12,6 +12,7 @@
 
 import { EDGE_STORAGE } from '../tensor-checks.js';
 import { kernels } from '../backend/index.js';
+import { compareMask } from './binary.js';
 import { RnnCell, type FloatArray } from '../backend/types.js';
 import { Tensor } from '../tensor.js';
 import type { Grads, Node } from '../autograd/node.js';
@@ -485,7 +486,7 @@ function cellBackwardComposed(kind: RnnCellKind, st: StepValues, gt: Tensor, gcN
     };
   }
   // relu' is a constant mask (h > 0), so the rule stays differentiable in gt and h elsewhere.
-  const gpre = kind === 'rnnTanh' ? gt.mul(dTanh(st.h)) : gt.mul(st.h.gt(0));
+  const gpre = kind === 'rnnTanh' ? gt.mul(dTanh(st.h)) : gt.mul(compareMask('gt', st.h, 0));
   return { gxp: gpre, ghh: gpre, ghDirect: null, gcPrev: null };
 }
 

@@ -169,6 +169,9 @@ export function indexSelect(x: Tensor, dim: number, indices: Indices): Tensor {
   if (indices instanceof Tensor && indices.ndim > 1)
     throw new RangeError(`indexSelect: index must be 1-D, got shape ${shapeStr(indices.shape)}`);
   const idx = toIndexArray('indexSelect', indices, n);
+  if (x.shape.length === 0 && idx.length !== 1) {
+    throw new RangeError(`indexSelect: a 0-d input takes exactly one index, got ${idx.length}`);
+  }
   return gatherOp('indexSelect', x, d, outer, n, inner, idx);
 }
 
@@ -181,8 +184,9 @@ function gatherOp(
   inner: number,
   idx: Int32Array,
 ): Tensor {
-  const shape = x.shape.length === 0 ? [idx.length] : x.shape.slice();
-  shape[d] = idx.length;
+  // A 0-d input keeps shape [] (torch; its index holds one element, checked by the caller).
+  const shape = x.shape.slice();
+  if (shape.length > 0) shape[d] = idx.length;
   const out = new Tensor(allocOut(floatData(x), outer * idx.length * inner), shape);
   kernels().gather(floatData(x), outer, n, inner, idx, floatData(out));
   return record<SelectSaved>(out, indexSelectOp, [x], { dim: d, indices: idx });

@@ -8,7 +8,7 @@ import { UnaryOp, type UnaryName } from '../backend/types.js';
 import { Tensor } from '../tensor.js';
 import type { Grads, Node } from '../autograd/node.js';
 import { defineOp, type OpDef } from './registry.js';
-import { allocOut, checkTensor, floatData, record } from './util.js';
+import { allocLike, allocOut, checkTensor, floatData, record } from './util.js';
 
 export interface UnarySaved {
   /** The op's parameters (leakyRelu's slope, elu's alpha, softplus's beta and threshold). */
@@ -60,7 +60,8 @@ const sqrtOp = defineUnary('sqrt', (g, _x, y) => g.div(y.mul(2)));
 // torch: grad * sign(x), so 0 at x = 0.
 const absOp = defineUnary('abs', (g, x) => g.mul(x.sign()));
 const negOp = defineUnary('neg', (g) => g.neg());
-const signOp = defineUnary('sign', null);
+// torch: sign is differentiable with a zero gradient (a constant, so the rule has no graph).
+const signOp = defineUnary('sign', (g) => new Tensor(allocLike(floatData(g), g.data.length), g.shape));
 
 export const exp = (x: Tensor): Tensor => unary(expOp, x);
 export const log = (x: Tensor): Tensor => unary(logOp, x);

@@ -39,10 +39,17 @@ export class Tanh extends Module {
   }
 }
 
-/** The exact (erf) GELU. */
+/** GELU, exact (erf) or with torch's tanh approximation. */
 export class GELU extends Module {
+  readonly approximate: 'none' | 'tanh';
+
+  constructor({ approximate = 'none' }: F.GeluOptions = {}) {
+    super();
+    this.approximate = approximate;
+  }
+
   forward(x: Tensor): Tensor {
-    return F.gelu(x);
+    return F.gelu(x, { approximate: this.approximate });
   }
 }
 
