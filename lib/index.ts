@@ -57,6 +57,7 @@ export {
 } from './autograd/index.js';
 export type { KernelDType } from './dtype.js';
 export type { TensorLike } from './ops/util.js';
+export type { AlphaOptions, DivOptions } from './ops/binary.js';
 export type { BackendName } from './backend/index.js';
 export type { BackendInfo, SimdLevel } from './backend/types.js';
 export { backend } from './backend/index.js';
