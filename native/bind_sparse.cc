@@ -1,6 +1,7 @@
 // Sparse convolution bindings (sparse.h): the geometry, the CSR pattern (row pointers that start
 // at 0 and never decrease, column indices inside the kernel) and the layout code are checked
 // here; the kernels trust them.
+#include <algorithm>
 #include <new>
 #include <stdexcept>
 #include <string>
@@ -40,8 +41,28 @@ SparseLayout readLayout(Args& args, size_t i) {
 
 // Runs a kernel; a workspace too large to allocate (sizes such as a stride of 2^31 - 1 make the
 // packed layouts huge) is a RangeError naming the op, as the other size checks are, not a crash.
+// An upper bound, in elements, of the workspace any layout packs for this geometry: the batch
+// layout's padded planes, the width layout's stride-phase rows (a stride as large as 2^31 - 1
+// makes each row that long), the padded output gradient and the per-thread value copies.
+double workspaceElements(const ConvGeom& g, size_t nnz, size_t threads) {
+  const auto d = [](size_t v) { return static_cast<double>(v); };
+  const double hp = d(g.h) + 2 * d(g.pH), wp = d(g.w) + 2 * d(g.pW);
+  const double widthRow = std::max(wp, d(g.sW)) + d(g.sW);
+  const double spanH = d(g.kH) * d(g.dH), spanW = d(g.kW) * d(g.dW);
+  return d(g.n) * d(g.cIn) * hp * (wp + widthRow) +
+         d(g.n) * d(g.cOut) * (d(g.oH) + 2 * spanH) * (d(g.oW) + 2 * spanW) +
+         d(threads) * d(std::max<size_t>(nnz, 1)) + 4 * (d(g.cIn) + d(g.w) + d(nnz) + 1);
+}
+
 template <typename F>
-void guarded(const Napi::CallbackInfo& info, const char* fn, F&& kernel) {
+void guarded(const Napi::CallbackInfo& info, const char* fn, const Args& args, ExecContext ctx,
+             const ConvGeom& g, size_t nnz, F&& kernel) {
+  const double elems = workspaceElements(g, nnz, static_cast<size_t>(ctx.pool->size()));
+  const double bytes = elems * (args.dtype() == DType::kF32 ? 4.0 : 8.0);
+  if (bytes > static_cast<double>(kMaxAllocBytes))
+    args.rangeError("the sparse workspace would need about " +
+                    std::to_string(static_cast<unsigned long long>(bytes)) +
+                    " bytes, more than the limit of " + std::to_string(kMaxAllocBytes) + " bytes");
   const auto tooLarge = [&] {
     return Napi::RangeError::New(
         info.Env(),
@@ -75,7 +96,7 @@ Napi::Value Addon::SparseConv2d(const Napi::CallbackInfo& info) {
   args.atLeast(v, p.nnz, 1, "values");
   if (!b.isNull) args.atLeast(b, g.cOut, 4, "bias");
   args.atLeast(y, args.mul(g.cOut, g.NP), 5, "y");
-  guarded(info, "sparseConv2d", [&] {
+  guarded(info, "sparseConv2d", args, ctx_.exec(), g, p.nnz, [&] {
     withDType(args, [&](auto t) {
       sparseConv2d(ctx_.exec(), x.as(t), v.as(t), p, b.as(t), y.as(t), g, layout);
     });
@@ -95,7 +116,7 @@ Napi::Value Addon::SparseConv2dBackwardInput(const Napi::CallbackInfo& info) {
   args.atLeast(gy, args.mul(g.cOut, g.NP), 0, "gy");
   args.atLeast(v, p.nnz, 1, "values");
   args.atLeast(gx, args.mul(g.n, g.X), 4, "gx");
-  guarded(info, "sparseConv2dBackwardInput", [&] {
+  guarded(info, "sparseConv2dBackwardInput", args, ctx_.exec(), g, p.nnz, [&] {
     withDType(args, [&](auto t) {
       sparseConv2dBackwardInput(ctx_.exec(), gy.as(t), v.as(t), p, gx.as(t), g, layout);
     });
@@ -115,7 +136,7 @@ Napi::Value Addon::SparseConv2dBackwardValues(const Napi::CallbackInfo& info) {
   args.atLeast(x, args.mul(g.n, g.X), 0, "x");
   args.atLeast(gy, args.mul(g.cOut, g.NP), 1, "gy");
   args.atLeast(gv, p.nnz, 4, "gv");
-  guarded(info, "sparseConv2dBackwardValues", [&] {
+  guarded(info, "sparseConv2dBackwardValues", args, ctx_.exec(), g, p.nnz, [&] {
     withDType(args, [&](auto t) {
       sparseConv2dBackwardValues(ctx_.exec(), x.as(t), gy.as(t), p, gv.as(t), g, layout);
     });
