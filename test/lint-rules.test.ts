@@ -38,8 +38,9 @@ describe('eslint import rules', () => {
       "\nimport { Tensor as ProbeTensor } from '../tensor.js';\nexport const probe = (): unknown => ProbeTensor;\n";
     expect(await importReports('lib/backend/types.ts')).toEqual([]);
     // Sorted: tensor.ts imports types.ts, so this import also closes a cycle.
+    // (eslint names the cycle's path when it is long: "Dependency cycle via ...")
     expect((await importReports('lib/backend/types.ts', extra)).sort()).toEqual([
-      'import-x/no-cycle: Dependency cycle detected',
+      expect.stringMatching(/^import-x\/no-cycle: Dependency cycle (detected|via )/),
       expect.stringMatching(/^import-x\/no-restricted-paths: .*lib\/backend is the bottom layer/),
     ]);
   });
