@@ -4,19 +4,7 @@
 // draw of one shifts the other's. Same algorithm and seeding as the global generator
 // (xoshiro128** seeded through splitmix32), so new Generator().manualSeed(s) draws what the
 // global generator draws after manualSeed(s).
-
-function splitmix32(x: number): [number, number] {
-  x = (x + 0x9e3779b9) | 0;
-  let z = x;
-  z = Math.imul(z ^ (z >>> 16), 0x85ebca6b);
-  z = Math.imul(z ^ (z >>> 13), 0xc2b2ae35);
-  z ^= z >>> 16;
-  return [x, z >>> 0];
-}
-
-function rotl(x: number, k: number): number {
-  return ((x << k) | (x >>> (32 - k))) >>> 0;
-}
+import { seedXoshiro, xoshiroNext } from './random.js';
 
 export class Generator {
   readonly #state = new Uint32Array(4);
@@ -33,15 +21,7 @@ export class Generator {
       throw new TypeError(`Generator.manualSeed: seed must be an integer, got ${String(seed)}`);
     }
     this.#seed = seed;
-    const lo = seed >>> 0;
-    const hi = Math.floor(Math.abs(seed) / 4294967296) >>> 0;
-    let x = (lo ^ Math.imul(hi, 0x27d4eb2d) ^ (seed < 0 ? 0x5bd1e995 : 0)) | 0;
-    for (let i = 0; i < 4; i++) {
-      const [nx, z] = splitmix32(x);
-      x = nx;
-      this.#state[i] = z;
-    }
-    if ((this.#state[0] | this.#state[1] | this.#state[2] | this.#state[3]) === 0) this.#state[0] = 1;
+    seedXoshiro(this.#state, seed);
     return this;
   }
 
@@ -71,20 +51,7 @@ export class Generator {
 
   /** Next 32 random bits as an unsigned integer. */
   nextUint32(): number {
-    const st = this.#state;
-    const s0 = st[0],
-      s1 = st[1],
-      s2 = st[2],
-      s3 = st[3];
-    const r = Math.imul(rotl(Math.imul(s1, 5), 7), 9) >>> 0;
-    const t = (s1 << 9) >>> 0;
-    st[2] = s2 ^ s0;
-    st[3] = s3 ^ s1;
-    st[1] = s1 ^ st[2];
-    st[0] = s0 ^ st[3];
-    st[2] ^= t;
-    st[3] = rotl(st[3], 11);
-    return r;
+    return xoshiroNext(this.#state);
   }
 
   /** A uniform draw in [0, 1) with 53 random bits. */

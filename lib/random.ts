@@ -26,15 +26,7 @@ export function manualSeed(seed: number): number {
   }
   seedValue = seed;
   // Both 32-bit halves of the seed take part, so seeds above 2^32 differ too.
-  const lo = seed >>> 0;
-  const hi = Math.floor(Math.abs(seed) / 4294967296) >>> 0;
-  let x = (lo ^ Math.imul(hi, 0x27d4eb2d) ^ (seed < 0 ? 0x5bd1e995 : 0)) | 0;
-  for (let i = 0; i < 4; i++) {
-    const [nx, z] = splitmix32(x);
-    x = nx;
-    state[i] = z;
-  }
-  if ((state[0] | state[1] | state[2] | state[3]) === 0) state[0] = 1;
+  seedXoshiro(state, seed);
   hasSpareNormal = false;
   return seed;
 }
@@ -49,18 +41,36 @@ manualSeed(67280421);
 
 /** Next 32 random bits as an unsigned integer. */
 export function nextUint32(): number {
-  const s0 = state[0],
-    s1 = state[1],
-    s2 = state[2],
-    s3 = state[3];
+  return xoshiroNext(state);
+}
+
+/** Fills a xoshiro128** state from an integer seed (splitmix32; never all zero). */
+export function seedXoshiro(st: Uint32Array, seed: number): void {
+  const lo = seed >>> 0;
+  const hi = Math.floor(Math.abs(seed) / 4294967296) >>> 0;
+  let x = (lo ^ Math.imul(hi, 0x27d4eb2d) ^ (seed < 0 ? 0x5bd1e995 : 0)) | 0;
+  for (let i = 0; i < 4; i++) {
+    const [nx, z] = splitmix32(x);
+    x = nx;
+    st[i] = z;
+  }
+  if ((st[0] | st[1] | st[2] | st[3]) === 0) st[0] = 1;
+}
+
+/** One xoshiro128** step on `st`: the next 32 random bits as an unsigned integer. */
+export function xoshiroNext(st: Uint32Array): number {
+  const s0 = st[0],
+    s1 = st[1],
+    s2 = st[2],
+    s3 = st[3];
   const r = Math.imul(rotl(Math.imul(s1, 5), 7), 9) >>> 0;
   const t = (s1 << 9) >>> 0;
-  state[2] = s2 ^ s0;
-  state[3] = s3 ^ s1;
-  state[1] = s1 ^ state[2];
-  state[0] = s0 ^ state[3];
-  state[2] ^= t;
-  state[3] = rotl(state[3], 11);
+  st[2] = s2 ^ s0;
+  st[3] = s3 ^ s1;
+  st[1] = s1 ^ st[2];
+  st[0] = s0 ^ st[3];
+  st[2] ^= t;
+  st[3] = rotl(st[3], 11);
   return r;
 }
 
